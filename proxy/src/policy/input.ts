@@ -1,0 +1,36 @@
+// policy/input.ts — what a policy decision is made from: who (Identity), what and from where (PolicyInput).
+
+/** The signed-in user as the policy, the headers and the assertion see them. */
+export interface Identity {
+  /** The IdP's stable subject (`sub`). */
+  sub: string;
+  /** The user name: the claim named by `idp.claims.user` (default `preferred_username`), else `sub`. */
+  user: string;
+  email?: string;
+  /** `email_verified` from the IdP; `false` means the email never matches `email`/`domain` rules. */
+  emailVerified?: boolean;
+  /** Groups from the claim named by `idp.claims.groups`; always an array of strings. */
+  groups: readonly string[];
+  name?: string;
+  /** Authentication methods (`amr`) of the sign-in. */
+  amr: readonly string[];
+  /** Authentication context class (`acr`) of the sign-in. */
+  acr?: string;
+  /** When the user last actively authenticated, seconds since the epoch (`auth_time`). */
+  authTime?: number;
+  /** Every claim of the ID token / token, for `claim:` rules. */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/** One request as the policy sees it. Time is an input, never read from the clock inside a rule. */
+export interface PolicyInput {
+  identity?: Identity;
+  /** Upper-case request method. */
+  method: string;
+  /** The normalized path (no query). */
+  path: string;
+  /** The client address: the socket peer, or the X-Forwarded-For client of a trusted proxy. */
+  ip: string;
+  /** Request time, milliseconds since the epoch. */
+  now: number;
+}

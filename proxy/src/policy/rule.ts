@@ -1,0 +1,60 @@
+// policy/rule.ts — the shape every policy rule has: a zod schema for its YAML value and a
+// compile step that turns that value into a pure, synchronous check returning a Verdict.
+import type { z } from 'zod';
+import type { PolicyInput } from './input.js';
+import type { ReasonCode } from './reasons.js';
+
+/** Why a rule passed or failed; `detail` adds the specifics ("groups: engineering"). */
+export interface Reason {
+  code: ReasonCode;
+  detail?: string;
+}
+
+/** What a stronger or fresher sign-in would have to bring for a failing rule to pass. */
+export interface StepUpNeed {
+  mfa?: boolean;
+  acr?: readonly string[];
+  /** Seconds: the sign-in may be at most this old (`max_age`). */
+  maxAge?: number;
+}
+
+/** The result of one rule. A denial is a value, never an exception. */
+export interface Verdict {
+  ok: boolean;
+  reasons: Reason[];
+  /** Set on a failing verdict that a step-up sign-in would turn into a pass. */
+  stepUp?: StepUpNeed;
+}
+
+export type Check = (input: PolicyInput) => Verdict;
+
+/** What compile() may use: compiling nested rules (combinators) and resolving named policies. */
+export interface CompileContext {
+  compileRule(raw: unknown): Check;
+  namedPolicy(name: string): Check;
+}
+
+export interface RuleDefinition<S extends z.ZodType = z.ZodType> {
+  /** The YAML key of the rule (`email`, `groups`, `and`, ...). */
+  name: string;
+  /** One line for the docs and the JSON Schema. */
+  description: string;
+  /** A YAML example for the docs. */
+  example: string;
+  schema: S;
+  compile(value: z.infer<S>, ctx: CompileContext): Check;
+}
+
+export function defineRule<S extends z.ZodType>(def: RuleDefinition<S>): RuleDefinition<S> {
+  return def;
+}
+
+export function pass(code: ReasonCode, detail?: string): Verdict {
+  return { ok: true, reasons: [detail === undefined ? { code } : { code, detail }] };
+}
+
+export function fail(code: ReasonCode, detail?: string, stepUp?: StepUpNeed): Verdict {
+  const v: Verdict = { ok: false, reasons: [detail === undefined ? { code } : { code, detail }] };
+  if (stepUp) v.stepUp = stepUp;
+  return v;
+}

@@ -1,0 +1,67 @@
+// session/store.ts — the session store interface every backend (memory, redis) implements,
+// and the session record it holds. store.case.ts is the conformance suite they all pass.
+import type { Identity } from '../policy/input.js';
+
+/** Tokens from the IdP. Never logged, never shown on a page, never forwarded unless `passAccessToken`. */
+export interface SessionTokens {
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** ms since epoch; when the access token expires (drives refresh). */
+  accessTokenExpiresAt?: number;
+}
+
+export interface SessionRecord {
+  /** The random 256-bit session id, 64 lower-case hex characters. The cookie carries it with a MAC. */
+  id: string;
+  identity: Identity;
+  tokens: SessionTokens;
+  /** The IdP's session id (`sid` claim), for back-channel logout. */
+  idpSid?: string;
+  /** ms since epoch. */
+  createdAt: number;
+  /** ms since epoch; the last request seen (idle timeout counts from here). */
+  lastSeenAt: number;
+  /** ms since epoch; the absolute end of the session (createdAt + maxLifetime). */
+  expiresAt: number;
+  /** Idle timeout in ms that applied when the record was written. */
+  idleTimeoutMs: number;
+}
+
+/** Selects sessions for `deleteWhere` (`sessions revoke`, back-channel logout). Fields are ANDed; `{}` matches all. */
+export interface SessionFilter {
+  user?: string;
+  sub?: string;
+  idpSid?: string;
+}
+
+export interface SessionStore {
+  /** 'memory' | 'redis'. */
+  readonly kind: string;
+  /** Connects (redis). Safe to call once; rejects when the backend is unreachable. */
+  start(): Promise<void>;
+  /** Returns the record, or undefined when absent or past `expiresAt` / idle. Rejects when the backend fails. */
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Creates or replaces the record. The backend's own TTL is `min(expiresAt, lastSeenAt + idleTimeoutMs) - now`. */
+  set(record: SessionRecord): Promise<void>;
+  /** Moves `lastSeenAt` forward (and the backend TTL with it). No-op when absent. */
+  touch(id: string, lastSeenAt: number): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Deletes every session matching the filter; returns how many. */
+  deleteWhere(filter: SessionFilter): Promise<number>;
+  /** Every live session (for `sessions list`). */
+  list(filter?: SessionFilter): Promise<SessionRecord[]>;
+  /** How many live sessions (for the active-sessions metric). */
+  count(): Promise<number>;
+  /**
+   * One-time values (login attempts, hand-off codes, seen logout-token `jti`s): stores `value` under `key`
+   * for `ttlMs` only if the key is absent; returns false when it already existed.
+   */
+  putOnce(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Atomically reads and deletes a one-time value; undefined when absent or expired. */
+  takeOnce(key: string): Promise<string | undefined>;
+  /** Resolves when the backend answers; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
