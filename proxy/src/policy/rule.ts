@@ -58,3 +58,17 @@ export function fail(code: ReasonCode, detail?: string, stepUp?: StepUpNeed): Ve
   if (stepUp) v.stepUp = stepUp;
   return v;
 }
+
+/**
+ * Deep-freezes a verdict built once at compile time, so a check can return the same object on
+ * every request without allocating. Callers must treat verdicts as read-only.
+ */
+export function frozen(v: Verdict): Verdict {
+  for (const r of v.reasons) Object.freeze(r);
+  Object.freeze(v.reasons);
+  if (v.stepUp) {
+    if (v.stepUp.acr) Object.freeze(v.stepUp.acr);
+    Object.freeze(v.stepUp);
+  }
+  return Object.freeze(v);
+}

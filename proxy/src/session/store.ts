@@ -65,3 +65,17 @@ export interface SessionStore {
   /** Idempotent. */
   close(): Promise<void>;
 }
+
+/** When a record stops being valid: the earlier of its absolute end and its idle end (ms since epoch). */
+export function sessionDeadline(record: Pick<SessionRecord, 'expiresAt' | 'lastSeenAt' | 'idleTimeoutMs'>): number {
+  return Math.min(record.expiresAt, record.lastSeenAt + record.idleTimeoutMs);
+}
+
+/** True when the record matches every field the filter sets (`{}` matches all). */
+export function matchesFilter(record: SessionRecord, filter: SessionFilter): boolean {
+  return (
+    (filter.user === undefined || record.identity.user === filter.user) &&
+    (filter.sub === undefined || record.identity.sub === filter.sub) &&
+    (filter.idpSid === undefined || record.idpSid === filter.idpSid)
+  );
+}

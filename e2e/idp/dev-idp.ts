@@ -1,0 +1,351 @@
+// e2e/idp/dev-idp.ts — the development OpenID Provider (oidc-provider@9) used by tests, the demo and
+// the browser suite: test accounts, password + one-time-code sign-in, refresh, RP and back-channel logout.
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { JWK, JWTPayload } from 'jose';
+import Provider, { interactionPolicy, type KoaContext, type Next } from 'oidc-provider';
+import { AccountStore, defaultAccounts, type DevAccount, type NewAccount } from './accounts.js';
+import { createInteractionHandler, requestsMfa } from './interactions.js';
+import { signingKeys, signWith, type SignJwtOptions } from './keys.js';
+import { createMemoryAdapter } from './memory-adapter.js';
+import { errorPage, layout, signedOutPage } from './views.js';
+
+export type { AccountClaims, DevAccount, NewAccount } from './accounts.js';
+export { DEV_OTP } from './accounts.js';
+export type { ForeignKey, SignJwtOptions, SigningAlg } from './keys.js';
+
+/** A relying party registered at the dev IdP (confidential, code flow, client_secret_basic or _post). */
+export interface DevIdpClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  /** Where back-channel logout tokens are POSTed (with `sid`: backchannel_logout_session_required). */
+  backchannelLogoutUri?: string;
+}
+
+/** Options of {@link startDevIdp}. */
+export interface DevIdpOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: an ephemeral port. */
+  port?: number;
+  clients: DevIdpClient[];
+  /** Access token lifetime in seconds (default 300); set it short to force refreshes. */
+  accessTokenTtl?: number;
+  /** ID token lifetime in seconds (default: the access token's). */
+  idTokenTtl?: number;
+  /** Accounts added to (or replacing, by login) the default ones. */
+  accounts?: NewAccount[];
+}
+
+/** Options of `backchannelLogout`. */
+export interface BackchannelLogoutOptions {
+  /** The token's `sid`; default: the sid of the account's latest sign-in at that client, if any; `null`: sub only. */
+  sid?: string | null;
+  /** Only this client. */
+  clientId?: string;
+}
+
+/** A running dev IdP. */
+export interface DevIdp {
+  /** `http://127.0.0.1:PORT`, also the URL it listens on. */
+  issuer: string;
+  port: number;
+  /** Closes the server and every socket; safe to call twice. */
+  close(): Promise<void>;
+  /** Live accounts by login. */
+  accounts: ReadonlyMap<string, DevAccount>;
+  /** Changes an account's claims (undefined removes one); the next ID token, refresh or userinfo shows it. */
+  updateAccount(login: string, patch: Record<string, unknown>): DevAccount;
+  addAccount(account: NewAccount): DevAccount;
+  /** Sends a real logout token (sub, plus sid) for the account to each client with a backchannelLogoutUri; resolves with their HTTP statuses (0: unreachable). */
+  backchannelLogout(login: string, options?: BackchannelLogoutOptions): Promise<number[]>;
+  /** Signs `payload` as given with the IdP's published key (RS256 default, ES256), or as told. */
+  signJwt(payload: JWTPayload, options?: SignJwtOptions): Promise<string>;
+  /** A logout token with defaults (iss, aud = first client, iat, exp, jti, events; typ logout+jwt) overridden by `claims`; `undefined` removes a claim. */
+  signLogoutToken(claims?: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
+  /** The public JWKS published at the IdP's jwks_uri. */
+  jwks: { keys: JWK[] };
+}
+
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+// One cookie key per process: IdPs restarted within a test run still accept their earlier cookies.
+const COOKIE_KEYS = [randomBytes(32).toString('base64url')];
+const DAY = 24 * 60 * 60;
+
+/** Starts a dev IdP listening on `host:port` with the default accounts (alice, bob, carol, dave, eve, frank, grace). */
+export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
+  const host = options.host ?? '127.0.0.1';
+  const keys = await signingKeys();
+  const accounts = new AccountStore([...defaultAccounts(), ...(options.accounts ?? [])]);
+  const sockets = new Set<Socket>();
+  let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
+  const server = http.createServer((req, res) => handle(req, res));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://${issuerHost(host)}:${port}`;
+
+  // sub → clientId → sids handed out in ID tokens, so a back-channel logout can name the sessions.
+  const knownSids = new Map<string, Map<string, Set<string>>>();
+  const provider = new Provider(issuer, configuration(options, accounts, keys.map((k) => k.privateJwk)));
+  // Every ID token carries `sid` (oidc-provider only adds it for clients registered for back-channel logout).
+  provider.Client.prototype.includeSid = () => true;
+  provider.use(endSessionWithoutConfirmation(issuer));
+  provider.on('authorization.success', (ctx: KoaContext) => {
+    const { session, client } = ctx.oidc;
+    const sid = client && session.sidFor(client.clientId);
+    if (!session.accountId || !client || !sid) return;
+    const byClient = knownSids.get(session.accountId) ?? new Map<string, Set<string>>();
+    const sids = byClient.get(client.clientId) ?? new Set<string>();
+    sids.delete(sid); // re-added last: the latest sign-in's sid is the one a logout names by default
+    knownSids.set(session.accountId, byClient.set(client.clientId, sids.add(sid)));
+  });
+  provider.on('end_session.success', (ctx: KoaContext) => {
+    const { session } = ctx.oidc;
+    const byClient = session.accountId ? knownSids.get(session.accountId) : undefined;
+    for (const [clientId, { sid }] of Object.entries(session.authorizations ?? {})) if (sid) byClient?.get(clientId)?.delete(sid);
+  });
+  provider.on('server_error', (_ctx: KoaContext, error: Error) => console.error('dev IdP: server error:', error));
+
+  const interactions = createInteractionHandler(provider, accounts);
+  const callback = provider.callback();
+  handle = (req, res) => {
+    interactions(req, res)
+      .then((handled) => (handled ? undefined : callback(req, res)))
+      .catch((error: unknown) => {
+        console.error('dev IdP: request failed:', error);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' }).end(errorPage({ error: 'server error' }));
+        else res.destroy();
+      });
+  };
+
+  async function issueLogoutToken(clientId: string, sub: string, sid: string | undefined): Promise<string> {
+    const client = await provider.Client.find(clientId);
+    if (!client) throw new Error(`backchannelLogout: unknown client ${clientId}`);
+    const token = new provider.IdToken({ sub }, { client });
+    token.mask = { sub: null };
+    token.set('events', { [BACKCHANNEL_EVENT]: {} });
+    token.set('jti', randomUUID());
+    if (sid) token.set('sid', sid);
+    return token.issue({ use: 'logout' });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    issuer,
+    port,
+    accounts: accounts.accounts,
+    jwks: { keys: keys.map((k) => k.publicJwk) },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+    updateAccount: (login, patch) => accounts.update(login, patch),
+    addAccount: (account) => accounts.add(account),
+    async backchannelLogout(login, logoutOptions = {}) {
+      const account = accounts.accounts.get(login);
+      if (!account) throw new Error(`backchannelLogout: no account ${JSON.stringify(login)}`);
+      const { sub } = account.claims;
+      const statuses: number[] = [];
+      for (const client of options.clients) {
+        if (!client.backchannelLogoutUri || (logoutOptions.clientId && logoutOptions.clientId !== client.clientId)) continue;
+        const known = knownSids.get(sub)?.get(client.clientId);
+        const latest = known ? [...known].at(-1) : undefined;
+        const sid = logoutOptions.sid === null ? undefined : (logoutOptions.sid ?? latest);
+        statuses.push(await postLogoutToken(client.backchannelLogoutUri, await issueLogoutToken(client.clientId, sub, sid)));
+        if (sid) known?.delete(sid);
+      }
+      return statuses;
+    },
+    signJwt: (payload, signOptions) => signWith(keys, payload, signOptions),
+    signLogoutToken(claims = {}, signOptions = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      const payload: Record<string, unknown> = {
+        iss: issuer,
+        aud: options.clients[0]?.clientId,
+        iat: now,
+        exp: now + 120,
+        jti: randomUUID(),
+        events: { [BACKCHANNEL_EVENT]: {} },
+        ...claims,
+      };
+      for (const [claim, value] of Object.entries(payload)) if (value === undefined) delete payload[claim];
+      return signWith(keys, payload, { ...signOptions, typ: signOptions.typ === undefined ? 'logout+jwt' : signOptions.typ });
+    },
+  };
+}
+
+function configuration(options: DevIdpOptions, accounts: AccountStore, privateJwks: JWK[]) {
+  const accessTokenTtl = options.accessTokenTtl ?? 300;
+  const policy = interactionPolicy.base();
+  // `acr_values=mfa` (voluntary in OIDC) is honoured like an essential request: no mfa session, no skipping the forms.
+  policy.get('login')?.checks.add(
+    new interactionPolicy.Check('acr_mfa', 'a multi-factor sign-in was requested', (ctx) => requestsMfa(ctx.oidc.params.acr_values) && ctx.oidc.acr !== 'mfa'),
+  );
+  return {
+    adapter: createMemoryAdapter(),
+    clients: options.clients.map((client) => ({
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      redirect_uris: client.redirectUris,
+      post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      require_auth_time: true,
+      ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+    })),
+    jwks: { keys: privateJwks },
+    cookies: {
+      names: { session: 'idp_session', interaction: 'idp_interaction', resume: 'idp_interaction_resume' },
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+      keys: COOKIE_KEYS,
+    },
+    claims: {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username', 'groups', 'given_name', 'family_name', 'nickname', 'picture', 'locale', 'zoneinfo', 'updated_at', 'department', 'roles'],
+    },
+    conformIdTokenClaims: false,
+    acrValues: ['pwd', 'mfa'],
+    features: {
+      devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
+      resourceIndicators: { enabled: false },
+      revocation: { enabled: true, allowedPolicy: async (_ctx: KoaContext, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Only reached when the automatic confirmation below failed: a plain button still signs out.
+        async logoutSource(ctx: KoaContext, form: string) {
+          ctx.type = 'html';
+          ctx.body = layout('Sign out', `<h1>Sign out</h1>\n${form}\n<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`);
+        },
+        async postLogoutSuccessSource(ctx: KoaContext) {
+          ctx.type = 'html';
+          ctx.body = signedOutPage();
+        },
+      },
+    },
+    pkce: { required: () => true },
+    issueRefreshToken: async () => true,
+    ttl: {
+      AccessToken: accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: options.idTokenTtl ?? accessTokenTtl,
+      RefreshToken: 14 * DAY,
+      Interaction: 60 * 60,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+    },
+    interactions: { policy, url: (_ctx: KoaContext, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    clientBasedCORS: () => false,
+    // The relying parties of a dev IdP live on loopback, which oidc-provider's SSRF guard (its own
+    // dispatcher refusing special-use addresses) would block for back-channel logout calls.
+    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _ssrfGuard, ...rest } = init;
+      return fetch(url, rest);
+    },
+    async renderError(ctx: KoaContext, out: Record<string, unknown>) {
+      ctx.type = 'html';
+      ctx.body = errorPage(out);
+    },
+    findAccount(_ctx: KoaContext, sub: string) {
+      const account = accounts.bySub(sub);
+      // Claims are read at issue time, so updateAccount shows in the next token.
+      return account && { accountId: sub, claims: () => ({ ...account.claims }) };
+    },
+    // Every client is first-party here: grant whatever OIDC scopes and claims it asks for, so there is no consent page.
+    async loadExistingGrant(ctx: KoaContext) {
+      const { session, client, result, provider } = ctx.oidc;
+      if (!session.accountId || !client) return undefined;
+      const grantId = result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+      const grant = existing?.accountId === session.accountId ? existing : new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+      grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
+      if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+  };
+}
+
+/**
+ * RP-initiated logout without the "do you want to sign out?" click: when oidc-provider renders its
+ * confirmation step for GET end_session, this posts the confirmation (xsrf + logout=yes) to the IdP
+ * itself with the browser's cookies and returns its answer (303 to post_logout_redirect_uri, cleared
+ * session cookie) instead. Works for cookie-jar clients without JavaScript and under any CSP.
+ */
+function endSessionWithoutConfirmation(issuer: string) {
+  return async function autoConfirmLogout(ctx: KoaContext, next: Next): Promise<void> {
+    await next();
+    if (ctx.method !== 'GET' || ctx.oidc?.route !== 'end_session' || ctx.status !== 200) return;
+    const secret = ctx.oidc.session?.state?.secret;
+    if (!secret) return;
+    const cookies = new Map<string, string>();
+    for (const part of String(ctx.headers.cookie ?? '').split(';')) addCookie(cookies, part);
+    const setCookie = ctx.response.get('set-cookie');
+    for (const header of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) addCookie(cookies, header.split(';')[0] ?? '');
+    const confirm = await fetch(`${issuer}/session/end/confirm`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
+      body: new URLSearchParams({ xsrf: secret, logout: 'yes' }),
+    });
+    await confirm.arrayBuffer();
+    const location = confirm.headers.get('location');
+    if (confirm.status !== 303 || !location) {
+      console.error(`dev IdP: automatic logout confirmation answered ${confirm.status}; showing the sign-out button instead`);
+      return;
+    }
+    ctx.set('set-cookie', confirm.headers.getSetCookie());
+    ctx.status = 303;
+    ctx.redirect(location);
+  };
+}
+
+function addCookie(cookies: Map<string, string>, pair: string): void {
+  const eq = pair.indexOf('=');
+  if (eq > 0) cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+}
+
+async function postLogoutToken(uri: string, logoutToken: string): Promise<number> {
+  try {
+    const response = await fetch(uri, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: logoutToken }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+function issuerHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,139 @@
+// cli/explain.ts — `drawbridge explain FILE --url URL ...`: the matched route, the decision and the
+// reason of every rule that took part, from the same data the log and the 403 page use.
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.js';
+import { formatIssue } from '../config/locate.js';
+import { REASONS } from '../policy/reasons.js';
+import type { Reason, StepUpNeed } from '../policy/rule.js';
+import { Simulator, type IdentitySpec } from './simulate.js';
+import type { Command } from './io.js';
+
+const USAGE =
+  'usage: drawbridge explain FILE --url URL [--method M] [--user U] [--email E] [--email-unverified] [--groups a,b] [--claim k=v]... [--ip IP] [--amr a,b] [--acr X] [--auth-age 5m] [--time ISO]\n';
+
+export const explain: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      method: { type: 'string' },
+      user: { type: 'string' },
+      email: { type: 'string' },
+      'email-unverified': { type: 'boolean' },
+      name: { type: 'string' },
+      groups: { type: 'string' },
+      claim: { type: 'string', multiple: true },
+      ip: { type: 'string' },
+      amr: { type: 'string' },
+      acr: { type: 'string' },
+      'auth-age': { type: 'string' },
+      time: { type: 'string' },
+    },
+  });
+  const file = positionals[0];
+  if (!file || !values.url) {
+    io.stderr.write(USAGE);
+    return 2;
+  }
+  const now = values.time !== undefined ? Date.parse(values.time) : Date.now();
+  if (Number.isNaN(now)) {
+    io.stderr.write(`explain: --time "${values.time}" is not an ISO-8601 instant\n`);
+    return 2;
+  }
+  const loaded = loadConfigFile(file, io.env, { missingEnv: 'warn' });
+  if (!loaded.ok) {
+    for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
+    return 1;
+  }
+  const identity: IdentitySpec | undefined =
+    values.user !== undefined || values.email !== undefined
+      ? {
+          ...(values.user !== undefined ? { user: values.user } : {}),
+          ...(values.email !== undefined ? { email: values.email } : {}),
+          ...(values.name !== undefined ? { name: values.name } : {}),
+          emailVerified: !values['email-unverified'],
+          groups: splitList(values.groups),
+          amr: splitList(values.amr),
+          ...(values.acr !== undefined ? { acr: values.acr } : {}),
+          ...(values['auth-age'] !== undefined ? { authAge: values['auth-age'] } : {}),
+          claims: parseClaims(values.claim ?? []),
+        }
+      : undefined;
+
+  const result = new Simulator(loaded.config).run({ url: values.url, method: values.method, ip: values.ip, now, identity });
+  const out: string[] = [];
+  out.push(`request:  ${(values.method ?? 'GET').toUpperCase()} ${values.url}`);
+  out.push(`time:     ${new Date(now).toISOString()}`);
+  out.push(`identity: ${describeIdentity(identity)}`);
+  switch (result.kind) {
+    case 'bad-request':
+      out.push(`decision: refused with 400 before matching — ${result.reason}`);
+      break;
+    case 'no-route':
+      out.push(`route:    none serves ${result.host}${result.path} (404, upstream never contacted)`);
+      break;
+    case 'method-not-allowed':
+      out.push(`route:    the route for ${result.host}${result.path} does not accept this method (405)`);
+      break;
+    case 'decided': {
+      const { route, decision } = result;
+      out.push(`route:    ${route.name} (from ${route.from} → ${route.config.to})`);
+      out.push(`path:     ${result.path}`);
+      out.push(`decision: ${decision.outcome}${decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : ''}`);
+      out.push(`reasons:  ${decision.reasons.map(reasonText).join('; ')}`);
+      if (decision.trace && decision.trace.length > 0) {
+        out.push('rules:');
+        for (const t of decision.trace) {
+          out.push(`  ${t.ok ? 'MATCH' : 'no   '} ${t.list}[${t.index}] ${t.rule}`);
+          for (const r of t.reasons) out.push(`          ${reasonText(r)}`);
+        }
+      }
+      break;
+    }
+  }
+  io.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+};
+
+/** "code: plain words (detail)" for one reason. */
+export function reasonText(r: Reason): string {
+  return `${r.code}: ${REASONS[r.code]}${r.detail ? ` (${r.detail})` : ''}`;
+}
+
+/** Plain words for what a step-up must bring. */
+export function describeStepUp(need: StepUpNeed): string {
+  const parts: string[] = [];
+  if (need.mfa) parts.push('multi-factor sign-in');
+  if (need.acr && need.acr.length > 0) parts.push(`acr ${need.acr.join(' or ')}`);
+  if (need.maxAge !== undefined) parts.push(`a sign-in at most ${need.maxAge}s old`);
+  return parts.join(', ');
+}
+
+function describeIdentity(spec: IdentitySpec | undefined): string {
+  if (!spec) return 'anonymous (not signed in)';
+  const parts = [spec.user ?? spec.email ?? '?'];
+  if (spec.email) parts.push(`email ${spec.email}${spec.emailVerified === false ? ' (unverified)' : ''}`);
+  parts.push(`groups [${(spec.groups ?? []).join(', ')}]`);
+  if (spec.amr && spec.amr.length > 0) parts.push(`amr [${spec.amr.join(', ')}]`);
+  if (spec.acr) parts.push(`acr ${spec.acr}`);
+  parts.push(`signed in ${spec.authAge ?? '0s'} ago`);
+  return parts.join(', ');
+}
+
+function splitList(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function parseClaims(pairs: string[]): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new Error(`--claim "${pair}": expected NAME=VALUE`);
+    const name = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    const prev = claims[name];
+    claims[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return claims;
+}

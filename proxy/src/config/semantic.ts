@@ -1,0 +1,147 @@
+// config/semantic.ts — the checks a schema cannot express (SPEC §2): duplicate names and
+// host+prefix pairs, policy references and cycles, regexes, upstream schemes, secrets, https.
+import { checkPolicies } from '../policy/evaluate.js';
+import { parseDuration } from '../policy/duration.js';
+import { parseFrom } from '../routes/from.js';
+import type { Config } from './schema.js';
+
+export interface SemanticIssue {
+  path: (string | number)[];
+  message: string;
+  /** Point at the key rather than its value (e.g. a route that has no policy at all). */
+  key?: boolean;
+}
+
+const MIN_SECRET_BYTES = 32;
+
+type Loose<T> = { [K in keyof T]?: T[K] extends (infer E)[] ? Loose<E>[] : T[K] extends object ? Loose<T[K]> : T[K] };
+
+const str = (v: unknown): v is string => typeof v === 'string';
+
+/**
+ * Every semantic error, in file order. Runs on the validated config, and also on the raw data of a
+ * file that failed the schema (every access is guarded), so that one run reports all the problems.
+ */
+export function checkSemantics(input: Config | Loose<Config>, schemaValid = true): SemanticIssue[] {
+  const config = input as Loose<Config>;
+  const issues: SemanticIssue[] = [];
+  const idp = config.idp ?? {};
+  const session = config.session ?? {};
+  const insecureOk = idp.allowInsecureHttp === true;
+
+  if (str(config.publicUrl)) {
+    if (!/^https:\/\//i.test(config.publicUrl) && !insecureOk) {
+      issues.push({ path: ['publicUrl'], message: 'publicUrl must be https:// (set idp.allowInsecureHttp: true only for local development)' });
+    }
+    if (/^https?:\/\/[^/]+\/./i.test(config.publicUrl) || /[?#]/.test(config.publicUrl)) {
+      issues.push({ path: ['publicUrl'], message: 'publicUrl must be an origin (scheme://host[:port]) without path, query or fragment' });
+    }
+  }
+  if (str(idp.issuer) && !/^https:\/\//i.test(idp.issuer) && !insecureOk) {
+    issues.push({ path: ['idp', 'issuer'], message: 'idp.issuer must be https:// (set idp.allowInsecureHttp: true only for a local development IdP)' });
+  }
+  if (Array.isArray(idp.scopes) && !idp.scopes.includes('openid')) {
+    issues.push({ path: ['idp', 'scopes'], message: 'idp.scopes must include "openid"' });
+  }
+  if (str(session.secret) && Buffer.byteLength(session.secret, 'utf8') < MIN_SECRET_BYTES) {
+    issues.push({ path: ['session', 'secret'], message: `session.secret must be at least ${MIN_SECRET_BYTES} bytes (generate one with "drawbridge keygen")` });
+  }
+  const idleMs = durationOr(session.idleTimeout, '30m');
+  const lifeMs = durationOr(session.maxLifetime, '12h');
+  if (idleMs > lifeMs) issues.push({ path: ['session', 'idleTimeout'], message: 'session.idleTimeout is longer than session.maxLifetime' });
+
+  const names = new Map<string, number>();
+  const hostPrefixes = new Map<string, number>();
+  const catchAllHosts = new Map<string, number>();
+  (Array.isArray(config.routes) ? config.routes : []).forEach((route, i) => {
+    if (route === null || typeof route !== 'object') return;
+    const at = (...rest: (string | number)[]) => ['routes', i, ...rest];
+    if (str(route.name)) {
+      const first = names.get(route.name);
+      if (first !== undefined) issues.push({ path: at('name'), message: `duplicate route name "${route.name}" (first used by routes[${first}])` });
+      else names.set(route.name, i);
+    }
+
+    const from = str(route.from) ? parseFrom(route.from) : undefined;
+    if (!from) {
+      // missing or not a string: the schema reports it
+    } else if ('error' in from) {
+      issues.push({ path: at('from'), message: from.error });
+    } else {
+      const hostKey = `${from.wildcard ? '*.' : ''}${from.hostname}${from.port === undefined ? '' : `:${from.port}`}`;
+      if (route.regex !== undefined) {
+        if (from.prefix !== '/') issues.push({ path: at('regex'), message: 'a route has either a path prefix in "from" or a "regex", not both' });
+        const shadow = catchAllHosts.get(hostKey);
+        if (shadow !== undefined) {
+          issues.push({ path: at('regex'), message: `this regex route can never match: routes[${shadow}] serves every path of ${hostKey} and prefix routes are matched first` });
+        }
+      } else {
+        const key = `${hostKey}${from.prefix}`;
+        const dup = hostPrefixes.get(key);
+        if (dup !== undefined) issues.push({ path: at('from'), message: `routes[${dup}] already serves ${hostKey}${from.prefix === '/' ? '' : from.prefix} (same host and prefix)` });
+        else hostPrefixes.set(key, i);
+        if (from.prefix === '/') catchAllHosts.set(hostKey, i);
+      }
+    }
+    if (str(route.regex)) {
+      try {
+        new RegExp(route.regex);
+      } catch (e) {
+        issues.push({ path: at('regex'), message: `invalid regex: ${(e as Error).message}` });
+      }
+    }
+
+    let to: URL | undefined;
+    if (str(route.to)) {
+      try {
+        to = new URL(route.to);
+      } catch {
+        issues.push({ path: at('to'), message: `"to" is not a URL: "${route.to}"` });
+      }
+    }
+    if (to && to.protocol !== 'http:' && to.protocol !== 'https:') {
+      issues.push({ path: at('to'), message: `"to" must be an http:// or https:// URL (got ${to.protocol})` });
+    } else if (to && (to.search !== '' || to.hash !== '' || to.username !== '' || to.password !== '')) {
+      issues.push({ path: at('to'), message: '"to" must not carry a query, fragment or credentials' });
+    }
+    if (route.upstreamTls && to?.protocol === 'http:') {
+      issues.push({ path: at('upstreamTls'), message: 'upstreamTls is set but "to" is http://' });
+    }
+
+    if (route.public === true) {
+      if (route.policy !== undefined) issues.push({ path: at('policy'), message: 'a public route has no policy (public routes skip sign-in and policy): remove one of them' });
+      if (route.bearer !== undefined && route.bearer !== false) issues.push({ path: at('bearer'), message: 'a public route does not read bearer tokens: remove one of them' });
+    } else {
+      const policy = typeof route.policy === 'string' ? config.policies?.[route.policy] : route.policy;
+      if (route.policy === undefined) {
+        issues.push({ path: at('name'), message: `route "${route.name}" is not public and has no policy: add policy.allow (deny is the default)` });
+      } else if (policy && typeof policy === 'object' && (!Array.isArray(policy.allow) || policy.allow.length === 0)) {
+        issues.push({ path: at('policy'), message: `route "${route.name}" has no allow rule, so nobody could ever pass: add policy.allow` });
+      }
+    }
+    if (route.session && typeof route.session === 'object') {
+      for (const key of ['idleTimeout', 'maxLifetime'] as const) {
+        const value = route.session[key];
+        const global = key === 'idleTimeout' ? idleMs : lifeMs;
+        if (str(value) && durationOr(value, '0s') > global) {
+          issues.push({ path: at('session', key), message: `route session.${key} (${value}) must not be longer than the global session.${key} (${session[key] ?? 'default'})` });
+        }
+      }
+    }
+  });
+
+  // Policy references and cycles need well-formed policies: only on a schema-valid file.
+  if (schemaValid) {
+    const valid = input as Config;
+    for (const p of checkPolicies(valid.policies, valid.routes)) issues.push({ path: p.path, message: p.message });
+  }
+  return issues;
+}
+
+function durationOr(value: unknown, fallback: string): number {
+  try {
+    return parseDuration(str(value) ? value : fallback);
+  } catch {
+    return parseDuration(fallback);
+  }
+}

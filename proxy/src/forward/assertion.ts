@@ -1,0 +1,167 @@
+// forward/assertion.ts — the signed identity assertion (SPEC §6): an ES256 JWT per session and route, its signing
+// key (configured or generated at start), the JWKS that publishes it, and the cache that keeps signing off the hot path.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { DrawbridgeError } from '../errors.js';
+import type { Identity } from '../policy/input.js';
+
+/** Options of `AssertionSigner.create`. */
+export interface AssertionSignerOptions {
+  /** PKCS#8 or SEC1 PEM of a P-256 key; absent: a key is generated (valid for one replica only). */
+  readonly privateKeyPem?: string;
+  /** Public (or private) PEMs of retired keys, still published in the JWKS during a rotation. */
+  readonly previousPublicKeysPem?: readonly string[];
+  /** `iss`: the publicUrl. */
+  readonly issuer: string;
+  /** Lifetime of a token; `exp - iat` is this in whole seconds (at least 1). */
+  readonly ttlMs: number;
+  /** Clock in milliseconds since the epoch; default Date.now. */
+  readonly now?: () => number;
+  /** Tokens kept in the cache; default 50,000. */
+  readonly maxCached?: number;
+}
+
+/** What one assertion is about. */
+export interface AssertionSubject {
+  /**
+   * Cache key of the signer: it MUST change whenever the identity behind it changes (sign-in, refresh, step-up,
+   * new groups), e.g. `${sessionId}:${revision}`, or a stale identity is reused for up to half the ttl.
+   */
+  readonly sessionKey: string;
+  /** The matched route: `name` becomes `route`, `origin` becomes `aud`. */
+  readonly route: { readonly name: string; readonly origin: string };
+  readonly identity: Identity;
+  /** `sid`: a hash of the session id, never the id itself. */
+  readonly sidHash: string;
+}
+
+interface CachedToken {
+  readonly token: string;
+  readonly aud: string;
+  /** Epoch milliseconds after which a new token is signed (half the ttl). */
+  readonly refreshAt: number;
+}
+
+const P256 = 'prime256v1';
+
+function publicJwk(key: KeyObject): JWK & { kid: string } {
+  const { kty, crv, x, y } = key.export({ format: 'jwk' });
+  if (kty !== 'EC' || crv !== 'P-256' || !x || !y) throw new DrawbridgeError('DRB_CONFIG_INVALID', 'assertion key: not a P-256 (ES256) key');
+  // RFC 7638: SHA-256 of the required members in lexicographic order.
+  const kid = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+  return { kty, crv, x, y, kid, alg: 'ES256', use: 'sig' };
+}
+
+function b64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
+
+/**
+ * Signs the assertion JWTs and publishes their keys. Tokens are cached per session key and route and reused
+ * until half their ttl has passed, so the hot path costs a cache lookup, not a signature (an ES256 signature
+ * with node:crypto is ~45 µs; jose's SignJWT ~150 µs and async).
+ */
+export class AssertionSigner {
+  /** The current key's id: its JWK SHA-256 thumbprint. */
+  readonly kid: string;
+  /** The key was generated at start (no keyFile): tokens verify on this replica only. */
+  readonly generated: boolean;
+  private readonly key: KeyObject;
+  private readonly issuer: string;
+  private readonly ttlMs: number;
+  private readonly ttlSec: number;
+  private readonly now: () => number;
+  private readonly headerB64: string;
+  private readonly keySet: { readonly keys: readonly JWK[] };
+  private readonly cache: LRUCache<string, CachedToken>;
+
+  private constructor(key: KeyObject, generated: boolean, previous: readonly KeyObject[], opts: AssertionSignerOptions) {
+    const current = publicJwk(createPublicKey(key));
+    this.kid = current.kid;
+    this.generated = generated;
+    this.key = key;
+    this.issuer = opts.issuer;
+    this.ttlSec = Math.max(1, Math.floor(opts.ttlMs / 1000));
+    this.ttlMs = this.ttlSec * 1000;
+    this.now = opts.now ?? Date.now;
+    this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid: this.kid, typ: 'JWT' }));
+    const keys = [current];
+    for (const k of previous) {
+      const jwk = publicJwk(k);
+      if (!keys.some((existing) => existing.kid === jwk.kid)) keys.push(jwk);
+    }
+    this.keySet = Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze(k))) });
+    this.cache = new LRUCache({ max: opts.maxCached ?? 50_000 });
+  }
+
+  /** Loads the configured key (or generates one) and the previous public keys. */
+  static async create(opts: AssertionSignerOptions): Promise<AssertionSigner> {
+    let key: KeyObject;
+    let generated = false;
+    if (opts.privateKeyPem !== undefined) {
+      try {
+        key = createPrivateKey(opts.privateKeyPem);
+      } catch (cause) {
+        throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.keyFile: not a PEM private key (${(cause as Error).message})`, { cause });
+      }
+      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== P256) {
+        throw new DrawbridgeError('DRB_CONFIG_INVALID', 'assertion.keyFile: the key must be an EC P-256 key (ES256)');
+      }
+    } else {
+      key = generateKeyPairSync('ec', { namedCurve: P256 }).privateKey;
+      generated = true;
+    }
+    const previous = (opts.previousPublicKeysPem ?? []).map((pem, i) => {
+      try {
+        return createPublicKey(pem);
+      } catch (cause) {
+        throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.previousKeys[${i}]: not a PEM key (${(cause as Error).message})`, { cause });
+      }
+    });
+    return new AssertionSigner(key, generated, previous, opts);
+  }
+
+  /** The JWKS served at /.drawbridge/jwks.json: the current key first, then every previous key. */
+  jwks(): { keys: JWK[] } {
+    return this.keySet as { keys: JWK[] };
+  }
+
+  /**
+   * The assertion for this session and route: the cached token while less than half its ttl has passed,
+   * else a freshly signed one. Synchronous.
+   */
+  sign(subject: AssertionSubject): string {
+    const { route } = subject;
+    const cacheKey = `${route.name}\n${subject.sessionKey}`;
+    const now = this.now();
+    const hit = this.cache.get(cacheKey);
+    // `aud` is compared so that a reload that moves a route to another origin never reuses the old audience.
+    if (hit !== undefined && now < hit.refreshAt && hit.aud === route.origin) return hit.token;
+
+    const { identity } = subject;
+    const iat = Math.floor(now / 1000);
+    const claims = {
+      iss: this.issuer,
+      aud: route.origin,
+      sub: identity.sub,
+      user: identity.user,
+      email: identity.email,
+      groups: identity.groups,
+      name: identity.name,
+      sid: subject.sidHash,
+      amr: identity.amr,
+      acr: identity.acr,
+      auth_time: identity.authTime,
+      iat,
+      exp: iat + this.ttlSec,
+      route: route.name,
+    };
+    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+    // IEEE P1363 (r || s) is the JWS encoding of an ECDSA signature; DER is the node default.
+    const signature = sign('sha256', Buffer.from(input, 'utf8'), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    const token = `${input}.${signature.toString('base64url')}`;
+    this.cache.set(cacheKey, { token, aud: route.origin, refreshAt: iat * 1000 + this.ttlMs / 2 });
+    return token;
+  }
+}

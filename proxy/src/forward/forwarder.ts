@@ -1,0 +1,453 @@
+// forward/forwarder.ts — sends an authorized request or WebSocket upgrade to its route's upstream through one
+// http-proxy-3 instance and keep-alive agents, with the route's timeout; failures become 502/504 pages that
+// never show the upstream's address or error.
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createProxyServer, type ServerOptions } from 'http-proxy-3';
+import { DrawbridgeError } from '../errors.js';
+import type { Route } from '../routes/compile.js';
+import { HEADERS } from './header-names.js';
+
+/** How one forwarded request ended, for the request log and metrics. */
+export interface ForwardResult {
+  /** Status sent to the client: the upstream's, 502/504 on failure, 101 for an upgrade, 499 if the client left first. */
+  status: number;
+  /** Milliseconds from dispatch to the upstream's response headers (or to the failure). */
+  upstreamMs: number;
+  error?: 'unavailable' | 'timeout';
+}
+
+export type ForwardDone = (result: ForwardResult) => void;
+
+/** Writes Drawbridge's own 502/504 page; must not include upstream details. */
+export type RenderError = (res: http.ServerResponse, status: 502 | 504) => void;
+
+/** Options of `Forwarder`. */
+export interface ForwarderOptions {
+  /** Receives every upstream failure with its details (address, cause) for the log; the client never sees them. */
+  onError?: (err: Error, req: http.IncomingMessage) => void;
+  /** Concurrent connections per upstream; further requests queue in the agent. Default 1024. */
+  maxSockets?: number;
+  /** Idle keep-alive connections kept per upstream. Default 256. */
+  maxFreeSockets?: number;
+  /**
+   * An idle pooled connection is closed after this long. Default 4 s: below node's 5 s server keep-alive timeout,
+   * so Drawbridge closes first rather than reusing a socket the upstream is closing.
+   */
+  freeSocketTimeoutMs?: number;
+}
+
+/** Client closed the request before a response (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
+const FLIGHT = Symbol('drawbridge.flight');
+
+/** One request in flight, attached to its IncomingMessage. */
+interface Flight {
+  readonly route: Route;
+  readonly start: number;
+  readonly done: ForwardDone;
+  readonly renderError: RenderError | undefined;
+  /** The upstream request, captured from the agent (web) or the proxyReqWs event (ws). */
+  proxyReq: http.ClientRequest | undefined;
+  timer: NodeJS.Timeout | undefined;
+  upstreamMs: number;
+  status: number;
+  error: 'unavailable' | 'timeout' | undefined;
+  timedOut: boolean;
+  /** The 101 was relayed (ws): failures after it only close the socket. */
+  upgraded: boolean;
+  reported: boolean;
+}
+
+type InFlight = http.IncomingMessage & { [FLIGHT]?: Flight };
+
+interface RouteEntry {
+  readonly agent: http.Agent;
+  readonly options: ServerOptions;
+}
+
+type Pass = (req: http.IncomingMessage, ...rest: unknown[]) => unknown;
+
+/**
+ * http-proxy-3's `deleteLength` pass gives a DELETE/OPTIONS with a chunked body `Content-Length: 0` and drops its
+ * Transfer-Encoding, then still streams the body: on a keep-alive connection those bytes are read by the upstream
+ * as a second request (request smuggling). This one only adds the length when there is no body at all.
+ */
+function deleteLength(req: http.IncomingMessage): void {
+  if ((req.method === 'DELETE' || req.method === 'OPTIONS') && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+    req.headers['content-length'] = '0';
+  }
+}
+
+/**
+ * The path to send upstream: the route's base path, the normalized path, and the query (without `?`, '' for
+ * none). Assign it to `req.url` before `web`/`ws`.
+ */
+export function upstreamPath(route: Route, normalizedPath: string, query: string): string {
+  const path = route.upstream.basePath + normalizedPath;
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/** Forwards requests and upgrades to route upstreams. One instance per process; `close()` on shutdown. */
+export class Forwarder {
+  private readonly proxy = createProxyServer({});
+  private readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  private readonly agentOptions: http.AgentOptions;
+  private readonly entries = new WeakMap<Route, RouteEntry>();
+  /** Agents of the current configuration by upstream and TLS settings; `prepare` starts a new generation. */
+  private generation = new Map<string, http.Agent>();
+  /** Every agent not yet destroyed, for close(); agents of earlier generations are dropped once idle. */
+  private readonly agents = new Set<http.Agent>();
+  /** The flight whose upstream request the agent is about to receive (set only around the synchronous proxy.web). */
+  private pending: Flight | undefined;
+  private closed = false;
+
+  constructor(opts: ForwarderOptions = {}) {
+    this.onError = opts.onError;
+    this.agentOptions = {
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? 1024,
+      maxFreeSockets: opts.maxFreeSockets ?? 256,
+      timeout: opts.freeSocketTimeoutMs ?? 4000,
+      scheduling: 'lifo',
+    };
+    const passes = (this.proxy as unknown as { webPasses: Pass[] }).webPasses;
+    const i = passes.findIndex((p) => p.name === 'deleteLength');
+    if (i >= 0) passes[i] = deleteLength as Pass;
+    // Registered once: per-request state travels on the request, so the hot path allocates no closures.
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req, res));
+    this.proxy.on('error', (err, req, res) => this.onProxyError(err, req, res));
+    this.proxy.on('proxyReqWs', (proxyReq, req) => this.onProxyReqWs(proxyReq, req));
+    // The client went away: the library already destroyed the upstream request; `done` is called on close.
+    this.proxy.on('econnreset', () => {});
+  }
+
+  /**
+   * Creates the agents of a configuration's routes (reading upstream TLS files now, so a missing file fails the
+   * start or the reload, not a request) and starts a new agent generation; idle agents of older ones are destroyed.
+   */
+  prepare(routes: readonly Route[]): void {
+    const generation = new Map<string, http.Agent>();
+    for (const route of routes) this.entries.set(route, this.createEntry(route, generation));
+    this.generation = generation;
+    const current = new Set(generation.values());
+    for (const agent of this.agents) {
+      if (current.has(agent)) continue;
+      if (Object.keys(agent.sockets).length === 0 && Object.keys(agent.requests).length === 0) {
+        agent.destroy();
+        this.agents.delete(agent);
+      }
+    }
+  }
+
+  /**
+   * Forwards `req` (with `req.url` already the upstream path, see `upstreamPath`, and headers already stripped
+   * and set) to `route.upstream`. The upstream's response is relayed untouched except for the hop-by-hop
+   * Connection/Keep-Alive headers. Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
+   * `route.timeoutMs` → `renderError(res, 504)`; a failure after the response started destroys the client socket.
+   * `done` is called once, when the response is finished or the client connection closed.
+   */
+  web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError): void {
+    const flight = newFlight(route, done, renderError);
+    (req as InFlight)[FLIGHT] = flight;
+    res.once('close', onResponseClose);
+    let entry: RouteEntry;
+    try {
+      entry = this.entry(route);
+    } catch (err) {
+      this.fail(flight, req, res, err as Error);
+      return;
+    }
+    const headers = req.headers;
+    if (!route.preserveHost) headers.host = route.upstream.hostHeader;
+    // A plain request never asks the upstream to switch protocols (upgrades go through ws()).
+    if (headers.upgrade !== undefined) {
+      delete headers.upgrade;
+      delete headers.connection;
+    }
+    flight.timer = setTimeout(this.onTimeout, route.timeoutMs, flight, req, res);
+    this.pending = flight;
+    try {
+      this.proxy.web(req, res, entry.options);
+    } catch (err) {
+      // setupOutgoing or http.request threw synchronously (e.g. an invalid header value).
+      this.fail(flight, req, res, err as Error);
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
+  /**
+   * Forwards a WebSocket upgrade (authorized by the caller, `req.url` set as for `web`). The 101 is relayed and
+   * the sockets piped; a failure before it writes a bare 502/504 and closes the socket, after it just closes.
+   * `done` is called once, when the client socket closes.
+   */
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): void {
+    const flight = newFlight(route, done, undefined);
+    (req as InFlight)[FLIGHT] = flight;
+    socket.once('close', () => report(flight));
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      flight.status = 400;
+      writeRawStatus(socket, 400, 'Bad Request');
+      return;
+    }
+    let entry: RouteEntry;
+    try {
+      entry = this.entry(route);
+    } catch (err) {
+      this.fail(flight, req, socket, err as Error);
+      return;
+    }
+    if (!route.preserveHost) req.headers.host = route.upstream.hostHeader;
+    flight.timer = setTimeout(this.onTimeout, route.timeoutMs, flight, req, socket);
+    try {
+      this.proxy.ws(req, socket, head, entry.options);
+    } catch (err) {
+      this.fail(flight, req, socket, err as Error);
+    }
+  }
+
+  /** Destroys every agent (and their pooled connections). Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const agent of this.agents) agent.destroy();
+    this.agents.clear();
+    this.generation.clear();
+    this.proxy.close();
+  }
+
+  private entry(route: Route): RouteEntry {
+    let entry = this.entries.get(route);
+    if (!entry) {
+      entry = this.createEntry(route, this.generation);
+      this.entries.set(route, entry);
+    }
+    return entry;
+  }
+
+  private createEntry(route: Route, generation: Map<string, http.Agent>): RouteEntry {
+    const { upstream } = route;
+    const secure = upstream.protocol === 'https:';
+    const tls = route.upstreamTls;
+    // Routes to the same upstream with the same TLS settings share one pool: 10,000 routes to one app must not
+    // mean 10,000 pools of cold connections.
+    const key = secure ? `${upstream.origin}|${tls?.caFile ?? ''}|${tls?.certFile ?? ''}|${tls?.keyFile ?? ''}|${tls?.serverName ?? ''}|${tls?.insecureSkipVerify === true}` : upstream.origin;
+    let agent = generation.get(key);
+    if (!agent) {
+      agent = secure ? this.httpsAgent(route) : new http.Agent(this.agentOptions);
+      this.capture(agent);
+      generation.set(key, agent);
+      this.agents.add(agent);
+    }
+    const options: ServerOptions = {
+      target: new URL(upstream.origin),
+      agent,
+      // Drawbridge sets Host (below) and X-Forwarded-* (identity-headers.ts) itself.
+      changeOrigin: false,
+      xfwd: false,
+      // req.url is sent as given: no re-parsing through URL (which would re-resolve dot segments) per request.
+      toProxy: true,
+      prependPath: false,
+      secure: !(tls?.insecureSkipVerify ?? false),
+    };
+    return { agent, options };
+  }
+
+  private httpsAgent(route: Route): https.Agent {
+    const tls = route.upstreamTls;
+    const read = (field: 'caFile' | 'certFile' | 'keyFile'): Buffer | undefined => {
+      const file = tls?.[field];
+      if (file === undefined) return undefined;
+      try {
+        return readFileSync(file);
+      } catch (cause) {
+        throw new DrawbridgeError('DRB_CONFIG_READ', `route "${route.name}" upstreamTls.${field}: ${(cause as Error).message}`, { cause });
+      }
+    };
+    const ca = read('caFile');
+    const cert = read('certFile');
+    const key = read('keyFile');
+    const { hostname } = route.upstream;
+    const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    return new https.Agent({
+      ...this.agentOptions,
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      // Always explicit: left unset, node derives SNI from the Host header, i.e. the client's host with preserveHost.
+      servername: tls?.serverName ?? (isIP(bare) ? '' : hostname),
+      rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
+    });
+  }
+
+  /**
+   * Captures the upstream ClientRequest as the agent receives it. http-proxy-3 creates it synchronously inside
+   * proxy.web, and its own `proxyReq` event is skipped for requests with `Expect`, so the agent is the one place
+   * that sees every upstream request (needed to abort it on timeout).
+   */
+  private capture(agent: http.Agent): void {
+    const forwarder = this as unknown as { pending: Flight | undefined };
+    const target = agent as unknown as { addRequest: (req: http.ClientRequest, options: unknown) => void };
+    const addRequest = target.addRequest;
+    target.addRequest = function (this: http.Agent, req: http.ClientRequest, options: unknown): void {
+      const flight = forwarder.pending;
+      if (flight) {
+        flight.proxyReq = req;
+        forwarder.pending = undefined;
+      }
+      addRequest.call(this, req, options);
+    };
+  }
+
+  private onProxyRes(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const flight = (req as InFlight)[FLIGHT];
+    if (!flight) return;
+    clearFlightTimer(flight);
+    flight.upstreamMs = performance.now() - flight.start;
+    if (flight.error !== undefined) {
+      // A late answer to a request already answered with 504 (no upstream request was captured to abort).
+      proxyRes.destroy();
+      return;
+    }
+    // Hop-by-hop: the upstream's Connection/Keep-Alive describe its socket to Drawbridge. Left in, an upstream
+    // `Connection: close` would close the client's connection and http-proxy would copy the client's own
+    // Connection back; what the client gets is the state of its own connection.
+    const headers = proxyRes.headers;
+    if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
+    headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+  }
+
+  private onProxyReqWs(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
+    const flight = (req as InFlight)[FLIGHT];
+    if (!flight) return;
+    flight.proxyReq = proxyReq;
+    proxyReq.once('upgrade', () => {
+      clearFlightTimer(flight);
+      flight.upstreamMs = performance.now() - flight.start;
+      flight.upgraded = true;
+      flight.status = 101;
+    });
+    proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
+      clearFlightTimer(flight);
+      flight.upstreamMs = performance.now() - flight.start;
+      flight.status = proxyRes.statusCode ?? 502;
+    });
+  }
+
+  private onProxyError(err: Error, req: http.IncomingMessage, target: http.ServerResponse | Duplex): void {
+    const flight = (req as InFlight)[FLIGHT];
+    if (!flight) {
+      target.destroy();
+      return;
+    }
+    // An error from the client's own socket after the upgrade is the client leaving, not an upstream failure.
+    if (flight.upgraded) return;
+    this.fail(flight, req, target, err);
+  }
+
+  // Bound once; setTimeout passes the flight as arguments, so no closure per request.
+  private readonly onTimeout = (flight: Flight, req: http.IncomingMessage, target: http.ServerResponse | Duplex): void => {
+    flight.timer = undefined;
+    if (flight.upgraded || flight.error !== undefined) return;
+    flight.timedOut = true;
+    if (flight.proxyReq && !flight.proxyReq.destroyed) {
+      // The library reports the aborted request through its error event, which answers 504 (timedOut is set).
+      flight.proxyReq.destroy();
+    } else {
+      this.fail(flight, req, target, new Error('upstream timeout'));
+    }
+  };
+
+  /** Records an upstream failure once, logs it through onError, and answers 502/504 if nothing was sent yet. */
+  private fail(flight: Flight, req: http.IncomingMessage, target: http.ServerResponse | Duplex, err: Error): void {
+    if (flight.error !== undefined) return;
+    clearFlightTimer(flight);
+    const timeout = flight.timedOut;
+    flight.error = timeout ? 'timeout' : 'unavailable';
+    flight.upstreamMs = performance.now() - flight.start;
+    const status = timeout ? 504 : 502;
+    if (this.onError) {
+      const { route } = flight;
+      const what = timeout ? `no response within ${route.timeoutMs} ms` : err.message;
+      const code = timeout ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
+      try {
+        this.onError(new DrawbridgeError(code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req);
+      } catch {
+        // A failing logger must not leave the client without an answer.
+      }
+    }
+    if (target instanceof http.ServerResponse) {
+      if (target.headersSent || !flight.renderError) {
+        target.destroy();
+        return;
+      }
+      try {
+        flight.renderError(target, status);
+      } catch {
+        target.destroy();
+      }
+      return;
+    }
+    flight.status = status;
+    // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
+    writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
+  }
+}
+
+function newFlight(route: Route, done: ForwardDone, renderError: RenderError | undefined): Flight {
+  return {
+    route,
+    start: performance.now(),
+    done,
+    renderError,
+    proxyReq: undefined,
+    timer: undefined,
+    upstreamMs: -1,
+    status: 0,
+    error: undefined,
+    timedOut: false,
+    upgraded: false,
+    reported: false,
+  };
+}
+
+/** Calls `done` once, with the status the client got. */
+function report(flight: Flight, res?: http.ServerResponse): void {
+  if (flight.reported) return;
+  flight.reported = true;
+  clearFlightTimer(flight);
+  if (flight.upstreamMs < 0) flight.upstreamMs = performance.now() - flight.start;
+  const failed = flight.error === 'timeout' ? 504 : flight.error ? 502 : CLIENT_CLOSED;
+  const status = res ? (res.headersSent ? res.statusCode : failed) : flight.status === 0 ? failed : flight.status;
+  const result: ForwardResult = { status, upstreamMs: flight.upstreamMs };
+  if (flight.error !== undefined) result.error = flight.error;
+  flight.done(result);
+}
+
+function clearFlightTimer(flight: Flight): void {
+  if (flight.timer !== undefined) {
+    clearTimeout(flight.timer);
+    flight.timer = undefined;
+  }
+}
+
+// Shared listener (`this` is the response): no closure per request.
+function onResponseClose(this: http.ServerResponse): void {
+  const req = this.req as InFlight;
+  const flight = req[FLIGHT];
+  if (!flight) return;
+  report(flight, this);
+}
+
+function writeRawStatus(socket: Duplex, status: number, reason: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+}

@@ -1,0 +1,57 @@
+// forward/header-names.ts — every HTTP header name Drawbridge reads or sets, in one place and lower-case
+// (node lower-cases incoming names, so these index `req.headers` directly).
+
+/** Prefix reserved for Drawbridge: any client-sent `x-drawbridge-*` header is stripped before forwarding. */
+export const DRAWBRIDGE_PREFIX = 'x-drawbridge-';
+
+/** Prefix of the de-facto proxy headers; believed only from trusted peers, else replaced. */
+export const X_FORWARDED_PREFIX = 'x-forwarded-';
+
+/** Header names, lower-case. Renameable ones (identity headers, assertion) are the defaults. */
+export const HEADERS = Object.freeze({
+  // Proxy chain: set by Drawbridge, stripped from untrusted peers.
+  forwardedFor: 'x-forwarded-for',
+  forwardedProto: 'x-forwarded-proto',
+  forwardedHost: 'x-forwarded-host',
+  forwardedPort: 'x-forwarded-port',
+  forwarded: 'forwarded',
+  // Not set by Drawbridge, but upstreams read it as the client address, so an untrusted peer may not send it.
+  realIp: 'x-real-ip',
+  requestId: 'x-request-id',
+
+  // Identity passed upstream (SPEC §6); per-route names may override the first four.
+  forwardedUser: 'x-forwarded-user',
+  forwardedEmail: 'x-forwarded-email',
+  forwardedGroups: 'x-forwarded-groups',
+  forwardedName: 'x-forwarded-name',
+  accessToken: 'x-forwarded-access-token',
+  assertion: 'x-drawbridge-assertion',
+  groupsTruncated: 'x-drawbridge-groups-truncated',
+
+  // Credentials the client sends.
+  authorization: 'authorization',
+  cookie: 'cookie',
+  proxyAuthorization: 'proxy-authorization',
+
+  // Connection management (hop-by-hop, RFC 9110 §7.6.1) and message framing.
+  connection: 'connection',
+  keepAlive: 'keep-alive',
+  proxyConnection: 'proxy-connection',
+  upgrade: 'upgrade',
+  te: 'te',
+  trailer: 'trailer',
+  transferEncoding: 'transfer-encoding',
+  contentLength: 'content-length',
+  expect: 'expect',
+  host: 'host',
+
+  // Read to pick a browser page or JSON; set on Drawbridge's own responses.
+  accept: 'accept',
+  xRequestedWith: 'x-requested-with',
+  userAgent: 'user-agent',
+  contentType: 'content-type',
+  cacheControl: 'cache-control',
+  location: 'location',
+  setCookie: 'set-cookie',
+  wwwAuthenticate: 'www-authenticate',
+});

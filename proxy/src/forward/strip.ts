@@ -1,0 +1,148 @@
+// forward/strip.ts — removes from a client's request every header it must not be able to set (SPEC §3 step 3):
+// identity and assertion headers, x-drawbridge-*, the session cookie, a consumed bearer, untrusted proxy headers,
+// and hop-by-hop headers. Runs on `req.headers` before the proxy library sees the request.
+import type { IncomingHttpHeaders } from 'node:http';
+import { DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
+
+/** The precomputed name sets of `stripClientHeaders`. Build once per configuration with `compileStripper`. */
+export interface Stripper {
+  /** Normalized names (lower-case, `_` as `-`) removed from every request. */
+  readonly names: ReadonlySet<string>;
+  /** Normalized names a client may not name in `Connection`: Drawbridge sets or reads them. */
+  readonly guarded: ReadonlySet<string>;
+}
+
+/** Per-request facts `stripClientHeaders` needs. */
+export interface StripOptions {
+  /** The socket peer is a configured trusted proxy: its X-Forwarded-* and Forwarded are kept. */
+  readonly trustedPeer: boolean;
+  /** Cookies to remove from `Cookie` (the session cookie under every name it may have). */
+  readonly cookieNames: readonly string[];
+  /** Drawbridge authenticated the request with its `Authorization: Bearer` token. */
+  readonly consumedBearer: boolean;
+}
+
+// Hop-by-hop headers that describe the client's connection to Drawbridge, never the upstream's (RFC 9110 §7.6.1).
+const HOP_BY_HOP: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization]);
+
+// What a `Connection` token may never delete: headers Drawbridge sets (deleting them after they are set would
+// undo the identity it passes), credentials it reads, and the framing headers (deleting Content-Length or
+// Transfer-Encoding would let a body be forwarded unframed, i.e. smuggled as a second request).
+const ALWAYS_GUARDED = [
+  HEADERS.forwardedFor,
+  HEADERS.forwardedProto,
+  HEADERS.forwardedHost,
+  HEADERS.forwardedPort,
+  HEADERS.forwarded,
+  HEADERS.realIp,
+  HEADERS.requestId,
+  HEADERS.accessToken,
+  HEADERS.host,
+  HEADERS.contentLength,
+  HEADERS.transferEncoding,
+  HEADERS.cookie,
+  HEADERS.authorization,
+  HEADERS.upgrade,
+  HEADERS.connection,
+];
+
+// Stripped whatever routes rename them to: an upstream may still read the defaults.
+const DEFAULT_NAMES = [HEADERS.forwardedUser, HEADERS.forwardedEmail, HEADERS.forwardedGroups, HEADERS.forwardedName, HEADERS.accessToken, HEADERS.assertion];
+
+function normalize(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+}
+
+/**
+ * Precomputes the stripper from every identity header name any route uses plus the assertion header
+ * (`CompiledConfig.identityHeaderNames`). The default identity and assertion names and `X-Forwarded-Access-Token`
+ * are always included.
+ */
+export function compileStripper(names: readonly string[]): Stripper {
+  const stripped = new Set<string>();
+  for (const n of [...names, ...DEFAULT_NAMES]) stripped.add(normalize(n));
+  const guarded = new Set<string>([...stripped, ...ALWAYS_GUARDED]);
+  return Object.freeze({ names: stripped, guarded });
+}
+
+function isGuarded(stripper: Stripper, normalized: string): boolean {
+  return stripper.guarded.has(normalized) || normalized.startsWith(DRAWBRIDGE_PREFIX) || normalized.startsWith(X_FORWARDED_PREFIX);
+}
+
+/**
+ * Removes, in place, what the client must not pass upstream: every stripper name and every `x-drawbridge-*`
+ * header (case-insensitive, `_` and `-` alike), `x-forwarded-access-token`, the named cookies, `Authorization`
+ * when Drawbridge consumed its bearer, `X-Forwarded-*`/`Forwarded`/`X-Real-IP` from an untrusted peer, and
+ * hop-by-hop headers. `Connection` keeps at most `upgrade` (with an `Upgrade` header); the headers its other
+ * tokens name are deleted, except those Drawbridge sets or reads, whose tokens are just dropped.
+ *
+ * Destructive: read the session cookie and the bearer token before calling this.
+ */
+export function stripClientHeaders(headers: IncomingHttpHeaders, stripper: Stripper, opts: StripOptions): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    // The upstream connection is the agent's: the client's keep-alive/close apply to its own socket only,
+    // and forwarding `close` would cost a fresh upstream connection per request.
+    delete headers.connection;
+    if (connection !== 'keep-alive' && connection !== 'close') {
+      let upgrade = false;
+      for (const raw of connection.split(',')) {
+        const token = raw.trim().toLowerCase();
+        if (token === '' || token === 'keep-alive' || token === 'close') continue;
+        if (token === 'upgrade') upgrade = true;
+        else if (!isGuarded(stripper, normalize(token))) delete headers[token];
+      }
+      if (upgrade && headers.upgrade !== undefined) headers.connection = 'upgrade';
+    }
+  }
+  // Without `Connection: upgrade` an Upgrade header is a stray hop-by-hop header.
+  if (headers.upgrade !== undefined && headers.connection === undefined) delete headers.upgrade;
+
+  const { names } = stripper;
+  for (const name in headers) {
+    // Node lower-cases names; `_` is folded because CGI-style upstreams read `X_Forwarded_User` as X-Forwarded-User.
+    const underscore = name.includes('_');
+    const n = underscore ? name.replaceAll('_', '-') : name;
+    if (names.has(n) || n.startsWith(DRAWBRIDGE_PREFIX) || HOP_BY_HOP.has(n)) {
+      delete headers[name];
+    } else if (n.startsWith(X_FORWARDED_PREFIX) || n === HEADERS.forwarded || n === HEADERS.realIp) {
+      // Untrusted: replaced by Drawbridge's own, never appended to. An underscore variant is never the real header.
+      if (!opts.trustedPeer || underscore) delete headers[name];
+    } else if (underscore && stripper.guarded.has(n)) {
+      delete headers[name];
+    } else if (n === HEADERS.cookie) {
+      if (opts.cookieNames.length > 0) {
+        const kept = removeCookies(headers.cookie, opts.cookieNames);
+        if (kept === undefined) delete headers.cookie;
+        else headers.cookie = kept;
+      }
+    } else if (n === HEADERS.authorization && opts.consumedBearer) {
+      delete headers.authorization;
+    }
+  }
+}
+
+/** The Cookie header without any occurrence of the named cookies; undefined when nothing is left. */
+function removeCookies(header: string | undefined, cookieNames: readonly string[]): string | undefined {
+  if (header === undefined) return undefined;
+  // Most requests carry the session cookie and a few others: only split when a name can be present at all.
+  let present = false;
+  for (const n of cookieNames) {
+    if (header.includes(n)) {
+      present = true;
+      break;
+    }
+  }
+  if (!present) return header;
+  let kept = '';
+  for (const piece of header.split(';')) {
+    const trimmed = piece.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    const cookieName = (eq < 0 ? trimmed : trimmed.slice(0, eq)).trim();
+    if (cookieNames.includes(cookieName)) continue;
+    kept = kept === '' ? trimmed : `${kept}; ${trimmed}`;
+  }
+  return kept === '' ? undefined : kept;
+}

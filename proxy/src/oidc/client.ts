@@ -1,0 +1,173 @@
+// oidc/client.ts — the IdP as Drawbridge uses it, through openid-client: discovery (retried with
+// backoff, never blocking start), authorization URLs, the code exchange, refresh and end-session.
+import * as oidc from 'openid-client';
+import { DrawbridgeError, wrap } from '../errors.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface AuthorizationRequest {
+  state: string;
+  nonce: string;
+  codeChallenge: string;
+  maxAge?: number;
+  prompt?: 'login';
+  acrValues?: readonly string[];
+}
+
+export interface TokenSet {
+  claims: Record<string, unknown>;
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** ms since epoch. */
+  accessTokenExpiresAt?: number;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const REACHABLE_FOR_MS = 5_000;
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** One IdP. `start()` returns at once; `ready` turns true when discovery succeeded. */
+export class OidcClient {
+  private config?: oidc.Configuration;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private lastContact = 0;
+  private attempts = 0;
+  private firstAttempt?: Promise<void>;
+
+  constructor(
+    private readonly idp: Config['idp'],
+    readonly redirectUri: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.config !== undefined;
+  }
+
+  get issuer(): string {
+    return this.config?.serverMetadata().issuer ?? this.idp.issuer;
+  }
+
+  /** Starts discovery in the background; resolves after the first attempt (success or not). */
+  start(): Promise<void> {
+    this.firstAttempt ??= this.discover();
+    return this.firstAttempt;
+  }
+
+  private async discover(): Promise<void> {
+    if (this.closed) return;
+    this.attempts++;
+    try {
+      const options: oidc.DiscoveryRequestOptions = { timeout: 5 };
+      if (this.idp.allowInsecureHttp) options.execute = [oidc.allowInsecureRequests];
+      const config = await oidc.discovery(new URL(this.idp.issuer), this.idp.clientId, { client_secret: this.idp.clientSecret, redirect_uris: [this.redirectUri] }, undefined, options);
+      if (this.closed) return;
+      this.config = config;
+      this.lastContact = Date.now();
+      this.logger.info({ event: 'idp-discovery', result: 'success', issuer: this.idp.issuer, attempts: this.attempts });
+    } catch (e) {
+      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.attempts - 1, 6));
+      this.logger.warn({ event: 'idp-discovery', result: 'failure', issuer: this.idp.issuer, error: (e as Error).message, retryInMs: delay });
+      if (!this.closed) {
+        this.timer = setTimeout(() => void this.discover(), delay);
+        this.timer.unref();
+      }
+    }
+  }
+
+  private requireConfig(): oidc.Configuration {
+    if (!this.config) throw new DrawbridgeError('DRB_IDP_UNAVAILABLE', 'the identity provider has not been discovered yet');
+    return this.config;
+  }
+
+  /** True when the IdP answered recently or answers its discovery document now (before sending a browser there). */
+  async reachable(): Promise<boolean> {
+    if (!this.config) return false;
+    if (Date.now() - this.lastContact < REACHABLE_FOR_MS) return true;
+    try {
+      const url = new URL('.well-known/openid-configuration', this.idp.issuer.endsWith('/') ? this.idp.issuer : `${this.idp.issuer}/`);
+      const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      await res.arrayBuffer();
+      if (!res.ok) return false;
+      this.lastContact = Date.now();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The URL to send the browser to (authorization code flow, PKCE S256). */
+  authorizationUrl(req: AuthorizationRequest): URL {
+    const params: Record<string, string> = {
+      redirect_uri: this.redirectUri,
+      scope: this.idp.scopes.join(' '),
+      response_type: 'code',
+      state: req.state,
+      nonce: req.nonce,
+      code_challenge: req.codeChallenge,
+      code_challenge_method: 'S256',
+    };
+    if (req.maxAge !== undefined) params.max_age = String(req.maxAge);
+    if (req.prompt) params.prompt = req.prompt;
+    if (req.acrValues && req.acrValues.length > 0) params.acr_values = req.acrValues.join(' ');
+    return oidc.buildAuthorizationUrl(this.requireConfig(), params);
+  }
+
+  /** Exchanges the callback's code; verifies state, nonce, PKCE, the ID token and (when asked) max_age. */
+  async exchange(callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string; maxAge?: number }): Promise<TokenSet> {
+    const config = this.requireConfig();
+    const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+      expectedState: checks.state,
+      expectedNonce: checks.nonce,
+      pkceCodeVerifier: checks.codeVerifier,
+      idTokenExpected: true,
+      ...(checks.maxAge !== undefined ? { maxAge: checks.maxAge } : {}),
+    });
+    this.lastContact = Date.now();
+    return toTokenSet(tokens);
+  }
+
+  /** Uses a refresh token; rejects when the IdP refuses it (the caller ends the session). */
+  async refresh(refreshToken: string): Promise<TokenSet> {
+    const tokens = await oidc.refreshTokenGrant(this.requireConfig(), refreshToken);
+    this.lastContact = Date.now();
+    const set = toTokenSet(tokens);
+    if (!set.refreshToken) set.refreshToken = refreshToken;
+    return set;
+  }
+
+  /** The IdP's end_session_endpoint URL with id_token_hint, or undefined when the IdP has none. */
+  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): URL | undefined {
+    const config = this.config;
+    if (!config?.serverMetadata().end_session_endpoint) return undefined;
+    const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.idp.clientId };
+    if (idTokenHint) params.id_token_hint = idTokenHint;
+    return oidc.buildEndSessionUrl(config, params);
+  }
+
+  /** The IdP's jwks_uri (bearer tokens, logout tokens). */
+  jwksUri(): URL {
+    const uri = this.requireConfig().serverMetadata().jwks_uri;
+    if (!uri) throw new DrawbridgeError('DRB_IDP_UNAVAILABLE', 'the identity provider publishes no jwks_uri');
+    return new URL(uri);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): TokenSet {
+  const claims = tokens.claims();
+  if (!claims) throw wrap('reading the ID token', new Error('the token response has no ID token'), 'DRB_SIGN_IN_FAILED');
+  const set: TokenSet = { claims: { ...claims } };
+  if (tokens.id_token) set.idToken = tokens.id_token;
+  if (tokens.access_token) set.accessToken = tokens.access_token;
+  if (tokens.refresh_token) set.refreshToken = tokens.refresh_token;
+  const expiresIn = tokens.expiresIn();
+  if (expiresIn !== undefined) set.accessTokenExpiresAt = Date.now() + expiresIn * 1000;
+  return set;
+}

@@ -1,0 +1,432 @@
+// pages/app.ts — the Express 5 app (with helmet) behind every reserved path /.drawbridge/*:
+// sign-in, callback, hand-off, sign-out, me, JWKS and back-channel logout. Never on the proxied path.
+import { createHash, randomBytes, createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Request, type Response } from 'express';
+import helmet from 'helmet';
+import * as oidc from 'openid-client';
+import { identityFromClaims } from '../oidc/claims.js';
+import { verifyLogoutToken } from '../oidc/logout-token.js';
+import { safeReturnTarget } from '../routes/return-target.js';
+import { parseCookieHeader, serializeCookie } from '../session/cookie.js';
+import type { StepUpNeed } from '../policy/rule.js';
+import type { SessionRecord } from '../session/store.js';
+import { acrValuesFor, parseStepUp, unmetStepUp } from '../server/step-up.js';
+import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
+import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
+import { answer, pageUser } from '../server/pipeline.js';
+import { PATHS } from './paths.js';
+import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
+
+/** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
+interface LoginAttempt {
+  verifier: string;
+  nonce: string;
+  rd: string;
+  binding: string;
+  stepUp?: StepUpNeed;
+  maxAge?: number;
+}
+
+const LOGIN_TTL_MS = 10 * 60_000;
+const HANDOFF_TTL_MS = 60_000;
+const JTI_TTL_MS = 10 * 60_000;
+
+/** Builds the pages handler. Express routes see the normalized path (set by the pipeline). */
+export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+  app.set('etag', false);
+  app.use(
+    helmet({
+      // Every page sets its own strict CSP (with the IdP's origin in form-action, see below).
+      contentSecurityPolicy: false,
+      crossOriginEmbedderPolicy: false,
+      strictTransportSecurity: { maxAge: 31536000, includeSubDomains: false },
+    }),
+  );
+  app.use((req, res, next) => {
+    const x = getExchange(req);
+    res.setHeader('x-request-id', x.id);
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+
+  const cfg = () => rt.snapshot().compiled;
+  const secure = (x: Exchange) => x.client.scheme === 'https';
+  const loginCookieName = (x: Exchange, state: string) => `${secure(x) ? '__Host-' : ''}${cfg().config.session.cookieName}-login-${state.slice(0, 12)}`;
+  const csp = () => pageCsp([new URL(cfg().config.idp.issuer).origin]);
+
+  /** The session of this host's cookie, if valid. Rejects when the store fails. */
+  async function currentSession(req: IncomingMessage, x: Exchange): Promise<SessionRecord | undefined> {
+    const id = rt.sessions.readId(req.headers.cookie, secure(x));
+    const loaded = await rt.sessions.load(id, rt.now());
+    return loaded.state === 'valid' ? loaded.record : undefined;
+  }
+
+  /** Sends the browser on to `rd`: directly on publicUrl's origin, through a one-time hand-off elsewhere. */
+  async function complete(res: ServerResponse, session: SessionRecord, rd: string): Promise<void> {
+    const target = new URL(rd);
+    if (target.origin === cfg().publicOrigin) return redirect(res, target.href);
+    const code = randomBytes(32).toString('base64url');
+    const stored = await rt.sessions.store.putOnce(`handoff:${sha256(code)}`, JSON.stringify({ sid: session.id, origin: target.origin }), HANDOFF_TTL_MS);
+    if (!stored) throw new Error('hand-off code collision');
+    redirect(res, `${target.origin}${PATHS.handoff}?code=${code}&rd=${encodeURIComponent(target.href)}`);
+  }
+
+  function idpUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    x.decision = 'idp-unavailable';
+    rt.metrics.signIn('idp-unavailable');
+    answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
+  }
+
+  function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange, e: unknown): void {
+    rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
+    x.decision = 'store-unavailable';
+    answer(req, res, 503, unavailablePage({ what: 'store', requestId: x.id, retryAfterSec: 5 }), { error: 'session_store_unavailable', requestId: x.id }, { 'retry-after': '5' });
+  }
+
+  // GET /.drawbridge/sign_in?rd=URL — starts a sign-in (always on publicUrl), or reuses the session there.
+  app.get(PATHS.signIn, async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    const query = new URLSearchParams(x.query);
+    if (requestOrigin(x) !== cfg().publicOrigin) {
+      return redirect(res, `${cfg().publicOrigin}${PATHS.signIn}${x.query ? `?${x.query}` : ''}`);
+    }
+    const rd = safeReturnTarget(query.get('rd'), cfg(), cfg().publicOrigin);
+    const stepUp = parseStepUp(query);
+    const fresh = query.get('fresh') === '1';
+    let session: SessionRecord | undefined;
+    try {
+      session = await currentSession(req, x);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    if (session && !stepUp && !fresh) {
+      x.identity = session.identity;
+      x.decision = 'session-reused';
+      return complete(res, session, rd);
+    }
+    if (!rt.oidc.ready || !(await rt.oidc.reachable())) return idpUnavailable(req, res, x);
+
+    const state = oidc.randomState();
+    const binding = randomBytes(32).toString('base64url');
+    const attempt: LoginAttempt = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), rd, binding: bindingMac(binding) };
+    const params: Parameters<typeof rt.oidc.authorizationUrl>[0] = { state, nonce: attempt.nonce, codeChallenge: await oidc.calculatePKCECodeChallenge(attempt.verifier) };
+    if (stepUp) {
+      attempt.stepUp = stepUp;
+      params.prompt = 'login';
+      const acr = acrValuesFor(stepUp, cfg().config.idp.mfaAcrValues);
+      if (acr) params.acrValues = acr;
+      if (stepUp.maxAge !== undefined) params.maxAge = attempt.maxAge = stepUp.maxAge;
+    } else if (fresh) {
+      params.prompt = 'login';
+    }
+    try {
+      await rt.sessions.store.putOnce(`login:${state}`, JSON.stringify(attempt), LOGIN_TTL_MS);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    x.decision = stepUp ? 'step-up-started' : 'sign-in-started';
+    redirect(res, rt.oidc.authorizationUrl(params).href, {
+      'set-cookie': serializeCookie(loginCookieName(x, state), binding, { secure: secure(x), maxAgeSec: LOGIN_TTL_MS / 1000 }),
+    });
+  });
+
+  function bindingMac(value: string): string {
+    return createHmac('sha256', rt.sessions.keys.loginBinding).update(value).digest('base64url');
+  }
+
+  // GET /.drawbridge/callback — the OIDC redirect URI: one attempt, bound to this browser, used once.
+  app.get(PATHS.callback, async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    const query = new URLSearchParams(x.query);
+    const retryUrl = `${cfg().publicOrigin}${PATHS.signIn}`;
+    const failSignIn = (status: number, message: string, detail?: string) => {
+      x.decision = 'sign-in-failed';
+      rt.metrics.signIn('failure');
+      rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: message, ...(detail ? { detail } : {}) });
+      answer(req, res, status, signInErrorPage({ message, requestId: x.id, retryUrl, status }), { error: 'sign_in_failed', message, requestId: x.id });
+    };
+    const state = query.get('state');
+    if (!state || state.length > 200) return failSignIn(400, 'This sign-in response has no valid state. Please start again.');
+    let raw: string | undefined;
+    try {
+      raw = await rt.sessions.store.takeOnce(`login:${state}`);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    if (!raw) return failSignIn(400, 'This sign-in link has expired or was already used. Please start again.');
+    const attempt = JSON.parse(raw) as LoginAttempt;
+    const cookieName = loginCookieName(x, state);
+    const clear = serializeCookie(cookieName, '', { secure: secure(x), maxAgeSec: 0 });
+    res.setHeader('set-cookie', clear);
+    const given = parseCookieHeader(req.headers.cookie).get(cookieName);
+    if (!given || !safeEqual(bindingMac(given), attempt.binding)) {
+      return failSignIn(400, 'This sign-in was started in another browser. Please start again here.', 'binding cookie missing or wrong');
+    }
+    if (query.get('error')) {
+      return failSignIn(403, 'The identity provider did not sign you in.', `${query.get('error')}: ${query.get('error_description') ?? ''}`);
+    }
+    if (!rt.oidc.ready) return idpUnavailable(req, res, x);
+
+    let tokens;
+    try {
+      const callbackUrl = new URL(`${cfg().publicOrigin}${PATHS.callback}?${x.query}`);
+      tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier, ...(attempt.maxAge !== undefined ? { maxAge: attempt.maxAge } : {}) });
+    } catch (e) {
+      if (isNetworkError(e)) {
+        rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', requestId: x.id, error: (e as Error).message });
+        return idpUnavailable(req, res, x);
+      }
+      return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message);
+    }
+    const now = rt.now();
+    const identity = identityFromClaims(tokens.claims, cfg().config.idp.claims);
+    if (!identity.sub) return failSignIn(400, 'The identity provider sent no subject.');
+    x.identity = identity;
+    if (attempt.stepUp) {
+      const missing = unmetStepUp(attempt.stepUp, identity, Math.floor(now / 1000));
+      if (missing.length > 0) {
+        x.decision = 'step-up-failed';
+        rt.metrics.signIn('step-up-failed');
+        rt.logger.warn({ event: 'step-up', result: 'failure', requestId: x.id, user: identity.user, email: identity.email ?? '', missing });
+        return answer(
+          req,
+          res,
+          401,
+          stepUpFailedPage({ user: pageUser(identity), needs: missing.join(', '), requestId: x.id, signOutUrl: PATHS.signOut, retryUrl: attempt.rd }),
+          { error: 'step_up_failed', missing, requestId: x.id },
+        );
+      }
+    }
+    let session: SessionRecord;
+    try {
+      const previous = rt.sessions.readId(req.headers.cookie, secure(x));
+      if (previous) await rt.sessions.store.delete(previous);
+      session = await rt.sessions.create(identity, tokenFields(tokens), typeof tokens.claims.sid === 'string' ? tokens.claims.sid : undefined, now);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    x.decision = attempt.stepUp ? 'step-up-success' : 'sign-in-success';
+    rt.metrics.signIn('success');
+    rt.logger.info({ event: attempt.stepUp ? 'step-up' : 'sign-in', result: 'success', requestId: x.id, user: identity.user, email: identity.email ?? '', sub: identity.sub, amr: identity.amr, acr: identity.acr ?? '', ip: x.client.ip });
+    res.setHeader('set-cookie', [clear, rt.sessions.setCookie(session, secure(x), now)]);
+    await complete(res, session, attempt.rd);
+  });
+
+  // GET /.drawbridge/handoff?code=&rd= — gives this route host its own cookie for a session made on publicUrl.
+  app.get(PATHS.handoff, async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    const query = new URLSearchParams(x.query);
+    const code = query.get('code') ?? '';
+    const origin = requestOrigin(x);
+    const refuse = (why: string) => {
+      x.decision = 'handoff-refused';
+      rt.logger.warn({ event: 'handoff', result: 'failure', requestId: x.id, reason: why });
+      answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid, expired or was already used.', requestId: x.id, retryUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${origin}/`)}`, status: 400 }), {
+        error: 'handoff_invalid',
+        requestId: x.id,
+      });
+    };
+    if (!/^[A-Za-z0-9_-]{43}$/.test(code)) return refuse('malformed code');
+    let session: SessionRecord | undefined;
+    try {
+      const raw = await rt.sessions.store.takeOnce(`handoff:${sha256(code)}`);
+      if (!raw) return refuse('unknown, expired or replayed code');
+      const handoff = JSON.parse(raw) as { sid: string; origin: string };
+      if (handoff.origin !== origin) return refuse(`code meant for ${handoff.origin}`);
+      const loaded = await rt.sessions.load(handoff.sid, rt.now());
+      if (loaded.state !== 'valid') return refuse('session ended');
+      session = loaded.record;
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    x.identity = session.identity;
+    x.decision = 'handoff';
+    const rd = safeReturnTarget(query.get('rd'), cfg(), origin);
+    const target = new URL(rd).origin === origin ? rd : `${origin}/`;
+    redirect(res, target, { 'set-cookie': rt.sessions.setCookie(session, secure(x), rt.now()) });
+  });
+
+  // GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session).
+  app.get(PATHS.signOut, async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    let session: SessionRecord | undefined;
+    try {
+      session = await currentSession(req, x);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    const headers = { 'content-security-policy': csp() };
+    if (!session) {
+      return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
+        ...headers,
+        'set-cookie': rt.sessions.clearCookie(secure(x)),
+      });
+    }
+    x.identity = session.identity;
+    const rd = new URLSearchParams(x.query).get('rd');
+    sendPage(res, 200, signOutConfirmPage({ user: pageUser(session.identity), action: PATHS.signOut, csrfToken: rt.sessions.csrfToken(session.id), ...(rd ? { returnTo: safeReturnTarget(rd, cfg(), requestOrigin(x)) } : {}) }), headers);
+  });
+
+  // POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP.
+  app.post(PATHS.signOut, express.urlencoded({ extended: false, limit: '8kb' }), async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    let session: SessionRecord | undefined;
+    try {
+      session = await currentSession(req, x);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!session) {
+      return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
+        'set-cookie': rt.sessions.clearCookie(secure(x)),
+      });
+    }
+    x.identity = session.identity;
+    if (!rt.sessions.checkCsrf(session.id, body.csrf)) {
+      x.decision = 'csrf-refused';
+      rt.logger.warn({ event: 'sign-out', result: 'csrf-refused', requestId: x.id, user: session.identity.user });
+      return answer(req, res, 403, signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId: x.id, retryUrl: PATHS.signOut, status: 403 }), { error: 'csrf', requestId: x.id });
+    }
+    try {
+      await rt.sessions.store.delete(session.id);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    x.decision = 'signed-out';
+    rt.logger.info({ event: 'sign-out', result: 'success', requestId: x.id, user: session.identity.user, email: session.identity.email ?? '' });
+    const end = rt.oidc.endSessionUrl(session.tokens.idToken, `${cfg().publicOrigin}${PATHS.signOut}`);
+    const cookie = { 'set-cookie': rt.sessions.clearCookie(secure(x)) };
+    if (end) return redirect(res, end.href, cookie);
+    sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}` }), cookie);
+  });
+
+  // GET /.drawbridge/me — who am I, as HTML or JSON; never tokens.
+  app.get(PATHS.me, async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    let session: SessionRecord | undefined;
+    try {
+      session = await currentSession(req, x);
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    if (!session) {
+      const signIn = `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}${PATHS.me}`)}`;
+      if (isBrowser(req)) return redirect(res, signIn);
+      return sendJson(res, 401, { error: 'unauthenticated', signIn, requestId: x.id });
+    }
+    x.identity = session.identity;
+    const id = session.identity;
+    const times = { createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, idleExpiresAt: session.lastSeenAt + session.idleTimeoutMs };
+    if (!isBrowser(req)) {
+      return sendJson(res, 200, {
+        user: id.user,
+        sub: id.sub,
+        email: id.email ?? null,
+        emailVerified: id.emailVerified ?? null,
+        name: id.name ?? null,
+        groups: id.groups,
+        amr: id.amr,
+        acr: id.acr ?? null,
+        authTime: id.authTime ?? null,
+        session: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, new Date(v).toISOString()])),
+      });
+    }
+    sendPage(res, 200, mePage({ identity: { ...pageUser(id), groups: id.groups, amr: id.amr, ...(id.acr ? { acr: id.acr } : {}), ...(id.authTime !== undefined ? { authTime: id.authTime } : {}) }, session: times, signOutUrl: PATHS.signOut }), { 'content-security-policy': csp() });
+  });
+
+  // GET /.drawbridge/jwks.json — the assertion signer's public keys (current and previous).
+  app.get(PATHS.jwks, (_req: Request, res: Response) => {
+    res.setHeader('cache-control', 'public, max-age=300');
+    res.json(rt.signer.jwks());
+  });
+
+  // POST /.drawbridge/backchannel_logout — OpenID Connect Back-Channel Logout 1.0.
+  app.post(PATHS.backchannelLogout, express.urlencoded({ extended: false, limit: '16kb' }), async (req: Request, res: Response) => {
+    const x = getExchange(req);
+    const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
+    const bad = (why: string) => {
+      x.decision = 'logout-token-refused';
+      rt.logger.warn({ event: 'backchannel-logout', result: 'failure', requestId: x.id, reason: why });
+      sendJson(res, 400, { error: 'invalid_request', error_description: why });
+    };
+    if (typeof token !== 'string' || token === '') return bad('missing logout_token');
+    if (!rt.oidc.ready) return sendJson(res, 503, { error: 'temporarily_unavailable' });
+    let claims;
+    try {
+      claims = await verifyLogoutToken(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
+    } catch (e) {
+      return bad((e as Error).message);
+    }
+    try {
+      if (!(await rt.sessions.store.putOnce(`jti:${sha256(`${claims.iss}\0${claims.jti}`)}`, '1', JTI_TTL_MS))) return bad('logout token replayed (jti already used)');
+      let ended = 0;
+      if (claims.sid) ended += await rt.sessions.store.deleteWhere({ idpSid: claims.sid, ...(claims.sub ? { sub: claims.sub } : {}) });
+      else if (claims.sub) ended += await rt.sessions.store.deleteWhere({ sub: claims.sub });
+      x.decision = 'logout';
+      rt.logger.info({ event: 'backchannel-logout', result: 'success', requestId: x.id, sessionsEnded: ended, bySid: Boolean(claims.sid) });
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    res.status(200).end();
+  });
+
+  // Anything else under /.drawbridge/: 404, never forwarded.
+  app.use((req: Request, res: Response) => {
+    const x = getExchange(req);
+    x.decision = 'no-route';
+    answer(req, res, 404, notFoundPage({ host: x.host ?? '', path: x.path ?? '', requestId: x.id }), { error: 'not_found', requestId: x.id });
+  });
+
+  app.use((err: Error, req: Request, res: Response, _next: (e?: unknown) => void) => {
+    const x = getExchange(req);
+    x.decision = 'error';
+    rt.logger.error({ event: 'internal-error', requestId: x.id, error: err.message });
+    if ((err as { type?: string }).type === 'entity.too.large' || (err as { status?: number }).status === 400) {
+      return sendJson(res, 400, { error: 'invalid_request', requestId: x.id });
+    }
+    sendJson(res, 500, { error: 'internal_error', requestId: x.id });
+  });
+
+  return (req, res) => {
+    const x = getExchange(req);
+    // Express routes on the normalized path, never on the raw one.
+    req.url = `${x.path}${x.query ? `?${x.query}` : ''}`;
+    app(req as Request, res as Response);
+  };
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('base64url');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function tokenFields(t: { idToken?: string; accessToken?: string; refreshToken?: string; accessTokenExpiresAt?: number }): SessionRecord['tokens'] {
+  return {
+    ...(t.idToken ? { idToken: t.idToken } : {}),
+    ...(t.accessToken ? { accessToken: t.accessToken } : {}),
+    ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
+    ...(t.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: t.accessTokenExpiresAt } : {}),
+  };
+}
+
+function isNetworkError(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string }; name?: string; message?: string };
+  const code = err.cause?.code ?? err.code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET'].includes(code) ||
+    err.name === 'TimeoutError' ||
+    /fetch failed/i.test(err.message ?? '')
+  );
+}
+

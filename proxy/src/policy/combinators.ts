@@ -1,0 +1,141 @@
+// policy/combinators.ts — `and`, `or`, `not`: rules made of rules, and how their step-up needs
+// combine (a failure is step-up-fixable only when a stronger or fresher sign-in would fix it).
+import { z } from 'zod';
+import { defineRule, type Reason, type StepUpNeed, type Verdict } from './rule.js';
+
+const AND_OK: Reason = Object.freeze({ code: 'and-ok' });
+const AND_FAILED: Reason = Object.freeze({ code: 'and-unauthorized' });
+const OR_OK: Reason = Object.freeze({ code: 'or-ok' });
+const OR_FAILED: Reason = Object.freeze({ code: 'or-unauthorized' });
+const NOT_MATCHED: Reason = Object.freeze({ code: 'not-matched' });
+const NOT_UNMATCHED: Reason = Object.freeze({ code: 'not-unmatched' });
+const UNKNOWN_USER: Reason = Object.freeze({ code: 'user-unauthenticated' });
+
+/**
+ * The need of a sign-in that satisfies both `a` and `b` (for `and`): MFA if either needs it, an
+ * `acr` both accept, the shorter `maxAge`. Undefined when no sign-in can (no common `acr`).
+ */
+export function mergeStepUp(a: StepUpNeed, b: StepUpNeed): StepUpNeed | undefined {
+  const need: StepUpNeed = {};
+  if (a.mfa || b.mfa) need.mfa = true;
+  if (a.acr && b.acr) {
+    const common = a.acr.filter((v) => b.acr!.includes(v));
+    if (common.length === 0) return undefined;
+    need.acr = common;
+  } else if (a.acr || b.acr) need.acr = a.acr ?? b.acr;
+  if (a.maxAge !== undefined || b.maxAge !== undefined) need.maxAge = Math.min(a.maxAge ?? Infinity, b.maxAge ?? Infinity);
+  return need;
+}
+
+function weight(need: StepUpNeed): number {
+  return (need.mfa ? 1 : 0) + (need.acr ? 1 : 0) + (need.maxAge !== undefined ? 1 : 0);
+}
+
+/**
+ * Of two alternative needs (for `or` and an allow list, where either would do), the one asking
+ * for less: the fewest requirements, then the longer `maxAge`, then the first.
+ */
+export function leastStepUp(a: StepUpNeed | undefined, b: StepUpNeed | undefined): StepUpNeed | undefined {
+  if (!a || !b) return a ?? b;
+  const wa = weight(a);
+  const wb = weight(b);
+  if (wa !== wb) return wa < wb ? a : b;
+  if (a.maxAge !== undefined && b.maxAge !== undefined && a.maxAge !== b.maxAge) return a.maxAge > b.maxAge ? a : b;
+  return a;
+}
+
+function flatReasons(head: Reason, verdicts: readonly Verdict[]): Reason[] {
+  const reasons = [head];
+  for (const v of verdicts) for (const r of v.reasons) reasons.push(r);
+  return reasons;
+}
+
+/**
+ * Passes when every rule passes. A failing `and` asks for a step-up only when every failing rule
+ * could be fixed by one (their needs merged); `groups` failing next to `mfa` is a plain failure.
+ * ```yaml
+ * allow:
+ *   - and: [ { groups: [wiki-admins] }, { mfa: true }, { authAge: 15m } ]
+ * ```
+ */
+export const andRule = defineRule({
+  name: 'and',
+  description: 'Every rule of the list holds.',
+  example: 'and: [ { groups: [wiki-admins] }, { mfa: true } ]',
+  // The children are validated by ruleSchema (schema.ts), which nests itself here.
+  schema: z.array(z.unknown()).min(1),
+  compile(children, ctx) {
+    const checks = children.map((c) => ctx.compileRule(c));
+    return function and(input) {
+      const verdicts: Verdict[] = [];
+      let fixable: Verdict[] | undefined;
+      for (const check of checks) {
+        const v = check(input);
+        // One failure no sign-in can fix decides: no need to look further.
+        if (!v.ok && !v.stepUp) return { ok: false, reasons: [AND_FAILED, ...v.reasons] };
+        if (!v.ok) (fixable ??= []).push(v);
+        verdicts.push(v);
+      }
+      if (!fixable) return { ok: true, reasons: flatReasons(AND_OK, verdicts) };
+      let need: StepUpNeed | undefined = fixable[0]!.stepUp;
+      for (let i = 1; i < fixable.length && need; i++) need = mergeStepUp(need, fixable[i]!.stepUp!);
+      const verdict: Verdict = { ok: false, reasons: flatReasons(AND_FAILED, fixable) };
+      if (need) verdict.stepUp = need;
+      return verdict;
+    };
+  },
+});
+
+/**
+ * Passes when any rule passes. A failing `or` asks for the least step-up any of its rules asks for.
+ * ```yaml
+ * allow:
+ *   - or: [ { groups: [sre] }, { user: [alice] } ]
+ * ```
+ */
+export const orRule = defineRule({
+  name: 'or',
+  description: 'At least one rule of the list holds.',
+  example: 'or: [ { groups: [sre] }, { user: [alice] } ]',
+  schema: z.array(z.unknown()).min(1),
+  compile(children, ctx) {
+    const checks = children.map((c) => ctx.compileRule(c));
+    return function or(input) {
+      const failures: Verdict[] = [];
+      let need: StepUpNeed | undefined;
+      for (const check of checks) {
+        const v = check(input);
+        if (v.ok) return { ok: true, reasons: [OR_OK, ...v.reasons] };
+        failures.push(v);
+        need = leastStepUp(need, v.stepUp);
+      }
+      const verdict: Verdict = { ok: false, reasons: flatReasons(OR_FAILED, failures) };
+      if (need) verdict.stepUp = need;
+      return verdict;
+    };
+  },
+});
+
+/**
+ * Passes when the rule fails. Never asks for a step-up. When the inner rule failed for want of a
+ * signed-in user, `not` fails too: nothing is known about whom it would exclude.
+ * ```yaml
+ * deny:
+ *   - not: { ip: [10.0.0.0/8] }
+ * ```
+ */
+export const notRule = defineRule({
+  name: 'not',
+  description: 'The rule does not hold. Never asks for a step-up.',
+  example: 'not: { ip: [10.0.0.0/8] }',
+  schema: z.unknown(),
+  compile(child, ctx) {
+    const check = ctx.compileRule(child);
+    return function not(input) {
+      const v = check(input);
+      if (v.ok) return { ok: false, reasons: [NOT_UNMATCHED, ...v.reasons] };
+      if (v.reasons.some((r) => r.code === 'user-unauthenticated')) return { ok: false, reasons: [UNKNOWN_USER] };
+      return { ok: true, reasons: [NOT_MATCHED, ...v.reasons] };
+    };
+  },
+});

@@ -1,0 +1,276 @@
+// policy/evaluate.test.ts — decisions (public, sign-in, deny over allow, default deny, step-up),
+// named policies, reference and cycle checks, traces, and a property: tracing never changes a decision.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { MONDAY_1030_UTC, identity, input } from './fixture.case.js';
+import { checkPolicies, compilePolicies, decide, describeRule, type Decision } from './evaluate.js';
+import type { Identity, PolicyInput } from './input.js';
+import { policySchema, type PolicyConfig, type RuleConfig } from './schema.js';
+
+function codesOf(d: Decision): string[] {
+  return d.reasons.map((r) => r.code);
+}
+
+function route(policy: PolicyConfig, named: Record<string, PolicyConfig> = {}) {
+  return { policy: compilePolicies(named).compile(policySchema.parse(policy)) };
+}
+
+const stale: Partial<Identity> = { amr: ['pwd'], authTime: MONDAY_1030_UTC / 1000 - 3600 };
+const wikiAdmin = route({ allow: [{ and: [{ groups: ['wiki-admins'] }, { mfa: true }, { authAge: '15m' }] }] });
+
+test('a public route allows without sign-in or policy', () => {
+  const d = decide({ public: true, policy: route({ deny: [{ authenticated: true }] }).policy }, input({}, null));
+  assert.equal(d.outcome, 'allow');
+  assert.deepEqual(codesOf(d), ['public-route']);
+});
+
+test('no signed-in user: sign-in', () => {
+  const d = decide(route({ allow: [{ ip: ['0.0.0.0/0'] }] }), input({}, null));
+  assert.equal(d.outcome, 'sign-in');
+  assert.deepEqual(codesOf(d), ['user-unauthenticated']);
+});
+
+test('a matching allow rule allows, naming the rule', () => {
+  const d = decide(route({ allow: [{ groups: ['sre'] }, { groups: ['engineering'] }] }), input());
+  assert.equal(d.outcome, 'allow');
+  assert.deepEqual(d.reasons, [{ code: 'allow-matched', detail: 'allow[1]' }, { code: 'groups-ok', detail: 'engineering' }]);
+  assert.equal(d.trace, undefined);
+});
+
+test('deny overrides allow', () => {
+  const target = route({ allow: [{ groups: ['engineering'] }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] });
+  assert.equal(decide(target, input()).outcome, 'allow');
+  const d = decide(target, input({ ip: '203.0.113.9' }));
+  assert.equal(d.outcome, 'deny');
+  assert.deepEqual(codesOf(d), ['deny-matched', 'not-matched', 'ip-outside']);
+});
+
+test('default deny: no allow rule matches, the allow list is empty, or there is no policy', () => {
+  const d = decide(route({ allow: [{ groups: ['sre'] }, { email: ['bob@example.com'] }] }), input());
+  assert.equal(d.outcome, 'deny');
+  assert.deepEqual(codesOf(d), ['no-allow-matched', 'groups-unauthorized', 'email-unauthorized']);
+  assert.deepEqual(codesOf(decide(route({ allow: [] }), input())), ['no-allow-matched']);
+  assert.deepEqual(codesOf(decide(route({ deny: [{ groups: ['sre'] }] }), input())), ['no-allow-matched']);
+  assert.equal(decide({}, input()).outcome, 'deny');
+});
+
+test('step-up when only mfa / acr / authAge fail; deny when anything else fails too', () => {
+  const admin = decide(wikiAdmin, input({}, { ...stale, groups: ['wiki-admins'] }));
+  assert.equal(admin.outcome, 'step-up');
+  assert.deepEqual(admin.stepUp, { mfa: true, maxAge: 900 });
+  assert.deepEqual(codesOf(admin), ['step-up-required', 'and-unauthorized', 'mfa-missing', 'auth-too-old']);
+  assert.equal(admin.reasons[0]!.detail, 'allow[0]');
+
+  const fresh = decide(wikiAdmin, input({}, { groups: ['wiki-admins'], amr: ['pwd', 'otp'] }));
+  assert.equal(fresh.outcome, 'allow');
+
+  const nonAdmin = decide(wikiAdmin, input({}, { ...stale, groups: ['engineering'] }));
+  assert.equal(nonAdmin.outcome, 'deny');
+  assert.equal(nonAdmin.stepUp, undefined);
+  assert.deepEqual(codesOf(nonAdmin), ['no-allow-matched', 'and-unauthorized', 'groups-unauthorized']);
+
+  const bare = decide(route({ allow: [{ acr: ['gold'] }] }), input());
+  assert.equal(bare.outcome, 'step-up');
+  assert.deepEqual(bare.stepUp, { acr: ['gold'] });
+});
+
+test('step-up picks the allow rule needing least; a matching deny rule still denies', () => {
+  const target = route({
+    allow: [
+      { and: [{ groups: ['engineering'] }, { mfa: true }, { acr: ['gold'] }] },
+      { groups: ['sales'] },
+      { and: [{ groups: ['engineering'] }, { authAge: '5m' }] },
+    ],
+  });
+  const d = decide(target, input({}, stale));
+  assert.equal(d.outcome, 'step-up');
+  assert.deepEqual(d.stepUp, { maxAge: 300 });
+  assert.equal(d.reasons[0]!.detail, 'allow[2]');
+
+  const denied = route({ allow: [{ mfa: true }], deny: [{ not: { mfa: true } }] });
+  assert.equal(decide(denied, input({}, stale)).outcome, 'deny');
+});
+
+test('not at the top of a list', () => {
+  const target = route({ allow: [{ not: { groups: ['contractors'] } }] });
+  assert.equal(decide(target, input()).outcome, 'allow');
+  const d = decide(target, input({}, { groups: ['contractors'] }));
+  assert.equal(d.outcome, 'deny');
+  assert.deepEqual(codesOf(d), ['no-allow-matched', 'not-unmatched', 'groups-ok']);
+});
+
+test('named policies: compiled once, usable as a route policy and through policy: rules', () => {
+  const named: Record<string, PolicyConfig> = {
+    staff: { allow: [{ domain: ['example.com'] }] },
+    'office-net': { allow: [{ ip: ['10.0.0.0/8', '192.168.0.0/16'] }] },
+    'staff-in-office': { allow: [{ and: [{ policy: 'staff' }, { policy: 'office-net' }] }] },
+  };
+  const policies = compilePolicies(named);
+  assert.deepEqual([...policies.named.keys()], ['staff', 'office-net', 'staff-in-office']);
+
+  const byName = { policy: policies.named.get('staff-in-office')! };
+  const d = decide(byName, input());
+  assert.equal(d.outcome, 'allow');
+  assert.deepEqual(codesOf(d), ['allow-matched', 'and-ok', 'policy-ok', 'allow-matched', 'domain-ok', 'policy-ok', 'allow-matched', 'ip-ok']);
+  assert.equal(d.reasons[3]!.detail, 'policies.staff.allow[0]');
+  assert.equal(decide(byName, input({ ip: '203.0.113.1' })).outcome, 'deny');
+
+  const inline = { policy: policies.compile({ allow: [{ groups: ['engineering'] }], deny: [{ not: { policy: 'office-net' } }] }) };
+  assert.equal(decide(inline, input()).outcome, 'allow');
+  const away = decide(inline, input({ ip: '203.0.113.1' }));
+  assert.equal(away.outcome, 'deny');
+  assert.deepEqual(codesOf(away), ['deny-matched', 'not-matched', 'policy-unauthorized', 'no-allow-matched', 'ip-outside']);
+});
+
+test('compilePolicies refuses what checkPolicies reports', () => {
+  assert.throws(() => compilePolicies({ a: { allow: [{ policy: 'b' }] }, b: { allow: [{ policy: 'a' }] } }), /refers to itself/);
+  assert.throws(() => compilePolicies({}).compile({ allow: [{ policy: 'nope' }] }), /unknown policy "nope"/);
+  assert.throws(() => compilePolicies({}).compile({ allow: [{ groups: ['a'], mfa: true } as RuleConfig] }), /not a valid rule/);
+});
+
+test('checkPolicies: unknown named policies, with their paths and the known names', () => {
+  const named: Record<string, PolicyConfig> = { staff: { allow: [{ policy: 'staf' }] }, admins: { allow: [{ groups: ['admins'] }] } };
+  const routes = [
+    { policy: 'staff' },
+    {},
+    { policy: 'nobody' },
+    { policy: { allow: [{ policy: 'admins' }], deny: [{ not: { policy: 'blocked' } }, { or: [{ ip: ['10.0.0.0/8'] }, { and: [{ policy: 'gone' }] }] }] } },
+  ];
+  assert.deepEqual(checkPolicies(named, routes), [
+    { path: ['policies', 'staff', 'allow', 0, 'policy'], message: 'unknown policy "staf" (known policies: staff, admins)' },
+    { path: ['routes', 2, 'policy'], message: 'unknown policy "nobody" (known policies: staff, admins)' },
+    { path: ['routes', 3, 'policy', 'deny', 0, 'not', 'policy'], message: 'unknown policy "blocked" (known policies: staff, admins)' },
+    { path: ['routes', 3, 'policy', 'deny', 1, 'or', 1, 'and', 0, 'policy'], message: 'unknown policy "gone" (known policies: staff, admins)' },
+  ]);
+  assert.match(checkPolicies({}, [{ policy: 'x' }])[0]!.message, /no policies are defined/);
+  assert.deepEqual(checkPolicies(named, [{ policy: { allow: [{ policy: 'constructor' }] } }]).length, 2);
+});
+
+test('checkPolicies: cycles among named policies, with the path of the reference that closes them', () => {
+  const named: Record<string, PolicyConfig> = {
+    a: { allow: [{ groups: ['x'] }, { policy: 'b' }] },
+    b: { deny: [{ not: { policy: 'c' } }] },
+    c: { allow: [{ and: [{ policy: 'a' }] }] },
+    self: { allow: [{ or: [{ policy: 'self' }] }] },
+    fine: { allow: [{ policy: 'a' }] },
+  };
+  assert.deepEqual(checkPolicies(named, []), [
+    { path: ['policies', 'c', 'allow', 0, 'and', 0, 'policy'], message: 'named policies refer to each other in a cycle: a → b → c → a' },
+    { path: ['policies', 'self', 'allow', 0, 'or', 0, 'policy'], message: 'named policies refer to each other in a cycle: self → self' },
+  ]);
+  assert.deepEqual(checkPolicies({ a: { allow: [{ policy: 'b' }] }, b: {} }, [{ policy: 'a' }]), []);
+});
+
+test('trace: every rule of both lists, in order, with its text, verdict and reasons', () => {
+  const target = route({
+    allow: [{ groups: ['sre'] }, { and: [{ groups: ['engineering'] }, { mfa: true }] }, { email: ['alice@example.com'] }],
+    deny: [{ ip: ['192.0.2.0/24'] }],
+  });
+  const d = decide(target, input(), { trace: true });
+  assert.equal(d.outcome, 'allow');
+  assert.deepEqual(codesOf(d), ['allow-matched', 'email-ok']);
+  assert.deepEqual(
+    d.trace!.map((t) => [t.list, t.index, t.rule, t.ok, t.reasons.map((r) => r.code)]),
+    [
+      ['deny', 0, 'ip: [192.0.2.0/24]', false, ['ip-outside']],
+      ['allow', 0, 'groups: [sre]', false, ['groups-unauthorized']],
+      ['allow', 1, 'and: [{ groups: [engineering] }, { mfa: true }]', false, ['and-unauthorized', 'mfa-missing']],
+      ['allow', 2, 'email: [alice@example.com]', true, ['email-ok']],
+    ],
+  );
+  assert.deepEqual(decide({ public: true }, input(), { trace: true }).trace, []);
+  assert.deepEqual(decide(target, input({}, null), { trace: true }).trace, []);
+});
+
+test('describeRule writes short flow YAML, quoting what YAML would misread', () => {
+  assert.equal(describeRule({ groups: ['engineering', 'sre'] }), 'groups: [engineering, sre]');
+  assert.equal(describeRule({ not: { policy: 'office-net' } }), 'not: { policy: office-net }');
+  assert.equal(describeRule({ time: { days: ['mon'], from: '08:00', tz: 'Europe/Paris' } }), 'time: { days: [mon], from: "08:00", tz: Europe/Paris }');
+  assert.equal(describeRule({ claim: { level: 3, code: '3', on: true, flag: 'true' } }), 'claim: { level: 3, code: "3", "on": true, flag: "true" }');
+  assert.equal(describeRule({ ip: ['10.0.0.0/8', '::1'] }), 'ip: [10.0.0.0/8, "::1"]');
+  assert.equal(describeRule({ before: '2025-07-01T00:00:00Z' }), 'before: "2025-07-01T00:00:00Z"');
+  assert.equal(describeRule({ authAge: '15m' }), 'authAge: 15m');
+});
+
+// A property: for any identity, request and policy, tracing evaluates more but decides the same.
+const NAMED: Record<string, PolicyConfig> = {
+  staff: { allow: [{ domain: ['example.com'] }], deny: [{ groups: ['suspended'] }] },
+  net: { allow: [{ ip: ['10.0.0.0/8', 'fd00::/8'] }] },
+  strong: { allow: [{ and: [{ policy: 'staff' }, { mfa: true }, { authAge: '10m' }] }, { acr: ['gold'] }] },
+};
+
+const sub = <T>(values: T[]) => fc.subarray(values, { minLength: 1 });
+const leaf: fc.Arbitrary<RuleConfig> = fc.oneof(
+  fc.constant({ authenticated: true as const }),
+  sub(['alice', 'bob', 'carol']).map((user) => ({ user })),
+  sub(['alice@example.com', 'BOB@example.org']).map((email) => ({ email })),
+  sub(['example.com', 'example.org']).map((domain) => ({ domain })),
+  sub(['engineering', 'sales', 'wiki-admins', 'suspended']).map((groups) => ({ groups })),
+  fc.oneof(fc.constantFrom<string | number | boolean>('eng', 3, true), sub<string | number | boolean>(['eng', 'ops', 3])).map((v) => ({ claim: { dept: v } })),
+  sub(['GET', 'POST', 'DELETE']).map((method) => ({ method })),
+  sub(['/', '/admin', '/api/v1']).map((path) => ({ path })),
+  sub(['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8', '::ffff:0:0/96']).map((ip) => ({ ip })),
+  fc.record({ days: sub(['mon', 'tue', 'sat'] as const), from: fc.constantFrom('08:00', '22:00'), to: fc.constantFrom('18:00', '02:00') }).map((time) => ({ time })),
+  fc.constantFrom('2025-06-01T00:00:00Z', '2025-06-03T00:00:00+02:00').map((before) => ({ before })),
+  fc.constantFrom('2025-06-01T00:00:00Z', '2025-06-03T00:00:00Z').map((after) => ({ after })),
+  fc.constant({ mfa: true as const }),
+  sub(['gold', 'silver']).map((acr) => ({ acr })),
+  fc.constantFrom('5m', '1h').map((authAge) => ({ authAge })),
+  fc.constantFrom('staff', 'net', 'strong').map((policy) => ({ policy })),
+);
+const { tree } = fc.letrec<{ tree: RuleConfig }>((tie) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('tree'), { minLength: 1, maxLength: 3 }).map((and) => ({ and })),
+    fc.array(tie('tree'), { minLength: 1, maxLength: 3 }).map((or) => ({ or })),
+    tie('tree').map((not) => ({ not })),
+  ),
+}));
+const policyArb: fc.Arbitrary<PolicyConfig> = fc.record(
+  { allow: fc.array(tree, { maxLength: 4 }), deny: fc.array(tree, { maxLength: 2 }) },
+  { requiredKeys: [] },
+);
+const identityArb: fc.Arbitrary<Identity> = fc
+  .record({
+    user: fc.constantFrom('alice', 'bob', 'dave'),
+    email: fc.option(fc.constantFrom('alice@example.com', 'bob@example.org', 'x@evil.com@example.com'), { nil: undefined }),
+    emailVerified: fc.option(fc.boolean(), { nil: undefined }),
+    groups: fc.subarray(['engineering', 'sales', 'wiki-admins', 'suspended']),
+    amr: fc.subarray(['pwd', 'otp', 'hwk']),
+    acr: fc.option(fc.constantFrom('gold', 'silver', 'bronze'), { nil: undefined }),
+    authAgeSeconds: fc.option(fc.integer({ min: 0, max: 7200 }), { nil: undefined }),
+    dept: fc.option(fc.oneof(fc.constantFrom<unknown>('eng', 'ops', 3, '3', true), fc.constant(['ops', 'sales'])), { nil: undefined }),
+  })
+  .map(({ authAgeSeconds, dept, ...rest }) =>
+    identity({ ...rest, authTime: authAgeSeconds === undefined ? undefined : MONDAY_1030_UTC / 1000 - authAgeSeconds, claims: dept === undefined ? {} : { dept } }),
+  );
+const inputArb: fc.Arbitrary<PolicyInput> = fc.record({
+  identity: fc.option(identityArb, { nil: undefined, freq: 8 }),
+  method: fc.constantFrom('GET', 'POST', 'PUT'),
+  path: fc.constantFrom('/', '/admin', '/administrator', '/api/v1/x', '/api'),
+  ip: fc.constantFrom('10.1.2.3', '::ffff:192.168.1.1', 'fd00::5', '203.0.113.9', 'garbage'),
+  now: fc.integer({ min: Date.UTC(2025, 4, 30), max: Date.UTC(2025, 5, 4) }),
+});
+
+test('property: decide gives the same decision with and without a trace', () => {
+  const policies = compilePolicies(NAMED);
+  fc.assert(
+    fc.property(policyArb, inputArb, fc.boolean(), (raw, req, isPublic) => {
+      const policy = policies.compile(policySchema.parse(raw));
+      const target = { public: isPublic, policy };
+      const fast = decide(target, req);
+      const { trace, ...traced } = decide(target, req, { trace: true });
+      assert.deepStrictEqual(traced, { ...fast });
+      assert.ok(trace);
+      if (isPublic || !req.identity) return;
+      assert.equal(trace.length, (raw.allow?.length ?? 0) + (raw.deny?.length ?? 0));
+      const denied = trace.some((t) => t.list === 'deny' && t.ok);
+      const allowed = trace.some((t) => t.list === 'allow' && t.ok);
+      assert.equal(fast.outcome === 'deny' || fast.outcome === 'step-up' ? !allowed || denied : allowed && !denied, true);
+      if (fast.outcome === 'step-up') assert.ok(fast.stepUp);
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -1,0 +1,277 @@
+// policy/evaluate.ts — the policy engine: compiles policies once (named ones by reference), checks
+// references and cycles for `validate`, and decides each request (allow, deny, sign-in, step-up).
+import type { PolicyInput } from './input.js';
+import type { Check, CompileContext, Reason, RuleDefinition, StepUpNeed, Verdict } from './rule.js';
+import { leastStepUp } from './combinators.js';
+import { RULES } from './registry.js';
+import type { PolicyConfig, RuleConfig } from './schema.js';
+
+export type Outcome = 'allow' | 'deny' | 'sign-in' | 'step-up';
+
+/** How one top-level rule of a policy fared (explain, the 403 page, `drawbridge test`). */
+export interface TraceEntry {
+  list: 'allow' | 'deny';
+  index: number;
+  /** The rule as short YAML, e.g. `groups: [engineering]`. */
+  rule: string;
+  ok: boolean;
+  reasons: Reason[];
+}
+
+/**
+ * The decision on one request. `reasons` explain it, first the decision-level code (e.g.
+ * `allow-matched`) then the deciding rule's. Decisions may share frozen objects: read-only.
+ */
+export interface Decision {
+  outcome: Outcome;
+  reasons: Reason[];
+  /** What the step-up sign-in must bring (outcome `step-up`). */
+  stepUp?: StepUpNeed;
+  /** Every rule of the policy, evaluated (only when asked for with `{ trace: true }`). */
+  trace?: TraceEntry[];
+}
+
+/** One compiled top-level rule of an allow or deny list. */
+export interface CompiledRule {
+  readonly list: 'allow' | 'deny';
+  readonly index: number;
+  readonly text: string;
+  readonly check: Check;
+  /** `allow-matched` / `deny-matched`, naming the rule's place (`allow[0]`, `policies.staff.allow[0]`). */
+  readonly matched: Reason;
+  /** `step-up-required`, naming the rule's place. */
+  readonly stepUpReason: Reason;
+}
+
+/** A policy ready to decide: every rule compiled, every CIDR and time zone parsed. */
+export interface CompiledPolicy {
+  readonly allow: readonly CompiledRule[];
+  readonly deny: readonly CompiledRule[];
+  /** The policy as one rule (for `policy: NAME`): passes when it grants access. */
+  readonly check: Check;
+}
+
+const BY_NAME: ReadonlyMap<string, RuleDefinition> = new Map(RULES.map((r) => [r.name, r]));
+
+function reason(code: Reason['code'], detail?: string): Reason {
+  return Object.freeze(detail === undefined ? { code } : { code, detail });
+}
+
+function decision(outcome: Outcome, reasons: Reason[]): Decision {
+  return Object.freeze({ outcome, reasons: Object.freeze(reasons) as Reason[] });
+}
+
+const PUBLIC = decision('allow', [reason('public-route')]);
+const SIGN_IN = decision('sign-in', [reason('user-unauthenticated')]);
+const NO_ALLOW = reason('no-allow-matched');
+const NOTHING_ALLOWED = decision('deny', [NO_ALLOW]);
+
+/** A rule as short flow YAML for traces and explain: `and: [{ groups: [wiki-admins] }, { mfa: true }]`. */
+export function describeRule(raw: RuleConfig): string {
+  return entries(raw)
+    .map(([key, value]) => `${key}: ${flow(value)}`)
+    .join(', ');
+}
+
+function entries(value: object): Array<[string, unknown]> {
+  return Object.entries(value).filter(([, v]) => v !== undefined);
+}
+
+function flow(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(flow).join(', ')}]`;
+  if (value !== null && typeof value === 'object') return `{ ${entries(value).map(([k, v]) => `${scalar(k)}: ${flow(v)}`).join(', ')} }`;
+  return scalar(value);
+}
+
+const PLAIN = /^[A-Za-z0-9_./@+-]+$/;
+const YAML_NON_STRING = /^([-+]?(\.\d+|\d+(\.\d*)?)([eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+|true|false|null|yes|no|on|off|~)$/i;
+
+function scalar(value: unknown): string {
+  if (typeof value !== 'string') return String(value);
+  return PLAIN.test(value) && !YAML_NON_STRING.test(value) ? value : JSON.stringify(value);
+}
+
+function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string): CompiledPolicy {
+  const list = (which: 'allow' | 'deny', rules: readonly RuleConfig[] = []): CompiledRule[] =>
+    rules.map((raw, index) => {
+      const at = `${place}${which}[${index}]`;
+      return Object.freeze({
+        list: which,
+        index,
+        text: describeRule(raw),
+        check: ctx.compileRule(raw),
+        matched: reason(which === 'allow' ? 'allow-matched' : 'deny-matched', at),
+        stepUpReason: reason('step-up-required', at),
+      });
+    });
+  const allow = Object.freeze(list('allow', config.allow));
+  const deny = Object.freeze(list('deny', config.deny));
+  const policy: CompiledPolicy = Object.freeze({
+    allow,
+    deny,
+    check(input: PolicyInput): Verdict {
+      const d = judge(policy, input);
+      if (d.outcome === 'allow') return { ok: true, reasons: d.reasons };
+      return d.stepUp ? { ok: false, reasons: d.reasons, stepUp: d.stepUp } : { ok: false, reasons: d.reasons };
+    },
+  });
+  return policy;
+}
+
+/**
+ * Compiles the named policies (each once, following `policy:` references) and returns them with
+ * a compiler for inline policies. Assumes `checkPolicies` found no unknown reference or cycle;
+ * throws if one remains (a programming error, never a request-time failure).
+ */
+export function compilePolicies(named: Record<string, PolicyConfig>): {
+  named: Map<string, CompiledPolicy>;
+  compile(policy: PolicyConfig): CompiledPolicy;
+} {
+  const compiled = new Map<string, CompiledPolicy>();
+  const compiling = new Set<string>();
+
+  const ctx: CompileContext = {
+    compileRule(raw: unknown): Check {
+      const keys = raw !== null && typeof raw === 'object' ? entries(raw) : [];
+      const def = keys.length === 1 ? BY_NAME.get(keys[0]![0]) : undefined;
+      if (!def) throw new Error(`not a valid rule (validate it with ruleSchema first): ${JSON.stringify(raw)}`);
+      return def.compile(keys[0]![1], ctx);
+    },
+    namedPolicy(name: string): Check {
+      return compileNamed(name).check;
+    },
+  };
+
+  function compileNamed(name: string): CompiledPolicy {
+    const done = compiled.get(name);
+    if (done) return done;
+    if (!Object.hasOwn(named, name)) throw new Error(`unknown policy "${name}"`);
+    if (compiling.has(name)) throw new Error(`policy "${name}" refers to itself through policy: rules`);
+    compiling.add(name);
+    const policy = compilePolicy(named[name]!, ctx, `policies.${name}.`);
+    compiling.delete(name);
+    compiled.set(name, policy);
+    return policy;
+  }
+
+  // Compiled in dependency order; listed in the file's order.
+  const all = new Map<string, CompiledPolicy>();
+  for (const name of Object.keys(named)) all.set(name, compileNamed(name));
+  return { named: all, compile: (policy) => compilePolicy(policy, ctx, '') };
+}
+
+/**
+ * The policy's verdict on a signed-in (or anonymous, for named policies) request. `recorded`
+ * replays verdicts already computed for a trace, so both paths decide identically.
+ */
+function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: ReadonlyMap<CompiledRule, Verdict>): Decision {
+  for (const rule of policy.deny) {
+    const v = recorded ? recorded.get(rule)! : rule.check(input);
+    if (v.ok) return { outcome: 'deny', reasons: [rule.matched, ...v.reasons] };
+  }
+  if (policy.allow.length === 0) return NOTHING_ALLOWED;
+  const failed: Verdict[] = [];
+  let need: StepUpNeed | undefined;
+  let needy = 0;
+  for (const rule of policy.allow) {
+    const v = recorded ? recorded.get(rule)! : rule.check(input);
+    if (v.ok) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
+    const least = leastStepUp(need, v.stepUp);
+    if (least !== need) [need, needy] = [least, failed.length];
+    failed.push(v);
+  }
+  if (need) return { outcome: 'step-up', reasons: [policy.allow[needy]!.stepUpReason, ...failed[needy]!.reasons], stepUp: need };
+  const reasons = [NO_ALLOW];
+  for (const v of failed) for (const r of v.reasons) reasons.push(r);
+  return { outcome: 'deny', reasons };
+}
+
+/**
+ * Decides one request. A public route allows; no signed-in user means sign-in; a matching deny
+ * rule denies (deny overrides allow); a matching allow rule allows; when the allow rules that
+ * failed could pass after a stronger or fresher sign-in, step-up (with the least demanding
+ * need); otherwise deny (also when there are no allow rules). `{ trace: true }` evaluates every
+ * rule and records each in `trace`; without it evaluation stops as soon as the outcome is known.
+ */
+export function decide(target: { public?: boolean; policy?: CompiledPolicy }, input: PolicyInput, options?: { trace?: boolean }): Decision {
+  const trace = options?.trace === true;
+  if (target.public) return trace ? { ...PUBLIC, trace: [] } : PUBLIC;
+  if (!input.identity) return trace ? { ...SIGN_IN, trace: [] } : SIGN_IN;
+  const policy = target.policy;
+  if (!policy) return trace ? { ...NOTHING_ALLOWED, trace: [] } : NOTHING_ALLOWED;
+  if (!trace) return judge(policy, input);
+
+  const recorded = new Map<CompiledRule, Verdict>();
+  const entries: TraceEntry[] = [];
+  for (const rule of [...policy.deny, ...policy.allow]) {
+    const v = rule.check(input);
+    recorded.set(rule, v);
+    entries.push({ list: rule.list, index: rule.index, rule: rule.text, ok: v.ok, reasons: v.reasons });
+  }
+  return { ...judge(policy, input, recorded), trace: entries };
+}
+
+/** A semantic error in the policies, with the YAML path of the offending node. */
+export interface PolicyIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Finds what the schema cannot: `policy: NAME` naming no policy under `policies:`, and cycles
+ * among named policies (`a → b → a`). Paths are from the configuration root, e.g.
+ * `['routes', 3, 'policy', 'deny', 0, 'not', 'policy']`. A route's `policy` may be a name.
+ */
+export function checkPolicies(named: Record<string, PolicyConfig>, routes: Array<{ policy?: PolicyConfig | string }>): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  const known = Object.keys(named);
+  const knownText = known.length > 0 ? `known policies: ${known.join(', ')}` : 'no policies are defined under policies:';
+  const edges = new Map<string, Array<{ to: string; path: (string | number)[] }>>();
+
+  function reference(name: unknown, path: (string | number)[], from: string | undefined): void {
+    if (typeof name !== 'string') return;
+    if (!Object.hasOwn(named, name)) issues.push({ path, message: `unknown policy "${name}" (${knownText})` });
+    else if (from !== undefined) edges.get(from)!.push({ to: name, path });
+  }
+
+  function visitRule(rule: unknown, path: (string | number)[], from: string | undefined): void {
+    if (rule === null || typeof rule !== 'object') return;
+    for (const [key, value] of entries(rule)) {
+      if (key === 'policy') reference(value, [...path, key], from);
+      else if ((key === 'and' || key === 'or') && Array.isArray(value)) value.forEach((child, i) => visitRule(child, [...path, key, i], from));
+      else if (key === 'not') visitRule(value, [...path, key], from);
+    }
+  }
+
+  function visitPolicy(policy: PolicyConfig, path: (string | number)[], from: string | undefined): void {
+    for (const list of ['allow', 'deny'] as const) policy[list]?.forEach((rule, i) => visitRule(rule, [...path, list, i], from));
+  }
+
+  for (const name of known) {
+    edges.set(name, []);
+    visitPolicy(named[name]!, ['policies', name], name);
+  }
+  routes.forEach((route, i) => {
+    if (typeof route.policy === 'string') reference(route.policy, ['routes', i, 'policy'], undefined);
+    else if (route.policy) visitPolicy(route.policy, ['routes', i, 'policy'], undefined);
+  });
+
+  // Depth-first search; an edge back to a policy still on the stack closes a cycle.
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  function walk(name: string): void {
+    state.set(name, 'open');
+    stack.push(name);
+    for (const edge of edges.get(name)!) {
+      const seen = state.get(edge.to);
+      if (seen === 'open') {
+        const cycle = [...stack.slice(stack.indexOf(edge.to)), edge.to];
+        issues.push({ path: edge.path, message: `named policies refer to each other in a cycle: ${cycle.join(' → ')}` });
+      } else if (seen === undefined) walk(edge.to);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  }
+  for (const name of known) if (!state.has(name)) walk(name);
+  return issues;
+}

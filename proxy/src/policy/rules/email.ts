@@ -1,0 +1,36 @@
+// policy/rules/email.ts — `email: [alice@example.com]`: the email, case-insensitively, is listed
+// and not marked unverified by the IdP.
+import { z } from 'zod';
+import { defineRule, fail, frozen, pass } from '../rule.js';
+
+const DENIED = frozen(fail('email-unauthorized'));
+const UNVERIFIED = frozen(fail('email-unverified'));
+const ANONYMOUS = frozen(fail('user-unauthenticated'));
+
+const emailAddress = z
+  .string()
+  .refine((s) => /^[^@\s]+@[^@\s]+$/.test(s), 'expected an email address like alice@example.com');
+
+/**
+ * Passes when the user's email is one of these, compared case-insensitively. An email the IdP
+ * reports with `email_verified: false` never matches.
+ * ```yaml
+ * allow:
+ *   - email: [alice@example.com, bob@example.com]
+ * ```
+ */
+export const emailRule = defineRule({
+  name: 'email',
+  description: 'The email address, compared case-insensitively, is one of these; an email with email_verified: false never matches.',
+  example: 'email: [alice@example.com]',
+  schema: z.array(emailAddress).min(1),
+  compile(emails) {
+    const ok = new Map(emails.map((e) => [e.toLowerCase(), frozen(pass('email-ok', e.toLowerCase()))]));
+    return function email({ identity }) {
+      if (!identity) return ANONYMOUS;
+      const verdict = identity.email === undefined ? undefined : ok.get(identity.email.toLowerCase());
+      if (!verdict) return DENIED;
+      return identity.emailVerified === false ? UNVERIFIED : verdict;
+    };
+  },
+});

@@ -1,0 +1,32 @@
+// policy/rules/ip.ts — `ip: [10.0.0.0/8, fd00::/8]`: the client address is in one of the listed ranges.
+import { z } from 'zod';
+import { cidrContains, cidrSchema, parseCidr, parseIp, type Cidr } from '../cidr.js';
+import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
+
+/**
+ * Passes when the client address (the socket peer, or the `X-Forwarded-For` client of a trusted
+ * proxy) is in one of these ranges. IPv4-mapped IPv6 clients (`::ffff:10.1.2.3`) match IPv4 ranges.
+ * ```yaml
+ * deny:
+ *   - not: { ip: [10.0.0.0/8, 192.168.0.0/16, fd00::/8] }
+ * ```
+ */
+export const ipRule = defineRule({
+  name: 'ip',
+  description: 'The client address is in one of these CIDR ranges (IPv4 or IPv6; a bare address is a single-address range).',
+  example: 'ip: [10.0.0.0/8, 192.168.0.0/16, fd00::/8]',
+  schema: z.array(cidrSchema).min(1),
+  compile(ranges) {
+    const entries: Array<{ cidr: Cidr; ok: Verdict }> = ranges.map((text) => {
+      const parsed = parseCidr(text);
+      // The schema has already rejected invalid ranges; reaching this means the config skipped validation.
+      if (!parsed.ok) throw new Error(parsed.error);
+      return { cidr: parsed.cidr, ok: frozen(pass('ip-ok', text)) };
+    });
+    return function ip(input) {
+      const addr = parseIp(input.ip);
+      if (addr) for (const { cidr, ok } of entries) if (cidrContains(cidr, addr)) return ok;
+      return fail('ip-outside', input.ip);
+    };
+  },
+});

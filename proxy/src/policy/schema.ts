@@ -1,0 +1,135 @@
+// policy/schema.ts — the zod schemas of a rule and of a policy (`allow` / `deny`), built from the
+// rule definitions, with each rule's description carried into the generated JSON Schema.
+import { z } from 'zod';
+import type { RuleDefinition } from './rule.js';
+import { RULES } from './registry.js';
+import { authenticatedRule } from './rules/authenticated.js';
+import { userRule } from './rules/user.js';
+import { emailRule } from './rules/email.js';
+import { domainRule } from './rules/domain.js';
+import { groupsRule } from './rules/groups.js';
+import { claimRule } from './rules/claim.js';
+import { methodRule } from './rules/method.js';
+import { pathRule } from './rules/path.js';
+import { ipRule } from './rules/ip.js';
+import { timeRule } from './rules/time.js';
+import { beforeRule } from './rules/before.js';
+import { afterRule } from './rules/after.js';
+import { mfaRule } from './rules/mfa.js';
+import { acrRule } from './rules/acr.js';
+import { authAgeRule } from './rules/auth-age.js';
+import { policyRule } from './rules/policy.js';
+import { andRule, notRule, orRule } from './combinators.js';
+
+/** One rule as written in YAML: an object with exactly one of these keys. */
+export interface RuleConfig {
+  authenticated?: z.infer<typeof authenticatedRule.schema>;
+  user?: z.infer<typeof userRule.schema>;
+  email?: z.infer<typeof emailRule.schema>;
+  domain?: z.infer<typeof domainRule.schema>;
+  groups?: z.infer<typeof groupsRule.schema>;
+  claim?: z.infer<typeof claimRule.schema>;
+  method?: z.infer<typeof methodRule.schema>;
+  path?: z.infer<typeof pathRule.schema>;
+  ip?: z.infer<typeof ipRule.schema>;
+  time?: z.infer<typeof timeRule.schema>;
+  before?: z.infer<typeof beforeRule.schema>;
+  after?: z.infer<typeof afterRule.schema>;
+  mfa?: z.infer<typeof mfaRule.schema>;
+  acr?: z.infer<typeof acrRule.schema>;
+  authAge?: z.infer<typeof authAgeRule.schema>;
+  policy?: z.infer<typeof policyRule.schema>;
+  and?: RuleConfig[];
+  or?: RuleConfig[];
+  not?: RuleConfig;
+}
+
+function doc(def: RuleDefinition): string {
+  return `${def.description}\nExample: ${def.example}`;
+}
+
+function leaf<S extends z.ZodType>(def: RuleDefinition<S>) {
+  return def.schema.optional().describe(doc(def));
+}
+
+const RULE_NAMES = RULES.map((r) => r.name);
+
+/** Edit distance counting a swap of neighbours as one edit (optimal string alignment). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function unknownRuleMessage(keys: readonly string[]): string {
+  return keys
+    .map((key) => {
+      const near = RULE_NAMES.find((name) => distance(key.toLowerCase(), name.toLowerCase()) <= (name.length <= 4 ? 1 : 2));
+      const hint = near ? `did you mean "${near}"?` : `known rules: ${RULE_NAMES.join(', ')}`;
+      return `unknown rule "${key}" (${hint})`;
+    })
+    .join('; ');
+}
+
+/** The properties of a rule object; the combinators nest ruleSchema through getters (zod 4 recursion). */
+export const ruleShape = {
+  authenticated: leaf(authenticatedRule),
+  user: leaf(userRule),
+  email: leaf(emailRule),
+  domain: leaf(domainRule),
+  groups: leaf(groupsRule),
+  claim: leaf(claimRule),
+  method: leaf(methodRule),
+  path: leaf(pathRule),
+  ip: leaf(ipRule),
+  time: leaf(timeRule),
+  before: leaf(beforeRule),
+  after: leaf(afterRule),
+  mfa: leaf(mfaRule),
+  acr: leaf(acrRule),
+  authAge: leaf(authAgeRule),
+  policy: leaf(policyRule),
+  get and() {
+    return z.array(ruleSchema).min(1).optional().describe(doc(andRule));
+  },
+  get or() {
+    return z.array(ruleSchema).min(1).optional().describe(doc(orRule));
+  },
+  get not() {
+    return ruleSchema.optional().describe(doc(notRule));
+  },
+};
+
+/**
+ * A rule: an object with exactly one key among the registry's rule names. Unknown keys are
+ * reported by name (with a suggestion for a near miss).
+ */
+export const ruleSchema: z.ZodType<RuleConfig> = z
+  .strictObject(ruleShape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? unknownRuleMessage(issue.keys)
+        : issue.code === 'invalid_type'
+          ? 'expected a rule: an object with one key, like { groups: [engineering] }'
+          : undefined,
+  })
+  .refine((rule) => Object.values(rule).filter((v) => v !== undefined).length === 1, {
+    message: 'a rule has exactly one key (use and: [...] to combine)',
+    // Not an object, or an unknown key: already reported; counting known keys would only add noise.
+    when: (payload) => !payload.issues.some((i) => (i.path?.length ?? 0) === 0),
+  })
+  .meta({ minProperties: 1, maxProperties: 1 });
+
+/** A policy: access when no `deny` rule matches and at least one `allow` rule does. */
+export const policySchema = z.strictObject({
+  allow: z.array(ruleSchema).optional().describe('Rules that grant access; any one is enough. No match: access is denied.'),
+  deny: z.array(ruleSchema).optional().describe('Rules that refuse access; any one matching overrides every allow rule.'),
+});
+
+export type PolicyConfig = z.infer<typeof policySchema>;

@@ -1,0 +1,295 @@
+// server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
+// authenticate → authorize → forward, and one log line per request. No Express on this path.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { decide, type Decision } from '../policy/evaluate.js';
+import type { Identity } from '../policy/input.js';
+import { REASONS } from '../policy/reasons.js';
+import type { Route } from '../routes/compile.js';
+import { dropUnderscoreHeaders, normalizeHost, normalizeTarget } from '../routes/normalize.js';
+import { setIdentityHeaders } from '../forward/identity-headers.js';
+import { stripClientHeaders } from '../forward/strip.js';
+import { upstreamPath } from '../forward/forwarder.js';
+import { isReservedPath, PATHS } from '../pages/paths.js';
+import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
+import { Sessions } from '../session/sessions.js';
+import type { SessionRecord } from '../session/store.js';
+import { clientInfo, hasDuplicateHost } from './client-info.js';
+import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
+import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
+import { stepUpQuery } from './step-up.js';
+
+export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Builds the request and upgrade handlers of the proxy listener. `pages` serves /.drawbridge/*. */
+export function createPipeline(rt: Runtime, pages: PageHandler) {
+  /** Steps 1–2 (and the log hook): returns the exchange, or undefined when already answered. */
+  function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
+    const snap = rt.snapshot();
+    const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
+    setExchange(req, x);
+    if (res) res.once('close', () => logRequest(rt, req, res, x));
+    const target = normalizeTarget(req.url ?? '');
+    if (!target.ok) return target.reason;
+    x.path = target.path;
+    x.query = target.query;
+    if (hasDuplicateHost(req)) return 'more than one Host header';
+    const host = normalizeHost(x.client.rawHost, x.client.scheme);
+    if (!host.ok) return `host: ${host.reason}`;
+    x.host = host.host;
+    x.hostname = host.hostname;
+    if (host.port !== undefined) x.port = host.port;
+    dropUnderscoreHeaders(req.headers as Record<string, unknown>);
+    return x;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = begin(req, res);
+    if (typeof started === 'string') {
+      const x = getExchange(req);
+      x.decision = 'bad-request';
+      return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }));
+    }
+    const x = started;
+    if (isReservedPath(x.path!)) {
+      x.page = x.path;
+      return pages(req, res);
+    }
+    const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
+    if ('status' in match && match.status === 404) {
+      x.decision = 'no-route';
+      return answer(req, res, 404, notFoundPage({ host: x.host!, path: x.path!, requestId: x.id }), { error: 'not_found', requestId: x.id });
+    }
+    if ('status' in match) {
+      x.decision = 'method-not-allowed';
+      return answer(req, res, 405, methodNotAllowedPage({ method: req.method ?? '', requestId: x.id }), { error: 'method_not_allowed', requestId: x.id });
+    }
+    const route: Route = match;
+    x.route = route;
+    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
+
+    let session: SessionRecord | undefined;
+    let decision: Decision;
+    const now = rt.now();
+    if (route.public) {
+      decision = decide(route, { method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
+    } else {
+      const auth = await authenticate(req, x, route, now);
+      if (auth === 'unavailable') return storeUnavailable(req, res, x);
+      session = auth;
+      decision = decide(route, { identity: session?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
+    }
+    x.decision = decision.outcome;
+    x.reasons = decision.reasons;
+    if (session) x.identity = session.identity;
+    if (decision.outcome === 'allow') return forward(req, res, x, route, session);
+    return refuse(req, res, x, route, decision);
+  }
+
+  /** Reads the session cookie: a record, undefined (anonymous or expired), or 'unavailable' (store down). */
+  async function authenticate(req: IncomingMessage, x: Exchange, route: Route, now: number): Promise<SessionRecord | undefined | 'unavailable'> {
+    const id = rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+    if (id === undefined) return undefined;
+    try {
+      const loaded = await rt.sessions.load(id, now, route);
+      if (loaded.state !== 'valid') return undefined;
+      rt.sessions.touchIfDue(loaded.record, now).catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
+      return loaded.record;
+    } catch (e) {
+      rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
+      return 'unavailable';
+    }
+  }
+
+  /** The assertion for this session and route: cached (a string) or being signed (a promise). */
+  function assertionFor(route: Route, session: SessionRecord | undefined): string | Promise<string> | undefined {
+    if (!session) return undefined;
+    return rt.signer.sign({
+      // The key changes whenever the identity may have changed (refresh, step-up), so a cached token is never stale.
+      sessionKey: `${session.id}:${session.tokens.accessTokenExpiresAt ?? 0}:${session.identity.authTime ?? 0}`,
+      route,
+      identity: session.identity,
+      sidHash: Sessions.sidHash(session.id),
+    });
+  }
+
+  /** Step 6 on req.headers, before the proxy library sees the request. */
+  function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, session: SessionRecord | undefined, assertion: string | undefined): void {
+    req.url = upstreamPath(route, x.path!, x.query!);
+    setIdentityHeaders(req.headers, route, session?.identity, {
+      ...(assertion !== undefined ? { assertion: { name: x.snap.compiled.config.assertion.header, value: assertion } } : {}),
+      ...(session?.tokens.accessToken ? { accessToken: session.tokens.accessToken } : {}),
+      requestId: x.id,
+      clientIp: x.client.ip,
+      proto: x.client.scheme,
+      host: x.host!,
+      ...(x.client.forwardedFor ? { forwardedFor: x.client.forwardedFor } : {}),
+    });
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, session: SessionRecord | undefined): void {
+    const assertion = assertionFor(route, session);
+    if (typeof assertion === 'object') {
+      assertion.then(
+        (value) => finishForward(req, res, x, route, session, value),
+        (e: Error) => internalError(rt, req, res, e),
+      );
+    } else {
+      finishForward(req, res, x, route, session, assertion);
+    }
+  }
+
+  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, session: SessionRecord | undefined, assertion: string | undefined): void {
+    applyIdentity(req, x, route, session, assertion);
+    rt.forwarder.web(
+      req,
+      res,
+      route,
+      (r) => {
+        x.upstreamMs = r.upstreamMs;
+        if (r.error) x.decision = `allow:upstream-${r.error}`;
+        rt.metrics.upstream(route.name, r.upstreamMs / 1000);
+      },
+      (resp, status) => sendPage(resp, status, upstreamErrorPage({ status, requestId: x.id })),
+    );
+  }
+
+  function signInUrl(x: Exchange, decision?: Decision): string {
+    const pub = x.snap.compiled.publicOrigin;
+    const back = `${x.client.scheme}://${x.host}${x.path}${x.query ? `?${x.query}` : ''}`;
+    return `${pub}${PATHS.signIn}?rd=${encodeURIComponent(back)}${decision?.stepUp ? stepUpQuery(decision.stepUp, x.snap.compiled.config.idp.mfaAcrValues) : ''}`;
+  }
+
+  function refuse(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, decision: Decision): void {
+    if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') {
+      const url = signInUrl(x, decision);
+      if (isBrowser(req)) return redirect(res, url);
+      const stepUp = decision.outcome === 'step-up';
+      const challenge = stepUp
+        ? `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent sign-in is required"${decision.stepUp?.acr?.length ? `, acr_values="${decision.stepUp.acr.join(' ')}"` : ''}${decision.stepUp?.maxAge !== undefined ? `, max_age=${decision.stepUp.maxAge}` : ''}`
+        : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
+      return sendJson(res, 401, { error: stepUp ? 'insufficient_user_authentication' : 'unauthenticated', signIn: url, requestId: x.id }, { 'www-authenticate': challenge });
+    }
+    const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
+    const signOutUrl = `${PATHS.signOut}`;
+    const id = x.identity;
+    return answer(
+      req,
+      res,
+      403,
+      forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: route.name, reasons, requestId: x.id, signOutUrl }),
+      { error: 'forbidden', route: route.name, reasons, requestId: x.id },
+    );
+  }
+
+  function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    x.decision = 'store-unavailable';
+    answer(req, res, 503, unavailablePage({ what: 'store', requestId: x.id, retryAfterSec: 5 }), { error: 'session_store_unavailable', requestId: x.id }, { 'retry-after': '5' });
+  }
+
+  /** WebSocket upgrades: authenticated and authorized exactly like other requests, before the upgrade is forwarded. */
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const started = begin(req, undefined);
+    const x = getExchange(req);
+    const fail = (status: number, text: string) => {
+      x.decision ??= 'refused';
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-request-id: ${x.id}\r\n\r\n${text}`);
+      logUpgrade(rt, req, x, status);
+    };
+    if (typeof started === 'string') return fail(400, 'Bad Request');
+    if (isReservedPath(x.path!)) return fail(404, 'Not Found');
+    const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
+    if ('status' in match) return match.status === 404 ? fail(404, 'Not Found') : fail(405, 'Method Not Allowed');
+    const route: Route = match;
+    x.route = route;
+    if (!route.websockets) return fail(403, 'Forbidden');
+    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
+    const now = rt.now();
+    let session: SessionRecord | undefined;
+    if (!route.public) {
+      const auth = await authenticate(req, x, route, now);
+      if (auth === 'unavailable') return fail(503, 'Service Unavailable');
+      session = auth;
+    }
+    const decision = decide(route, { identity: session?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
+    x.decision = decision.outcome;
+    x.reasons = decision.reasons;
+    if (session) x.identity = session.identity;
+    if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') return fail(401, 'Unauthorized');
+    if (decision.outcome !== 'allow') return fail(403, 'Forbidden');
+    applyIdentity(req, x, route, session, await assertionFor(route, session));
+    rt.forwarder.ws(req, socket, head, route, (r) => {
+      x.upstreamMs = r.upstreamMs;
+      logUpgrade(rt, req, x, r.status);
+    });
+  }
+
+  return {
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      handle(req, res).catch((e: Error) => internalError(rt, req, res, e));
+    },
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      upgrade(req, socket, head).catch((e: Error) => {
+        rt.logger.error({ event: 'internal-error', error: e.message });
+        socket.destroy();
+      });
+    },
+  };
+}
+
+/** A page for browsers, JSON for everything else. */
+export function answer(req: IncomingMessage, res: ServerResponse, status: number, page: string, json: unknown, headers: Record<string, string> = {}): void {
+  if (isBrowser(req)) sendPage(res, status, page, headers);
+  else sendJson(res, status, json, headers);
+}
+
+export function pageUser(id: Identity): { user: string; email?: string; name?: string; groups?: readonly string[] } {
+  return { user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups };
+}
+
+function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e: Error): void {
+  let id = '';
+  try {
+    id = getExchange(req).id;
+    getExchange(req).decision = 'error';
+  } catch {
+    // the exchange is created first thing; nothing to add
+  }
+  rt.logger.error({ event: 'internal-error', requestId: id, error: e.message, stack: e.stack });
+  if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', requestId: id });
+  else res.destroy();
+}
+
+/** The one log line of a request (SPEC §8), and its metrics. */
+export function logRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+  logExchange(rt, req, x, res.headersSent ? res.statusCode : 0, res.writableFinished ? {} : { aborted: true });
+}
+
+function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: number): void {
+  logExchange(rt, req, x, status, { websocket: true });
+}
+
+function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, extra: Record<string, unknown>): void {
+  const durationMs = performance.now() - x.t0;
+  const decision = x.decision ?? (x.page ? 'page' : 'unknown');
+  rt.metrics.request(x.route?.name ?? '', decision, status, durationMs / 1000);
+  rt.logger.info({
+    event: 'request',
+    requestId: x.id,
+    route: x.route?.name ?? '',
+    method: req.method,
+    host: x.host ?? '',
+    path: x.path ?? '',
+    status,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    upstreamMs: x.upstreamMs === undefined ? null : Math.round(x.upstreamMs * 1000) / 1000,
+    ip: x.client.ip,
+    user: x.identity?.user ?? '',
+    email: x.identity?.email ?? '',
+    decision,
+    reasons: (x.reasons ?? []).map((r) => r.code),
+    ...extra,
+  });
+}

@@ -1,0 +1,71 @@
+// server/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
+// snapshot in force (swapped atomically on reload) and the long-lived services.
+import type { IncomingMessage } from 'node:http';
+import type { Cidr } from '../policy/cidr.js';
+import type { Identity } from '../policy/input.js';
+import type { Reason } from '../policy/rule.js';
+import type { CompiledConfig, Route } from '../routes/compile.js';
+import type { AssertionSigner } from '../forward/assertion.js';
+import type { Forwarder } from '../forward/forwarder.js';
+import type { Stripper } from '../forward/strip.js';
+import type { OidcClient } from '../oidc/client.js';
+import type { Sessions } from '../session/sessions.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { ClientInfo } from './client-info.js';
+
+/** Everything derived from one configuration file. A request keeps the snapshot it started with. */
+export interface Snapshot {
+  readonly compiled: CompiledConfig;
+  readonly stripper: Stripper;
+  readonly trusted: readonly Cidr[];
+}
+
+export interface Runtime {
+  snapshot(): Snapshot;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sessions: Sessions;
+  readonly oidc: OidcClient;
+  readonly signer: AssertionSigner;
+  readonly forwarder: Forwarder;
+  /** ms since epoch; injectable so tests can move time. */
+  now(): number;
+}
+
+/** One request's story, filled step by step and written as one log line when it ends (SPEC §8). */
+export interface Exchange {
+  readonly id: string;
+  readonly t0: number;
+  readonly snap: Snapshot;
+  readonly client: ClientInfo;
+  host?: string;
+  hostname?: string;
+  port?: number;
+  path?: string;
+  query?: string;
+  route?: Route;
+  identity?: Identity;
+  decision?: string;
+  reasons?: readonly Reason[];
+  upstreamMs?: number;
+  /** Set when the request was answered by Drawbridge's own pages. */
+  page?: string;
+}
+
+const EXCHANGE = Symbol('drawbridge.exchange');
+
+export function setExchange(req: IncomingMessage, x: Exchange): void {
+  (req as unknown as Record<symbol, Exchange>)[EXCHANGE] = x;
+}
+
+export function getExchange(req: IncomingMessage): Exchange {
+  const x = (req as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+  if (!x) throw new Error('request without a Drawbridge exchange');
+  return x;
+}
+
+/** The origin a request was addressed to (scheme://host[:port]), normalized. */
+export function requestOrigin(x: Exchange): string {
+  return `${x.client.scheme}://${x.host ?? ''}`;
+}

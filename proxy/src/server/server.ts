@@ -1,0 +1,257 @@
+// server/server.ts — wires Drawbridge together: listeners (proxy and admin), the session store,
+// the IdP client, the assertion signer and the forwarder; reload swaps the configuration atomically.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
+import { loadConfigFile } from '../config/load.js';
+import { formatIssue } from '../config/locate.js';
+import type { Config } from '../config/schema.js';
+import { wrap } from '../errors.js';
+import { AssertionSigner } from '../forward/assertion.js';
+import { Forwarder } from '../forward/forwarder.js';
+import { compileStripper } from '../forward/strip.js';
+import { OidcClient } from '../oidc/client.js';
+import { createPagesApp } from '../pages/app.js';
+import { PATHS } from '../pages/paths.js';
+import { parseCidr, type Cidr } from '../policy/cidr.js';
+import { parseDuration } from '../policy/duration.js';
+import { compileConfig } from '../routes/compile.js';
+import { deriveKeys } from '../session/keys.js';
+import { MemoryStore } from '../session/memory-store.js';
+import { RedisStore } from '../session/redis-store.js';
+import { Sessions } from '../session/sessions.js';
+import type { SessionStore } from '../session/store.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { createPipeline } from './pipeline.js';
+import type { Runtime, Snapshot } from './runtime.js';
+
+export interface StartOptions {
+  /** The validated configuration. */
+  config: Config;
+  /** The file it came from (reload reads it again). */
+  configFile?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Where log lines go (default stdout). */
+  logStream?: Writable;
+  logger?: Logger;
+  /** A listener created by `createListener` and already listening (tests use port 0); default: listen on config.listen. */
+  server?: http.Server | https.Server;
+  /** Admin listener address override ("127.0.0.1:0" in tests); `false` for none. */
+  adminListen?: string | false;
+  /** The clock (ms since epoch); tests move it. */
+  now?: () => number;
+}
+
+export interface Drawbridge {
+  readonly server: http.Server | https.Server;
+  readonly adminServer?: http.Server;
+  /** http(s)://127.0.0.1:PORT of the proxy listener. */
+  readonly url: string;
+  readonly port: number;
+  readonly adminUrl?: string;
+  readonly runtime: Runtime;
+  readonly metrics: Metrics;
+  readonly store: SessionStore;
+  /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
+  reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  /** Whether the instance is ready: configuration loaded, IdP discovered, store reachable. */
+  ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  close(): Promise<void>;
+}
+
+/** Creates the proxy listener with the configured limits (header size, timeouts). */
+export function createListener(config: Config): http.Server | https.Server {
+  const options = { maxHeaderSize: config.limits.maxHeaderSize, requestTimeout: parseDuration(config.limits.requestTimeout), headersTimeout: parseDuration(config.limits.headersTimeout), keepAliveTimeout: parseDuration(config.limits.keepAliveTimeout) };
+  const server = config.tls
+    ? https.createServer({ ...options, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
+    : http.createServer(options);
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  server.headersTimeout = options.headersTimeout;
+  server.requestTimeout = options.requestTimeout;
+  // Slowloris on idle sockets: a connection that sends nothing at all is closed too.
+  server.timeout = Math.max(options.requestTimeout, options.headersTimeout) + 1000;
+  return server;
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(listen.slice(i + 1)) };
+}
+
+function makeSnapshot(config: Config): Snapshot {
+  const compiled = compileConfig(config);
+  const trusted = config.trustedProxies.map((t) => {
+    const parsed = parseCidr(t);
+    if (!parsed.ok) throw new Error(parsed.error);
+    return parsed.cidr;
+  }) as Cidr[];
+  return Object.freeze({ compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted });
+}
+
+/** Sections a reload cannot change without a restart (listeners, IdP, store, keys). */
+const RESTART_ONLY = ['listen', 'publicUrl', 'tls', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
+
+function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>): SessionStore {
+  const s = config.session.store;
+  return s.type === 'redis' ? new RedisStore({ url: s.url, prefix: s.prefix, keys }) : new MemoryStore({ maxSessions: s.maxSessions });
+}
+
+/** Starts Drawbridge. Network work (discovery, Redis) starts here; `close()` is safe to call twice. */
+export async function startDrawbridge(options: StartOptions): Promise<Drawbridge> {
+  const config = options.config;
+  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format, ...(options.logStream ? { stream: options.logStream } : {}) });
+  const metrics = createMetrics();
+  let snapshot = makeSnapshot(config);
+  const keys = deriveKeys(config.session.secret);
+  const store = makeStore(config, keys);
+  const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
+  const publicOrigin = snapshot.compiled.publicOrigin;
+  const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger);
+  const signer = await AssertionSigner.create({
+    ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : {}),
+    previousPublicKeysPem: config.assertion.previousKeys.map((f) => readFileSync(f, 'utf8')),
+    issuer: publicOrigin,
+    ttlMs: parseDuration(config.assertion.ttl),
+  });
+  if (signer.generated) {
+    logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key for this process only; with several replicas, set assertion.keyFile' });
+  }
+  const forwarder = new Forwarder({ onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, code: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
+
+  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, now: options.now ?? Date.now };
+  metrics.sessionsFrom(() => store.count());
+
+  try {
+    await store.start();
+  } catch (e) {
+    // Fail closed but stay up: requests needing a session get 503 until the store answers.
+    logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
+  }
+  void oidc.start();
+
+  const pipeline = createPipeline(runtime, createPagesApp(runtime));
+  const server = options.server ?? createListener(config);
+  server.on('request', pipeline.handle);
+  server.on('upgrade', pipeline.upgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  if (!options.server) {
+    const { host, port } = parseListen(config.listen);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  }
+  const address = server.address() as AddressInfo;
+  const scheme = config.tls ? 'https' : 'http';
+
+  let checksum = options.configFile ? fileChecksum(options.configFile) : '';
+  async function ready() {
+    const checks = { config: true, idp: oidc.ready, store: await store.ping().then(() => true, () => false) };
+    return { ready: checks.config && checks.idp && checks.store, checks };
+  }
+
+  let adminServer: http.Server | undefined;
+  const adminListen = options.adminListen ?? config.admin.listen;
+  if (adminListen !== false) {
+    adminServer = http.createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();
+      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      if (path === '/readyz') {
+        return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
+      }
+      if (path === '/metrics') {
+        return void metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+      }
+      res.writeHead(404).end();
+    });
+    const { host, port } = parseListen(adminListen);
+    await new Promise<void>((resolve, reject) => {
+      adminServer!.once('error', reject);
+      adminServer!.listen(port, host, () => resolve());
+    });
+  }
+  const adminAddress = adminServer?.address() as AddressInfo | undefined;
+  logger.info({ event: 'start', listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', routes: config.routes.length, store: store.kind });
+
+  let closed = false;
+  return {
+    server,
+    ...(adminServer ? { adminServer, adminUrl: `http://127.0.0.1:${adminAddress!.port}` } : {}),
+    url: `${scheme}://127.0.0.1:${address.port}`,
+    port: address.port,
+    runtime,
+    metrics,
+    store,
+    ready,
+    async reload() {
+      if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
+      const result = loadConfigFile(options.configFile, options.env ?? process.env);
+      checksum = result.text !== undefined ? sha(result.text) : checksum;
+      if (!result.ok) {
+        const errors = result.errors.map(formatIssue);
+        metrics.reload('failure');
+        logger.error({ event: 'reload', result: 'failure', errors, message: 'invalid configuration refused; the running configuration stays' });
+        return { ok: false, errors };
+      }
+      const next = { ...result.config };
+      const kept: string[] = [];
+      for (const key of RESTART_ONLY) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) kept.push(key);
+        (next as Record<string, unknown>)[key] = config[key];
+      }
+      try {
+        snapshot = makeSnapshot(next);
+      } catch (e) {
+        metrics.reload('failure');
+        logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
+        return { ok: false, errors: [(e as Error).message] };
+      }
+      metrics.reload('success');
+      logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
+      return { ok: true };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      oidc.close();
+      server.closeAllConnections?.();
+      await Promise.all([
+        new Promise<void>((r) => server.close(() => r())),
+        adminServer ? new Promise<void>((r) => adminServer!.close(() => r())) : undefined,
+      ]);
+      forwarder.close();
+      await store.close();
+      logger.close();
+    },
+    /** The checksum of the file as last read (reload polling compares it). */
+    get checksum() {
+      return checksum;
+    },
+  } as Drawbridge;
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** SHA-256 of a file's content, or '' when unreadable. */
+export function fileChecksum(file: string): string {
+  try {
+    return sha(readFileSync(file, 'utf8'));
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,47 @@
+// server/step-up.ts — carries what a step-up needs from the route that asked for it to the sign-in
+// endpoint (query parameters) and checks, after the IdP answered, that the new sign-in brings it.
+import type { Identity } from '../policy/input.js';
+import type { StepUpNeed } from '../policy/rule.js';
+import { MFA_METHODS } from '../policy/rules/mfa.js';
+
+const MFA_AMR: ReadonlySet<string> = new Set(MFA_METHODS);
+
+/** `&step_up=1&mfa=1&acr=a+b&max_age=900` for the sign-in URL. */
+export function stepUpQuery(need: StepUpNeed, _mfaAcrValues: readonly string[]): string {
+  const q = new URLSearchParams({ step_up: '1' });
+  if (need.mfa) q.set('mfa', '1');
+  if (need.acr && need.acr.length > 0) q.set('acr', need.acr.join(' '));
+  if (need.maxAge !== undefined) q.set('max_age', String(need.maxAge));
+  return `&${q.toString()}`;
+}
+
+/** Reads a step-up need back from the sign-in URL's query; undefined when none was asked. */
+export function parseStepUp(query: URLSearchParams): StepUpNeed | undefined {
+  if (query.get('step_up') !== '1') return undefined;
+  const need: StepUpNeed = {};
+  if (query.get('mfa') === '1') need.mfa = true;
+  const acr = (query.get('acr') ?? '').split(' ').filter((s) => /^[\x21-\x7e]{1,200}$/.test(s)).slice(0, 10);
+  if (acr.length > 0) need.acr = acr;
+  const maxAge = Number(query.get('max_age'));
+  if (query.has('max_age') && Number.isInteger(maxAge) && maxAge >= 0) need.maxAge = maxAge;
+  return need;
+}
+
+/** The acr_values to ask the IdP for: the route's acr list, or the configured MFA acr values for `mfa`. */
+export function acrValuesFor(need: StepUpNeed, mfaAcrValues: readonly string[]): readonly string[] | undefined {
+  if (need.acr && need.acr.length > 0) return need.acr;
+  if (need.mfa && mfaAcrValues.length > 0) return mfaAcrValues;
+  return undefined;
+}
+
+/** What the new sign-in still lacks, in plain words; empty when the step-up was satisfied. */
+export function unmetStepUp(need: StepUpNeed, identity: Identity, nowSec: number): string[] {
+  const missing: string[] = [];
+  if (need.mfa && !identity.amr.some((a) => MFA_AMR.has(a))) missing.push('a multi-factor sign-in');
+  if (need.acr && need.acr.length > 0 && (identity.acr === undefined || !need.acr.includes(identity.acr))) {
+    missing.push(`an authentication level of ${need.acr.join(' or ')}`);
+  }
+  // A few seconds of slack: the sign-in just happened, and the IdP's clock is not ours.
+  if (need.maxAge !== undefined && (identity.authTime === undefined || nowSec - identity.authTime > need.maxAge + 30)) missing.push('a fresh sign-in');
+  return missing;
+}

@@ -1,0 +1,114 @@
+// session/cookie.ts — the session cookie: a random 256-bit id sealed with an HMAC, its name and attributes,
+// and the Cookie-header parsing the proxy needs to read it and to strip it from what it forwards.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Options of `serializeCookie`. The cookie is always host-only (no Domain) with `Path=/`. */
+export interface CookieOptions {
+  /** Adds `Secure` (HTTPS). Required for `__Host-` names. */
+  secure: boolean;
+  /** Lifetime in seconds; absent: a browser-session cookie. */
+  maxAgeSec?: number;
+  /** Default true. */
+  httpOnly?: boolean;
+  /** Default `Lax`. */
+  sameSite?: 'Lax' | 'Strict';
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+// 32 bytes in unpadded base64url are 43 characters; the id and the MAC are both 32 bytes.
+const B64_32 = 43;
+const SEALED_RE = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
+const MAC_LABEL = 'drawbridge-session\0';
+// RFC 6265: cookie-name is an HTTP token; cookie-value is cookie-octets (no CTLs, space, DQUOTE, comma, semicolon, backslash).
+const NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const VALUE_RE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
+
+/** A fresh session id: 32 random bytes as 64 lower-case hex characters. */
+export function newSessionId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+function mac(id: string, macKey: Uint8Array): Buffer {
+  return createHmac('sha256', macKey).update(MAC_LABEL + id, 'utf8').digest();
+}
+
+/** The cookie value for a session id: `base64url(id bytes).base64url(HMAC-SHA256(macKey, label + id))`. */
+export function sealSessionId(id: string, macKey: Uint8Array): string {
+  if (!ID_RE.test(id)) throw new TypeError('sealSessionId: the session id must be 64 lower-case hex characters');
+  return `${Buffer.from(id, 'hex').toString('base64url')}.${mac(id, macKey).toString('base64url')}`;
+}
+
+/** The session id a cookie value carries, or undefined when it is malformed or its MAC is wrong. Never throws. */
+export function openSessionCookie(value: string | undefined, macKey: Uint8Array): string | undefined {
+  try {
+    if (typeof value !== 'string' || value.length !== 2 * B64_32 + 1 || !SEALED_RE.test(value)) return undefined;
+    const idPart = value.slice(0, B64_32);
+    const macPart = value.slice(B64_32 + 1);
+    const idBytes = Buffer.from(idPart, 'base64url');
+    const given = Buffer.from(macPart, 'base64url');
+    // Only the canonical encoding is accepted: the unused low bits of the last character must be zero.
+    if (idBytes.length !== 32 || given.length !== 32) return undefined;
+    if (idBytes.toString('base64url') !== idPart || given.toString('base64url') !== macPart) return undefined;
+    const id = idBytes.toString('hex');
+    return timingSafeEqual(mac(id, macKey), given) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cookie's name: `__Host-<base>` over HTTPS (host-only, Secure, Path=/ enforced by the browser), else `<base>`. */
+export function sessionCookieName(base: string, secure: boolean): string {
+  return secure ? `__Host-${base}` : base;
+}
+
+/** A `Set-Cookie` header value: host-only, `Path=/`, `HttpOnly` unless disabled, `SameSite=Lax` unless `Strict`. */
+export function serializeCookie(name: string, value: string, options: CookieOptions): string {
+  if (!NAME_RE.test(name)) throw new TypeError(`serializeCookie: invalid cookie name ${JSON.stringify(name)}`);
+  if (!VALUE_RE.test(value)) throw new TypeError(`serializeCookie: invalid characters in the value of cookie ${name}`);
+  if (name.startsWith('__Host-') && !options.secure) throw new TypeError(`serializeCookie: ${name} needs the Secure attribute`);
+  const parts = [`${name}=${value}`, 'Path=/'];
+  if (options.maxAgeSec !== undefined) {
+    const maxAge = Math.max(0, Math.floor(options.maxAgeSec));
+    parts.push(`Max-Age=${maxAge}`);
+    if (maxAge === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  }
+  if (options.httpOnly ?? true) parts.push('HttpOnly');
+  if (options.secure) parts.push('Secure');
+  parts.push(`SameSite=${options.sameSite ?? 'Lax'}`);
+  return parts.join('; ');
+}
+
+/** A `Set-Cookie` header value that deletes the cookie (same attributes, empty value, `Max-Age=0`). */
+export function clearCookie(name: string, secure: boolean): string {
+  return serializeCookie(name, '', { secure, maxAgeSec: 0 });
+}
+
+/** Parses a Cookie header into name → value; the first occurrence of a name wins. Tolerant, never throws. */
+export function parseCookieHeader(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>();
+  if (typeof header !== 'string') return cookies;
+  for (const piece of header.split(';')) {
+    const eq = piece.indexOf('=');
+    if (eq < 0) continue;
+    const name = piece.slice(0, eq).trim();
+    if (name === '' || cookies.has(name)) continue;
+    let value = piece.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    cookies.set(name, value);
+  }
+  return cookies;
+}
+
+/** The Cookie header without any occurrence of cookie `name`; undefined when nothing is left. Never throws. */
+export function removeCookie(header: string | undefined, name: string): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const kept: string[] = [];
+  for (const piece of header.split(';')) {
+    const trimmed = piece.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    if (eq >= 0 && trimmed.slice(0, eq).trim() === name) continue;
+    kept.push(trimmed);
+  }
+  return kept.length === 0 ? undefined : kept.join('; ');
+}

@@ -1,0 +1,115 @@
+// session/sessions.ts — sessions as the server uses them: read the cookie, load and check a
+// session against the route's timeouts, create one at sign-in (always a new id), CSRF tokens.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Identity } from '../policy/input.js';
+import { newSessionId, openSessionCookie, parseCookieHeader, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
+import type { SessionKeys } from './keys.js';
+import type { SessionRecord, SessionStore, SessionTokens } from './store.js';
+
+export interface SessionsOptions {
+  cookieBase: string;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+/** Stricter limits a route may set (route.session). */
+export interface SessionLimits {
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+}
+
+export type LoadResult = { state: 'none' } | { state: 'expired'; id: string } | { state: 'valid'; id: string; record: SessionRecord };
+
+/** The session layer of one Drawbridge instance. */
+export class Sessions {
+  constructor(
+    readonly store: SessionStore,
+    readonly keys: SessionKeys,
+    private readonly options: SessionsOptions,
+  ) {}
+
+  /** The cookie name for a request scheme (`__Host-` prefix over HTTPS). */
+  cookieName(secure: boolean): string {
+    return sessionCookieName(this.options.cookieBase, secure);
+  }
+
+  /** Both possible names (stripped from every forwarded request). */
+  cookieNames(): string[] {
+    return [this.cookieName(true), this.cookieName(false)];
+  }
+
+  /** The session id the request's cookie carries (MAC checked), or undefined. */
+  readId(cookieHeader: string | undefined, secure: boolean): string | undefined {
+    if (cookieHeader === undefined) return undefined;
+    const name = this.cookieName(secure);
+    if (!cookieHeader.includes(name)) return undefined;
+    return openSessionCookie(parseCookieHeader(cookieHeader).get(name), this.keys.cookieMac);
+  }
+
+  /**
+   * Loads a session and checks idle and absolute timeouts (the route's, when stricter) against `now`.
+   * Rejects when the store fails: the caller answers 503, never allows.
+   */
+  async load(id: string | undefined, now: number, limits?: SessionLimits): Promise<LoadResult> {
+    if (id === undefined) return { state: 'none' };
+    const record = await this.store.get(id);
+    if (!record) return { state: 'expired', id };
+    const idle = Math.min(record.idleTimeoutMs, limits?.sessionIdleMs ?? Infinity);
+    const max = Math.min(record.expiresAt, record.createdAt + (limits?.sessionMaxMs ?? Infinity));
+    if (now >= max || now - record.lastSeenAt >= idle) return { state: 'expired', id };
+    return { state: 'valid', id, record };
+  }
+
+  /** Moves the idle clock, at most every 1/10 of the idle timeout (or minute) to spare the store. */
+  async touchIfDue(record: SessionRecord, now: number): Promise<void> {
+    const every = Math.min(60_000, record.idleTimeoutMs / 10);
+    if (now - record.lastSeenAt < every) return;
+    record.lastSeenAt = now;
+    await this.store.touch(record.id, now);
+  }
+
+  /** Creates a session with a NEW random id (no fixation); the caller deletes any previous one. */
+  async create(identity: Identity, tokens: SessionTokens, idpSid: string | undefined, now: number): Promise<SessionRecord> {
+    const record: SessionRecord = {
+      id: newSessionId(),
+      identity,
+      tokens,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.options.maxLifetimeMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+    };
+    if (idpSid !== undefined) record.idpSid = idpSid;
+    await this.store.set(record);
+    return record;
+  }
+
+  /** Set-Cookie value carrying the session id; lives as long as the session may. */
+  setCookie(record: SessionRecord, secure: boolean, now: number): string {
+    return serializeCookie(this.cookieName(secure), sealSessionId(record.id, this.keys.cookieMac), {
+      secure,
+      maxAgeSec: Math.max(1, Math.floor((record.expiresAt - now) / 1000)),
+    });
+  }
+
+  clearCookie(secure: boolean): string {
+    return clearCookie(this.cookieName(secure), secure);
+  }
+
+  /** The CSRF token of Drawbridge's forms for this session. */
+  csrfToken(id: string): string {
+    return createHmac('sha256', this.keys.csrf).update(id).digest('base64url');
+  }
+
+  checkCsrf(id: string, token: unknown): boolean {
+    if (typeof token !== 'string' || token.length !== 43) return false;
+    const expected = Buffer.from(this.csrfToken(id));
+    const given = Buffer.from(token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** A stable, non-reversible handle of the session for the assertion's `sid` and for logs. */
+  static sidHash(id: string): string {
+    return createHash('sha256').update(`drawbridge-sid\0${id}`).digest('base64url').slice(0, 22);
+  }
+}
