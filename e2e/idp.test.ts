@@ -71,7 +71,7 @@ async function authorize(jar: CookieJarClient, signIn: Omit<SignInOptions, 'stop
   });
   const result = await signInAtIdp(jar, url, { ...signIn, stopAt: REDIRECT_URI });
   const location = result.response.location;
-  assert.ok(location?.startsWith(REDIRECT_URI), `expected a redirect to the RP, got ${result.response.status} ${location ?? result.response.body.slice(0, 200)}`);
+  assert.ok(location && location.startsWith(REDIRECT_URI), `expected a redirect to the RP, got ${result.response.status} ${location ?? result.response.body.slice(0, 200)}`);
   const tokens = await oidc.authorizationCodeGrant(rp, new URL(location), {
     pkceCodeVerifier: verifier,
     expectedState: state,
@@ -246,8 +246,21 @@ test('RP-initiated logout ends the IdP session in one redirect, revokes the gran
   assert.equal(receiver.tokens.length, 1);
   assert.equal(decodeJwt(receiver.tokens[0]!).sid, claims.sid);
   await assert.rejects(oidc.refreshTokenGrant(rpPost, tokens.refresh_token!), (error: { error?: string }) => error.error === 'invalid_grant');
+  const again = await jar.get(endSession, { redirect: 'manual' });
+  assert.equal(again.status, 303, 'signing out without an IdP session still lands on post_logout_redirect_uri');
+  assert.equal(again.location, `${POST_LOGOUT_URI}?state=bye`);
   const next = await authorize(jar, { login: 'alice' });
   assert.equal(next.askedPassword, true, 'the next authorization asks for the password again');
+});
+
+test('signing in as another account in the same browser ends the first session on its own', LIMIT, async () => {
+  const jar = new CookieJarClient();
+  await authorize(jar, { login: 'alice' });
+  const bob = await authorize(jar, { login: 'bob' }, { prompt: 'login' });
+  assert.equal(bob.claims.sub, 'bob-sub');
+  const reused = await authorize(jar, { login: 'alice' });
+  assert.equal(reused.askedPassword, false);
+  assert.equal(reused.claims.sub, 'bob-sub', 'the browser is now signed in as bob');
 });
 
 test('backchannelLogout POSTs a verifiable logout token to the client', LIMIT, async () => {

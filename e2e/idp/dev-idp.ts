@@ -290,16 +290,20 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
   };
 }
 
+// Routes where oidc-provider answers with a sign-out confirmation page: RP-initiated logout, and the
+// resumed authorization of a browser that signed in as another account (old session ends first).
+const CONFIRMING_ROUTES = new Set(['end_session', 'resume']);
+
 /**
- * RP-initiated logout without the "do you want to sign out?" click: when oidc-provider renders its
- * confirmation step for GET end_session, this posts the confirmation (xsrf + logout=yes) to the IdP
- * itself with the browser's cookies and returns its answer (303 to post_logout_redirect_uri, cleared
- * session cookie) instead. Works for cookie-jar clients without JavaScript and under any CSP.
+ * Sign-out without the confirmation click: when oidc-provider renders its confirmation step (a button,
+ * or a form auto-submitted by script), this posts the confirmation (xsrf + logout=yes) to the IdP
+ * itself with the browser's cookies and returns its answer instead (303 to post_logout_redirect_uri or
+ * back to the authorization, cleared session cookie). Works for cookie-jar clients and under any CSP.
  */
 function endSessionWithoutConfirmation(issuer: string) {
   return async function autoConfirmLogout(ctx: KoaContext, next: Next): Promise<void> {
     await next();
-    if (ctx.method !== 'GET' || ctx.oidc?.route !== 'end_session' || ctx.status !== 200) return;
+    if (ctx.method !== 'GET' || !CONFIRMING_ROUTES.has(ctx.oidc?.route) || ctx.status !== 200) return;
     const secret = ctx.oidc.session?.state?.secret;
     if (!secret) return;
     const cookies = new Map<string, string>();

@@ -56,7 +56,7 @@ test('the policies of SPEC §2 parse', () => {
 });
 
 test('the JSON Schema generates, with the recursion in $defs and the rules documented', () => {
-  const schema = z.toJSONSchema(policySchema) as {
+  const schema = z.toJSONSchema(policySchema) as unknown as {
     properties: { allow: { items: { $ref: string } } };
     $defs: Record<string, { properties: Record<string, { description?: string }>; minProperties: number; maxProperties: number; additionalProperties: boolean }>;
   };

@@ -7,6 +7,11 @@ import { normalizeTarget } from './normalize.js';
 
 const RUNS = { numRuns: 2000 };
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+const someChar = (s: string, pred: (code: number) => boolean): boolean => {
+  for (let i = 0; i < s.length; i++) if (pred(s.charCodeAt(i))) return true;
+  return false;
+};
+const isControl = (c: number): boolean => c < 0x20 || c === 0x7f;
 
 // Pieces that mix the characters bypasses are made of: dots, escapes of dots/slashes/semicolons, separators.
 const TRICKY = fc.constantFrom(
@@ -41,11 +46,11 @@ test('an accepted path has the canonical shape', () => {
       assert.ok(p.startsWith('/'), p);
       for (const bad of ['//', '/./', '/../', '%2F', '%2f', '%5C', '%5c', '\\', ';', '?', '#', ' ']) assert.ok(!p.includes(bad), `${p} contains ${bad}`);
       assert.ok(!p.endsWith('/..') && !p.endsWith('/.'), p);
-      assert.ok(!/[\u0000-\u001f\u007f-\uffff]/.test(p), `${JSON.stringify(p)} has a control or non-ASCII character`);
+      assert.ok(!someChar(p, (c) => isControl(c) || c > 0x7e), `${JSON.stringify(p)} has a control or non-ASCII character`);
       assert.ok(!/%(?![0-9A-F]{2})/.test(p), `${p} has a bad or lower-case escape`);
       assert.ok(!/%(?:[01][0-9A-F]|7F|C0|C1)/.test(p), `${p} has an escaped control`);
       assert.ok(!/(?:^|\/)\.\.?%3B/.test(p), `${p} has a "..;" form`);
-      assert.ok(!/[\u0000-\u0020\u007f-\uffff]/.test(r.query), `${JSON.stringify(r.query)} has a control, space or non-ASCII`);
+      assert.ok(!someChar(r.query, (c) => c <= 0x20 || c > 0x7e), `${JSON.stringify(r.query)} has a control, space or non-ASCII`);
     }),
     RUNS,
   );
@@ -70,7 +75,7 @@ test('no unreserved escape is left in an accepted path', () => {
 // scanner and the slow path disagreeing with each other or with the rules.
 function reference(target: string): { path: string; query: string } | undefined {
   if (!target.startsWith('/')) return undefined;
-  if (/[\u0000-\u001f\u007f]/.test(target)) return undefined;
+  if (someChar(target, isControl)) return undefined;
   const hash = target.indexOf('#');
   const beforeHash = hash < 0 ? target : target.slice(0, hash);
   const q = beforeHash.indexOf('?');

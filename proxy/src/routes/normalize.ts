@@ -147,7 +147,7 @@ function normalizePathSlow(target: string): string | { ok: false; reason: string
       if (seg === '' || seg === '.') {
         trailingSlash = true;
       } else if (seg === '..') {
-        if (out.length === 0) continue;
+        if (out.length === 0) return fail(REASONS.aboveRoot);
         out.pop();
         trailingSlash = true;
       } else if (seg.charCodeAt(0) === DOT && (seg.startsWith('.%3B') || seg.startsWith('..%3B'))) {

@@ -67,6 +67,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     }
     const route: Route = match;
     x.route = route;
+    // The session id is read first: stripping removes the cookie from what the upstream will see.
+    const sessionId = route.public ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
     stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
 
     let session: SessionRecord | undefined;
@@ -75,7 +77,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (route.public) {
       decision = decide(route, { method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
     } else {
-      const auth = await authenticate(req, x, route, now);
+      const auth = await authenticate(sessionId, x, route, now);
       if (auth === 'unavailable') return storeUnavailable(req, res, x);
       session = auth;
       decision = decide(route, { identity: session?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
@@ -88,8 +90,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   }
 
   /** Reads the session cookie: a record, undefined (anonymous or expired), or 'unavailable' (store down). */
-  async function authenticate(req: IncomingMessage, x: Exchange, route: Route, now: number): Promise<SessionRecord | undefined | 'unavailable'> {
-    const id = rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+  async function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): Promise<SessionRecord | undefined | 'unavailable'> {
     if (id === undefined) return undefined;
     try {
       const loaded = await rt.sessions.load(id, now, route);
@@ -205,11 +206,12 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const route: Route = match;
     x.route = route;
     if (!route.websockets) return fail(403, 'Forbidden');
+    const sessionId = route.public ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
     stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
     const now = rt.now();
     let session: SessionRecord | undefined;
     if (!route.public) {
-      const auth = await authenticate(req, x, route, now);
+      const auth = await authenticate(sessionId, x, route, now);
       if (auth === 'unavailable') return fail(503, 'Service Unavailable');
       session = auth;
     }

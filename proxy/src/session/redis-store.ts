@@ -234,7 +234,7 @@ export class RedisStore implements SessionStore {
             if (record !== undefined && now < sessionDeadline(record)) deleted++;
           }
         }
-        for await (const keys of this.#scan(c, `${escapeGlob(this.#prefix)}i:*`)) await c.del(keys);
+        // Index sets stay: one may already hold a session created during the scan; stale members are harmless.
         return deleted;
       }
       for (const { key, record, member } of await this.#viaIndex(c, bin, index)) {

@@ -1,0 +1,104 @@
+// forward/assertion.test.ts — the assertion verifies with jose against jwks(), carries every claim, and is cached
+// per session key and route.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { test } from 'node:test';
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { AssertionSigner } from './assertion.js';
+import { alice } from './harness.case.js';
+
+const ISSUER = 'https://auth.example.com';
+const wiki = { name: 'wiki', origin: 'https://wiki.example.com' };
+const admin = { name: 'wiki-admin', origin: 'https://wiki.example.com' };
+
+function p256Pem(): { privatePem: string; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string };
+}
+
+test('assertion: an ES256 JWT that verifies against jwks() with every claim and exp - iat = ttl', async () => {
+  let now = 1_750_000_000_123;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  assert.equal(signer.generated, true);
+  const token = signer.sign({ sessionKey: 's1:0', route: wiki, identity: alice(), sidHash: 'sid-hash' });
+  assert.deepEqual(decodeProtectedHeader(token), { alg: 'ES256', kid: signer.kid, typ: 'JWT' });
+  const { payload } = await jwtVerify(token, createLocalJWKSet(signer.jwks()), {
+    issuer: ISSUER,
+    audience: wiki.origin,
+    algorithms: ['ES256'],
+    currentDate: new Date(now),
+  });
+  assert.deepEqual(payload, {
+    iss: ISSUER,
+    aud: wiki.origin,
+    sub: 'sub-alice',
+    user: 'alice',
+    email: 'alice@example.com',
+    groups: ['engineering', 'staff'],
+    name: 'Alice Liddell',
+    sid: 'sid-hash',
+    amr: ['pwd', 'otp'],
+    acr: 'urn:loa:2',
+    auth_time: 1_700_000_000,
+    iat: 1_750_000_000,
+    exp: 1_750_000_120,
+    route: 'wiki',
+  });
+  now += 1000;
+  assert.equal(signer.sign({ sessionKey: 's1:0', route: wiki, identity: alice(), sidHash: 'sid-hash' }), token);
+});
+
+test('assertion: kid is the RFC 7638 thumbprint; the JWK says alg ES256, use sig', async () => {
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 60_000 });
+  const [jwk] = signer.jwks().keys;
+  assert.equal(jwk.kid, signer.kid);
+  assert.equal(await calculateJwkThumbprint(jwk, 'sha256'), signer.kid);
+  assert.equal(jwk.alg, 'ES256');
+  assert.equal(jwk.use, 'sig');
+  assert.equal(jwk.crv, 'P-256');
+  assert.equal('d' in jwk, false);
+});
+
+test('assertion: cached per session and route until half the ttl, then re-signed', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  const subject = { sessionKey: 's1:0', route: wiki, identity: alice(), sidHash: 'h' };
+  const first = signer.sign(subject);
+  assert.equal(typeof first, 'string');
+  assert.equal(signer.sign(subject), first);
+  assert.notEqual(signer.sign({ ...subject, route: admin }), first);
+  assert.notEqual(signer.sign({ ...subject, sessionKey: 's1:1' }), first);
+  now += 59_000;
+  assert.equal(signer.sign(subject), signer.sign(subject));
+  now += 2_000;
+  const later = signer.sign(subject);
+  assert.notEqual(later, first);
+  const { payload } = await jwtVerify(later, createLocalJWKSet(signer.jwks()), { currentDate: new Date(now) });
+  assert.equal(payload.iat, 1_750_000_061);
+  // A route moved to another origin by a reload never reuses the old audience.
+  const moved = signer.sign({ ...subject, route: { name: 'wiki', origin: 'https://wiki2.example.com' } });
+  assert.notEqual(moved, later);
+  assert.equal((await jwtVerify(moved, createLocalJWKSet(signer.jwks()), { currentDate: new Date(now) })).payload.aud, 'https://wiki2.example.com');
+});
+
+test('assertion: a configured key is used; previous keys stay in the JWKS and still verify', async () => {
+  const oldKey = p256Pem();
+  const newKey = p256Pem();
+  const before = await AssertionSigner.create({ privateKeyPem: oldKey.privatePem, issuer: ISSUER, ttlMs: 60_000 });
+  const oldToken = before.sign({ sessionKey: 'k', route: wiki, identity: alice(), sidHash: 'h' });
+  const after = await AssertionSigner.create({ privateKeyPem: newKey.privatePem, previousPublicKeysPem: [oldKey.publicPem], issuer: ISSUER, ttlMs: 60_000 });
+  assert.equal(after.generated, false);
+  assert.deepEqual(
+    after.jwks().keys.map((k) => k.kid),
+    [after.kid, before.kid],
+  );
+  const jwks = createLocalJWKSet(after.jwks());
+  await jwtVerify(oldToken, jwks, { issuer: ISSUER, audience: wiki.origin });
+  await jwtVerify(after.sign({ sessionKey: 'k', route: wiki, identity: alice(), sidHash: 'h' }), jwks, { issuer: ISSUER, audience: wiki.origin });
+});
+
+test('assertion: a key that is not P-256 is refused', async () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  await assert.rejects(AssertionSigner.create({ privateKeyPem: rsa, issuer: ISSUER, ttlMs: 60_000 }), { code: 'DRB_CONFIG_INVALID' });
+  await assert.rejects(AssertionSigner.create({ privateKeyPem: 'nope', issuer: ISSUER, ttlMs: 60_000 }), { code: 'DRB_CONFIG_INVALID' });
+});

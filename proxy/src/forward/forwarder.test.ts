@@ -1,0 +1,562 @@
+// forward/forwarder.test.ts — the forwarding path over real sockets: a front server that strips, sets identity
+// headers and calls Forwarder, in front of recording upstreams (plain, TLS, WebSocket, down, slow).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Identity } from '../policy/input.js';
+import type { Route } from '../routes/compile.js';
+import { Forwarder, upstreamPath, type ForwardResult, type RenderError } from './forwarder.js';
+import { alice, listen, makeRoute, rawExchange, request, startUpstream, type RecordingUpstream } from './harness.case.js';
+import { setIdentityHeaders } from './identity-headers.js';
+import { compileStripper, stripClientHeaders } from './strip.js';
+
+const T = { timeout: 15_000 };
+const ASSERTION = 'eyJhbGciOiJFUzI1NiJ9.signed.by-drawbridge';
+const stripper = compileStripper(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Name', 'X-Drawbridge-Assertion']);
+
+const renderError: RenderError = (res, status) => {
+  res.statusCode = status;
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  res.end(`<!doctype html><h1>${status === 502 ? 'The application is unavailable' : 'The application did not answer in time'}</h1><p>Request id req-1</p>`);
+};
+
+interface Front {
+  port: number;
+  forwarder: Forwarder;
+  results: ForwardResult[];
+  errors: Error[];
+  close(): Promise<void>;
+}
+
+interface FrontOptions {
+  trustedPeer?: boolean;
+  identity?: Identity;
+  consumedBearer?: boolean;
+}
+
+async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front> {
+  const results: ForwardResult[] = [];
+  const errors: Error[] = [];
+  const forwarder = new Forwarder({ onError: (err) => errors.push(err) });
+  const identity = opts.identity ?? alice();
+  const prepare = (req: http.IncomingMessage): void => {
+    const url = new URL(req.url ?? '/', 'http://front');
+    stripClientHeaders(req.headers, stripper, { trustedPeer: opts.trustedPeer ?? false, cookieNames: ['drawbridge'], consumedBearer: opts.consumedBearer ?? false });
+    const forwardedFor = opts.trustedPeer ? (req.headers['x-forwarded-for'] as string | undefined) : undefined;
+    setIdentityHeaders(req.headers, route, identity, {
+      assertion: { name: 'X-Drawbridge-Assertion', value: ASSERTION },
+      requestId: 'req-1',
+      clientIp: req.socket.remoteAddress ?? '',
+      ...(forwardedFor ? { forwardedFor } : {}),
+      proto: 'http',
+      host: req.headers.host ?? '',
+    });
+    req.url = upstreamPath(route, url.pathname, url.search.slice(1));
+  };
+  const server = http.createServer((req, res) => {
+    prepare(req);
+    forwarder.web(req, res, route, (r) => results.push(r), renderError);
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    prepare(req);
+    forwarder.ws(req, socket, head, route, (r) => results.push(r));
+  });
+  const port = await listen(server);
+  return {
+    port,
+    forwarder,
+    results,
+    errors,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      forwarder.close();
+    },
+  };
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Header names as sent on the wire, lower-cased, in order. */
+function names(rawHeaders: string[]): string[] {
+  return rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+}
+
+let upstream: RecordingUpstream;
+before(async () => {
+  upstream = await startUpstream();
+});
+after(async () => {
+  await upstream.close();
+});
+
+const FORGED = [
+  'X-Forwarded-User: mallory',
+  'x-forwarded-user: m2',
+  'X-FORWARDED-USER: m3',
+  'X-FORWARDED-USER: m4',
+  'X_Forwarded_User: m5',
+  'X-Drawbridge-Assertion: forged',
+  'x-drawbridge-anything: 1',
+  'X-Forwarded-Access-Token: stolen',
+  'X-Forwarded-Groups: admins',
+];
+
+function assertOnlyDrawbridgeIdentity(seen: { headers: http.IncomingHttpHeaders; rawHeaders: string[] }): void {
+  const wire = names(seen.rawHeaders);
+  assert.equal(wire.filter((n) => n === 'x-forwarded-user').length, 1, `one X-Forwarded-User in ${wire.join(' ')}`);
+  assert.equal(seen.headers['x-forwarded-user'], 'alice');
+  assert.equal(seen.headers['x-forwarded-groups'], 'engineering,staff');
+  assert.equal(seen.headers['x-drawbridge-assertion'], ASSERTION);
+  for (const n of ['x_forwarded_user', 'x-drawbridge-anything', 'x-forwarded-access-token']) assert.equal(wire.includes(n), false, `${n} reached the upstream`);
+}
+
+test('forged identity, assertion, x-drawbridge-* and access-token headers never reach the upstream', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url));
+  t.after(() => front.close());
+  const before = upstream.seen.length;
+  const res = await rawExchange(front.port, ['GET /forged HTTP/1.1', 'Host: app.example.com', ...FORGED, 'Connection: close'].join('\r\n'));
+  assert.equal(res.status, 200);
+  assert.equal(upstream.seen.length, before + 1);
+  assertOnlyDrawbridgeIdentity(upstream.seen.at(-1)!);
+});
+
+test('the same with Expect: 100-continue (where http-proxy skips its proxyReq event)', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url));
+  t.after(() => front.close());
+  const head = ['POST /expect HTTP/1.1', 'Host: app.example.com', ...FORGED, 'Content-Type: text/plain', 'Content-Length: 5', 'Expect: 100-continue', 'Connection: close'].join('\r\n');
+  const res = await rawExchange(front.port, head, 'hello', { expectContinue: true });
+  assert.match(res.raw, /^HTTP\/1\.1 100 Continue/);
+  assert.equal(res.status, 200);
+  const seen = upstream.seen.at(-1)!;
+  assert.equal(seen.url, '/expect');
+  assert.equal(seen.body, 'hello');
+  assertOnlyDrawbridgeIdentity(seen);
+});
+
+test('Connection: close, X-Forwarded-User cannot remove the value Drawbridge sets; other named headers go', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url));
+  t.after(() => front.close());
+  const res = await rawExchange(
+    front.port,
+    ['GET /conn HTTP/1.1', 'Host: app.example.com', 'X-Hop: 1', 'X-Forwarded-User: mallory', 'Connection: close, X-Forwarded-User, X-Drawbridge-Assertion, X-Forwarded-For, X-Request-Id, X-Hop'].join('\r\n'),
+  );
+  assert.equal(res.status, 200);
+  const seen = upstream.seen.at(-1)!;
+  assert.equal(seen.headers['x-forwarded-user'], 'alice');
+  assert.equal(seen.headers['x-drawbridge-assertion'], ASSERTION);
+  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(seen.headers['x-request-id'], 'req-1');
+  assert.equal(seen.headers['x-hop'], undefined);
+  // The client's Connection tokens never travel: the agent owns the upstream connection.
+  assert.equal(seen.headers.connection, 'keep-alive');
+});
+
+test('Connection cannot delete Content-Length to smuggle a body as a second request', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url));
+  t.after(() => front.close());
+  const inner = 'GET /smuggled HTTP/1.1\r\nHost: app.example.com\r\n\r\n';
+  const before = upstream.seen.length;
+  const res = await rawExchange(front.port, ['GET /carrier HTTP/1.1', 'Host: app.example.com', `Content-Length: ${inner.length}`, 'Connection: close, Content-Length'].join('\r\n'), inner);
+  assert.equal(res.status, 200);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(upstream.seen.slice(before).map((s) => s.url), ['/carrier']);
+  assert.equal(upstream.seen.at(-1)!.body, inner);
+});
+
+test('a DELETE with a chunked body is forwarded framed, never smuggled (http-proxy deleteLength replaced)', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url));
+  t.after(() => front.close());
+  const inner = 'GET /smuggled HTTP/1.1\r\nHost: app.example.com\r\n\r\n';
+  const chunked = `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`;
+  const before = upstream.seen.length;
+  const res = await rawExchange(front.port, ['DELETE /item HTTP/1.1', 'Host: app.example.com', 'Transfer-Encoding: chunked', 'Connection: close'].join('\r\n'), chunked);
+  assert.equal(res.status, 200);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(upstream.seen.slice(before).map((s) => `${s.method} ${s.url}`), ['DELETE /item']);
+  assert.equal(upstream.seen.at(-1)!.body, inner);
+  // A body-less DELETE still gets Content-Length: 0.
+  await request(front.port, '/item2', { method: 'DELETE' });
+  assert.equal(upstream.seen.at(-1)!.headers['content-length'], '0');
+});
+
+test('the session cookie leaves Cookie, other cookies stay; a consumed bearer is removed', T, async (t) => {
+  const front = await startFront(makeRoute(upstream.url), { consumedBearer: true });
+  t.after(() => front.close());
+  await request(front.port, '/c', { headers: { cookie: 'theme=dark; drawbridge=sealed-session; lang=en', authorization: 'Bearer idp-token' } });
+  assert.equal(upstream.seen.at(-1)!.headers.cookie, 'theme=dark; lang=en');
+  assert.equal(upstream.seen.at(-1)!.headers.authorization, undefined);
+  await request(front.port, '/c', { headers: { cookie: 'drawbridge=sealed-session' } });
+  assert.equal(upstream.seen.at(-1)!.headers.cookie, undefined);
+});
+
+test('an untrusted peer\'s X-Forwarded-* are replaced; a trusted peer\'s chain is appended to', T, async (t) => {
+  const spoof = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' };
+  const untrusted = await startFront(makeRoute(upstream.url));
+  t.after(() => untrusted.close());
+  await request(untrusted.port, '/xff', { headers: { host: 'app.example.com', ...spoof } });
+  let seen = upstream.seen.at(-1)!;
+  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(seen.headers['x-forwarded-host'], 'app.example.com');
+  assert.equal(seen.headers['x-forwarded-proto'], 'http');
+  assert.equal(seen.headers.forwarded, undefined);
+  assert.equal(seen.headers['x-real-ip'], undefined);
+
+  const trusted = await startFront(makeRoute(upstream.url), { trustedPeer: true });
+  t.after(() => trusted.close());
+  await request(trusted.port, '/xff', { headers: { host: 'app.example.com', 'x-forwarded-for': '203.0.113.5, 10.1.1.1' } });
+  seen = upstream.seen.at(-1)!;
+  assert.equal(seen.headers['x-forwarded-for'], '203.0.113.5, 10.1.1.1, 127.0.0.1');
+});
+
+test('Host is the upstream\'s unless preserveHost', T, async (t) => {
+  const plain = await startFront(makeRoute(upstream.url));
+  t.after(() => plain.close());
+  await request(plain.port, '/h', { headers: { host: 'app.example.com' } });
+  assert.equal(upstream.seen.at(-1)!.headers.host, `127.0.0.1:${upstream.port}`);
+  assert.equal(upstream.seen.at(-1)!.headers['x-forwarded-host'], 'app.example.com');
+
+  const preserving = await startFront(makeRoute(upstream.url, { preserveHost: true }));
+  t.after(() => preserving.close());
+  await request(preserving.port, '/h', { headers: { host: 'app.example.com' } });
+  assert.equal(upstream.seen.at(-1)!.headers.host, 'app.example.com');
+});
+
+test('the path gets the upstream base path and keeps the query; set/removeRequestHeaders apply', T, async (t) => {
+  const route = makeRoute(`${upstream.url}/base/`, {
+    setRequestHeaders: [['X-App-Key', 'k1']],
+    removeRequestHeaders: ['x-remove-me', 'x-forwarded-name'],
+  });
+  const front = await startFront(route);
+  t.after(() => front.close());
+  await request(front.port, '/a/b?x=1&y=%20', { headers: { 'x-remove-me': '1', 'x-keep': '2' } });
+  const seen = upstream.seen.at(-1)!;
+  assert.equal(seen.url, '/base/a/b?x=1&y=%20');
+  assert.equal(seen.headers['x-app-key'], 'k1');
+  assert.equal(seen.headers['x-remove-me'], undefined);
+  assert.equal(seen.headers['x-forwarded-name'], undefined);
+  assert.equal(seen.headers['x-keep'], '2');
+});
+
+test('a non-ASCII name with CR/LF arrives percent-encoded, never raw', T, async (t) => {
+  const name = 'Zoë 山田\r\nX-Evil: 1';
+  const front = await startFront(makeRoute(upstream.url), { identity: alice({ name, groups: ['ops,admin', 'ü'] }) });
+  t.after(() => front.close());
+  const res = await request(front.port, '/n');
+  assert.equal(res.status, 200);
+  const seen = upstream.seen.at(-1)!;
+  assert.equal(seen.headers['x-forwarded-name'], 'Zo%C3%AB %E5%B1%B1%E7%94%B0%0D%0AX-Evil: 1');
+  assert.equal(decodeURIComponent(seen.headers['x-forwarded-name'] as string), name);
+  assert.equal(seen.headers['x-evil'], undefined);
+  assert.equal(seen.headers['x-forwarded-groups'], 'ops%2Cadmin,%C3%BC');
+});
+
+test('keep-alive: the upstream sees fewer TCP connections than requests, even when clients say close', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  for (let i = 0; i < 20; i++) {
+    const res = await request(front.port, `/k${i}`, { headers: { connection: 'close' } });
+    assert.equal(res.status, 200);
+    // The client asked to close: its own connection is closed, whatever the upstream connection does.
+    assert.equal(res.headers.connection, 'close');
+  }
+  assert.equal(own.seen.length, 20);
+  assert.equal(own.connections, 1);
+  assert.equal(front.results.length, 20);
+  assert.ok(front.results.every((r) => r.status === 200 && r.upstreamMs >= 0 && r.error === undefined));
+});
+
+test('upstream responses are relayed untouched: no security headers added; its Connection: close stays upstream', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (_req, res) => {
+    res.setHeader('x-upstream', 'yes');
+    res.setHeader('set-cookie', ['app=1; Path=/', 'other=2']);
+    res.setHeader('connection', 'close');
+    res.statusCode = 201;
+    res.end('created');
+  };
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const first = await request(front.port, '/r', { agent });
+  assert.equal(first.status, 201);
+  assert.equal(first.body, 'created');
+  assert.equal(first.headers['x-upstream'], 'yes');
+  assert.deepEqual(first.headers['set-cookie'], ['app=1; Path=/', 'other=2']);
+  for (const h of ['content-security-policy', 'strict-transport-security', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'cross-origin-opener-policy']) {
+    assert.equal(first.headers[h], undefined, `${h} added`);
+  }
+  assert.equal(first.headers.connection, 'keep-alive');
+  const socketsBefore = own.connections;
+  await request(front.port, '/r', { agent });
+  // The client's connection survived the upstream's close; the upstream got a new one.
+  assert.equal(own.connections, socketsBefore + 1);
+  assert.equal(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length, 1);
+});
+
+test('upstream down → 502 page without the upstream address; the details go to onError', T, async (t) => {
+  const probe = http.createServer();
+  const deadPort = await listen(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  const front = await startFront(makeRoute(`http://127.0.0.1:${deadPort}`));
+  t.after(() => front.close());
+  const res = await request(front.port, '/down');
+  assert.equal(res.status, 502);
+  assert.match(res.body, /unavailable/);
+  assert.equal(res.body.includes('127.0.0.1') || res.body.includes(String(deadPort)) || /ECONNREFUSED/.test(res.body), false);
+  assert.equal(JSON.stringify(res.headers).includes(String(deadPort)), false);
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0].status, 502);
+  assert.equal(front.results[0].error, 'unavailable');
+  assert.equal(front.errors.length, 1);
+  assert.equal((front.errors[0] as Error & { code: string }).code, 'DRB_UPSTREAM_UNAVAILABLE');
+  assert.match(front.errors[0].message, new RegExp(`127\\.0\\.0\\.1:${deadPort}.*ECONNREFUSED`));
+});
+
+test('an unresolvable upstream host → 502', T, async (t) => {
+  const front = await startFront(makeRoute('http://drawbridge-test.invalid:8080'));
+  t.after(() => front.close());
+  const res = await request(front.port, '/dns');
+  assert.equal(res.status, 502);
+  assert.equal(res.body.includes('invalid'), false);
+});
+
+test('slow upstream → 504 page within the route timeout, upstream request aborted', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  let aborted = false;
+  own.handler = (req) => {
+    req.socket.once('close', () => (aborted = true));
+  };
+  const front = await startFront(makeRoute(own.url, { timeoutMs: 300 }));
+  t.after(() => front.close());
+  const started = Date.now();
+  const res = await request(front.port, '/slow');
+  const elapsed = Date.now() - started;
+  assert.equal(res.status, 504);
+  assert.match(res.body, /did not answer in time/);
+  assert.ok(elapsed >= 290 && elapsed < 1500, `answered after ${elapsed} ms`);
+  await until(() => aborted && front.results.length === 1);
+  assert.equal(front.results[0].status, 504);
+  assert.equal(front.results[0].error, 'timeout');
+  assert.ok(front.results[0].upstreamMs >= 290);
+  assert.equal((front.errors[0] as Error & { code: string }).code, 'DRB_UPSTREAM_TIMEOUT');
+});
+
+test('the timeout also aborts a request with Expect: 100-continue (no proxyReq event there)', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  let aborted = false;
+  own.handler = (req) => req.socket.once('close', () => (aborted = true));
+  const front = await startFront(makeRoute(own.url, { timeoutMs: 300 }));
+  t.after(() => front.close());
+  const head = ['POST /slow HTTP/1.1', 'Host: app.example.com', 'Content-Length: 2', 'Expect: 100-continue', 'Connection: close'].join('\r\n');
+  const res = await rawExchange(front.port, head, 'hi', { expectContinue: true });
+  assert.equal(res.status, 504);
+  await until(() => aborted);
+  assert.equal(own.seen.at(-1)!.body, 'hi');
+});
+
+test('routes to the same upstream share one connection pool', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const one = makeRoute(own.url, { name: 'one' });
+  const two = makeRoute(own.url, { name: 'two', prefix: '/two' });
+  const results: ForwardResult[] = [];
+  const forwarder = new Forwarder();
+  t.after(() => forwarder.close());
+  forwarder.prepare([one, two]);
+  const server = http.createServer((req, res) => {
+    stripClientHeaders(req.headers, stripper, { trustedPeer: false, cookieNames: [], consumedBearer: false });
+    forwarder.web(req, res, req.url!.startsWith('/two') ? two : one, (r) => results.push(r), renderError);
+  });
+  const port = await listen(server);
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  for (let i = 0; i < 6; i++) assert.equal((await request(port, i % 2 ? '/two' : '/one')).status, 200);
+  assert.equal(own.connections, 1);
+  assert.equal(results.length, 6);
+});
+
+test('the timeout is to the response headers: a slow body after them is not cut', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('a');
+    setTimeout(() => res.end('b'), 500);
+  };
+  const front = await startFront(makeRoute(own.url, { timeoutMs: 200 }));
+  t.after(() => front.close());
+  const res = await request(front.port, '/stream');
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ab');
+});
+
+test('a failure after the response started destroys the client connection', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+    setTimeout(() => res.socket?.destroy(), 50);
+  };
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  await assert.rejects(request(front.port, '/partial'));
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0].status, 200);
+});
+
+test('a client that leaves before the answer is reported as 499 and the upstream request aborted', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  let upstreamClosed = false;
+  own.handler = (req) => req.socket.once('close', () => (upstreamClosed = true));
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const req = http.request({ host: '127.0.0.1', port: front.port, path: '/leave', agent: false });
+  req.on('error', () => {});
+  req.end();
+  await until(() => own.seen.length === 1);
+  req.destroy();
+  await until(() => upstreamClosed && front.results.length === 1);
+  assert.equal(front.results[0].status, 499);
+  assert.equal(front.results[0].error, undefined);
+});
+
+function openssl(dir: string, ...args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+}
+
+function makeCa(dir: string, name: string): void {
+  openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+}
+
+test('an upstream over TLS: verified with the route\'s caFile; a wrong CA → 502', T, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'drawbridge-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  makeCa(dir, 'ca');
+  makeCa(dir, 'other-ca');
+  writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
+  openssl(dir, 'x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.crt', '-days', '1', '-extfile', 'leaf.ext');
+
+  const seen: http.IncomingHttpHeaders[] = [];
+  const tlsServer = https.createServer({ key: readFileSync(join(dir, 'leaf.key')), cert: readFileSync(join(dir, 'leaf.crt')) }, (req, res) => {
+    seen.push(req.headers);
+    res.end('secure');
+  });
+  const tlsPort = await listen(tlsServer);
+  t.after(() => {
+    tlsServer.closeAllConnections();
+    tlsServer.close();
+  });
+
+  const good = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'ca.crt'), insecureSkipVerify: false } }));
+  t.after(() => good.close());
+  const ok = await request(good.port, '/tls');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'secure');
+  assert.equal(seen.at(-1)!['x-forwarded-user'], 'alice');
+
+  const byIp = await startFront(makeRoute(`https://127.0.0.1:${tlsPort}`, { preserveHost: true, upstreamTls: { caFile: join(dir, 'ca.crt'), insecureSkipVerify: false } }));
+  t.after(() => byIp.close());
+  // With preserveHost the certificate is still checked against the upstream's name, not the client's Host.
+  assert.equal((await request(byIp.port, '/tls', { headers: { host: 'app.example.com' } })).status, 200);
+
+  const wrong = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'other-ca.crt'), insecureSkipVerify: false } }));
+  t.after(() => wrong.close());
+  const refused = await request(wrong.port, '/tls');
+  assert.equal(refused.status, 502);
+  assert.match(wrong.errors[0].message, /certificate/i);
+
+  const missing = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), insecureSkipVerify: false } }));
+  t.after(() => missing.close());
+  assert.equal((await request(missing.port, '/tls')).status, 502);
+  assert.throws(() => missing.forwarder.prepare([makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), insecureSkipVerify: false } })]), { code: 'DRB_CONFIG_READ' });
+});
+
+test('a WebSocket upgrade is forwarded with identity headers and echoed', T, async (t) => {
+  const wsHttp = http.createServer();
+  const wss = new WebSocketServer({ server: wsHttp });
+  const upgrades: http.IncomingHttpHeaders[] = [];
+  wss.on('connection', (socket, req) => {
+    upgrades.push(req.headers);
+    socket.on('message', (data) => socket.send(`echo:${data.toString()}`));
+  });
+  const wsPort = await listen(wsHttp);
+  t.after(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    wsHttp.closeAllConnections();
+    wsHttp.close();
+  });
+  const front = await startFront(makeRoute(`http://127.0.0.1:${wsPort}`));
+  t.after(() => front.close());
+
+  const client = new WebSocket(`ws://127.0.0.1:${front.port}/socket?room=1`, { headers: { 'X-Forwarded-User': 'mallory', 'X-Drawbridge-Assertion': 'forged' } });
+  const reply = await new Promise<string>((resolve, reject) => {
+    client.on('open', () => client.send('hello'));
+    client.on('message', (data) => resolve(data.toString()));
+    client.on('error', reject);
+  });
+  assert.equal(reply, 'echo:hello');
+  assert.equal(upgrades[0]['x-forwarded-user'], 'alice');
+  assert.equal(upgrades[0]['x-drawbridge-assertion'], ASSERTION);
+  client.close();
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0].status, 101);
+});
+
+test('a WebSocket upgrade to a down upstream gets a 502 and a closed socket', T, async (t) => {
+  const probe = http.createServer();
+  const deadPort = await listen(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  const front = await startFront(makeRoute(`http://127.0.0.1:${deadPort}`));
+  t.after(() => front.close());
+  const client = new WebSocket(`ws://127.0.0.1:${front.port}/socket`);
+  const status = await new Promise<number>((resolve) => {
+    client.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    client.on('error', () => resolve(-1));
+  });
+  assert.equal(status, 502);
+  await until(() => front.results.length === 1);
+  assert.deepEqual(front.results[0].error, 'unavailable');
+});
+
+test('close() destroys pooled connections and is idempotent', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  await request(front.port, '/x');
+  const open = (): Promise<number> => new Promise((resolve) => own.server.getConnections((_e, n) => resolve(n)));
+  assert.equal(await open(), 1);
+  front.forwarder.close();
+  front.forwarder.close();
+  const end = Date.now() + 3000;
+  while ((await open()) !== 0) {
+    assert.ok(Date.now() < end, 'the pooled connection is still open');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+});

@@ -1,0 +1,125 @@
+// forward/identity-headers.test.ts — encodeHeaderValue and the headers setIdentityHeaders adds.
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { alice, makeRoute } from './harness.case.js';
+import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
+
+const extras: IdentityExtras = { requestId: 'req-1', clientIp: '192.0.2.7', proto: 'https', host: 'app.example.com' };
+const HEADER_SAFE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$|^$/;
+
+test('encodeHeaderValue: header-safe values are unchanged', () => {
+  for (const v of ['alice', 'Alice Liddell', 'a@b.c', "O'Brien (x) <y>", '']) assert.equal(encodeHeaderValue(v), v);
+});
+
+test('encodeHeaderValue: non-ASCII, CR/LF, NUL, DEL, % and edge spaces are percent-encoded', () => {
+  assert.equal(encodeHeaderValue('Zoë'), 'Zo%C3%AB');
+  assert.equal(encodeHeaderValue('山田'), '%E5%B1%B1%E7%94%B0');
+  assert.equal(encodeHeaderValue('a\r\nX-Evil: 1'), 'a%0D%0AX-Evil: 1');
+  assert.equal(encodeHeaderValue('a\0b\x7f'), 'a%00b%7F');
+  assert.equal(encodeHeaderValue('100%'), '100%25');
+  assert.equal(encodeHeaderValue(' x '), '%20x%20');
+  assert.equal(encodeHeaderValue('😀 ü%'), '%F0%9F%98%80 %C3%BC%25');
+  // A lone surrogate has no UTF-8 form: U+FFFD.
+  assert.equal(encodeHeaderValue('a\ud800b'), 'a%EF%BF%BDb');
+});
+
+test('encodeHeaderValue: always header-safe and decodeURIComponent gives back the exact value', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary-ascii', maxLength: 20 }), (a, b) => {
+      const value = a + b;
+      const encoded = encodeHeaderValue(value);
+      assert.match(encoded, HEADER_SAFE);
+      assert.equal(decodeURIComponent(encoded), value);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('setIdentityHeaders: identity, proxy headers and request id under the default names', () => {
+  const h: IncomingHttpHeaders = { host: 'app.example.com' };
+  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, assertion: { name: 'X-Drawbridge-Assertion', value: 'jwt' } });
+  assert.deepEqual(h, {
+    host: 'app.example.com',
+    'x-forwarded-user': 'alice',
+    'x-forwarded-email': 'alice@example.com',
+    'x-forwarded-groups': 'engineering,staff',
+    'x-forwarded-name': 'Alice Liddell',
+    'x-drawbridge-assertion': 'jwt',
+    'x-forwarded-for': '192.0.2.7',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'app.example.com',
+    'x-request-id': 'req-1',
+  });
+});
+
+test('setIdentityHeaders: renamed headers, missing fields skipped, identityHeaders false sends none', () => {
+  const renamed = makeRoute('http://127.0.0.1:1', { identityHeaders: { user: 'Remote-User', email: 'Remote-Email', groups: 'Remote-Groups', name: 'Remote-Name' } });
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, renamed, alice({ email: undefined, name: undefined, groups: [] }), extras);
+  assert.equal(h['remote-user'], 'alice');
+  assert.equal('remote-email' in h || 'remote-name' in h || 'remote-groups' in h || 'x-forwarded-user' in h, false);
+
+  const none: IncomingHttpHeaders = {};
+  setIdentityHeaders(none, makeRoute('http://127.0.0.1:1', { identityHeaders: false }), alice(), extras);
+  assert.deepEqual(Object.keys(none).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id']);
+
+  const anonymous: IncomingHttpHeaders = {};
+  setIdentityHeaders(anonymous, makeRoute('http://127.0.0.1:1'), undefined, extras);
+  assert.equal(anonymous['x-forwarded-user'], undefined);
+});
+
+test('setIdentityHeaders: values are encoded; a comma inside a group is %2C', () => {
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice({ user: 'zoë', name: 'Zoë\r\nX-Evil: 1', groups: ['a,b', 'ü', '50%', 'plain'] }), extras);
+  assert.equal(h['x-forwarded-user'], 'zo%C3%AB');
+  assert.equal(h['x-forwarded-name'], 'Zo%C3%AB%0D%0AX-Evil: 1');
+  assert.equal(h['x-forwarded-groups'], 'a%2Cb,%C3%BC,50%25,plain');
+  assert.deepEqual((h['x-forwarded-groups'] as string).split(',').map(decodeURIComponent), ['a,b', 'ü', '50%', 'plain']);
+});
+
+test('setIdentityHeaders: the groups header is capped at 8 KiB and flagged as truncated', () => {
+  const groups = Array.from({ length: 1000 }, (_, i) => `group-${String(i).padStart(4, '0')}-of-many`);
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice({ groups }), extras);
+  const value = h['x-forwarded-groups'] as string;
+  assert.ok(value.length <= MAX_GROUPS_HEADER_BYTES && value.length > MAX_GROUPS_HEADER_BYTES - 30);
+  assert.deepEqual(value.split(','), groups.slice(0, value.split(',').length));
+  assert.equal(h['x-drawbridge-groups-truncated'], '1');
+
+  const small: IncomingHttpHeaders = {};
+  setIdentityHeaders(small, makeRoute('http://127.0.0.1:1'), alice(), extras);
+  assert.equal(small['x-drawbridge-groups-truncated'], undefined);
+});
+
+test('setIdentityHeaders: X-Forwarded-For appends the peer to a trusted chain', () => {
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, forwardedFor: '203.0.113.9, 10.0.0.2' });
+  assert.equal(h['x-forwarded-for'], '203.0.113.9, 10.0.0.2, 192.0.2.7');
+});
+
+test('setIdentityHeaders: the access token only on passAccessToken routes', () => {
+  const off: IncomingHttpHeaders = {};
+  setIdentityHeaders(off, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, accessToken: 'at' });
+  assert.equal(off['x-forwarded-access-token'], undefined);
+  const on: IncomingHttpHeaders = {};
+  setIdentityHeaders(on, makeRoute('http://127.0.0.1:1', { passAccessToken: true }), alice(), { ...extras, accessToken: 'at' });
+  assert.equal(on['x-forwarded-access-token'], 'at');
+});
+
+test('setIdentityHeaders: removeRequestHeaders then setRequestHeaders, last', () => {
+  const route = makeRoute('http://127.0.0.1:1', {
+    removeRequestHeaders: ['x-forwarded-name', 'x-legacy'],
+    setRequestHeaders: [
+      ['X-App-Key', 'k1'],
+      ['X-Forwarded-Proto', 'https'],
+    ],
+  });
+  const h: IncomingHttpHeaders = { 'x-legacy': '1', 'x-forwarded-proto': 'http' };
+  setIdentityHeaders(h, route, alice(), { ...extras, proto: 'http' });
+  assert.equal(h['x-legacy'], undefined);
+  assert.equal(h['x-forwarded-name'], undefined);
+  assert.equal(h['x-app-key'], 'k1');
+  assert.equal(h['x-forwarded-proto'], 'https');
+});

@@ -1,0 +1,98 @@
+// forward/strip.test.ts — stripClientHeaders on header objects as node parses them (lower-case names).
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { test } from 'node:test';
+import { compileStripper, stripClientHeaders, type StripOptions } from './strip.js';
+
+const stripper = compileStripper(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Name', 'X-Remote-User', 'X-Drawbridge-Assertion']);
+const untrusted: StripOptions = { trustedPeer: false, cookieNames: ['drawbridge', '__Host-drawbridge'], consumedBearer: false };
+
+function strip(headers: IncomingHttpHeaders, opts: Partial<StripOptions> = {}): IncomingHttpHeaders {
+  stripClientHeaders(headers, stripper, { ...untrusted, ...opts });
+  return headers;
+}
+
+test('strip: identity, assertion, x-drawbridge-* and access-token headers go, with _ and - alike', () => {
+  const h = strip({
+    host: 'app.example.com',
+    'x-forwarded-user': 'mallory, admin',
+    'x_forwarded_user': 'mallory',
+    'x-forwarded_email': 'm@evil.com',
+    'x-remote-user': 'root',
+    'x_remote_user': 'root',
+    'x-drawbridge-assertion': 'forged',
+    'x-drawbridge-anything': '1',
+    'x_drawbridge_groups_truncated': '1',
+    'x-forwarded-access-token': 'stolen',
+    accept: 'text/html',
+  });
+  assert.deepEqual(h, { host: 'app.example.com', accept: 'text/html' });
+});
+
+test('strip: names given in any case are matched (compile lower-cases them)', () => {
+  const s = compileStripper(['X-AUTH-USER']);
+  const h: IncomingHttpHeaders = { 'x-auth-user': 'x', 'x_auth_user': 'y', other: 'z' };
+  stripClientHeaders(h, s, untrusted);
+  assert.deepEqual(h, { other: 'z' });
+});
+
+test('strip: untrusted peer loses X-Forwarded-*, Forwarded and X-Real-IP; a trusted peer keeps its chain', () => {
+  const sent = (): IncomingHttpHeaders => ({
+    'x-forwarded-for': '1.2.3.4',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-port': '443',
+    'x-forwarded-prefix': '/x',
+    forwarded: 'for=1.2.3.4',
+    'x-real-ip': '1.2.3.4',
+    'x_forwarded_for': '5.6.7.8',
+    'x-forwarded-user': 'mallory',
+  });
+  assert.deepEqual(strip(sent()), {});
+  assert.deepEqual(strip(sent(), { trustedPeer: true }), {
+    'x-forwarded-for': '1.2.3.4',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-port': '443',
+    'x-forwarded-prefix': '/x',
+    forwarded: 'for=1.2.3.4',
+    'x-real-ip': '1.2.3.4',
+  });
+});
+
+test('strip: the session cookie is removed under each name, every occurrence; other cookies stay in order', () => {
+  assert.equal(strip({ cookie: 'a=1; drawbridge=s1; b=2; __Host-drawbridge=s2;c=3; drawbridge=s3' }).cookie, 'a=1; b=2; c=3');
+  assert.equal('cookie' in strip({ cookie: 'drawbridge=s1; __Host-drawbridge=s2' }), false);
+  // A cookie whose name merely contains the session cookie's name stays.
+  assert.equal(strip({ cookie: 'mydrawbridge=1; drawbridge2=2' }).cookie, 'mydrawbridge=1; drawbridge2=2');
+  assert.equal(strip({ cookie: 'x=1' }).cookie, 'x=1');
+});
+
+test('strip: Authorization goes only when Drawbridge consumed the bearer', () => {
+  assert.equal(strip({ authorization: 'Bearer t' }, { consumedBearer: true }).authorization, undefined);
+  assert.equal(strip({ authorization: 'Basic dTpw' }).authorization, 'Basic dTpw');
+});
+
+test('strip: Connection tokens delete the headers they name, except headers Drawbridge sets or reads', () => {
+  const h = strip({
+    connection: 'close, X-Custom, X-Forwarded-User, x-forwarded-for, X-Request-Id, content-length, transfer-encoding, host, cookie, authorization, x-drawbridge-assertion, x_remote_user',
+    'x-custom': 'hop',
+    'x-request-id': 'client-id',
+    'content-length': '0',
+    host: 'app.example.com',
+    cookie: 'a=1',
+    authorization: 'Basic x',
+  });
+  assert.deepEqual(h, { 'x-request-id': 'client-id', 'content-length': '0', host: 'app.example.com', cookie: 'a=1', authorization: 'Basic x' });
+});
+
+test('strip: keep-alive and close never reach the upstream; Keep-Alive, Proxy-Connection, Proxy-Authorization go', () => {
+  assert.deepEqual(strip({ connection: 'keep-alive', 'keep-alive': 'timeout=5', 'proxy-connection': 'keep-alive', 'proxy-authorization': 'Basic x', a: '1' }), { a: '1' });
+  assert.deepEqual(strip({ connection: 'Keep-Alive, Close', b: '2' }), { b: '2' });
+});
+
+test('strip: an upgrade keeps Connection: upgrade and Upgrade; a stray Upgrade goes', () => {
+  assert.deepEqual(strip({ connection: 'keep-alive, Upgrade', upgrade: 'websocket' }), { connection: 'upgrade', upgrade: 'websocket' });
+  assert.deepEqual(strip({ upgrade: 'h2c' }), {});
+  assert.deepEqual(strip({ connection: 'upgrade' }), {});
+});

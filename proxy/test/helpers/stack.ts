@@ -1,0 +1,170 @@
+// proxy/test/helpers/stack.ts — a whole Drawbridge on loopback for integration tests: the dev IdP,
+// the sample app as upstream, and Drawbridge itself, every listener on an ephemeral port.
+import { Writable } from 'node:stream';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
+import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
+import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
+import { CookieJarClient, type CookieJarClientOptions } from '../../../e2e/support/http-client.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { formatIssue } from '../../src/config/locate.js';
+import { createListener, startDrawbridge, type Drawbridge } from '../../src/server/server.js';
+
+export const CLIENT_ID = 'drawbridge';
+export const CLIENT_SECRET = 'dev-client-secret-0123456789abcdef0123456789';
+export const SESSION_SECRET = 'test-session-secret-0123456789abcdef0123456789';
+
+export interface StackOptions {
+  /**
+   * The `routes:` (and optionally `policies:`) YAML, with `{{PORT}}` for the proxy port and `{{APP}}` for the
+   * sample app's URL. Default: one `app` route on app.localhost allowing the engineering group.
+   */
+  routes?: string;
+  /** Extra top-level YAML (e.g. `trustedProxies: [...]`), placed before `routes:`. */
+  extra?: string;
+  /** Replaces the session block's store line (default memory). */
+  store?: string;
+  /** Extra lines inside `session:` (e.g. `idleTimeout: 2s`). */
+  session?: string;
+  /** Extra lines inside `idp:`. */
+  idp?: string;
+  idpOptions?: Partial<DevIdpOptions>;
+  /** Do not start the IdP (IdP-down tests); the issuer then points at a closed port. */
+  noIdp?: boolean;
+  now?: () => number;
+  adminListen?: string | false;
+}
+
+export interface Stack {
+  db: Drawbridge;
+  idp?: DevIdp;
+  app: SampleApp;
+  port: number;
+  publicUrl: string;
+  configFile: string;
+  /** http://HOST:PORT + path on the proxy port. */
+  url(host: string, path?: string): string;
+  /** A browser-like client resolving every *.localhost to 127.0.0.1, sending Accept: text/html. */
+  browser(options?: CookieJarClientOptions): CookieJarClient;
+  /** An API-like client (no text/html). */
+  api(options?: CookieJarClientOptions): CookieJarClient;
+  /** Opens `url` and signs in at the dev IdP as `login`; the result's response is the final page. */
+  signIn(client: CookieJarClient, url: string, login: string, options?: { otp?: string }): Promise<SignInResult>;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, any>[];
+  close(): Promise<void>;
+}
+
+const DEFAULT_ROUTES = `routes:
+  - name: app
+    from: http://app.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - groups: [engineering]
+  - name: public
+    from: http://public.localhost:{{PORT}}
+    to: {{APP}}
+    public: true
+`;
+
+function configText(port: number, issuer: string, app: string, o: StackOptions): string {
+  const routes = (o.routes ?? DEFAULT_ROUTES).replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app);
+  return `listen: "127.0.0.1:${port}"
+publicUrl: http://auth.localhost:${port}
+admin: { listen: "127.0.0.1:0" }
+idp:
+  issuer: ${issuer}
+  clientId: ${CLIENT_ID}
+  clientSecret: ${CLIENT_SECRET}
+  allowInsecureHttp: true
+  mfaAcrValues: [mfa]
+${(o.idp ?? '').replace(/^/gm, '  ')}
+session:
+  secret: ${SESSION_SECRET}
+  ${o.store ?? 'store: { type: memory, maxSessions: 1000 }'}
+${(o.session ?? '').replace(/^/gm, '  ')}
+log: { level: debug, format: json }
+${o.extra ?? ''}
+${routes}`;
+}
+
+/** Starts the dev IdP, the sample app and Drawbridge; `close()` stops all three. */
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const app = await startSampleApp({});
+  // The proxy listener is created first: its port goes into publicUrl, the routes and the IdP's redirect URIs.
+  const probe = loadConfigText(configText(1, 'http://127.0.0.1:1', app.url, o), 'stack.yaml');
+  if (!probe.ok) throw new Error(probe.errors.map(formatIssue).join('\n'));
+  const server = createListener(probe.config);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const publicUrl = `http://auth.localhost:${port}`;
+  let idp: DevIdp | undefined;
+  let issuer = 'http://127.0.0.1:9';
+  if (!o.noIdp) {
+    idp = await startDevIdp({
+      clients: [
+        {
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          redirectUris: [`${publicUrl}/.drawbridge/callback`],
+          postLogoutRedirectUris: [`${publicUrl}/.drawbridge/sign_out`],
+          backchannelLogoutUri: `http://127.0.0.1:${port}/.drawbridge/backchannel_logout`,
+        },
+      ],
+      ...o.idpOptions,
+    });
+    issuer = idp.issuer;
+  }
+  const text = configText(port, issuer, app.url, o);
+  const dir = mkdtempSync(join(tmpdir(), 'drawbridge-test-'));
+  const configFile = join(dir, 'drawbridge.yaml');
+  writeFileSync(configFile, text);
+  const loaded = loadConfigText(text, configFile);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
+
+  const logs: Record<string, any>[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}) });
+  if (idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
+  app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
+
+  const resolve = { 'auth.localhost': '127.0.0.1' };
+  const resolver = new Proxy(resolve as Record<string, string>, { get: (t, k) => (typeof k === 'string' && k.endsWith('localhost') ? '127.0.0.1' : t[k as string]) });
+  const stack: Stack = {
+    db,
+    ...(idp ? { idp } : {}),
+    app,
+    port,
+    publicUrl,
+    configFile,
+    url: (host, path = '/') => `http://${host}:${port}${path}`,
+    browser: (options = {}) => new CookieJarClient({ resolve: resolver, headers: { accept: 'text/html,application/xhtml+xml' }, ...options }),
+    api: (options = {}) => new CookieJarClient({ resolve: resolver, headers: { accept: 'application/json' }, ...options }),
+    signIn: (client, url, login, options = {}) => signInAtIdp(client, url, { login, ...(options.otp ? { otp: options.otp } : {}), headers: { accept: 'text/html' } }),
+    logs,
+    async close() {
+      await db.close();
+      await Promise.all([idp?.close(), app.close()]);
+    },
+  };
+  return stack;
+}
+
+/** Polls `check` until it is true or `ms` pass. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`waitFor: condition not met within ${ms} ms`);
+}
