@@ -25,6 +25,7 @@ export interface SignJwtOptions {
   alg?: SigningAlg | 'none' | (string & {});
   /** The `kid` header; defaults to the kid of the IdP key used. Set to `null` to leave it out. */
   kid?: string | null;
+  /** The `typ` header; an empty string leaves it out. */
   typ?: string;
   /** Sign with this key instead of the IdP's (then `alg` must fit the key). */
   key?: ForeignKey;

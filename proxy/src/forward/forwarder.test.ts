@@ -394,7 +394,7 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   });
   for (let i = 0; i < 6; i++) assert.equal((await request(port, i % 2 ? '/two' : '/one')).status, 200);
   assert.equal(own.connections, 1);
-  assert.equal(results.length, 6);
+  await until(() => results.length === 6);
 });
 
 test('the timeout is to the response headers: a slow body after them is not cut', T, async (t) => {

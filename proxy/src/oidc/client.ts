@@ -15,12 +15,15 @@ export interface AuthorizationRequest {
 }
 
 export interface TokenSet {
-  claims: Record<string, unknown>;
+  /** The ID token's claims; a refresh response may carry no ID token (then undefined). */
+  claims?: Record<string, unknown>;
   idToken?: string;
   accessToken?: string;
   refreshToken?: string;
   /** ms since epoch. */
   accessTokenExpiresAt?: number;
+  /** ms since epoch: when to refresh (80% of the access token's life). */
+  refreshAt?: number;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -126,7 +129,9 @@ export class OidcClient {
       ...(checks.maxAge !== undefined ? { maxAge: checks.maxAge } : {}),
     });
     this.lastContact = Date.now();
-    return toTokenSet(tokens);
+    const set = toTokenSet(tokens);
+    if (!set.claims) throw wrap('reading the ID token', new Error('the token response has no ID token'), 'DRB_SIGN_IN_FAILED');
+    return set;
   }
 
   /** Uses a refresh token; rejects when the IdP refuses it (the caller ends the session). */
@@ -162,12 +167,14 @@ export class OidcClient {
 
 function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): TokenSet {
   const claims = tokens.claims();
-  if (!claims) throw wrap('reading the ID token', new Error('the token response has no ID token'), 'DRB_SIGN_IN_FAILED');
-  const set: TokenSet = { claims: { ...claims } };
+  const set: TokenSet = claims ? { claims: { ...claims } } : {};
   if (tokens.id_token) set.idToken = tokens.id_token;
   if (tokens.access_token) set.accessToken = tokens.access_token;
   if (tokens.refresh_token) set.refreshToken = tokens.refresh_token;
   const expiresIn = tokens.expiresIn();
-  if (expiresIn !== undefined) set.accessTokenExpiresAt = Date.now() + expiresIn * 1000;
+  if (expiresIn !== undefined) {
+    set.accessTokenExpiresAt = Date.now() + expiresIn * 1000;
+    set.refreshAt = Date.now() + expiresIn * 800;
+  }
   return set;
 }

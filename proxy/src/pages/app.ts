@@ -11,6 +11,7 @@ import { safeReturnTarget } from '../routes/return-target.js';
 import { parseCookieHeader, serializeCookie } from '../session/cookie.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
+import { tokenFields } from '../session/sessions.js';
 import { acrValuesFor, parseStepUp, unmetStepUp } from '../server/step-up.js';
 import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
 import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
@@ -184,7 +185,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message);
     }
     const now = rt.now();
-    const identity = identityFromClaims(tokens.claims, cfg().config.idp.claims);
+    const claims = tokens.claims ?? {};
+    const identity = identityFromClaims(claims, cfg().config.idp.claims);
     if (!identity.sub) return failSignIn(400, 'The identity provider sent no subject.');
     x.identity = identity;
     if (attempt.stepUp) {
@@ -206,7 +208,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     try {
       const previous = rt.sessions.readId(req.headers.cookie, secure(x));
       if (previous) await rt.sessions.store.delete(previous);
-      session = await rt.sessions.create(identity, tokenFields(tokens), typeof tokens.claims.sid === 'string' ? tokens.claims.sid : undefined, now);
+      session = await rt.sessions.create(identity, tokenFields(tokens), typeof claims.sid === 'string' ? claims.sid : undefined, now);
     } catch (e) {
       return storeUnavailable(req, res, x, e);
     }
@@ -409,15 +411,6 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function tokenFields(t: { idToken?: string; accessToken?: string; refreshToken?: string; accessTokenExpiresAt?: number }): SessionRecord['tokens'] {
-  return {
-    ...(t.idToken ? { idToken: t.idToken } : {}),
-    ...(t.accessToken ? { accessToken: t.accessToken } : {}),
-    ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
-    ...(t.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: t.accessTokenExpiresAt } : {}),
-  };
 }
 
 function isNetworkError(e: unknown): boolean {

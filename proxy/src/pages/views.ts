@@ -24,7 +24,7 @@ header{margin:0 0 20px}
 .brand{display:flex;align-items:center;gap:10px;font-weight:700;font-size:1.0625rem;letter-spacing:-.01em}
 .brand svg{width:30px;height:30px;flex:none}
 main{position:relative;overflow:hidden;width:100%;max-width:580px;background:var(--card);border:1px solid var(--line);border-radius:16px;padding:36px 36px 32px;box-shadow:0 1px 2px rgba(16,24,40,.05),0 12px 32px -8px rgba(16,24,40,.12)}
-main::before{content:"";position:absolute;top:0;left:0;right:0;height:4px;background:var(--tone)}
+.band{position:absolute;top:0;left:0;right:0;height:4px;background:var(--tone)}
 .top{display:flex;align-items:center;justify-content:space-between;gap:12px;margin:0 0 18px}
 .icon{display:grid;place-items:center;width:48px;height:48px;border-radius:50%;background:var(--tone-bg);color:var(--tone);flex:none}
 .icon svg{width:26px;height:26px}
@@ -200,6 +200,7 @@ export function layout(options: LayoutOptions): string {
 <body class="tone-${tone}">
 <header><span class="brand">${MARK}Drawbridge</span></header>
 <main>
+<div class="band"></div>
 <div class="top"><span class="icon">${icon(options.icon ?? TONE_ICON[tone])}</span>${statusLine && html`<p class="status">${statusLine}</p>`}</div>
 <h1>${heading}</h1>
 ${lead === undefined ? '' : html`<p class="lead">${lead}</p>`}

@@ -1,6 +1,7 @@
 // policy/cidr.test.ts — address and range parsing, IPv4-mapped IPv6, containment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { cidrContains, cidrSchema, parseCidr, parseIp } from './cidr.js';
 
 function range(text: string) {
@@ -70,4 +71,42 @@ test('invalid ranges have clear messages', () => {
     assert.equal(s.success, false);
     assert.match(s.error!.issues[0]!.message, /invalid CIDR/);
   }
+});
+
+test('IPv6 spellings: compressed, uppercase, embedded IPv4, zones', () => {
+  const words = (ip: string) => {
+    const a = parseIp(ip);
+    return a?.family === 6 ? [...a.words] : a;
+  };
+  assert.deepEqual(words('::'), [0, 0, 0, 0]);
+  assert.deepEqual(words('1::'), [0x10000, 0, 0, 0]);
+  assert.deepEqual(words('::2'), [0, 0, 0, 2]);
+  assert.deepEqual(words('1:2:3:4:5:6:1.2.3.4'), [0x10002, 0x30004, 0x50006, 0x01020304]);
+  assert.deepEqual(words('1::FFFF:1.2.3.4'), [0x10000, 0, 0xffff, 0x01020304]);
+  assert.deepEqual(words('2001:DB8::1%25eth0'), [0x20010db8, 0, 0, 1]);
+  for (const bad of ['1:2:3:4:5:6:7:', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:1.2.3.4', '::g', '1:::2', '%eth0', '1::2:3:4:5:6:7:8']) {
+    assert.equal(parseIp(bad), undefined, bad);
+  }
+});
+
+test('property: parseIp reads every IPv6 spelling the WHATWG URL parser reads, to the same address', () => {
+  const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+  fc.assert(
+    fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), fc.boolean(), fc.boolean(), (g, upper, compress) => {
+      let text = g.map((x) => x.toString(16)).join(':');
+      if (compress) text = text.replace(/(^|:)0(:0)+(:|$)/, '::');
+      if (upper) text = text.toUpperCase();
+      const canonical = new URL(`http://[${text}]/`).hostname;
+      const parsed = parseIp(text);
+      assert.ok(parsed, text);
+      const again = parseIp(canonical.slice(1, -1));
+      assert.deepEqual(parsed, again, `${text} vs ${canonical}`);
+      if (parsed.family === 6) {
+        assert.deepEqual([...parsed.words], [0, 2, 4, 6].map((i) => ((g[i]! << 16) | g[i + 1]!) >>> 0));
+      } else {
+        assert.deepEqual(g.slice(0, 6), [0, 0, 0, 0, 0, 0xffff]);
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });

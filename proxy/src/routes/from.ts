@@ -28,6 +28,9 @@ export function parseFrom(from: string): ParsedFrom | { error: string } {
   if (!host.ok) return { error: `"from" host: ${host.reason}` };
   let prefix = '/';
   if (m[3] !== '' && m[3] !== '/') {
+    // Only unreserved characters: an encoded spelling (`%21` for `!`) could otherwise miss the route
+    // while an upstream that decodes fully serves the same resource.
+    if (!/^[A-Za-z0-9\-._~/]+$/.test(m[3])) return { error: `"from" path may only contain letters, digits, "-", ".", "_", "~" and "/" (got "${m[3]}")` };
     const p = normalizeTarget(m[3]);
     if (!p.ok) return { error: `"from" path: ${p.reason}` };
     if (p.path !== m[3] && p.path !== m[3] + '/' && p.path + '/' !== m[3]) {

@@ -87,17 +87,15 @@ export function normalizeTarget(target: string): PathResult {
   let clean = true;
   for (; end < len; end++) {
     const c = target.charCodeAt(end);
-    if (c === SLASH) {
-      if (isDotOrEmptySegment(target, segStart, end)) clean = false;
+    if (c < 128 && PATH_CLASS[c] === C_PLAIN) continue;
+    if (c === SLASH && !isDotOrEmptySegment(target, segStart, end)) {
       segStart = end + 1;
-    } else if (c === QUESTION || c === HASH) {
-      break;
-    } else if (c >= 128 || PATH_CLASS[c] !== C_PLAIN) {
-      clean = false;
+      continue;
     }
-    if (!clean) break;
+    if (c !== QUESTION && c !== HASH) clean = false;
+    break;
   }
-  if (clean && end - segStart <= 2 && end > segStart && isDotOrEmptySegment(target, segStart, end)) clean = false;
+  if (clean && end > segStart && isDotOrEmptySegment(target, segStart, end)) clean = false;
   let path: string;
   if (clean) {
     path = end === len ? target : target.slice(0, end);

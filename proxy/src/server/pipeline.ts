@@ -13,8 +13,12 @@ import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { isReservedPath, PATHS } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
+import { bearerToken, verifyBearer } from '../oidc/bearer.js';
+import { identityFromClaims } from '../oidc/claims.js';
 import { Sessions } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
+import { createHash } from 'node:crypto';
+import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
@@ -23,7 +27,34 @@ import { stepUpQuery } from './step-up.js';
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Builds the request and upgrade handlers of the proxy listener. `pages` serves /.drawbridge/*. */
+/** Who a request acts as: a session or a verified bearer token. */
+interface Principal {
+  identity: Identity;
+  /** Changes whenever the identity may have changed, so a cached assertion is never stale. */
+  cacheKey: string;
+  /** The assertion's `sid`: a hash, never the session id. */
+  sid: string;
+  accessToken?: string;
+}
+
+function sessionPrincipal(record: SessionRecord): Principal {
+  return {
+    identity: record.identity,
+    cacheKey: `${record.id}:${record.tokens.refreshAt ?? record.tokens.accessTokenExpiresAt ?? 0}:${record.identity.authTime ?? 0}`,
+    sid: Sessions.sidHash(record.id),
+    ...(record.tokens.accessToken ? { accessToken: record.tokens.accessToken } : {}),
+  };
+}
+
+/** RFC 9470: what an API client must bring to satisfy a step-up. */
+function stepUpChallenge(decision: Decision): string {
+  const need = decision.stepUp;
+  return `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required"${need?.acr?.length ? `, acr_values="${need.acr.join(' ')}"` : ''}${need?.maxAge !== undefined ? `, max_age=${need.maxAge}` : ''}`;
+}
+
 export function createPipeline(rt: Runtime, pages: PageHandler) {
+  const refresher = new Refresher(rt);
+
   /** Steps 1–2 (and the log hook): returns the exchange, or undefined when already answered. */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
     const snap = rt.snapshot();
@@ -67,60 +98,81 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     }
     const route: Route = match;
     x.route = route;
-    // The session id is read first: stripping removes the cookie from what the upstream will see.
-    const sessionId = route.public ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
+    // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
+    const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
 
-    let session: SessionRecord | undefined;
-    let decision: Decision;
+    let principal: Principal | undefined;
     const now = rt.now();
-    if (route.public) {
-      decision = decide(route, { method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
-    } else {
-      const auth = await authenticate(sessionId, x, route, now);
+    if (!route.public) {
+      const auth = bearer !== undefined ? await authenticateBearer(bearer, route, x, now) : await authenticate(sessionId, x, route, now);
       if (auth === 'unavailable') return storeUnavailable(req, res, x);
-      session = auth;
-      decision = decide(route, { identity: session?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
+      if (auth === 'idp-unavailable') return answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
+      if (typeof auth === 'object' && 'invalid' in auth) {
+        x.decision = 'invalid-token';
+        return sendJson(res, 401, { error: 'invalid_token', error_description: auth.invalid, requestId: x.id }, { 'www-authenticate': `Bearer error="invalid_token", error_description="${auth.invalid}"` });
+      }
+      principal = auth;
     }
+    const decision = decide(route, { identity: principal?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
     x.decision = decision.outcome;
     x.reasons = decision.reasons;
-    if (session) x.identity = session.identity;
-    if (decision.outcome === 'allow') return forward(req, res, x, route, session);
+    if (principal) x.identity = principal.identity;
+    if (decision.outcome === 'allow') return forward(req, res, x, route, principal);
+    if (bearer !== undefined && decision.outcome !== 'deny') {
+      // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
+      return sendJson(res, 401, { error: 'insufficient_user_authentication', requestId: x.id }, { 'www-authenticate': stepUpChallenge(decision) });
+    }
     return refuse(req, res, x, route, decision);
   }
 
-  /** Reads the session cookie: a record, undefined (anonymous or expired), or 'unavailable' (store down). */
-  async function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): Promise<SessionRecord | undefined | 'unavailable'> {
+  /** Reads the session: a principal, undefined (anonymous or expired), or 'unavailable' (store down). Refreshes when due. */
+  async function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): Promise<Principal | undefined | 'unavailable'> {
     if (id === undefined) return undefined;
+    let record: SessionRecord;
     try {
       const loaded = await rt.sessions.load(id, now, route);
       if (loaded.state !== 'valid') return undefined;
-      rt.sessions.touchIfDue(loaded.record, now).catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
-      return loaded.record;
+      record = loaded.record;
+      if (refresher.due(record, now)) {
+        const refreshed = await refresher.refresh(record, x.id);
+        if (refreshed.state === 'ended') return undefined;
+        record = refreshed.record;
+      }
     } catch (e) {
       rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
       return 'unavailable';
     }
+    rt.sessions.touchIfDue(record, now).catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
+    return sessionPrincipal(record);
   }
 
-  /** The assertion for this session and route: cached (a string) or being signed (a promise). */
-  function assertionFor(route: Route, session: SessionRecord | undefined): string | Promise<string> | undefined {
-    if (!session) return undefined;
-    return rt.signer.sign({
-      // The key changes whenever the identity may have changed (refresh, step-up), so a cached token is never stale.
-      sessionKey: `${session.id}:${session.tokens.accessTokenExpiresAt ?? 0}:${session.identity.authTime ?? 0}`,
-      route,
-      identity: session.identity,
-      sidHash: Sessions.sidHash(session.id),
-    });
+  /** Verifies a bearer token against the IdP's keys; its claims feed the same policy. */
+  async function authenticateBearer(token: string, route: Route, x: Exchange, now: number): Promise<Principal | { invalid: string } | 'idp-unavailable'> {
+    if (!rt.oidc.ready || route.bearer === false) return 'idp-unavailable';
+    const result = await verifyBearer(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audiences: route.bearer.audiences, now });
+    if (!result.ok) {
+      rt.logger.warn({ event: 'bearer', result: 'invalid', requestId: x.id, route: route.name, reason: result.reason });
+      return { invalid: result.reason };
+    }
+    const identity = identityFromClaims(result.claims, x.snap.compiled.config.idp.claims);
+    const digest = createHash('sha256').update(token).digest('base64url');
+    return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
+  }
+
+  /** The assertion for this principal and route: cached (a string) or being signed (a promise). */
+  function assertionFor(route: Route, principal: Principal | undefined): string | Promise<string> | undefined {
+    if (!principal) return undefined;
+    return rt.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid });
   }
 
   /** Step 6 on req.headers, before the proxy library sees the request. */
-  function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, session: SessionRecord | undefined, assertion: string | undefined): void {
+  function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
     req.url = upstreamPath(route, x.path!, x.query!);
-    setIdentityHeaders(req.headers, route, session?.identity, {
+    setIdentityHeaders(req.headers, route, principal?.identity, {
       ...(assertion !== undefined ? { assertion: { name: x.snap.compiled.config.assertion.header, value: assertion } } : {}),
-      ...(session?.tokens.accessToken ? { accessToken: session.tokens.accessToken } : {}),
+      ...(principal?.accessToken ? { accessToken: principal.accessToken } : {}),
       requestId: x.id,
       clientIp: x.client.ip,
       proto: x.client.scheme,
@@ -129,20 +181,20 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     });
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, session: SessionRecord | undefined): void {
-    const assertion = assertionFor(route, session);
+  function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined): void {
+    const assertion = assertionFor(route, principal);
     if (typeof assertion === 'object') {
       assertion.then(
-        (value) => finishForward(req, res, x, route, session, value),
+        (value) => finishForward(req, res, x, route, principal, value),
         (e: Error) => internalError(rt, req, res, e),
       );
     } else {
-      finishForward(req, res, x, route, session, assertion);
+      finishForward(req, res, x, route, principal, assertion);
     }
   }
 
-  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, session: SessionRecord | undefined, assertion: string | undefined): void {
-    applyIdentity(req, x, route, session, assertion);
+  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
+    applyIdentity(req, x, route, principal, assertion);
     rt.forwarder.web(
       req,
       res,
@@ -167,9 +219,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       const url = signInUrl(x, decision);
       if (isBrowser(req)) return redirect(res, url);
       const stepUp = decision.outcome === 'step-up';
-      const challenge = stepUp
-        ? `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent sign-in is required"${decision.stepUp?.acr?.length ? `, acr_values="${decision.stepUp.acr.join(' ')}"` : ''}${decision.stepUp?.maxAge !== undefined ? `, max_age=${decision.stepUp.maxAge}` : ''}`
-        : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
+      const challenge = stepUp ? stepUpChallenge(decision) : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
       return sendJson(res, 401, { error: stepUp ? 'insufficient_user_authentication' : 'unauthenticated', signIn: url, requestId: x.id }, { 'www-authenticate': challenge });
     }
     const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
@@ -206,22 +256,24 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const route: Route = match;
     x.route = route;
     if (!route.websockets) return fail(403, 'Forbidden');
-    const sessionId = route.public ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: false });
+    const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
     const now = rt.now();
-    let session: SessionRecord | undefined;
+    let principal: Principal | undefined;
     if (!route.public) {
-      const auth = await authenticate(sessionId, x, route, now);
-      if (auth === 'unavailable') return fail(503, 'Service Unavailable');
-      session = auth;
+      const auth = bearer !== undefined ? await authenticateBearer(bearer, route, x, now) : await authenticate(sessionId, x, route, now);
+      if (auth === 'unavailable' || auth === 'idp-unavailable') return fail(503, 'Service Unavailable');
+      if (typeof auth === 'object' && 'invalid' in auth) return fail(401, 'Unauthorized');
+      principal = auth;
     }
-    const decision = decide(route, { identity: session?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
+    const decision = decide(route, { identity: principal?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
     x.decision = decision.outcome;
     x.reasons = decision.reasons;
-    if (session) x.identity = session.identity;
+    if (principal) x.identity = principal.identity;
     if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') return fail(401, 'Unauthorized');
     if (decision.outcome !== 'allow') return fail(403, 'Forbidden');
-    applyIdentity(req, x, route, session, await assertionFor(route, session));
+    applyIdentity(req, x, route, principal, await assertionFor(route, principal));
     rt.forwarder.ws(req, socket, head, route, (r) => {
       x.upstreamMs = r.upstreamMs;
       logUpgrade(rt, req, x, r.status);

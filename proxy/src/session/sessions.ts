@@ -113,3 +113,14 @@ export class Sessions {
     return createHash('sha256').update(`drawbridge-sid\0${id}`).digest('base64url').slice(0, 22);
   }
 }
+
+/** The tokens a session keeps (never logged, never shown). */
+export function tokenFields(t: { idToken?: string; accessToken?: string; refreshToken?: string; accessTokenExpiresAt?: number; refreshAt?: number }): SessionTokens {
+  return {
+    ...(t.refreshAt !== undefined ? { refreshAt: t.refreshAt } : {}),
+    ...(t.idToken ? { idToken: t.idToken } : {}),
+    ...(t.accessToken ? { accessToken: t.accessToken } : {}),
+    ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
+    ...(t.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: t.accessTokenExpiresAt } : {}),
+  };
+}

@@ -7,8 +7,10 @@ export interface SessionTokens {
   idToken?: string;
   accessToken?: string;
   refreshToken?: string;
-  /** ms since epoch; when the access token expires (drives refresh). */
+  /** ms since epoch; when the access token expires. */
   accessTokenExpiresAt?: number;
+  /** ms since epoch; when to refresh (before the access token expires). */
+  refreshAt?: number;
 }
 
 export interface SessionRecord {

@@ -28,13 +28,15 @@ function redact(value: unknown, depth = 0): unknown {
 }
 
 const jsonLine = winston.format.printf((info) => {
-  const { level, message: _m, [Symbol.for('level')]: _l, [Symbol.for('message')]: _s, [Symbol.for('splat')]: _p, ...rest } = info as Record<string | symbol, unknown>;
-  return JSON.stringify({ time: new Date().toISOString(), level, ...(redact(rest) as object) });
+  const { level, message, [Symbol.for('level')]: _l, [Symbol.for('message')]: _s, [Symbol.for('splat')]: _p, ...rest } = info as Record<string | symbol, unknown>;
+  const text = typeof message === 'string' ? message.trim() : '';
+  return JSON.stringify({ time: new Date().toISOString(), level, ...(redact(rest) as object), ...(text ? { message: text } : {}) });
 });
 
 const prettyLine = winston.format.printf((info) => {
-  const { level, message: _m, event, [Symbol.for('level')]: _l, [Symbol.for('message')]: _s, [Symbol.for('splat')]: _p, ...rest } = info as Record<string | symbol, unknown>;
-  const fields = Object.entries(redact(rest) as Record<string, unknown>)
+  const { level, message, event, [Symbol.for('level')]: _l, [Symbol.for('message')]: _s, [Symbol.for('splat')]: _p, ...rest } = info as Record<string | symbol, unknown>;
+  const text = typeof message === 'string' ? message.trim() : '';
+  const fields = Object.entries({ ...(redact(rest) as Record<string, unknown>), ...(text ? { message: text } : {}) })
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? (/[\s"]/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
     .join(' ');
