@@ -18,12 +18,13 @@ export interface LoadOptions {
   missingEnv?: 'error' | 'warn';
 }
 
-// Long enough to pass the secret-length check, so only the real problems of the file are reported.
+// Stands in for a missing ${NAME}: long enough to pass the secret-length check, so the missing variable
+// is reported once, at its scalar, and not again as an empty or short value.
 const ENV_PLACEHOLDER = 'placeholder-for-a-missing-environment-variable';
 
 /** Validates configuration text. `file` only labels the errors; `env` feeds ${NAME}. Pure: no I/O. */
 export function loadConfigText(text: string, file: string, env: Readonly<Record<string, string | undefined>> = {}, options: LoadOptions = {}): LoadResult {
-  const parsed = parseYaml(text, file, configSchema, env, options.missingEnv === 'warn' ? ENV_PLACEHOLDER : undefined);
+  const parsed = parseYaml(text, file, configSchema, env, ENV_PLACEHOLDER, options.missingEnv === 'warn');
   if (!parsed.ok) {
     // Report the semantic problems of the raw data too: one run names every mistake.
     if (parsed.raw !== undefined && parsed.locator) {
@@ -47,6 +48,7 @@ export function parseYaml<S extends z.ZodType>(
   schema: S,
   env: Readonly<Record<string, string | undefined>> = {},
   envPlaceholder?: string,
+  missingEnvIsWarning = false,
 ): { ok: true; value: z.output<S>; locator: Locator; warnings: ConfigIssue[] } | { ok: false; errors: ConfigIssue[]; raw?: unknown; locator?: Locator } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -61,7 +63,7 @@ export function parseYaml<S extends z.ZodType>(
   const warnings: ConfigIssue[] = [];
   for (const p of interpolateEnv(doc, env, envPlaceholder)) {
     const { line, col } = lines.linePos(p.node.range?.[0] ?? 0);
-    if (envPlaceholder !== undefined && p.message.endsWith('is not set')) {
+    if (missingEnvIsWarning && p.message.endsWith('is not set')) {
       warnings.push({ file, line, col, message: `warning: ${p.message} (checked with a placeholder; serve refuses to start without it)` });
     } else {
       errors.push({ file, line, col, message: p.message });
@@ -118,11 +120,13 @@ function toConfigIssue(locator: Locator, issue: Issue): ConfigIssue {
   const where = path.length > 0 ? `${dotted(path)}: ` : '';
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys;
-    return locator.issue([...path, keys[0]], `${where}unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`, { key: true });
+    // A schema may say more than zod's default (policy rules suggest the closest rule name).
+    const said = /^Unrecognized key/.test(issue.message) ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    return locator.issue([...path, keys[0]], `${where}${said}`, { key: true });
   }
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
     const parent = path.slice(0, -1);
-    return locator.issue(parent, `${dotted(parent) || 'top level'}: missing required key "${String(path[path.length - 1])}"`);
+    return locator.issue(parent, `${dotted(parent) || 'top level'}: missing required key "${String(path[path.length - 1])}"`, { key: true });
   }
   return locator.issue(path, `${where}${issue.message.replace(/^Invalid input: /, '')}`);
 }

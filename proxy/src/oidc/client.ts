@@ -152,6 +152,12 @@ export class OidcClient {
     return oidc.buildEndSessionUrl(config, params);
   }
 
+  /** Origins the sign-out form's POST may be redirected to (CSP form-action): the IdP's end-session endpoint. */
+  formActionOrigins(): string[] {
+    const end = this.config?.serverMetadata().end_session_endpoint;
+    return [end ? new URL(end).origin : new URL(this.idp.issuer).origin];
+  }
+
   /** The IdP's jwks_uri (bearer tokens, logout tokens). */
   jwksUri(): URL {
     const uri = this.requireConfig().serverMetadata().jwks_uri;

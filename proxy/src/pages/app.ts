@@ -58,7 +58,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   const cfg = () => rt.snapshot().compiled;
   const secure = (x: Exchange) => x.client.scheme === 'https';
   const loginCookieName = (x: Exchange, state: string) => `${secure(x) ? '__Host-' : ''}${cfg().config.session.cookieName}-login-${state.slice(0, 12)}`;
-  const csp = () => pageCsp([new URL(cfg().config.idp.issuer).origin]);
+  const csp = () => pageCsp(rt.oidc.formActionOrigins());
 
   /** The session of this host's cookie, if valid. Rejects when the store fails. */
   async function currentSession(req: IncomingMessage, x: Exchange): Promise<SessionRecord | undefined> {

@@ -259,7 +259,8 @@ function afterSeconds(sec: number): string {
 }
 
 function time(ms: number | undefined): SafeHtml {
-  if (ms === undefined || !Number.isFinite(ms)) return html`<span class="muted">unknown</span>`;
+  // Date's range is ±8.64e15 ms; outside it toISOString throws.
+  if (ms === undefined || !(Math.abs(ms) <= 8.64e15)) return html`<span class="muted">unknown</span>`;
   const iso = new Date(ms).toISOString();
   return html`<time datetime="${iso}">${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC</time>`;
 }
@@ -381,7 +382,7 @@ export function unavailablePage(options: { what: 'idp' | 'store'; requestId: str
     heading: idp ? 'Sign-in is temporarily unavailable' : 'Sessions are temporarily unavailable',
     lead: idp
       ? 'Drawbridge can’t reach the identity provider right now, so it can’t sign you in.'
-      : 'Drawbridge can’t check sessions right now, so it isn’t letting any requests through.',
+      : 'Drawbridge can’t check your session right now, so it can’t let you in.',
     requestId,
     body: html`<p>${when} This is a problem on our side, not something you did.</p>
 ${idp && html`<p class="muted">Applications you’re already signed in to keep working.</p>`}

@@ -174,7 +174,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       ...(assertion !== undefined ? { assertion: { name: x.snap.compiled.config.assertion.header, value: assertion } } : {}),
       ...(principal?.accessToken ? { accessToken: principal.accessToken } : {}),
       requestId: x.id,
-      clientIp: x.client.ip,
+      // The hop that connected (appended to a trusted chain), not the client address derived from that chain.
+      clientIp: req.socket.remoteAddress ?? x.client.ip,
       proto: x.client.scheme,
       host: x.host!,
       ...(x.client.forwardedFor ? { forwardedFor: x.client.forwardedFor } : {}),

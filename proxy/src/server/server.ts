@@ -159,16 +159,36 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     return { ready: checks.config && checks.idp && checks.store, checks };
   }
 
+  /** GET /sessions?user=U and POST /sessions/revoke?user=U|all=1 — what `drawbridge sessions` uses for a memory store. */
+  function adminSessions(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    const q = new URL(req.url ?? '/', 'http://admin').searchParams;
+    const filter = q.get('user') ? { user: q.get('user')! } : {};
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    if (path === '/sessions') {
+      store.list(filter).then((list) => json(200, list.map(sessionSummary)), (e: Error) => json(503, { error: e.message }));
+      return;
+    }
+    if (!q.get('user') && q.get('all') !== '1') return void json(400, { error: 'revoke needs user=U or all=1' });
+    store.deleteWhere(filter).then(
+      (n) => {
+        logger.info({ event: 'sessions-revoke', result: 'success', user: q.get('user') ?? '', all: q.get('all') === '1', revoked: n });
+        json(200, { revoked: n });
+      },
+      (e: Error) => json(503, { error: e.message }),
+    );
+  }
+
   let adminServer: http.Server | undefined;
   const adminListen = options.adminListen ?? config.admin.listen;
   if (adminListen !== false) {
     adminServer = http.createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();
+      if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
       if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       if (path === '/readyz') {
         return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
       }
+      if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
       if (path === '/metrics') {
         return void metrics.registry.metrics().then(
           (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
@@ -241,6 +261,19 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       return checksum;
     },
   } as Drawbridge;
+}
+
+/** What `sessions list` shows of a session: never a token, never the session id (a hash of it). */
+export function sessionSummary(r: import('../session/store.js').SessionRecord): Record<string, unknown> {
+  return {
+    sid: Sessions.sidHash(r.id),
+    user: r.identity.user,
+    email: r.identity.email ?? null,
+    groups: r.identity.groups,
+    createdAt: new Date(r.createdAt).toISOString(),
+    lastSeenAt: new Date(r.lastSeenAt).toISOString(),
+    expiresAt: new Date(Math.min(r.expiresAt, r.lastSeenAt + r.idleTimeoutMs)).toISOString(),
+  };
 }
 
 function sha(text: string): string {

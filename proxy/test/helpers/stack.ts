@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
 import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
 import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
@@ -167,4 +167,145 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms: numbe
     await new Promise((r) => setTimeout(r, every));
   }
   throw new Error(`waitFor: condition not met within ${ms} ms`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers for the integration suites below: raw sockets, a movable clock, the session cookie, batching.
+
+/** One answer read off a raw socket. `interim` lists the 1xx statuses seen before it (100 Continue). */
+export interface RawResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ', ' (set-cookie with '\n'). */
+  headers: Record<string, string>;
+  body: string;
+  interim: number[];
+  /** Everything the server sent. */
+  raw: string;
+}
+
+/** Options of {@link rawHttp}. */
+export interface RawHttpOptions {
+  /** Sent after the head; with `expectContinue`, only once `100 Continue` came (or 1 s passed). */
+  body?: string;
+  expectContinue?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * Sends `head` (request line and header lines, without the final blank line) byte for byte on a new TCP
+ * connection to 127.0.0.1:port, then the body, and reads until the server closes (send `Connection: close`).
+ * Needed for what node's http client refuses or normalizes: `_` in names, duplicate names, `Expect`.
+ */
+export function rawHttp(port: number, head: string, options: RawHttpOptions = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let bodySent = false;
+    const sendBody = () => {
+      if (bodySent) return;
+      bodySent = true;
+      if (options.body !== undefined) socket.write(options.body);
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`rawHttp: no complete answer within ${options.timeoutMs ?? 10_000} ms: ${Buffer.concat(chunks).toString('latin1').slice(0, 200)}`));
+    }, options.timeoutMs ?? 10_000);
+    socket.on('connect', () => {
+      socket.write(`${head.replace(/\r?\n/g, '\r\n').replace(/(\r\n)*$/, '')}\r\n\r\n`);
+      if (!options.expectContinue) sendBody();
+      else setTimeout(sendBody, 1000).unref();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (options.expectContinue && !bodySent && /^HTTP\/1\.1 100 /.test(Buffer.concat(chunks).toString('latin1'))) sendBody();
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      try {
+        resolve(parseRawResponse(Buffer.concat(chunks).toString('utf8')));
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}
+
+/** Parses what a server wrote on a connection it then closed: 1xx answers, then one final answer. */
+export function parseRawResponse(raw: string): RawResponse {
+  let rest = raw;
+  const interim: number[] = [];
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) throw new Error(`rawHttp: incomplete answer: ${JSON.stringify(raw.slice(0, 300))}`);
+    const lines = rest.slice(0, end).split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1]);
+    if (!status) throw new Error(`rawHttp: not an HTTP answer: ${JSON.stringify(raw.slice(0, 300))}`);
+    rest = rest.slice(end + 4);
+    if (status >= 100 && status < 200) {
+      interim.push(status);
+      continue;
+    }
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}${name === 'set-cookie' ? '\n' : ', '}${value}`;
+    }
+    let body = rest;
+    if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+      body = '';
+      let at = 0;
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n', at);
+        const size = parseInt(rest.slice(at, lineEnd), 16);
+        if (!(size > 0)) break;
+        body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+        at = lineEnd + 2 + size + 2;
+      }
+    }
+    return { status, headers, body, interim, raw };
+  }
+}
+
+/** A clock tests move forward instead of sleeping; pass `now` to startStack. */
+export function movableClock(): { now: () => number; advance(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms: number) {
+      offset += ms;
+    },
+  };
+}
+
+/** The session cookie's name over plain HTTP (the stack serves http). */
+export const SESSION_COOKIE = 'drawbridge';
+
+/** The value of the session cookie the client holds for `url`'s host, if any. */
+export function sessionCookie(client: CookieJarClient, url: string): string | undefined {
+  return client.cookies(url)[SESSION_COOKIE];
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** The requests the sample app received whose URL contains `marker` (tests put a unique marker in the query). */
+export function received(app: SampleApp, marker: string): SampleApp['requests'] {
+  return app.requests.filter((r) => r.url.includes(marker));
 }

@@ -1,0 +1,81 @@
+// bench/drawbridge-proxy.ts — Drawbridge under test, in its own process: the real startDrawbridge with a
+// public route and an authenticated route, a memory or redis store, and one session created directly in the
+// store (no IdP on the hot path). Reports its port and the Cookie header that carries the session.
+import { createWriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigText } from '../proxy/src/config/load.js';
+import { formatIssue } from '../proxy/src/config/locate.js';
+import { startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
+import { isMain, serveChild } from './child.js';
+import { benchSession } from './fixtures.js';
+
+export const BENCH_SESSION_SECRET = 'bench-session-secret-0123456789abcdef0123456789';
+
+/** Host headers of the two routes. */
+export const HOSTS = { public: 'public.localhost', auth: 'app.localhost' } as const;
+
+export interface DrawbridgeBenchOptions {
+  upstream: string;
+  /** `memory`, or a redis:// URL. */
+  store: string;
+}
+
+/**
+ * The bench configuration: production defaults (JSON logs at info, one line per request), an issuer on a
+ * closed port (discovery fails and retries in the background; proxied requests with a session never need it),
+ * routes without a port so any listener port matches.
+ */
+export function benchConfigText(o: DrawbridgeBenchOptions): string {
+  const store = o.store === 'memory' ? '{ type: memory, maxSessions: 100000 }' : `{ type: redis, url: "${o.store}" }`;
+  return `listen: "127.0.0.1:0"
+publicUrl: http://auth.localhost:1
+idp:
+  issuer: http://127.0.0.1:9
+  clientId: drawbridge
+  clientSecret: bench-client-secret
+  allowInsecureHttp: true
+session:
+  secret: ${BENCH_SESSION_SECRET}
+  store: ${store}
+log: { level: info, format: json }
+routes:
+  - name: public
+    from: http://${HOSTS.public}
+    to: ${o.upstream}
+    public: true
+  - name: app
+    from: http://${HOSTS.auth}
+    to: ${o.upstream}
+    policy:
+      allow:
+        - groups: [engineering]
+        - email: [admin@example.com]
+      deny:
+        - not: { ip: [127.0.0.0/8, 10.0.0.0/8] }
+`;
+}
+
+/** Starts Drawbridge with the bench configuration and creates one session; logs go to /dev/null. */
+export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string }> {
+  const loaded = loadConfigText(benchConfigText(o), 'bench.yaml');
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
+  const logStream = createWriteStream('/dev/null');
+  const db = await startDrawbridge({ config: loaded.config, logStream, adminListen: false });
+  const now = Date.now();
+  const { identity, tokens, idpSid } = benchSession(1, now);
+  const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);
+  const cookie = db.runtime.sessions.setCookie(record, false, now).split(';')[0]!;
+  return { db, cookie, user: identity.user };
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' } } });
+  let started: Awaited<ReturnType<typeof startBenchDrawbridge>> | undefined;
+  await serveChild(
+    async () => {
+      started = await startBenchDrawbridge({ upstream: values.upstream!, store: values.store! });
+      return { port: started.db.port, cookie: started.cookie, user: started.user };
+    },
+    async () => started?.db.close(),
+  );
+}

@@ -1,0 +1,125 @@
+// config/load.test.ts — configuration errors: every mistake named with FILE:LINE:COL, all at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadConfigText } from './load.js';
+import { formatIssue } from './locate.js';
+
+const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
+
+/** A valid configuration; `patch` replaces one marked line. */
+function base(extra = '', routes = ROUTES): string {
+  return `publicUrl: https://auth.example.com
+idp:
+  issuer: https://idp.example.com
+  clientId: drawbridge
+  clientSecret: s3cret
+session:
+  secret: ${SECRET}
+${extra}
+routes:
+${routes}`;
+}
+const ROUTES = `  - name: wiki
+    from: https://wiki.example.com
+    to: http://10.0.0.5:8080
+    policy:
+      allow:
+        - groups: [engineering]
+`;
+
+function errors(text: string, env: Record<string, string> = {}): string[] {
+  const r = loadConfigText(text, 'f.yaml', env);
+  assert.equal(r.ok, false, 'expected the configuration to be refused');
+  return r.ok ? [] : r.errors.map(formatIssue);
+}
+
+/** The 1-based line of the first (or, with "needle#N", the Nth) line containing needle. */
+function lineOf(text: string, needle: string): number {
+  const [what, nth] = needle.split('#');
+  let seen = 0;
+  return text.split('\n').findIndex((l) => l.includes(what) && ++seen === Number(nth ?? 1)) + 1;
+}
+
+test('the valid base configuration loads, with defaults applied', () => {
+  const r = loadConfigText(base(), 'f.yaml');
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  assert.equal(r.config.session.cookieName, 'drawbridge');
+  assert.equal(r.config.routes[0].timeout, '30s');
+  assert.deepEqual(r.config.idp.scopes, ['openid', 'email', 'profile']);
+});
+
+// [name, text, expected fragment, the line the error must point at]
+const MISTAKES: Array<[string, string, RegExp, string]> = [
+  ['YAML syntax error', base('log: { level: info'), /YAML/, 'routes:'],
+  ['unknown top-level key', base('colour: blue'), /unknown key "colour"/, 'colour:'],
+  ['unknown nested key', base('log: { level: info, formt: json }'), /log: unknown key "formt"/, 'formt'],
+  ['unknown rule', base('', ROUTES.replace('groups:', 'grups:')), /unknown rule "grups"/, 'grups'],
+  ['invalid CIDR', base('trustedProxies: [10.0.0.300/8]'), /invalid CIDR|not an IPv4/, 'trustedProxies'],
+  ['duplicate route name', base('', ROUTES + ROUTES.replace('wiki.example.com', 'b.example.com')), /duplicate route name "wiki"/, 'name: wiki#2'],
+  ['same host and prefix twice', base('', ROUTES + ROUTES.replace('name: wiki', 'name: wiki2')), /same host and prefix/, 'from: https://wiki.example.com#2'],
+  ['unknown named policy', base('', ROUTES.replace('policy:\n      allow:\n        - groups: [engineering]', 'policy: staff')), /staff/, 'policy: staff'],
+  ['cycle among named policies', base('policies:\n  a: { allow: [ { policy: b } ] }\n  b: { allow: [ { policy: a } ] }'), /cycle|a → b|b → a/, '  b:'],
+  ['invalid regex', base('', ROUTES.replace('from: https://wiki.example.com', 'from: https://wiki.example.com\n    regex: "([a-z"')), /invalid regex/, 'regex:'],
+  ['to is not http(s)', base('', ROUTES.replace('to: http://10.0.0.5:8080', 'to: ftp://10.0.0.5')), /http:\/\/ or https:\/\//, 'to: ftp'],
+  ['non-public route without allow', base('', ROUTES.replace('    policy:\n      allow:\n        - groups: [engineering]\n', '    policy: { deny: [ { groups: [x] } ] }\n')), /no allow rule/, 'deny:'],
+  ['route without any policy', base('', ROUTES.replace('    policy:\n      allow:\n        - groups: [engineering]\n', '')), /not public and has no policy/, 'name: wiki'],
+  ['short session secret', base().replace(SECRET, 'short'), /at least 32 bytes/, 'secret: short'],
+  ['publicUrl not https', base().replace('publicUrl: https://', 'publicUrl: http://'), /publicUrl must be https/, 'publicUrl'],
+  ['bad duration', base('', ROUTES + '    timeout: 30 seconds\n'), /duration|timeout/, 'timeout:'],
+  ['wrong type', base('', ROUTES + '    public: yes please\n'), /expected boolean/, 'public:'],
+  ['missing required key', base().replace('  clientId: drawbridge\n', ''), /missing required key "clientId"/, 'idp:'],
+  ['invalid time zone', base('', ROUTES.replace('- groups: [engineering]', '- time: { from: "08:00", to: "18:00", tz: Mars/Olympus }')), /Mars\/Olympus|time zone/i, 'tz:'],
+  ['bad from', base('', ROUTES.replace('from: https://wiki.example.com', 'from: wiki.example.com')), /"from" must look like/, 'from: wiki'],
+  ['route timeout longer than global', base('', ROUTES + '    session: { idleTimeout: 2h }\n'), /must not be longer/, 'session: { idle'],
+];
+
+for (const [name, text, expected, at] of MISTAKES) {
+  test(`config error: ${name} is named with its line and column`, () => {
+    const errs = errors(text);
+    const hit = errs.find((e) => expected.test(e));
+    assert.ok(hit, `no error matching ${expected} in:\n${errs.join('\n')}`);
+    const m = /^f\.yaml:(\d+):(\d+): /.exec(hit);
+    assert.ok(m, `not FILE:LINE:COL: ${hit}`);
+    const want = lineOf(text, at);
+    assert.equal(Number(m[1]), want, `${hit} should point at line ${want} ("${at}")`);
+    assert.ok(Number(m[2]) >= 1);
+  });
+}
+
+test('all errors at once: an unknown key, an invalid CIDR and a duplicate route name in one run', () => {
+  const text = base('trustedProxies: [10.0.0.300/8]\nlisten_port: 80', ROUTES + ROUTES.replace('wiki.example.com', 'b.example.com'));
+  const errs = errors(text);
+  assert.ok(errs.some((e) => /unknown key "listen_port"/.test(e)), errs.join('\n'));
+  assert.ok(errs.some((e) => /CIDR|IPv4/.test(e)), errs.join('\n'));
+  assert.ok(errs.some((e) => /duplicate route name/.test(e)), errs.join('\n'));
+  const lines = errs.map((e) => Number(/:(\d+):/.exec(e)![1]));
+  assert.deepEqual(lines, [...lines].sort((a, b) => a - b), 'errors are reported in file order');
+});
+
+test('${ENV} is interpolated; a missing variable is an error at its scalar, or a warning for offline tools', () => {
+  const text = base().replace('clientSecret: s3cret', 'clientSecret: ${CLIENT_SECRET}');
+  const ok = loadConfigText(text, 'f.yaml', { CLIENT_SECRET: 'from-env' });
+  assert.ok(ok.ok);
+  assert.equal(ok.config.idp.clientSecret, 'from-env');
+  const errs = errors(text);
+  assert.ok(errs.some((e) => e === `f.yaml:${lineOf(text, 'CLIENT_SECRET')}:17: environment variable CLIENT_SECRET is not set`), errs.join('\n'));
+  const warned = loadConfigText(text, 'f.yaml', {}, { missingEnv: 'warn' });
+  assert.ok(warned.ok);
+  assert.match(formatIssue(warned.warnings[0]), /warning: environment variable CLIENT_SECRET is not set/);
+  const literal = loadConfigText(base().replace('clientSecret: s3cret', () => 'clientSecret: "a$${NOT_A_VAR}"'), 'f.yaml');
+  assert.ok(literal.ok);
+  assert.equal(literal.config.idp.clientSecret, 'a${NOT_A_VAR}');
+});
+
+test('http publicUrl and issuer are accepted only with idp.allowInsecureHttp', () => {
+  const text = base().replace('publicUrl: https://', 'publicUrl: http://').replace('issuer: https://', 'issuer: http://').replace('  clientSecret: s3cret', '  clientSecret: s3cret\n  allowInsecureHttp: true');
+  assert.ok(loadConfigText(text, 'f.yaml').ok);
+});
+
+test('the example configurations are valid', () => {
+  for (const file of ['config/example.yaml', 'config/demo.yaml']) {
+    const r = loadConfigText(readFileSync(file, 'utf8'), file, {}, { missingEnv: 'warn' });
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  }
+});
