@@ -58,7 +58,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   const cfg = () => rt.snapshot().compiled;
   const secure = (x: Exchange) => x.client.scheme === 'https';
   const loginCookieName = (x: Exchange, state: string) => `${secure(x) ? '__Host-' : ''}${cfg().config.session.cookieName}-login-${state.slice(0, 12)}`;
-  const csp = () => pageCsp(rt.oidc.formActionOrigins());
+  // The IdP sends the signed-out browser on to publicUrl (post_logout_redirect_uri); Chromium checks that hop against form-action too.
+  const csp = () => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin]);
 
   /** The session of this host's cookie, if valid. Rejects when the store fails. */
   async function currentSession(req: IncomingMessage, x: Exchange): Promise<SessionRecord | undefined> {

@@ -92,6 +92,17 @@ export class RouteTable {
       if (route.regex) entry.regexRoutes.push(route);
       else entry.prefixes.set(route.prefix, route);
     }
+    // A route without a port serves its host on every port: a port-specific entry inherits those
+    // routes (its own prefixes win), so one lookup per request still finds everything.
+    for (const [key, entry] of this.hosts) {
+      const colon = key.lastIndexOf(':');
+      if (colon < 0 || key.endsWith(']')) continue;
+      const anyPort = this.hosts.get(key.slice(0, colon));
+      if (!anyPort) continue;
+      for (const [prefix, route] of anyPort.prefixes) if (!entry.prefixes.has(prefix)) entry.prefixes.set(prefix, route);
+      entry.regexRoutes.push(...anyPort.regexRoutes.filter((r) => !entry.regexRoutes.includes(r)));
+      entry.regexRoutes.sort((a, b) => a.index - b.index);
+    }
   }
 
   /**

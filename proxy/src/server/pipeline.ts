@@ -22,7 +22,7 @@ import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
-import { stepUpQuery } from './step-up.js';
+import { acrValuesFor, stepUpQuery } from './step-up.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,10 +46,11 @@ function sessionPrincipal(record: SessionRecord): Principal {
   };
 }
 
-/** RFC 9470: what an API client must bring to satisfy a step-up. */
-function stepUpChallenge(decision: Decision): string {
+/** RFC 9470: what an API client must bring to satisfy a step-up (an `mfa` need names the configured MFA acr values). */
+function stepUpChallenge(decision: Decision, mfaAcrValues: readonly string[]): string {
   const need = decision.stepUp;
-  return `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required"${need?.acr?.length ? `, acr_values="${need.acr.join(' ')}"` : ''}${need?.maxAge !== undefined ? `, max_age=${need.maxAge}` : ''}`;
+  const acr = need ? acrValuesFor(need, mfaAcrValues) : undefined;
+  return `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required"${acr?.length ? `, acr_values="${acr.join(' ')}"` : ''}${need?.maxAge !== undefined ? `, max_age=${need.maxAge}` : ''}`;
 }
 
 export function createPipeline(rt: Runtime, pages: PageHandler) {
@@ -122,7 +123,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (decision.outcome === 'allow') return forward(req, res, x, route, principal);
     if (bearer !== undefined && decision.outcome !== 'deny') {
       // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
-      return sendJson(res, 401, { error: 'insufficient_user_authentication', requestId: x.id }, { 'www-authenticate': stepUpChallenge(decision) });
+      return sendJson(res, 401, { error: 'insufficient_user_authentication', requestId: x.id }, { 'www-authenticate': stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) });
     }
     return refuse(req, res, x, route, decision);
   }
@@ -220,7 +221,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       const url = signInUrl(x, decision);
       if (isBrowser(req)) return redirect(res, url);
       const stepUp = decision.outcome === 'step-up';
-      const challenge = stepUp ? stepUpChallenge(decision) : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
+      const challenge = stepUp ? stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
       return sendJson(res, 401, { error: stepUp ? 'insufficient_user_authentication' : 'unauthenticated', signIn: url, requestId: x.id }, { 'www-authenticate': challenge });
     }
     const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));

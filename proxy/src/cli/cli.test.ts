@@ -1,0 +1,112 @@
+// cli/cli.test.ts — the operator commands as a new user runs them: validate, explain, test, schema, keygen.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './index.js';
+
+async function run(...argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'drawbridge-cli-'));
+
+test('validate: the example configuration is valid (missing ${ENV} are warnings)', async () => {
+  const r = await run('validate', 'config/example.yaml');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /OK \(\d+ routes\)/);
+  assert.match(r.err, /config\/example\.yaml:\d+:\d+: warning: environment variable DRAWBRIDGE_CLIENT_SECRET is not set/);
+  const strict = await run('validate', '--strict-env', 'config/example.yaml');
+  assert.equal(strict.code, 1);
+});
+
+test('validate: an unknown key, an invalid CIDR and a duplicate route name are all named with FILE:LINE:COL', async () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/33]
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789, colour: blue }
+routes:
+  - { name: a, from: https://a.example.com, to: http://10.0.0.1, public: true }
+  - { name: a, from: https://b.example.com, to: http://10.0.0.1, public: true }
+`,
+  );
+  const r = await run('validate', file);
+  assert.equal(r.code, 1);
+  const lines = r.err.trim().split('\n');
+  assert.ok(lines.some((l) => l.startsWith(`${file}:2:`) && /CIDR|prefix/.test(l)), r.err);
+  assert.ok(lines.some((l) => l.startsWith(`${file}:4:`) && /unknown key "colour"/.test(l)), r.err);
+  assert.ok(lines.some((l) => l.startsWith(`${file}:7:`) && /duplicate route name "a"/.test(l)), r.err);
+  assert.match(r.err, /3 errors/);
+});
+
+test('explain: the acceptance example prints the route, step-up and the failing rule', async () => {
+  const r = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/admin/settings', '--user', 'dave', '--groups', 'wiki-admins', '--auth-age', '2h');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /route: +wiki-admin/);
+  assert.match(r.out, /decision: step-up/);
+  assert.match(r.out, /mfa-missing/);
+  assert.match(r.out, /auth-too-old/);
+});
+
+test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-in, no route is 404', async () => {
+  const before = await run('explain', 'config/example.yaml', '--url', 'https://tickets.example.com/', '--user', 'carlos', '--time', '2026-12-05T17:59:59Z');
+  assert.match(before.out, /decision: allow/);
+  const after = await run('explain', 'config/example.yaml', '--url', 'https://tickets.example.com/', '--user', 'carlos', '--time', '2026-12-05T18:00:01Z');
+  assert.match(after.out, /decision: deny/);
+  assert.match(after.out, /grant-expired/);
+  const anon = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/');
+  assert.match(anon.out, /decision: sign-in/);
+  const none = await run('explain', 'config/example.yaml', '--url', 'https://nowhere.example.org/');
+  assert.match(none.out, /none serves nowhere\.example\.org\//);
+  const bad = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/a%2Fb');
+  assert.match(bad.out, /400/);
+});
+
+test('test: the example policy tests pass; a wrong expectation fails with its location and "N passed, N failed"', async () => {
+  const ok = await run('test', 'config/example.yaml', 'config/example.tests.yaml');
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.match(ok.out, /^\d+ passed, 0 failed$/m);
+  const file = join(dir, 'tests.yaml');
+  writeFileSync(
+    file,
+    `tests:
+  - name: bob on the wiki
+    request: { url: https://wiki.example.com/, ip: 10.0.0.1 }
+    identity: { user: bob, groups: [sales] }
+    expect: allow
+  - name: anonymous
+    request: { url: https://wiki.example.com/ }
+    expect: sign-in
+`,
+  );
+  const failed = await run('test', 'config/example.yaml', file);
+  assert.equal(failed.code, 1);
+  assert.match(failed.out, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: FAIL bob on the wiki: expected allow, got deny`));
+  assert.match(failed.out, /^1 passed, 1 failed$/m);
+});
+
+test('schema prints the JSON Schema; keygen prints a usable ES256 key and a secret', async () => {
+  const schema = await run('schema');
+  const parsed = JSON.parse(schema.out) as { properties: Record<string, unknown> };
+  assert.ok(parsed.properties.routes && parsed.properties.idp);
+  const keys = await run('keygen');
+  const pem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(keys.out)![0];
+  const key = createPrivateKey(pem);
+  assert.equal(key.asymmetricKeyType, 'ec');
+  assert.equal(createPublicKey(key).asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  const secret = keys.out.trim().split('\n').pop()!;
+  assert.ok(Buffer.byteLength(secret) >= 32);
+});
+
+test('unknown command and usage', async () => {
+  assert.equal((await run('frobnicate')).code, 2);
+  assert.match((await run('--help')).out, /Usage: drawbridge/);
+});
