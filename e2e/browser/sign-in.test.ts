@@ -115,7 +115,7 @@ test('bob gets the 403 page: it names him, says which rule failed in plain words
     assert.ok(logged, `no log line for request id ${requestId}`);
     assert.equal(logged.status, 403);
     assert.equal(logged.user, 'bob');
-    assert.deepEqual(logged.reasons, ['groups-unauthorized']);
+    assert.ok(logged.reasons.includes('groups-unauthorized'), JSON.stringify(logged.reasons));
     // Offers sign-out: the link leads to the confirmation page, as bob.
     const signOut = page.getByRole('link', { name: 'sign out' });
     assert.equal(await signOut.getAttribute('href'), '/.drawbridge/sign_out');

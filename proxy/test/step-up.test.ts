@@ -198,6 +198,7 @@ test('an API client gets 401 with an RFC 9470 challenge (acr_values, max_age), n
   // The session reaches each route host first (cookies are per host), as it would in a browser.
   await toStepUp(b, s.url('admin.localhost', '/'));
   await toStepUp(b, s.url('vault.localhost', '/'));
+  assert.equal((await b.get(s.url('recent.localhost', '/'), { headers: HTML })).status, 200, 'a fresh sign-in passes authAge');
 
   const mfa = await b.get(s.url('admin.localhost', '/api/x'), { headers: json, redirect: 'manual' });
   assert.equal(mfa.status, 401);

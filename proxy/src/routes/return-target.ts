@@ -5,6 +5,7 @@ import { normalizeHost } from './normalize.js';
 
 // Control characters, space, backslash and anything non-ASCII: browsers "repair" these in ways
 // that turn a harmless-looking target into another origin (`/\evil.com`, `/\t/evil.com`).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const UNSAFE = /[\u0000-\u0020\u007f-\uffff\\]/;
 
 /**

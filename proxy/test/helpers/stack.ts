@@ -1,7 +1,7 @@
 // proxy/test/helpers/stack.ts — a whole Drawbridge on loopback for integration tests: the dev IdP,
 // the sample app as upstream, and Drawbridge itself, every listener on an ephemeral port.
 import { Writable } from 'node:stream';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
@@ -36,6 +36,11 @@ export interface StackOptions {
   noIdp?: boolean;
   now?: () => number;
   adminListen?: string | false;
+  /**
+   * Put a TCP load balancer in front: `port` (publicUrl, routes, the IdP's redirect and back-channel URIs) is the
+   * balancer's, which sends each new connection to `balancer.target` (this Drawbridge at first; see startReplica).
+   */
+  balancer?: boolean;
 }
 
 export interface Stack {
@@ -55,6 +60,8 @@ export interface Stack {
   signIn(client: CookieJarClient, url: string, login: string, options?: { otp?: string }): Promise<SignInResult>;
   /** Parsed JSON log lines so far. */
   logs: Record<string, any>[];
+  /** With `balancer: true`: the load balancer in front of this Drawbridge and its replicas. */
+  balancer?: Balancer;
   close(): Promise<void>;
 }
 
@@ -100,7 +107,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   if (!probe.ok) throw new Error(probe.errors.map(formatIssue).join('\n'));
   const server = createListener(probe.config);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  const balancer = o.balancer ? await startBalancer() : undefined;
+  const port = balancer?.port ?? (server.address() as AddressInfo).port;
   const publicUrl = `http://auth.localhost:${port}`;
   let idp: DevIdp | undefined;
   let issuer = 'http://127.0.0.1:9';
@@ -134,6 +142,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     },
   });
   const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}) });
+  if (balancer) balancer.target = db.port;
   if (idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
 
@@ -151,7 +160,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     api: (options = {}) => new CookieJarClient({ resolve: resolver, headers: { accept: 'application/json' }, ...options }),
     signIn: (client, url, login, options = {}) => signInAtIdp(client, url, { login, ...(options.otp ? { otp: options.otp } : {}), headers: { accept: 'text/html' } }),
     logs,
+    ...(balancer ? { balancer } : {}),
     async close() {
+      await balancer?.close();
       await db.close();
       await Promise.all([idp?.close(), app.close()]);
     },
@@ -308,4 +319,82 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 /** The requests the sample app received whose URL contains `marker` (tests put a unique marker in the query). */
 export function received(app: SampleApp, marker: string): SampleApp['requests'] {
   return app.requests.filter((r) => r.url.includes(marker));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Several replicas: a TCP load balancer in front, and more Drawbridge instances on the same config file.
+
+/** A TCP load balancer on loopback: each new connection goes to whichever port `target` names then. */
+export interface Balancer {
+  readonly port: number;
+  /** The port new connections are sent to; connections already open stay where they are. */
+  target: number;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link Balancer} on an ephemeral loopback port. */
+export async function startBalancer(target = 0): Promise<Balancer> {
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const state = { target };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(state.target, '127.0.0.1');
+    track(client);
+    track(upstream);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    get target() {
+      return state.target;
+    },
+    set target(port: number) {
+      state.target = port;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+/** A second (third...) Drawbridge instance running the stack's configuration file. */
+export interface Replica {
+  db: Drawbridge;
+  /** Parsed JSON log lines of this replica. */
+  logs: Record<string, any>[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts another Drawbridge on the stack's configuration file (same IdP, upstream, publicUrl, routes and session
+ * secret) on its own ephemeral port, with its own admin listener. Put a shared store (redis) and a fixed
+ * `assertion.keyFile` in the stack's options so the replicas share sessions and signing keys.
+ */
+export async function startReplica(stack: Stack, options: { now?: () => number } = {}): Promise<Replica> {
+  const text = readFileSync(stack.configFile, 'utf8');
+  const loaded = loadConfigText(text, stack.configFile);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
+  const server = createListener(loaded.config);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const logs: Record<string, any>[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const db = await startDrawbridge({ config: loaded.config, configFile: stack.configFile, logStream, server, adminListen: '127.0.0.1:0', ...(options.now ? { now: options.now } : {}) });
+  if (stack.idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
+  return { db, logs, close: () => db.close() };
 }
