@@ -38,6 +38,11 @@ export interface DevIdpOptions {
   idTokenTtl?: number;
   /** Accounts added to (or replacing, by login) the default ones. */
   accounts?: NewAccount[];
+  /**
+   * Where grants, sessions and tokens are kept (default: a fresh `createMemoryAdapter()`). Pass the same one to an
+   * IdP restarted on the same port and its refresh tokens stay valid, as with an IdP backed by a database.
+   */
+  adapter?: ReturnType<typeof createMemoryAdapter>;
 }
 
 /** Options of `backchannelLogout`. */
@@ -199,7 +204,7 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
     new interactionPolicy.Check('acr_mfa', 'a multi-factor sign-in was requested', (ctx) => requestsMfa(ctx.oidc.params.acr_values) && ctx.oidc.acr !== 'mfa'),
   );
   return {
-    adapter: createMemoryAdapter(),
+    adapter: options.adapter ?? createMemoryAdapter(),
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
       client_secret: client.clientSecret,

@@ -130,8 +130,6 @@ test('absolute timeout: even an active session ends after maxLifetime (1h)', { t
 
 test('sign-out: confirm page with a CSRF token, POST ends the session on every host and at the IdP', { timeout: 30_000 }, async () => {
   const { b, cookie } = await signedIn();
-  const [record] = (await s.db.store.list({ user: 'alice' })).filter((r) => sessionCookie(b, s.publicUrl) !== undefined && r.tokens.idToken);
-  assert.ok(record);
   const idTokens = new Set((await s.db.store.list({ user: 'alice' })).map((r) => r.tokens.idToken));
 
   const confirm = await b.get(s.url('app.localhost', '/.drawbridge/sign_out'));

@@ -1,13 +1,16 @@
+// proxy/test/zz-smoke.test.ts — the shortest end-to-end proof: alice signs in and the app sees her.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from './helpers/stack.js';
 
-test('smoke', { timeout: 60000 }, async () => {
+test('smoke: alice signs in through the dev IdP and the sample app verifies her assertion', { timeout: 60000 }, async () => {
   const s = await startStack();
   try {
-    const b = s.browser();
-    const r = await s.signIn(b, s.url('app.localhost', '/deep/link?x=1&y=2'), 'alice');
-    console.log(r.response.status, r.response.url, r.response.body.slice(0, 3000));
-    console.log(s.logs.slice(-5));
-  } finally { await s.close(); }
+    const r = await s.signIn(s.browser(), s.url('app.localhost', '/deep/link?x=1&y=2'), 'alice');
+    assert.equal(r.response.status, 200);
+    assert.equal(r.response.url, s.url('app.localhost', '/deep/link?x=1&y=2'));
+    assert.match(r.response.body, /assertion verified/);
+  } finally {
+    await s.close();
+  }
 });

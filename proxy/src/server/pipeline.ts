@@ -61,7 +61,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const snap = rt.snapshot();
     const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
     setExchange(req, x);
-    if (res) res.once('close', () => logRequest(rt, req, res, x));
+    // Logged after every other 'close' listener: the forwarder's (registered later) records upstreamMs first.
+    if (res) res.once('close', () => process.nextTick(logRequest, rt, req, res, x));
     const target = normalizeTarget(req.url ?? '');
     if (!target.ok) return target.reason;
     x.path = target.path;
@@ -81,7 +82,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (typeof started === 'string') {
       const x = getExchange(req);
       x.decision = 'bad-request';
-      return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }));
+      // A client that sent a malformed request may be out of step with us: nothing more is read from it.
+      return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }), { connection: 'close' });
     }
     const x = started;
     if (isReservedPath(x.path!)) {
@@ -134,7 +136,10 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     let record: SessionRecord;
     try {
       const loaded = await rt.sessions.load(id, now, route);
-      if (loaded.state !== 'valid') return undefined;
+      if (loaded.state !== 'valid') {
+        if (loaded.state === 'expired' && loaded.routeLimit) x.freshSignIn = true;
+        return undefined;
+      }
       record = loaded.record;
       if (refresher.due(record, now)) {
         const refreshed = await refresher.refresh(record, x.id);
@@ -213,7 +218,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   function signInUrl(x: Exchange, decision?: Decision): string {
     const pub = x.snap.compiled.publicOrigin;
     const back = `${x.client.scheme}://${x.host}${x.path}${x.query ? `?${x.query}` : ''}`;
-    return `${pub}${PATHS.signIn}?rd=${encodeURIComponent(back)}${decision?.stepUp ? stepUpQuery(decision.stepUp, x.snap.compiled.config.idp.mfaAcrValues) : ''}`;
+    const extra = decision?.stepUp ? stepUpQuery(decision.stepUp) : x.freshSignIn ? '&fresh=1' : '';
+    return `${pub}${PATHS.signIn}?rd=${encodeURIComponent(back)}${extra}`;
   }
 
   function refuse(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, decision: Decision): void {

@@ -49,6 +49,8 @@ export interface Exchange {
   decision?: string;
   reasons?: readonly Reason[];
   upstreamMs?: number;
+  /** The session is alive but beyond this route's own timeouts: sign-in must not reuse it. */
+  freshSignIn?: boolean;
   /** Set when the request was answered by Drawbridge's own pages. */
   page?: string;
 }

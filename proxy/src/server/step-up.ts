@@ -7,7 +7,7 @@ import { MFA_METHODS } from '../policy/rules/mfa.js';
 const MFA_AMR: ReadonlySet<string> = new Set(MFA_METHODS);
 
 /** `&step_up=1&mfa=1&acr=a+b&max_age=900` for the sign-in URL. */
-export function stepUpQuery(need: StepUpNeed, _mfaAcrValues: readonly string[]): string {
+export function stepUpQuery(need: StepUpNeed): string {
   const q = new URLSearchParams({ step_up: '1' });
   if (need.mfa) q.set('mfa', '1');
   if (need.acr && need.acr.length > 0) q.set('acr', need.acr.join(' '));

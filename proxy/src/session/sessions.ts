@@ -18,7 +18,8 @@ export interface SessionLimits {
   sessionMaxMs: number;
 }
 
-export type LoadResult = { state: 'none' } | { state: 'expired'; id: string } | { state: 'valid'; id: string; record: SessionRecord };
+/** `routeLimit`: the session is alive, but older or idler than this route allows (a fresh sign-in is needed). */
+export type LoadResult = { state: 'none' } | { state: 'expired'; id: string; routeLimit?: boolean } | { state: 'valid'; id: string; record: SessionRecord };
 
 /** The session layer of one Drawbridge instance. */
 export class Sessions {
@@ -56,7 +57,10 @@ export class Sessions {
     if (!record) return { state: 'expired', id };
     const idle = Math.min(record.idleTimeoutMs, limits?.sessionIdleMs ?? Infinity);
     const max = Math.min(record.expiresAt, record.createdAt + (limits?.sessionMaxMs ?? Infinity));
-    if (now >= max || now - record.lastSeenAt >= idle) return { state: 'expired', id };
+    if (now >= max || now - record.lastSeenAt >= idle) {
+      const globallyAlive = now < record.expiresAt && now - record.lastSeenAt < record.idleTimeoutMs;
+      return globallyAlive ? { state: 'expired', id, routeLimit: true } : { state: 'expired', id };
+    }
     return { state: 'valid', id, record };
   }
 

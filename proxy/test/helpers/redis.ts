@@ -1,7 +1,7 @@
 // test/helpers/redis.ts — starts a throw-away redis-server on a free loopback port for tests and benchmarks
 // (no persistence), and stops or restarts it on the same port to simulate an outage.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -13,8 +13,18 @@ export interface TestRedis {
   port: number;
   /** Kills the server and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
-  /** Starts the server again on the same port (empty: nothing is persisted). */
+  /** Starts the server again on the same port (empty unless started with `persist`). */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered — a hung Redis. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
+}
+
+/** Options of {@link startRedis}. */
+export interface TestRedisOptions {
+  /** Keep the data across `stop()`/`restart()` (append-only file, fsync always, in a private temporary directory). */
+  persist?: boolean;
 }
 
 const FALLBACK_BINARY = '/usr/bin/redis-server';
@@ -78,8 +88,11 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** Spawns `redis-server` on a free loopback port with persistence off and resolves once it answers PING. */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   const binary = findRedisServer();
+  const dataDir = options.persist ? mkdtempSync(join(tmpdir(), 'drawbridge-redis-')) : undefined;
+  if (dataDir) process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const storage = dataDir ? ['--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--dir', tmpdir(), '--appendonly', 'no'];
   let port = 0;
   let child: ChildProcess | undefined;
   // A test that crashes must not leave a redis-server behind.
@@ -88,7 +101,7 @@ export async function startRedis(): Promise<TestRedis> {
   };
 
   async function launch(): Promise<void> {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage, '--loglevel', 'warning'];
     const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     let output = '';
@@ -122,6 +135,7 @@ export async function startRedis(): Promise<TestRedis> {
     process.removeListener('exit', killOnExit);
     stopping = (async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGCONT'); // a paused server would not act on SIGTERM
       proc.kill('SIGTERM');
       if (!(await waitForExit(proc, EXIT_TIMEOUT_MS))) {
         proc.kill('SIGKILL');
@@ -146,5 +160,12 @@ export async function startRedis(): Promise<TestRedis> {
       if (attempt >= 3) throw err;
     }
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop, restart };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    restart,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
+  };
 }

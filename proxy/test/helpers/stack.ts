@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
 import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
+import { createMemoryAdapter } from '../../../e2e/idp/memory-adapter.js';
 import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
 import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
 import { CookieJarClient, type CookieJarClientOptions } from '../../../e2e/support/http-client.js';
@@ -34,6 +35,11 @@ export interface StackOptions {
   idpOptions?: Partial<DevIdpOptions>;
   /** Do not start the IdP (IdP-down tests); the issuer then points at a closed port. */
   noIdp?: boolean;
+  /**
+   * Do not start the IdP yet, but point the issuer at a reserved loopback port where `startIdp()` starts it later
+   * (an IdP that comes up after Drawbridge).
+   */
+  deferIdp?: boolean;
   now?: () => number;
   adminListen?: string | false;
   /**
@@ -62,6 +68,13 @@ export interface Stack {
   logs: Record<string, any>[];
   /** With `balancer: true`: the load balancer in front of this Drawbridge and its replicas. */
   balancer?: Balancer;
+  /**
+   * Starts the dev IdP on the issuer's port (after `deferIdp`, or again after `stopIdp`) and sets `idp`. A restarted
+   * IdP keeps its storage (grants, refresh tokens, its browser sessions), like an IdP backed by a database.
+   */
+  startIdp(): Promise<DevIdp>;
+  /** Closes the dev IdP (its port then refuses connections); `startIdp()` brings it back on the same port. */
+  stopIdp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,8 +125,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const publicUrl = `http://auth.localhost:${port}`;
   let idp: DevIdp | undefined;
   let issuer = 'http://127.0.0.1:9';
-  if (!o.noIdp) {
-    idp = await startDevIdp({
+  const idpAdapter = o.idpOptions?.adapter ?? createMemoryAdapter();
+  const launchIdp = (idpPort?: number) =>
+    startDevIdp({
       clients: [
         {
           clientId: CLIENT_ID,
@@ -124,7 +138,16 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         },
       ],
       ...o.idpOptions,
+      ...(idpPort !== undefined ? { port: idpPort } : {}),
+      adapter: idpAdapter,
     });
+  let idpPort: number | undefined;
+  if (o.deferIdp) {
+    idpPort = await reservePort();
+    issuer = `http://127.0.0.1:${idpPort}`;
+  } else if (!o.noIdp) {
+    idp = await launchIdp();
+    idpPort = idp.port;
     issuer = idp.issuer;
   }
   const text = configText(port, issuer, app.url, o);
@@ -161,13 +184,34 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     signIn: (client, url, login, options = {}) => signInAtIdp(client, url, { login, ...(options.otp ? { otp: options.otp } : {}), headers: { accept: 'text/html' } }),
     logs,
     ...(balancer ? { balancer } : {}),
+    async startIdp() {
+      if (idpPort === undefined) throw new Error('startIdp: the stack was started with noIdp');
+      await stack.idp?.close();
+      stack.idp = await launchIdp(idpPort);
+      return stack.idp;
+    },
+    async stopIdp() {
+      await stack.idp?.close();
+    },
     async close() {
       await balancer?.close();
       await db.close();
-      await Promise.all([idp?.close(), app.close()]);
+      await Promise.all([stack.idp?.close(), app.close()]);
     },
   };
   return stack;
+}
+
+/** A loopback port that was free a moment ago (for a listener that starts later). */
+export function reservePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** Polls `check` until it is true or `ms` pass. */

@@ -1,0 +1,184 @@
+// proxy/test/refresh.test.ts — fresh claims through the IdP's refresh token, over real sockets (SPEC §4, §7):
+// with short access tokens, a claim changed at the IdP applies at the first request after the refresh
+// point; concurrent requests share one refresh; a refresh the IdP refuses ends the session; an IdP that
+// cannot be reached leaves the session working.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { CookieJarClient } from '../../e2e/support/http-client.js';
+import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from './helpers/stack.js';
+
+// Access (and ID) tokens live 4 s; Drawbridge refreshes at 80% of that, 3.2 s after the sign-in.
+const TOKEN_TTL_SEC = 4;
+const HTML = { accept: 'text/html' };
+
+let s: Stack;
+
+before(async () => {
+  s = await startStack({ idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
+});
+
+after(async () => {
+  await s?.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A new engineering account at the IdP (tests change claims, so each has its own). */
+function account(login: string): string {
+  s.idp!.addAccount({ login, claims: { name: login, email: `${login}@example.com`, email_verified: true, groups: ['engineering'] } });
+  return login;
+}
+
+/** Signs `login` in on the app route; returns the browser and the session record. */
+async function signedIn(stack: Stack, login: string): Promise<CookieJarClient> {
+  const b = stack.browser();
+  const { response } = await stack.signIn(b, stack.url('app.localhost', '/'), login);
+  assert.equal(response.status, 200, `${login} signed in`);
+  return b;
+}
+
+async function record(stack: Stack, login: string) {
+  const [r] = await stack.db.store.list({ user: login });
+  assert.ok(r, `${login} has a session`);
+  return r;
+}
+
+/** Waits (real time: the IdP's clock cannot be moved) until the session's refresh point has passed. */
+async function untilRefreshDue(stack: Stack, login: string): Promise<void> {
+  const r = await record(stack, login);
+  const at = r.tokens.refreshAt ?? r.tokens.accessTokenExpiresAt;
+  assert.ok(at !== undefined && r.tokens.refreshToken, 'the session holds a refresh token and knows when to use it');
+  await sleep(Math.max(0, at - Date.now()) + 100);
+}
+
+function refreshLogs(stack: Stack, login: string, from = 0) {
+  return stack.logs.slice(from).filter((l) => l.event === 'refresh' && l.user === login);
+}
+
+test('a group removed at the IdP: allowed before the refresh point, denied (403) at the first request after it', { timeout: 30_000 }, async () => {
+  const login = account('rita');
+  const b = await signedIn(s, login);
+  const url = s.url('app.localhost', '/');
+  s.idp!.updateAccount(login, { groups: [] });
+  const before = await b.get(url, { headers: HTML, redirect: 'manual' });
+  const { tokens } = await record(s, login);
+  assert.ok(Date.now() < tokens.refreshAt!, 'this request came before the refresh point');
+  assert.equal(before.status, 200, 'until the refresh, the session keeps the claims of the sign-in');
+  assert.equal(refreshLogs(s, login).length, 0);
+
+  await untilRefreshDue(s, login);
+  const afterRefresh = await b.get(url, { headers: HTML, redirect: 'manual' });
+  assert.equal(afterRefresh.status, 403, 'the refreshed claims have no engineering group');
+  assert.match(afterRefresh.body, /You don’t have access to this page/);
+  const [refresh] = refreshLogs(s, login);
+  assert.equal(refresh?.result, 'success');
+  assert.equal(refresh?.groupsChanged, true);
+  assert.deepEqual((await record(s, login)).identity.groups, []);
+  const json = await b.get(url, { headers: { accept: 'application/json' } });
+  assert.equal(json.status, 403);
+  assert.ok(json.json().reasons.some((r: { code: string }) => r.code === 'groups-unauthorized'));
+  // The session itself lives on: it is the policy that says no.
+  assert.equal((await b.get(s.url('app.localhost', '/.drawbridge/me'), { headers: { accept: 'application/json' } })).json().user, login);
+});
+
+test('a group added at the IdP reaches the upstream headers and a newly signed assertion after the refresh', { timeout: 30_000 }, async () => {
+  const login = account('sami');
+  const b = await signedIn(s, login);
+  s.idp!.updateAccount(login, { groups: ['engineering', 'oncall'], name: 'Sami Renamed' });
+  const marker = `fresh${Date.now()}`;
+  await b.get(s.url('app.localhost', `/?${marker}=before`), { headers: HTML });
+  await untilRefreshDue(s, login);
+  await b.get(s.url('app.localhost', `/?${marker}=after`), { headers: HTML });
+  const [beforeReq, afterReq] = received(s.app, marker);
+  assert.equal(beforeReq!.headers['x-forwarded-groups'], 'engineering');
+  assert.equal(afterReq!.headers['x-forwarded-groups'], 'engineering,oncall');
+  assert.equal(afterReq!.headers['x-forwarded-name'], 'Sami Renamed');
+  const jwks = createRemoteJWKSet(new URL(`http://127.0.0.1:${s.port}/.drawbridge/jwks.json`));
+  const verify = async (t: unknown) => (await jwtVerify(String(t), jwks, { issuer: s.publicUrl })).payload;
+  assert.deepEqual((await verify(beforeReq!.headers['x-drawbridge-assertion'])).groups, ['engineering']);
+  const fresh = await verify(afterReq!.headers['x-drawbridge-assertion']);
+  assert.deepEqual(fresh.groups, ['engineering', 'oncall'], 'the cached assertion was not reused');
+  assert.equal(fresh.name, 'Sami Renamed');
+});
+
+test('concurrent requests while a refresh is due cause exactly one refresh at the IdP', { timeout: 30_000 }, async () => {
+  const login = account('tomo');
+  const b = await signedIn(s, login);
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const marker = `burst${Date.now()}`;
+  const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => b.get(s.url('app.localhost', `/?${marker}=${i}`), { headers: HTML, redirect: 'manual' }).then((r) => r.status)));
+  assert.deepEqual(statuses, Array(12).fill(200), 'every request is served');
+  const refreshes = refreshLogs(s, login, mark);
+  assert.equal(refreshes.length, 1, `one refresh, not one per request: ${JSON.stringify(refreshes)}`);
+  assert.equal(refreshes[0].result, 'success');
+  // And right after, nothing is due: more requests do not refresh again.
+  await mapLimit([1, 2, 3], 3, () => b.get(s.url('app.localhost', '/'), { headers: HTML }));
+  assert.equal(refreshLogs(s, login, mark).length, 1);
+});
+
+test('a refresh the IdP refuses (the refresh token was revoked at the IdP) ends the session: next request → sign-in', { timeout: 30_000 }, async () => {
+  const login = account('ugo');
+  const b = await signedIn(s, login);
+  const session = await record(s, login);
+  // Revoke the grant at the IdP's revocation endpoint, as an administrator or another app would.
+  const discovery = await (await fetch(`${s.idp!.issuer}/.well-known/openid-configuration`)).json();
+  const revoked = await fetch(discovery.revocation_endpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: session.tokens.refreshToken!, token_type_hint: 'refresh_token' }),
+  });
+  assert.equal(revoked.status, 200);
+
+  const url = s.url('app.localhost', '/');
+  assert.equal((await b.get(url, { headers: HTML, redirect: 'manual' })).status, 200, 'nothing changes before the refresh point');
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
+  assert.equal(next.status, 302, 'sent to sign in again');
+  assert.ok(next.location?.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), next.location);
+  const [refused] = refreshLogs(s, login, mark);
+  assert.equal(refused?.result, 'refused');
+  assert.equal(await s.db.store.get(session.id), undefined, 'the session is deleted, for every host');
+  assert.equal((await s.db.store.list({ user: login })).length, 0);
+  // An API client sees the same: unauthenticated.
+  const api = await b.get(url, { headers: { accept: 'application/json' }, redirect: 'manual' });
+  assert.equal(api.status, 401);
+  assert.equal(api.json().error, 'unauthenticated');
+});
+
+test('a refresh the IdP refuses because the account is gone ends the session', { timeout: 30_000 }, async () => {
+  const login = account('vera');
+  const b = await signedIn(s, login);
+  // The account no longer exists under its subject: the IdP answers invalid_grant.
+  s.idp!.updateAccount(login, { sub: `${login}-deleted` });
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const next = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
+  assert.equal(next.status, 302);
+  assert.ok(next.location?.includes('/.drawbridge/sign_in?'));
+  assert.equal(refreshLogs(s, login, mark)[0]?.result, 'refused');
+});
+
+test('the IdP down during a refresh: the session keeps working (and is not hammered with retries)', { timeout: 40_000 }, async () => {
+  const own = await startStack({ idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
+  try {
+    const b = await signedIn(own, 'alice');
+    const marker = `down${Date.now()}`;
+    await own.idp!.close();
+    await untilRefreshDue(own, 'alice');
+    const mark = own.logs.length;
+    const r = await b.get(own.url('app.localhost', `/?${marker}=1`), { headers: HTML, redirect: 'manual' });
+    assert.equal(r.status, 200, 'an existing session outlives an IdP outage');
+    const [failed] = refreshLogs(own, 'alice', mark);
+    assert.equal(failed?.result, 'idp-unavailable');
+    assert.equal(received(own.app, marker)[0]?.headers['x-forwarded-user'], 'alice');
+    // The next requests within the retry pause do not call the IdP again.
+    for (let i = 0; i < 3; i++) assert.equal((await b.get(own.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 200);
+    assert.equal(refreshLogs(own, 'alice', mark).length, 1);
+    assert.ok((await record(own, 'alice')).tokens.refreshToken, 'the session kept its refresh token');
+  } finally {
+    await own.close();
+  }
+});
