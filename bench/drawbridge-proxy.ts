@@ -1,7 +1,8 @@
 // bench/drawbridge-proxy.ts — Drawbridge under test, in its own process: the real startDrawbridge with a
 // public route and an authenticated route, a memory or redis store, and one session created directly in the
 // store (no IdP on the hot path). Reports its port and the Cookie header that carries the session.
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
@@ -55,17 +56,51 @@ routes:
 `;
 }
 
-/** Starts Drawbridge with the bench configuration and creates one session; logs go to /dev/null. */
-export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string }> {
+/**
+ * Where the logs go: /dev/null, written synchronously as process.stdout is on Linux when it is a file or a pipe
+ * (one write syscall per line, as in production). The last lines are kept for the bench's sanity check until
+ * `quiet()`, so a failing row can show why.
+ */
+export class BenchLogStream extends Writable {
+  readonly #fd = openSync('/dev/null', 'w');
+  #tail: string[] | undefined = [];
+
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (typeof chunk === 'string') writeSync(this.#fd, chunk);
+    else writeSync(this.#fd, chunk);
+    if (this.#tail) {
+      this.#tail.push(String(chunk).trim());
+      if (this.#tail.length > 20) this.#tail.shift();
+    }
+    cb();
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    closeSync(this.#fd);
+    cb();
+  }
+
+  /** The last lines written before `quiet()`. */
+  tail(): string[] {
+    return [...(this.#tail ?? [])];
+  }
+
+  quiet(): void {
+    this.#tail = undefined;
+  }
+}
+
+/** Starts Drawbridge with the bench configuration and creates one session. */
+export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string; logs: BenchLogStream }> {
   const loaded = loadConfigText(benchConfigText(o), 'bench.yaml');
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
-  const logStream = createWriteStream('/dev/null');
+  const logStream = new BenchLogStream();
   const db = await startDrawbridge({ config: loaded.config, logStream, adminListen: false });
   const now = Date.now();
   const { identity, tokens, idpSid } = benchSession(1, now);
   const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);
   const cookie = db.runtime.sessions.setCookie(record, false, now).split(';')[0]!;
-  return { db, cookie, user: identity.user };
+  return { db, cookie, user: identity.user, logs: logStream };
 }
 
 if (isMain(import.meta.url)) {
@@ -77,5 +112,10 @@ if (isMain(import.meta.url)) {
       return { port: started.db.port, cookie: started.cookie, user: started.user };
     },
     async () => started?.db.close(),
+    (m) => {
+      if (m.type === 'logs') process.send!({ type: 'logs', lines: started?.logs.tail() ?? [] });
+      else if (m.type === 'quiet') started?.logs.quiet();
+      else if (m.type === 'mark') process.send!({ type: 'mark', hrtimeUs: Number(process.hrtime.bigint() / 1000n) });
+    },
   );
 }

@@ -25,7 +25,7 @@ interface WrkReport {
 /** A closed-loop run of `spec.connections` keep-alive connections for `spec.durationMs`. */
 export function runWrk(spec: LoadSpec, cpu: string | undefined): Promise<LoadResult> {
   const seconds = Math.max(1, Math.round(spec.durationMs / 1000));
-  const headers = Object.entries({ host: spec.host, ...spec.headers }).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const headers = Object.entries({ Host: spec.host, ...spec.headers }).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const [cmd, args] = pinnedCommand(cpu, 'wrk', ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, ...headers, `http://127.0.0.1:${spec.port}${spec.path}`]);
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {

@@ -38,35 +38,31 @@ export interface IdpSignIn {
   askedOtp: boolean;
 }
 
+/** Clicks `button` and resolves once the document it leads to (after every redirect) has loaded. */
+async function submit(page: Page, button: string): Promise<void> {
+  const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() });
+  await page.getByRole('button', { name: button }).click();
+  await navigated;
+  await page.waitForLoadState();
+}
+
 /**
  * Fills the dev IdP's sign-in form shown on `page` (password = login), then its one-time code form when
- * the IdP asks for it, and resolves once the browser has left the IdP.
+ * the IdP asks for it, and resolves once the browser has left the IdP (redirects included).
  */
 export async function signInAtIdp(page: Page, login: string, options: { password?: string; otp?: string } = {}): Promise<IdpSignIn> {
   const idpOrigin = new URL(page.url()).origin;
-  const left = (u: URL) => u.origin !== idpOrigin;
+  const where = async () => `still at the IdP (${page.url()}): ${(await page.locator('main').innerText().catch(() => '')).replace(/\s+/g, ' ')}`;
   await page.getByLabel('Username').fill(login);
   await page.getByLabel('Password').fill(options.password ?? login);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submit(page, 'Sign in');
+  if (new URL(page.url()).origin !== idpOrigin) return { askedOtp: false };
   const otp = page.getByLabel('One-time code');
-  // Whichever comes first; the other wait settles by itself (caught) when the page moves on or closes.
-  const next = await Promise.race([
-    otp.waitFor({ state: 'visible' }).then(
-      () => 'otp' as const,
-      () => 'timeout' as const,
-    ),
-    page.waitForURL(left, { waitUntil: 'commit' }).then(
-      () => 'left' as const,
-      () => 'timeout' as const,
-    ),
-  ]);
-  if (next === 'timeout') throw new Error(`signInAtIdp(${login}): neither the one-time code form nor a redirect away from the IdP; at ${page.url()}`);
-  if (next === 'otp') {
-    await otp.fill(options.otp ?? '123456');
-    await page.getByRole('button', { name: 'Verify' }).click();
-    await page.waitForURL(left, { waitUntil: 'commit' });
-  }
-  return { askedOtp: next === 'otp' };
+  if ((await otp.count()) === 0) throw new Error(`signInAtIdp(${login}): no one-time code form and ${await where()}`);
+  await otp.fill(options.otp ?? '123456');
+  await submit(page, 'Verify');
+  if (new URL(page.url()).origin === idpOrigin) throw new Error(`signInAtIdp(${login}): after the one-time code, ${await where()}`);
+  return { askedOtp: true };
 }
 
 /**

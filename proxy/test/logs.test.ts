@@ -48,6 +48,14 @@ before(async () => {
   assert.equal((await bob.get(s.url('app.localhost', `/denied?${m}`))).status, 403);
   assert.equal((await s.browser().get(s.url('app.localhost', `/anonymous?${m}`), { redirect: 'manual' })).status, 302);
 
+  // A sign-in whose code the IdP refuses: the failure is logged, the codes are not.
+  const failing = s.browser();
+  const refused = await signInAtIdp(failing, s.url('app.localhost', `/refused?${m}`), { login: 'alice', stopAt: cb, headers: { accept: 'text/html' } });
+  const wrong = new URL(refused.response.location!);
+  secrets.set('refused authorization code', wrong.searchParams.get('code')!);
+  wrong.searchParams.set('code', `${wrong.searchParams.get('code')}tampered`);
+  assert.equal((await failing.get(wrong.href)).status, 400);
+
   // Sign-out, whose redirect to the IdP carries the ID token as id_token_hint.
   const confirm = await b.get(s.url('app.localhost', '/.drawbridge/sign_out'));
   const form = parseForms(confirm.body, confirm.url).find((f) => f.method === 'POST')!;
@@ -131,6 +139,10 @@ test('sign-in: the protected request sent to sign in, the sign-in start and the 
   for (const field of ['time', 'level', 'event', 'requestId', 'user', 'email', 'result', 'ip']) assert.ok(field in event, `sign-in event: ${field}`);
   assert.equal(event.result, 'success');
   assert.equal(event.user, 'alice');
+
+  const failed = s.logs.find((l) => l.event === 'sign-in' && l.result === 'failure');
+  assert.ok(failed, 'a failed sign-in is logged');
+  assertAllFields(requestLine('/.drawbridge/callback', (l) => l.requestId === failed.requestId), 'failed callback');
 
   const signOut = s.logs.find((l) => l.event === 'sign-out' && l.result === 'success');
   assert.ok(signOut, 'a sign-out event');

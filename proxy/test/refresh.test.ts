@@ -14,8 +14,23 @@ const HTML = { accept: 'text/html' };
 
 let s: Stack;
 
+const ROUTES = `routes:
+  - name: app
+    from: http://app.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - groups: [engineering]
+  - name: admin
+    from: http://admin.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - and: [ { groups: [wiki-admins] }, { mfa: true }, { acr: [mfa] } ]
+`;
+
 before(async () => {
-  s = await startStack({ idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
+  s = await startStack({ routes: ROUTES, idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
 });
 
 after(async () => {
@@ -161,12 +176,59 @@ test('a refresh the IdP refuses because the account is gone ends the session', {
   assert.equal(refreshLogs(s, login, mark)[0]?.result, 'refused');
 });
 
+test('a refresh keeps how the user signed in: carol\u2019s multi-factor session still passes an mfa + acr route', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const url = s.url('admin.localhost', '/');
+  const { response, askedOtp } = await s.signIn(b, url, 'carol');
+  assert.equal(response.status, 200, `${response.url} ${response.body.slice(0, 300)}`);
+  assert.ok(askedOtp);
+  const signedInAs = (await record(s, 'carol')).identity;
+  await untilRefreshDue(s, 'carol');
+  const mark = s.logs.length;
+  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
+  assert.equal(refreshLogs(s, 'carol', mark)[0]?.result, 'success', 'the session was refreshed');
+  assert.equal(next.status, 200, `no step-up after a refresh (got ${next.status} ${next.location ?? ''})`);
+  const refreshed = (await record(s, 'carol')).identity;
+  assert.deepEqual(refreshed.amr, signedInAs.amr);
+  assert.equal(refreshed.acr, signedInAs.acr);
+  assert.equal(refreshed.authTime, signedInAs.authTime, 'a refresh is not a new sign-in');
+});
+
+test('a session ended (back-channel logout) while its refresh is at the IdP stays ended', { timeout: 30_000 }, async () => {
+  const login = account('wren');
+  const b = await signedIn(s, login);
+  await untilRefreshDue(s, login);
+  // Hold the refresh answer back a moment, as a slow IdP would, and end the session meanwhile.
+  const oidc = s.db.runtime.oidc;
+  const refresh = oidc.refresh.bind(oidc);
+  let atIdp: () => void = () => {};
+  const reached = new Promise<void>((r) => (atIdp = r));
+  oidc.refresh = async (token) => {
+    const tokens = await refresh(token);
+    atIdp();
+    await sleep(300);
+    return tokens;
+  };
+  try {
+    const pending = b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
+    await reached;
+    assert.deepEqual(await s.idp!.backchannelLogout(login), [200]);
+    assert.equal((await s.db.store.list({ user: login })).length, 0, 'logged out');
+    const first = await pending;
+    assert.equal(first.status, 302, 'the request that refreshed is not let through either');
+  } finally {
+    oidc.refresh = refresh;
+  }
+  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the refresh did not bring the session back');
+  assert.equal((await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 302, 'next request → sign-in');
+});
+
 test('the IdP down during a refresh: the session keeps working (and is not hammered with retries)', { timeout: 40_000 }, async () => {
   const own = await startStack({ idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
   try {
     const b = await signedIn(own, 'alice');
     const marker = `down${Date.now()}`;
-    await own.idp!.close();
+    await own.stopIdp();
     await untilRefreshDue(own, 'alice');
     const mark = own.logs.length;
     const r = await b.get(own.url('app.localhost', `/?${marker}=1`), { headers: HTML, redirect: 'manual' });

@@ -148,6 +148,8 @@ test('/.drawbridge/me shows the identity as JSON and as a page, never a token, a
   const anon = await s.api().get(me);
   assert.equal(anon.status, 401);
   assert.equal(anon.json().error, 'unauthenticated');
+  assert.ok(String(anon.json().signIn).startsWith(`${s.publicUrl}/.drawbridge/sign_in?rd=`));
+  assert.match(String(anon.headers['www-authenticate']), /^Bearer /, 'a 401 always says how to authenticate (SPEC §3 step 5)');
   const anonBrowser = await s.browser().get(me, { redirect: 'manual' });
   assert.equal(anonBrowser.status, 302);
   assert.ok(anonBrowser.location!.startsWith(`${s.publicUrl}/.drawbridge/sign_in?rd=`));

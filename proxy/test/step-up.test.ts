@@ -275,3 +275,22 @@ test('authAge: 1m — two minutes later the route asks for a fresh sign-in, with
     if (!rewound) clock.advance(-120_000);
   }
 });
+
+test('an IdP whose clock runs 70 s behind cannot satisfy authAge: 1m — the step-up ends on the clear page, not back at the IdP form', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const url = s.url('recent.localhost', '/skew');
+  assert.equal((await s.signIn(b, url, 'alice')).response.status, 200);
+  // Our clock 70 s ahead is the IdP's 70 s behind: every auth_time it issues is 70 s old when it arrives.
+  clock.advance(70_000);
+  try {
+    const { response, askedPassword } = await s.signIn(b, url, 'alice');
+    assert.ok(askedPassword);
+    assert.equal(response.status, 401, `a clear answer after the password, not another trip to the IdP (ended at ${response.url})`);
+    assert.ok(response.url.startsWith(`${s.publicUrl}/.drawbridge/callback?`));
+    assert.match(response.body, /This page needs a stronger sign-in/);
+    assert.match(response.body, /a fresh sign-in/);
+    assert.ok(response.redirects.length <= 4, response.redirects.join(' → '));
+  } finally {
+    clock.advance(-70_000);
+  }
+});

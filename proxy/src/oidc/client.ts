@@ -43,6 +43,8 @@ export class OidcClient {
     private readonly idp: Config['idp'],
     readonly redirectUri: string,
     private readonly logger: Logger,
+    /** The clock token expiry times are computed with: the one sessions and refresh use (tests move it). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get ready(): boolean {
@@ -129,7 +131,7 @@ export class OidcClient {
       ...(checks.maxAge !== undefined ? { maxAge: checks.maxAge } : {}),
     });
     this.lastContact = Date.now();
-    const set = toTokenSet(tokens);
+    const set = toTokenSet(tokens, this.now());
     if (!set.claims) throw wrap('reading the ID token', new Error('the token response has no ID token'), 'DRB_SIGN_IN_FAILED');
     return set;
   }
@@ -138,7 +140,7 @@ export class OidcClient {
   async refresh(refreshToken: string): Promise<TokenSet> {
     const tokens = await oidc.refreshTokenGrant(this.requireConfig(), refreshToken);
     this.lastContact = Date.now();
-    const set = toTokenSet(tokens);
+    const set = toTokenSet(tokens, this.now());
     if (!set.refreshToken) set.refreshToken = refreshToken;
     return set;
   }
@@ -171,7 +173,7 @@ export class OidcClient {
   }
 }
 
-function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): TokenSet {
+function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, now: number): TokenSet {
   const claims = tokens.claims();
   const set: TokenSet = claims ? { claims: { ...claims } } : {};
   if (tokens.id_token) set.idToken = tokens.id_token;
@@ -179,8 +181,8 @@ function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointRespo
   if (tokens.refresh_token) set.refreshToken = tokens.refresh_token;
   const expiresIn = tokens.expiresIn();
   if (expiresIn !== undefined) {
-    set.accessTokenExpiresAt = Date.now() + expiresIn * 1000;
-    set.refreshAt = Date.now() + expiresIn * 800;
+    set.accessTokenExpiresAt = now + expiresIn * 1000;
+    set.refreshAt = now + expiresIn * 800;
   }
   return set;
 }

@@ -321,7 +321,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (!session) {
       const signIn = `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}${PATHS.me}`)}`;
       if (isBrowser(req)) return redirect(res, signIn);
-      return sendJson(res, 401, { error: 'unauthenticated', signIn, requestId: x.id });
+      return sendJson(res, 401, { error: 'unauthenticated', signIn, requestId: x.id }, { 'www-authenticate': `Bearer realm="${cfg().publicOrigin}"` });
     }
     x.identity = session.identity;
     const id = session.identity;

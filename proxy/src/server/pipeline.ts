@@ -55,6 +55,8 @@ function stepUpChallenge(decision: Decision, mfaAcrValues: readonly string[]): s
 
 export function createPipeline(rt: Runtime, pages: PageHandler) {
   const refresher = new Refresher(rt);
+  // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
+  const refusedSockets = new WeakSet<object>();
 
   /** Steps 1–2 (and the log hook): returns the exchange, or undefined when already answered. */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
@@ -63,6 +65,11 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     setExchange(req, x);
     // Logged after every other 'close' listener: the forwarder's (registered later) records upstreamMs first.
     if (res) res.once('close', () => process.nextTick(logRequest, rt, req, res, x));
+    if (refusedSockets.has(req.socket)) return 'request pipelined behind a refused request';
+    // Node accepts any coding list ending in chunked ("identity, chunked"); an upstream may frame such a body
+    // differently (request smuggling), so only plain chunked is forwarded.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding (only "chunked")';
     const target = normalizeTarget(req.url ?? '');
     if (!target.ok) return target.reason;
     x.path = target.path;
@@ -83,6 +90,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       const x = getExchange(req);
       x.decision = 'bad-request';
       // A client that sent a malformed request may be out of step with us: nothing more is read from it.
+      refusedSockets.add(req.socket);
       return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }), { connection: 'close' });
     }
     const x = started;
@@ -104,7 +112,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
 
     let principal: Principal | undefined;
     const now = rt.now();
@@ -266,7 +274,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (!route.websockets) return fail(403, 'Forbidden');
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req.headers, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
     const now = rt.now();
     let principal: Principal | undefined;
     if (!route.public) {

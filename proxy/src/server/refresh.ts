@@ -47,6 +47,11 @@ export class Refresher {
       if (identity.sub !== current.identity.sub) throw new Error('the refreshed ID token names another subject');
       const next: SessionRecord = { ...current, identity, tokens: { ...current.tokens, ...tokenFields(tokens) } };
       if (tokens.claims && tokens.claims.auth_time === undefined && current.identity.authTime !== undefined) next.identity.authTime = current.identity.authTime;
+      // Ended while the IdP answered (sign-out, back-channel logout, revoke): writing it back would revive it.
+      if (!(await rt.sessions.store.get(record.id))) {
+        rt.logger.info({ event: 'refresh', result: 'session-ended', requestId, user: current.identity.user });
+        return { state: 'ended' };
+      }
       await rt.sessions.store.set(next);
       this.pausedUntil.delete(record.id);
       rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(',') });

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
@@ -65,10 +65,21 @@ export interface Drawbridge {
 
 /** Creates the proxy listener with the configured limits (header size, timeouts). */
 export function createListener(config: Config): http.Server | https.Server {
-  const options = { maxHeaderSize: config.limits.maxHeaderSize, requestTimeout: parseDuration(config.limits.requestTimeout), headersTimeout: parseDuration(config.limits.headersTimeout), keepAliveTimeout: parseDuration(config.limits.keepAliveTimeout) };
+  const options = {
+    maxHeaderSize: config.limits.maxHeaderSize,
+    requestTimeout: parseDuration(config.limits.requestTimeout),
+    headersTimeout: parseDuration(config.limits.headersTimeout),
+    keepAliveTimeout: parseDuration(config.limits.keepAliveTimeout),
+    // The pipeline refuses a missing Host itself (400, connection closed, pipelined requests dropped); node's own
+    // check answers 400 but still hands the requests pipelined behind it to the pipeline.
+    requireHostHeader: false,
+  };
+  // Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every 30 s by default: a
+  // slowloris trickling one byte a second would be held that long whatever the limits say.
+  const sweep = Math.max(100, Math.min(1000, Math.floor(Math.min(options.headersTimeout, options.requestTimeout || Infinity) / 2)));
   const server = config.tls
-    ? https.createServer({ ...options, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
-    : http.createServer(options);
+    ? https.createServer({ ...options, connectionsCheckingInterval: sweep, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
+    : http.createServer({ ...options, connectionsCheckingInterval: sweep });
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.headersTimeout = options.headersTimeout;
   server.requestTimeout = options.requestTimeout;
@@ -111,7 +122,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const store = makeStore(config, keys);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = snapshot.compiled.publicOrigin;
-  const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger);
+  const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger, options.now ?? Date.now);
   const signer = await AssertionSigner.create({
     ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : {}),
     previousPublicKeysPem: config.assertion.previousKeys.map((f) => readFileSync(f, 'utf8')),
@@ -141,6 +152,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    // Refused before there was a request to log (framing, syntax, size, a slow client): the attempt is still visible.
+    logger.warn({ event: 'client-error', status: Number(status.slice(0, 3)), code: err.code ?? '', error: err.message, ip: (socket as Socket).remoteAddress ?? '' });
+    // A response already started on this connection (the error came in a body, or in a request pipelined behind
+    // one just answered): a status line written now would read as a second response and desync the client. Close.
+    if ((socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent) return void socket.end();
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   if (!options.server) {

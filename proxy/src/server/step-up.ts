@@ -41,7 +41,8 @@ export function unmetStepUp(need: StepUpNeed, identity: Identity, nowSec: number
   if (need.acr && need.acr.length > 0 && (identity.acr === undefined || !need.acr.includes(identity.acr))) {
     missing.push(`an authentication level of ${need.acr.join(' or ')}`);
   }
-  // A few seconds of slack: the sign-in just happened, and the IdP's clock is not ours.
-  if (need.maxAge !== undefined && (identity.authTime === undefined || nowSec - identity.authTime > need.maxAge + 30)) missing.push('a fresh sign-in');
+  // Exactly the authAge rule's test, no slack: a sign-in accepted here that the rule then refuses (an IdP clock
+  // running behind) would send the user back to the IdP's form again and again instead of to a clear page.
+  if (need.maxAge !== undefined && (identity.authTime === undefined || nowSec - identity.authTime > need.maxAge)) missing.push('a fresh sign-in');
   return missing;
 }

@@ -133,6 +133,13 @@ export class RedisStore implements SessionStore {
       await Promise.race([connecting, timeout]);
     } catch (err) {
       connecting.catch(() => {});
+      if (client.isOpen) {
+        // Redis is not up yet: the client goes on reconnecting by itself, commands fail closed (offline queue
+        // disabled) until it is ready. Dropping it here would leave the store down until a restart.
+        this.#client = client;
+        this.#bin = binaryView(client);
+        throw wrap(step, err, 'DRB_STORE_UNAVAILABLE');
+      }
       try {
         client.destroy();
       } catch {

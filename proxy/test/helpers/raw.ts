@@ -23,6 +23,8 @@ export interface Exchange {
   raw: string;
   /** The complete responses, in order. */
   responses: WireResponse[];
+  /** Bytes after the last complete response (a partial or garbage answer); '' when none. */
+  rest: string;
   /** The first response (throws when there is none). */
   readonly first: WireResponse;
   /** The server closed (or reset) the connection before the timeout. */
@@ -89,10 +91,11 @@ export function sendRaw(port: number, data: string | Buffer | readonly (string |
       clearTimeout(writer);
       socket.destroy();
       const raw = Buffer.concat(chunks).toString('latin1');
-      const responses = parseResponses(raw, closedAtMs !== undefined).responses;
+      const { responses, rest } = parseResponses(raw, closedAtMs !== undefined);
       resolve({
         raw,
         responses,
+        rest,
         get first(): WireResponse {
           const r = responses[0];
           if (!r) throw new Error(`no complete response; the server sent ${JSON.stringify(raw.slice(0, 300))}`);

@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# Dockerfile — the production image of Drawbridge (SPEC §7): built in one stage (npm ci + tsc → dist/), run in
+# another with production dependencies only, as a non-root user, configuration at /etc/drawbridge/drawbridge.yaml.
+# docs/deploy.md shows how to run it (docker run, Kubernetes); proxy/test/production.test.ts replays the final stage.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: every dependency, TypeScript → dist/ --------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY proxy/src ./proxy/src
+RUN npm run build
+
+# ---- run: production dependencies, the compiled code and the launcher -----------------------------------------
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    DRAWBRIDGE_CONFIG=/etc/drawbridge/drawbridge.yaml \
+    DRAWBRIDGE_HEALTH_URL=http://127.0.0.1:9090/healthz
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+RUN mkdir -p /etc/drawbridge
+# The official Node image's unprivileged user (uid 1000); nothing under /app is writable by it.
+USER node
+# 8080: the proxy listener; 9090: the admin listener (/metrics /healthz /readyz) — publish it to no one.
+EXPOSE 8080 9090
+# Asks the admin listener; set DRAWBRIDGE_HEALTH_URL when admin.listen is not 127.0.0.1:9090 / :9090.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.DRAWBRIDGE_HEALTH_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/drawbridge.js"]
+CMD ["serve", "--config", "/etc/drawbridge/drawbridge.yaml"]

@@ -1,0 +1,102 @@
+// bench/profile.ts — `node --import tsx bench/profile.ts [--seconds 20]`: the drawbridge-auth-memory row under
+// peak load with `node --cpu-prof` on the Drawbridge process, then the top functions by self time during
+// the load window only (start-up excluded). Writes bench/out/profile/ (gitignored).
+import { readdirSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { detectPinning, isMain, pinSelf, ROOT, startChild } from './child.js';
+import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
+import { HOSTS } from './drawbridge-proxy.js';
+import type { LoadResult, LoadSpec } from './load-gen.js';
+import { hasWrk, runWrk } from './wrk.js';
+
+const log = (msg: string) => process.stderr.write(`profile: ${msg}\n`);
+
+function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: number, which: 'self' | 'total'): string {
+  const lines = [`| # | function | file:line | ${which} % of samples | ${which} % of busy |`, '|---:|---|---|---:|---:|'];
+  rows.forEach((f, i) => {
+    const us = which === 'self' ? f.selfUs : f.totalUs;
+    lines.push(`| ${i + 1} | \`${f.name}\` | ${f.file ? `${f.file}:${f.line}` : ''} | ${((100 * us) / s.sampledUs).toFixed(1)} | ${((100 * us) / busyUs).toFixed(1)} |`);
+  });
+  return lines.join('\n');
+}
+
+/** Profiles the authenticated memory-store path; resolves with the summary (also written as markdown and JSON). */
+export async function profileAuthMemory(seconds: number, connections: number): Promise<ProfileSummary> {
+  const pin = detectPinning();
+  pinSelf(pin.load);
+  const dir = join(ROOT, 'bench/out/profile');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const upstream = await startChild<{ port: number }>('./upstream.ts', [], { cpu: pin.load });
+  const db = await startChild<{ port: number; cookie: string }>('./drawbridge-proxy.ts', ['--upstream', `http://127.0.0.1:${upstream.ready.port}`, '--store', 'memory'], {
+    cpu: pin.proxy,
+    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250'],
+  });
+  const generator = hasWrk() ? undefined : await startChild<object>('./load-gen.ts', [], { cpu: pin.load });
+  try {
+    db.process.send({ type: 'quiet' });
+    const spec = (s: number): LoadSpec => ({ port: db.ready.port, host: HOSTS.auth, path: '/', headers: { cookie: db.ready.cookie }, connections, durationMs: s * 1000 });
+    const load = (s: LoadSpec): Promise<LoadResult> => (generator ? generator.ask<{ result: LoadResult }>({ type: 'run', spec: s }, 'result', s.durationMs + 60_000).then((m) => m.result) : runWrk(s, pin.load));
+    log('warm-up 3 s');
+    await load(spec(3));
+    const from = await db.ask<{ hrtimeUs: number }>({ type: 'mark' }, 'mark', 5000);
+    log(`profiling ${seconds} s under load`);
+    const result = await load(spec(seconds));
+    const to = await db.ask<{ hrtimeUs: number }>({ type: 'mark' }, 'mark', 5000);
+    const bad = Object.entries(result.statuses).filter(([s]) => !/^2/.test(s));
+    if (bad.length || result.errors) throw new Error(`the profiled run was not all 2xx: ${JSON.stringify(result.statuses)} ${result.errorDetail}`);
+    log(`${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms`);
+    await db.stop(30_000);
+    const file = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const summary = summarizeProfile(profile, ROOT, { fromUs: from.hrtimeUs, toUs: to.hrtimeUs });
+    if (summary.samples === 0) throw new Error('no sample inside the load window (clock mismatch?)');
+    const idle = summary.functions.find((f) => f.name === '(idle)')?.selfUs ?? 0;
+    const busy = summary.sampledUs - idle;
+    const own = summary.functions.filter((f) => f.file.startsWith('proxy/src/')).sort((a, b) => b.totalUs - a.totalUs);
+    const md = [
+      `# Profile: drawbridge-auth-memory under load`,
+      '',
+      `${Math.round(result.rps)} req/s over ${seconds} s (${result.tool}, ${connections} connections); ${summary.samples} samples in the load window, ${((100 * busy) / summary.sampledUs).toFixed(1)}% busy. Profile: ${file}`,
+      '',
+      '## Top 15 by self time',
+      '',
+      table(summary, summary.functions.filter((f) => f.name !== '(idle)').slice(0, 15), busy, 'self'),
+      '',
+      '## Self time by area',
+      '',
+      '| area | % of samples | % of busy |',
+      '|---|---:|---:|',
+      ...summary.areas.map((a) => `| ${a.area} | ${a.selfPct.toFixed(1)} | ${a.area.startsWith('idle') ? '' : ((100 * a.selfUs) / busy).toFixed(1)} |`),
+      '',
+      '## Drawbridge functions by inclusive time',
+      '',
+      table(summary, own.slice(0, 20), busy, 'total'),
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'summary.md'), md);
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ result, summary: { ...summary, functions: summary.functions.slice(0, 200) } }, null, 2));
+    process.stdout.write(md);
+    return summary;
+  } finally {
+    await db.stop();
+    await generator?.stop();
+    await upstream.stop();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '32' } } });
+  profileAuthMemory(Number(values.seconds), Number(values.connections)).then(
+    () => process.exit(0),
+    (e: Error) => {
+      log(`failed: ${e.stack ?? e.message}`);
+      process.exit(1);
+    },
+  );
+}

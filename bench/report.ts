@@ -1,0 +1,279 @@
+// bench/report.ts — the bench's outputs: results.json (one fixed shape, checked by validateResults, which the
+// bench itself and bench.test.ts both use), docs/performance.md and the hand-written SVG bar chart.
+
+/** Every load row, in the order reported. */
+export const ROW_NAMES = ['direct', 'nginx', 'bare-http-proxy', 'drawbridge-public', 'drawbridge-auth-memory', 'drawbridge-auth-redis'] as const;
+export type RowName = (typeof ROW_NAMES)[number];
+
+/** The SPEC §10 targets, in the order reported. */
+export const TARGET_NAMES = ['auth-memory-rps', 'auth-memory-p99-at-half-load', 'auth-redis-rps', 'routes-10k-vs-10', 'sessions-100k-rss'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+/** A row: figures, or null figures and `skipped` (not run) or `invalid` (run, but not every response was 2xx). */
+export interface Row {
+  name: RowName;
+  rps: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  ratioToBare: number | null;
+  skipped?: string;
+  invalid?: string;
+}
+
+export interface Target {
+  name: TargetName;
+  target: string;
+  /** null when it could not be measured (`skipped` says why); `met` is then false. */
+  measured: number | null;
+  met: boolean;
+  skipped?: string;
+}
+
+export interface Results {
+  machine: { cpus: number; model: string; node: string; os: string; pinned: Record<string, string>; date: string };
+  rows: Row[];
+  targets: Target[];
+}
+
+/** Problems with a results object (empty when well-formed). Never looks at how good the figures are. */
+export function validateResults(value: unknown): string[] {
+  const problems: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const keysExactly = (o: Record<string, unknown>, required: string[], optional: string[], where: string) => {
+    for (const k of required) if (!(k in o)) problems.push(`${where}: missing "${k}"`);
+    for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) problems.push(`${where}: unexpected "${k}"`);
+  };
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (!isObj(value)) return ['results: not an object'];
+  keysExactly(value, ['machine', 'rows', 'targets'], [], 'results');
+  const m = value.machine;
+  if (!isObj(m)) problems.push('machine: not an object');
+  else {
+    keysExactly(m, ['cpus', 'model', 'node', 'os', 'pinned', 'date'], [], 'machine');
+    if (!(finite(m.cpus) && (m.cpus as number) >= 1)) problems.push('machine.cpus: not a positive number');
+    for (const k of ['model', 'node', 'os', 'date']) if (typeof m[k] !== 'string' || m[k] === '') problems.push(`machine.${k}: not a non-empty string`);
+    if (!isObj(m.pinned) || !Object.values(m.pinned).every((v) => typeof v === 'string')) problems.push('machine.pinned: not an object of strings');
+    if (typeof m.date === 'string' && Number.isNaN(Date.parse(m.date))) problems.push('machine.date: not a date');
+  }
+  if (!Array.isArray(value.rows)) problems.push('rows: not an array');
+  else {
+    const seen = value.rows.map((r) => (isObj(r) ? r.name : undefined));
+    for (const name of ROW_NAMES) if (seen.filter((n) => n === name).length !== 1) problems.push(`rows: "${name}" must appear exactly once`);
+    value.rows.forEach((r, i) => {
+      const where = `rows[${i}]`;
+      if (!isObj(r)) return void problems.push(`${where}: not an object`);
+      keysExactly(r, ['name', 'rps', 'p50Ms', 'p99Ms', 'ratioToBare'], ['skipped', 'invalid'], where);
+      if (!ROW_NAMES.includes(r.name as RowName)) problems.push(`${where}: unknown name ${JSON.stringify(r.name)}`);
+      const reason = r.skipped ?? r.invalid;
+      if (r.skipped !== undefined && r.invalid !== undefined) problems.push(`${where}: both skipped and invalid`);
+      if (reason !== undefined) {
+        if (typeof reason !== 'string' || reason === '') problems.push(`${where}: the skipped/invalid reason must be a non-empty string`);
+        for (const k of ['rps', 'p50Ms', 'p99Ms', 'ratioToBare']) if (r[k] !== null) problems.push(`${where}.${k}: must be null on a skipped or invalid row`);
+      } else {
+        for (const k of ['rps', 'p50Ms', 'p99Ms']) if (!finite(r[k]) || (r[k] as number) < 0) problems.push(`${where}.${k}: not a finite, non-negative number`);
+        if (!(finite(r.ratioToBare) || r.ratioToBare === null)) problems.push(`${where}.ratioToBare: not a finite number or null`);
+      }
+    });
+  }
+  if (!Array.isArray(value.targets)) problems.push('targets: not an array');
+  else {
+    const seen = value.targets.map((t) => (isObj(t) ? t.name : undefined));
+    for (const name of TARGET_NAMES) if (seen.filter((n) => n === name).length !== 1) problems.push(`targets: "${name}" must appear exactly once`);
+    value.targets.forEach((t, i) => {
+      const where = `targets[${i}]`;
+      if (!isObj(t)) return void problems.push(`${where}: not an object`);
+      keysExactly(t, ['name', 'target', 'measured', 'met'], ['skipped'], where);
+      if (typeof t.target !== 'string' || t.target === '') problems.push(`${where}.target: not a non-empty string`);
+      if (typeof t.met !== 'boolean') problems.push(`${where}.met: not a boolean`);
+      if (t.measured === null) {
+        if (typeof t.skipped !== 'string' || t.skipped === '') problems.push(`${where}: measured is null without a skipped reason`);
+        if (t.met !== false) problems.push(`${where}: a target not measured cannot be met`);
+      } else if (!finite(t.measured)) problems.push(`${where}.measured: not a finite number or null`);
+    });
+  }
+  return problems;
+}
+
+/** Rounds for the JSON (figures keep 3 significant decimals at most). */
+export function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function fmt(n: number | null | undefined, digits = 2): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A horizontal bar chart of req/s per row, with the 90% and 70% of bare target lines. No dependencies. */
+export function renderSvg(results: Results): string {
+  const rows = results.rows;
+  const bare = rows.find((r) => r.name === 'bare-http-proxy')?.rps ?? null;
+  const max = Math.max(1, ...rows.map((r) => r.rps ?? 0));
+  const left = 190;
+  const width = 820;
+  const plot = width - left - 190;
+  const barH = 26;
+  const gap = 14;
+  const top = 56;
+  const height = top + rows.length * (barH + gap) + 40;
+  const x = (v: number) => left + (v / max) * plot;
+  const color = (name: RowName) => (name.startsWith('drawbridge') ? '#2f6fb0' : name === 'bare-http-proxy' ? '#444' : '#9a9a9a');
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`);
+  out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
+  out.push(`<text x="${left}" y="22" font-size="15" font-weight="600" fill="#222">Requests per second (median of interleaved rounds, higher is better)</text>`);
+  out.push(`<text x="${left}" y="40" fill="#666">${escapeXml(`${results.machine.model}, ${results.machine.cpus} CPUs, node ${results.machine.node}, ${results.machine.date.slice(0, 10)}`)}</text>`);
+  const bottom = top + rows.length * (barH + gap) - gap / 2;
+  if (bare !== null) {
+    for (const [share, label] of [
+      [0.9, '90% of bare'],
+      [0.7, '70% of bare'],
+    ] as const) {
+      const lx = x(bare * share);
+      out.push(`<line x1="${lx.toFixed(1)}" y1="${top - 8}" x2="${lx.toFixed(1)}" y2="${bottom}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
+      out.push(`<text x="${lx.toFixed(1)}" y="${bottom + 16}" fill="#c0392b" text-anchor="middle" font-size="11">${label}</text>`);
+    }
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * (barH + gap);
+    out.push(`<text x="${left - 10}" y="${y + barH / 2 + 4}" text-anchor="end" fill="#222">${escapeXml(r.name)}</text>`);
+    if (r.rps === null) {
+      out.push(`<text x="${left + 4}" y="${y + barH / 2 + 4}" fill="#a33">${escapeXml(r.skipped ? `skipped: ${r.skipped}` : `invalid: ${r.invalid ?? ''}`)}</text>`);
+      return;
+    }
+    const w = Math.max(1, x(r.rps) - left);
+    out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color(r.name)}" rx="2"/>`);
+    const ratio = r.ratioToBare !== null ? ` · ${r.ratioToBare.toFixed(2)}× bare` : '';
+    out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + barH / 2 + 4}" fill="#222">${escapeXml(`${fmt(r.rps, 0)} req/s${ratio} · p99 ${fmt(r.p99Ms)} ms`)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** What the markdown shows beyond results.json: how each row ran, the fixed-rate runs and the micro rows. */
+export interface ReportDetails {
+  quick: boolean;
+  durationSec: number;
+  loadTool: string;
+  connections: number;
+  rounds: number;
+  secondsPerRun: number;
+  warmupSeconds: number;
+  loadAverage: string;
+  versions: Record<string, string>;
+  rowDetails: Record<string, { cpu0?: number; cpu1?: number; upstreamConnections?: number; upstreamRequests?: number; requests?: number; note?: string; perRound?: number[] }>;
+  fixedRate?: { rate: number; rounds: number; seconds: number; rows: Array<{ name: string; achievedRps: number; p50Ms: number; p99Ms: number; valid: boolean; note?: string }> } | { skipped: string };
+  routes?: { smallNs: number; largeNs: number; largeHotNs: number; ratio: number; hotRatio: number; smallHosts: number; largeHosts: number; largeLoadMs: number; largeCompileMs: number; rounds: number } | { skipped: string };
+  sessions?: { emptyRssMB: number; fullRssMB: number; rssOverEmptyMB: number; heapOverEmptyMB: number; bytesPerSession: number; createMs: number } | { skipped: string };
+}
+
+/** docs/performance.md, regenerated by every full `npm run bench`. */
+export function renderMarkdown(results: Results, d: ReportDetails, svgPath: string): string {
+  const m = results.machine;
+  const pinned = Object.entries(m.pinned)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
+  const lines: string[] = [];
+  lines.push('# Performance');
+  lines.push('');
+  lines.push(`<!-- Generated by \`npm run bench\` (bench/run.ts); edit the generator, not this file. -->`);
+  lines.push('');
+  lines.push(
+    `Measured by \`npm run bench\` on ${m.date}${d.quick ? ' in **--quick** mode (figures are not meaningful)' : ''}: every row in one run of ${Math.round(d.durationSec)} s, on loopback. SPEC §10 sets the budget; the figures are in [\`bench/results.json\`](../bench/results.json).`,
+  );
+  lines.push('');
+  lines.push('## Machine');
+  lines.push('');
+  lines.push('| | |');
+  lines.push('|---|---|');
+  lines.push(`| CPUs | ${m.cpus} × ${m.model} |`);
+  lines.push(`| OS | ${m.os} |`);
+  lines.push(`| Node | ${m.node} |`);
+  for (const [k, v] of Object.entries(d.versions)) lines.push(`| ${k} | ${v} |`);
+  lines.push(`| pinned (taskset) | ${pinned} |`);
+  lines.push(`| load average at start | ${d.loadAverage} (a shared machine: other work ran during the bench) |`);
+  lines.push('');
+  lines.push(`![Requests per second per row](${svgPath})`);
+  lines.push('');
+  lines.push('## Targets (SPEC §10)');
+  lines.push('');
+  lines.push('| target | required | measured | met |');
+  lines.push('|---|---|---|---|');
+  for (const t of results.targets) {
+    const measured = t.measured === null ? `not measured: ${t.skipped}` : fmt(t.measured, 3);
+    lines.push(`| ${t.name} | ${t.target} | ${measured} | ${t.met ? '**yes**' : '**no**'} |`);
+  }
+  lines.push('');
+  lines.push('## Load rows');
+  lines.push('');
+  lines.push(`${d.loadTool}, ${d.connections} keep-alive connections, GET of a 200-byte response; ${d.rounds} interleaved round(s) of ${d.secondsPerRun} s per row after a ${d.warmupSeconds} s warm-up each. Figures are medians over rounds; × bare is the median of per-round ratios to bare-http-proxy measured in the same round.`);
+  lines.push('');
+  lines.push('| row | req/s | p50 ms | p99 ms | × bare | CPU 1 busy | CPU 0 busy | upstream connections / requests | per-round req/s |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of results.rows) {
+    const x = d.rowDetails[r.name] ?? {};
+    const pct = (v: number | undefined) => (v === undefined ? '—' : `${Math.round(v)}%`);
+    const conns = x.upstreamConnections === undefined ? '—' : `${x.upstreamConnections} / ${fmt(x.upstreamRequests ?? 0, 0)}`;
+    const perRound = (x.perRound ?? []).map((v) => fmt(v, 0)).join(', ');
+    if (r.rps === null) {
+      lines.push(`| ${r.name} | ${r.skipped ? `skipped: ${r.skipped}` : `**invalid**: ${r.invalid}`} | | | | | | | |`);
+      continue;
+    }
+    lines.push(`| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.ratioToBare, 3)} | ${pct(x.cpu1)} | ${pct(x.cpu0)} | ${conns} | ${perRound} |`);
+  }
+  lines.push('');
+  lines.push('- `direct`: the upstream itself (a second instance, pinned like the proxies), no proxy in between.');
+  lines.push('- `nginx`: Debian nginx, `proxy_pass` to an upstream block with `keepalive 64`, `worker_processes 1`, access log off: the reference ceiling.');
+  lines.push('- `bare-http-proxy`: http-proxy-3 with a keep-alive `http.Agent`, no auth, no logging: the yardstick of the targets.');
+  lines.push('- `drawbridge-public`: a `public: true` route (normalize, match, strip, log, forward; no session).');
+  lines.push('- `drawbridge-auth-memory`: a session cookie, memory store, a policy (`groups` or `email` allow, `not ip` deny) that allows: the full hot path including the signed assertion (cached per session and route).');
+  lines.push('- `drawbridge-auth-redis`: the same with the redis store (one encrypted record read per request).');
+  lines.push('');
+  lines.push('## p99 at 50% of the bare proxy\'s peak rate');
+  lines.push('');
+  if (d.fixedRate && 'rate' in d.fixedRate) {
+    lines.push(`Open loop at ${fmt(d.fixedRate.rate, 0)} req/s (half the bare-http-proxy median), ${d.fixedRate.rounds} interleaved round(s) of ${d.fixedRate.seconds} s; latency counted from each request's scheduled send time, so a stall delays every request behind it (no coordinated omission).`);
+    lines.push('');
+    lines.push('| row | achieved req/s | p50 ms | p99 ms | |');
+    lines.push('|---|---:|---:|---:|---|');
+    for (const r of d.fixedRate.rows) lines.push(`| ${r.name} | ${fmt(r.achievedRps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${r.valid ? '' : `**invalid**: ${r.note ?? ''}`} |`);
+  } else lines.push(`Not measured: ${d.fixedRate?.skipped ?? 'no bare-http-proxy figure'}.`);
+  lines.push('');
+  lines.push('## Micro rows (in process)');
+  lines.push('');
+  if (d.routes && 'ratio' in d.routes) {
+    const r = d.routes;
+    lines.push(`Route matching + policy evaluation (\`table.match\` + \`decide\`), ns per request, median of ${r.rounds} interleaved rounds; 1,024 requests, 5% to unknown hosts, the others spread uniformly over the routes; 1 route in 10 on a wildcard host; the same ten policy shapes in both tables.`);
+    lines.push('');
+    lines.push('| table | hosts | ns / request | × 10 routes |');
+    lines.push('|---|---:|---:|---:|');
+    lines.push(`| 10 routes | ${r.smallHosts} | ${fmt(r.smallNs, 0)} | 1.000 |`);
+    lines.push(`| 10,000 routes, requests spread over all routes | ${r.largeHosts} | ${fmt(r.largeNs, 0)} | ${fmt(r.ratio, 3)} |`);
+    lines.push(`| 10,000 routes, requests to 10 of them | ${r.largeHosts} | ${fmt(r.largeHotNs, 0)} | ${fmt(r.hotRatio, 3)} |`);
+    lines.push('');
+    lines.push(`The target uses the spread row. The lookups are O(1) in the number of routes (the "10 of them" row shows the table size alone costs nothing); what the spread row adds is memory: each request touches a different route, host entry and compiled policy, which no longer sit in the CPU caches. Loading the 10,000-route YAML (parse, schema, semantic checks) took ${fmt(r.largeLoadMs / 1000)} s and compiling it ${fmt(r.largeCompileMs / 1000)} s.`);
+  } else lines.push(`Routes: not measured: ${d.routes?.skipped ?? 'unknown'}.`);
+  lines.push('');
+  if (d.sessions && 'rssOverEmptyMB' in d.sessions) {
+    const s = d.sessions;
+    lines.push(`100,000 sessions created through \`Sessions.create\` in a \`MemoryStore\`, each like a real sign-in: claims from an IdP (3 groups, \`amr\`, \`acr\`, a few custom claims) through \`identityFromClaims\`, an 800-character ID token, an opaque access token, no refresh token. Resident memory after a full GC (node --expose-gc): ${fmt(s.emptyRssMB, 1)} MB empty, ${fmt(s.fullRssMB, 1)} MB full: **${fmt(s.rssOverEmptyMB, 1)} MB over empty** (V8 heap: ${fmt(s.heapOverEmptyMB, 1)} MB, ${fmt(s.bytesPerSession, 0)} bytes per session). MB are 10^6 bytes.`);
+  } else lines.push(`Sessions: not measured: ${d.sessions?.skipped ?? 'unknown'}.`);
+  lines.push('');
+  lines.push('## How it was measured');
+  lines.push('');
+  lines.push('- Every process on its own: the upstream (node:http, 200-byte JSON body, keep-alive), each proxy, the load generator; started once, all kept running, measured in turn. With two CPUs, `taskset` puts the process under test on CPU 1 and the load generator, the upstream, redis-server and the orchestrator on CPU 0 (see the machine table); "CPU 1 busy" close to 100% means the proxy, not the load generator, was the limit.');
+  lines.push('- Keep-alive on every leg: the load generator reuses its connections; every proxy pools upstream connections (the upstream counts the connections it accepted: the column above).');
+  lines.push('- Validity: every response of every run is counted by status (wrk with a Lua `response` hook, or bench/load-gen.ts). A row with any non-2xx response or socket error is reported as invalid, never as a figure. Before measuring, one request per row checks what reached the upstream (the identity header and assertion on authenticated rows, no session cookie).');
+  lines.push('- Sessions are created directly in the store (`sessions.create` + `sessions.setCookie`); the IdP issuer points at a closed port: discovery failing does not affect requests with a valid session. Logs are JSON at `info`, one line per request, written to /dev/null.');
+  lines.push('- Rounds are interleaved (row order rotated each round) and every figure is a median, because the machine is shared and noisy: compare ratios from one run, not absolute figures across runs.');
+  lines.push('- The fixed-rate row uses bench/load-gen.ts rather than autocannon: autocannon\'s `overallRate` sends each second\'s quota as fast as it can and then waits for the next second (lib/httpClient.js), so its latencies are those of bursts at full speed, not of a steady 50% load.');
+  lines.push('');
+  lines.push('Run it: `npm run bench` (about 4 minutes, rewrites this file, `bench/results.json` and `docs/images/bench.svg`); `npm run bench -- --quick` (CI: short phases, writes to `bench/out/` only). Profile the authenticated path: `node --import tsx bench/profile.ts`.');
+  lines.push('');
+  return lines.join('\n');
+}
