@@ -63,7 +63,8 @@ export async function measureSessions(count = 100_000): Promise<SessionsResult> 
 }
 
 if (isMain(import.meta.url)) {
-  const result = await measureSessions();
+  const count = Number(process.argv[2] ?? 100_000);
+  const result = await measureSessions(count);
   if (process.send) process.send({ type: 'ready', result });
   else console.log(JSON.stringify(result, null, 2));
 }

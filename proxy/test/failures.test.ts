@@ -38,7 +38,7 @@ describe('IdP down at start', () => {
   let s: Stack;
   before(async () => {
     s = await startStack({ noIdp: true });
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await s?.close();
   });
@@ -79,7 +79,7 @@ describe('IdP stopped after start', () => {
   let s: Stack;
   before(async () => {
     s = await startStack();
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await s?.close();
   });
@@ -120,7 +120,7 @@ describe('IdP going down between the redirect and the callback', () => {
   let s: Stack;
   before(async () => {
     s = await startStack();
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await s?.close();
   });
@@ -183,7 +183,7 @@ describe('upstream failures, routing and denial', () => {
     await s.signIn(bob, s.url('app.localhost', '/'), 'bob');
     // Hand the session to the other route hosts once (a sign-in on publicUrl is reused, no password).
     for (const host of ['down.localhost', 'slow.localhost']) await alice.get(s.url(host, '/.drawbridge/me'));
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await s?.close();
   });

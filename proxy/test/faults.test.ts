@@ -305,7 +305,7 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
     const refused = await alice.get(s.url('faults.localhost', '/refused/x'), { redirect: 'manual' });
     assert.equal(refused.status, 502);
     assert.ok(!refused.body.includes(String(refusedPort)) && !/ECONNREFUSED/i.test(refused.body), 'no internal detail leaks');
-    assert.ok(logsOf(s, 'upstream-error', (l) => l.code === 'DRB_UPSTREAM_UNAVAILABLE').length >= 1);
+    assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE').length >= 1);
 
     // Reset after the headers: the client sees its connection closed mid-body (not a hang until some timeout).
     const cut = await rawGet(s.port, host, '/reset/big', cookie);
@@ -314,7 +314,7 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
     assert.ok(cut.error, 'the client connection was closed');
     assert.ok(cut.ms < 3_000, `closed promptly (${Math.round(cut.ms)} ms)`);
     await waitFor(() => logsOf(s, 'request', (l) => l.route === 'reset' && l.aborted === true).length === 1, 2_000);
-    assert.ok(logsOf(s, 'upstream-error', (l) => l.code === 'DRB_UPSTREAM_UNAVAILABLE' && /reset/.test(l.error)).length >= 1, 'the cut is logged as an upstream failure');
+    assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE' && /reset/.test(l.error)).length >= 1, 'the cut is logged as an upstream failure');
 
     // Hanging: 504 once the route's 1 s timeout passes; Drawbridge drops its upstream connection.
     const hung = await Promise.all(Array.from({ length: 10 }, () => alice.get(s.url('faults.localhost', '/hang/x'), { redirect: 'manual' })));
@@ -325,7 +325,7 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
       return performance.now() - t0;
     })();
     assert.ok(hungMs >= 950 && hungMs < 3_000, `504 after the route timeout (${Math.round(hungMs)} ms)`);
-    assert.ok(logsOf(s, 'upstream-error', (l) => l.code === 'DRB_UPSTREAM_TIMEOUT').length >= 11);
+    assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_TIMEOUT').length >= 11);
     await waitFor(() => hang.open() === 0, 2_000);
 
     // WebSocket upgrades to a refusing upstream: a bare 502, the socket closed.

@@ -65,7 +65,7 @@ before(async () => {
   await b.get(out.location!);
   // Let the last request lines (written when each response closes) arrive.
   await new Promise((r) => setTimeout(r, 100));
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();

@@ -114,7 +114,7 @@ before(async () => {
   assert.ok(cookie, 'signed in on publicUrl');
   const discovery = await (await fetch(`${s.idp!.issuer}/.well-known/openid-configuration`)).json();
   endSession = new URL(discovery.end_session_endpoint);
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();
@@ -146,7 +146,7 @@ test('controls: good targets are kept, a foreign one falls back to publicUrl', {
 for (const encoding of ['raw', 'encoded'] as const) {
   const param = (line: string) => (encoding === 'raw' ? line : encodeURIComponent(line));
 
-  test(`sign_in with a session: every payload, ${encoding}, redirects only to a configured origin`, { timeout: 120_000 }, async () => {
+  test(`sign_in with a session: every payload, ${encoding}, redirects only to a configured origin`, { timeout: 240_000 }, async () => {
     let redirects = 0;
     await mapLimit(PAYLOADS, 20, async (line) => {
       const res = await request(`/.drawbridge/sign_in?rd=${param(line)}`);
@@ -161,7 +161,7 @@ for (const encoding of ['raw', 'encoded'] as const) {
     assert.ok(redirects > PAYLOADS.length / 2, `most payloads reach the check (${redirects} redirects)`);
   });
 
-  test(`sign_in without a session: every payload, ${encoding}, goes to the IdP or a configured origin`, { timeout: 120_000 }, async () => {
+  test(`sign_in without a session: every payload, ${encoding}, goes to the IdP or a configured origin`, { timeout: 240_000 }, async () => {
     let toIdp = 0;
     await mapLimit(PAYLOADS, 20, async (line) => {
       const res = await rawHttp(s.port, [`GET /.drawbridge/sign_in?rd=${param(line)} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: text/html', 'Connection: close'].join('\r\n'));
@@ -180,7 +180,7 @@ for (const encoding of ['raw', 'encoded'] as const) {
     assert.ok(toIdp > PAYLOADS.length / 2, `most payloads start a sign-in (${toIdp})`);
   });
 
-  test(`sign_out GET: every payload, ${encoding}, shows a confirm page linking only to configured origins`, { timeout: 120_000 }, async () => {
+  test(`sign_out GET: every payload, ${encoding}, shows a confirm page linking only to configured origins`, { timeout: 240_000 }, async () => {
     let pages = 0;
     await mapLimit(PAYLOADS, 20, async (line) => {
       const res = await request(`/.drawbridge/sign_out?rd=${param(line)}`);
@@ -196,7 +196,7 @@ for (const encoding of ['raw', 'encoded'] as const) {
     assert.ok(pages > PAYLOADS.length / 2, `most payloads reach the page (${pages})`);
   });
 
-  test(`sign_out POST: every payload as the form's rd, ${encoding}, ends at the IdP with Drawbridge's own return URL`, { timeout: 120_000 }, async () => {
+  test(`sign_out POST: every payload as the form's rd, ${encoding}, ends at the IdP with Drawbridge's own return URL`, { timeout: 240_000 }, async () => {
     // One session per sign-out: copies of alice's real session (same tokens) under new ids.
     const [alice] = await s.db.store.list({ user: 'alice' });
     assert.ok(alice);

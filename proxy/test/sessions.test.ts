@@ -13,7 +13,7 @@ let s: Stack;
 
 before(async () => {
   s = await startStack({ now: clock.now, session: 'idleTimeout: 10m\nmaxLifetime: 1h' });
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();

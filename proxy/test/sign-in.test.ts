@@ -26,7 +26,7 @@ before(async () => {
         - authenticated: true
 `,
   });
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();

@@ -83,7 +83,7 @@ before(async () => {
   await s.signIn(b, s.url('app.localhost', '/'), 'alice');
   cookie = sessionCookie(b, s.url('app.localhost'))!;
   assert.ok(cookie);
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();
@@ -212,7 +212,7 @@ describe('behind a trusted proxy', () => {
     const b = t.browser();
     await t.signIn(b, t.url('app.localhost', '/'), 'alice');
     trustedCookie = sessionCookie(b, t.url('app.localhost'))!;
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await t?.close();
   });

@@ -41,7 +41,7 @@ before(async () => {
     if (login === 'alice') alice = cookie;
     else bob = cookie;
   }
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await s?.close();

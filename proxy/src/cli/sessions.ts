@@ -50,7 +50,7 @@ export const sessions: Command = async (args, io) => {
     const url = `http://${admin}/sessions${action === 'revoke' ? '/revoke' : ''}${query}`;
     let res: Response;
     try {
-      res = await fetch(url, { method: action === 'revoke' ? 'POST' : 'GET', signal: AbortSignal.timeout(5000) });
+      res = await fetch(url, { method: action === 'revoke' ? 'POST' : 'GET', headers: action === 'revoke' ? { 'x-drawbridge-admin': 'revoke' } : {}, signal: AbortSignal.timeout(5000) });
     } catch (e) {
       io.stderr.write(`sessions: the memory store lives in the running Drawbridge; its admin listener ${url} did not answer (${(e as Error).message})\n`);
       return 1;

@@ -31,6 +31,9 @@ export async function verifyBearer(token: string, opts: { jwksUri: URL; issuer: 
       clockTolerance: BEARER_SKEW_SEC,
       requiredClaims: ['exp', 'sub'],
     });
+    // Other JWTs the IdP signs for this audience are not access tokens: an ID token (nonce) or a logout token (events).
+    if ('events' in payload || 'nonce' in payload) return { ok: false, reason: 'not an access token' };
+    if (typeof payload.iat === 'number' && payload.iat > Math.floor(opts.now / 1000) + BEARER_SKEW_SEC) return { ok: false, reason: 'token issued in the future' };
     return { ok: true, claims: { ...payload } };
   } catch (e) {
     return { ok: false, reason: describe(e) };

@@ -34,7 +34,7 @@ export async function verifyLogoutToken(token: string, opts: { jwksUri: URL; iss
     algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
     currentDate: new Date(opts.now),
     clockTolerance: SKEW_SEC,
-    requiredClaims: ['iat', 'jti'],
+    requiredClaims: ['iat', 'exp', 'jti'],
   });
   if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'logout+jwt' && protectedHeader.typ.toLowerCase() !== 'application/logout+jwt') {
     throw new Error(`logout token typ "${protectedHeader.typ}" is not logout+jwt`);

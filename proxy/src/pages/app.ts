@@ -367,10 +367,12 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       return bad((e as Error).message);
     }
     try {
-      if (!(await rt.sessions.store.putOnce(`jti:${sha256(`${claims.iss}\0${claims.jti}`)}`, '1', JTI_TTL_MS))) return bad('logout token replayed (jti already used)');
+      // Sessions are ended before the jti is recorded: if the store fails in between, the IdP's retry
+      // still works (ending sessions twice is harmless); a replay is refused all the same.
       let ended = 0;
       if (claims.sid) ended += await rt.sessions.store.deleteWhere({ idpSid: claims.sid, ...(claims.sub ? { sub: claims.sub } : {}) });
       else if (claims.sub) ended += await rt.sessions.store.deleteWhere({ sub: claims.sub });
+      if (!(await rt.sessions.store.putOnce(`jti:${sha256(`${claims.iss}\0${claims.jti}`)}`, '1', JTI_TTL_MS))) return bad('logout token replayed (jti already used)');
       x.decision = 'logout';
       rt.logger.info({ event: 'backchannel-logout', result: 'success', requestId: x.id, sessionsEnded: ended, bySid: Boolean(claims.sid) });
     } catch (e) {

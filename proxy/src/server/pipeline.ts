@@ -184,6 +184,9 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** Step 6 on req.headers, before the proxy library sees the request. */
   function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
     req.url = upstreamPath(route, x.path!, x.query!);
+    // The upstream's virtual host is the host that was matched and authorized, never the raw header's spelling
+    // ("APP.example.com.:443") or a Host the trusted X-Forwarded-Host overrode.
+    if (route.preserveHost) req.headers.host = x.host!;
     setIdentityHeaders(req.headers, route, principal?.identity, {
       ...(assertion !== undefined ? { assertion: { name: x.snap.compiled.config.assertion.header, value: assertion } } : {}),
       ...(principal?.accessToken ? { accessToken: principal.accessToken } : {}),

@@ -132,7 +132,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   if (signer.generated) {
     logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key for this process only; with several replicas, set assertion.keyFile' });
   }
-  const forwarder = new Forwarder({ onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, code: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
+  const forwarder = new Forwarder({ onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
   const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, now: options.now ?? Date.now };
   metrics.sessionsFrom(() => store.count());
@@ -153,7 +153,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     // Refused before there was a request to log (framing, syntax, size, a slow client): the attempt is still visible.
-    logger.warn({ event: 'client-error', status: Number(status.slice(0, 3)), code: err.code ?? '', error: err.message, ip: (socket as Socket).remoteAddress ?? '' });
+    logger.warn({ event: 'client-error', status: Number(status.slice(0, 3)), errorCode: err.code ?? '', error: err.message, ip: (socket as Socket).remoteAddress ?? '' });
     // A response already started on this connection (the error came in a body, or in a request pipelined behind
     // one just answered): a status line written now would read as a second response and desync the client. Close.
     if ((socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent) return void socket.end();
@@ -184,6 +184,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       store.list(filter).then((list) => json(200, list.map(sessionSummary)), (e: Error) => json(503, { error: e.message }));
       return;
     }
+    // A custom header cannot be sent cross-origin without a CORS preflight (which is never answered): a web page
+    // open in a browser on this host cannot revoke sessions through the admin listener.
+    if (req.headers['x-drawbridge-admin'] !== 'revoke') return void json(403, { error: 'revoke needs the header x-drawbridge-admin: revoke' });
     if (!q.get('user') && q.get('all') !== '1') return void json(400, { error: 'revoke needs user=U or all=1' });
     store.deleteWhere(filter).then(
       (n) => {
