@@ -12,6 +12,26 @@ import { hasWrk, runWrk } from './wrk.js';
 
 const log = (msg: string) => process.stderr.write(`profile: ${msg}\n`);
 
+/**
+ * The source line of a function of the repository's TypeScript. Under tsx the profile's line numbers are those
+ * of the transformed module, so the name is looked up in the source instead (first declaration-like match).
+ */
+function sourceLine(file: string, name: string, fallback: number): number {
+  if (!/^(proxy|bench|e2e)\//.test(file) || name.startsWith('(')) return fallback;
+  try {
+    const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+    const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const patterns = [new RegExp(`\\bfunction\\*?\\s+${esc}\\b`), new RegExp(`^\\s*(?:(?:export|async|static|private|public|protected|readonly|override|get|set)\\s+)*#?${esc}\\s*[(<=]`), new RegExp(`\\b(?:const|let)\\s+${esc}\\s*=`)];
+    for (const re of patterns) {
+      const i = lines.findIndex((l) => re.test(l));
+      if (i >= 0) return i + 1;
+    }
+  } catch {
+    // not a readable source file
+  }
+  return fallback;
+}
+
 function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: number, which: 'self' | 'total'): string {
   const lines = [`| # | function | file:line | ${which} % of samples | ${which} % of busy |`, '|---:|---|---|---:|---:|'];
   rows.forEach((f, i) => {
@@ -48,13 +68,15 @@ export async function profileAuthMemory(seconds: number, connections: number): P
     if (bad.length || result.errors) throw new Error(`the profiled run was not all 2xx: ${JSON.stringify(result.statuses)} ${result.errorDetail}`);
     log(`${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms`);
     await db.stop(30_000);
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader hooks run in another).
     const file = readdirSync(dir)
-      .filter((f) => f.endsWith('.cpuprofile'))
+      .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
       .map((f) => join(dir, f))
       .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
     if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
     const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
     const summary = summarizeProfile(profile, ROOT, { fromUs: from.hrtimeUs, toUs: to.hrtimeUs });
+    for (const f of summary.functions) f.line = sourceLine(f.file, f.name, f.line);
     if (summary.samples === 0) throw new Error('no sample inside the load window (clock mismatch?)');
     const idle = summary.functions.find((f) => f.name === '(idle)')?.selfUs ?? 0;
     const busy = summary.sampledUs - idle;

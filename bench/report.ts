@@ -116,11 +116,11 @@ export function renderSvg(results: Results): string {
   const max = Math.max(1, ...rows.map((r) => r.rps ?? 0));
   const left = 190;
   const width = 820;
-  const plot = width - left - 190;
+  const plot = width - left - 40;
   const barH = 26;
   const gap = 14;
   const top = 56;
-  const height = top + rows.length * (barH + gap) + 40;
+  const height = top + rows.length * (barH + gap) + 44;
   const x = (v: number) => left + (v / max) * plot;
   const color = (name: RowName) => (name.startsWith('drawbridge') ? '#2f6fb0' : name === 'bare-http-proxy' ? '#444' : '#9a9a9a');
   const out: string[] = [];
@@ -130,26 +130,30 @@ export function renderSvg(results: Results): string {
   out.push(`<text x="${left}" y="40" fill="#666">${escapeXml(`${results.machine.model}, ${results.machine.cpus} CPUs, node ${results.machine.node}, ${results.machine.date.slice(0, 10)}`)}</text>`);
   const bottom = top + rows.length * (barH + gap) - gap / 2;
   if (bare !== null) {
-    for (const [share, label] of [
-      [0.9, '90% of bare'],
-      [0.7, '70% of bare'],
+    for (const [share, label, dy] of [
+      [0.9, '0.9 × bare (auth-memory target)', 14],
+      [0.7, '0.7 × bare (auth-redis target)', 28],
     ] as const) {
       const lx = x(bare * share);
-      out.push(`<line x1="${lx.toFixed(1)}" y1="${top - 8}" x2="${lx.toFixed(1)}" y2="${bottom}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
-      out.push(`<text x="${lx.toFixed(1)}" y="${bottom + 16}" fill="#c0392b" text-anchor="middle" font-size="11">${label}</text>`);
+      out.push(`<line x1="${lx.toFixed(1)}" y1="${top - 8}" x2="${lx.toFixed(1)}" y2="${bottom + dy - 10}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
+      out.push(`<text x="${lx.toFixed(1)}" y="${bottom + dy}" fill="#c0392b" text-anchor="middle" font-size="11">${label}</text>`);
     }
   }
   rows.forEach((r, i) => {
     const y = top + i * (barH + gap);
-    out.push(`<text x="${left - 10}" y="${y + barH / 2 + 4}" text-anchor="end" fill="#222">${escapeXml(r.name)}</text>`);
+    const mid = y + barH / 2 + 4;
+    out.push(`<text x="${left - 10}" y="${mid}" text-anchor="end" fill="#222">${escapeXml(r.name)}</text>`);
     if (r.rps === null) {
-      out.push(`<text x="${left + 4}" y="${y + barH / 2 + 4}" fill="#a33">${escapeXml(r.skipped ? `skipped: ${r.skipped}` : `invalid: ${r.invalid ?? ''}`)}</text>`);
+      out.push(`<text x="${left + 4}" y="${mid}" fill="#a33">${escapeXml((r.skipped ? `skipped: ${r.skipped}` : `invalid: ${r.invalid ?? ''}`).slice(0, 90))}</text>`);
       return;
     }
     const w = Math.max(1, x(r.rps) - left);
     out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color(r.name)}" rx="2"/>`);
     const ratio = r.ratioToBare !== null ? ` · ${r.ratioToBare.toFixed(2)}× bare` : '';
-    out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + barH / 2 + 4}" fill="#222">${escapeXml(`${fmt(r.rps, 0)} req/s${ratio} · p99 ${fmt(r.p99Ms)} ms`)}</text>`);
+    const label = escapeXml(`${fmt(r.rps, 0)} req/s${ratio} · p99 ${fmt(r.p99Ms)} ms`);
+    // A long bar carries its label inside; a short one next to it.
+    if (w > plot * 0.62) out.push(`<text x="${(left + w - 8).toFixed(1)}" y="${mid}" fill="#fff" text-anchor="end">${label}</text>`);
+    else out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${mid}" fill="#222">${label}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -166,7 +170,7 @@ export interface ReportDetails {
   warmupSeconds: number;
   loadAverage: string;
   versions: Record<string, string>;
-  rowDetails: Record<string, { cpu0?: number; cpu1?: number; upstreamConnections?: number; upstreamRequests?: number; requests?: number; note?: string; perRound?: number[] }>;
+  rowDetails: Record<string, { cpu0?: number; cpu1?: number; proxyCpuPct?: number; cpuUsPerRequest?: number; upstreamConnections?: number; upstreamRequests?: number; requests?: number; note?: string; perRound?: number[] }>;
   fixedRate?: { rate: number; rounds: number; seconds: number; rows: Array<{ name: string; achievedRps: number; p50Ms: number; p99Ms: number; valid: boolean; note?: string }> } | { skipped: string };
   routes?: { smallNs: number; largeNs: number; largeHotNs: number; ratio: number; hotRatio: number; smallHosts: number; largeHosts: number; largeLoadMs: number; largeCompileMs: number; rounds: number } | { skipped: string };
   sessions?: { count: number; emptyRssMB: number; fullRssMB: number; rssOverEmptyMB: number; heapOverEmptyMB: number; bytesPerSession: number; createMs: number } | { skipped: string };
@@ -213,19 +217,23 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('');
   lines.push(`${d.loadTool}, ${d.connections} keep-alive connections, GET of a 200-byte response; ${d.rounds} interleaved round(s) of ${d.secondsPerRun} s per row after a ${d.warmupSeconds} s warm-up each. Figures are medians over rounds; × bare is the median of per-round ratios to bare-http-proxy measured in the same round.`);
   lines.push('');
-  lines.push('| row | req/s | p50 ms | p99 ms | × bare | CPU 1 busy | CPU 0 busy | upstream connections / requests | per-round req/s |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| row | req/s | p50 ms | p99 ms | × bare | proxy CPU | proxy CPU µs / request | × bare by CPU / request | CPU 1 / CPU 0 busy | upstream connections / requests | per-round req/s |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  const bareCpu = d.rowDetails['bare-http-proxy']?.cpuUsPerRequest;
   for (const r of results.rows) {
     const x = d.rowDetails[r.name] ?? {};
-    const pct = (v: number | undefined) => (v === undefined ? '—' : `${Math.round(v)}%`);
+    const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : `${Math.round(v)}%`);
     const conns = x.upstreamConnections === undefined ? '—' : `${x.upstreamConnections} / ${fmt(x.upstreamRequests ?? 0, 0)}`;
     const perRound = (x.perRound ?? []).map((v) => fmt(v, 0)).join(', ');
+    const byCpu = bareCpu && x.cpuUsPerRequest ? fmt(bareCpu / x.cpuUsPerRequest, 3) : '—';
     if (r.rps === null) {
-      lines.push(`| ${r.name} | ${r.skipped ? `skipped: ${r.skipped}` : `**invalid**: ${r.invalid}`} | | | | | | | |`);
+      lines.push(`| ${r.name} | ${r.skipped ? `skipped: ${r.skipped}` : `**invalid**: ${r.invalid}`} | | | | | | | | | |`);
       continue;
     }
-    lines.push(`| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.ratioToBare, 3)} | ${pct(x.cpu1)} | ${pct(x.cpu0)} | ${conns} | ${perRound} |`);
+    lines.push(`| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.ratioToBare, 3)} | ${pct(x.proxyCpuPct)} | ${fmt(x.cpuUsPerRequest, 1)} | ${byCpu} | ${pct(x.cpu1)} / ${pct(x.cpu0)} | ${conns} | ${perRound} |`);
   }
+  lines.push('');
+  lines.push('"proxy CPU" is the CPU time of the process under test (nginx: master and worker) during the run, as a share of one core; "µs / request" divides it by the responses. On a quiet machine the proxy runs near 100% of its core and req/s is the figure to read; on a shared one, where other work takes CPU from the proxy, CPU per request is the steadier comparison, and "× bare by CPU / request" is the throughput ratio it implies. CPU 1 / CPU 0 busy counts everything on those CPUs, other tenants included.');
   lines.push('');
   lines.push('- `direct`: the upstream itself (a second instance, pinned like the proxies), no proxy in between.');
   lines.push('- `nginx`: Debian nginx, `proxy_pass` to an upstream block with `keepalive 64`, `worker_processes 1`, access log off: the reference ceiling.');
@@ -267,7 +275,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('');
   lines.push('## How it was measured');
   lines.push('');
-  lines.push('- Every process on its own: the upstream (node:http, 200-byte JSON body, keep-alive), each proxy, the load generator; started once, all kept running, measured in turn. With two CPUs, `taskset` puts the process under test on CPU 1 and the load generator, the upstream, redis-server and the orchestrator on CPU 0 (see the machine table); "CPU 1 busy" close to 100% means the proxy, not the load generator, was the limit.');
+  lines.push('- Every process on its own: the upstream (node:http, 200-byte JSON body, keep-alive), each proxy, the load generator; started once, all kept running, measured in turn. With two CPUs, `taskset` puts the process under test on CPU 1 and the load generator, the upstream, redis-server and the orchestrator on CPU 0 (see the machine table); a "proxy CPU" close to 100% means the proxy, not the load generator, was the limit.');
   lines.push('- Keep-alive on every leg: the load generator reuses its connections; every proxy pools upstream connections (the upstream counts the connections it accepted: the column above).');
   lines.push('- Validity: every response of every run is counted by status (wrk with a Lua `response` hook, or bench/load-gen.ts). A row with any non-2xx response or socket error is reported as invalid, never as a figure. Before measuring, one request per row checks what reached the upstream (the identity header and assertion on authenticated rows, no session cookie).');
   lines.push('- Sessions are created directly in the store (`sessions.create` + `sessions.setCookie`); the IdP issuer points at a closed port: discovery failing does not affect requests with a valid session. Logs are JSON at `info`, one line per request, written to /dev/null.');

@@ -3,7 +3,7 @@
 // in-process micro rows; writes bench/results.json, docs/performance.md and docs/images/bench.svg
 // (`--quick`: short phases, everything under bench/out/ instead).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, release, type as osType } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -49,6 +49,8 @@ interface RowPlan {
   /** The upstream this row ends at (for connection counting). */
   upstream: Child<{ port: number }>;
   expectUser: string | null;
+  /** The processes doing the row's proxying (their CPU time is measured per run). */
+  pids: number[];
   /** The Drawbridge child serving the row (its recent log lines explain a failed sanity check). */
   drawbridge?: Child<unknown>;
   skipped?: string;
@@ -63,6 +65,8 @@ interface RoundResult {
   cpu1?: number;
   upstreamConnections: number;
   upstreamRequests: number;
+  /** CPU seconds used by the process under test during the run. */
+  proxyCpuSec: number;
 }
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -97,6 +101,40 @@ function busyPct(before: ReturnType<typeof cpuTimes>, after: ReturnType<typeof c
   const b = after?.get(cpu);
   if (!a || !b || b.total === a.total) return undefined;
   return (100 * (b.busy - a.busy)) / (b.total - a.total);
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by these processes (Linux /proc; 0 when unreadable). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone or not Linux
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+/** The pids of a process's children (nginx workers), from /proc. */
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** One GET through a row, returning status and body (the sanity check before measuring). */
@@ -189,7 +227,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     const upstreamUrl = `http://127.0.0.1:${upstream.ready.port}`;
 
     const plans: RowPlan[] = [];
-    plans.push({ name: 'direct', port: direct.ready.port, host: `127.0.0.1:${direct.ready.port}`, headers: {}, upstream: direct, expectUser: null });
+    plans.push({ name: 'direct', port: direct.ready.port, host: `127.0.0.1:${direct.ready.port}`, headers: {}, upstream: direct, expectUser: null, pids: [direct.process.pid!] });
 
     const nginxFound = findNginx();
     let nginx: RunningNginx | undefined;
@@ -203,17 +241,18 @@ export async function runBench(o: BenchOptions): Promise<Results> {
         nginxSkip = (e as Error).message;
       }
     }
-    plans.push({ name: 'nginx', port: nginx?.port ?? 0, host: 'bench.localhost', headers: {}, upstream, expectUser: null, ...(nginxSkip ? { skipped: nginxSkip } : {}) });
+    const nginxPids = nginx ? [nginx.process.pid!, ...childPids(nginx.process.pid!)] : [];
+    plans.push({ name: 'nginx', port: nginx?.port ?? 0, host: 'bench.localhost', headers: {}, upstream, expectUser: null, pids: nginxPids, ...(nginxSkip ? { skipped: nginxSkip } : {}) });
 
     const bare = await startChild<{ port: number }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy });
     cleanups.push(() => bare.stop());
-    plans.push({ name: 'bare-http-proxy', port: bare.ready.port, host: 'bench.localhost', headers: {}, upstream, expectUser: null });
+    plans.push({ name: 'bare-http-proxy', port: bare.ready.port, host: 'bench.localhost', headers: {}, upstream, expectUser: null, pids: [bare.process.pid!] });
 
     type DbReady = { port: number; cookie: string; user: string };
     const memory = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory'], { cpu: pin.proxy });
     cleanups.push(() => memory.stop());
-    plans.push({ name: 'drawbridge-public', port: memory.ready.port, host: 'public.localhost', headers: {}, upstream, expectUser: null, drawbridge: memory });
-    plans.push({ name: 'drawbridge-auth-memory', port: memory.ready.port, host: 'app.localhost', headers: { cookie: memory.ready.cookie }, upstream, expectUser: memory.ready.user, drawbridge: memory });
+    plans.push({ name: 'drawbridge-public', port: memory.ready.port, host: 'public.localhost', headers: {}, upstream, expectUser: null, drawbridge: memory, pids: [memory.process.pid!] });
+    plans.push({ name: 'drawbridge-auth-memory', port: memory.ready.port, host: 'app.localhost', headers: { cookie: memory.ready.cookie }, upstream, expectUser: memory.ready.user, drawbridge: memory, pids: [memory.process.pid!] });
 
     let redis: TestRedis | undefined;
     let redisDb: Child<DbReady> | undefined;
@@ -235,6 +274,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       headers: redisDb ? { cookie: redisDb.ready.cookie } : {},
       upstream,
       expectUser: redisDb?.ready.user ?? null,
+      pids: redisDb ? [redisDb.process.pid!] : [],
       ...(redisDb ? { drawbridge: redisDb } : {}),
       ...(redisSkip ? { skipped: redisSkip } : {}),
     });
@@ -271,7 +311,9 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       for (const p of rotated) {
         const before = await p.upstream.ask<UpstreamStats>({ type: 'stats' }, 'stats', 10_000);
         const cpuBefore = cpuTimes();
+        const procBefore = cpuSeconds(p.pids);
         const result = await load(specOf(p, o.seconds));
+        const procAfter = cpuSeconds(p.pids);
         const cpuAfter = cpuTimes();
         const after = await p.upstream.ask<UpstreamStats>({ type: 'stats' }, 'stats', 10_000);
         runs.push({
@@ -282,6 +324,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
           ...(busyPct(cpuBefore, cpuAfter, pin.proxy) !== undefined ? { cpu1: busyPct(cpuBefore, cpuAfter, pin.proxy)! } : {}),
           upstreamConnections: after.connections - before.connections,
           upstreamRequests: after.requests - before.requests,
+          proxyCpuSec: procAfter - procBefore,
         });
         log(`round ${round + 1}/${o.rounds} ${p.name}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms`);
       }
@@ -299,6 +342,12 @@ export async function runBench(o: BenchOptions): Promise<Results> {
         ...(mine.length ? { cpu0: median(mine.flatMap((r) => (r.cpu0 === undefined ? [] : [r.cpu0]))), cpu1: median(mine.flatMap((r) => (r.cpu1 === undefined ? [] : [r.cpu1]))) } : {}),
         ...(mine.length ? { upstreamConnections: mine.reduce((a, r) => a + r.upstreamConnections, 0), upstreamRequests: mine.reduce((a, r) => a + r.upstreamRequests, 0) } : {}),
         perRound: mine.map((r) => r.result.rps),
+        ...(mine.length
+          ? {
+              proxyCpuPct: median(mine.map((r) => (100 * r.proxyCpuSec) / r.result.durationSec)),
+              cpuUsPerRequest: median(mine.map((r) => (1e6 * r.proxyCpuSec) / Math.max(1, r.result.requests))),
+            }
+          : {}),
       };
       if (p.skipped) {
         rows.push({ name, rps: null, p50Ms: null, p99Ms: null, ratioToBare: null, skipped: p.skipped });

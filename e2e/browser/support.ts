@@ -40,9 +40,7 @@ export interface IdpSignIn {
 
 /** Clicks `button` and resolves once the document it leads to (after every redirect) has loaded. */
 async function submit(page: Page, button: string): Promise<void> {
-  const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() });
-  await page.getByRole('button', { name: button }).click();
-  await navigated;
+  await Promise.all([page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() }), page.getByRole('button', { name: button }).click()]);
   await page.waitForLoadState();
 }
 
@@ -117,14 +115,18 @@ export interface AxeFinding {
   targets: string[];
 }
 
-/** Runs axe-core on `page` (its context must be created with `bypassCSP: true`) and returns every violation. */
-export async function runAxe(page: Page): Promise<AxeFinding[]> {
-  await page.addScriptTag({ path: AXE_PATH });
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
-    const result = await axe.run(document);
+/**
+ * Runs axe-core on `page` (its context must be created with `bypassCSP: true`) and returns every violation;
+ * `rules` narrows the run to those rule ids.
+ */
+export async function runAxe(page: Page, rules?: string[]): Promise<AxeFinding[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE_PATH });
+  return page.evaluate(async (only) => {
+    type AxeResult = { violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> }> };
+    const axe = (window as unknown as { axe: { run(ctx: Document, options: object): Promise<AxeResult> } }).axe;
+    const result = await axe.run(document, only ? { runOnly: { type: 'rule', values: only } } : {});
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.map(String).join(' ')) }));
-  });
+  }, rules);
 }
 
 /** The violations that fail the suite: `serious` and `critical` ones. */

@@ -227,8 +227,12 @@ for (const outage of ['down', 'answering 503', 'hanging'] as const) {
 // ---------------------------------------------------------------------------------------------------
 // The upstream.
 
-/** A TCP upstream that misbehaves: `reset` writes response headers and part of a body, then destroys the socket; `hang` never answers. */
-async function faultyUpstream(mode: 'reset' | 'hang'): Promise<{ url: string; accepted: () => number; open: () => number; close(): Promise<void> }> {
+/**
+ * A TCP upstream that misbehaves: `reset` writes response headers and part of a body, then resets the connection
+ * (RST); `cut` does the same but closes it cleanly (FIN) — the answer is just shorter than announced; `hang` reads
+ * the request and never answers.
+ */
+async function faultyUpstream(mode: 'reset' | 'cut' | 'hang'): Promise<{ url: string; accepted: () => number; open: () => number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   const server = net.createServer((socket) => {
@@ -236,10 +240,13 @@ async function faultyUpstream(mode: 'reset' | 'hang'): Promise<{ url: string; ac
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    if (mode === 'hang') return;
+    if (mode === 'hang') {
+      socket.resume();
+      return;
+    }
     socket.once('data', () => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\nthe first bytes of a long answer');
-      setTimeout(() => socket.resetAndDestroy(), 50);
+      setTimeout(() => (mode === 'reset' ? socket.resetAndDestroy() : socket.destroy()), 50);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -275,6 +282,7 @@ function rawGet(port: number, host: string, path: string, cookie: string, timeou
 
 test('upstream refusing, resetting mid-response and hanging: 502, a closed connection, 504 within the route timeout; no crash, no leaked socket', { timeout: 60_000 }, async () => {
   const reset = await faultyUpstream('reset');
+  const cut = await faultyUpstream('cut');
   const hang = await faultyUpstream('hang');
   const refusedPort = await reservePort();
   const routes = `${ROUTES}  - name: refused
@@ -284,6 +292,10 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
   - name: reset
     from: http://faults.localhost:{{PORT}}/reset
     to: ${reset.url}
+    policy: { allow: [ { authenticated: true } ] }
+  - name: cut
+    from: http://faults.localhost:{{PORT}}/cut
+    to: ${cut.url}
     policy: { allow: [ { authenticated: true } ] }
   - name: hang
     from: http://faults.localhost:{{PORT}}/hang
@@ -307,14 +319,18 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
     assert.ok(!refused.body.includes(String(refusedPort)) && !/ECONNREFUSED/i.test(refused.body), 'no internal detail leaks');
     assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE').length >= 1);
 
-    // Reset after the headers: the client sees its connection closed mid-body (not a hang until some timeout).
-    const cut = await rawGet(s.port, host, '/reset/big', cookie);
-    assert.equal(cut.status, 200, 'the upstream headers were relayed');
-    assert.equal(cut.complete, false, 'the body was cut short');
-    assert.ok(cut.error, 'the client connection was closed');
-    assert.ok(cut.ms < 3_000, `closed promptly (${Math.round(cut.ms)} ms)`);
-    await waitFor(() => logsOf(s, 'request', (l) => l.route === 'reset' && l.aborted === true).length === 1, 2_000);
-    assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE' && /reset/.test(l.error)).length >= 1, 'the cut is logged as an upstream failure');
+    // Reset (RST) or closed (FIN) after the headers: the client sees its connection closed mid-body, promptly (not
+    // left waiting for the rest until some idle timeout), and the failure is logged.
+    for (const route of ['reset', 'cut'] as const) {
+      const got = await rawGet(s.port, host, `/${route}/big`, cookie);
+      assert.equal(got.status, 200, `${route}: the upstream headers were relayed`);
+      assert.equal(got.complete, false, `${route}: the body was cut short`);
+      assert.ok(got.error, `${route}: the client connection was closed`);
+      assert.ok(got.ms < 3_000, `${route}: closed promptly (${Math.round(got.ms)} ms)`);
+      await waitFor(() => logsOf(s, 'request', (l) => l.route === route && l.aborted === true).length === 1, 2_000);
+      assert.equal(logsOf(s, 'request', (l) => l.route === route)[0]!.decision, 'allow:upstream-unavailable', `${route}: the request line says what happened`);
+      assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE' && l.error.includes(`route "${route}"`)).length === 1, `${route}: logged as an upstream failure`);
+    }
 
     // Hanging: 504 once the route's 1 s timeout passes; Drawbridge drops its upstream connection.
     const hung = await Promise.all(Array.from({ length: 10 }, () => alice.get(s.url('faults.localhost', '/hang/x'), { redirect: 'manual' })));
@@ -348,12 +364,12 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
     // No leaked socket: the client side drains, the forwarder holds nothing in use, the faulty upstreams see no connection.
     await waitFor(async () => (await connections(s.db.server)) === 0, 5_000);
     await waitFor(() => forwarderSockets(s.db).active === 0, 5_000);
-    await waitFor(() => reset.open() === 0 && hang.open() === 0, 5_000);
+    await waitFor(() => reset.open() === 0 && cut.open() === 0 && hang.open() === 0, 5_000);
     // Pooled keep-alive connections are closed after the agent's free-socket timeout (4 s).
     await waitFor(() => forwarderSockets(s.db).free === 0, 8_000);
   } finally {
     await s.close();
-    await Promise.all([reset.close(), hang.close()]);
+    await Promise.all([reset.close(), cut.close(), hang.close()]);
   }
 });
 

@@ -160,7 +160,7 @@ test('a session made through replica A works through replica B: the same user, a
   assert.equal(redeemed.location, s.url('app.localhost', '/x'));
 });
 
-test('hand-off codes and login attempts live in Redis with short TTLs; nothing readable is stored', { timeout: 60_000 }, async () => {
+test('hand-off codes live in Redis with a TTL of at most 60 s; nothing readable is stored', { timeout: 60_000 }, async () => {
   via('A');
   const { b } = await signIn();
   const c = createClient({ url: redis.url });

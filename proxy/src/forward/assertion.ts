@@ -45,6 +45,23 @@ interface CachedToken {
 
 const P256 = 'prime256v1';
 
+/**
+ * Most bytes of JSON the `groups` claim may take. Beyond it the claim holds the first groups that fit and
+ * `groups_truncated: true` is added: 2000 groups would make a ~25 KB header, which upstreams refuse (node and
+ * nginx allow 8–16 KB of headers in all), so the request would fail instead of arriving with a partial list.
+ */
+export const MAX_ASSERTION_GROUPS_BYTES = 2048;
+
+/** The `groups` claim (and `groups_truncated` when some did not fit in MAX_ASSERTION_GROUPS_BYTES). */
+function groupsClaim(groups: readonly string[]): { groups: readonly string[]; groups_truncated?: true } {
+  let size = 2;
+  for (let i = 0; i < groups.length; i++) {
+    size += JSON.stringify(groups[i]).length + (i > 0 ? 1 : 0);
+    if (size > MAX_ASSERTION_GROUPS_BYTES) return { groups: groups.slice(0, i), groups_truncated: true };
+  }
+  return { groups };
+}
+
 function publicJwk(key: KeyObject): JWK & { kid: string } {
   const { kty, crv, x, y } = key.export({ format: 'jwk' });
   if (kty !== 'EC' || crv !== 'P-256' || !x || !y) throw new DrawbridgeError('DRB_CONFIG_INVALID', 'assertion key: not a P-256 (ES256) key');
@@ -146,8 +163,9 @@ export class AssertionSigner {
       aud: route.origin,
       sub: identity.sub,
       user: identity.user,
-      email: identity.email,
-      groups: identity.groups,
+      // Like the email header: an address the IdP did not verify is not identity.
+      email: identity.emailVerified === false ? undefined : identity.email,
+      ...groupsClaim(identity.groups),
       name: identity.name,
       sid: subject.sidHash,
       amr: identity.amr,

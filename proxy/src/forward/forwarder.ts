@@ -320,6 +320,12 @@ export class Forwarder {
     const headers = proxyRes.headers;
     if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
     headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+    // An answer that ends before it is complete (the upstream closed its connection mid-body with a FIN; a RST
+    // comes as an error): http-proxy's pipe just stops, and the client would wait for the rest until an idle
+    // timeout. Cut the client's connection too, and log it. Not when the client left first (that closes it too).
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete && !flight.reported && !res.destroyed) this.fail(flight, req, res, new Error('the upstream closed the connection before the end of its answer'));
+    });
   }
 
   private onProxyReqWs(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {

@@ -139,7 +139,8 @@ function planFor(route: Route): RoutePlan {
 
 /**
  * Sets, in place on the request headers that will be forwarded: the identity under the route's names (none when
- * `route.identityHeaders` is false or there is no identity; a field the identity lacks is skipped; groups
+ * `route.identityHeaders` is false or there is no identity; a field the identity lacks, or an email the IdP marked
+ * unverified, is skipped; groups
  * comma-separated, capped at MAX_GROUPS_HEADER_BYTES), the assertion, `x-forwarded-access-token` on
  * `passAccessToken` routes, X-Forwarded-For/-Proto/-Host and X-Request-Id; then applies the route's
  * `removeRequestHeaders` and `setRequestHeaders`. Identity values are encoded with `encodeHeaderValue`.
@@ -149,7 +150,8 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, i
   const plan = planFor(route);
   if (identity && plan.user !== undefined) {
     headers[plan.user] = encodeHeaderValue(identity.user);
-    if (identity.email !== undefined) headers[plan.email!] = encodeHeaderValue(identity.email);
+    // An address the IdP says it did not verify is anyone's to claim ("nOAuth"): never passed as identity.
+    if (identity.email !== undefined && identity.emailVerified !== false) headers[plan.email!] = encodeHeaderValue(identity.email);
     if (identity.groups.length > 0) {
       const groups = encodeGroups(identity.groups);
       headers[plan.groups!] = groups.value;

@@ -27,7 +27,7 @@ export interface TokenSet {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-const REACHABLE_FOR_MS = 5_000;
+const REACHABLE_FOR_MS = 2_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
 /** One IdP. `start()` returns at once; `ready` turns true when discovery succeeded. */

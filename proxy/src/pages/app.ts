@@ -207,9 +207,15 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     let session: SessionRecord;
     try {
-      const previous = rt.sessions.readId(req.headers.cookie, secure(x));
-      if (previous) await rt.sessions.store.delete(previous);
+      const previousId = rt.sessions.readId(req.headers.cookie, secure(x));
+      const previous = previousId ? await rt.sessions.store.get(previousId) : undefined;
       session = await rt.sessions.create(identity, tokenFields(tokens), typeof claims.sid === 'string' ? claims.sid : undefined, now);
+      if (previousId) {
+        // Every sign-in gets a new id and the old session ends. Another tab of the same user may still be on its way
+        // through a hand-off for the old one: for a minute, that hand-off is given the new session instead.
+        await rt.sessions.store.delete(previousId);
+        if (previous && previous.identity.sub === identity.sub) await rt.sessions.store.putOnce(`replaced:${sha256(previousId)}`, session.id, HANDOFF_TTL_MS);
+      }
     } catch (e) {
       return storeUnavailable(req, res, x, e);
     }
@@ -241,7 +247,11 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       if (!raw) return refuse('unknown, expired or replayed code');
       const handoff = JSON.parse(raw) as { sid: string; origin: string };
       if (handoff.origin !== origin) return refuse(`code meant for ${handoff.origin}`);
-      const loaded = await rt.sessions.load(handoff.sid, rt.now());
+      let loaded = await rt.sessions.load(handoff.sid, rt.now());
+      if (loaded.state !== 'valid') {
+        const successor = await rt.sessions.store.takeOnce(`replaced:${sha256(handoff.sid)}`);
+        if (successor) loaded = await rt.sessions.load(successor, rt.now());
+      }
       if (loaded.state !== 'valid') return refuse('session ended');
       session = loaded.record;
     } catch (e) {

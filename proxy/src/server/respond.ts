@@ -2,6 +2,7 @@
 // browsers, JSON for everything else, with no-store and the strict CSP of its own pages.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PAGE_CSP } from '../pages/views.js';
+import { peekExchangeId } from './runtime.js';
 
 /** A browser navigation: GET/HEAD accepting text/html and not an XHR (SPEC §3 step 5). */
 export function isBrowser(req: IncomingMessage): boolean {
@@ -25,13 +26,19 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/** The request id of a request Drawbridge answers itself (support quotes it; the log has it). */
+function requestIdHeader(res: ServerResponse): Record<string, string> {
+  const id = res.req ? peekExchangeId(res.req) : undefined;
+  return id ? { 'x-request-id': id } : {};
+}
+
 /** Sends one of Drawbridge's HTML pages. */
 export function sendPage(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { ...PAGE_HEADERS, ...headers, 'content-length': Buffer.byteLength(html) });
+  res.writeHead(status, { ...PAGE_HEADERS, ...requestIdHeader(res), ...headers, 'content-length': Buffer.byteLength(html) });
   res.end(res.req?.method === 'HEAD' ? undefined : html);
 }
 
@@ -42,12 +49,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...requestIdHeader(res), ...headers, 'content-length': Buffer.byteLength(text) });
   res.end(res.req?.method === 'HEAD' ? undefined : text);
 }
 
 /** A redirect answered by Drawbridge itself. */
 export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...headers });
+  res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...requestIdHeader(res), ...headers });
   res.end();
 }

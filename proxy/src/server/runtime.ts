@@ -67,6 +67,11 @@ export function getExchange(req: IncomingMessage): Exchange {
   return x;
 }
 
+/** The request id, when the request has an exchange (undefined otherwise). */
+export function peekExchangeId(req: IncomingMessage): string | undefined {
+  return (req as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE]?.id;
+}
+
 /** The origin a request was addressed to (scheme://host[:port]), normalized. */
 export function requestOrigin(x: Exchange): string {
   return `${x.client.scheme}://${x.host ?? ''}`;

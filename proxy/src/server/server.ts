@@ -107,9 +107,9 @@ function makeSnapshot(config: Config): Snapshot {
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys). */
 const RESTART_ONLY = ['listen', 'publicUrl', 'tls', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
 
-function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>): SessionStore {
+function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () => number): SessionStore {
   const s = config.session.store;
-  return s.type === 'redis' ? new RedisStore({ url: s.url, prefix: s.prefix, keys }) : new MemoryStore({ maxSessions: s.maxSessions });
+  return s.type === 'redis' ? new RedisStore({ url: s.url, prefix: s.prefix, keys, now }) : new MemoryStore({ maxSessions: s.maxSessions, now });
 }
 
 /** Starts Drawbridge. Network work (discovery, Redis) starts here; `close()` is safe to call twice. */
@@ -119,7 +119,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const metrics = createMetrics();
   let snapshot = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
-  const store = makeStore(config, keys);
+  const store = makeStore(config, keys, options.now ?? Date.now);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = snapshot.compiled.publicOrigin;
   const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger, options.now ?? Date.now);
