@@ -51,9 +51,10 @@ before(
   async () => {
     dir = mkdtempSync(join(tmpdir(), 'drawbridge-image-'));
     app = await startSampleApp();
-    // The build stage's output: `npm run build` (tsc -p tsconfig.build.json) → dist/.
-    await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
-    // The final stage, in order: COPY from the context or from the build stage, and its `npm ci`.
+    // The build stage's output (`npm run build`: tsc -p tsconfig.build.json → dist/), compiled while the final
+    // stage's steps run: its COPY lines from the context (the one from the build stage is this dist/) and its `npm ci`.
+    const build = run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
+    build.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection meanwhile
     for (const ins of FINAL) {
       if (ins.op === 'COPY') {
         const parts = ins.args.split(/\s+/);
@@ -62,7 +63,7 @@ before(
         const dest = files.pop()!;
         if (fromBuild) {
           assert.deepEqual([files, dest], [['/app/dist'], './dist'], 'the final stage takes dist/ from the build stage');
-          continue; // compiled above
+          continue;
         }
         for (const f of files) cpSync(join(ROOT, f), dest.endsWith('/') ? join(dir, dest, f) : join(dir, dest), { recursive: true });
       } else if (ins.op === 'RUN') {
@@ -73,6 +74,7 @@ before(
         }
       }
     }
+    await build;
   },
   { timeout: 600_000 },
 );

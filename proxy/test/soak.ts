@@ -5,6 +5,7 @@
 // Prints one JSON summary; exit code 1 on failure. Not part of `npm test` (no `.test.ts`).
 import http from 'node:http';
 import type net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { Identity } from '../src/policy/input.js';
@@ -68,6 +69,8 @@ class Tally {
   requests = 0;
   drawbridge5xx = 0;
   errors = 0;
+  /** Requests sent again after a reused keep-alive connection was closed under them before any answer. */
+  keepAliveRetries = 0;
   readonly errorSamples: string[] = [];
 
   record(kind: Kind, status: number, ok: boolean, ms: number, note: () => string): void {
@@ -192,16 +195,36 @@ interface Answer {
   body: string;
 }
 
-function send(agent: http.Agent, port: number, host: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+/**
+ * One request on the connection's keep-alive agent. A request that went out on a reused connection the server was
+ * closing as idle (the keep-alive race: ECONNRESET before any answer) is sent once more, as browsers and node's
+ * documentation do (RFC 9112 §9.3.1); `onRetry` counts it.
+ */
+async function send(agent: http.Agent, port: number, host: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, onRetry: () => void): Promise<Answer> {
+  try {
+    return await sendOnce(agent, port, host, method, path, headers, body);
+  } catch (e) {
+    if (!(e as { keepAliveRace?: boolean }).keepAliveRace) throw e;
+    onRetry();
+    return sendOnce(agent, port, host, method, path, headers, body);
+  }
+}
+
+function sendOnce(agent: http.Agent, port: number, host: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { host: `${host}:${port}`, ...headers, ...(body !== undefined ? { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && !answered && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) Object.assign(e, { keepAliveRace: true });
+      reject(e);
+    });
     req.end(body);
   });
 }
@@ -243,6 +266,7 @@ const any = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.l
 async function connectionLoop(s: Stack, id: number, until: number, cookies: { allowed: string[]; denied: string[] }, tally: Tally): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const port = s.port;
+  const retry = () => void tally.keepAliveRetries++;
   let n = 0;
   try {
     while (performance.now() < until) {
@@ -253,25 +277,25 @@ async function connectionLoop(s: Stack, id: number, until: number, cookies: { al
         let a: Answer;
         switch (kind) {
           case 'allowed':
-            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' });
+            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' }, undefined, retry);
             break;
           case 'allowed-post':
-            a = await send(agent, port, 'app.localhost', 'POST', `/echo?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' }, `body ${q}`);
+            a = await send(agent, port, 'app.localhost', 'POST', `/echo?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' }, `body ${q}`, retry);
             break;
           case 'unauthenticated-api':
-            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { accept: 'application/json' });
+            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { accept: 'application/json' }, undefined, retry);
             break;
           case 'unauthenticated-browser':
-            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { accept: 'text/html' });
+            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { accept: 'text/html' }, undefined, retry);
             break;
           case 'denied':
-            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { cookie: any(cookies.denied), accept: 'application/json' });
+            a = await send(agent, port, 'app.localhost', 'GET', `/soak?${q}`, { cookie: any(cookies.denied), accept: 'application/json' }, undefined, retry);
             break;
           case 'public':
-            a = await send(agent, port, 'public.localhost', 'GET', `/soak?${q}`, { accept: 'application/json' });
+            a = await send(agent, port, 'public.localhost', 'GET', `/soak?${q}`, { accept: 'application/json' }, undefined, retry);
             break;
           case 'upstream-503':
-            a = await send(agent, port, 'app.localhost', 'GET', `/status/503?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' });
+            a = await send(agent, port, 'app.localhost', 'GET', `/status/503?${q}`, { cookie: any(cookies.allowed), accept: 'application/json' }, undefined, retry);
             break;
           case 'websocket': {
             const message = `soak ${q}`;
@@ -326,6 +350,8 @@ async function main(): Promise<number> {
     const rss: { atMs: number; mb: number; heapMb: number }[] = [];
     // With --expose-gc (the npm script), a full collection before each sample: what is left is what is retained.
     const gc = (globalThis as { gc?: () => void }).gc;
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
     const start = performance.now();
     let nextSample = start;
     housekeeping = setInterval(() => {
@@ -341,6 +367,7 @@ async function main(): Promise<number> {
     const until = start + durationMs;
     await Promise.all(Array.from({ length: opts.connections }, (_, i) => connectionLoop(s, i, until, cookies, tally)));
     const elapsedMs = performance.now() - start;
+    loopDelay.disable();
     clearInterval(housekeeping);
     housekeeping = undefined;
     drainLogs();
@@ -396,6 +423,9 @@ async function main(): Promise<number> {
       byKind: Object.fromEntries(tally.byKind),
       drawbridge5xx: tally.drawbridge5xx,
       clientErrors: tally.errors,
+      keepAliveRetries: tally.keepAliveRetries,
+      // One process runs the clients, the IdP, the sample app and Drawbridge: a busy machine shows here first.
+      eventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
       errorSamples: tally.errorSamples,
       unexpectedSamples: tally.unexpected,
       logs: logStats,
