@@ -1,8 +1,11 @@
 // bench/micro-routes.ts — the "10,000 routes vs 10 routes" row, in-process: two configurations with the same
 // mix of hosts, wildcards, prefixes and policies, compiled once; then `table.match` + `decide` timed over the
 // same kind of request set, the two tables interleaved round by round, the median of per-round ratios kept.
+import { stringify } from 'yaml';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
+import { configSchema } from '../proxy/src/config/schema.js';
+import { checkSemantics } from '../proxy/src/config/semantic.js';
 import { decide } from '../proxy/src/policy/evaluate.js';
 import type { Identity } from '../proxy/src/policy/input.js';
 import { compileConfig, type CompiledConfig } from '../proxy/src/routes/compile.js';
@@ -10,17 +13,17 @@ import { isMain } from './child.js';
 import { benchSession } from './fixtures.js';
 
 /** The ten policy shapes every configuration cycles through (route i gets shape i % 10). */
-const POLICIES = [
-  '{ allow: [ { groups: [engineering] } ] }',
-  '{ allow: [ { email: [user1@example.com, ops@example.com] } ] }',
-  '{ allow: [ { domain: [example.com] } ] }',
-  '{ allow: [ { claim: { department: [R&D, Sales] } } ] }',
-  '{ allow: [ { groups: [engineering] } ], deny: [ { not: { ip: [127.0.0.0/8, 10.0.0.0/8] } } ] }',
-  '{ allow: [ { and: [ { groups: [wiki-admins] }, { mfa: true } ] } ] }',
-  '{ allow: [ { authenticated: true } ] }',
-  '{ allow: [ { path: [/team1, /] } ] }',
+const POLICIES: unknown[] = [
+  { allow: [{ groups: ['engineering'] }] },
+  { allow: [{ email: ['user1@example.com', 'ops@example.com'] }] },
+  { allow: [{ domain: ['example.com'] }] },
+  { allow: [{ claim: { department: ['R&D', 'Sales'] } }] },
+  { allow: [{ groups: ['engineering'] }], deny: [{ not: { ip: ['127.0.0.0/8', '10.0.0.0/8'] } }] },
+  { allow: [{ and: [{ groups: ['wiki-admins'] }, { mfa: true }] }] },
+  { allow: [{ authenticated: true }] },
+  { allow: [{ path: ['/team1', '/'] }] },
   'staff',
-  '{ allow: [ { groups: [sales, design] } ], deny: [ { method: [DELETE] } ] }',
+  { allow: [{ groups: ['sales', 'design'] }], deny: [{ method: ['DELETE'] }] },
 ];
 
 /** One generated route: its `from` and how a request to it is addressed. */
@@ -57,22 +60,22 @@ export function generateRoutes(n: number): GenRoute[] {
   return out;
 }
 
-/** The YAML of a configuration with the routes of `generateRoutes(n)`, policies cycling through POLICIES. */
-export function routesConfigText(n: number): string {
-  const lines = [
-    'listen: "127.0.0.1:0"',
-    'publicUrl: http://auth.bench.test',
-    'idp: { issuer: "http://127.0.0.1:9", clientId: drawbridge, clientSecret: x, allowInsecureHttp: true }',
-    'session: { secret: bench-session-secret-0123456789abcdef0123456789 }',
-    'policies:',
-    '  staff: { allow: [ { domain: [example.com] }, { groups: [staff] } ] }',
-    'routes:',
-  ];
-  generateRoutes(n).forEach((r, i) => {
-    lines.push(`  - name: r${i}`, `    from: ${r.from}`, '    to: http://127.0.0.1:8080', `    policy: ${POLICIES[i % POLICIES.length]}`);
-    if (i % 7 === 3) lines.push('    methods: [GET, POST]');
-  });
-  return `${lines.join('\n')}\n`;
+/** A configuration (as parsed YAML) with the routes of `generateRoutes(n)`, policies cycling through POLICIES. */
+export function routesConfig(n: number): Record<string, unknown> {
+  return {
+    listen: '127.0.0.1:0',
+    publicUrl: 'http://auth.bench.test',
+    idp: { issuer: 'http://127.0.0.1:9', clientId: 'drawbridge', clientSecret: 'x', allowInsecureHttp: true },
+    session: { secret: 'bench-session-secret-0123456789abcdef0123456789' },
+    policies: { staff: { allow: [{ domain: ['example.com'] }, { groups: ['staff'] }] } },
+    routes: generateRoutes(n).map((r, i) => ({
+      name: `r${i}`,
+      from: r.from,
+      to: 'http://127.0.0.1:8080',
+      policy: POLICIES[i % POLICIES.length],
+      ...(i % 7 === 3 ? { methods: ['GET', 'POST'] } : {}),
+    })),
+  };
 }
 
 interface Req {
@@ -110,13 +113,25 @@ export function requestSet(n: number, count: number, distinct = n): Req[] {
   return out;
 }
 
-function compile(n: number): { compiled: CompiledConfig; loadMs: number; compileMs: number } {
+/** Validates (schema and semantic checks, as loadConfigText does after YAML parsing) and compiles. */
+function compile(n: number): { compiled: CompiledConfig; compileMs: number } {
   const t0 = performance.now();
-  const loaded = loadConfigText(routesConfigText(n), `routes-${n}.yaml`);
+  const parsed = configSchema.safeParse(routesConfig(n));
+  if (!parsed.success) throw new Error(`routes-${n}: ${parsed.error.message.slice(0, 500)}`);
+  const issues = checkSemantics(parsed.data);
+  if (issues.length) throw new Error(`routes-${n}: ${issues.slice(0, 3).map((i) => i.message).join('; ')}`);
+  const compiled = compileConfig(parsed.data);
+  return { compiled, compileMs: performance.now() - t0 };
+}
+
+/** How long loadConfigText takes on the YAML of `n` routes (what `validate`, start and every reload pay). */
+function yamlLoadMs(n: number): number {
+  const text = stringify(routesConfig(n));
+  const t0 = performance.now();
+  const loaded = loadConfigText(text, `routes-${n}.yaml`);
+  const ms = performance.now() - t0;
   if (!loaded.ok) throw new Error(loaded.errors.slice(0, 5).map(formatIssue).join('\n'));
-  const t1 = performance.now();
-  const compiled = compileConfig(loaded.config);
-  return { compiled, loadMs: t1 - t0, compileMs: performance.now() - t1 };
+  return ms;
 }
 
 let sink = 0;
@@ -153,9 +168,10 @@ function median(xs: number[]): number {
 
 export interface RoutesResult {
   type: 'routes';
-  /** loadMs: YAML text → validated Config (parse, schema, semantic checks); compileMs: Config → route table. */
-  small: { routes: number; hosts: number; loadMs: number; compileMs: number; nsPerRequest: number };
-  large: { routes: number; hosts: number; loadMs: number; compileMs: number; nsPerRequest: number };
+  /** compileMs: validated (schema, semantic checks) and compiled from the parsed object; no YAML. */
+  small: { routes: number; hosts: number; compileMs: number; nsPerRequest: number };
+  /** yamlLoadMs: loadConfigText of the same configuration as YAML text (full runs only). */
+  large: { routes: number; hosts: number; compileMs: number; yamlLoadMs?: number; nsPerRequest: number };
   /** The large table with requests to only as many distinct routes as the small one has (table size alone). */
   largeHot: { distinctRoutes: number; nsPerRequest: number };
   /** Median over rounds of (large ns / small ns), measured back to back: the SPEC §10 figure. */
@@ -200,8 +216,8 @@ export function measureRoutes(quick: boolean, sizes: [number, number] = [10, 10_
   const hostsOf = (c: CompiledConfig) => new Set(c.table.routes.map((r) => `${r.wildcard ? '*.' : ''}${r.hostname}`)).size;
   return {
     type: 'routes',
-    small: { routes: sizes[0], hosts: hostsOf(small.compiled), loadMs: small.loadMs, compileMs: small.compileMs, nsPerRequest: median(rounds.map((r) => r.small)) },
-    large: { routes: sizes[1], hosts: hostsOf(large.compiled), loadMs: large.loadMs, compileMs: large.compileMs, nsPerRequest: median(rounds.map((r) => r.large)) },
+    small: { routes: sizes[0], hosts: hostsOf(small.compiled), compileMs: small.compileMs, nsPerRequest: median(rounds.map((r) => r.small)) },
+    large: { routes: sizes[1], hosts: hostsOf(large.compiled), compileMs: large.compileMs, ...(quick ? {} : { yamlLoadMs: yamlLoadMs(sizes[1]) }), nsPerRequest: median(rounds.map((r) => r.large)) },
     largeHot: { distinctRoutes: sizes[0], nsPerRequest: median(rounds.map((r) => r.largeHot)) },
     ratio: median(rounds.map((r) => r.large / r.small)),
     hotRatio: median(rounds.map((r) => r.largeHot / r.small)),

@@ -171,8 +171,8 @@ export interface ReportDetails {
   loadAverage: string;
   versions: Record<string, string>;
   rowDetails: Record<string, { cpu0?: number; cpu1?: number; proxyCpuPct?: number; cpuUsPerRequest?: number; upstreamConnections?: number; upstreamRequests?: number; requests?: number; note?: string; perRound?: number[] }>;
-  fixedRate?: { rate: number; rounds: number; seconds: number; rows: Array<{ name: string; achievedRps: number; p50Ms: number; p99Ms: number; valid: boolean; note?: string }> } | { skipped: string };
-  routes?: { smallNs: number; largeNs: number; largeHotNs: number; ratio: number; hotRatio: number; smallHosts: number; largeHosts: number; largeLoadMs: number; largeCompileMs: number; rounds: number } | { skipped: string };
+  fixedRate?: { rate: number; rounds: number; seconds: number; rows: Array<{ name: string; achievedRps: number; backlog: number; p50Ms: number; p99Ms: number; valid: boolean; note?: string }> } | { skipped: string };
+  routes?: { smallNs: number; largeNs: number; largeHotNs: number; ratio: number; hotRatio: number; smallHosts: number; largeHosts: number; largeYamlLoadMs?: number; largeCompileMs: number; rounds: number } | { skipped: string };
   sessions?: { count: number; emptyRssMB: number; fullRssMB: number; rssOverEmptyMB: number; heapOverEmptyMB: number; bytesPerSession: number; createMs: number } | { skipped: string };
 }
 
@@ -202,6 +202,13 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push(`| pinned (taskset) | ${pinned} |`);
   lines.push(`| load average at start | ${d.loadAverage} (a shared machine: other work ran during the bench) |`);
   lines.push('');
+  const bareCpuPct = d.rowDetails['bare-http-proxy']?.proxyCpuPct;
+  if (bareCpuPct !== undefined && Number.isFinite(bareCpuPct) && bareCpuPct < 70) {
+    lines.push(
+      `> **The machine was busy with other work during this run.** The bare proxy used only ${Math.round(bareCpuPct)}% of its CPU while under full load: the rest of the time it was waiting for a CPU (or for the upstream and load generator, which were waiting too). Throughput and latency below measure that contention as much as the proxies; the CPU time per request columns are the steadier comparison. Re-run \`npm run bench\` on a quiet machine for figures to quote.`,
+    );
+    lines.push('');
+  }
   lines.push(`![Requests per second per row](${svgPath})`);
   lines.push('');
   lines.push('## Targets (SPEC §10)');
@@ -247,9 +254,11 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   if (d.fixedRate && 'rate' in d.fixedRate) {
     lines.push(`Open loop at ${fmt(d.fixedRate.rate, 0)} req/s (half the bare-http-proxy median), ${d.fixedRate.rounds} interleaved round(s) of ${d.fixedRate.seconds} s; latency counted from each request's scheduled send time, so a stall delays every request behind it (no coordinated omission).`);
     lines.push('');
-    lines.push('| row | achieved req/s | p50 ms | p99 ms | |');
-    lines.push('|---|---:|---:|---:|---|');
-    for (const r of d.fixedRate.rows) lines.push(`| ${r.name} | ${fmt(r.achievedRps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${r.valid ? '' : `**invalid**: ${r.note ?? ''}`} |`);
+    lines.push('| row | achieved req/s | backlog at end | p50 ms | p99 ms | |');
+    lines.push('|---|---:|---:|---:|---:|---|');
+    for (const r of d.fixedRate.rows) lines.push(`| ${r.name} | ${fmt(r.achievedRps, 0)} | ${fmt(r.backlog, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${r.valid ? '' : `**invalid**: ${r.note ?? ''}`} |`);
+    lines.push('');
+    lines.push('A backlog means the rate was not sustained (the proxy, or the machine, fell behind); requests still queued at the end count with their wait so far, a lower bound.');
   } else lines.push(`Not measured: ${d.fixedRate?.skipped ?? 'no bare-http-proxy figure'}.`);
   lines.push('');
   lines.push('## Micro rows (in process)');
@@ -264,7 +273,8 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
     lines.push(`| 10,000 routes, requests spread over all routes | ${r.largeHosts} | ${fmt(r.largeNs, 0)} | ${fmt(r.ratio, 3)} |`);
     lines.push(`| 10,000 routes, requests to 10 of them | ${r.largeHosts} | ${fmt(r.largeHotNs, 0)} | ${fmt(r.hotRatio, 3)} |`);
     lines.push('');
-    lines.push(`The target uses the spread row. The lookups are O(1) in the number of routes (the "10 of them" row shows the table size alone costs nothing); what the spread row adds is memory: each request touches a different route, host entry and compiled policy, which no longer sit in the CPU caches. Loading the 10,000-route YAML (parse, schema, semantic checks) took ${fmt(r.largeLoadMs / 1000)} s and compiling it ${fmt(r.largeCompileMs / 1000)} s.`);
+    const yaml = r.largeYamlLoadMs !== undefined ? ` Loading the same 10,000 routes from YAML text (\`loadConfigText\`: parse, schema, semantic checks, what \`validate\`, start and every reload run, synchronously) took ${fmt(r.largeYamlLoadMs / 1000)} s.` : '';
+    lines.push(`The target uses the spread row. The lookups are O(1) in the number of routes (the "10 of them" row shows the table size alone costs little); what the spread row adds is memory: each request touches a different route, host entry and compiled policy, which no longer sit in the CPU caches (on a shared machine, other processes evict them too). Validating and compiling the 10,000 routes from the parsed object took ${fmt(r.largeCompileMs / 1000)} s.${yaml}`);
   } else lines.push(`Routes: not measured: ${d.routes?.skipped ?? 'unknown'}.`);
   lines.push('');
   if (d.sessions && 'rssOverEmptyMB' in d.sessions) {

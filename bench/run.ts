@@ -37,7 +37,7 @@ export interface BenchOptions {
 export function benchOptions(quick: boolean): BenchOptions {
   return quick
     ? { quick, outDir: join(ROOT, 'bench/out'), rounds: 1, seconds: 1, warmupSeconds: 1, rateRounds: 1, rateSeconds: 1, connections: 16, sessions: 20_000, limitMs: 300_000 }
-    : { quick, outDir: join(ROOT, 'bench'), rounds: 5, seconds: 4, warmupSeconds: 2, rateRounds: 3, rateSeconds: 4, connections: 32, sessions: 100_000, limitMs: 480_000 };
+    : { quick, outDir: join(ROOT, 'bench'), rounds: 8, seconds: 3, warmupSeconds: 2, rateRounds: 3, rateSeconds: 4, connections: 32, sessions: 100_000, limitMs: 480_000 };
 }
 
 /** A load row as run: where to send requests and what reached the upstream in the sanity check. */
@@ -399,7 +399,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
         seconds: o.rateSeconds,
         rows: ratePairs.map((x) => {
           const problem = statusProblem(x.results);
-          return { name: x.name, achievedRps: median(x.results.map((r) => r.rps)), p50Ms: median(x.results.map((r) => r.p50Ms)), p99Ms: median(x.results.map((r) => r.p99Ms)), valid: !problem, ...(problem ? { note: problem } : {}) };
+          return { name: x.name, achievedRps: median(x.results.map((r) => r.rps)), backlog: median(x.results.map((r) => r.backlog ?? 0)), p50Ms: median(x.results.map((r) => r.p50Ms)), p99Ms: median(x.results.map((r) => r.p99Ms)), valid: !problem, ...(problem ? { note: problem } : {}) };
         }),
       };
     }
@@ -494,7 +494,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
             hotRatio: routes.hotRatio,
             smallHosts: routes.small.hosts,
             largeHosts: routes.large.hosts,
-            largeLoadMs: routes.large.loadMs,
+            ...(routes.large.yamlLoadMs !== undefined ? { largeYamlLoadMs: routes.large.yamlLoadMs } : {}),
             largeCompileMs: routes.large.compileMs,
             rounds: routes.rounds.length,
           }

@@ -83,6 +83,13 @@ before(async () => {
     from: http://public.localhost:{{PORT}}
     to: {{APP}}
     public: true
+  - name: readonly
+    from: http://readonly.localhost:{{PORT}}
+    to: {{APP}}
+    methods: [GET, HEAD]
+    policy:
+      allow:
+        - and: [ { authenticated: true }, { method: [GET, HEAD] } ]
   - name: recorder
     from: http://rec.localhost:{{PORT}}
     to: ${rec}
@@ -264,4 +271,22 @@ test('identity headers in chunked trailers are not forwarded', { timeout: 20_000
   assert.deepEqual(got[0]!.rawTrailers, [], 'no trailer reached the upstream');
   assert.ok(!got[0]!.rawHeaders.some((h) => h.includes('SPOOF')));
   assert.deepEqual(headerValues(got[0]!.rawHeaders, 'x-forwarded-user'), ['alice']);
+});
+
+test('method-override headers cannot turn an authorized GET into another method upstream', { timeout: 20_000 }, async () => {
+  // `methods:` and the `method` rule authorize the request line's method; frameworks that honour these headers
+  // (Express method-override, Symfony, Spring's HiddenHttpMethodFilter-alikes) would run a DELETE instead.
+  const overrides = ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'].flatMap((n) => variants(n).map((v) => `${v}: DELETE`));
+  const { ex, upstream } = await send('readonly.localhost', overrides);
+  assert.equal(ex.first.status, 200);
+  const names = headerPairs(upstream[0]!).map(([n]) => n);
+  assert.deepEqual(
+    names.filter((n) => /method/.test(n)),
+    [],
+    'no method-override header reached the upstream',
+  );
+  // Control: the methods the route refuses are refused.
+  const del = await send('readonly.localhost', [], { method: 'DELETE' });
+  assert.equal(del.ex.first.status, 405);
+  assert.deepEqual(del.upstream, []);
 });

@@ -30,7 +30,7 @@ const ROUTES = `routes:
     to: {{APP}}
     policy:
       allow:
-        - domain: [evil.com, evil.com@example.com]
+        - domain: [evil.com]
   - name: engineering
     from: http://eng.localhost:{{PORT}}
     to: {{APP}}

@@ -199,8 +199,8 @@ for (const outage of ['down', 'answering 503', 'hanging'] as const) {
       clock.advance(REFRESH_WINDOW_MS);
       const t0 = performance.now();
       await assertAllowed(s, alice, 'app.localhost', `alice, first request with the IdP ${outage}`);
-      // A hung IdP may hold the first request up to the IdP client's timeout (5 s), never much longer.
-      assert.ok(performance.now() - t0 < 8_000, `answered in ${Math.round(performance.now() - t0)} ms`);
+      // A hung IdP may hold the first request up to the IdP client's timeout (5 s), not openid-client's default 30 s.
+      assert.ok(performance.now() - t0 < 12_000, `answered in ${Math.round(performance.now() - t0)} ms`);
       for (let i = 0; i < 3; i++) {
         await assertAllowed(s, alice, 'app.localhost', `alice, request ${i + 2} with the IdP ${outage}`);
         await assertAllowed(s, bob, 'open.localhost', `bob, request ${i + 1} with the IdP ${outage}`);
@@ -326,8 +326,9 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
       assert.equal(got.status, 200, `${route}: the upstream headers were relayed`);
       assert.equal(got.complete, false, `${route}: the body was cut short`);
       assert.ok(got.error, `${route}: the client connection was closed`);
-      assert.ok(got.ms < 3_000, `${route}: closed promptly (${Math.round(got.ms)} ms)`);
-      await waitFor(() => logsOf(s, 'request', (l) => l.route === route && l.aborted === true).length === 1, 2_000);
+      // Left alone, the client would wait for the rest until the server's idle timeout (61 s by default).
+      assert.ok(got.ms < 5_000, `${route}: closed promptly (${Math.round(got.ms)} ms)`);
+      await waitFor(() => logsOf(s, 'request', (l) => l.route === route && l.aborted === true).length === 1, 5_000);
       assert.equal(logsOf(s, 'request', (l) => l.route === route)[0]!.decision, 'allow:upstream-unavailable', `${route}: the request line says what happened`);
       assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_UNAVAILABLE' && l.error.includes(`route "${route}"`)).length === 1, `${route}: logged as an upstream failure`);
     }
@@ -340,9 +341,9 @@ test('upstream refusing, resetting mid-response and hanging: 502, a closed conne
       await alice.get(s.url('faults.localhost', '/hang/y'), { redirect: 'manual' });
       return performance.now() - t0;
     })();
-    assert.ok(hungMs >= 950 && hungMs < 3_000, `504 after the route timeout (${Math.round(hungMs)} ms)`);
+    assert.ok(hungMs >= 950 && hungMs < 5_000, `504 after the route timeout (${Math.round(hungMs)} ms)`);
     assert.ok(logsOf(s, 'upstream-error', (l) => l.errorCode === 'DRB_UPSTREAM_TIMEOUT').length >= 11);
-    await waitFor(() => hang.open() === 0, 2_000);
+    await waitFor(() => hang.open() === 0, 5_000);
 
     // WebSocket upgrades to a refusing upstream: a bare 502, the socket closed.
     const ws = await new Promise<string>((resolve, reject) => {
@@ -440,7 +441,7 @@ test('Redis hung (accepts, never answers): session routes 503 within about the c
       const r = await alice.get(s.url('app.localhost', `/?${m}`), { redirect: 'manual' });
       const ms = performance.now() - t0;
       assert.equal(r.status, 503, `request ${i}: ${r.status}`);
-      assert.ok(ms < 3_000, `answered in ${Math.round(ms)} ms`);
+      assert.ok(ms < 5_000, `answered in ${Math.round(ms)} ms (the store's command timeout is 1 s)`);
     }
     assert.equal((await bob.get(s.url('open.localhost', `/?${m}`), { redirect: 'manual', headers: JSON_ACCEPT })).status, 503);
     assert.equal(received(s.app, m).length, 0);

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,9 +51,18 @@ before(
   async () => {
     dir = mkdtempSync(join(tmpdir(), 'drawbridge-image-'));
     app = await startSampleApp();
-    // The build stage's output (`npm run build`: tsc -p tsconfig.build.json → dist/), compiled while the final
-    // stage's steps run: its COPY lines from the context (the one from the build stage is this dist/) and its `npm ci`.
-    const build = run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
+    // The build stage: only what its COPY lines bring (with this clone's dev dependencies standing in for its
+    // `npm ci`), then `npm run build` (tsc -p tsconfig.build.json → dist/), compiled while the final stage's steps
+    // run: its COPY lines from the context (the one from the build stage is that dist/) and its `npm ci`.
+    const buildDir = join(dir, 'build');
+    const buildStage = STAGES.find((stage) => / AS build$/i.test(stage[0]!.args)) ?? [];
+    for (const ins of find(buildStage, 'COPY')) {
+      const files = ins.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      const dest = files.pop()!;
+      for (const f of files) cpSync(join(ROOT, f), dest.endsWith('/') ? join(buildDir, dest, f) : join(buildDir, dest), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
+    const build = run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: buildDir });
     build.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection meanwhile
     for (const ins of FINAL) {
       if (ins.op === 'COPY') {

@@ -33,6 +33,12 @@ export const HEADERS = Object.freeze({
   cookie: 'cookie',
   proxyAuthorization: 'proxy-authorization',
 
+  // Ask a framework to run another method than the request line's: the method Drawbridge authorized would not be
+  // the one the upstream runs, so they are never forwarded.
+  methodOverride: 'x-http-method-override',
+  httpMethod: 'x-http-method',
+  xMethodOverride: 'x-method-override',
+
   // Connection management (hop-by-hop, RFC 9110 §7.6.1) and message framing.
   connection: 'connection',
   keepAlive: 'keep-alive',

@@ -22,8 +22,9 @@ export interface StripOptions {
   readonly consumedBearer: boolean;
 }
 
-// Hop-by-hop headers that describe the client's connection to Drawbridge, never the upstream's (RFC 9110 §7.6.1).
-const HOP_BY_HOP: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization]);
+// Hop-by-hop headers that describe the client's connection to Drawbridge, never the upstream's (RFC 9110 §7.6.1),
+// and the method-override headers (`methods:` and the `method` rule authorize the request line's method only).
+const HOP_BY_HOP: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization, HEADERS.methodOverride, HEADERS.httpMethod, HEADERS.xMethodOverride]);
 
 // What a `Connection` token may never delete: headers Drawbridge sets (deleting them after they are set would
 // undo the identity it passes), credentials it reads, and the framing headers (deleting Content-Length or

@@ -134,6 +134,11 @@ export class MemoryStore implements SessionStore {
     this.#once.clear();
   }
 
+  /** How many one-time values are held now, and the most ever held (the LRU's bound). Diagnostics and tests. */
+  oneTimeUsage(): { size: number; max: number } {
+    return { size: this.#once.size, max: this.#once.max };
+  }
+
   /** The time the backend will still keep the session (the LRU's own TTL), undefined when absent. Diagnostics and tests. */
   ttlMs(id: string): number | undefined {
     if (!this.#sessions.has(id)) return undefined;

@@ -33,6 +33,8 @@ export interface Exchange {
   timedOut: boolean;
   /** Milliseconds from connect to the end of the exchange. */
   elapsedMs: number;
+  /** Milliseconds from connect to the first byte the server sent, when it sent any. */
+  firstByteAtMs?: number;
   /** Milliseconds from connect to the server's close, when it closed. */
   closedAtMs?: number;
   /** A socket error (ECONNRESET, EPIPE) seen on the way. */
@@ -79,6 +81,7 @@ export function sendRaw(port: number, data: string | Buffer | readonly (string |
     const chunks: Buffer[] = [];
     let finished = false;
     let closedAtMs: number | undefined;
+    let firstByteAtMs: number | undefined;
     let error: string | undefined;
     let idle: NodeJS.Timeout | undefined;
     let writer: NodeJS.Timeout | undefined;
@@ -105,6 +108,7 @@ export function sendRaw(port: number, data: string | Buffer | readonly (string |
         timedOut,
         elapsedMs: performance.now() - t0,
         ...(closedAtMs !== undefined ? { closedAtMs } : {}),
+        ...(firstByteAtMs !== undefined ? { firstByteAtMs } : {}),
         ...(error !== undefined ? { error } : {}),
       });
     };
@@ -123,6 +127,7 @@ export function sendRaw(port: number, data: string | Buffer | readonly (string |
     };
     socket.on('connect', writeNext);
     socket.on('data', (chunk: Buffer) => {
+      firstByteAtMs ??= performance.now() - t0;
       chunks.push(chunk);
       if (options.keepSending === false) clearTimeout(writer);
       if (options.responses === undefined) return;

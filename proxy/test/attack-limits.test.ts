@@ -1,0 +1,221 @@
+// proxy/test/attack-limits.test.ts — resource exhaustion (SPEC §7 limits): oversized headers, slowloris on the head,
+// a slow body, idle connections, header floods, pathological paths, oversized bodies on Drawbridge's own endpoints,
+// and a flood of sign-in attempts. Limits are short here (`limits:` in the stack's YAML) so the server's timeouts
+// can be watched closing connections; the one-time store stays bounded and the server keeps serving.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore } from '../src/session/memory-store.js';
+import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
+import { mapLimit, startStack, waitFor, type Stack } from './helpers/stack.js';
+
+const HEADERS_TIMEOUT_MS = 2000;
+const REQUEST_TIMEOUT_MS = 3000;
+const KEEP_ALIVE_TIMEOUT_MS = 1000;
+// Node enforces the first two when it sweeps its connections; Drawbridge sweeps at least every second.
+const SWEEP_MS = 1000;
+
+const ROUTES = `routes:
+  - name: app
+    from: http://app.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - groups: [engineering]
+  - name: public
+    from: http://public.localhost:{{PORT}}
+    to: {{APP}}
+    public: true
+`;
+
+let s: Stack;
+let host: string;
+
+before(async () => {
+  s = await startStack({
+    routes: ROUTES,
+    extra: `limits: { maxHeaderSize: 16384, headersTimeout: ${HEADERS_TIMEOUT_MS / 1000}s, requestTimeout: ${REQUEST_TIMEOUT_MS / 1000}s, keepAliveTimeout: ${KEEP_ALIVE_TIMEOUT_MS / 1000}s }`,
+  });
+  host = `Host: public.localhost:${s.port}`;
+});
+
+after(async () => {
+  await s?.close();
+});
+
+/** The upstream requests carrying `m`. */
+const upstreamSaw = (m: string) => s.app.requests.filter((r) => r.url.includes(m));
+
+/** Asserts a refusal by node's parser: one `status` answer, the connection closed, logged, no upstream request. */
+async function assertRefusedEarly(data: string, m: string, status: number): Promise<void> {
+  const logs = s.logs.length;
+  const ex = await sendRaw(s.port, data, { timeoutMs: 5000 });
+  assert.ok(ex.closed, 'closed');
+  assert.deepEqual(
+    ex.responses.map((r) => r.status),
+    [status],
+  );
+  assert.equal(upstreamSaw(m).length, 0, 'the upstream was not contacted');
+  await waitFor(() => s.logs.slice(logs).some((l) => l.event === 'client-error' && l.status === status), 2000);
+}
+
+describe('header size', () => {
+  test('one oversized header: 431', { timeout: 15_000 }, async () => {
+    const m = marker('big');
+    await assertRefusedEarly(head(`GET /${m} HTTP/1.1`, host, `X-Big: ${'a'.repeat(20_000)}`, 'Connection: close'), m, 431);
+  });
+
+  test('many headers adding up past the limit: 431', { timeout: 15_000 }, async () => {
+    const m = marker('many');
+    const lines = Array.from({ length: 400 }, (_, i) => `X-Filler-${i}: ${'b'.repeat(40)}`);
+    await assertRefusedEarly(head(`GET /${m} HTTP/1.1`, host, ...lines, 'Connection: close'), m, 431);
+  });
+
+  test('an oversized request line or cookie: 431', { timeout: 15_000 }, async () => {
+    const m = marker('longurl');
+    await assertRefusedEarly(head(`GET /${m}/${'a'.repeat(20_000)} HTTP/1.1`, host, 'Connection: close'), m, 431);
+    const c = marker('cookie');
+    await assertRefusedEarly(head(`GET /${c} HTTP/1.1`, host, `Cookie: drawbridge=${'c'.repeat(20_000)}`, 'Connection: close'), c, 431);
+  });
+
+  test('control: a head just under the limit is served', { timeout: 15_000 }, async () => {
+    const m = marker('under');
+    const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, host, 'Accept: application/json', `X-Big: ${'a'.repeat(12_000)}`, 'Connection: close'));
+    assert.equal(ex.first.status, 200);
+    assert.equal(upstreamSaw(m).length, 1);
+  });
+
+  test('a flood of 2,100 tiny headers hides nothing past node’s header count', { timeout: 15_000 }, async () => {
+    // Node keeps the first 2,000 header lines and drops the rest: a spoofed header placed last is dropped, one
+    // placed first is stripped; either way the upstream gets Drawbridge's values only.
+    const m = marker('flood');
+    const filler = Array.from({ length: 2100 }, (_, i) => `a${i % 10}: b`);
+    const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, host, 'Accept: application/json', 'X-Forwarded-User: SPOOF-first', ...filler, 'X-Forwarded-User: SPOOF-last', 'X-Drawbridge-Assertion: SPOOF', 'Connection: close'));
+    assert.ok(ex.first.status === 200 || ex.first.status === 431, `status ${ex.first.status}`);
+    for (const r of upstreamSaw(m)) {
+      assert.ok(!r.rawHeaders.some((h) => h.includes('SPOOF')), 'no spoofed header reached the upstream');
+      assert.deepEqual(headerValues(r.rawHeaders, 'x-forwarded-user'), []);
+    }
+  });
+
+  test('a Host past the header count is no Host: refused', { timeout: 15_000 }, async () => {
+    const m = marker('latehost');
+    const filler = Array.from({ length: 2001 }, () => 'a: b');
+    const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, ...filler, host, 'Connection: close'));
+    assert.equal(ex.first.status, 400);
+    assert.equal(upstreamSaw(m).length, 0);
+  });
+});
+
+describe('slow and idle clients are cut off by the configured timeouts', () => {
+  test('slowloris: a head trickled one byte at a time is closed after headersTimeout', { timeout: 20_000 }, async () => {
+    const m = marker('loris');
+    const trickle = Array.from({ length: 60 }, () => 'x');
+    const ex = await sendRaw(s.port, [`GET /${m} HTTP/1.1\r\n${host}\r\nX-Slow: `, ...trickle], { gapMs: 250, timeoutMs: 12_000 });
+    assert.ok(ex.closed, `the server closed the connection (it was still open after ${Math.round(ex.elapsedMs)} ms)`);
+    assert.ok(ex.closedAtMs! >= HEADERS_TIMEOUT_MS - 100, `not before headersTimeout (${Math.round(ex.closedAtMs!)} ms)`);
+    assert.ok(ex.closedAtMs! <= HEADERS_TIMEOUT_MS + SWEEP_MS + 1000, `soon after headersTimeout (${Math.round(ex.closedAtMs!)} ms)`);
+    assert.deepEqual(
+      ex.responses.map((r) => r.status),
+      [408],
+    );
+    assert.equal(upstreamSaw(m).length, 0);
+  });
+
+  test('a connection that sends nothing is closed', { timeout: 20_000 }, async () => {
+    const ex = await sendRaw(s.port, [], { timeoutMs: 10_000 });
+    assert.ok(ex.closed, 'closed');
+    assert.ok(ex.closedAtMs! <= Math.max(HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS) + SWEEP_MS + 1500, `closed after ${Math.round(ex.closedAtMs!)} ms`);
+  });
+
+  test('a slow body is cut off after requestTimeout, and the server is fine afterwards', { timeout: 20_000 }, async () => {
+    const m = marker('slowbody');
+    const trickle = Array.from({ length: 40 }, () => 'x');
+    const ex = await sendRaw(s.port, [`POST /echo?${m} HTTP/1.1\r\n${host}\r\nAccept: application/json\r\nContent-Length: 1000\r\n\r\n`, ...trickle], { gapMs: 250, timeoutMs: 12_000 });
+    assert.ok(ex.closed, `closed (still open after ${Math.round(ex.elapsedMs)} ms)`);
+    assert.ok(ex.closedAtMs! <= REQUEST_TIMEOUT_MS + SWEEP_MS + 1000, `closed after ${Math.round(ex.closedAtMs!)} ms`);
+    assert.ok(ex.responses.length <= 1 && ex.responses.every((r) => r.status === 408), JSON.stringify(ex.raw.slice(0, 100)));
+    const again = await sendRaw(s.port, head('GET /echo HTTP/1.1', host, 'Accept: application/json', 'Connection: close'));
+    assert.equal(again.first.status, 200);
+    assert.ok(!s.logs.some((l) => l.event === 'internal-error'), 'no internal error');
+  });
+
+  test('an idle keep-alive connection is closed after keepAliveTimeout', { timeout: 20_000 }, async () => {
+    const ex = await sendRaw(s.port, head('GET /echo HTTP/1.1', host, 'Accept: application/json'), { timeoutMs: 10_000 });
+    assert.equal(ex.first.status, 200);
+    assert.ok(ex.closed, 'closed by the server');
+    const idle = ex.closedAtMs! - ex.firstByteAtMs!;
+    assert.ok(idle >= KEEP_ALIVE_TIMEOUT_MS - 100 && idle <= KEEP_ALIVE_TIMEOUT_MS + 2000, `closed after ${Math.round(idle)} ms idle`);
+  });
+});
+
+describe('pathological input is cheap to refuse or normalize', () => {
+  test('very deep and very repetitive paths', { timeout: 20_000 }, async () => {
+    const cases: [string, number][] = [
+      [`/${'a/'.repeat(5000)}x`, 200],
+      [`/${'./'.repeat(5000)}x`, 200],
+      [`/${'a/../'.repeat(2500)}x`, 200],
+      [`/${'%2e%2e/'.repeat(2000)}x`, 400],
+      [`/${'%61'.repeat(5000)}`, 200],
+      [`/${'/'.repeat(12_000)}x`, 200],
+    ];
+    for (const [path, status] of cases) {
+      const started = performance.now();
+      const ex = await sendRaw(s.port, head(`GET ${path} HTTP/1.1`, host, 'Accept: application/json', 'Connection: close'));
+      assert.equal(ex.first.status, status, `${path.slice(0, 30)}…`);
+      assert.ok(performance.now() - started < 2000, `${path.slice(0, 30)}… answered in ${Math.round(performance.now() - started)} ms`);
+    }
+  });
+
+  test('an oversized Host is refused', { timeout: 15_000 }, async () => {
+    const ex = await sendRaw(s.port, head('GET / HTTP/1.1', `Host: ${'a.'.repeat(200)}localhost:${s.port}`, 'Connection: close'));
+    assert.equal(ex.first.status, 400);
+  });
+
+  test('oversized bodies on Drawbridge’s own endpoints are refused without harm', { timeout: 20_000 }, async () => {
+    const body = `csrf=${'x'.repeat(1_000_000)}`;
+    for (const path of ['/.drawbridge/sign_out', '/.drawbridge/backchannel_logout']) {
+      const ex = await sendRaw(
+        s.port,
+        head(`POST ${path} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: application/json', 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${body.length}`, 'Cookie: drawbridge=x', 'Connection: close') + body,
+        { timeoutMs: 10_000 },
+      );
+      assert.ok(ex.responses.length === 0 || (ex.first.status >= 400 && ex.first.status < 500), `${path}: ${ex.responses[0]?.status}`);
+    }
+    const again = await sendRaw(s.port, head('GET /.drawbridge/jwks.json HTTP/1.1', `Host: auth.localhost:${s.port}`, 'Connection: close'));
+    assert.equal(again.first.status, 200);
+  });
+});
+
+describe('a flood of sign-in attempts', () => {
+  test('2,000 sign-in starts from one client: every one answered, the one-time store bounded, sign-in still works', { timeout: 120_000 }, async () => {
+    const store = s.db.store as MemoryStore;
+    assert.equal(store.kind, 'memory');
+    const before = store.oneTimeUsage();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const statuses = await mapLimit(Array.from({ length: 2000 }, (_, i) => i), 50, async (i) => {
+      const ex = await sendRaw(s.port, head(`GET /.drawbridge/sign_in?rd=%2Fpage${i} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: text/html', 'Connection: close'));
+      return ex.first.status;
+    });
+    assert.deepEqual([...new Set(statuses)], [302], 'every attempt was answered with a redirect to the IdP');
+    const after = store.oneTimeUsage();
+    assert.equal(after.size - before.size, 2000, 'one login attempt per start, nothing more');
+    assert.ok(after.size <= after.max, `bounded: ${after.size} of ${after.max}`);
+    assert.ok(after.max <= 100_000, `the bound is finite and small (${after.max})`);
+    const grown = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+    assert.ok(grown < 100, `heap grew ${grown.toFixed(1)} MB`);
+    // The attempts expire with their TTL; meanwhile a real user still signs in.
+    const b = s.browser();
+    const r = await s.signIn(b, s.url('app.localhost', '/echo'), 'alice');
+    assert.equal(r.response.status, 200);
+    assert.equal((await s.db.ready()).ready, true);
+  });
+
+  test('the one-time store evicts the oldest beyond its bound (so a flood costs memory once, not forever)', async () => {
+    const store = new MemoryStore({ maxSessions: 10, maxOneTime: 100 });
+    for (let i = 0; i < 2000; i++) assert.equal(await store.putOnce(`login:${i}`, 'x'.repeat(200), 600_000), true);
+    assert.deepEqual(store.oneTimeUsage(), { size: 100, max: 100 });
+    assert.equal(await store.takeOnce('login:0'), undefined, 'the oldest were evicted');
+    assert.equal(await store.takeOnce('login:1999'), 'x'.repeat(200), 'the newest kept');
+    await store.close();
+  });
+});
