@@ -95,7 +95,7 @@ export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{
   const loaded = loadConfigText(benchConfigText(o), 'bench.yaml');
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
   const logStream = new BenchLogStream();
-  const db = await startDrawbridge({ config: loaded.config, logStream, adminListen: false });
+  const db = await startDrawbridge({ config: loaded.config, logStream, logBatch: true, adminListen: false });
   const now = Date.now();
   const { identity, tokens, idpSid } = benchSession(1, now);
   const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);

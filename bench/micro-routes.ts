@@ -125,13 +125,15 @@ function compile(n: number): { compiled: CompiledConfig; compileMs: number } {
 }
 
 /** How long loadConfigText takes on the YAML of `n` routes (what `validate`, start and every reload pay). */
-function yamlLoadMs(n: number): number {
-  const text = stringify(routesConfig(n));
+function yamlLoadMs(n: number): number | undefined {
+  // Written out in full: shared policy objects would otherwise become YAML aliases.
+  const text = stringify(routesConfig(n), { aliasDuplicateObjects: false });
   const t0 = performance.now();
   const loaded = loadConfigText(text, `routes-${n}.yaml`);
   const ms = performance.now() - t0;
-  if (!loaded.ok) throw new Error(loaded.errors.slice(0, 5).map(formatIssue).join('\n'));
-  return ms;
+  if (loaded.ok) return ms;
+  process.stderr.write(`micro-routes: the ${n}-route YAML did not load: ${loaded.errors.slice(0, 3).map(formatIssue).join('; ')}\n`);
+  return undefined;
 }
 
 let sink = 0;
@@ -213,11 +215,12 @@ export function measureRoutes(quick: boolean, sizes: [number, number] = [10, 10_
     }
     rounds.push(round);
   }
+  const yamlMs = quick ? undefined : yamlLoadMs(sizes[1]);
   const hostsOf = (c: CompiledConfig) => new Set(c.table.routes.map((r) => `${r.wildcard ? '*.' : ''}${r.hostname}`)).size;
   return {
     type: 'routes',
     small: { routes: sizes[0], hosts: hostsOf(small.compiled), compileMs: small.compileMs, nsPerRequest: median(rounds.map((r) => r.small)) },
-    large: { routes: sizes[1], hosts: hostsOf(large.compiled), compileMs: large.compileMs, ...(quick ? {} : { yamlLoadMs: yamlLoadMs(sizes[1]) }), nsPerRequest: median(rounds.map((r) => r.large)) },
+    large: { routes: sizes[1], hosts: hostsOf(large.compiled), compileMs: large.compileMs, ...(yamlMs !== undefined ? { yamlLoadMs: yamlMs } : {}), nsPerRequest: median(rounds.map((r) => r.large)) },
     largeHot: { distinctRoutes: sizes[0], nsPerRequest: median(rounds.map((r) => r.largeHot)) },
     ratio: median(rounds.map((r) => r.large / r.small)),
     hotRatio: median(rounds.map((r) => r.largeHot / r.small)),

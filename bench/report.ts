@@ -153,7 +153,7 @@ export function renderSvg(results: Results): string {
     const label = escapeXml(`${fmt(r.rps, 0)} req/s${ratio} · p99 ${fmt(r.p99Ms)} ms`);
     // A long bar carries its label inside; a short one next to it.
     if (w > plot * 0.62) out.push(`<text x="${(left + w - 8).toFixed(1)}" y="${mid}" fill="#fff" text-anchor="end">${label}</text>`);
-    else out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${mid}" fill="#222">${label}</text>`);
+    else out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${mid}" fill="#222" stroke="#fff" stroke-width="4" paint-order="stroke">${label}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -252,7 +252,9 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('## p99 at 50% of the bare proxy\'s peak rate');
   lines.push('');
   if (d.fixedRate && 'rate' in d.fixedRate) {
-    lines.push(`Open loop at ${fmt(d.fixedRate.rate, 0)} req/s (half the bare-http-proxy median), ${d.fixedRate.rounds} interleaved round(s) of ${d.fixedRate.seconds} s; latency counted from each request's scheduled send time, so a stall delays every request behind it (no coordinated omission).`);
+    const authPeak = results.rows.find((r) => r.name === 'drawbridge-auth-memory')?.rps;
+    const share = authPeak ? ` That rate is ${Math.round((100 * d.fixedRate.rate) / authPeak)}% of drawbridge-auth-memory's own peak above${d.fixedRate.rate >= 0.9 * authPeak ? ': near or past its capacity, requests queue, and p99 measures the queue' : ''}.` : '';
+    lines.push(`Open loop at ${fmt(d.fixedRate.rate, 0)} req/s (half the bare-http-proxy median), ${d.fixedRate.rounds} interleaved round(s) of ${d.fixedRate.seconds} s; latency counted from each request's scheduled send time, so a stall delays every request behind it (no coordinated omission).${share}`);
     lines.push('');
     lines.push('| row | achieved req/s | backlog at end | p50 ms | p99 ms | |');
     lines.push('|---|---:|---:|---:|---:|---|');
@@ -288,7 +290,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('- Every process on its own: the upstream (node:http, 200-byte JSON body, keep-alive), each proxy, the load generator; started once, all kept running, measured in turn. With two CPUs, `taskset` puts the process under test on CPU 1 and the load generator, the upstream, redis-server and the orchestrator on CPU 0 (see the machine table); a "proxy CPU" close to 100% means the proxy, not the load generator, was the limit.');
   lines.push('- Keep-alive on every leg: the load generator reuses its connections; every proxy pools upstream connections (the upstream counts the connections it accepted: the column above).');
   lines.push('- Validity: every response of every run is counted by status (wrk with a Lua `response` hook, or bench/load-gen.ts). A row with any non-2xx response or socket error is reported as invalid, never as a figure. Before measuring, one request per row checks what reached the upstream (the identity header and assertion on authenticated rows, no session cookie).');
-  lines.push('- Sessions are created directly in the store (`sessions.create` + `sessions.setCookie`); the IdP issuer points at a closed port: discovery failing does not affect requests with a valid session. Logs are JSON at `info`, one line per request, written to /dev/null.');
+  lines.push('- Sessions are created directly in the store (`sessions.create` + `sessions.setCookie`); the IdP issuer points at a closed port: discovery failing does not affect requests with a valid session. Logs are JSON at `info`, one line per request, written synchronously to /dev/null (as node writes stdout to a file or pipe on Linux).');
   lines.push('- Rounds are interleaved (row order rotated each round) and every figure is a median, because the machine is shared and noisy: compare ratios from one run, not absolute figures across runs.');
   lines.push('- The fixed-rate row uses bench/load-gen.ts rather than autocannon: autocannon\'s `overallRate` sends each second\'s quota as fast as it can and then waits for the next second (lib/httpClient.js), so its latencies are those of bursts at full speed, not of a steady 50% load.');
   lines.push('');

@@ -49,6 +49,11 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   const idleMs = durationOr(session.idleTimeout, '30m');
   const lifeMs = durationOr(session.maxLifetime, '12h');
   if (idleMs > lifeMs) issues.push({ path: ['session', 'idleTimeout'], message: 'session.idleTimeout is longer than session.maxLifetime' });
+  // node refuses to create the listener otherwise (a crash at start instead of an error with a line number).
+  const limits = config.limits ?? {};
+  if (durationOr(limits.headersTimeout, '10s') > durationOr(limits.requestTimeout, '60s')) {
+    issues.push({ path: ['limits', 'headersTimeout'], message: 'limits.headersTimeout is longer than limits.requestTimeout' });
+  }
 
   const names = new Map<string, number>();
   const hostPrefixes = new Map<string, number>();

@@ -37,6 +37,8 @@ export interface StartOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Where log lines go (default stdout). */
   logStream?: Writable;
+  /** Coalesce the lines of one event-loop turn into one write (default: true for stdout, false for a given logStream). */
+  logBatch?: boolean;
   logger?: Logger;
   /** A listener created by `createListener` and already listening (tests use port 0); default: listen on config.listen. */
   server?: http.Server | https.Server;
@@ -115,7 +117,9 @@ function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () 
 /** Starts Drawbridge. Network work (discovery, Redis) starts here; `close()` is safe to call twice. */
 export async function startDrawbridge(options: StartOptions): Promise<Drawbridge> {
   const config = options.config;
-  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format, ...(options.logStream ? { stream: options.logStream } : {}) });
+  const logger =
+    options.logger ??
+    createLogger({ level: config.log.level, format: config.log.format, ...(options.logStream ? { stream: options.logStream } : {}), batch: options.logBatch ?? options.logStream === undefined });
   const metrics = createMetrics();
   let snapshot = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);

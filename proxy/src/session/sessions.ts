@@ -1,6 +1,7 @@
 // session/sessions.ts — sessions as the server uses them: read the cookie, load and check a
 // session against the route's timeouts, create one at sign-in (always a new id), CSRF tokens.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
 import { newSessionId, openSessionCookie, parseCookieHeader, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
 import type { SessionKeys } from './keys.js';
@@ -39,12 +40,22 @@ export class Sessions {
     return [this.cookieName(true), this.cookieName(false)];
   }
 
+  // Cookie values whose MAC already verified → their session id: an HMAC per request is the costliest step of
+  // authentication. Only verified values enter; bounded, so a flood of forged cookies cannot grow it.
+  private readonly verified = new LRUCache<string, string>({ max: 10_000 });
+
   /** The session id the request's cookie carries (MAC checked), or undefined. */
   readId(cookieHeader: string | undefined, secure: boolean): string | undefined {
     if (cookieHeader === undefined) return undefined;
     const name = this.cookieName(secure);
     if (!cookieHeader.includes(name)) return undefined;
-    return openSessionCookie(parseCookieHeader(cookieHeader).get(name), this.keys.cookieMac);
+    const value = parseCookieHeader(cookieHeader).get(name);
+    if (value === undefined) return undefined;
+    const known = this.verified.get(value);
+    if (known !== undefined) return known;
+    const id = openSessionCookie(value, this.keys.cookieMac);
+    if (id !== undefined) this.verified.set(value, id);
+    return id;
   }
 
   /**
@@ -112,9 +123,16 @@ export class Sessions {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  private static readonly sidHashes = new LRUCache<string, string>({ max: 10_000 });
+
   /** A stable, non-reversible handle of the session for the assertion's `sid` and for logs. */
   static sidHash(id: string): string {
-    return createHash('sha256').update(`drawbridge-sid\0${id}`).digest('base64url').slice(0, 22);
+    let hash = Sessions.sidHashes.get(id);
+    if (hash === undefined) {
+      hash = createHash('sha256').update(`drawbridge-sid\0${id}`).digest('base64url').slice(0, 22);
+      Sessions.sidHashes.set(id, hash);
+    }
+    return hash;
   }
 }
 

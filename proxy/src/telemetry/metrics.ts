@@ -40,14 +40,26 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   reloads.inc({ result: 'failure' }, 0);
 
   const classes = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+  const requestChildren = new Map<string, { inc(): void }>();
+  const durationChildren = new Map<string, { observe(v: number): void }>();
+  const upstreamChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     request(route, decision, status, seconds) {
-      requests.inc({ route, decision, status_class: classes[Math.floor(status / 100)] ?? 'other' });
-      duration.observe({ route }, seconds);
+      // Label children are looked up once per combination: hashing label objects on every request costs.
+      const cls = classes[Math.floor(status / 100)] ?? 'other';
+      const key = `${route}\0${decision}\0${cls}`;
+      let counter = requestChildren.get(key);
+      if (!counter) requestChildren.set(key, (counter = requests.labels(route, decision, cls)));
+      counter.inc();
+      let hist = durationChildren.get(route);
+      if (!hist) durationChildren.set(route, (hist = duration.labels(route)));
+      hist.observe(seconds);
     },
     upstream(route, seconds) {
-      upstream.observe({ route }, seconds);
+      let hist = upstreamChildren.get(route);
+      if (!hist) upstreamChildren.set(route, (hist = upstream.labels(route)));
+      hist.observe(seconds);
     },
     signIn(result) {
       signIns.inc({ result });
