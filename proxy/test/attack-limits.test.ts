@@ -4,9 +4,11 @@
 // can be watched closing connections; the one-time store stays bounded and the server keeps serving.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadConfigText } from '../src/config/load.js';
+import { formatIssue } from '../src/config/locate.js';
 import { MemoryStore } from '../src/session/memory-store.js';
 import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { mapLimit, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from './helpers/stack.js';
 
 const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
@@ -218,4 +220,19 @@ describe('a flood of sign-in attempts', () => {
     assert.equal(await store.takeOnce('login:1999'), 'x'.repeat(200), 'the newest kept');
     await store.close();
   });
+});
+
+test('limits node cannot apply are a configuration error with a line number, not a crash at start', () => {
+  const text = (limits: string) => `listen: "127.0.0.1:0"
+publicUrl: http://auth.localhost:1
+idp: { issuer: http://127.0.0.1:9, clientId: drawbridge, clientSecret: ${CLIENT_SECRET}, allowInsecureHttp: true }
+session: { secret: ${SESSION_SECRET} }
+limits: ${limits}
+routes:
+  - { name: app, from: http://app.localhost, to: http://127.0.0.1:9, public: true }
+`;
+  const bad = loadConfigText(text('{ headersTimeout: 20s, requestTimeout: 3s }'), 'limits.yaml');
+  assert.equal(bad.ok, false);
+  if (!bad.ok) assert.match(bad.errors.map(formatIssue).join('\n'), /^limits\.yaml:5:\d+: limits\.headersTimeout is longer than limits\.requestTimeout/m);
+  assert.equal(loadConfigText(text('{ headersTimeout: 2s, requestTimeout: 3s }'), 'limits.yaml').ok, true);
 });

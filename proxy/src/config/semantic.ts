@@ -51,7 +51,8 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   if (idleMs > lifeMs) issues.push({ path: ['session', 'idleTimeout'], message: 'session.idleTimeout is longer than session.maxLifetime' });
   // node refuses to create the listener otherwise (a crash at start instead of an error with a line number).
   const limits = config.limits ?? {};
-  if (durationOr(limits.headersTimeout, '10s') > durationOr(limits.requestTimeout, '60s')) {
+  const requestMs = durationOr(limits.requestTimeout, '60s');
+  if (requestMs > 0 && durationOr(limits.headersTimeout, '10s') > requestMs) {
     issues.push({ path: ['limits', 'headersTimeout'], message: 'limits.headersTimeout is longer than limits.requestTimeout' });
   }
 
