@@ -46,7 +46,8 @@ function connections(server: net.Server): Promise<number> {
 
 /** Sockets held by the forwarder's keep-alive agents: `active` (in use) and `free` (pooled). */
 function forwarderSockets(db: Drawbridge): { active: number; free: number } {
-  const agents = (db.runtime.forwarder as unknown as { agents: Set<http.Agent> }).agents;
+  const pools = (db.runtime.forwarder as unknown as { pools: Set<{ agent: http.Agent }> }).pools;
+  const agents = [...pools].map((p) => p.agent);
   let active = 0;
   let free = 0;
   for (const agent of agents) {

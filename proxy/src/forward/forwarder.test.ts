@@ -352,7 +352,7 @@ test('slow upstream → 504 page within the route timeout, upstream request abor
   const elapsed = Date.now() - started;
   assert.equal(res.status, 504);
   assert.match(res.body, /did not answer in time/);
-  assert.ok(elapsed >= 290 && elapsed < 1500, `answered after ${elapsed} ms`);
+  assert.ok(elapsed >= 290 && elapsed < 2000, `answered after ${elapsed} ms`);
   await until(() => aborted && front.results.length === 1);
   assert.equal(front.results[0].status, 504);
   assert.equal(front.results[0].error, 'timeout');
@@ -425,6 +425,24 @@ test('a failure after the response started destroys the client connection', T, a
   await assert.rejects(request(front.port, '/partial'));
   await until(() => front.results.length === 1);
   assert.equal(front.results[0].status, 200);
+});
+
+test('an upstream that closes cleanly (FIN) mid-body cuts the client connection instead of leaving it waiting', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+    setTimeout(() => res.socket?.end(), 50);
+  };
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const started = Date.now();
+  await assert.rejects(request(front.port, '/fin'));
+  assert.ok(Date.now() - started < 2000);
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0].error, 'unavailable');
+  assert.match(front.errors[0].message, /before the end of its answer/);
 });
 
 test('a client that leaves before the answer is reported as 499 and the upstream request aborted', T, async (t) => {
@@ -542,6 +560,18 @@ test('a WebSocket upgrade to a down upstream gets a 502 and a closed socket', T,
   assert.equal(status, 502);
   await until(() => front.results.length === 1);
   assert.deepEqual(front.results[0].error, 'unavailable');
+});
+
+test('an upgrade to something other than WebSocket is refused with 400, upstream not contacted', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const res = await rawExchange(front.port, ['GET /h2c HTTP/1.1', 'Host: app.example.com', 'Connection: Upgrade', 'Upgrade: h2c'].join('\r\n'));
+  assert.equal(res.status, 400);
+  assert.equal(own.seen.length, 0);
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0].status, 400);
 });
 
 test('close() destroys pooled connections and is idempotent', T, async (t) => {

@@ -48,6 +48,10 @@ const FLIGHT = Symbol('drawbridge.flight');
 /** One request in flight, attached to its IncomingMessage. */
 interface Flight {
   readonly route: Route;
+  readonly req: http.IncomingMessage;
+  /** The client's response (web) or socket (ws). */
+  readonly target: http.ServerResponse | Duplex;
+  readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
   readonly start: number;
   readonly done: ForwardDone;
   readonly renderError: RenderError | undefined;
@@ -149,14 +153,15 @@ export class Forwarder {
    * `done` is called once, when the response is finished or the client connection closed.
    */
   web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError): void {
-    const flight = newFlight(route, done, renderError);
+    const flight = newFlight(route, req, res, this.onError, done, renderError);
     (req as InFlight)[FLIGHT] = flight;
-    res.once('close', onResponseClose);
+    // `on`, not `once`: close is emitted once anyway, and once() allocates a wrapper per request.
+    res.on('close', onResponseClose);
     let pool: Pool;
     try {
       pool = this.entry(route);
     } catch (err) {
-      this.fail(flight, req, res, err as Error);
+      fail(flight, err as Error);
       return;
     }
     const headers = req.headers;
@@ -166,13 +171,13 @@ export class Forwarder {
       delete headers.upgrade;
       delete headers.connection;
     }
-    flight.timer = setTimeout(this.onTimeout, route.timeoutMs, flight, req, res);
+    flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
     this.pending = flight;
     try {
       pool.proxy.web(req, res);
     } catch (err) {
       // setupOutgoing or http.request threw synchronously (e.g. an invalid header value).
-      this.fail(flight, req, res, err as Error);
+      fail(flight, err as Error);
     } finally {
       this.pending = undefined;
     }
@@ -184,7 +189,7 @@ export class Forwarder {
    * `done` is called once, when the client socket closes.
    */
   ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): void {
-    const flight = newFlight(route, done, undefined);
+    const flight = newFlight(route, req, socket, this.onError, done, undefined);
     (req as InFlight)[FLIGHT] = flight;
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
@@ -196,15 +201,15 @@ export class Forwarder {
     try {
       pool = this.entry(route);
     } catch (err) {
-      this.fail(flight, req, socket, err as Error);
+      fail(flight, err as Error);
       return;
     }
     if (!route.preserveHost) req.headers.host = route.upstream.hostHeader;
-    flight.timer = setTimeout(this.onTimeout, route.timeoutMs, flight, req, socket);
+    flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
     try {
       pool.proxy.ws(req, socket, head);
     } catch (err) {
-      this.fail(flight, req, socket, err as Error);
+      fail(flight, err as Error);
     }
   }
 
@@ -325,12 +330,9 @@ export class Forwarder {
     const headers = proxyRes.headers;
     if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
     headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
-    // An answer that ends before it is complete (the upstream closed its connection mid-body with a FIN; a RST
-    // comes as an error): http-proxy's pipe just stops, and the client would wait for the rest until an idle
-    // timeout. Cut the client's connection too, and log it. Not when the client left first (that closes it too).
-    proxyRes.once('close', () => {
-      if (!proxyRes.complete && !flight.reported && !res.destroyed) this.fail(flight, req, res, new Error('the upstream closed the connection before the end of its answer'));
-    });
+    // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
+    (proxyRes as InFlight)[FLIGHT] = flight;
+    proxyRes.on('close', onUpstreamResponseClose);
   };
 
   private readonly onProxyReqWs = (proxyReq: http.ClientRequest, req: http.IncomingMessage): void => {
@@ -356,65 +358,89 @@ export class Forwarder {
       target.destroy();
       return;
     }
-    // An error from the client's own socket after the upgrade is the client leaving, not an upstream failure.
-    if (flight.upgraded) return;
-    this.fail(flight, req, target, err);
-  };
-
-  // Bound once; setTimeout passes the flight as arguments, so no closure per request.
-  private readonly onTimeout = (flight: Flight, req: http.IncomingMessage, target: http.ServerResponse | Duplex): void => {
-    flight.timer = undefined;
-    if (flight.upgraded || flight.error !== undefined) return;
-    flight.timedOut = true;
-    if (flight.proxyReq && !flight.proxyReq.destroyed) {
-      // The library reports the aborted request through its error event, which answers 504 (timedOut is set).
-      flight.proxyReq.destroy();
-    } else {
-      this.fail(flight, req, target, new Error('upstream timeout'));
-    }
-  };
-
-  /** Records an upstream failure once, logs it through onError, and answers 502/504 if nothing was sent yet. */
-  private fail(flight: Flight, req: http.IncomingMessage, target: http.ServerResponse | Duplex, err: Error): void {
-    if (flight.error !== undefined) return;
-    clearFlightTimer(flight);
-    const timeout = flight.timedOut;
-    flight.error = timeout ? 'timeout' : 'unavailable';
-    flight.upstreamMs = performance.now() - flight.start;
-    const status = timeout ? 504 : 502;
-    if (this.onError) {
-      const { route } = flight;
-      const what = timeout ? `no response within ${route.timeoutMs} ms` : err.message;
-      const code = timeout ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
-      try {
-        this.onError(new DrawbridgeError(code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req);
-      } catch {
-        // A failing logger must not leave the client without an answer.
-      }
-    }
-    if (target instanceof http.ServerResponse) {
-      if (target.headersSent || !flight.renderError) {
-        target.destroy();
-        return;
-      }
-      try {
-        flight.renderError(target, status);
-      } catch {
-        target.destroy();
-      }
+    // An error from the client's own socket after the upgrade is the client leaving, not an upstream failure; a
+    // WebSocket request the upstream already answered (non-101, relayed by the library) gets no second answer.
+    if (flight.upgraded || (flight.renderError === undefined && flight.status !== 0)) {
+      flight.target.destroy();
       return;
     }
-    flight.status = status;
-    // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
-    writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
+    fail(flight, err);
+  };
+}
+
+/** setTimeout callback (the flight comes as an argument, so no closure per request). */
+function onTimeout(flight: Flight): void {
+  flight.timer = undefined;
+  if (flight.upgraded || flight.error !== undefined) return;
+  flight.timedOut = true;
+  if (flight.proxyReq && !flight.proxyReq.destroyed) {
+    // The library reports the aborted request through its error event, which answers 504 (timedOut is set).
+    flight.proxyReq.destroy();
+  } else {
+    fail(flight, new Error('upstream timeout'));
   }
+}
+
+// Shared listener (`this` is the upstream's response).
+function onUpstreamResponseClose(this: http.IncomingMessage): void {
+  const flight = (this as InFlight)[FLIGHT];
+  // An answer that ends before it is complete (the upstream closed its connection mid-body with a FIN; a RST
+  // comes as an error): http-proxy's pipe just stops, and the client would wait for the rest until an idle
+  // timeout. Cut the client's connection too, and log it. Not when the client left first (that closes it too).
+  if (flight && !this.complete && !flight.reported && !flight.target.destroyed) fail(flight, new Error('the upstream closed the connection before the end of its answer'));
+}
+
+/** Records an upstream failure once, logs it through onError, and answers 502/504 if nothing was sent yet. */
+function fail(flight: Flight, err: Error): void {
+  if (flight.error !== undefined) return;
+  clearFlightTimer(flight);
+  const timeout = flight.timedOut;
+  flight.error = timeout ? 'timeout' : 'unavailable';
+  flight.upstreamMs = performance.now() - flight.start;
+  const status = timeout ? 504 : 502;
+  const { req, target } = flight;
+  if (flight.onError) {
+    const { route } = flight;
+    const what = timeout ? `no response within ${route.timeoutMs} ms` : err.message;
+    const code = timeout ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
+    try {
+      flight.onError(new DrawbridgeError(code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req);
+    } catch {
+      // A failing logger must not leave the client without an answer.
+    }
+  }
+  if (target instanceof http.ServerResponse) {
+    if (target.headersSent || !flight.renderError) {
+      target.destroy();
+      return;
+    }
+    try {
+      flight.renderError(target, status);
+    } catch {
+      target.destroy();
+    }
+    return;
+  }
+  flight.status = status;
+  // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
+  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
 }
 
 function ignore(): void {}
 
-function newFlight(route: Route, done: ForwardDone, renderError: RenderError | undefined): Flight {
+function newFlight(
+  route: Route,
+  req: http.IncomingMessage,
+  target: http.ServerResponse | Duplex,
+  onError: Flight['onError'],
+  done: ForwardDone,
+  renderError: RenderError | undefined,
+): Flight {
   return {
     route,
+    req,
+    target,
+    onError,
     start: performance.now(),
     done,
     renderError,

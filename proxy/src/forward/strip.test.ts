@@ -97,3 +97,7 @@ test('strip: an upgrade keeps Connection: upgrade and Upgrade; a stray Upgrade g
   assert.deepEqual(strip({ upgrade: 'h2c' }), {});
   assert.deepEqual(strip({ connection: 'upgrade' }), {});
 });
+
+test('strip: method-override headers go (the request line\'s method is the one authorized)', () => {
+  assert.deepEqual(strip({ 'x-http-method-override': 'DELETE', 'x-http-method': 'PUT', 'x-method-override': 'PATCH', 'x_http_method_override': 'DELETE', a: '1' }), { a: '1' });
+});

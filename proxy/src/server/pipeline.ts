@@ -96,6 +96,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const x = started;
     if (isReservedPath(x.path!)) {
       x.page = x.path;
+      if (req.headers.expect !== undefined) res.writeContinue();
       return pages(req, res);
     }
     const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
@@ -213,6 +214,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
     applyIdentity(req, x, route, principal, assertion);
+    // Authorized: now the client may send the body it announced (see the server's checkContinue listener).
+    if (req.headers.expect !== undefined) res.writeContinue();
     rt.forwarder.web(
       req,
       res,

@@ -138,6 +138,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   }
   const forwarder = new Forwarder({ onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
+  // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
+  forwarder.prepare(snapshot.compiled.table.routes);
   const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, now: options.now ?? Date.now };
   metrics.sessionsFrom(() => store.count());
 
@@ -152,6 +154,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
   const server = options.server ?? createListener(config);
   server.on('request', pipeline.handle);
+  // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only
+  // to requests it lets through, so a refused client is answered before it uploads its body.
+  server.on('checkContinue', pipeline.handle);
   server.on('upgrade', pipeline.upgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -256,7 +261,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         (next as Record<string, unknown>)[key] = config[key];
       }
       try {
-        snapshot = makeSnapshot(next);
+        const candidate = makeSnapshot(next);
+        forwarder.prepare(candidate.compiled.table.routes);
+        snapshot = candidate;
       } catch (e) {
         metrics.reload('failure');
         logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
