@@ -30,6 +30,8 @@ interface LoginAttempt {
 }
 
 const LOGIN_TTL_MS = 10 * 60_000;
+/** Returned by sessionOr503 when the store failed and the 503 was already sent. */
+const STORE_DOWN = Symbol('store-down');
 const HANDOFF_TTL_MS = 60_000;
 const JTI_TTL_MS = 10 * 60_000;
 
@@ -61,11 +63,15 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   // The IdP sends the signed-out browser on to publicUrl (post_logout_redirect_uri); Chromium checks that hop against form-action too.
   const csp = () => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin]);
 
-  /** The session of this host's cookie, if valid. Rejects when the store fails. */
-  async function currentSession(req: IncomingMessage, x: Exchange): Promise<SessionRecord | undefined> {
-    const id = rt.sessions.readId(req.headers.cookie, secure(x));
-    const loaded = await rt.sessions.load(id, rt.now());
-    return loaded.state === 'valid' ? loaded.record : undefined;
+  /** The session of this host's cookie, if valid; STORE_DOWN when the store failed (a 503 was sent). */
+  async function sessionOr503(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<SessionRecord | undefined | typeof STORE_DOWN> {
+    try {
+      const loaded = await rt.sessions.load(rt.sessions.readId(req.headers.cookie, secure(x)), rt.now());
+      return loaded.state === 'valid' ? loaded.record : undefined;
+    } catch (e) {
+      storeUnavailable(req, res, x, e);
+      return STORE_DOWN;
+    }
   }
 
   /** Sends the browser on to `rd`: directly on publicUrl's origin, through a one-time hand-off elsewhere. */
@@ -100,12 +106,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     const rd = safeReturnTarget(query.get('rd'), cfg(), cfg().publicOrigin);
     const stepUp = parseStepUp(query);
     const fresh = query.get('fresh') === '1';
-    let session: SessionRecord | undefined;
-    try {
-      session = await currentSession(req, x);
-    } catch (e) {
-      return storeUnavailable(req, res, x, e);
-    }
+    const session = await sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
     if (session && !stepUp && !fresh) {
       x.identity = session.identity;
       x.decision = 'session-reused';
@@ -267,12 +269,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   // GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session).
   app.get(PATHS.signOut, async (req: Request, res: Response) => {
     const x = getExchange(req);
-    let session: SessionRecord | undefined;
-    try {
-      session = await currentSession(req, x);
-    } catch (e) {
-      return storeUnavailable(req, res, x, e);
-    }
+    const session = await sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
     const headers = { 'content-security-policy': csp() };
     if (!session) {
       return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
@@ -288,12 +286,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   // POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP.
   app.post(PATHS.signOut, express.urlencoded({ extended: false, limit: '8kb' }), async (req: Request, res: Response) => {
     const x = getExchange(req);
-    let session: SessionRecord | undefined;
-    try {
-      session = await currentSession(req, x);
-    } catch (e) {
-      return storeUnavailable(req, res, x, e);
-    }
+    const session = await sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!session) {
       return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
@@ -322,12 +316,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   // GET /.drawbridge/me — who am I, as HTML or JSON; never tokens.
   app.get(PATHS.me, async (req: Request, res: Response) => {
     const x = getExchange(req);
-    let session: SessionRecord | undefined;
-    try {
-      session = await currentSession(req, x);
-    } catch (e) {
-      return storeUnavailable(req, res, x, e);
-    }
+    const session = await sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
     if (!session) {
       const signIn = `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}${PATHS.me}`)}`;
       if (isBrowser(req)) return redirect(res, signIn);
