@@ -61,7 +61,7 @@ test('dangerous shapes fall back to publicUrl', () => {
 });
 
 test('every open-redirect payload of shared/testdata, raw and query-decoded, stays on a configured origin', () => {
-  const file = fileURLToPath(new URL('../../../../shared/testdata/openredirects.txt', import.meta.url));
+  const file = fileURLToPath(new URL('../../test/testdata/openredirects.txt', import.meta.url));
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
   assert.ok(lines.length > 500);
   let checked = 0;

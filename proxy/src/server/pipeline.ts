@@ -58,7 +58,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
   const refusedSockets = new WeakSet<object>();
 
-  /** Steps 1–2 (and the log hook): returns the exchange, or undefined when already answered. */
+  /** Step 1 (and the log hook): the exchange, or the reason the request is refused with 400. */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
     const snap = rt.snapshot();
     const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
