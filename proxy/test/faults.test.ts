@@ -180,7 +180,7 @@ async function replaceIdp(s: Stack, handler: 'hang' | http.RequestListener): Pro
 const REFRESH_WINDOW_MS = 3_000; // past 80% of a 2 s access token
 const REFRESH_PAUSE_MS = 31_000; // past the refresher's pause after a failed refresh
 
-for (const outage of ['down', 'answering 503', 'hanging'] as const) {
+for (const outage of ['down', 'answering 503', 'answering 429', 'hanging'] as const) {
   test(`IdP ${outage} when a refresh is due: the signed-in users' requests keep working (no 5xx); the refresh happens once the IdP is back`, { timeout: 60_000 }, async () => {
     const clock = movableClock();
     const s = await startStack({ routes: ROUTES, idpOptions: { accessTokenTtl: 2 }, now: clock.now });
@@ -192,7 +192,12 @@ for (const outage of ['down', 'answering 503', 'hanging'] as const) {
 
       if (outage === 'down') await s.stopIdp();
       else if (outage === 'hanging') stand = await replaceIdp(s, 'hang');
-      else {
+      else if (outage === 'answering 429') {
+        // A rate limiter in front of the IdP: an OAuth error body, but not a refusal of the grant.
+        stand = await replaceIdp(s, (_req, res) => {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' }).end('{"error":"slow_down","error_description":"too many requests"}');
+        });
+      } else {
         stand = await replaceIdp(s, (_req, res) => {
           res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable","error_description":"the IdP is restarting"}');
         });

@@ -57,7 +57,9 @@ export class Refresher {
       rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(',') });
       return { state: 'valid', record: next };
     } catch (e) {
-      if (e instanceof ResponseBodyError || (e as Error).message === 'the refreshed ID token names another subject') {
+      // Only a refusal of the grant itself ends the session; a 429 or 5xx in front of the IdP is an outage.
+      const refused = e instanceof ResponseBodyError && (e.error === 'invalid_grant' || (e.status >= 400 && e.status < 500 && e.status !== 429 && e.status !== 408));
+      if (refused || (e as Error).message === 'the refreshed ID token names another subject') {
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
         rt.logger.warn({ event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message });
