@@ -12,11 +12,6 @@ export function isBrowser(req: IncomingMessage): boolean {
   return String(req.headers['x-requested-with'] ?? '').toLowerCase() !== 'xmlhttprequest';
 }
 
-/** Wants JSON rather than a page (the reverse of isBrowser, used for pages with both forms). */
-export function wantsJson(req: IncomingMessage): boolean {
-  return !isBrowser(req);
-}
-
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
