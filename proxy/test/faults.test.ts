@@ -46,15 +46,7 @@ function connections(server: net.Server): Promise<number> {
 
 /** Sockets held by the forwarder's keep-alive agents: `active` (in use) and `free` (pooled). */
 function forwarderSockets(db: Drawbridge): { active: number; free: number } {
-  const pools = (db.runtime.forwarder as unknown as { pools: Set<{ agent: http.Agent }> }).pools;
-  const agents = [...pools].map((p) => p.agent);
-  let active = 0;
-  let free = 0;
-  for (const agent of agents) {
-    for (const list of Object.values(agent.sockets)) active += list?.length ?? 0;
-    for (const list of Object.values(agent.freeSockets)) free += list?.length ?? 0;
-  }
-  return { active, free };
+  return db.runtime.forwarder.socketCounts();
 }
 
 function logsOf(s: Stack, event: string, extra: (l: Record<string, any>) => boolean = () => true): Record<string, any>[] {

@@ -133,14 +133,7 @@ function connections(server: net.Server): Promise<number> {
 
 /** Sockets of the forwarder's keep-alive agents: in use, and pooled. */
 function forwarderSockets(s: Stack): { active: number; free: number } {
-  const agents = (s.db.runtime.forwarder as unknown as { agents: Set<http.Agent> }).agents;
-  let active = 0;
-  let free = 0;
-  for (const agent of agents) {
-    for (const list of Object.values(agent.sockets)) active += list?.length ?? 0;
-    for (const list of Object.values(agent.freeSockets)) free += list?.length ?? 0;
-  }
-  return { active, free };
+  return s.db.runtime.forwarder.socketCounts();
 }
 
 function resourceCounts(): Record<string, number> {

@@ -213,6 +213,17 @@ export class Forwarder {
     }
   }
 
+  /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
+  socketCounts(): { active: number; free: number } {
+    let active = 0;
+    let free = 0;
+    for (const { agent } of this.pools) {
+      for (const list of Object.values(agent.sockets)) active += list?.length ?? 0;
+      for (const list of Object.values(agent.freeSockets)) free += list?.length ?? 0;
+    }
+    return { active, free };
+  }
+
   /** Destroys every agent (and their pooled connections). Safe to call twice. */
   close(): void {
     if (this.closed) return;
