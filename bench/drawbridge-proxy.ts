@@ -1,14 +1,17 @@
 // bench/drawbridge-proxy.ts — Drawbridge under test, in its own process: the real startDrawbridge with a
 // public route and an authenticated route, a memory or redis store, and one session created directly in the
-// store (no IdP on the hot path). Reports its port and the Cookie header that carries the session.
+// store (no IdP on the hot path). Reports its port and the Cookie header that carries the session. With
+// `--routes N`, the routes row's configuration instead: N generated routes (bench/micro-routes.ts), all allowing.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
 import { startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
 import { isMain, serveChild } from './child.js';
 import { benchSession } from './fixtures.js';
+import { ALLOWING_POLICIES, routesConfig } from './micro-routes.js';
 
 export const BENCH_SESSION_SECRET = 'bench-session-secret-0123456789abcdef0123456789';
 
@@ -19,6 +22,8 @@ export interface DrawbridgeBenchOptions {
   upstream: string;
   /** `memory`, or a redis:// URL. */
   store: string;
+  /** Instead of the public and app routes: this many generated routes (routesBenchConfigText). */
+  routes?: number;
 }
 
 /**
@@ -27,6 +32,7 @@ export interface DrawbridgeBenchOptions {
  * routes without a port so any listener port matches.
  */
 export function benchConfigText(o: DrawbridgeBenchOptions): string {
+  if (o.routes !== undefined) return routesBenchConfigText(o, o.routes);
   const store = o.store === 'memory' ? '{ type: memory, maxSessions: 100000 }' : `{ type: redis, url: "${o.store}" }`;
   return `listen: "127.0.0.1:0"
 publicUrl: http://auth.localhost:1
@@ -54,6 +60,23 @@ routes:
       deny:
         - not: { ip: [127.0.0.0/8, 10.0.0.0/8] }
 `;
+}
+
+/**
+ * The routes row's configuration: the `n` routes of bench/micro-routes.ts (same hosts, wildcards, prefixes and
+ * ten policy shapes as the in-process row), every policy allowing the bench session's user, all to the bench
+ * upstream; the rest as benchConfigText, production defaults included: assertions are cached per session and
+ * route and re-signed after half their ttl (1 minute by default), so the one bench session spread over 10,000
+ * routes also re-signs a share of them during the runs (the warm-up signs every route's once).
+ */
+export function routesBenchConfigText(o: DrawbridgeBenchOptions, n: number): string {
+  const config = routesConfig(n, { to: o.upstream, policies: ALLOWING_POLICIES });
+  config.publicUrl = 'http://auth.localhost:1';
+  config.idp = { issuer: 'http://127.0.0.1:9', clientId: 'drawbridge', clientSecret: 'bench-client-secret', allowInsecureHttp: true };
+  config.session = { secret: BENCH_SESSION_SECRET, store: o.store === 'memory' ? { type: 'memory', maxSessions: 100000 } : { type: 'redis', url: o.store } };
+  config.log = { level: 'info', format: 'json' };
+  // Written out in full: shared policy objects would otherwise become YAML aliases.
+  return stringify(config, { aliasDuplicateObjects: false });
 }
 
 /**
@@ -91,25 +114,28 @@ export class BenchLogStream extends Writable {
 }
 
 /** Starts Drawbridge with the bench configuration and creates one session. */
-export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string; logs: BenchLogStream }> {
-  const loaded = loadConfigText(benchConfigText(o), 'bench.yaml');
-  if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
+export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string; logs: BenchLogStream; loadMs: number }> {
+  const text = benchConfigText(o);
+  const t0 = performance.now();
+  const loaded = loadConfigText(text, 'bench.yaml');
+  const loadMs = performance.now() - t0;
+  if (!loaded.ok) throw new Error(loaded.errors.slice(0, 5).map(formatIssue).join('\n'));
   const logStream = new BenchLogStream();
   const db = await startDrawbridge({ config: loaded.config, logStream, logBatch: true, adminListen: false });
   const now = Date.now();
   const { identity, tokens, idpSid } = benchSession(1, now);
   const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);
   const cookie = db.runtime.sessions.setCookie(record, false, now).split(';')[0]!;
-  return { db, cookie, user: identity.user, logs: logStream };
+  return { db, cookie, user: identity.user, logs: logStream, loadMs };
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' } } });
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' }, routes: { type: 'string' } } });
   let started: Awaited<ReturnType<typeof startBenchDrawbridge>> | undefined;
   await serveChild(
     async () => {
-      started = await startBenchDrawbridge({ upstream: values.upstream!, store: values.store! });
-      return { port: started.db.port, cookie: started.cookie, user: started.user };
+      started = await startBenchDrawbridge({ upstream: values.upstream!, store: values.store!, ...(values.routes !== undefined ? { routes: Number(values.routes) } : {}) });
+      return { port: started.db.port, cookie: started.cookie, user: started.user, loadMs: started.loadMs };
     },
     async () => started?.db.close(),
     (m) => {

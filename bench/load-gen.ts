@@ -1,6 +1,7 @@
 // bench/load-gen.ts — a small HTTP/1.1 load generator over raw keep-alive sockets, in its own process. Open
 // loop (a fixed rate, latency measured from each request's scheduled time, as wrk2 does) for the p99-at-50%
 // row; closed loop as the fallback when `wrk` is missing. Every response's status is counted.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { isMain, serveChild } from './child.js';
 
@@ -13,6 +14,25 @@ export interface LoadSpec {
   connections: number;
   durationMs: number;
   rate?: number;
+  /**
+   * A file of requests, one `host path` a line, sent in turn (cycling) instead of `host` and `path`; the
+   * headers go with each. bench/wrk-routes.lua reads the same format.
+   */
+  requestsFile?: string;
+}
+
+/** The requests of `spec`, as raw HTTP/1.1 bytes: one, or one per line of `spec.requestsFile`. */
+export function rawRequests(spec: LoadSpec): Buffer[] {
+  const headers = Object.entries(spec.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const raw = (host: string, path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n${headers}\r\n`, 'latin1');
+  if (spec.requestsFile === undefined) return [raw(spec.host, spec.path)];
+  const out: Buffer[] = [];
+  for (const line of readFileSync(spec.requestsFile, 'utf8').split('\n')) {
+    const m = /^(\S+) (\S+)$/.exec(line);
+    if (m) out.push(raw(m[1]!, m[2]!));
+  }
+  if (out.length === 0) throw new Error(`${spec.requestsFile}: no requests`);
+  return out;
 }
 
 /** What a run measured (wrk's runs are reported in the same shape). */
@@ -77,7 +97,8 @@ function percentile(sorted: Float64Array, p: number): number {
 
 /** Runs one load and resolves with what it measured. */
 export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
-  const request = Buffer.from(`GET ${spec.path} HTTP/1.1\r\nhost: ${spec.host}\r\n${Object.entries(spec.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`, 'latin1');
+  const requests = rawRequests(spec);
+  let nextRequest = 0;
   const statuses: Record<string, number> = {};
   let latencies = new Float64Array(1 << 16);
   let count = 0;
@@ -108,7 +129,8 @@ export async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
   function send(conn: Conn, scheduled: number): void {
     conn.busy = true;
     conn.scheduled = scheduled;
-    conn.socket.write(request);
+    conn.socket.write(requests[nextRequest]!);
+    nextRequest = nextRequest + 1 === requests.length ? 0 : nextRequest + 1;
   }
 
   function next(conn: Conn): void {

@@ -1,6 +1,6 @@
-// bench/profile.ts — `node --import tsx bench/profile.ts [--seconds 20]`: the drawbridge-auth-memory row under
+// bench/profile.ts — `node --import tsx bench/profile.ts [--row auth|public|bare] [--seconds 20]`: a row (default drawbridge-auth-memory) under
 // peak load with `node --cpu-prof` on the Drawbridge process, then the top functions by self time during
-// the load window only (start-up excluded). Writes bench/out/profile/ (gitignored).
+// the load window only (start-up excluded). Writes bench/out/profile/<row>/ (gitignored).
 import { readdirSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,31 +32,37 @@ function sourceLine(file: string, name: string, fallback: number): number {
   return fallback;
 }
 
-function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: number, which: 'self' | 'total'): string {
-  const lines = [`| # | function | file:line | ${which} % of samples | ${which} % of busy |`, '|---:|---|---|---:|---:|'];
+function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: number, which: 'self' | 'total', requests: number): string {
+  const lines = [`| # | function | file:line | ${which} % of samples | ${which} % of busy | ${which} µs / request |`, '|---:|---|---|---:|---:|---:|'];
   rows.forEach((f, i) => {
     const us = which === 'self' ? f.selfUs : f.totalUs;
-    lines.push(`| ${i + 1} | \`${f.name}\` | ${f.file ? `${f.file}:${f.line}` : ''} | ${((100 * us) / s.sampledUs).toFixed(1)} | ${((100 * us) / busyUs).toFixed(1)} |`);
+    lines.push(`| ${i + 1} | \`${f.name}\` | ${f.file ? `${f.file}:${f.line}` : ''} | ${((100 * us) / s.sampledUs).toFixed(1)} | ${((100 * us) / busyUs).toFixed(1)} | ${(us / requests).toFixed(2)} |`);
   });
   return lines.join('\n');
 }
 
-/** Profiles the authenticated memory-store path; resolves with the summary (also written as markdown and JSON). */
-export async function profileAuthMemory(seconds: number, connections: number): Promise<ProfileSummary> {
+/** Profiles one row (default: the authenticated memory-store path); resolves with the summary (also written as markdown and JSON). */
+export type ProfileRow = 'auth' | 'public' | 'bare';
+
+export async function profileRow(row: ProfileRow, seconds: number, connections: number): Promise<ProfileSummary> {
   const pin = detectPinning();
   pinSelf(pin.load);
-  const dir = join(ROOT, 'bench/out/profile');
+  const dir = join(ROOT, 'bench/out/profile', row);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const upstream = await startChild<{ port: number }>('./upstream.ts', [], { cpu: pin.load });
-  const db = await startChild<{ port: number; cookie: string }>('./drawbridge-proxy.ts', ['--upstream', `http://127.0.0.1:${upstream.ready.port}`, '--store', 'memory'], {
-    cpu: pin.proxy,
-    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250'],
-  });
+  const upstreamUrl = `http://127.0.0.1:${upstream.ready.port}`;
+  const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250'];
+  const db =
+    row === 'bare'
+      ? await startChild<{ port: number; cookie?: string }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy, nodeArgs })
+      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory'], { cpu: pin.proxy, nodeArgs });
   const generator = hasWrk() ? undefined : await startChild<object>('./load-gen.ts', [], { cpu: pin.load });
   try {
     db.process.send({ type: 'quiet' });
-    const spec = (s: number): LoadSpec => ({ port: db.ready.port, host: HOSTS.auth, path: '/', headers: { cookie: db.ready.cookie }, connections, durationMs: s * 1000 });
+    const host = row === 'auth' ? HOSTS.auth : row === 'public' ? HOSTS.public : 'bench.localhost';
+    const headers: Record<string, string> = row === 'auth' ? { cookie: db.ready.cookie! } : {};
+    const spec = (s: number): LoadSpec => ({ port: db.ready.port, host, path: '/', headers, connections, durationMs: s * 1000 });
     const load = (s: LoadSpec): Promise<LoadResult> => (generator ? generator.ask<{ result: LoadResult }>({ type: 'run', spec: s }, 'result', s.durationMs + 60_000).then((m) => m.result) : runWrk(s, pin.load));
     log('warm-up 3 s');
     await load(spec(3));
@@ -82,23 +88,23 @@ export async function profileAuthMemory(seconds: number, connections: number): P
     const busy = summary.sampledUs - idle;
     const own = summary.functions.filter((f) => f.file.startsWith('proxy/src/')).sort((a, b) => b.totalUs - a.totalUs);
     const md = [
-      `# Profile: drawbridge-auth-memory under load`,
+      `# Profile: ${row === 'bare' ? 'bare-http-proxy' : `drawbridge-${row === 'auth' ? 'auth-memory' : 'public'}`} under load`,
       '',
       `${Math.round(result.rps)} req/s over ${seconds} s (${result.tool}, ${connections} connections); ${summary.samples} samples in the load window, ${((100 * busy) / summary.sampledUs).toFixed(1)}% busy. Profile: ${file}`,
       '',
-      '## Top 15 by self time',
+      '## Top 25 by self time',
       '',
-      table(summary, summary.functions.filter((f) => f.name !== '(idle)').slice(0, 15), busy, 'self'),
+      table(summary, summary.functions.filter((f) => f.name !== '(idle)').slice(0, 25), busy, 'self', result.requests),
       '',
       '## Self time by area',
       '',
-      '| area | % of samples | % of busy |',
-      '|---|---:|---:|',
-      ...summary.areas.map((a) => `| ${a.area} | ${a.selfPct.toFixed(1)} | ${a.area.startsWith('idle') ? '' : ((100 * a.selfUs) / busy).toFixed(1)} |`),
+      '| area | % of samples | % of busy | µs / request |',
+      '|---|---:|---:|---:|',
+      ...summary.areas.map((a) => `| ${a.area} | ${a.selfPct.toFixed(1)} | ${a.area.startsWith('idle') ? '' : ((100 * a.selfUs) / busy).toFixed(1)} | ${(a.selfUs / result.requests).toFixed(2)} |`),
       '',
       '## Drawbridge functions by inclusive time',
       '',
-      table(summary, own.slice(0, 20), busy, 'total'),
+      table(summary, own.slice(0, 20), busy, 'total', result.requests),
       '',
     ].join('\n');
     writeFileSync(join(dir, 'summary.md'), md);
@@ -113,8 +119,9 @@ export async function profileAuthMemory(seconds: number, connections: number): P
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '32' } } });
-  profileAuthMemory(Number(values.seconds), Number(values.connections)).then(
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '32' }, row: { type: 'string', default: 'auth' } } });
+  if (!['auth', 'public', 'bare'].includes(values.row!)) throw new Error('--row: auth, public or bare');
+  profileRow(values.row as ProfileRow, Number(values.seconds), Number(values.connections)).then(
     () => process.exit(0),
     (e: Error) => {
       log(`failed: ${e.stack ?? e.message}`);

@@ -6,6 +6,8 @@ import { pinnedCommand } from './child.js';
 import type { LoadResult, LoadSpec } from './load-gen.js';
 
 const SCRIPT = fileURLToPath(new URL('./wrk-report.lua', import.meta.url));
+/** The same report, with requests taken in turn from `spec.requestsFile`. */
+const ROUTES_SCRIPT = fileURLToPath(new URL('./wrk-routes.lua', import.meta.url));
 
 /** True when a `wrk` binary runs. */
 export function hasWrk(): boolean {
@@ -26,7 +28,9 @@ interface WrkReport {
 export function runWrk(spec: LoadSpec, cpu: string | undefined): Promise<LoadResult> {
   const seconds = Math.max(1, Math.round(spec.durationMs / 1000));
   const headers = Object.entries({ Host: spec.host, ...spec.headers }).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const [cmd, args] = pinnedCommand(cpu, 'wrk', ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, ...headers, `http://127.0.0.1:${spec.port}${spec.path}`]);
+  const script = spec.requestsFile === undefined ? ['-s', SCRIPT] : ['-s', ROUTES_SCRIPT];
+  const scriptArgs = spec.requestsFile === undefined ? [] : ['--', spec.requestsFile];
+  const [cmd, args] = pinnedCommand(cpu, 'wrk', ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '5s', ...script, ...headers, `http://127.0.0.1:${spec.port}${spec.path}`, ...scriptArgs]);
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith('BENCH-WRK '));

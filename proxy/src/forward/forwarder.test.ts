@@ -311,6 +311,96 @@ test('upstream responses are relayed untouched: no security headers added; its C
   assert.equal(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length, 1);
 });
 
+test('relay: a body of unknown length reaches HTTP/1.1 clients chunked and HTTP/1.0 clients until close; reason phrase kept', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (_req, res) => {
+    res.statusMessage = 'Made It';
+    res.statusCode = 202;
+    // No Content-Length: the upstream sends chunked, in several writes.
+    res.write('part-one;');
+    setTimeout(() => res.end('part-two'), 20);
+  };
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const v11 = await rawExchange(front.port, 'GET /stream HTTP/1.1\r\nHost: app.example.com\r\nConnection: close');
+  assert.match(v11.raw, /^HTTP\/1\.1 202 Made It\r\n/);
+  assert.equal(v11.headers['transfer-encoding'], 'chunked');
+  assert.match(v11.body, /part-one;/);
+  assert.match(v11.body, /part-two/);
+  const v10 = await rawExchange(front.port, 'GET /stream HTTP/1.0\r\nHost: app.example.com');
+  assert.match(v10.raw, /^HTTP\/1\.1 202 Made It\r\n/);
+  assert.equal(v10.headers['transfer-encoding'], undefined, 'no chunked framing for an HTTP/1.0 client');
+  assert.equal(v10.headers.connection, 'close');
+  assert.equal(v10.body, 'part-one;part-two');
+});
+
+test('relay: HEAD and 304 answers carry no body; the keep-alive connection stays usable', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  own.handler = (req, res) => {
+    if (req.url === '/cached') {
+      res.writeHead(304, { etag: '"v1"' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+    res.end(req.method === 'HEAD' ? undefined : 'hello');
+  };
+  const front = await startFront(makeRoute(own.url));
+  t.after(() => front.close());
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const head = await request(front.port, '/doc', { method: 'HEAD', agent });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-length'], '5');
+  assert.equal(head.body, '');
+  const cached = await request(front.port, '/cached', { agent, headers: { 'if-none-match': '"v1"' } });
+  assert.equal(cached.status, 304);
+  assert.equal(cached.headers.etag, '"v1"');
+  assert.equal(cached.body, '');
+  const after = await request(front.port, '/doc', { agent });
+  assert.equal(after.body, 'hello');
+  assert.equal(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length, 1, 'one client connection for all three');
+});
+
+test('relay: a large upload and a large answer stream through intact (backpressure on both legs); Trailer is not forwarded', T, async (t) => {
+  const size = 4 * 1024 * 1024;
+  let framing = '';
+  // Echoes the body back as it comes, without buffering it.
+  const echo = http.createServer((req, res) => {
+    framing = String(req.headers['transfer-encoding']);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-trailer-seen': String(req.headers.trailer ?? '') });
+    req.pipe(res);
+  });
+  const echoPort = await listen(echo);
+  t.after(async () => {
+    echo.closeAllConnections();
+    await new Promise<void>((r) => echo.close(() => r()));
+  });
+  const front = await startFront(makeRoute(`http://127.0.0.1:${echoPort}`));
+  t.after(() => front.close());
+  const payload = Buffer.alloc(size, 'abcdefghijklmnopqrstuvwxyz');
+  const echoed = await new Promise<{ status: number; body: Buffer; trailerSeen: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: front.port, path: '/upload', method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', trailer: 'x-checksum' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), trailerSeen: String(res.headers['x-trailer-seen']) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    // Chunked upload in 64 KiB writes.
+    for (let i = 0; i < size; i += 65536) req.write(payload.subarray(i, i + 65536));
+    req.addTrailers({ 'x-checksum': 'abc' });
+    req.end();
+  });
+  assert.equal(echoed.status, 200);
+  assert.equal(echoed.body.length, size);
+  assert.ok(echoed.body.equals(payload), 'the echoed body is the uploaded one');
+  assert.equal(echoed.trailerSeen, '', 'the hop-by-hop Trailer header is not forwarded');
+  assert.equal(framing, 'chunked');
+});
+
 test('upstream down → 502 page without the upstream address; the details go to onError', T, async (t) => {
   const probe = http.createServer();
   const deadPort = await listen(probe);

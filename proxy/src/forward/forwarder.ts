@@ -80,17 +80,105 @@ interface Pool {
   readonly proxy: ProxyServer;
 }
 
-type Pass = (req: http.IncomingMessage, ...rest: unknown[]) => unknown;
+/** Where a pool's relay sends requests. */
+interface RelayTarget {
+  readonly agent: http.Agent;
+  readonly request: typeof http.request;
+  /** Without IPv6 brackets (what the resolver wants). */
+  readonly hostname: string;
+  readonly port: number;
+}
+
+function upstreamHostname(hostname: string): string {
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+}
 
 /**
- * http-proxy-3's `deleteLength` pass gives a DELETE/OPTIONS with a chunked body `Content-Length: 0` and drops its
- * Transfer-Encoding, then still streams the body: on a keep-alive connection those bytes are read by the upstream
- * as a second request (request smuggling). This one only adds the length when there is no body at all.
+ * Drawbridge's `web` pass, in place of http-proxy-3's deleteLength…stream passes: measured, the library's stream
+ * pass (options merge and header copy in setupOutgoing, a closure and listener per event, a pipe of a request
+ * that has no body, five response passes) costs about a quarter of a proxied request's CPU. This one sends the
+ * request headers as they are (already stripped and set by the pipeline), ends a request without a body at once,
+ * pipes a body otherwise, and relays the response (status, headers, streamed body). The flight (forwarder state
+ * on the request) gets the upstream request, for timeouts and aborts. Returns true: no further pass runs.
  */
-function deleteLength(req: http.IncomingMessage): void {
-  if ((req.method === 'DELETE' || req.method === 'OPTIONS') && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
-    req.headers['content-length'] = '0';
+function relay(req: http.IncomingMessage, res: http.ServerResponse, target: RelayTarget): true {
+  const flight = (req as InFlight)[FLIGHT];
+  const headers = req.headers;
+  // Hop-by-hop, as http-proxy drops it too.
+  if (headers.trailer !== undefined) delete headers.trailer;
+  const length = headers['content-length'];
+  const chunked = headers['transfer-encoding'] !== undefined;
+  // A DELETE/OPTIONS without a body says so (http-proxy's deleteLength, without its smuggling bug: it gave a
+  // chunked DELETE `Content-Length: 0` and still streamed the body, which a keep-alive upstream reads as a second request).
+  if (length === undefined && !chunked && (req.method === 'DELETE' || req.method === 'OPTIONS')) headers['content-length'] = '0';
+  const proxyReq = target.request({ agent: target.agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers });
+  (proxyReq as unknown as InFlightUpstream)[FLIGHT] = flight;
+  if (flight) flight.proxyReq = proxyReq;
+  proxyReq.on('error', onUpstreamRequestError);
+  proxyReq.on('response', onUpstreamResponse);
+  if (!chunked && (length === undefined || length === '0')) {
+    proxyReq.end();
+  } else {
+    req.on('error', onClientRequestError);
+    req.pipe(proxyReq);
   }
+  return true;
+}
+
+type InFlightUpstream = http.ClientRequest & { [FLIGHT]?: Flight };
+
+// Shared listener (`this` is the upstream request).
+function onUpstreamRequestError(this: InFlightUpstream, err: Error): void {
+  const flight = this[FLIGHT];
+  if (flight) upstreamError(flight, err);
+  else this.destroy();
+}
+
+// Shared listener (`this` is the client's request): its body stream failed (the client went away mid-upload).
+function onClientRequestError(this: InFlight, err: Error): void {
+  const flight = this[FLIGHT];
+  if (flight) upstreamError(flight, err);
+}
+
+/** An error on either side of a relayed request (http-proxy's error handler, without its events). */
+function upstreamError(flight: Flight, err: Error & { code?: string }): void {
+  if (flight.req.socket.destroyed && err.code === 'ECONNRESET') {
+    // The client went away: nothing to answer; `done` is called on the response's close.
+    flight.proxyReq?.destroy();
+    return;
+  }
+  fail(flight, err);
+}
+
+// Shared listener (`this` is the upstream request).
+function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessage): void {
+  const flight = this[FLIGHT];
+  if (!flight) {
+    proxyRes.destroy();
+    return;
+  }
+  clearFlightTimer(flight);
+  flight.upstreamMs = performance.now() - flight.start;
+  const res = flight.target as http.ServerResponse;
+  if (flight.error !== undefined || res.headersSent || res.destroyed) {
+    // A late answer to a request already answered with 504, or a client already gone.
+    proxyRes.destroy();
+    return;
+  }
+  const headers = proxyRes.headers;
+  // Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe its connection to Drawbridge.
+  // Left in, an upstream `Connection: close` would close the client's connection; what the client gets is the
+  // state of its own connection, and node frames the body for it (chunked when there is no length).
+  if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+  // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
+  (proxyRes as InFlight)[FLIGHT] = flight;
+  proxyRes.on('close', onUpstreamResponseClose);
+  const status = proxyRes.statusCode ?? 502;
+  if (flight.req.httpVersionMajor === 1 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, headers);
+  else res.writeHead(status, headers);
+  proxyRes.pipe(res);
 }
 
 /**
@@ -111,8 +199,6 @@ export class Forwarder {
   private generation = new Map<string, Pool>();
   /** Every pool not yet destroyed, for close(); pools of earlier generations are dropped once idle. */
   private readonly pools = new Set<Pool>();
-  /** The flight whose upstream request the agent is about to receive (set only around the synchronous proxy.web). */
-  private pending: Flight | undefined;
   private closed = false;
 
   constructor(opts: ForwarderOptions = {}) {
@@ -172,14 +258,11 @@ export class Forwarder {
       delete headers.connection;
     }
     flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
-    this.pending = flight;
     try {
       pool.proxy.web(req, res);
     } catch (err) {
-      // setupOutgoing or http.request threw synchronously (e.g. an invalid header value).
+      // http.request threw synchronously (e.g. an invalid header value).
       fail(flight, err as Error);
-    } finally {
-      this.pending = undefined;
     }
   }
 
@@ -252,7 +335,6 @@ export class Forwarder {
     let pool = generation.get(key);
     if (pool) return pool;
     const agent = secure ? this.httpsAgent(route) : new http.Agent(this.agentOptions);
-    this.capture(agent);
     const proxy = createProxyServer({
       target: new URL(upstream.origin),
       agent,
@@ -264,11 +346,12 @@ export class Forwarder {
       prependPath: false,
       secure: !(tls?.insecureSkipVerify ?? false),
     });
-    const passes = (proxy as unknown as { webPasses: Pass[] }).webPasses;
-    const i = passes.findIndex((p) => p.name === 'deleteLength');
-    if (i >= 0) passes[i] = deleteLength as Pass;
+    // Plain requests: Drawbridge's relay pass runs first and ends the pass chain (a pass that returns true halts
+    // it), so the library's own deleteLength/timeout/XHeaders/stream passes do not run; WebSocket upgrades go
+    // through the library's ws passes.
+    const target: RelayTarget = { agent, request: secure ? https.request : http.request, hostname: upstreamHostname(upstream.hostname), port: Number(upstream.port) || (secure ? 443 : 80) };
+    proxy.before('web', 'deleteLength', (req: http.IncomingMessage, res: http.ServerResponse) => relay(req, res, target));
     // Per-request state travels on the request, so these shared listeners allocate no closure per request.
-    proxy.on('proxyRes', this.onProxyRes);
     proxy.on('error', this.onProxyError);
     proxy.on('proxyReqWs', this.onProxyReqWs);
     // The client went away: the library already destroyed the upstream request; `done` is called on close.
@@ -305,46 +388,6 @@ export class Forwarder {
       rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
     });
   }
-
-  /**
-   * Captures the upstream ClientRequest as the agent receives it. http-proxy-3 creates it synchronously inside
-   * proxy.web, and its own `proxyReq` event is skipped for requests with `Expect`, so the agent is the one place
-   * that sees every upstream request (needed to abort it on timeout).
-   */
-  private capture(agent: http.Agent): void {
-    const forwarder = this as unknown as { pending: Flight | undefined };
-    const target = agent as unknown as { addRequest: (req: http.ClientRequest, options: unknown) => void };
-    const addRequest = target.addRequest;
-    target.addRequest = function (this: http.Agent, req: http.ClientRequest, options: unknown): void {
-      const flight = forwarder.pending;
-      if (flight) {
-        flight.proxyReq = req;
-        forwarder.pending = undefined;
-      }
-      addRequest.call(this, req, options);
-    };
-  }
-
-  private readonly onProxyRes = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const flight = (req as InFlight)[FLIGHT];
-    if (!flight) return;
-    clearFlightTimer(flight);
-    flight.upstreamMs = performance.now() - flight.start;
-    if (flight.error !== undefined) {
-      // A late answer to a request already answered with 504 (no upstream request was captured to abort).
-      proxyRes.destroy();
-      return;
-    }
-    // Hop-by-hop: the upstream's Connection/Keep-Alive describe its socket to Drawbridge. Left in, an upstream
-    // `Connection: close` would close the client's connection and http-proxy would copy the client's own
-    // Connection back; what the client gets is the state of its own connection.
-    const headers = proxyRes.headers;
-    if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
-    headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
-    // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
-    (proxyRes as InFlight)[FLIGHT] = flight;
-    proxyRes.on('close', onUpstreamResponseClose);
-  };
 
   private readonly onProxyReqWs = (proxyReq: http.ClientRequest, req: http.IncomingMessage): void => {
     const flight = (req as InFlight)[FLIGHT];
@@ -491,6 +534,8 @@ function onResponseClose(this: http.ServerResponse): void {
   const req = this.req as InFlight;
   const flight = req[FLIGHT];
   if (!flight) return;
+  // The client left before the whole answer was sent: the upstream request is abandoned too.
+  if (!this.writableFinished && flight.proxyReq && !flight.proxyReq.destroyed) flight.proxyReq.destroy();
   report(flight, this);
 }
 

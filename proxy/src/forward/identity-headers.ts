@@ -11,14 +11,14 @@ export const MAX_GROUPS_HEADER_BYTES = 8192;
 /** Per-request values `setIdentityHeaders` adds besides the identity. */
 export interface IdentityExtras {
   /** The signed assertion under the configured header name. */
-  readonly assertion?: { readonly name: string; readonly value: string };
+  readonly assertion?: { readonly name: string; readonly value: string } | undefined;
   /** The IdP access token; sent only on `passAccessToken` routes. */
-  readonly accessToken?: string;
+  readonly accessToken?: string | undefined;
   readonly requestId: string;
   /** The socket peer's address: the hop that connected to Drawbridge. */
   readonly clientIp: string;
   /** X-Forwarded-For received from a trusted peer; the peer's address is appended to it. */
-  readonly forwardedFor?: string;
+  readonly forwardedFor?: string | undefined;
   /** Scheme and host the client used (from trusted X-Forwarded-Proto/-Host, else the connection and Host). */
   readonly proto: 'http' | 'https';
   readonly host: string;

@@ -123,6 +123,29 @@ test('named policies: compiled once, usable as a route policy and through policy
   assert.deepEqual(codesOf(away), ['deny-matched', 'not-matched', 'policy-unauthorized', 'no-allow-matched', 'ip-outside']);
 });
 
+test('structurally identical inline policies compile once and decide alike', () => {
+  const policies = compilePolicies({ staff: { allow: [{ domain: ['example.com'] }] } });
+  const shape = () => policySchema.parse({ allow: [{ groups: ['sre'] }, { claim: { dept: ['eng', 3], site: 'hq' } }], deny: [{ not: { policy: 'staff' } }] });
+  const a = policies.compile(shape());
+  assert.equal(policies.compile(shape()), a);
+  // Anything that could change a decision or its reasons is a different policy.
+  for (const other of [
+    { allow: [{ groups: ['sre'] }, { claim: { site: 'hq', dept: ['eng', 3] } }], deny: [{ not: { policy: 'staff' } }] },
+    { allow: [{ groups: ['sre'] }, { claim: { dept: ['eng', '3'], site: 'hq' } }], deny: [{ not: { policy: 'staff' } }] },
+    { allow: [{ claim: { dept: ['eng', 3], site: 'hq' } }, { groups: ['sre'] }], deny: [{ not: { policy: 'staff' } }] },
+    { allow: [{ groups: ['sre'] }, { claim: { dept: ['eng', 3], site: 'hq' } }] },
+  ]) {
+    assert.notEqual(policies.compile(policySchema.parse(other)), a, JSON.stringify(other));
+  }
+  // A named policy keeps its own place in its reasons, even with the same rules as an inline one.
+  const inline = policies.compile({ allow: [{ domain: ['example.com'] }] });
+  assert.notEqual(inline, policies.named.get('staff'));
+  assert.equal(decide({ policy: inline }, input()).reasons[0]!.detail, 'allow[0]');
+  assert.equal(decide({ policy: policies.named.get('staff') }, input()).reasons[0]!.detail, 'policies.staff.allow[0]');
+  const d = decide({ policy: a }, input({}, { groups: ['sre'] }));
+  assert.deepEqual(d, decide({ policy: policies.compile(shape()) }, input({}, { groups: ['sre'] })));
+});
+
 test('compilePolicies refuses what checkPolicies reports', () => {
   assert.throws(() => compilePolicies({ a: { allow: [{ policy: 'b' }] }, b: { allow: [{ policy: 'a' }] } }), /refers to itself/);
   assert.throws(() => compilePolicies({}).compile({ allow: [{ policy: 'nope' }] }), /unknown policy "nope"/);

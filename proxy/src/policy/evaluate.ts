@@ -119,9 +119,42 @@ function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string)
 }
 
 /**
+ * A lossless text form of a parsed YAML value (strings, numbers, booleans, null, arrays, plain
+ * objects; key order kept, since it orders evaluation), or undefined for anything else. Two values
+ * with the same key compile to checks that decide identically, so they can share one.
+ */
+function structuralKey(value: unknown): string | undefined {
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (Array.isArray(value)) {
+    const parts: string[] = [];
+    for (const v of value) {
+      const k = structuralKey(v);
+      if (k === undefined) return undefined;
+      parts.push(k);
+    }
+    return `[${parts.join(',')}]`;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const parts: string[] = [];
+    for (const [name, v] of entries(value)) {
+      const k = structuralKey(v);
+      if (k === undefined) return undefined;
+      parts.push(`${JSON.stringify(name)}:${k}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return undefined;
+}
+
+/**
  * Compiles the named policies (each once, following `policy:` references) and returns them with
- * a compiler for inline policies. Assumes `checkPolicies` found no unknown reference or cycle;
- * throws if one remains (a programming error, never a request-time failure).
+ * a compiler for inline policies. Structurally identical inline policies (and rules) compile once
+ * and are shared: a configuration repeats a handful of shapes over thousands of routes, and an
+ * inline policy's reasons name only its place within the policy (`allow[0]`), never the route.
+ * Assumes `checkPolicies` found no unknown reference or cycle; throws if one remains (a
+ * programming error, never a request-time failure).
  */
 export function compilePolicies(named: Record<string, PolicyConfig>): {
   named: Map<string, CompiledPolicy>;
@@ -129,13 +162,21 @@ export function compilePolicies(named: Record<string, PolicyConfig>): {
 } {
   const compiled = new Map<string, CompiledPolicy>();
   const compiling = new Set<string>();
+  const rules = new Map<string, Check>();
+  const inline = new Map<string, CompiledPolicy>();
 
   const ctx: CompileContext = {
     compileRule(raw: unknown): Check {
       const keys = raw !== null && typeof raw === 'object' ? entries(raw) : [];
       const def = keys.length === 1 ? BY_NAME.get(keys[0]![0]) : undefined;
       if (!def) throw new Error(`not a valid rule (validate it with ruleSchema first): ${JSON.stringify(raw)}`);
-      return def.compile(keys[0]![1], ctx);
+      const key = structuralKey(raw);
+      let check = key === undefined ? undefined : rules.get(key);
+      if (!check) {
+        check = def.compile(keys[0]![1], ctx);
+        if (key !== undefined) rules.set(key, check);
+      }
+      return check;
     },
     namedPolicy(name: string): Check {
       return compileNamed(name).check;
@@ -157,7 +198,18 @@ export function compilePolicies(named: Record<string, PolicyConfig>): {
   // Compiled in dependency order; listed in the file's order.
   const all = new Map<string, CompiledPolicy>();
   for (const name of Object.keys(named)) all.set(name, compileNamed(name));
-  return { named: all, compile: (policy) => compilePolicy(policy, ctx, '') };
+  return {
+    named: all,
+    compile(policy) {
+      const key = structuralKey(policy);
+      let done = key === undefined ? undefined : inline.get(key);
+      if (!done) {
+        done = compilePolicy(policy, ctx, '');
+        if (key !== undefined) inline.set(key, done);
+      }
+      return done;
+    },
+  };
 }
 
 /**

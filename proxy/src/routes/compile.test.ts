@@ -28,6 +28,7 @@ const TABLE = compiled(
     route('static', 'https://wiki.example.com/static/') +
     route('wild', 'https://*.example.com') +
     route('wild-api', 'https://*.example.com/api') +
+    route('wild-port', 'https://*.example.com:8443/p') +
     route('exact-app', 'https://app.example.com/app') +
     route('port', 'https://wiki.example.com:8443/special') +
     route('re-first', 'https://re.example.com', ', regex: "^/items/[0-9]+$"') +
@@ -57,6 +58,11 @@ const CASES: Array<[string, number | undefined, string, string, string]> = [
   ['wiki.example.com', 9999, '/special/a', 'GET', 'root'],
   ['foo.example.com', undefined, '/', 'GET', 'wild'],
   ['foo.example.com', undefined, '/api/v1', 'GET', 'wild-api'],
+  ['foo.example.com', 8443, '/p/x', 'GET', 'wild-port'],
+  ['foo.example.com', 8443, '/api', 'GET', 'wild-api'],
+  ['foo.example.com', 8443, '/', 'GET', 'wild'],
+  ['foo.example.com', undefined, '/p/x', 'GET', 'wild'],
+  ['wiki.example.com', 8443, '/p', 'GET', 'root'],
   ['a.b.example.com', undefined, '/', 'GET', '404'],
   ['example.com', undefined, '/', 'GET', '404'],
   ['app.example.com', undefined, '/app/x', 'GET', 'exact-app'],
@@ -108,4 +114,30 @@ test('10,000 routes compile and match by hash lookups', () => {
   const big = compiled(routes).table;
   assert.equal(name(big.match('h7.example.com', undefined, '/p7/x', 'GET')), 'r7');
   assert.equal(name(big.match('h7.example.com', undefined, '/p8', 'GET')), '404');
+});
+
+test('the longest prefix wins, as a naive scan of every route finds it (property)', () => {
+  // `/p58458` and `/p905806` share an index hash: a collision must still match exactly.
+  const prefixes = ['/a', '/a/b', '/a/b/c', '/ab', '/b', '/a/bc', '/p58458', '/p905806', '/p58458/x'];
+  const table = compiled(route('root', 'https://h.example.com') + prefixes.map((p, i) => route(`r${i}`, `https://h.example.com${p}`)).join('')).table;
+  const naive = (path: string) => {
+    let best = 'root';
+    let length = 0;
+    prefixes.forEach((p, i) => {
+      if (p.length > length && isUnderPrefix(path, p)) [best, length] = [`r${i}`, p.length];
+    });
+    return best;
+  };
+  const segment = fc.constantFrom('a', 'b', 'c', 'ab', 'bc', 'p58458', 'p905806', 'x', '');
+  fc.assert(
+    fc.property(fc.array(segment, { maxLength: 5 }), fc.boolean(), (segs, trailing) => {
+      const n = normalizeTarget(`/${segs.join('/')}${trailing ? '/' : ''}`);
+      if (!n.ok) return true;
+      assert.equal(name(table.match('h.example.com', undefined, n.path, 'GET')), naive(n.path), n.path);
+      return true;
+    }),
+    { numRuns: 3000 },
+  );
+  assert.equal(name(table.match('h.example.com', undefined, '/p905806/y', 'GET')), 'r7');
+  assert.equal(name(table.match('h.example.com', undefined, '/p58458', 'GET')), 'r6');
 });

@@ -23,6 +23,7 @@ import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
 import { acrValuesFor, stepUpQuery } from './step-up.js';
+import type { LogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -58,13 +59,18 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
   const refusedSockets = new WeakSet<object>();
 
+  /** The request log line of a response Drawbridge answered itself (`this` is the response; close is emitted once). */
+  function onResponseClose(this: ServerResponse): void {
+    const x = getExchange(this.req);
+    if (!x.forwarded) logRequest(rt, this.req, this, x);
+  }
+
   /** Step 1 (and the log hook): the exchange, or the reason the request is refused with 400. */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
     const snap = rt.snapshot();
     const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
     setExchange(req, x);
-    // Logged after every other 'close' listener: the forwarder's (registered later) records upstreamMs first.
-    if (res) res.once('close', () => process.nextTick(logRequest, rt, req, res, x));
+    if (res) res.on('close', onResponseClose);
     if (refusedSockets.has(req.socket)) return 'request pipelined behind a refused request';
     // Node accepts any coding list ending in chunked ("identity, chunked"); an upstream may frame such a body
     // differently (request smuggling), so only plain chunked is forwarded.
@@ -189,14 +195,14 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // ("APP.example.com.:443") or a Host the trusted X-Forwarded-Host overrode.
     if (route.preserveHost) req.headers.host = x.host!;
     setIdentityHeaders(req.headers, route, principal?.identity, {
-      ...(assertion !== undefined ? { assertion: { name: x.snap.compiled.config.assertion.header, value: assertion } } : {}),
-      ...(principal?.accessToken ? { accessToken: principal.accessToken } : {}),
+      assertion: assertion !== undefined ? { name: x.snap.compiled.config.assertion.header, value: assertion } : undefined,
+      accessToken: principal?.accessToken || undefined,
       requestId: x.id,
       // The hop that connected (appended to a trusted chain), not the client address derived from that chain.
       clientIp: req.socket.remoteAddress ?? x.client.ip,
       proto: x.client.scheme,
       host: x.host!,
-      ...(x.client.forwardedFor ? { forwardedFor: x.client.forwardedFor } : {}),
+      forwardedFor: x.client.forwardedFor || undefined,
     });
   }
 
@@ -216,6 +222,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     applyIdentity(req, x, route, principal, assertion);
     // Authorized: now the client may send the body it announced (see the server's checkContinue listener).
     if (req.headers.expect !== undefined) res.writeContinue();
+    // From here the forwarder's completion (on the response's close) writes the log line, with the upstream's time.
+    x.forwarded = true;
     rt.forwarder.web(
       req,
       res,
@@ -224,6 +232,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
         x.upstreamMs = r.upstreamMs;
         if (r.error) x.decision = `allow:upstream-${r.error}`;
         rt.metrics.upstream(route.name, r.upstreamMs / 1000);
+        logRequest(rt, req, res, x);
       },
       (resp, status) => sendPage(resp, status, upstreamErrorPage({ status, requestId: x.id })),
     );
@@ -338,20 +347,24 @@ function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e
   else res.destroy();
 }
 
+function reasonCode(r: { readonly code: string }): string {
+  return r.code;
+}
+
 /** The one log line of a request (SPEC §8), and its metrics. */
 export function logRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse, x: Exchange): void {
-  logExchange(rt, req, x, res.headersSent ? res.statusCode : 0, res.writableFinished ? {} : { aborted: true });
+  logExchange(rt, req, x, res.headersSent ? res.statusCode : 0, res.writableFinished ? undefined : 'aborted');
 }
 
 function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: number): void {
-  logExchange(rt, req, x, status, { websocket: true });
+  logExchange(rt, req, x, status, 'websocket');
 }
 
-function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, extra: Record<string, unknown>): void {
+function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, flag: 'aborted' | 'websocket' | undefined): void {
   const durationMs = performance.now() - x.t0;
   const decision = x.decision ?? (x.page ? 'page' : 'unknown');
   rt.metrics.request(x.route?.name ?? '', decision, status, durationMs / 1000);
-  rt.logger.info({
+  const fields: LogFields = {
     event: 'request',
     requestId: x.id,
     route: x.route?.name ?? '',
@@ -365,7 +378,8 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     user: x.identity?.user ?? '',
     email: x.identity?.email ?? '',
     decision,
-    reasons: (x.reasons ?? []).map((r) => r.code),
-    ...extra,
-  });
+    reasons: x.reasons ? x.reasons.map(reasonCode) : [],
+  };
+  if (flag) fields[flag] = true;
+  rt.logger.info(fields);
 }

@@ -53,6 +53,8 @@ export interface Exchange {
   freshSignIn?: boolean;
   /** Set when the request was answered by Drawbridge's own pages. */
   page?: string;
+  /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
+  forwarded?: boolean;
 }
 
 const EXCHANGE = Symbol('drawbridge.exchange');

@@ -1,4 +1,4 @@
-// session/memory-store.test.ts — MemoryStore passes the store conformance suite and keeps both of its LRUs bounded.
+// session/memory-store.test.ts — MemoryStore passes the store conformance suite and keeps its LRUs bounded.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from './memory-store.js';
@@ -77,4 +77,68 @@ test('memory store: records are copied in and out', { timeout: 5000 }, async () 
 test('memory store: maxSessions must be a positive integer', () => {
   assert.throws(() => new MemoryStore({ maxSessions: 0 }), RangeError);
   assert.throws(() => new MemoryStore({ maxSessions: 1.5 }), RangeError);
+  assert.throws(() => new MemoryStore({ maxSessions: 10, maxDecoded: 0 }), RangeError);
+});
+
+test('memory store: only the most recently read sessions stay decoded; the others read back the same', { timeout: 10_000 }, async () => {
+  let now = Date.now();
+  const store = new MemoryStore({ maxSessions: 100, maxDecoded: 3, now: () => now });
+  try {
+    const records = Array.from({ length: 10 }, () => sampleRecord(now));
+    for (const r of records) await store.set(r);
+    assert.equal(store.decodedUsage().size, 0, 'writing decodes nothing');
+    now += 1000;
+    for (const r of records) await store.touch(r.id, now);
+    for (const r of records) assert.deepEqual(await store.get(r.id), { ...r, lastSeenAt: now });
+    assert.deepEqual(store.decodedUsage(), { size: 3, max: 3 });
+    // Touched while decoded and while only packed: both read back the new time.
+    now += 1000;
+    for (const r of records) await store.touch(r.id, now);
+    for (const r of records) assert.equal((await store.get(r.id))?.lastSeenAt, now);
+    assert.equal(store.decodedUsage().size, 3);
+    const replaced = { ...records[8]!, lastSeenAt: now, identity: { ...records[8]!.identity, groups: ['sales'] } };
+    await store.set(replaced);
+    assert.deepEqual(await store.get(replaced.id), replaced, 'a replaced session is read anew');
+    await store.delete(records[9]!.id);
+    assert.equal(store.decodedUsage().size, 2, 'a deleted session leaves no decoded copy');
+  } finally {
+    await store.close();
+  }
+});
+
+test('memory store: filters find sessions that are not decoded', { timeout: 5000 }, async () => {
+  const now = Date.now();
+  const store = new MemoryStore({ maxSessions: 100, maxDecoded: 1, now: () => now });
+  try {
+    const alice = sampleRecord(now, { user: 'alice', sub: 'sub-a', idpSid: 'sid-a' });
+    const bob = sampleRecord(now, { user: 'bob', sub: 'sub-b', idpSid: 'sid-b' });
+    await store.set(alice);
+    await store.set(bob);
+    await store.get(bob.id);
+    assert.deepEqual(await store.list({ user: 'alice' }), [alice]);
+    assert.deepEqual(await store.list({ idpSid: 'sid-b' }), [bob]);
+    assert.equal(await store.deleteWhere({ sub: 'sub-a', idpSid: 'sid-a' }), 1);
+    assert.equal(await store.get(alice.id), undefined);
+    assert.deepEqual(await store.list(), [bob]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('memory store: count frees the sessions that have expired', { timeout: 5000 }, async () => {
+  let now = Date.now();
+  const store = new MemoryStore({ maxSessions: 10, now: () => now });
+  try {
+    const short = sampleRecord(now, { idleMs: 60_000 });
+    const long = sampleRecord(now, { idleMs: 3_600_000 });
+    await store.set(short);
+    await store.set(long);
+    assert.equal(store.ttlMs(short.id), 60_000);
+    now += 60_000;
+    assert.equal(await store.count(), 1);
+    assert.equal(store.ttlMs(short.id), undefined);
+    assert.equal(store.ttlMs(long.id), 3_540_000);
+  } finally {
+    await store.close();
+  }
 });

@@ -1,12 +1,19 @@
 // session/memory-store.ts — the `memory` session store: one process, bounded LRUs (lru-cache) for sessions
-// and for one-time values; expiry is checked against the injected clock on every read.
+// and for one-time values; expiry is checked against the injected clock on every read. Sessions are held
+// packed (record-codec.ts, about a third of their size as objects); the most recently read are also kept decoded.
 import { LRUCache } from 'lru-cache';
 import { DrawbridgeError } from '../errors.js';
+import { packRecord, unpackRecord } from './record-codec.js';
 import { matchesFilter, sessionDeadline, type SessionFilter, type SessionRecord, type SessionStore } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Most sessions kept; inserting one more evicts the least recently used. */
   maxSessions: number;
+  /**
+   * Most sessions also kept decoded (the most recently read), so a session in use is unpacked once, not on every
+   * request; reading any other costs some tens of microseconds. Default 5,000 (about 10 MB), at most maxSessions.
+   */
+  maxDecoded?: number;
   /** Most one-time values kept (login attempts, hand-off codes, logout `jti`s). Default 10,000. */
   maxOneTime?: number;
   /** Clock, ms since the epoch. Default `Date.now`. */
@@ -18,22 +25,45 @@ interface OneTime {
   expiresAt: number;
 }
 
-/** In-process session store. Records are shallow-copied in and out, so callers cannot change what is stored. */
+/** One stored session: the packed record, and what expiry and `SessionFilter`s read without unpacking it. */
+class Entry {
+  constructor(
+    readonly packed: string,
+    public lastSeenAt: number,
+    readonly expiresAt: number,
+    readonly idleTimeoutMs: number,
+    readonly userHash: number,
+    readonly subHash: number,
+    readonly sidHash: number,
+  ) {}
+}
+
+// `hash` is never negative: these two never collide with a value's hash.
+const ABSENT = -1;
+const ANY = -2;
+
+/** In-process session store. Records are packed on the way in and shallow-copied on the way out, so callers cannot change what is stored. */
 export class MemoryStore implements SessionStore {
   readonly kind = 'memory';
   readonly #now: () => number;
-  readonly #sessions: LRUCache<string, SessionRecord>;
+  readonly #sessions: LRUCache<string, Entry>;
+  readonly #decoded: LRUCache<string, SessionRecord>;
   readonly #once: LRUCache<string, OneTime>;
   #closed = false;
 
   constructor(options: MemoryStoreOptions) {
     if (!Number.isInteger(options.maxSessions) || options.maxSessions < 1) throw new RangeError('MemoryStore: maxSessions must be a positive integer');
+    const maxDecoded = Math.min(options.maxDecoded ?? 5_000, options.maxSessions);
+    if (!Number.isInteger(maxDecoded) || maxDecoded < 1) throw new RangeError('MemoryStore: maxDecoded must be a positive integer');
     this.#now = options.now ?? Date.now;
+    // No lru-cache TTLs for sessions: expiry is the explicit check against the record's own times on every read,
+    // and per-entry TTL arrays would cost 16 bytes a session for nothing. However a session leaves (delete,
+    // replacement, eviction), its decoded copy goes with it.
+    this.#decoded = new LRUCache<string, SessionRecord>({ max: maxDecoded });
+    this.#sessions = new LRUCache<string, Entry>({ max: options.maxSessions, dispose: (_entry, id) => this.#decoded.delete(id) });
     // lru-cache reads the same clock (perf), with no debouncing timer (ttlResolution 0) and no per-entry
     // timers (ttlAutopurge false); its TTL only frees memory early, correctness is the explicit check on read.
-    const clock = { now: this.#now };
-    this.#sessions = new LRUCache<string, SessionRecord>({ max: options.maxSessions, perf: clock, ttlResolution: 0, ttlAutopurge: false });
-    this.#once = new LRUCache<string, OneTime>({ max: options.maxOneTime ?? 10_000, perf: clock, ttlResolution: 0, ttlAutopurge: false });
+    this.#once = new LRUCache<string, OneTime>({ max: options.maxOneTime ?? 10_000, perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });
   }
 
   async start(): Promise<void> {
@@ -42,29 +72,44 @@ export class MemoryStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     this.#open();
-    const record = this.#sessions.get(id);
-    if (record === undefined) return undefined;
-    if (this.#now() >= sessionDeadline(record)) {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return undefined;
+    if (this.#now() >= sessionDeadline(entry)) {
       this.#sessions.delete(id);
       return undefined;
+    }
+    let record = this.#decoded.get(id);
+    if (record === undefined) {
+      record = unpack(id, entry);
+      this.#decoded.set(id, record);
     }
     return { ...record };
   }
 
   async set(record: SessionRecord): Promise<void> {
     this.#open();
-    this.#put({ ...record });
+    if (this.#now() >= sessionDeadline(record)) {
+      this.#sessions.delete(record.id);
+      return;
+    }
+    const { identity, idpSid } = record;
+    const entry = new Entry(packRecord(record), record.lastSeenAt, record.expiresAt, record.idleTimeoutMs, hash(identity.user), hash(identity.sub), hash(idpSid));
+    this.#sessions.set(record.id, entry);
   }
 
   async touch(id: string, lastSeenAt: number): Promise<void> {
     this.#open();
-    const record = this.#sessions.peek(id);
-    if (record === undefined || lastSeenAt <= record.lastSeenAt) return;
-    if (this.#now() >= sessionDeadline(record)) {
+    const entry = this.#sessions.peek(id);
+    if (entry === undefined || lastSeenAt <= entry.lastSeenAt) return;
+    if (this.#now() >= sessionDeadline(entry)) {
       this.#sessions.delete(id);
       return;
     }
-    this.#put({ ...record, lastSeenAt });
+    entry.lastSeenAt = lastSeenAt;
+    const decoded = this.#decoded.peek(id);
+    if (decoded !== undefined) decoded.lastSeenAt = lastSeenAt;
+    // A touch is a write: it makes the session the most recently used, as a set would.
+    this.#sessions.get(id);
   }
 
   async delete(id: string): Promise<void> {
@@ -75,13 +120,14 @@ export class MemoryStore implements SessionStore {
   async deleteWhere(filter: SessionFilter): Promise<number> {
     this.#open();
     const now = this.#now();
+    const hashes = filterHashes(filter);
     const doomed: string[] = [];
     let live = 0;
-    for (const [id, record] of this.#sessions.entries()) {
-      if (!matchesFilter(record, filter)) continue;
+    this.#sessions.forEach((entry, id) => {
+      if (!this.#matches(id, entry, filter, hashes)) return;
       doomed.push(id);
-      if (now < sessionDeadline(record)) live++;
-    }
+      if (now < sessionDeadline(entry)) live++;
+    });
     for (const id of doomed) this.#sessions.delete(id);
     return live;
   }
@@ -89,18 +135,28 @@ export class MemoryStore implements SessionStore {
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     this.#open();
     const now = this.#now();
+    const hashes = filterHashes(filter);
     const out: SessionRecord[] = [];
-    for (const record of this.#sessions.values()) {
-      if (now < sessionDeadline(record) && matchesFilter(record, filter)) out.push({ ...record });
-    }
+    this.#sessions.forEach((entry, id) => {
+      if (now >= sessionDeadline(entry) || !mayMatch(entry, hashes)) return;
+      const decoded = this.#decoded.peek(id);
+      const record = decoded !== undefined ? { ...decoded } : unpack(id, entry);
+      if (matchesFilter(record, filter)) out.push(record);
+    });
     return out;
   }
 
   async count(): Promise<number> {
     this.#open();
     const now = this.#now();
+    const dead: string[] = [];
     let n = 0;
-    for (const record of this.#sessions.values()) if (now < sessionDeadline(record)) n++;
+    this.#sessions.forEach((entry, id) => {
+      if (now < sessionDeadline(entry)) n++;
+      else dead.push(id);
+    });
+    // An expired session is otherwise dropped only when read or evicted: the metrics' periodic count frees it.
+    for (const id of dead) this.#sessions.delete(id);
     return n;
   }
 
@@ -139,22 +195,61 @@ export class MemoryStore implements SessionStore {
     return { size: this.#once.size, max: this.#once.max };
   }
 
-  /** The time the backend will still keep the session (the LRU's own TTL), undefined when absent. Diagnostics and tests. */
+  /** How long the store still keeps the session (until its idle or absolute end), undefined when absent. Diagnostics and tests. */
   ttlMs(id: string): number | undefined {
-    if (!this.#sessions.has(id)) return undefined;
-    return this.#sessions.getRemainingTTL(id);
+    const entry = this.#sessions.peek(id);
+    return entry === undefined ? undefined : Math.max(0, sessionDeadline(entry) - this.#now());
   }
 
-  #put(record: SessionRecord): void {
-    const ttl = Math.ceil(sessionDeadline(record) - this.#now());
-    if (ttl <= 0) {
-      this.#sessions.delete(record.id);
-      return;
-    }
-    this.#sessions.set(record.id, record, { ttl });
+  /** How many sessions are held decoded now, and the most ever held. Diagnostics and tests. */
+  decodedUsage(): { size: number; max: number } {
+    return { size: this.#decoded.size, max: this.#decoded.max };
+  }
+
+  /** True when the session matches the filter: the hashes rule most sessions out, the record decides the rest. */
+  #matches(id: string, entry: Entry, filter: SessionFilter, hashes: FilterHashes): boolean {
+    if (hashes.any) return true;
+    if (!mayMatch(entry, hashes)) return false;
+    return matchesFilter(this.#decoded.peek(id) ?? unpack(id, entry), filter);
   }
 
   #open(): void {
     if (this.#closed) throw new DrawbridgeError('DRB_STORE_UNAVAILABLE', 'memory session store: closed');
   }
+}
+
+interface FilterHashes {
+  /** The filter is `{}`. */
+  any: boolean;
+  /** Each a `hash` of the filter's field, or ANY when the filter leaves it out. */
+  user: number;
+  sub: number;
+  sid: number;
+}
+
+function filterHashes(filter: SessionFilter): FilterHashes {
+  const user = filter.user === undefined ? ANY : hash(filter.user);
+  const sub = filter.sub === undefined ? ANY : hash(filter.sub);
+  const sid = filter.idpSid === undefined ? ANY : hash(filter.idpSid);
+  return { any: user === ANY && sub === ANY && sid === ANY, user, sub, sid };
+}
+
+/** False when the session certainly does not match (a hash differs); true when it may. */
+function mayMatch(entry: Entry, h: FilterHashes): boolean {
+  return (h.user === ANY || h.user === entry.userHash) && (h.sub === ANY || h.sub === entry.subHash) && (h.sid === ANY || h.sid === entry.sidHash);
+}
+
+/** 32-bit FNV-1a of the string's UTF-16 code units, cut to 30 bits so V8 keeps it as a small integer (no heap number). */
+function hash(s: string | undefined): number {
+  if (typeof s !== 'string') return ABSENT;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 2;
+}
+
+function unpack(id: string, entry: Entry): SessionRecord {
+  const record = unpackRecord(id, entry.packed);
+  // touch moves lastSeenAt in the entry only; the packed record keeps the time it was written.
+  record.lastSeenAt = entry.lastSeenAt;
+  return record;
 }

@@ -250,3 +250,85 @@ test('redis store: close while Redis is down does not hang', { timeout: 15_000 }
     await redis.restart();
   }
 });
+
+/** How many GETs Redis has executed so far (all clients): tells a cached read from one that went to Redis. */
+async function redisGets(): Promise<number> {
+  const stats = await raw.info('commandstats');
+  return Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+test('redis store: a cached session read sees every change made before it through any replica or client', { timeout: 15_000 }, async () => {
+  const prefix = `cached${++prefixes}:`;
+  const a = new RedisStore({ url: redis.url, keys, prefix });
+  const b = new RedisStore({ url: redis.url, keys, prefix });
+  await Promise.all([a.start(), b.start()]);
+  try {
+    const record = sampleRecord(Date.now());
+    await b.set(record);
+    assert.deepEqual(await a.get(record.id), record);
+    const gets = await redisGets();
+    const copy = await a.get(record.id);
+    assert.deepEqual(copy, record);
+    assert.equal(await redisGets(), gets, 'the second read is answered from the cache');
+    copy!.lastSeenAt = 0;
+    assert.deepEqual(await a.get(record.id), record, 'a caller changing its copy does not change the cache');
+
+    // No polling below: a read waits for a PING on its connection sent after it began, and Redis puts the
+    // invalidation of a change on that connection before the PONG, so the change is in by then.
+    const rewritten = { ...record, identity: { ...record.identity, groups: ['contractors'] } };
+    await b.set(rewritten);
+    assert.deepEqual(await a.get(record.id), rewritten, 'a rewrite through another replica');
+    assert.deepEqual(await a.get(record.id), rewritten);
+    await b.touch(record.id, record.lastSeenAt + 5_000);
+    assert.equal((await a.get(record.id))?.lastSeenAt, record.lastSeenAt + 5_000, 'a touch through another replica');
+    await b.delete(record.id);
+    assert.equal(await a.get(record.id), undefined, 'a delete through another replica');
+
+    const revoked = sampleRecord(Date.now(), { user: 'mallory' });
+    await a.set(revoked);
+    assert.ok(await a.get(revoked.id));
+    assert.equal(await b.deleteWhere({ user: 'mallory' }), 1);
+    assert.equal(await a.get(revoked.id), undefined, 'a revocation through another replica');
+
+    const external = sampleRecord(Date.now());
+    await a.set(external);
+    assert.ok(await a.get(external.id));
+    await raw.del(`${prefix}s:${sha256hex(external.id)}`);
+    assert.equal(await a.get(external.id), undefined, 'a delete by another Redis client');
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('redis store: a cached session is refused while Redis is hung or down, never answered from the cache', { timeout: 30_000 }, async () => {
+  const store = newStore({ commandTimeoutMs: 500 });
+  await store.start();
+  try {
+    const record = sampleRecord(Date.now());
+    await store.set(record);
+    assert.deepEqual(await store.get(record.id), record);
+    const gets = await redisGets();
+    assert.deepEqual(await store.get(record.id), record);
+    assert.equal(await redisGets(), gets, 'the session is cached');
+
+    redis.pause();
+    try {
+      const { ms, error } = await elapsed(store.get(record.id));
+      assert.ok(error instanceof DrawbridgeError && error.code === 'DRB_STORE_UNAVAILABLE', `get while Redis is hung: ${error === undefined ? 'resolved' : String(error)}`);
+      assert.ok(ms < 2000, `get took ${ms} ms to reject`);
+      await assert.rejects(store.ping());
+    } finally {
+      redis.resume();
+    }
+    await store.ping();
+    assert.deepEqual(await store.get(record.id), record);
+
+    await redis.stop();
+    const { ms, error } = await elapsed(store.get(record.id));
+    assert.ok(error instanceof DrawbridgeError && error.code === 'DRB_STORE_UNAVAILABLE', `get while Redis is down: ${error === undefined ? 'resolved' : String(error)}`);
+    assert.ok(ms < 2000, `get took ${ms} ms to reject`);
+  } finally {
+    await store.close();
+    await redis.restart();
+  }
+});

@@ -1,6 +1,8 @@
 // session/redis-store.ts — the `redis` session store, shared by several replicas: records AES-256-GCM encrypted
 // at rest, keys hashed (no session id, user or token is readable in Redis), fail closed when Redis is unreachable.
+// Session reads are cached in process, kept coherent across replicas by Redis's client tracking (see `get`).
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { createClient, RESP_TYPES } from 'redis';
 import { DrawbridgeError, wrap } from '../errors.js';
 import type { SessionKeys } from './keys.js';
@@ -30,6 +32,20 @@ function binaryView(client: Client) {
 }
 type BinaryClient = ReturnType<typeof binaryView>;
 
+// The connection session reads go through: RESP3 with CLIENT TRACKING ON (sent again on every reconnect), so Redis
+// pushes an `invalidate` message on it for every key it read that anyone changes, deletes or expires afterwards.
+function createReader(options: Parameters<typeof createClient>[0] & object) {
+  return createClient({
+    ...options,
+    RESP: 3,
+    emitInvalidate: true,
+    // Redis Enterprise's maintenance hand-over (relaxed timeouts, moving endpoints) would change the fail-closed timing.
+    maintNotifications: 'disabled',
+    commandOptions: { ...options.commandOptions, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+  });
+}
+type Reader = ReturnType<typeof createReader>;
+
 interface OneTimePayload {
   v: string;
   e: number;
@@ -42,6 +58,11 @@ const HEADER_BYTES = 1 + IV_BYTES + TAG_BYTES;
 // Long enough for a scan of many sessions; each command inside still has the per-command timeout.
 const BULK_TIMEOUT_MS = 30_000;
 const SCAN_COUNT = 500;
+// The read cache: at most this many decoded records, each kept at most this long after Redis sent it. The age
+// bound only matters if invalidations could be lost while PINGs still come back (say, a TCP proxy in front of
+// Redis that fails over to another server behind the same connection).
+const READ_CACHE_MAX = 5_000;
+const READ_CACHE_TTL_MS = 1_000;
 
 // Writes the record and adds it to its index sets in one step; an index set lives at least as long as
 // any session in it could (ARGV[3] = until the absolute end), so stale members are the only leftovers.
@@ -93,6 +114,17 @@ export class RedisStore implements SessionStore {
   readonly #onError: (err: Error) => void;
   #client: Client | undefined;
   #bin: BinaryClient | undefined;
+  #reader: Reader | undefined;
+  // Redis key → decoded record, as the reader connection last read it; entries leave on invalidation.
+  readonly #cache = new LRUCache<string, SessionRecord>({ max: READ_CACHE_MAX, ttl: READ_CACHE_TTL_MS, ttlAutopurge: false });
+  // Keys being read on the reader connection → the read's number; an invalidation meanwhile removes the key, so a
+  // reply that may predate the change is not cached (it can arrive in the same packet, before the read resumes).
+  readonly #reading = new Map<string, number>();
+  #reads = 0;
+  #fence: Promise<unknown> | undefined;
+  // Session id → its Redis key, for the ids read most recently: spares a SHA-256 on every cached read.
+  readonly #keys = new LRUCache<string, string>({ max: READ_CACHE_MAX });
+  #lastError: Error | undefined;
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -118,44 +150,54 @@ export class RedisStore implements SessionStore {
   async #connect(): Promise<void> {
     const step = `redis session store: connecting to ${redactUrl(this.#url)}`;
     let client: Client;
+    let reader: Reader;
     try {
       client = this.#createClient();
+      reader = this.#createReader();
     } catch (err) {
       this.#starting = undefined;
       throw wrap(step, err, 'DRB_STORE_UNAVAILABLE');
     }
-    const connecting = client.connect();
+    const connecting = Promise.all([client.connect(), reader.connect()]);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
+      // The clients retry by themselves; what they last ran into says why (refused, NOPERM for CLIENT TRACKING, ...).
+      const why = () => (this.#lastError ? ` (last error: ${this.#lastError.message})` : '');
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#connectTimeoutMs} ms${why()}`)), this.#connectTimeoutMs);
     });
     try {
       await Promise.race([connecting, timeout]);
     } catch (err) {
       connecting.catch(() => {});
-      if (client.isOpen) {
-        // Redis is not up yet: the client goes on reconnecting by itself, commands fail closed (offline queue
-        // disabled) until it is ready. Dropping it here would leave the store down until a restart.
-        this.#client = client;
-        this.#bin = binaryView(client);
+      if (client.isOpen && reader.isOpen) {
+        // Redis is not up yet: the clients go on reconnecting by themselves, commands fail closed (offline queue
+        // disabled) until they are ready. Dropping them here would leave the store down until a restart.
+        this.#use(client, reader);
         throw wrap(step, err, 'DRB_STORE_UNAVAILABLE');
       }
-      try {
-        client.destroy();
-      } catch {
-        // already closed
+      for (const c of [client, reader]) {
+        try {
+          c.destroy();
+        } catch {
+          // already closed
+        }
       }
       this.#starting = undefined;
       throw wrap(step, err, 'DRB_STORE_UNAVAILABLE');
     } finally {
       clearTimeout(timer);
     }
-    this.#client = client;
-    this.#bin = binaryView(client);
+    this.#use(client, reader);
   }
 
-  #createClient(): Client {
-    const client: Client = createClient({
+  #use(client: Client, reader: Reader): void {
+    this.#client = client;
+    this.#bin = binaryView(client);
+    this.#reader = reader;
+  }
+
+  #clientOptions() {
+    return {
       url: this.#url,
       // Fail closed: while disconnected, commands reject at once instead of queueing until Redis is back.
       disableOfflineQueue: true,
@@ -164,25 +206,94 @@ export class RedisStore implements SessionStore {
         connectTimeout: this.#connectTimeoutMs,
         reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100),
       },
-    });
-    // Without a listener, an 'error' event (a dropped connection) would crash the process.
-    client.on('error', (err: unknown) => {
-      try {
-        this.#onError(err instanceof Error ? err : new Error(String(err)));
-      } catch {
-        // a failing logger must not take the store down
-      }
-    });
+    };
+  }
+
+  #createClient(): Client {
+    const client: Client = createClient(this.#clientOptions());
+    client.on('error', (err: unknown) => this.#reportError(err));
     return client;
   }
 
+  #createReader(): Reader {
+    const reader = createReader(this.#clientOptions());
+    reader.on('invalidate', (key: unknown) => {
+      if (key === null) {
+        this.#forget();
+      } else {
+        this.#cache.delete(String(key));
+        this.#reading.delete(String(key));
+      }
+    });
+    // Tracking belongs to the connection: whatever was cached through a lost one is no longer invalidated.
+    for (const event of ['error', 'end', 'reconnecting', 'ready']) reader.on(event, () => this.#forget());
+    reader.on('error', (err: unknown) => this.#reportError(err));
+    return reader;
+  }
+
+  // Without a listener, an 'error' event (a dropped connection) would crash the process.
+  #reportError(err: unknown): void {
+    this.#lastError = err instanceof Error ? err : new Error(String(err));
+    try {
+      this.#onError(this.#lastError);
+    } catch {
+      // a failing logger must not take the store down
+    }
+  }
+
+  #forget(): void {
+    this.#cache.clear();
+    this.#reading.clear();
+  }
+
+  /**
+   * Reads through the reader connection and its cache. Every read, cached or not, first waits for a PING on that
+   * connection sent in the same turn of the event loop or later (one PING per turn, shared by all reads begun in
+   * it). Redis queues the invalidations for a change on that connection while it executes the change, so a change
+   * acknowledged before the read began has reached the cache once the PONG is back: a cached answer is as fresh as
+   * a GET would be. And a Redis that is down or hung fails the read (DRB_STORE_UNAVAILABLE) instead of being
+   * answered from the cache. What the cache saves is the GET itself, decryption and JSON parsing.
+   */
   async get(id: string): Promise<SessionRecord | undefined> {
-    const key = this.#sessionKey(id);
-    const blob = await this.#run('reading a session', (_c, bin) => bin.get(key));
+    let key = this.#keys.get(id);
+    if (key === undefined) this.#keys.set(id, (key = this.#sessionKey(id)));
+    const record = await this.#run('reading a session', (_c, _b, reader) => this.#read(reader, key));
+    if (record === undefined || record.id !== id || this.#now() >= sessionDeadline(record)) return undefined;
+    // A copy, so a caller moving `lastSeenAt` does not change the cached record.
+    return { ...record };
+  }
+
+  async #read(reader: Reader, key: string): Promise<SessionRecord | undefined> {
+    if (!reader.isReady) throw new Error('not connected');
+    await this.#awaitFence(reader);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    const read = ++this.#reads;
+    this.#reading.set(key, read);
+    let blob: Buffer | null;
+    let cacheable: boolean;
+    try {
+      blob = await reader.get(key);
+    } finally {
+      cacheable = this.#reading.get(key) === read;
+      if (cacheable) this.#reading.delete(key);
+    }
     if (!blob) return undefined;
     const record = this.#decodeRecord(blob, key);
-    if (record === undefined || record.id !== id || this.#now() >= sessionDeadline(record)) return undefined;
+    if (record !== undefined && cacheable) this.#cache.set(key, record);
     return record;
+  }
+
+  // node-redis writes what was sent in one turn at its end (setImmediate); the fence closes right after that write.
+  #awaitFence(reader: Reader): Promise<unknown> {
+    let fence = this.#fence;
+    if (fence === undefined) {
+      const current = (fence = this.#fence = reader.ping());
+      setImmediate(() => {
+        if (this.#fence === current) this.#fence = undefined;
+      });
+    }
+    return fence;
   }
 
   async set(record: SessionRecord): Promise<void> {
@@ -305,8 +416,9 @@ export class RedisStore implements SessionStore {
     return this.#now() < payload.e ? payload.v : undefined;
   }
 
+  /** Both connections answer (the one for writes and the one session reads go through). */
   async ping(): Promise<void> {
-    await this.#run('pinging redis', (c) => c.ping());
+    await this.#run('pinging redis', (c, _b, reader) => Promise.all([c.ping(), reader.ping()]));
   }
 
   close(): Promise<void> {
@@ -316,9 +428,15 @@ export class RedisStore implements SessionStore {
 
   async #disconnect(): Promise<void> {
     await this.#starting?.catch(() => {});
-    const client = this.#client;
+    const clients = [this.#client, this.#reader];
     this.#client = undefined;
     this.#bin = undefined;
+    this.#reader = undefined;
+    this.#forget();
+    await Promise.all(clients.map((c) => this.#closeClient(c)));
+  }
+
+  async #closeClient(client: Client | Reader | undefined): Promise<void> {
     if (client === undefined || !client.isOpen) return;
     if (client.isReady) {
       let timer: NodeJS.Timeout | undefined;
@@ -336,10 +454,11 @@ export class RedisStore implements SessionStore {
   }
 
   /** Runs one operation against Redis; rejects with DRB_STORE_UNAVAILABLE on any failure or after `ms`. */
-  async #run<T>(step: string, op: (client: Client, bin: BinaryClient) => Promise<T>, ms = this.#commandTimeoutMs): Promise<T> {
+  async #run<T>(step: string, op: (client: Client, bin: BinaryClient, reader: Reader) => Promise<T>, ms = this.#commandTimeoutMs): Promise<T> {
     const client = this.#client;
     const bin = this.#bin;
-    if (client === undefined || bin === undefined) {
+    const reader = this.#reader;
+    if (client === undefined || bin === undefined || reader === undefined) {
       const why = this.#closing ? 'closed' : 'not started';
       throw new DrawbridgeError('DRB_STORE_UNAVAILABLE', `redis session store: ${step}: ${why}`);
     }
@@ -348,7 +467,7 @@ export class RedisStore implements SessionStore {
       timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
     });
     try {
-      return await Promise.race([op(client, bin), late]);
+      return await Promise.race([op(client, bin, reader), late]);
     } catch (err) {
       throw wrap(`redis session store: ${step}`, err, 'DRB_STORE_UNAVAILABLE');
     } finally {

@@ -1,0 +1,139 @@
+// telemetry/fast-metrics.ts — the per-request series (a labelled counter and histograms) as plain numbers that a
+// prom-client Registry formats on scrape like its own metrics. prom-client's label children validate, convert
+// and hash their labels on every inc/observe; on the proxied path that is measurable, so the hot series keep
+// their children in maps (one lookup per request) and count in typed arrays.
+import type { Metric, Registry } from 'prom-client';
+
+type Labels = Record<string, string | number>;
+
+/** What the registry reads of a metric on scrape (prom-client's MetricObjectWithValues). */
+interface Snapshot {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  values: Array<{ labels: Labels; value: number; metricName?: string }>;
+}
+
+interface Series {
+  readonly name: string;
+  get(): Promise<Snapshot>;
+  reset(): void;
+}
+
+function register(registry: Registry, metric: Series): void {
+  // The registry calls only `name`, `get()` and `reset()` of a metric.
+  registry.registerMetric(metric as unknown as Metric);
+}
+
+/** A counter with fixed label names; `child(...values)` once per combination, then `inc()` per event. */
+export class FastCounter implements Series {
+  readonly #children = new Map<string, { labels: Labels; value: number }>();
+
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+    private readonly labelNames: readonly string[],
+    registry: Registry,
+  ) {
+    register(registry, this);
+  }
+
+  /** The child of these label values (in `labelNames` order), created at 0 the first time. */
+  child(...values: string[]): { value: number } {
+    const key = values.join('\0');
+    let child = this.#children.get(key);
+    if (!child) {
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
+      child = { labels, value: 0 };
+      this.#children.set(key, child);
+    }
+    return child;
+  }
+
+  get(): Promise<Snapshot> {
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'counter',
+      aggregator: 'sum',
+      values: [...this.#children.values()].map((c) => ({ labels: { ...c.labels }, value: c.value })),
+    });
+  }
+
+  reset(): void {
+    this.#children.clear();
+  }
+}
+
+/** One label value's buckets: counts[i] for values ≤ bounds[i] (not cumulative), counts[bounds.length] above. */
+export interface HistogramChild {
+  observe(value: number): void;
+}
+
+class Child implements HistogramChild {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    private readonly bounds: readonly number[],
+    readonly labels: Labels,
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    if (!Number.isFinite(value)) return;
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/** A histogram with one label; `child(value)` once per label value, then `observe()` per event. */
+export class FastHistogram implements Series {
+  readonly #children = new Map<string, Child>();
+
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+    private readonly labelName: string,
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    register(registry, this);
+  }
+
+  child(labelValue: string): HistogramChild {
+    let child = this.#children.get(labelValue);
+    if (!child) {
+      child = new Child(this.bounds, { [this.labelName]: labelValue });
+      this.#children.set(labelValue, child);
+    }
+    return child;
+  }
+
+  get(): Promise<Snapshot> {
+    const values: Snapshot['values'] = [];
+    for (const child of this.#children.values()) {
+      let acc = 0;
+      this.bounds.forEach((bound, i) => {
+        acc += child.counts[i]!;
+        values.push({ labels: { le: bound, ...child.labels }, value: acc, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { le: '+Inf', ...child.labels }, value: child.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...child.labels }, value: child.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...child.labels }, value: child.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values });
+  }
+
+  reset(): void {
+    this.#children.clear();
+  }
+}
