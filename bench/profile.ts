@@ -1,4 +1,4 @@
-// bench/profile.ts — `node --import tsx bench/profile.ts [--row auth|public|bare] [--seconds 20]`: a row (default drawbridge-auth-memory) under
+// bench/profile.ts — `node --import tsx bench/profile.ts [--row auth|public|bare|routes10|routes10k] [--seconds 20]`: a row (default drawbridge-auth-memory) under
 // peak load with `node --cpu-prof` on the Drawbridge process, then the top functions by self time during
 // the load window only (start-up excluded). Writes bench/out/profile/<row>/ (gitignored).
 import { readdirSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { detectPinning, isMain, pinSelf, ROOT, startChild } from './child.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
 import { HOSTS } from './drawbridge-proxy.js';
+import { routeRequests } from './micro-routes.js';
 import type { LoadResult, LoadSpec } from './load-gen.js';
 import { hasWrk, runWrk } from './wrk.js';
 
@@ -42,7 +43,7 @@ function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: num
 }
 
 /** Profiles one row (default: the authenticated memory-store path); resolves with the summary (also written as markdown and JSON). */
-export type ProfileRow = 'auth' | 'public' | 'bare';
+export type ProfileRow = 'auth' | 'public' | 'bare' | 'routes10' | 'routes10k';
 
 export async function profileRow(row: ProfileRow, seconds: number, connections: number): Promise<ProfileSummary> {
   const pin = detectPinning();
@@ -53,19 +54,29 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
   const upstream = await startChild<{ port: number }>('./upstream.ts', [], { cpu: pin.load });
   const upstreamUrl = `http://127.0.0.1:${upstream.ready.port}`;
   const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250'];
+  const routes = row === 'routes10' ? 10 : row === 'routes10k' ? 10_000 : undefined;
+  let requestsFile: string | undefined;
+  if (routes !== undefined) {
+    // The routes rows of the bench: every route visited equally often, in a shuffled order (bench/wrk-routes.lua).
+    const list = routeRequests(routes, Math.max(2, Math.ceil(2000 / routes)) * routes);
+    requestsFile = join(dir, 'requests');
+    writeFileSync(requestsFile, list.map((r) => `${r.hostname} ${r.path}\n`).join(''));
+  }
   const db =
     row === 'bare'
       ? await startChild<{ port: number; cookie?: string }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy, nodeArgs })
-      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory'], { cpu: pin.proxy, nodeArgs });
+      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', ...(routes !== undefined ? ['--routes', String(routes)] : [])], { cpu: pin.proxy, nodeArgs, readyTimeoutMs: 180_000 });
   const generator = hasWrk() ? undefined : await startChild<object>('./load-gen.ts', [], { cpu: pin.load });
   try {
     db.process.send({ type: 'quiet' });
     const host = row === 'auth' ? HOSTS.auth : row === 'public' ? HOSTS.public : 'bench.localhost';
-    const headers: Record<string, string> = row === 'auth' ? { cookie: db.ready.cookie! } : {};
-    const spec = (s: number): LoadSpec => ({ port: db.ready.port, host, path: '/', headers, connections, durationMs: s * 1000 });
+    const headers: Record<string, string> = row === 'auth' || routes !== undefined ? { cookie: db.ready.cookie! } : {};
+    const spec = (s: number): LoadSpec => ({ port: db.ready.port, host, path: '/', headers, connections, durationMs: s * 1000, ...(requestsFile ? { requestsFile } : {}) });
     const load = (s: LoadSpec): Promise<LoadResult> => (generator ? generator.ask<{ result: LoadResult }>({ type: 'run', spec: s }, 'result', s.durationMs + 60_000).then((m) => m.result) : runWrk(s, pin.load));
-    log('warm-up 3 s');
-    await load(spec(3));
+    // The routes rows' warm-up sends the whole request list (every route's assertion signed before profiling).
+    const warmup = routes === undefined ? 3 : 8;
+    log(`warm-up ${warmup} s`);
+    await load(spec(warmup));
     const from = await db.ask<{ hrtimeUs: number }>({ type: 'mark' }, 'mark', 5000);
     log(`profiling ${seconds} s under load`);
     const result = await load(spec(seconds));
@@ -88,7 +99,7 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
     const busy = summary.sampledUs - idle;
     const own = summary.functions.filter((f) => f.file.startsWith('proxy/src/')).sort((a, b) => b.totalUs - a.totalUs);
     const md = [
-      `# Profile: ${row === 'bare' ? 'bare-http-proxy' : `drawbridge-${row === 'auth' ? 'auth-memory' : 'public'}`} under load`,
+      `# Profile: ${row === 'bare' ? 'bare-http-proxy' : routes !== undefined ? `drawbridge with ${routes} routes, requests spread over all` : `drawbridge-${row === 'auth' ? 'auth-memory' : 'public'}`} under load`,
       '',
       `${Math.round(result.rps)} req/s over ${seconds} s (${result.tool}, ${connections} connections); ${summary.samples} samples in the load window, ${((100 * busy) / summary.sampledUs).toFixed(1)}% busy. Profile: ${file}`,
       '',
@@ -120,7 +131,7 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
 
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '32' }, row: { type: 'string', default: 'auth' } } });
-  if (!['auth', 'public', 'bare'].includes(values.row!)) throw new Error('--row: auth, public or bare');
+  if (!['auth', 'public', 'bare', 'routes10', 'routes10k'].includes(values.row!)) throw new Error('--row: auth, public, bare, routes10 or routes10k');
   profileRow(values.row as ProfileRow, Number(values.seconds), Number(values.connections)).then(
     () => process.exit(0),
     (e: Error) => {

@@ -1,6 +1,7 @@
 // forward/forwarder.ts — sends an authorized request or WebSocket upgrade to its route's upstream through
-// http-proxy-3 and a keep-alive agent per upstream, with the route's timeout; failures become 502/504 pages that
-// never show the upstream's address or error.
+// http-proxy-3 (plain requests by Drawbridge's own relay pass in its chain, upgrades by the library's ws passes)
+// and a keep-alive agent per upstream, with the route's timeout; failures become 502/504 pages that never show
+// the upstream's address or error.
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -234,7 +235,7 @@ export class Forwarder {
   /**
    * Forwards `req` (with `req.url` already the upstream path, see `upstreamPath`, and headers already stripped
    * and set) to `route.upstream`. The upstream's response is relayed untouched except for the hop-by-hop
-   * Connection/Keep-Alive headers. Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
+   * Connection/Keep-Alive/Transfer-Encoding headers. Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
    * `route.timeoutMs` → `renderError(res, 504)`; a failure after the response started destroys the client socket.
    * `done` is called once, when the response is finished or the client connection closed.
    */

@@ -36,11 +36,18 @@ test('FastCounter: one series per label combination; reset clears', async () => 
   c.child('app', '2xx').value++;
   c.child('app', '2xx').value++;
   c.child('app', '4xx').value++;
+  const three = new FastCounter('t3_total', 'counts', ['route', 'decision', 'status_class'], registry);
+  three.child3('app', 'allow', '2xx').value++;
+  three.child3('app', 'allow', '2xx').value++;
+  assert.equal(three.child3('app', 'allow', '2xx'), three.child('app', 'allow', '2xx'), 'child3 and child agree');
   let text = await registry.metrics();
   assert.match(text, /^# TYPE t_total counter$/m);
   assert.equal(line(text, 't_total{route="app",status_class="2xx"}'), 2);
   assert.equal(line(text, 't_total{route="app",status_class="4xx"}'), 1);
+  assert.equal(line(text, 't3_total{route="app",decision="allow",status_class="2xx"}'), 2);
   registry.resetMetrics();
+  three.child3('app', 'allow', '2xx').value++;
   text = await registry.metrics();
   assert.doesNotMatch(text, /t_total\{/);
+  assert.equal(line(text, 't3_total{route="app",decision="allow",status_class="2xx"}'), 1, 'after a reset, counting starts again from 0 and is reported');
 });

@@ -39,6 +39,9 @@ export class FastCounter implements Series {
     register(registry, this);
   }
 
+  // Three-label children by value, one map level per label: no key string is built per event.
+  readonly #tree = new Map<string, Map<string, Map<string, { value: number }>>>();
+
   /** The child of these label values (in `labelNames` order), created at 0 the first time. */
   child(...values: string[]): { value: number } {
     const key = values.join('\0');
@@ -49,6 +52,17 @@ export class FastCounter implements Series {
       child = { labels, value: 0 };
       this.#children.set(key, child);
     }
+    return child;
+  }
+
+  /** `child(a, b, c)` of a three-label counter, without building a key: the per-request path. */
+  child3(a: string, b: string, c: string): { value: number } {
+    let byB = this.#tree.get(a);
+    if (byB === undefined) this.#tree.set(a, (byB = new Map()));
+    let byC = byB.get(b);
+    if (byC === undefined) byB.set(b, (byC = new Map()));
+    let child = byC.get(c);
+    if (child === undefined) byC.set(c, (child = this.child(a, b, c)));
     return child;
   }
 
@@ -64,6 +78,7 @@ export class FastCounter implements Series {
 
   reset(): void {
     this.#children.clear();
+    this.#tree.clear();
   }
 }
 

@@ -45,7 +45,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     registry,
     request(route, decision, status, seconds) {
       const cls = classes[Math.floor(status / 100)] ?? 'other';
-      requests.child(route, decision, cls).value++;
+      requests.child3(route, decision, cls).value++;
       duration.child(route).observe(seconds);
     },
     upstream(route, seconds) {
