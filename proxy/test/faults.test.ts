@@ -413,6 +413,11 @@ test('Redis stopped mid-run: session routes 503 (never 200, never a redirect loo
     const ready = await readyz(s.db);
     assert.equal(ready.status, 503);
     assert.equal(ready.body.checks.store, false);
+    // The operator sees why: the lost connection is logged (throttled while the client keeps reconnecting).
+    await waitFor(async () => logsOf(s, 'session-store-connection').length > 0, 5_000);
+    const connectionLines = logsOf(s, 'session-store-connection');
+    assert.equal(connectionLines[0]!.level, 'warn');
+    assert.ok(connectionLines.length <= 2, `throttled: ${connectionLines.length} lines`);
 
     await redis.restart();
     await waitFor(async () => (await readyz(s.db)).status === 200, 15_000);

@@ -109,9 +109,25 @@ function makeSnapshot(config: Config): Snapshot {
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys). */
 const RESTART_ONLY = ['listen', 'publicUrl', 'tls', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
 
-function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () => number): SessionStore {
+/** While Redis stays unreachable its client reports every reconnect attempt: one log line per this many ms. */
+const STORE_ERROR_LOG_EVERY_MS = 10_000;
+
+function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () => number, logger: Logger): SessionStore {
   const s = config.session.store;
-  return s.type === 'redis' ? new RedisStore({ url: s.url, prefix: s.prefix, keys, now }) : new MemoryStore({ maxSessions: s.maxSessions, now });
+  if (s.type !== 'redis') return new MemoryStore({ maxSessions: s.maxSessions, now });
+  let lastLogged = -Infinity;
+  let suppressed = 0;
+  const onError = (err: Error) => {
+    const t = now();
+    if (t - lastLogged < STORE_ERROR_LOG_EVERY_MS) {
+      suppressed++;
+      return;
+    }
+    logger.warn({ event: 'session-store-connection', error: err.message, ...(suppressed > 0 ? { suppressed } : {}) });
+    lastLogged = t;
+    suppressed = 0;
+  };
+  return new RedisStore({ url: s.url, prefix: s.prefix, keys, now, onError });
 }
 
 /** Starts Drawbridge. Network work (discovery, Redis) starts here; `close()` is safe to call twice. */
@@ -123,7 +139,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const metrics = createMetrics();
   let snapshot = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
-  const store = makeStore(config, keys, options.now ?? Date.now);
+  const store = makeStore(config, keys, options.now ?? Date.now, logger);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = snapshot.compiled.publicOrigin;
   const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger, options.now ?? Date.now);
