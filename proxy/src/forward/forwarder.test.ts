@@ -36,6 +36,7 @@ interface Front {
 }
 
 interface FrontOptions {
+  reservedCookie?: string;
   trustedPeer?: boolean;
   identity?: Identity;
   consumedBearer?: boolean;
@@ -44,7 +45,7 @@ interface FrontOptions {
 async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front> {
   const results: ForwardResult[] = [];
   const errors: Error[] = [];
-  const forwarder = new Forwarder({ onError: (err) => errors.push(err) });
+  const forwarder = new Forwarder({ onError: (err) => errors.push(err), ...(opts.reservedCookie ? { reservedCookie: opts.reservedCookie } : {}) });
   const identity = opts.identity ?? alice();
   const prepare = (req: http.IncomingMessage): void => {
     const url = new URL(req.url ?? '/', 'http://front');
@@ -399,6 +400,24 @@ test('relay: a large upload and a large answer stream through intact (backpressu
   assert.ok(echoed.body.equals(payload), 'the echoed body is the uploaded one');
   assert.equal(echoed.trailerSeen, '', 'the hop-by-hop Trailer header is not forwarded');
   assert.equal(framing, 'chunked');
+});
+
+test("an upstream cannot set Drawbridge's cookies: Set-Cookie for the session or sign-in cookie names is dropped, the app's own stay", T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const planted = ['drawbridge=forged-session', '__Host-drawbridge=forged; Path=/; Secure', '__HOST-drawbridge=case', ' drawbridge-login-abcdef123456=x', '__Host-drawbridge-login-abc=y'];
+  own.handler = (req, res) => {
+    res.setHeader('set-cookie', req.url === '/only-planted' ? planted : ['app=1; Path=/', ...planted, 'drawbridgeish=kept', 'other=2']);
+    res.end('ok');
+  };
+  const front = await startFront(makeRoute(own.url), { reservedCookie: 'drawbridge' });
+  t.after(() => front.close());
+  const mixed = await request(front.port, '/mixed');
+  assert.equal(mixed.status, 200);
+  assert.deepEqual(mixed.headers['set-cookie'], ['app=1; Path=/', 'drawbridgeish=kept', 'other=2']);
+  const only = await request(front.port, '/only-planted');
+  assert.equal(only.status, 200);
+  assert.equal(only.headers['set-cookie'], undefined);
 });
 
 test('upstream down → 502 page without the upstream address; the details go to onError', T, async (t) => {

@@ -35,6 +35,12 @@ export interface ForwarderOptions {
   /** Idle keep-alive connections kept per upstream. Default 256. */
   maxFreeSockets?: number;
   /**
+   * Drawbridge's own cookie base name (`session.cookieName`): an upstream's Set-Cookie for `NAME`, `__Host-NAME`
+   * or `NAME-*`/`__Host-NAME-*` is dropped, so an application (or whoever took it over) cannot plant or overwrite
+   * Drawbridge's session or sign-in cookies in the browser.
+   */
+  reservedCookie?: string;
+  /**
    * An idle pooled connection is closed after this long. Default 4 s: below node's 5 s server keep-alive timeout,
    * so Drawbridge closes first rather than reusing a socket the upstream is closing.
    */
@@ -53,6 +59,8 @@ interface Flight {
   /** The client's response (web) or socket (ws). */
   readonly target: http.ServerResponse | Duplex;
   readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  /** True for a cookie name that belongs to Drawbridge (see ForwarderOptions.reservedCookie). */
+  readonly reservedCookie: ((name: string) => boolean) | undefined;
   readonly start: number;
   readonly done: ForwardDone;
   readonly renderError: RenderError | undefined;
@@ -151,6 +159,12 @@ function upstreamError(flight: Flight, err: Error & { code?: string }): void {
   fail(flight, err);
 }
 
+/** The name of a Set-Cookie value (before the first `=`, trimmed as browsers do). */
+function cookieName(setCookie: string): string {
+  const eq = setCookie.indexOf('=');
+  return (eq < 0 ? '' : setCookie.slice(0, eq)).trim();
+}
+
 // Shared listener (`this` is the upstream request).
 function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessage): void {
   const flight = this[FLIGHT];
@@ -173,6 +187,12 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
   if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
   headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+  const setCookie = headers['set-cookie'];
+  if (setCookie !== undefined && flight.reservedCookie !== undefined) {
+    const kept = setCookie.filter((c) => !flight.reservedCookie!(cookieName(c)));
+    if (kept.length === 0) delete headers['set-cookie'];
+    else if (kept.length !== setCookie.length) headers['set-cookie'] = kept;
+  }
   // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
   (proxyRes as InFlight)[FLIGHT] = flight;
   proxyRes.on('close', onUpstreamResponseClose);
@@ -194,6 +214,7 @@ export function upstreamPath(route: Route, normalizedPath: string, query: string
 /** Forwards requests and upgrades to route upstreams. One instance per process; `close()` on shutdown. */
 export class Forwarder {
   private readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  private readonly reservedCookie: ((name: string) => boolean) | undefined;
   private readonly agentOptions: http.AgentOptions;
   private readonly entries = new WeakMap<Route, Pool>();
   /** Pools of the current configuration by upstream and TLS settings; `prepare` starts a new generation. */
@@ -204,6 +225,15 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions = {}) {
     this.onError = opts.onError;
+    const base = opts.reservedCookie;
+    this.reservedCookie =
+      base === undefined
+        ? undefined
+        : (name) => {
+            // Browsers match the __Host- prefix in any case.
+            const bare = name.toLowerCase().startsWith('__host-') ? name.slice(7) : name;
+            return bare === base || bare.startsWith(`${base}-`);
+          };
     this.agentOptions = {
       keepAlive: true,
       maxSockets: opts.maxSockets ?? 1024,
@@ -240,7 +270,7 @@ export class Forwarder {
    * `done` is called once, when the response is finished or the client connection closed.
    */
   web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError): void {
-    const flight = newFlight(route, req, res, this.onError, done, renderError);
+    const flight = newFlight(route, req, res, this.onError, this.reservedCookie, done, renderError);
     (req as InFlight)[FLIGHT] = flight;
     // `on`, not `once`: close is emitted once anyway, and once() allocates a wrapper per request.
     res.on('close', onResponseClose);
@@ -273,7 +303,7 @@ export class Forwarder {
    * `done` is called once, when the client socket closes.
    */
   ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): void {
-    const flight = newFlight(route, req, socket, this.onError, done, undefined);
+    const flight = newFlight(route, req, socket, this.onError, this.reservedCookie, done, undefined);
     (req as InFlight)[FLIGHT] = flight;
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
@@ -488,6 +518,7 @@ function newFlight(
   req: http.IncomingMessage,
   target: http.ServerResponse | Duplex,
   onError: Flight['onError'],
+  reservedCookie: Flight['reservedCookie'],
   done: ForwardDone,
   renderError: RenderError | undefined,
 ): Flight {
@@ -496,6 +527,7 @@ function newFlight(
     req,
     target,
     onError,
+    reservedCookie,
     start: performance.now(),
     done,
     renderError,

@@ -152,7 +152,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   if (signer.generated) {
     logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key for this process only; with several replicas, set assertion.keyFile' });
   }
-  const forwarder = new Forwarder({ onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
+  const forwarder = new Forwarder({ reservedCookie: config.session.cookieName, onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
   // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
   forwarder.prepare(snapshot.compiled.table.routes);
