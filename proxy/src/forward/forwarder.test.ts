@@ -14,6 +14,7 @@ import type { Identity } from '../policy/input.js';
 import type { Route } from '../routes/compile.js';
 import { Forwarder, upstreamPath, type ForwardResult, type RenderError } from './forwarder.js';
 import { alice, listen, makeRoute, rawExchange, request, startUpstream, type RecordingUpstream } from './harness.case.js';
+import { isOwnCookie } from '../session/cookie.js';
 import { setIdentityHeaders } from './identity-headers.js';
 import { compileStripper, stripClientHeaders } from './strip.js';
 
@@ -36,7 +37,7 @@ interface Front {
 }
 
 interface FrontOptions {
-  reservedCookie?: string;
+  reservedCookie?: (name: string) => boolean;
   trustedPeer?: boolean;
   identity?: Identity;
   consumedBearer?: boolean;
@@ -410,7 +411,7 @@ test("an upstream cannot set Drawbridge's cookies: Set-Cookie for the session or
     res.setHeader('set-cookie', req.url === '/only-planted' ? planted : ['app=1; Path=/', ...planted, 'drawbridgeish=kept', 'other=2']);
     res.end('ok');
   };
-  const front = await startFront(makeRoute(own.url), { reservedCookie: 'drawbridge' });
+  const front = await startFront(makeRoute(own.url), { reservedCookie: (name) => isOwnCookie('drawbridge', name) });
   t.after(() => front.close());
   const mixed = await request(front.port, '/mixed');
   assert.equal(mixed.status, 200);

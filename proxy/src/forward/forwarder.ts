@@ -35,11 +35,11 @@ export interface ForwarderOptions {
   /** Idle keep-alive connections kept per upstream. Default 256. */
   maxFreeSockets?: number;
   /**
-   * Drawbridge's own cookie base name (`session.cookieName`): an upstream's Set-Cookie for `NAME`, `__Host-NAME`
-   * or `NAME-*`/`__Host-NAME-*` is dropped, so an application (or whoever took it over) cannot plant or overwrite
-   * Drawbridge's session or sign-in cookies in the browser.
+   * True for a name of Drawbridge's own cookies (session/cookie.ts `isOwnCookie`): an upstream's Set-Cookie for
+   * one is dropped, so an application (or whoever took it over) cannot plant or overwrite Drawbridge's session or
+   * sign-in cookies in the browser.
    */
-  reservedCookie?: string;
+  reservedCookie?: (name: string) => boolean;
   /**
    * An idle pooled connection is closed after this long. Default 4 s: below node's 5 s server keep-alive timeout,
    * so Drawbridge closes first rather than reusing a socket the upstream is closing.
@@ -225,15 +225,7 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions = {}) {
     this.onError = opts.onError;
-    const base = opts.reservedCookie;
-    this.reservedCookie =
-      base === undefined
-        ? undefined
-        : (name) => {
-            // Browsers match the __Host- prefix in any case.
-            const bare = name.toLowerCase().startsWith('__host-') ? name.slice(7) : name;
-            return bare === base || bare.startsWith(`${base}-`);
-          };
+    this.reservedCookie = opts.reservedCookie;
     this.agentOptions = {
       keepAlive: true,
       maxSockets: opts.maxSockets ?? 1024,

@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import { identityFromClaims } from '../oidc/claims.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
 import { safeReturnTarget } from '../routes/return-target.js';
-import { parseCookieHeader, serializeCookie } from '../session/cookie.js';
+import { loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
 import { tokenFields } from '../session/sessions.js';
@@ -59,7 +59,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
 
   const cfg = () => rt.snapshot().compiled;
   const secure = (x: Exchange) => x.client.scheme === 'https';
-  const loginCookieName = (x: Exchange, state: string) => `${secure(x) ? '__Host-' : ''}${cfg().config.session.cookieName}-login-${state.slice(0, 12)}`;
+  const attemptCookieName = (x: Exchange, state: string) => loginCookieName(cfg().config.session.cookieName, secure(x), state);
   // The IdP sends the signed-out browser on to publicUrl (post_logout_redirect_uri); Chromium checks that hop against form-action too.
   const csp = () => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin]);
 
@@ -135,7 +135,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     x.decision = stepUp ? 'step-up-started' : 'sign-in-started';
     redirect(res, rt.oidc.authorizationUrl(params).href, {
-      'set-cookie': serializeCookie(loginCookieName(x, state), binding, { secure: secure(x), maxAgeSec: LOGIN_TTL_MS / 1000 }),
+      'set-cookie': serializeCookie(attemptCookieName(x, state), binding, { secure: secure(x), maxAgeSec: LOGIN_TTL_MS / 1000 }),
     });
   });
 
@@ -164,7 +164,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     if (!raw) return failSignIn(400, 'This sign-in link has expired or was already used. Please start again.');
     const attempt = JSON.parse(raw) as LoginAttempt;
-    const cookieName = loginCookieName(x, state);
+    const cookieName = attemptCookieName(x, state);
     const clear = serializeCookie(cookieName, '', { secure: secure(x), maxAgeSec: 0 });
     res.setHeader('set-cookie', clear);
     const given = parseCookieHeader(req.headers.cookie).get(cookieName);

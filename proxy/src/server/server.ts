@@ -24,6 +24,7 @@ import { MemoryStore } from '../session/memory-store.js';
 import { RedisStore } from '../session/redis-store.js';
 import { Sessions } from '../session/sessions.js';
 import type { SessionStore } from '../session/store.js';
+import { isOwnCookie } from '../session/cookie.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
@@ -152,7 +153,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   if (signer.generated) {
     logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key for this process only; with several replicas, set assertion.keyFile' });
   }
-  const forwarder = new Forwarder({ reservedCookie: config.session.cookieName, onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
+  const cookieBase = config.session.cookieName;
+  const forwarder = new Forwarder({ reservedCookie: (name) => isOwnCookie(cookieBase, name), onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
   // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
   forwarder.prepare(snapshot.compiled.table.routes);

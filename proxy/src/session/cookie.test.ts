@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   clearCookie,
+  isOwnCookie,
+  loginCookieName,
   newSessionId,
   openSessionCookie,
   parseCookieHeader,
@@ -135,4 +137,13 @@ test('removeCookie strips every occurrence of one cookie and keeps the rest', ()
   assert.equal(removeCookie('a=1;;b=2', 'drawbridge'), 'a=1; b=2');
   // Only the exact name: similar names and the other variant are kept.
   assert.equal(removeCookie('__Host-drawbridge=x; drawbridge2=y; Drawbridge=z', '__Host-drawbridge'), 'drawbridge2=y; Drawbridge=z');
+});
+
+test('loginCookieName and isOwnCookie: the sign-in attempt cookies and the session cookie are Drawbridge\'s namespace', () => {
+  assert.equal(loginCookieName('drawbridge', true, 'abcdefghijklmnopq'), '__Host-drawbridge-login-abcdefghijkl');
+  assert.equal(loginCookieName('drawbridge', false, 'abc'), 'drawbridge-login-abc');
+  for (const name of ['drawbridge', '__Host-drawbridge', '__HOST-drawbridge', '__host-drawbridge', 'drawbridge-login-abc', '__Host-drawbridge-login-abc']) {
+    assert.equal(isOwnCookie('drawbridge', name), true, name);
+  }
+  for (const name of ['app', 'drawbridgeish', 'Drawbridge', '__Secure-drawbridge', 'x-drawbridge', '']) assert.equal(isOwnCookie('drawbridge', name), false, name);
 });

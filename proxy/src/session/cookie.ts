@@ -61,6 +61,20 @@ export function sessionCookieName(base: string, secure: boolean): string {
   return secure ? `__Host-${base}` : base;
 }
 
+/** The cookie binding one sign-in attempt to its browser: `[__Host-]<base>-login-<first 12 characters of state>`. */
+export function loginCookieName(base: string, secure: boolean, state: string): string {
+  return `${sessionCookieName(base, secure)}-login-${state.slice(0, 12)}`;
+}
+
+/**
+ * True for a name in Drawbridge's cookie namespace: `<base>`, `<base>-*` (sign-in attempts), with or without the
+ * `__Host-` prefix (in any case, as browsers match it). An upstream's Set-Cookie for one of these is dropped.
+ */
+export function isOwnCookie(base: string, name: string): boolean {
+  const bare = name.toLowerCase().startsWith('__host-') ? name.slice(7) : name;
+  return bare === base || bare.startsWith(`${base}-`);
+}
+
 /** A `Set-Cookie` header value: host-only, `Path=/`, `HttpOnly` unless disabled, `SameSite=Lax` unless `Strict`. */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {
   if (!NAME_RE.test(name)) throw new TypeError(`serializeCookie: invalid cookie name ${JSON.stringify(name)}`);

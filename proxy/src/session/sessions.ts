@@ -35,9 +35,11 @@ export class Sessions {
     return sessionCookieName(this.options.cookieBase, secure);
   }
 
+  #cookieNames: readonly string[] | undefined;
+
   /** Both possible names (stripped from every forwarded request). */
-  cookieNames(): string[] {
-    return [this.cookieName(true), this.cookieName(false)];
+  cookieNames(): readonly string[] {
+    return (this.#cookieNames ??= Object.freeze([this.cookieName(true), this.cookieName(false)]));
   }
 
   // Cookie values whose MAC already verified → their session id: an HMAC per request is the costliest step of
