@@ -18,7 +18,7 @@ const tlsFiles = z.strictObject({
 
 const memoryStore = z.strictObject({
   type: z.literal('memory'),
-  maxSessions: z.number().int().positive().default(100000).describe('Upper bound on sessions held; the least recently used is evicted beyond it. Each session is kept packed (about 1 KB with its tokens), and the 5,000 most recently read also unpacked (about 2 KB more each): 100,000 sessions take about 100–130 MB.'),
+  maxSessions: z.number().int().positive().default(100000).describe('Upper bound on sessions held; the least recently used is evicted beyond it. Each session is kept packed (about 1 KB with its tokens), and the 5,000 most recently read also unpacked (about 2 KB more each): 100,000 sessions take about 100–140 MB.'),
 });
 const redisStore = z.strictObject({
   type: z.literal('redis'),
