@@ -81,6 +81,32 @@ test('assertion: cached per session and route until half the ttl, then re-signed
   assert.equal((await jwtVerify(moved, createLocalJWKSet(signer.jwks()), { currentDate: new Date(now) })).payload.aud, 'https://wiki2.example.com');
 });
 
+test('assertion: the cache stays within maxCached, drops the oldest first and lets stale tokens go', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now, maxCached: 3 });
+  const sign = (key: string) => signer.sign({ sessionKey: key, route: wiki, identity: alice(), sidHash: 'h' });
+  const a = sign('a');
+  now += 1_000;
+  const b = sign('b');
+  const c = sign('c');
+  assert.equal(signer.cachedCount, 3);
+  // Reads do not reorder: 'a' stays the oldest.
+  assert.equal(sign('a'), a);
+  sign('d');
+  assert.equal(signer.cachedCount, 3);
+  assert.equal(sign('b'), b);
+  assert.equal(sign('c'), c);
+  // 'a' was dropped: signed again (another iat), which drops the now-oldest 'b'.
+  now += 1_000;
+  assert.notEqual(sign('a'), a);
+  assert.equal(signer.cachedCount, 3);
+  assert.notEqual(sign('b'), b);
+  // Past half the ttl every cached token is stale: the next signing clears them out.
+  now += 61_000;
+  sign('e');
+  assert.equal(signer.cachedCount, 1);
+});
+
 test('assertion: a configured key is used; previous keys stay in the JWKS and still verify', async () => {
   const oldKey = p256Pem();
   const newKey = p256Pem();

@@ -507,6 +507,35 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   await until(() => results.length === 6);
 });
 
+test('two Forwarders sharing one compiled route each use their own pool (the pool kept on the route is per Forwarder)', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const route = makeRoute(own.url);
+  const a = new Forwarder();
+  const b = new Forwarder();
+  t.after(() => a.close());
+  t.after(() => b.close());
+  a.prepare([route]);
+  b.prepare([route]);
+  const results: ForwardResult[] = [];
+  const server = http.createServer((req, res) => {
+    stripClientHeaders(req, stripper, { trustedPeer: false, cookieNames: [], consumedBearer: false });
+    (req.url!.startsWith('/b') ? b : a).web(req, res, route, (r) => results.push(r), renderError);
+  });
+  const port = await listen(server);
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  for (const path of ['/a', '/b', '/a', '/b', '/a']) assert.equal((await request(port, path)).status, 200);
+  await until(() => results.length === 5);
+  // One keep-alive connection per Forwarder: neither borrowed the other's pool, nor made a new one per request.
+  assert.equal(own.connections, 2);
+  a.close();
+  assert.equal((await request(port, '/b')).status, 200);
+  assert.equal(own.connections, 2);
+});
+
 test('the timeout is to the response headers: a slow body after them is not cut', T, async (t) => {
   const own = await startUpstream();
   t.after(() => own.close());

@@ -10,7 +10,6 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
-import { HEADERS } from './header-names.js';
 
 /** How one forwarded request ended, for the request log and metrics. */
 export interface ForwardResult {
@@ -96,6 +95,8 @@ interface RelayTarget {
   /** Without IPv6 brackets (what the resolver wants). */
   readonly hostname: string;
   readonly port: number;
+  /** The Host header for a request that has none (an HTTP/1.0 request to a preserveHost route). */
+  readonly hostHeader: string;
 }
 
 function upstreamHostname(hostname: string): string {
@@ -113,19 +114,34 @@ function upstreamHostname(hostname: string): string {
 function relay(req: http.IncomingMessage, res: http.ServerResponse, target: RelayTarget): true {
   const flight = (req as InFlight)[FLIGHT];
   const headers = req.headers;
-  // Hop-by-hop, as http-proxy drops it too.
-  if (headers.trailer !== undefined) delete headers.trailer;
   const length = headers['content-length'];
   const chunked = headers['transfer-encoding'] !== undefined;
-  // A DELETE/OPTIONS without a body says so (http-proxy's deleteLength, without its smuggling bug: it gave a
-  // chunked DELETE `Content-Length: 0` and still streamed the body, which a keep-alive upstream reads as a second request).
-  if (length === undefined && !chunked && (req.method === 'DELETE' || req.method === 'OPTIONS')) headers['content-length'] = '0';
-  const proxyReq = target.request({ agent: target.agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers });
+  const bodyless = !chunked && (length === undefined || length === '0');
+  // The headers go to node as a flat [name, value, …] list: node writes such a list as it is (validating each
+  // value once), where an object costs a setHeader per name (validation, lower-casing, a map entry) first.
+  const list: string[] = [];
+  let hasHost = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    // Hop-by-hop, as http-proxy drops it too.
+    if (name === 'trailer') continue;
+    if (name === 'host') hasHost = true;
+    if (typeof value === 'string') list.push(name, value);
+    else for (const v of value) list.push(name, v);
+  }
+  if (!hasHost) list.push('host', target.hostHeader);
+  // A request without a body says so to an upstream that would otherwise expect one: node's own default for a
+  // headers object (Content-Length: 0 on end()) is not applied to a list. For DELETE/OPTIONS this is also
+  // http-proxy's deleteLength, without its smuggling bug (it gave a chunked DELETE `Content-Length: 0` and still
+  // streamed the body, which a keep-alive upstream reads as a second request).
+  if (length === undefined && !chunked && req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'TRACE') list.push('content-length', '0');
+  const proxyReq = target.request({ agent: target.agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: list as unknown as http.OutgoingHttpHeaders });
   (proxyReq as unknown as InFlightUpstream)[FLIGHT] = flight;
   if (flight) flight.proxyReq = proxyReq;
   proxyReq.on('error', onUpstreamRequestError);
   proxyReq.on('response', onUpstreamResponse);
-  if (!chunked && (length === undefined || length === '0')) {
+  if (bodyless) {
     proxyReq.end();
   } else {
     req.on('error', onClientRequestError);
@@ -180,25 +196,30 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
     proxyRes.destroy();
     return;
   }
-  const headers = proxyRes.headers;
-  // Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe its connection to Drawbridge.
-  // Left in, an upstream `Connection: close` would close the client's connection; what the client gets is the
-  // state of its own connection, and node frames the body for it (chunked when there is no length).
-  if (headers[HEADERS.keepAlive] !== undefined) delete headers[HEADERS.keepAlive];
-  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
-  headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
-  const setCookie = headers['set-cookie'];
-  if (setCookie !== undefined && flight.reservedCookie !== undefined) {
-    const kept = setCookie.filter((c) => !flight.reservedCookie!(cookieName(c)));
-    if (kept.length === 0) delete headers['set-cookie'];
-    else if (kept.length !== setCookie.length) headers['set-cookie'] = kept;
+  // The response headers are relayed from the raw list (node then never builds the headers object), in the
+  // upstream's own spelling and order. Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe
+  // its connection to Drawbridge. Left in, an upstream `Connection: close` would close the client's connection;
+  // what the client gets is the state of its own connection, and node frames the body for it (chunked when there
+  // is no length). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
+  const raw = proxyRes.rawHeaders;
+  const list: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const n = name.length;
+    if (n === 10 || n === 17) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+      if (lower === 'set-cookie' && flight.reservedCookie !== undefined && flight.reservedCookie(cookieName(raw[i + 1]!))) continue;
+    }
+    list.push(name, raw[i + 1]!);
   }
+  list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
   // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
   (proxyRes as InFlight)[FLIGHT] = flight;
   proxyRes.on('close', onUpstreamResponseClose);
   const status = proxyRes.statusCode ?? 502;
-  if (flight.req.httpVersionMajor === 1 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, headers);
-  else res.writeHead(status, headers);
+  if (flight.req.httpVersionMajor === 1 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, list);
+  else res.writeHead(status, list);
   proxyRes.pipe(res);
 }
 
@@ -211,12 +232,30 @@ export function upstreamPath(route: Route, normalizedPath: string, query: string
   return query === '' ? path : `${path}?${query}`;
 }
 
+/**
+ * A route's pool, kept on the route (`route.runtime.pool`) so a request finds it without a map lookup. `owner`
+ * is the Forwarder it belongs to: several may share a process (and a compiled route), and each has its own pools.
+ * `route` is the route it was chosen for: a copy of a route (`{ ...route, upstream }`) shares its runtime object.
+ */
+interface PoolSlot {
+  readonly owner: Forwarder;
+  readonly route: Route;
+  readonly pool: Pool;
+}
+
+function poolSlot(route: Route): PoolSlot | undefined {
+  return route.runtime.pool as PoolSlot | undefined;
+}
+
+function setPoolSlot(route: Route, slot: PoolSlot): void {
+  route.runtime.pool = slot;
+}
+
 /** Forwards requests and upgrades to route upstreams. One instance per process; `close()` on shutdown. */
 export class Forwarder {
   private readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
   private readonly reservedCookie: ((name: string) => boolean) | undefined;
   private readonly agentOptions: http.AgentOptions;
-  private readonly entries = new WeakMap<Route, Pool>();
   /** Pools of the current configuration by upstream and TLS settings; `prepare` starts a new generation. */
   private generation = new Map<string, Pool>();
   /** Every pool not yet destroyed, for close(); pools of earlier generations are dropped once idle. */
@@ -241,7 +280,7 @@ export class Forwarder {
    */
   prepare(routes: readonly Route[]): void {
     const generation = new Map<string, Pool>();
-    for (const route of routes) this.entries.set(route, this.pool(route, generation));
+    for (const route of routes) setPoolSlot(route, { owner: this, route, pool: this.pool(route, generation) });
     this.generation = generation;
     const current = new Set(generation.values());
     for (const pool of this.pools) {
@@ -339,12 +378,13 @@ export class Forwarder {
     this.generation.clear();
   }
 
+  /** The route's pool: the one `prepare` gave it, else (a route `prepare` never saw) one of the current generation. */
   private entry(route: Route): Pool {
-    let pool = this.entries.get(route);
-    if (!pool) {
-      pool = this.pool(route, this.generation);
-      this.entries.set(route, pool);
-    }
+    const slot = poolSlot(route);
+    if (slot !== undefined && slot.owner === this && slot.route === route) return slot.pool;
+    // Not prepared here (or prepared by another Forwarder of this process, whose pool is not this one's).
+    const pool = this.pool(route, this.generation);
+    setPoolSlot(route, { owner: this, route, pool });
     return pool;
   }
 
@@ -372,7 +412,7 @@ export class Forwarder {
     // Plain requests: Drawbridge's relay pass runs first and ends the pass chain (a pass that returns true halts
     // it), so the library's own deleteLength/timeout/XHeaders/stream passes do not run; WebSocket upgrades go
     // through the library's ws passes.
-    const target: RelayTarget = { agent, request: secure ? https.request : http.request, hostname: upstreamHostname(upstream.hostname), port: Number(upstream.port) || (secure ? 443 : 80) };
+    const target: RelayTarget = { agent, request: secure ? https.request : http.request, hostname: upstreamHostname(upstream.hostname), port: Number(upstream.port) || (secure ? 443 : 80), hostHeader: upstream.hostHeader };
     proxy.before('web', 'deleteLength', (req: http.IncomingMessage, res: http.ServerResponse) => relay(req, res, target));
     // Per-request state travels on the request, so these shared listeners allocate no closure per request.
     proxy.on('error', this.onProxyError);

@@ -123,3 +123,19 @@ test('setIdentityHeaders: removeRequestHeaders then setRequestHeaders, last', ()
   assert.equal(h['x-app-key'], 'k1');
   assert.equal(h['x-forwarded-proto'], 'https');
 });
+
+test('setIdentityHeaders: a copy of a route (sharing its runtime object) gets its own header plan', () => {
+  const route = makeRoute('http://127.0.0.1:1');
+  setIdentityHeaders({}, route, alice(), extras);
+  const copy = { ...route, identityHeaders: { user: 'Remote-User', email: 'Remote-Email', groups: 'Remote-Groups', name: 'Remote-Name' }, setRequestHeaders: [['X-App', '1'] as const] };
+  assert.equal(copy.runtime, route.runtime);
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, copy, alice(), extras);
+  assert.equal(h['remote-user'], 'alice');
+  assert.equal(h['x-forwarded-user'], undefined);
+  assert.equal(h['x-app'], '1');
+  const again: IncomingHttpHeaders = {};
+  setIdentityHeaders(again, route, alice(), extras);
+  assert.equal(again['x-forwarded-user'], 'alice');
+  assert.equal(again['x-app'], undefined);
+});

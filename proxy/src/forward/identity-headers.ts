@@ -110,30 +110,33 @@ function encodeGroups(groups: readonly string[]): EncodedGroups {
 }
 
 interface RoutePlan {
-  readonly user?: string;
-  readonly email?: string;
-  readonly groups?: string;
-  readonly name?: string;
+  /** The route the plan was made for: a copy of a route (`{ ...route }`) shares its runtime, not its plan. */
+  readonly route: Route;
+  readonly user: string | undefined;
+  readonly email: string | undefined;
+  readonly groups: string | undefined;
+  readonly name: string | undefined;
   readonly remove: readonly string[];
   readonly set: readonly (readonly [string, string])[];
 }
 
-// Lower-cased names and header-safe configured values, computed once per compiled route.
-const plans = new WeakMap<Route, RoutePlan>();
-
+/** Lower-cased names and header-safe configured values, computed once per compiled route and kept on it. */
 function planFor(route: Route): RoutePlan {
-  let plan = plans.get(route);
-  if (plan) return plan;
+  const runtime = route.runtime;
+  const cached = runtime.identityPlan as RoutePlan | undefined;
+  if (cached !== undefined && cached.route === route) return cached;
   const names = route.identityHeaders;
-  plan = {
-    ...(names
-      ? { user: names.user.toLowerCase(), email: names.email.toLowerCase(), groups: names.groups.toLowerCase(), name: names.name.toLowerCase() }
-      : {}),
+  const plan: RoutePlan = {
+    route,
+    user: names ? names.user.toLowerCase() : undefined,
+    email: names ? names.email.toLowerCase() : undefined,
+    groups: names ? names.groups.toLowerCase() : undefined,
+    name: names ? names.name.toLowerCase() : undefined,
     remove: route.removeRequestHeaders.map((n) => n.toLowerCase()),
     // Configured values are sent as written unless node would refuse them.
     set: route.setRequestHeaders.map(([n, v]) => [n.toLowerCase(), NODE_INVALID.test(v) ? encodeHeaderValue(v) : v] as const),
   };
-  plans.set(route, plan);
+  runtime.identityPlan = plan;
   return plan;
 }
 

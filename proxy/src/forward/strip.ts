@@ -139,7 +139,7 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
 /** The Cookie header without any occurrence of the named cookies; undefined when nothing is left. */
 function removeCookies(header: string | undefined, cookieNames: readonly string[]): string | undefined {
   if (header === undefined) return undefined;
-  // Most requests carry the session cookie and a few others: only split when a name can be present at all.
+  // Most requests carry the session cookie and a few others: only look at pieces when a name can be present.
   let present = false;
   for (const n of cookieNames) {
     if (header.includes(n)) {
@@ -149,13 +149,18 @@ function removeCookies(header: string | undefined, cookieNames: readonly string[
   }
   if (!present) return header;
   let kept = '';
-  for (const piece of header.split(';')) {
-    const trimmed = piece.trim();
-    if (trimmed === '') continue;
-    const eq = trimmed.indexOf('=');
-    const cookieName = (eq < 0 ? trimmed : trimmed.slice(0, eq)).trim();
+  let start = 0;
+  const end = header.length;
+  while (start < end) {
+    let stop = header.indexOf(';', start);
+    if (stop < 0) stop = end;
+    const piece = header.slice(start, stop).trim();
+    start = stop + 1;
+    if (piece === '') continue;
+    const eq = piece.indexOf('=');
+    const cookieName = eq < 0 ? piece : piece.slice(0, eq).trimEnd();
     if (cookieNames.includes(cookieName)) continue;
-    kept = kept === '' ? trimmed : `${kept}; ${trimmed}`;
+    kept = kept === '' ? piece : `${kept}; ${piece}`;
   }
   return kept === '' ? undefined : kept;
 }

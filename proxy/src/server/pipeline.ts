@@ -15,7 +15,7 @@ import { isReservedPath, PATHS } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { identityFromClaims } from '../oidc/claims.js';
-import { Sessions } from '../session/sessions.js';
+import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { createHash } from 'node:crypto';
 import { Refresher } from './refresh.js';
@@ -23,7 +23,7 @@ import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
 import { acrValuesFor, stepUpQuery } from './step-up.js';
-import type { LogFields } from '../telemetry/logger.js';
+import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,6 +46,12 @@ function sessionPrincipal(record: SessionRecord): Principal {
     ...(record.tokens.accessToken ? { accessToken: record.tokens.accessToken } : {}),
   };
 }
+
+/** What a session read gives: a principal, undefined (anonymous or expired), or 'unavailable' (store down). */
+type SessionAuth = Principal | undefined | 'unavailable';
+/** What a bearer token gives: a principal, the reason it is invalid, or 'idp-unavailable'. */
+type BearerAuth = Principal | { invalid: string } | 'idp-unavailable';
+type Authenticated = SessionAuth | BearerAuth;
 
 /** RFC 9470: what an API client must bring to satisfy a step-up (an `mfa` need names the configured MFA acr values). */
 function stepUpChallenge(decision: Decision, mfaAcrValues: readonly string[]): string {
@@ -90,7 +96,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     return x;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = begin(req, res);
     if (typeof started === 'string') {
       const x = getExchange(req);
@@ -121,10 +127,22 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
 
-    let principal: Principal | undefined;
     const now = rt.now();
+    if (route.public) return authorize(req, res, x, route, undefined, undefined, now);
+    // A session the memory store holds is read without a promise (no microtask hop per request); a Redis read,
+    // a refresh or a bearer token continues asynchronously.
+    const auth = bearer !== undefined ? authenticateBearer(bearer, route, x, now) : authenticate(sessionId, x, route, now);
+    if (auth instanceof Promise) {
+      auth.then((a) => authorize(req, res, x, route, bearer, a, now)).catch((e: Error) => internalError(rt, req, res, e));
+      return;
+    }
+    authorize(req, res, x, route, bearer, auth, now);
+  }
+
+  /** Steps 4–5 after authentication: the policy's decision, then forward or refuse. */
+  function authorize(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, bearer: string | undefined, auth: Authenticated, now: number): void {
+    let principal: Principal | undefined;
     if (!route.public) {
-      const auth = bearer !== undefined ? await authenticateBearer(bearer, route, x, now) : await authenticate(sessionId, x, route, now);
       if (auth === 'unavailable') return storeUnavailable(req, res, x);
       if (auth === 'idp-unavailable') return answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
       if (typeof auth === 'object' && 'invalid' in auth) {
@@ -145,32 +163,51 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     return refuse(req, res, x, route, decision);
   }
 
-  /** Reads the session: a principal, undefined (anonymous or expired), or 'unavailable' (store down). Refreshes when due. */
-  async function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): Promise<Principal | undefined | 'unavailable'> {
+  /**
+   * Reads the session: a principal, undefined (anonymous or expired), or 'unavailable' (store down). Refreshes when
+   * due. Synchronous when the store reads synchronously and no refresh is due, else a promise.
+   */
+  function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): SessionAuth | Promise<SessionAuth> {
     if (id === undefined) return undefined;
-    let record: SessionRecord;
+    let loaded: LoadResult | undefined;
     try {
-      const loaded = await rt.sessions.load(id, now, route);
-      if (loaded.state !== 'valid') {
-        if (loaded.state === 'expired' && loaded.routeLimit) x.freshSignIn = true;
-        return undefined;
-      }
-      record = loaded.record;
-      if (refresher.due(record, now)) {
-        const refreshed = await refresher.refresh(record, x.id);
-        if (refreshed.state === 'ended') return undefined;
-        record = refreshed.record;
-      }
+      loaded = rt.sessions.loadNow(id, now, route);
     } catch (e) {
-      rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
-      return 'unavailable';
+      return storeFailed(x, e as Error);
     }
-    rt.sessions.touchIfDue(record, now).catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
+    if (loaded !== undefined) return loadedSession(loaded, x, now);
+    return rt.sessions.load(id, now, route).then(
+      (l) => loadedSession(l, x, now),
+      (e: Error) => storeFailed(x, e),
+    );
+  }
+
+  function loadedSession(loaded: LoadResult, x: Exchange, now: number): SessionAuth | Promise<SessionAuth> {
+    if (loaded.state !== 'valid') {
+      if (loaded.state === 'expired' && loaded.routeLimit) x.freshSignIn = true;
+      return undefined;
+    }
+    const record = loaded.record;
+    if (!refresher.due(record, now)) return sessionInUse(record, x, now);
+    return refresher.refresh(record, x.id).then(
+      (refreshed) => (refreshed.state === 'ended' ? undefined : sessionInUse(refreshed.record, x, now)),
+      (e: Error) => storeFailed(x, e),
+    );
+  }
+
+  function storeFailed(x: Exchange, e: Error): 'unavailable' {
+    rt.logger.error({ event: 'session-store', error: e.message, requestId: x.id });
+    return 'unavailable';
+  }
+
+  /** The principal of a valid session; moves its idle clock when due (in the background). */
+  function sessionInUse(record: SessionRecord, x: Exchange, now: number): Principal {
+    rt.sessions.touchIfDue(record, now)?.catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
     return sessionPrincipal(record);
   }
 
   /** Verifies a bearer token against the IdP's keys; its claims feed the same policy. */
-  async function authenticateBearer(token: string, route: Route, x: Exchange, now: number): Promise<Principal | { invalid: string } | 'idp-unavailable'> {
+  async function authenticateBearer(token: string, route: Route, x: Exchange, now: number): Promise<BearerAuth> {
     if (!rt.oidc.ready || route.bearer === false) return 'idp-unavailable';
     const result = await verifyBearer(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audiences: route.bearer.audiences, now });
     if (!result.ok) {
@@ -231,7 +268,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       (r) => {
         x.upstreamMs = r.upstreamMs;
         if (r.error) x.decision = `allow:upstream-${r.error}`;
-        rt.metrics.upstream(route.name, r.upstreamMs / 1000);
+        rt.metrics.upstream(route, r.upstreamMs / 1000);
         logRequest(rt, req, res, x);
       },
       (resp, status) => sendPage(resp, status, upstreamErrorPage({ status, requestId: x.id })),
@@ -313,7 +350,11 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   return {
     handle(req: IncomingMessage, res: ServerResponse): void {
-      handle(req, res).catch((e: Error) => internalError(rt, req, res, e));
+      try {
+        handle(req, res);
+      } catch (e) {
+        internalError(rt, req, res, e as Error);
+      }
     },
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       upgrade(req, socket, head).catch((e: Error) => {
@@ -363,8 +404,8 @@ function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: numb
 function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, flag: 'aborted' | 'websocket' | undefined): void {
   const durationMs = performance.now() - x.t0;
   const decision = x.decision ?? (x.page ? 'page' : 'unknown');
-  rt.metrics.request(x.route?.name ?? '', decision, status, durationMs / 1000);
-  const fields: LogFields = {
+  rt.metrics.request(x.route, decision, status, durationMs / 1000);
+  const fields: RequestLogFields = {
     event: 'request',
     requestId: x.id,
     route: x.route?.name ?? '',
@@ -381,5 +422,5 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     reasons: x.reasons ? x.reasons.map(reasonCode) : [],
   };
   if (flag) fields[flag] = true;
-  rt.logger.info(fields);
+  rt.logger.request(fields);
 }

@@ -1,8 +1,10 @@
 // session/cookie.test.ts — sealing and opening the session cookie, its attributes, and Cookie-header parsing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import {
   clearCookie,
+  cookieValue,
   isOwnCookie,
   loginCookieName,
   newSessionId,
@@ -146,4 +148,20 @@ test('loginCookieName and isOwnCookie: the sign-in attempt cookies and the sessi
     assert.equal(isOwnCookie('drawbridge', name), true, name);
   }
   for (const name of ['app', 'drawbridgeish', 'Drawbridge', '__Secure-drawbridge', 'x-drawbridge', '']) assert.equal(isOwnCookie('drawbridge', name), false, name);
+});
+
+test('cookieValue: the same answer as parseCookieHeader(header).get(name), for any header', () => {
+  const piece = fc.stringMatching(/^[ a-c_=;"\t\u00a0\u2028-]{0,12}$/);
+  const name = fc.constantFrom('a', 'b', '_drawbridge', 'a b', '"a"');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }), name, (pieces, n) => {
+      const header = pieces.join(';');
+      assert.equal(cookieValue(header, n), parseCookieHeader(header).get(n));
+    }),
+    { numRuns: 5000 },
+  );
+  assert.equal(cookieValue('  _drawbridge = "v1" ; _drawbridge=v2', '_drawbridge'), 'v1');
+  assert.equal(cookieValue('x;y;z;_drawbridge', '_drawbridge'), undefined);
+  assert.equal(cookieValue('', 'a'), undefined);
+  assert.equal(cookieValue(`${'a;'.repeat(1000)}b=1`, 'b'), '1');
 });

@@ -113,6 +113,29 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
   return cookies;
 }
 
+/**
+ * The value of cookie `name` in a Cookie header, exactly as `parseCookieHeader(header).get(name)` (first
+ * occurrence, trimmed, quotes removed), without building the map: the per-request session-cookie read.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  const end = header.length;
+  let start = 0;
+  // The next '=' at or after `start`, kept across pieces without one (so a header of many bare pieces is one pass).
+  let eq = header.indexOf('=');
+  while (start < end) {
+    let stop = header.indexOf(';', start);
+    if (stop < 0) stop = end;
+    if (eq >= 0 && eq < start) eq = header.indexOf('=', start);
+    if (eq >= 0 && eq < stop && eq - start >= name.length && header.slice(start, eq).trim() === name) {
+      let value = header.slice(eq + 1, stop).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      return value;
+    }
+    start = stop + 1;
+  }
+  return undefined;
+}
+
 /** The Cookie header without any occurrence of cookie `name`; undefined when nothing is left. Never throws. */
 export function removeCookie(header: string | undefined, name: string): string | undefined {
   if (typeof header !== 'string') return undefined;

@@ -71,6 +71,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
+    return this.getNow(id);
+  }
+
+  getNow(id: string): SessionRecord | undefined {
     this.#open();
     const entry = this.#sessions.get(id);
     if (entry === undefined) return undefined;

@@ -3,7 +3,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
-import { newSessionId, openSessionCookie, parseCookieHeader, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
+import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
 import type { SessionKeys } from './keys.js';
 import type { SessionRecord, SessionStore, SessionTokens } from './store.js';
 
@@ -21,6 +21,19 @@ export interface SessionLimits {
 
 /** `routeLimit`: the session is alive, but older or idler than this route allows (a fresh sign-in is needed). */
 export type LoadResult = { state: 'none' } | { state: 'expired'; id: string; routeLimit?: boolean } | { state: 'valid'; id: string; record: SessionRecord };
+
+
+/** A loaded record against its idle and absolute timeouts (the route's, when stricter). */
+function checkLimits(id: string, record: SessionRecord | undefined, now: number, limits: SessionLimits | undefined): LoadResult {
+  if (!record) return { state: 'expired', id };
+  const idle = Math.min(record.idleTimeoutMs, limits?.sessionIdleMs ?? Infinity);
+  const max = Math.min(record.expiresAt, record.createdAt + (limits?.sessionMaxMs ?? Infinity));
+  if (now >= max || now - record.lastSeenAt >= idle) {
+    const globallyAlive = now < record.expiresAt && now - record.lastSeenAt < record.idleTimeoutMs;
+    return globallyAlive ? { state: 'expired', id, routeLimit: true } : { state: 'expired', id };
+  }
+  return { state: 'valid', id, record };
+}
 
 /** The session layer of one Drawbridge instance. */
 export class Sessions {
@@ -51,7 +64,7 @@ export class Sessions {
     if (cookieHeader === undefined) return undefined;
     const name = this.cookieName(secure);
     if (!cookieHeader.includes(name)) return undefined;
-    const value = parseCookieHeader(cookieHeader).get(name);
+    const value = cookieValue(cookieHeader, name);
     if (value === undefined) return undefined;
     const known = this.verified.get(value);
     if (known !== undefined) return known;
@@ -66,23 +79,24 @@ export class Sessions {
    */
   async load(id: string | undefined, now: number, limits?: SessionLimits): Promise<LoadResult> {
     if (id === undefined) return { state: 'none' };
-    const record = await this.store.get(id);
-    if (!record) return { state: 'expired', id };
-    const idle = Math.min(record.idleTimeoutMs, limits?.sessionIdleMs ?? Infinity);
-    const max = Math.min(record.expiresAt, record.createdAt + (limits?.sessionMaxMs ?? Infinity));
-    if (now >= max || now - record.lastSeenAt >= idle) {
-      const globallyAlive = now < record.expiresAt && now - record.lastSeenAt < record.idleTimeoutMs;
-      return globallyAlive ? { state: 'expired', id, routeLimit: true } : { state: 'expired', id };
-    }
-    return { state: 'valid', id, record };
+    return checkLimits(id, await this.store.get(id), now, limits);
+  }
+
+  /**
+   * `load` without a promise, for a store that reads synchronously (memory): undefined when the store cannot
+   * (Redis; the caller then uses `load`). Throws when the store fails.
+   */
+  loadNow(id: string, now: number, limits?: SessionLimits): LoadResult | undefined {
+    if (this.store.getNow === undefined) return undefined;
+    return checkLimits(id, this.store.getNow(id), now, limits);
   }
 
   /** Moves the idle clock, at most every 1/10 of the idle timeout (or minute) to spare the store. */
-  async touchIfDue(record: SessionRecord, now: number): Promise<void> {
+  touchIfDue(record: SessionRecord, now: number): Promise<void> | undefined {
     const every = Math.min(60_000, record.idleTimeoutMs / 10);
-    if (now - record.lastSeenAt < every) return;
+    if (now - record.lastSeenAt < every) return undefined;
     record.lastSeenAt = now;
-    await this.store.touch(record.id, now);
+    return this.store.touch(record.id, now);
   }
 
   /** Creates a session with a NEW random id (no fixation); the caller deletes any previous one. */

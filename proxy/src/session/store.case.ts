@@ -76,6 +76,18 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
     test(`${name} store: ${title}`, { timeout: TEST_TIMEOUT_MS }, async () => {
       const clock: Clock = { t: T0 };
       const sut = await make(() => clock.t);
+      const { store } = sut;
+      if (store.getNow !== undefined) {
+        // A store that also reads synchronously: every read of the suite checks that both reads agree.
+        const get = store.get.bind(store);
+        const getNow = store.getNow.bind(store);
+        store.get = async (id) => {
+          const now = getNow(id);
+          const later = await get(id);
+          assert.deepEqual(now, later, 'getNow and get disagree');
+          return later;
+        };
+      }
       try {
         await body(sut, clock);
       } finally {

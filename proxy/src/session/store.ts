@@ -44,6 +44,8 @@ export interface SessionStore {
   start(): Promise<void>;
   /** Returns the record, or undefined when absent or past `expiresAt` / idle. Rejects when the backend fails. */
   get(id: string): Promise<SessionRecord | undefined>;
+  /** `get` without a promise, for a store whose reads are synchronous (memory); absent otherwise. Throws when the store fails. */
+  getNow?(id: string): SessionRecord | undefined;
   /** Creates or replaces the record. The backend's own TTL is `min(expiresAt, lastSeenAt + idleTimeoutMs) - now`. */
   set(record: SessionRecord): Promise<void>;
   /** Moves `lastSeenAt` forward (and the backend TTL with it). No-op when absent. */

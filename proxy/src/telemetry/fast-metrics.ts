@@ -21,12 +21,23 @@ interface Series {
   reset(): void;
 }
 
+/**
+ * Counts the resets of one or more series. A child handed out before a reset is no longer reported (the series
+ * drops its children), so whoever keeps children compares the epoch's `value` to the one it saw when it took them.
+ */
+export class Epoch {
+  value = 0;
+}
+
 function register(registry: Registry, metric: Series): void {
   // The registry calls only `name`, `get()` and `reset()` of a metric.
   registry.registerMetric(metric as unknown as Metric);
 }
 
-/** A counter with fixed label names; `child(...values)` once per combination, then `inc()` per event. */
+/**
+ * A counter with fixed label names; `child(...values)` once per combination, then `inc()` per event. A child is
+ * valid until the next reset, which increments `epoch.value`.
+ */
 export class FastCounter implements Series {
   readonly #children = new Map<string, { labels: Labels; value: number }>();
 
@@ -35,6 +46,7 @@ export class FastCounter implements Series {
     private readonly help: string,
     private readonly labelNames: readonly string[],
     registry: Registry,
+    readonly epoch: Epoch = new Epoch(),
   ) {
     register(registry, this);
   }
@@ -79,6 +91,7 @@ export class FastCounter implements Series {
   reset(): void {
     this.#children.clear();
     this.#tree.clear();
+    this.epoch.value++;
   }
 }
 
@@ -110,7 +123,10 @@ class Child implements HistogramChild {
   }
 }
 
-/** A histogram with one label; `child(value)` once per label value, then `observe()` per event. */
+/**
+ * A histogram with one label; `child(value)` once per label value, then `observe()` per event. A child is valid
+ * until the next reset, which increments `epoch.value`.
+ */
 export class FastHistogram implements Series {
   readonly #children = new Map<string, Child>();
 
@@ -120,6 +136,7 @@ export class FastHistogram implements Series {
     private readonly labelName: string,
     private readonly bounds: readonly number[],
     registry: Registry,
+    readonly epoch: Epoch = new Epoch(),
   ) {
     register(registry, this);
   }
@@ -150,5 +167,6 @@ export class FastHistogram implements Series {
 
   reset(): void {
     this.#children.clear();
+    this.epoch.value++;
   }
 }

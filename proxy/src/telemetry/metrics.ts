@@ -1,13 +1,14 @@
 // telemetry/metrics.ts — prom-client series of SPEC §7, one registry per Drawbridge instance
 // (several instances may share a test process). Served only on the admin listener.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics.js';
+import type { Route } from '../routes/compile.js';
+import { Epoch, FastCounter, FastHistogram, type HistogramChild } from './fast-metrics.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  /** Counts a finished request; `route` is '' when none matched. */
-  request(route: string, decision: string, status: number, seconds: number): void;
-  upstream(route: string, seconds: number): void;
+  /** Counts a finished request under its route's name (`route=""` when none matched). */
+  request(route: Route | undefined, decision: string, status: number, seconds: number): void;
+  upstream(route: Route, seconds: number): void;
   signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'step-up-failed'): void;
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
@@ -16,13 +17,44 @@ export interface Metrics {
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** status_class by Math.floor(status / 100); any other status is OTHER_CLASS. */
+const CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', 'other'];
+const OTHER_CLASS = CLASSES.length - 1;
+
+type CounterChild = { value: number };
+
+/**
+ * One route's children of the per-request series of one Metrics instance, kept on the route
+ * (`route.runtime.metrics`) so a request finds them without looking up its route's name in the series' maps.
+ * Children are created when first counted, exactly as without this cache (so the scrape output is the same).
+ * Valid for `route` only (a copy of a route, `{ ...route, name }`, shares its runtime object), while `epoch` is
+ * this instance's (one process may run several, each with its own registry) and no series was reset since
+ * (`seen`): a reset drops the series' children, and counting into a dropped one would be lost.
+ */
+class RouteChildren {
+  /** drawbridge_requests_total by decision, then by index in CLASSES. */
+  readonly requests = new Map<string, (CounterChild | undefined)[]>();
+  /** The same counter's child of the usual case (`allow`, `2xx`), without the map lookup. */
+  allowed: CounterChild | undefined = undefined;
+  duration: HistogramChild | undefined = undefined;
+  upstream: HistogramChild | undefined = undefined;
+
+  constructor(
+    readonly route: Route,
+    readonly epoch: Epoch,
+    readonly seen: number,
+  ) {}
+}
+
 /** Creates a registry with every Drawbridge series and the process defaults. */
 export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'drawbridge_' });
-  const requests = new FastCounter('drawbridge_requests_total', 'Requests by route, decision and status class.', ['route', 'decision', 'status_class'], registry);
-  const duration = new FastHistogram('drawbridge_request_duration_seconds', 'Time from request to response end, by route.', 'route', BUCKETS, registry);
-  const upstream = new FastHistogram('drawbridge_upstream_duration_seconds', 'Time from dispatch to upstream response headers, by route.', 'route', BUCKETS, registry);
+  // Shared by the per-request series: a reset of any of them invalidates the children cached on routes.
+  const epoch = new Epoch();
+  const requests = new FastCounter('drawbridge_requests_total', 'Requests by route, decision and status class.', ['route', 'decision', 'status_class'], registry, epoch);
+  const duration = new FastHistogram('drawbridge_request_duration_seconds', 'Time from request to response end, by route.', 'route', BUCKETS, registry, epoch);
+  const upstream = new FastHistogram('drawbridge_upstream_duration_seconds', 'Time from dispatch to upstream response headers, by route.', 'route', BUCKETS, registry, epoch);
   const signIns = new Counter({ name: 'drawbridge_sign_ins_total', help: 'Sign-ins by result.', labelNames: ['result'], registers: [registry] });
   const reloads = new Counter({ name: 'drawbridge_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers: [registry] });
   const lastReload = new Gauge({ name: 'drawbridge_config_last_reload_success_timestamp_seconds', help: 'When the configuration in force was loaded.', registers: [registry] });
@@ -40,16 +72,45 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
 
-  const classes = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+  const childrenOf = (route: Route): RouteChildren => {
+    const cached = route.runtime.metrics as RouteChildren | undefined;
+    if (cached !== undefined && cached.route === route && cached.epoch === epoch && cached.seen === epoch.value) return cached;
+    const fresh = new RouteChildren(route, epoch, epoch.value);
+    route.runtime.metrics = fresh;
+    return fresh;
+  };
+
   return {
     registry,
     request(route, decision, status, seconds) {
-      const cls = classes[Math.floor(status / 100)] ?? 'other';
-      requests.child3(route, decision, cls).value++;
-      duration.child(route).observe(seconds);
+      const k = Math.floor(status / 100);
+      const cls = k >= 0 && k < OTHER_CLASS ? k : OTHER_CLASS;
+      if (route === undefined) {
+        requests.child3('', decision, CLASSES[cls]!).value++;
+        duration.child('').observe(seconds);
+        return;
+      }
+      const children = childrenOf(route);
+      if (cls === 2 && decision === 'allow') {
+        let allowed = children.allowed;
+        if (allowed === undefined) children.allowed = allowed = requests.child3(route.name, decision, CLASSES[cls]!);
+        allowed.value++;
+      } else {
+        let row = children.requests.get(decision);
+        if (row === undefined) children.requests.set(decision, (row = CLASSES.map(() => undefined)));
+        let count = row[cls];
+        if (count === undefined) row[cls] = count = requests.child3(route.name, decision, CLASSES[cls]!);
+        count.value++;
+      }
+      let time = children.duration;
+      if (time === undefined) children.duration = time = duration.child(route.name);
+      time.observe(seconds);
     },
     upstream(route, seconds) {
-      upstream.child(route).observe(seconds);
+      const children = childrenOf(route);
+      let time = children.upstream;
+      if (time === undefined) children.upstream = time = upstream.child(route.name);
+      time.observe(seconds);
     },
     signIn(result) {
       signIns.inc({ result });

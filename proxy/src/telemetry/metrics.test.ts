@@ -1,0 +1,102 @@
+// telemetry/metrics.test.ts — the per-request series as scraped, and the children cached on compiled routes:
+// per Metrics instance, dropped by a reset, never shared by a copy of a route.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfigText } from '../config/load.js';
+import { formatIssue } from '../config/locate.js';
+import { compileConfig, type Route } from '../routes/compile.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+function routes(): readonly Route[] {
+  const text = `publicUrl: https://auth.example.com
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - { name: app, from: "https://app.example.com", to: "http://10.0.0.1:80", public: true }
+  - { name: wiki, from: "https://wiki.example.com", to: "http://10.0.0.2:80", public: true }
+`;
+  const r = loadConfigText(text, 't.yaml');
+  if (!r.ok) throw new Error(r.errors.map(formatIssue).join('\n'));
+  return compileConfig(r.config).table.routes;
+}
+
+async function value(metrics: Metrics, series: string): Promise<number | undefined> {
+  const text = await metrics.registry.metrics();
+  const found = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return found === undefined ? undefined : Number(found.slice(series.length + 1));
+}
+
+const APP_2XX = 'drawbridge_requests_total{route="app",decision="allow",status_class="2xx"}';
+
+test('two Metrics instances sharing one compiled route count separately', async () => {
+  const [app] = routes();
+  const a = createMetrics({ defaults: false });
+  const b = createMetrics({ defaults: false });
+  // Interleaved, so each instance finds the other's children on the route.
+  a.request(app, 'allow', 200, 0.01);
+  b.request(app, 'allow', 200, 0.01);
+  a.request(app, 'allow', 204, 0.01);
+  a.upstream(app!, 0.005);
+  b.upstream(app!, 0.005);
+  b.upstream(app!, 0.005);
+  a.request(app, 'allow', 200, 0.01);
+  assert.equal(await value(a, APP_2XX), 3);
+  assert.equal(await value(b, APP_2XX), 1);
+  assert.equal(await value(a, 'drawbridge_request_duration_seconds_count{route="app"}'), 3);
+  assert.equal(await value(b, 'drawbridge_request_duration_seconds_count{route="app"}'), 1);
+  assert.equal(await value(a, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 1);
+  assert.equal(await value(b, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 2);
+});
+
+test('after a reset, counting through a route starts again from 0 and is reported', async () => {
+  const [app] = routes();
+  const m = createMetrics({ defaults: false });
+  m.request(app, 'allow', 200, 0.01);
+  m.request(app, 'allow', 200, 0.01);
+  m.upstream(app!, 0.005);
+  assert.equal(await value(m, APP_2XX), 2);
+  m.registry.resetMetrics();
+  assert.equal(await value(m, APP_2XX), undefined);
+  m.request(app, 'allow', 200, 0.01);
+  m.upstream(app!, 0.005);
+  m.upstream(app!, 0.005);
+  assert.equal(await value(m, APP_2XX), 1);
+  assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="app"}'), 1);
+  assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 2);
+  // One series reset on its own invalidates the cached children too.
+  m.registry.getSingleMetric('drawbridge_upstream_duration_seconds')!.reset();
+  m.upstream(app!, 0.005);
+  assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 1);
+  assert.equal(await value(m, APP_2XX), 1);
+});
+
+test('series by route name, decision and status class: routes of one name share a series, copies and no route count under their own name', async () => {
+  const [app, wiki] = routes();
+  const [reloaded] = routes();
+  assert.notEqual(app, reloaded);
+  const m = createMetrics({ defaults: false });
+  m.request(app, 'allow', 200, 0.01);
+  m.request(reloaded, 'allow', 299, 0.01);
+  m.request(wiki, 'deny', 403, 0.01);
+  m.request({ ...app!, name: 'copy' }, 'allow', 200, 0.01);
+  m.request(app, 'allow', 200, 0.01);
+  m.request(undefined, 'no-route', 404, 0.01);
+  for (const status of [0, 101, 302, 502, 600, Number.NaN]) m.request(app, 'page', status, 0.01);
+  assert.equal(await value(m, APP_2XX), 3);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="copy",decision="allow",status_class="2xx"}'), 1);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="wiki",decision="deny",status_class="4xx"}'), 1);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="",decision="no-route",status_class="4xx"}'), 1);
+  for (const cls of ['0xx', '1xx', '3xx', '5xx']) assert.equal(await value(m, `drawbridge_requests_total{route="app",decision="page",status_class="${cls}"}`), 1, cls);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="app",decision="page",status_class="other"}'), 2);
+  assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="app"}'), 9);
+  assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route=""}'), 1);
+  // No upstream series for a route until an upstream time is observed.
+  assert.doesNotMatch(await m.registry.metrics(), /^drawbridge_upstream_duration_seconds_count/m);
+});
+
+test('the runtime data on a route is left out of a JSON dump of it', () => {
+  const [app] = routes();
+  createMetrics({ defaults: false }).request(app, 'allow', 200, 0.01);
+  assert.ok(app!.runtime.metrics !== undefined);
+  assert.equal('runtime' in JSON.parse(JSON.stringify(app)), false);
+});
