@@ -43,6 +43,8 @@ export interface DevIdpOptions {
    * IdP restarted on the same port and its refresh tokens stay valid, as with an IdP backed by a database.
    */
   adapter?: ReturnType<typeof createMemoryAdapter>;
+  /** Default true. false: no RP-initiated logout — the discovery document names no end_session_endpoint. */
+  endSession?: boolean;
 }
 
 /** Options of `backchannelLogout`. */
@@ -240,7 +242,7 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
       resourceIndicators: { enabled: false },
       revocation: { enabled: true, allowedPolicy: async (_ctx: KoaContext, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
       rpInitiatedLogout: {
-        enabled: true,
+        enabled: options.endSession !== false,
         // Only reached when the automatic confirmation below failed: a plain button still signs out.
         async logoutSource(ctx: KoaContext, form: string) {
           ctx.type = 'html';

@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   DRB_STEP_UP: [401, 'The route needs a fresher or stronger sign-in than the session has.'],
   DRB_FORBIDDEN: [403, 'The policy of the route denies this request.'],
   DRB_BAD_TOKEN: [401, 'The bearer token is invalid: bad signature, wrong issuer or audience, expired or not yet valid.'],
-  DRB_IDP_UNAVAILABLE: [503, 'The identity provider cannot be reached; new sign-ins are refused until it is back.'],
+  DRB_IDP_UNAVAILABLE: [503, 'The identity provider cannot be reached, or answers 5xx or 429 (e.g. to the code exchange of a sign-in); new sign-ins are refused until it is back.'],
   DRB_STORE_UNAVAILABLE: [503, 'The session store cannot be reached; requests that need a session are refused.'],
   DRB_SIGN_IN_FAILED: [400, 'The sign-in callback was invalid: unknown or replayed state, bad code, or an ID token that failed verification.'],
   DRB_CSRF: [403, 'A state-changing request to Drawbridge carried no valid CSRF token.'],

@@ -1,6 +1,7 @@
 // proxy/test/failures.test.ts — failing closed and failing clearly (SPEC §3, §7): the IdP down at start, after
 // start, or between the redirect and the callback; an upstream down or slow; no route; a denied user. Each case
 // checks what the client got and that the upstream was (or was not) contacted.
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,6 +141,124 @@ describe('IdP going down between the redirect and the callback', () => {
     assert.equal(sessionCookie(b, s.url('app.localhost')), undefined);
     assert.equal((await s.db.store.list()).length, 0, 'no session was created');
     assertUntouched(s, m);
+  });
+});
+
+describe('the IdP token endpoint answering 5xx or 429 at the callback', () => {
+  let s: Stack;
+  let tokenPath: string;
+  before(async () => {
+    s = await startStack();
+    const discovery = (await (await fetch(`${s.idp!.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+    tokenPath = new URL(discovery.token_endpoint).pathname;
+  }, { timeout: 60_000 });
+  after(async () => {
+    await s?.close();
+  });
+
+  interface Answer {
+    status: number;
+    headers?: Record<string, string>;
+    body?: string;
+  }
+
+  /**
+   * Signs alice in at the real IdP up to the redirect to the callback; then a real HTTP server takes the IdP's
+   * address, as a load balancer would whose IdP backend is failing: the token endpoint gets `answer`, anything else
+   * 502. Opens the callback (as `accept`), and puts the IdP back. Returns the answer and what the front saw.
+   */
+  async function callbackWhileTokenEndpointAnswers(answer: Answer, accept = 'text/html') {
+    const b = s.browser();
+    const m = marker('token');
+    const cb = `${s.publicUrl}/.drawbridge/callback`;
+    const { response } = await signInAtIdp(b, s.url('app.localhost', `/t?${m}`), { login: 'alice', stopAt: cb, headers: { accept: 'text/html' } });
+    assert.ok(response.location?.startsWith(`${cb}?`), 'the IdP sent the browser back with a code');
+    const port = s.idp!.port;
+    await s.stopIdp();
+    const seen: string[] = [];
+    const front = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      if (req.method === 'POST' && req.url === tokenPath) res.writeHead(answer.status, answer.headers ?? {}).end(answer.body ?? '');
+      else res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway');
+    });
+    await new Promise<void>((r) => front.listen(port, '127.0.0.1', () => r()));
+    try {
+      const res = await b.get(response.location!, { headers: { accept } });
+      return { b, m, res, callbackUrl: response.location!, seen };
+    } finally {
+      await new Promise<void>((r) => {
+        front.close(() => r());
+        front.closeAllConnections();
+      });
+      await s.startIdp();
+    }
+  }
+
+  function assertNoSession(b: ReturnType<Stack['browser']>): void {
+    assert.equal(sessionCookie(b, s.publicUrl), undefined, 'no session cookie on publicUrl');
+    assert.equal(sessionCookie(b, s.url('app.localhost')), undefined, 'nor on the route host');
+  }
+
+  const outages: [string, Answer][] = [
+    ['503 with an HTML body', { status: 503, headers: { 'content-type': 'text/html' }, body: '<h1>Service Unavailable</h1>' }],
+    ['502 with no body', { status: 502 }],
+    ['500 with a JSON OAuth error', { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error","error_description":"oops"}' }],
+    ['429 with a JSON OAuth error and Retry-After', { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '30' }, body: '{"error":"slow_down"}' }],
+    ['429 as plain text from a rate limiter', { status: 429, headers: { 'content-type': 'text/plain' }, body: 'Too Many Requests' }],
+  ];
+  for (const [what, answer] of outages) {
+    test(`${what}: the callback answers 503 "IdP unavailable", logs idp-unavailable and creates no session`, { timeout: 30_000 }, async () => {
+      const logsFrom = s.logs.length;
+      const { b, m, res, callbackUrl, seen } = await callbackWhileTokenEndpointAnswers(answer);
+      assert.deepEqual(seen, [`POST ${tokenPath}`], 'Drawbridge did call the token endpoint, once');
+      assert.equal(res.status, 503, `503, not "could not be verified" (got ${res.status}: ${res.body.slice(0, 200)})`);
+      assert.equal(res.url, callbackUrl, 'answered at the callback, no further redirect');
+      assert.match(String(res.headers['content-type']), /text\/html/);
+      assert.match(res.body, /Sign-in is temporarily unavailable/);
+      assert.doesNotMatch(res.body, /could not be verified/);
+      assert.equal(res.headers['retry-after'], '10');
+      const requestId = String(res.headers['x-request-id']);
+      assert.ok(res.body.includes(requestId), 'the page shows the request id');
+      assertNoSession(b);
+      assert.equal((await s.db.store.list()).length, 0, 'no session was created');
+      assertUntouched(s, m);
+      const fresh = s.logs.slice(logsFrom);
+      const signIn = fresh.find((l) => l.event === 'sign-in' && l.requestId === requestId);
+      assert.ok(signIn, 'a sign-in log line for this request');
+      assert.equal(signIn.result, 'idp-unavailable');
+      assert.equal(signIn.idpStatus, answer.status);
+      const line = fresh.find((l) => l.event === 'request' && l.requestId === requestId);
+      assert.equal(line?.decision, 'idp-unavailable');
+      assert.equal(line?.status, 503);
+      assert.equal(fresh.filter((l) => l.event === 'sign-in' && l.result === 'failure').length, 0, 'not logged as a failed (bad) sign-in');
+    });
+  }
+
+  test('an API client at the callback gets the idp_unavailable JSON', { timeout: 30_000 }, async () => {
+    const { b, res } = await callbackWhileTokenEndpointAnswers({ status: 503 }, 'application/json');
+    assert.equal(res.status, 503);
+    const body = res.json();
+    assert.equal(body.error, 'idp_unavailable');
+    assert.equal(body.requestId, res.headers['x-request-id']);
+    assertNoSession(b);
+  });
+
+  test('the control: a token endpoint REFUSING the code (400 invalid_grant) is still a failed sign-in, 400', { timeout: 30_000 }, async () => {
+    const { b, res } = await callbackWhileTokenEndpointAnswers({ status: 400, headers: { 'content-type': 'application/json' }, body: '{"error":"invalid_grant"}' });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /could not be verified/);
+    assertNoSession(b);
+    assert.equal((await s.db.store.list()).length, 0);
+  });
+
+  test('with the IdP back, the same browser signs in', { timeout: 30_000 }, async () => {
+    await waitFor(async () => (await s.db.ready()).checks.idp, 10_000);
+    const b = s.browser();
+    const m = marker('back');
+    const { response } = await s.signIn(b, s.url('app.localhost', `/back?${m}`), 'alice');
+    assert.equal(response.status, 200);
+    assert.equal(received(s, m).length, 1);
   });
 });
 

@@ -33,6 +33,13 @@ const ROUTES = `routes:
     policy:
       allow:
         - and: [ { groups: [engineering] }, { authAge: 1m } ]
+  - name: mixed
+    from: http://mixed.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - and: [ { groups: [wiki-admins] }, { mfa: true } ]
+        - groups: [engineering]
 `;
 
 const HTML = { accept: 'text/html' };
@@ -74,13 +81,33 @@ async function hop(client: CookieJarClient, url: string): Promise<URL> {
   return new URL(r.location);
 }
 
+/** Every URL `client` requests from now on (each hop of every redirect chain). */
+function recordRequests(client: CookieJarClient): string[] {
+  const urls: string[] = [];
+  const request = client.request.bind(client);
+  client.request = async (method, url, options) => {
+    const r = await request(method, url, options);
+    urls.push(...r.redirects);
+    return r;
+  };
+  return urls;
+}
+
+/** The IdP's authorization endpoint (from its discovery document). */
+async function authorizationEndpoint(): Promise<string> {
+  const discovery = (await (await fetch(`${s.idp!.issuer}/.well-known/openid-configuration`)).json()) as { authorization_endpoint: string };
+  return discovery.authorization_endpoint;
+}
+
 test('carol (password + one-time code) passes an mfa route at her first sign-in', { timeout: 30_000 }, async () => {
   const b = s.browser();
   const marker = `carol${Date.now()}`;
   const url = s.url('admin.localhost', `/?${marker}`);
-  // Anonymous: an ordinary sign-in, not a step-up.
+  // Anonymous: an ordinary sign-in, not a step-up, that already says what the route demands of every sign-in.
   const first = await hop(b, url);
   assert.equal(first.searchParams.get('step_up'), null);
+  assert.equal(first.searchParams.get('need'), '1');
+  assert.equal(first.searchParams.get('mfa'), '1');
   const { response, askedPassword, askedOtp } = await s.signIn(b, url, 'carol');
   assert.ok(askedPassword && askedOtp, 'carol always gives the one-time code');
   assert.equal(response.status, 200);
@@ -88,6 +115,93 @@ test('carol (password + one-time code) passes an mfa route at her first sign-in'
   const seen = received(s.app, marker);
   assert.equal(seen.length, 1);
   assert.equal(seen[0]!.headers['x-forwarded-user'], 'carol');
+});
+
+test('anonymous alice opens the mfa route: ONE trip to the IdP, which asks for the code at once (acr_values=mfa), then in', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const seen = recordRequests(b);
+  const marker = `oneTrip${Date.now()}`;
+  const url = s.url('admin.localhost', `/reports?${marker}=1`);
+  const logsFrom = s.logs.length;
+
+  // The route host sends the anonymous browser to sign in, with the route's demands (not a step-up: no session yet).
+  const signIn = await hop(b, url);
+  assert.equal(`${signIn.origin}${signIn.pathname}`, `${s.publicUrl}/.drawbridge/sign_in`);
+  assert.equal(signIn.searchParams.get('rd'), url);
+  assert.equal(signIn.searchParams.get('step_up'), null);
+  assert.equal(signIn.searchParams.get('need'), '1');
+  assert.equal(signIn.searchParams.get('mfa'), '1');
+  // The very first authorization request already carries the step-up parameters the route would otherwise ask for later.
+  const authorize = await hop(b, signIn.href);
+  assert.equal(`${authorize.origin}${authorize.pathname}`, await authorizationEndpoint());
+  assert.equal(authorize.searchParams.get('acr_values'), 'mfa', 'acr_values from idp.mfaAcrValues');
+  assert.equal(authorize.searchParams.get('max_age'), null, 'the route asks for mfa, not for a recent sign-in');
+  assert.equal(authorize.searchParams.get('prompt'), null, 'no prompt=login: an IdP session with MFA would do');
+
+  const done = await signInAtIdp(b, authorize, { login: 'alice', headers: HTML });
+  assert.ok(done.askedPassword, 'the password, once');
+  assert.ok(done.askedOtp, 'and the one-time code in the same sign-in');
+  assert.equal(done.response.status, 200, `ends at the upstream (got ${done.response.status} at ${done.response.url})`);
+  assert.equal(done.response.url, url, 'back on the exact URL');
+  const upstream = received(s.app, marker);
+  assert.equal(upstream.length, 1);
+  assert.equal(upstream[0]!.headers['x-forwarded-user'], 'alice');
+
+  // One authorization request at the IdP in the whole journey; no step-up was started.
+  const endpoint = await authorizationEndpoint();
+  const authorizations = seen.filter((u) => u.startsWith(`${endpoint}?`));
+  assert.equal(authorizations.length, 1, `one authorization request: ${authorizations.join(' , ')}`);
+  assert.equal(seen.filter((u) => u.includes('step_up=1')).length, 0, 'the route never asked for a step-up');
+  const decisions = s.logs.slice(logsFrom).filter((l) => l.event === 'request').map((l) => l.decision);
+  assert.equal(decisions.filter((d) => d === 'sign-in-started').length, 1);
+  assert.equal(decisions.filter((d) => d === 'step-up-started').length, 0);
+  const me = (await b.get(s.url('admin.localhost', '/.drawbridge/me'), { headers: { accept: 'application/json' } })).json();
+  assert.deepEqual(me.amr, ['pwd', 'otp']);
+  assert.equal(me.acr, 'mfa');
+});
+
+test('anonymous on an authAge route: the first authorization request carries max_age', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const url = s.url('recent.localhost', `/?fresh${Date.now()}`);
+  const signIn = await hop(b, url);
+  assert.equal(signIn.searchParams.get('need'), '1');
+  assert.equal(signIn.searchParams.get('max_age'), '60');
+  const authorize = await hop(b, signIn.href);
+  assert.equal(authorize.searchParams.get('max_age'), '60');
+  assert.equal(authorize.searchParams.get('acr_values'), null);
+  const done = await signInAtIdp(b, authorize, { login: 'alice', headers: HTML });
+  assert.equal(done.response.status, 200);
+  assert.equal(done.response.url, url);
+});
+
+test('a route where some users get in without MFA asks nobody for it up front', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const url = s.url('mixed.localhost', `/?mixed${Date.now()}`);
+  const signIn = await hop(b, url);
+  assert.equal(signIn.searchParams.get('need'), null);
+  assert.equal(signIn.searchParams.get('mfa'), null);
+  const authorize = await hop(b, signIn.href);
+  assert.equal(authorize.searchParams.get('acr_values'), null);
+  const done = await signInAtIdp(b, authorize, { login: 'alice', headers: HTML });
+  assert.ok(!done.askedOtp, 'alice (engineering) gets in with her password');
+  assert.equal(done.response.status, 200);
+  assert.equal(done.response.url, url);
+});
+
+test('a first sign-in the IdP cannot fully satisfy is not refused at the callback: the route then asks for the step-up', { timeout: 30_000 }, async () => {
+  const b = s.browser();
+  const url = s.url('vault.localhost', `/?vaultFirst${Date.now()}`);
+  const signIn = await hop(b, url);
+  assert.equal(signIn.searchParams.get('acr'), 'phishing-resistant');
+  const authorize = await hop(b, signIn.href);
+  assert.equal(authorize.searchParams.get('acr_values'), 'phishing-resistant');
+  // The dev IdP signs alice in with a password (acr pwd): a session is made, and the route asks for the step-up.
+  const done = await signInAtIdp(b, authorize, { login: 'alice', stopAt: `${s.publicUrl}/.drawbridge/sign_in?`, headers: HTML });
+  assert.equal(done.response.status, 302);
+  const stepUp = new URL(done.response.location!);
+  assert.equal(stepUp.searchParams.get('step_up'), '1');
+  assert.equal(stepUp.searchParams.get('acr'), 'phishing-resistant');
+  assert.ok(sessionCookie(b, s.publicUrl), 'the sign-in made a session');
 });
 
 test('alice is sent to step-up: prompt=login and acr_values=mfa at the IdP, the OTP form, then in — with a new session id, same user', { timeout: 30_000 }, async () => {

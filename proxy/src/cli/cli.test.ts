@@ -63,7 +63,10 @@ test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-i
   assert.match(after.out, /decision: deny/);
   assert.match(after.out, /grant-expired/);
   const anon = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/');
-  assert.match(anon.out, /decision: sign-in/);
+  assert.match(anon.out, /decision: sign-in\n/);
+  // A route that needs MFA and a recent sign-in of everybody asks for them at the first sign-in.
+  const anonAdmin = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/admin/settings');
+  assert.match(anonAdmin.out, /decision: sign-in \(asks the IdP at once for multi-factor sign-in, a sign-in at most 900s old\)/);
   const none = await run('explain', 'config/example.yaml', '--url', 'https://nowhere.example.org/');
   assert.match(none.out, /none serves nowhere\.example\.org\//);
   const bad = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/a%2Fb');

@@ -80,7 +80,8 @@ export const explain: Command = async (args, io) => {
       const { route, decision } = result;
       out.push(`route:    ${route.name} (from ${route.from} → ${route.config.to})`);
       out.push(`path:     ${result.path}`);
-      out.push(`decision: ${decision.outcome}${decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : ''}`);
+      const needs = decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : decision.signInNeed ? ` (asks the IdP at once for ${describeStepUp(decision.signInNeed)})` : '';
+      out.push(`decision: ${decision.outcome}${needs}`);
       out.push(`reasons:  ${decision.reasons.map(reasonText).join('; ')}`);
       if (decision.trace && decision.trace.length > 0) {
         out.push('rules:');

@@ -97,7 +97,7 @@ export const configSchema = z.strictObject({
       })
       .default({ user: 'preferred_username', groups: 'groups' }),
     audiences: z.array(z.string().min(1)).optional().describe('Accepted `aud` of bearer tokens (default: clientId).'),
-    mfaAcrValues: z.array(z.string().min(1)).default([]).describe('acr_values sent to the IdP when an `mfa` rule needs a step-up.'),
+    mfaAcrValues: z.array(z.string().min(1)).default([]).describe('acr_values sent to the IdP when an `mfa` rule needs a step-up, and at the first sign-in to a route that needs MFA of everybody.'),
     allowInsecureHttp: z.boolean().default(false).describe('Allow http:// for the IdP and publicUrl (development only).'),
   }),
   session: z.strictObject({

@@ -50,7 +50,7 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
   const identity = opts.identity ?? alice();
   const prepare = (req: http.IncomingMessage): void => {
     const url = new URL(req.url ?? '/', 'http://front');
-    stripClientHeaders(req, stripper, { trustedPeer: opts.trustedPeer ?? false, cookieNames: ['drawbridge'], consumedBearer: opts.consumedBearer ?? false });
+    stripClientHeaders(req, stripper, { trustedPeer: opts.trustedPeer ?? false, cookieBase: 'drawbridge', consumedBearer: opts.consumedBearer ?? false });
     const forwardedFor = opts.trustedPeer ? (req.headers['x-forwarded-for'] as string | undefined) : undefined;
     setIdentityHeaders(req.headers, route, identity, {
       assertion: { name: 'X-Drawbridge-Assertion', value: ASSERTION },
@@ -494,7 +494,7 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   t.after(() => forwarder.close());
   forwarder.prepare([one, two]);
   const server = http.createServer((req, res) => {
-    stripClientHeaders(req, stripper, { trustedPeer: false, cookieNames: [], consumedBearer: false });
+    stripClientHeaders(req, stripper, { trustedPeer: false, cookieBase: '', consumedBearer: false });
     forwarder.web(req, res, req.url!.startsWith('/two') ? two : one, (r) => results.push(r), renderError);
   });
   const port = await listen(server);
@@ -519,7 +519,7 @@ test('two Forwarders sharing one compiled route each use their own pool (the poo
   b.prepare([route]);
   const results: ForwardResult[] = [];
   const server = http.createServer((req, res) => {
-    stripClientHeaders(req, stripper, { trustedPeer: false, cookieNames: [], consumedBearer: false });
+    stripClientHeaders(req, stripper, { trustedPeer: false, cookieBase: '', consumedBearer: false });
     (req.url!.startsWith('/b') ? b : a).web(req, res, route, (r) => results.push(r), renderError);
   });
   const port = await listen(server);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { compileStripper, stripClientHeaders, type StripOptions } from './strip.js';
 
 const stripper = compileStripper(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Name', 'X-Remote-User', 'X-Drawbridge-Assertion']);
-const untrusted: StripOptions = { trustedPeer: false, cookieNames: ['drawbridge', '__Host-drawbridge'], consumedBearer: false };
+const untrusted: StripOptions = { trustedPeer: false, cookieBase: 'drawbridge', consumedBearer: false };
 
 function strip(headers: IncomingHttpHeaders, opts: Partial<StripOptions> = {}): IncomingHttpHeaders {
   const req = { headers };
@@ -61,12 +61,14 @@ test('strip: untrusted peer loses X-Forwarded-*, Forwarded and X-Real-IP; a trus
   });
 });
 
-test('strip: the session cookie is removed under each name, every occurrence; other cookies stay in order', () => {
+test('strip: Drawbridge\'s cookies are removed under each name, every occurrence; other cookies stay in order', () => {
   assert.equal(strip({ cookie: 'a=1; drawbridge=s1; b=2; __Host-drawbridge=s2;c=3; drawbridge=s3' }).cookie, 'a=1; b=2; c=3');
   assert.equal('cookie' in strip({ cookie: 'drawbridge=s1; __Host-drawbridge=s2' }), false);
   // A cookie whose name merely contains the session cookie's name stays.
   assert.equal(strip({ cookie: 'mydrawbridge=1; drawbridge2=2' }).cookie, 'mydrawbridge=1; drawbridge2=2');
   assert.equal(strip({ cookie: 'x=1' }).cookie, 'x=1');
+  // The whole namespace goes: sign-in attempt cookies (any `__Host-` case) never reach an upstream either.
+  assert.equal(strip({ cookie: 'a=1; drawbridge-login-abcdefabcdef=b; __HOST-drawbridge-login-0123456789ab=c; drawbridge-x=d; b=2' }).cookie, 'a=1; b=2');
 });
 
 test('strip: Authorization goes only when Drawbridge consumed the bearer', () => {

@@ -2,6 +2,7 @@
 // identity and assertion headers, x-drawbridge-*, the session cookie, a consumed bearer, untrusted proxy headers,
 // and hop-by-hop headers. Replaces `req.headers` before the proxy library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
+import { isOwnCookie } from '../session/cookie.js';
 import { DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
 
 /** The precomputed name sets of `stripClientHeaders`. Build once per configuration with `compileStripper`. */
@@ -16,8 +17,12 @@ export interface Stripper {
 export interface StripOptions {
   /** The socket peer is a configured trusted proxy: its X-Forwarded-* and Forwarded are kept. */
   readonly trustedPeer: boolean;
-  /** Cookies to remove from `Cookie` (the session cookie under every name it may have). */
-  readonly cookieNames: readonly string[];
+  /**
+   * The base name of Drawbridge's cookies (`session.cookieName`): every cookie of its namespace (the session
+   * cookie, sign-in attempt cookies, with or without `__Host-`, see session/cookie.ts `isOwnCookie`) is removed
+   * from `Cookie`. '' removes none.
+   */
+  readonly cookieBase: string;
   /** Drawbridge authenticated the request with its `Authorization: Bearer` token. */
   readonly consumedBearer: boolean;
 }
@@ -118,7 +123,7 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
         // Re-added below for an upgrade; otherwise hop-by-hop (an Upgrade without Connection: upgrade is stray).
         break;
       case HEADERS.cookie: {
-        const kept = opts.cookieNames.length > 0 ? removeCookies(headers.cookie, opts.cookieNames) : headers.cookie;
+        const kept = opts.cookieBase !== '' ? removeOwnCookies(headers.cookie, opts.cookieBase) : headers.cookie;
         if (kept !== undefined) out.cookie = kept;
         break;
       }
@@ -136,18 +141,10 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
   req.headers = out;
 }
 
-/** The Cookie header without any occurrence of the named cookies; undefined when nothing is left. */
-function removeCookies(header: string | undefined, cookieNames: readonly string[]): string | undefined {
-  if (header === undefined) return undefined;
-  // Most requests carry the session cookie and a few others: only look at pieces when a name can be present.
-  let present = false;
-  for (const n of cookieNames) {
-    if (header.includes(n)) {
-      present = true;
-      break;
-    }
-  }
-  if (!present) return header;
+/** The Cookie header without Drawbridge's own cookies (base name `base`); undefined when nothing is left. */
+function removeOwnCookies(header: string | undefined, base: string): string | undefined {
+  // Most requests carry the session cookie and a few others: only look at pieces when one can be present.
+  if (header === undefined || !header.includes(base)) return header;
   let kept = '';
   let start = 0;
   const end = header.length;
@@ -158,8 +155,7 @@ function removeCookies(header: string | undefined, cookieNames: readonly string[
     start = stop + 1;
     if (piece === '') continue;
     const eq = piece.indexOf('=');
-    const cookieName = eq < 0 ? piece : piece.slice(0, eq).trimEnd();
-    if (cookieNames.includes(cookieName)) continue;
+    if (isOwnCookie(base, eq < 0 ? piece : piece.slice(0, eq).trimEnd())) continue;
     kept = kept === '' ? piece : `${kept}; ${piece}`;
   }
   return kept === '' ? undefined : kept;

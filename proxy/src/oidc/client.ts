@@ -145,12 +145,17 @@ export class OidcClient {
     return set;
   }
 
-  /** The IdP's end_session_endpoint URL with id_token_hint, or undefined when the IdP has none. */
-  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): URL | undefined {
+  /**
+   * The IdP's end_session_endpoint URL with id_token_hint, or undefined when the IdP has none. `state` (RP-Initiated
+   * Logout 1.0) comes back as a query parameter of `postLogoutRedirectUri`, which itself must stay exactly the
+   * registered URI.
+   */
+  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string, state?: string): URL | undefined {
     const config = this.config;
     if (!config?.serverMetadata().end_session_endpoint) return undefined;
     const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.idp.clientId };
     if (idTokenHint) params.id_token_hint = idTokenHint;
+    if (state) params.state = state;
     return oidc.buildEndSessionUrl(config, params);
   }
 
@@ -172,6 +177,46 @@ export class OidcClient {
     if (this.timer) clearTimeout(this.timer);
   }
 }
+
+/**
+ * The HTTP status of the IdP answer an openid-client error was made from, when it was made from one. openid-client 6
+ * (oauth4webapi) reports a non-200 token endpoint answer as: `ResponseBodyError` (a 4xx with a JSON OAuth error
+ * body, `status`); `WWWAuthenticateChallengeError` (any answer with a `WWW-Authenticate` challenge, `status`);
+ * `ClientError` code `OAUTH_RESPONSE_IS_NOT_JSON` (a 4xx whose body is not JSON, e.g. a gateway's plain-text 429)
+ * or else code `OAUTH_RESPONSE_IS_NOT_CONFORM` (every 5xx whatever its body, a 4xx without an OAuth error), both
+ * with the fetch `Response` as `cause`.
+ */
+export function idpErrorStatus(e: unknown): number | undefined {
+  if (e instanceof oidc.ResponseBodyError || e instanceof oidc.WWWAuthenticateChallengeError) return e.status;
+  if (e instanceof oidc.ClientError && (e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || e.code === 'OAUTH_RESPONSE_IS_NOT_JSON')) {
+    const status = (e.cause as { status?: unknown } | undefined)?.status;
+    return typeof status === 'number' ? status : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * True when a request to the IdP failed because the IdP is unavailable, not because it refused what was sent: the
+ * connection failed or timed out, or the IdP (or a proxy in front of it) answered 5xx or 429. Such a failure is an
+ * outage (503, try again later), never a verdict on the sign-in; anything else is.
+ */
+export function isIdpOutage(e: unknown): boolean {
+  if (e === null || typeof e !== 'object') return false;
+  const status = idpErrorStatus(e);
+  if (status !== undefined) return status >= 500 || status === 429;
+  const err = e as { code?: unknown; cause?: { code?: unknown; name?: unknown }; name?: unknown; message?: unknown };
+  const code = err.cause?.code ?? err.code ?? '';
+  return (
+    (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) ||
+    // openid-client wraps its own request timeout (a DOMException TimeoutError) as ClientError OAUTH_TIMEOUT.
+    err.code === 'OAUTH_TIMEOUT' ||
+    err.name === 'TimeoutError' ||
+    err.cause?.name === 'TimeoutError' ||
+    /fetch failed/i.test(typeof err.message === 'string' ? err.message : '')
+  );
+}
+
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function toTokenSet(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, now: number): TokenSet {
   const claims = tokens.claims();

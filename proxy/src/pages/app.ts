@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
 import * as oidc from 'openid-client';
+import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
 import { identityFromClaims } from '../oidc/claims.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
 import { safeReturnTarget } from '../routes/return-target.js';
@@ -12,11 +13,12 @@ import { loginCookieName, parseCookieHeader, serializeCookie } from '../session/
 import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
 import { tokenFields } from '../session/sessions.js';
-import { acrValuesFor, parseStepUp, unmetStepUp } from '../server/step-up.js';
+import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from '../server/step-up.js';
 import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
 import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
 import { answer, pageUser } from '../server/pipeline.js';
 import { PATHS } from './paths.js';
+import { openReturnState, sealReturnState } from './return-state.js';
 import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
 
 /** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
@@ -105,9 +107,12 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     const rd = safeReturnTarget(query.get('rd'), cfg(), cfg().publicOrigin);
     const stepUp = parseStepUp(query);
+    // What the route demands of every sign-in it lets in (an anonymous request to an MFA route): asked of the IdP now.
+    const need = stepUp ? undefined : parseSignInNeed(query);
     const fresh = query.get('fresh') === '1';
     const session = await sessionOr503(req, res, x);
     if (session === STORE_DOWN) return;
+    // A session on publicUrl is reused even when it lacks `need`: the route then asks for a step-up (one IdP trip).
     if (session && !stepUp && !fresh) {
       x.identity = session.identity;
       x.decision = 'session-reused';
@@ -125,8 +130,13 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       const acr = acrValuesFor(stepUp, cfg().config.idp.mfaAcrValues);
       if (acr) params.acrValues = acr;
       if (stepUp.maxAge !== undefined) params.maxAge = attempt.maxAge = stepUp.maxAge;
-    } else if (fresh) {
-      params.prompt = 'login';
+    } else {
+      if (fresh) params.prompt = 'login';
+      // No prompt=login here: an IdP session that already brings the need is fine. Nothing is verified at the
+      // callback either: the route's policy decides, and asks for a step-up if the IdP did not deliver.
+      const acr = need ? acrValuesFor(need, cfg().config.idp.mfaAcrValues) : undefined;
+      if (acr) params.acrValues = acr;
+      if (need?.maxAge !== undefined) params.maxAge = attempt.maxAge = need.maxAge;
     }
     try {
       await rt.sessions.store.putOnce(`login:${state}`, JSON.stringify(attempt), LOGIN_TTL_MS);
@@ -181,8 +191,11 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       const callbackUrl = new URL(`${cfg().publicOrigin}${PATHS.callback}?${x.query}`);
       tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier, ...(attempt.maxAge !== undefined ? { maxAge: attempt.maxAge } : {}) });
     } catch (e) {
-      if (isNetworkError(e)) {
-        rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', requestId: x.id, error: (e as Error).message });
+      // The IdP unreachable, or its token endpoint answering 5xx / 429: an outage, not a bad sign-in response.
+      // Still no session (fail closed); the browser gets the 503 page and may start again once the IdP is back.
+      if (isIdpOutage(e)) {
+        const status = idpErrorStatus(e);
+        rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', requestId: x.id, error: (e as Error).message, ...(status !== undefined ? { idpStatus: status } : {}) });
         return idpUnavailable(req, res, x);
       }
       return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message);
@@ -266,31 +279,55 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     redirect(res, target, { 'set-cookie': rt.sessions.setCookie(session, secure(x), rt.now()) });
   });
 
-  // GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session).
+  /**
+   * The sign-out's return target: `rd` when it is a safe one (safeReturnTarget: a route origin or publicUrl), else
+   * undefined — the default applies (a foreign or malformed `rd` is ignored, never followed).
+   */
+  function signOutTarget(x: Exchange, rd: unknown): string | undefined {
+    if (typeof rd !== 'string' || rd === '') return undefined;
+    const target = safeReturnTarget(rd, cfg(), requestOrigin(x));
+    // A relative `rd` resolves against the host asked, which answers /.drawbridge/* whatever its name: the result
+    // must still be a route origin or publicUrl on its own.
+    if (target === `${cfg().publicOrigin}/` || safeReturnTarget(target, cfg()) !== target) return undefined;
+    return target;
+  }
+
+  /** The "Sign in again" link of the signed-out page: back to `target`, or to the default. */
+  function signInAgainUrl(target: string | undefined, fallback: string | undefined): string {
+    const rd = target ?? fallback;
+    return `${cfg().publicOrigin}${PATHS.signIn}${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
+  }
+
+  // GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session: also where the IdP sends the
+  // browser after its end-session, with the `state` that carries the return target).
   app.get(PATHS.signOut, async (req: Request, res: Response) => {
     const x = getExchange(req);
     const session = await sessionOr503(req, res, x);
     if (session === STORE_DOWN) return;
     const headers = { 'content-security-policy': csp() };
+    const query = new URLSearchParams(x.query);
+    const rd = query.get('rd');
     if (!session) {
-      return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
+      const target = signOutTarget(x, openReturnState(query.get('state'), rt.sessions.keys.signOutReturn)) ?? signOutTarget(x, rd);
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(target, `${requestOrigin(x)}/`) }), {
         ...headers,
         'set-cookie': rt.sessions.clearCookie(secure(x)),
       });
     }
     x.identity = session.identity;
-    const rd = new URLSearchParams(x.query).get('rd');
     sendPage(res, 200, signOutConfirmPage({ user: pageUser(session.identity), action: PATHS.signOut, csrfToken: rt.sessions.csrfToken(session.id), ...(rd ? { returnTo: safeReturnTarget(rd, cfg(), requestOrigin(x)) } : {}) }), headers);
   });
 
-  // POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP.
+  // POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP. The form's `rd` (checked
+  // again here) is where the signed-out page's "Sign in again" leads.
   app.post(PATHS.signOut, express.urlencoded({ extended: false, limit: '8kb' }), async (req: Request, res: Response) => {
     const x = getExchange(req);
     const session = await sessionOr503(req, res, x);
     if (session === STORE_DOWN) return;
     const body = (req.body ?? {}) as Record<string, unknown>;
+    const target = signOutTarget(x, body.rd);
     if (!session) {
-      return sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}/`)}` }), {
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(target, `${requestOrigin(x)}/`) }), {
         'set-cookie': rt.sessions.clearCookie(secure(x)),
       });
     }
@@ -298,7 +335,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (!rt.sessions.checkCsrf(session.id, body.csrf)) {
       x.decision = 'csrf-refused';
       rt.logger.warn({ event: 'sign-out', result: 'csrf-refused', requestId: x.id, user: session.identity.user });
-      return answer(req, res, 403, signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId: x.id, retryUrl: PATHS.signOut, status: 403 }), { error: 'csrf', requestId: x.id });
+      const retryUrl = `${PATHS.signOut}${target ? `?rd=${encodeURIComponent(target)}` : ''}`;
+      return answer(req, res, 403, signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId: x.id, retryUrl, status: 403 }), { error: 'csrf', requestId: x.id });
     }
     try {
       await rt.sessions.store.delete(session.id);
@@ -307,10 +345,12 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     x.decision = 'signed-out';
     rt.logger.info({ event: 'sign-out', result: 'success', requestId: x.id, user: session.identity.user, email: session.identity.email ?? '' });
-    const end = rt.oidc.endSessionUrl(session.tokens.idToken, `${cfg().publicOrigin}${PATHS.signOut}`);
+    // The IdP comes back to exactly the registered post-logout URI; the return target rides in `state`, MACed.
+    const state = target ? sealReturnState(target, rt.sessions.keys.signOutReturn) : undefined;
+    const end = rt.oidc.endSessionUrl(session.tokens.idToken, `${cfg().publicOrigin}${PATHS.signOut}`, state);
     const cookie = { 'set-cookie': rt.sessions.clearCookie(secure(x)) };
     if (end) return redirect(res, end.href, cookie);
-    sendPage(res, 200, signedOutPage({ signInUrl: `${cfg().publicOrigin}${PATHS.signIn}` }), cookie);
+    sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(target, undefined) }), cookie);
   });
 
   // GET /.drawbridge/me — who am I, as HTML or JSON; never tokens.
@@ -415,14 +455,3 @@ function safeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
-
-function isNetworkError(e: unknown): boolean {
-  const err = e as { code?: string; cause?: { code?: string }; name?: string; message?: string };
-  const code = err.cause?.code ?? err.code ?? '';
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET'].includes(code) ||
-    err.name === 'TimeoutError' ||
-    /fetch failed/i.test(err.message ?? '')
-  );
-}
-

@@ -44,6 +44,40 @@ export function leastStepUp(a: StepUpNeed | undefined, b: StepUpNeed | undefined
   return a;
 }
 
+/** A need that asks for nothing is no need. */
+function nonEmpty(need: StepUpNeed): StepUpNeed | undefined {
+  return need.mfa || need.acr || need.maxAge !== undefined ? need : undefined;
+}
+
+/**
+ * What a sign-in passing two rules at once has brought (for `and`): MFA if either demands it, an `acr` both accept,
+ * the shorter `maxAge`. When no `acr` satisfies both, the rule can never pass; the `acr` demand is then left out
+ * (leaving a demand out is always safe, see RuleDefinition.demands).
+ */
+export function allOfDemands(a: StepUpNeed | undefined, b: StepUpNeed | undefined): StepUpNeed | undefined {
+  if (!a || !b) return a ?? b;
+  const merged = mergeStepUp(a, b);
+  if (merged) return nonEmpty(merged);
+  const { acr: _a, ...restA } = a;
+  const { acr: _b, ...restB } = b;
+  return nonEmpty(mergeStepUp(restA, restB)!);
+}
+
+/**
+ * What a sign-in passing either of two rules has brought whichever it passed (for `or` and an allow list): MFA
+ * only when both demand it, an `acr` of either list when both demand one, the longer `maxAge` when both set one;
+ * nothing when either demands nothing. `any` of `mfa` and `groups: [sre]` demands nothing: an SRE signs in with a
+ * password and is let in.
+ */
+export function commonDemands(a: StepUpNeed | undefined, b: StepUpNeed | undefined): StepUpNeed | undefined {
+  if (!a || !b) return undefined;
+  const need: StepUpNeed = {};
+  if (a.mfa && b.mfa) need.mfa = true;
+  if (a.acr && b.acr) need.acr = [...new Set([...a.acr, ...b.acr])];
+  if (a.maxAge !== undefined && b.maxAge !== undefined) need.maxAge = Math.max(a.maxAge, b.maxAge);
+  return nonEmpty(need);
+}
+
 function flatReasons(head: Reason, verdicts: readonly Verdict[]): Reason[] {
   const reasons = [head];
   for (const v of verdicts) for (const r of v.reasons) reasons.push(r);
@@ -84,6 +118,11 @@ export const andRule = defineRule({
       return verdict;
     };
   },
+  demands(children, ctx) {
+    let need: StepUpNeed | undefined;
+    for (const c of children) need = allOfDemands(need, ctx.ruleDemands(c));
+    return need;
+  },
 });
 
 /**
@@ -114,10 +153,15 @@ export const orRule = defineRule({
       return verdict;
     };
   },
+  demands(children, ctx) {
+    let need = ctx.ruleDemands(children[0]);
+    for (let i = 1; i < children.length && need; i++) need = commonDemands(need, ctx.ruleDemands(children[i]));
+    return need;
+  },
 });
 
 /**
- * Passes when the rule fails. Never asks for a step-up. When the inner rule failed for want of a
+ * Passes when the rule fails. Never asks for a step-up, and demands nothing of the sign-in. When the inner rule failed for want of a
  * signed-in user, `not` fails too: nothing is known about whom it would exclude.
  * ```yaml
  * deny:

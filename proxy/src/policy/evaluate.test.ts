@@ -297,3 +297,97 @@ test('property: decide gives the same decision with and without a trace', () => 
     { numRuns: 2000 },
   );
 });
+
+// What a route demands of every sign-in it lets in (signInNeed): asked for at the first sign-in of an anonymous
+// request, so an MFA route is one trip to the IdP, not a password sign-in followed by a step-up.
+test('signInNeed: a route that needs MFA, acr or a recent sign-in of everybody says so to an anonymous request', () => {
+  const need = (policy: PolicyConfig, named: Record<string, PolicyConfig> = {}) => route(policy, named).policy.signInNeed;
+  assert.deepEqual(need({ allow: [{ mfa: true }] }), { mfa: true });
+  assert.deepEqual(need({ allow: [{ acr: ['gold'] }] }), { acr: ['gold'] });
+  assert.deepEqual(need({ allow: [{ and: [{ groups: ['wiki-admins'] }, { mfa: true }, { authAge: '15m' }] }] }), { mfa: true, maxAge: 900 });
+  // and: everything every part demands; acr values both accept, the shorter age.
+  assert.deepEqual(need({ allow: [{ and: [{ acr: ['gold', 'silver'] }, { acr: ['silver', 'bronze'] }, { authAge: '1h' }, { authAge: '5m' }] }] }), { acr: ['silver'], maxAge: 300 });
+  // No acr can satisfy both: the rule never passes; the impossible acr demand is left out, the rest stays.
+  assert.deepEqual(need({ allow: [{ and: [{ acr: ['gold'] }, { acr: ['silver'] }, { mfa: true }] }] }), { mfa: true });
+  // or / several allow rules: only what every alternative demands.
+  assert.deepEqual(need({ allow: [{ and: [{ mfa: true }, { authAge: '5m' }] }, { and: [{ mfa: true }, { authAge: '1h' }, { groups: ['sre'] }] }] }), { mfa: true, maxAge: 3600 });
+  assert.deepEqual(need({ allow: [{ or: [{ acr: ['gold'] }, { and: [{ acr: ['silver'] }, { mfa: true }] }] }] }), { acr: ['gold', 'silver'] });
+  // Named policies count as their own allow rules.
+  assert.deepEqual(need({ allow: [{ policy: 'strong' }] }, { strong: { allow: [{ and: [{ mfa: true }, { groups: ['x'] }] }] } }), { mfa: true });
+});
+
+test('signInNeed: nothing is asked up front when some way in needs no MFA, acr or recent sign-in', () => {
+  const need = (policy: PolicyConfig, named: Record<string, PolicyConfig> = {}) => route(policy, named).policy.signInNeed;
+  // `any` of an MFA rule and something else: an engineer gets in with a password; asking everybody for MFA is wrong.
+  assert.equal(need({ allow: [{ and: [{ groups: ['wiki-admins'] }, { mfa: true }] }, { groups: ['engineering'] }] }), undefined);
+  assert.equal(need({ allow: [{ or: [{ mfa: true }, { ip: ['10.0.0.0/8'] }] }] }), undefined);
+  assert.equal(need({ allow: [{ mfa: true }, { acr: ['gold'] }] }), undefined, 'MFA or gold: neither is needed by both');
+  assert.equal(need({ allow: [{ authAge: '5m' }, { groups: ['sre'] }] }), undefined);
+  // `not` never demands anything, and deny rules only take access away.
+  assert.equal(need({ allow: [{ not: { not: { mfa: true } } }] }), undefined);
+  assert.equal(need({ allow: [{ authenticated: true }], deny: [{ not: { mfa: true } }] }), undefined);
+  assert.equal(need({ allow: [{ policy: 'loose' }] }, { loose: { allow: [{ mfa: true }, { user: ['alice'] }] } }), undefined);
+  assert.equal(need({ allow: [] }), undefined);
+  assert.equal(need({ allow: [{ groups: ['engineering'] }] }), undefined);
+});
+
+test('signInNeed reaches the anonymous decision only: sign-in carries it, a signed-in user gets allow / step-up as before', () => {
+  const anonymous = decide(wikiAdmin, input({}, null));
+  assert.equal(anonymous.outcome, 'sign-in');
+  assert.deepEqual(codesOf(anonymous), ['user-unauthenticated']);
+  assert.deepEqual(anonymous.signInNeed, { mfa: true, maxAge: 900 });
+  assert.equal(anonymous.stepUp, undefined, 'not a step-up: there is no session to step up from');
+  assert.deepEqual(decide(wikiAdmin, input({}, null), { trace: true }).signInNeed, { mfa: true, maxAge: 900 });
+  assert.ok(Object.isFrozen(anonymous) && Object.isFrozen(anonymous.signInNeed), 'shared by every anonymous request: read-only');
+  const stepUp = decide(wikiAdmin, input({}, { ...stale, groups: ['wiki-admins'] }));
+  assert.equal(stepUp.outcome, 'step-up');
+  assert.equal(stepUp.signInNeed, undefined);
+  assert.equal(decide(route({ allow: [{ groups: ['engineering'] }] }), input({}, null)).signInNeed, undefined);
+  assert.equal(decide({}, input({}, null)).signInNeed, undefined, 'no policy: a plain sign-in');
+  assert.equal(decide({ public: true, policy: wikiAdmin.policy }, input({}, null)).outcome, 'allow');
+});
+
+/** The test's own reading of "this sign-in brings that need" (the rules' definitions, SPEC §5). */
+function meets(need: { mfa?: boolean; acr?: readonly string[]; maxAge?: number }, who: Identity, now: number): boolean {
+  if (need.mfa && !who.amr.some((a) => ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'sc'].includes(a))) return false;
+  if (need.acr && (who.acr === undefined || !need.acr.includes(who.acr))) return false;
+  if (need.maxAge !== undefined && (who.authTime === undefined || now - who.authTime * 1000 > need.maxAge * 1000)) return false;
+  return true;
+}
+
+// Policies whose allow rules lean on mfa / acr / authAge (mixed with anything else), so that many have a need.
+const stepLeaf: fc.Arbitrary<RuleConfig> = fc.oneof(
+  fc.constant({ mfa: true as const }),
+  sub(['gold', 'silver']).map((acr) => ({ acr })),
+  fc.constantFrom('5m', '1h').map((authAge) => ({ authAge })),
+  fc.constant({ policy: 'strong' }),
+);
+const demanding: fc.Arbitrary<RuleConfig> = fc.oneof(
+  stepLeaf,
+  fc.tuple(stepLeaf, tree).map(([a, b]) => ({ and: [a, b] })),
+  fc.array(fc.oneof(stepLeaf, tree), { minLength: 1, maxLength: 3 }).map((and) => ({ and })),
+  fc.array(fc.oneof({ weight: 3, arbitrary: stepLeaf }, { weight: 1, arbitrary: tree }), { minLength: 1, maxLength: 3 }).map((or) => ({ or })),
+);
+const demandingPolicyArb: fc.Arbitrary<PolicyConfig> = fc.record(
+  { allow: fc.array(fc.oneof({ weight: 4, arbitrary: demanding }, { weight: 1, arbitrary: tree }), { minLength: 1, maxLength: 3 }), deny: fc.array(tree, { maxLength: 1 }) },
+  { requiredKeys: ['allow'] },
+);
+
+test('property: everybody a policy lets in signed in the way its signInNeed says (asking it up front never over-asks)', () => {
+  const policies = compilePolicies(NAMED);
+  let withNeed = 0;
+  let allowed = 0;
+  fc.assert(
+    fc.property(fc.oneof({ weight: 1, arbitrary: policyArb }, { weight: 4, arbitrary: demandingPolicyArb }), inputArb, (raw, req) => {
+      const policy = policies.compile(policySchema.parse(raw));
+      const need = policy.signInNeed;
+      if (!need || !req.identity) return;
+      withNeed++;
+      if (decide({ policy }, req).outcome !== 'allow') return;
+      allowed++;
+      assert.ok(meets(need, req.identity, req.now), `allowed without ${JSON.stringify(need)}: ${JSON.stringify(req.identity)}`);
+    }),
+    { numRuns: 5000 },
+  );
+  assert.ok(withNeed > 500 && allowed > 100, `the property saw policies with a need (${withNeed}) that let somebody in (${allowed})`);
+});

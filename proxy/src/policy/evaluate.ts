@@ -2,7 +2,7 @@
 // references and cycles for `validate`, and decides each request (allow, deny, sign-in, step-up).
 import type { PolicyInput } from './input.js';
 import type { Check, CompileContext, Reason, RuleDefinition, StepUpNeed, Verdict } from './rule.js';
-import { leastStepUp } from './combinators.js';
+import { commonDemands, leastStepUp } from './combinators.js';
 import { RULES } from './registry.js';
 import type { PolicyConfig, RuleConfig } from './schema.js';
 
@@ -27,6 +27,11 @@ export interface Decision {
   reasons: Reason[];
   /** What the step-up sign-in must bring (outcome `step-up`). */
   stepUp?: StepUpNeed;
+  /**
+   * Outcome `sign-in` only: what the route's policy demands of every sign-in it lets in (the policy's
+   * `signInNeed`), to be asked for at the first sign-in so that one trip to the IdP is enough.
+   */
+  signInNeed?: StepUpNeed;
   /** Every rule of the policy, evaluated (only when asked for with `{ trace: true }`). */
   trace?: TraceEntry[];
 }
@@ -41,6 +46,8 @@ export interface CompiledRule {
   readonly matched: Reason;
   /** `step-up-required`, naming the rule's place. */
   readonly stepUpReason: Reason;
+  /** What every sign-in this rule passes for has brought (see RuleDefinition.demands). */
+  readonly demands?: StepUpNeed;
 }
 
 /** A policy ready to decide: every rule compiled, every CIDR and time zone parsed. */
@@ -49,6 +56,14 @@ export interface CompiledPolicy {
   readonly deny: readonly CompiledRule[];
   /** The policy as one rule (for `policy: NAME`): passes when it grants access. */
   readonly check: Check;
+  /**
+   * What every sign-in this policy grants access to has brought, whoever the user and whatever the request: the
+   * demands common to all of its allow rules (see {@link signInNeed}). Undefined when some way in needs no MFA,
+   * `acr` or recent sign-in. Deny rules only take access away, so they add nothing.
+   */
+  readonly signInNeed?: StepUpNeed;
+  /** The decision for a request without a signed-in user (`sign-in`, carrying `signInNeed`). */
+  readonly anonymous: Decision;
 }
 
 const BY_NAME: ReadonlyMap<string, RuleDefinition> = new Map(RULES.map((r) => [r.name, r]));
@@ -91,24 +106,45 @@ function scalar(value: unknown): string {
   return PLAIN.test(value) && !YAML_NON_STRING.test(value) ? value : JSON.stringify(value);
 }
 
+/**
+ * What a policy with these allow rules demands of every sign-in it lets in: the demands all of them share (a
+ * request is let in by any one of them), frozen; undefined when there are none or some rule demands nothing. Pure:
+ * derived from the rules alone, never from a user. An anonymous request to the route is sent to sign in with
+ * these, so a route that needs MFA of everybody gets an MFA sign-in at once, not a password sign-in and then a
+ * step-up; a route where some users get in without MFA asks nobody for it up front.
+ */
+export function signInNeed(allow: readonly Pick<CompiledRule, 'demands'>[]): StepUpNeed | undefined {
+  if (allow.length === 0) return undefined;
+  let need = allow[0]!.demands;
+  for (let i = 1; i < allow.length && need; i++) need = commonDemands(need, allow[i]!.demands);
+  if (!need) return undefined;
+  const frozenNeed: StepUpNeed = { ...need, ...(need.acr ? { acr: Object.freeze([...need.acr]) } : {}) };
+  return Object.freeze(frozenNeed);
+}
+
 function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string): CompiledPolicy {
   const list = (which: 'allow' | 'deny', rules: readonly RuleConfig[] = []): CompiledRule[] =>
     rules.map((raw, index) => {
       const at = `${place}${which}[${index}]`;
+      const demands = which === 'allow' ? ctx.ruleDemands(raw) : undefined;
       return Object.freeze({
         list: which,
         index,
         text: describeRule(raw),
         check: ctx.compileRule(raw),
+        ...(demands ? { demands } : {}),
         matched: reason(which === 'allow' ? 'allow-matched' : 'deny-matched', at),
         stepUpReason: reason('step-up-required', at),
       });
     });
   const allow = Object.freeze(list('allow', config.allow));
   const deny = Object.freeze(list('deny', config.deny));
+  const need = signInNeed(allow);
   const policy: CompiledPolicy = Object.freeze({
     allow,
     deny,
+    ...(need ? { signInNeed: need } : {}),
+    anonymous: need ? Object.freeze({ ...SIGN_IN, signInNeed: need }) : SIGN_IN,
     check(input: PolicyInput): Verdict {
       const d = judge(policy, input);
       if (d.outcome === 'allow') return { ok: true, reasons: d.reasons };
@@ -181,6 +217,15 @@ export function compilePolicies(named: Record<string, PolicyConfig>): {
     namedPolicy(name: string): Check {
       return compileNamed(name).check;
     },
+    ruleDemands(raw: unknown): StepUpNeed | undefined {
+      const keys = raw !== null && typeof raw === 'object' ? entries(raw) : [];
+      const def = keys.length === 1 ? BY_NAME.get(keys[0]![0]) : undefined;
+      if (!def) throw new Error(`not a valid rule (validate it with ruleSchema first): ${JSON.stringify(raw)}`);
+      return def.demands?.(keys[0]![1], ctx);
+    },
+    namedPolicyDemands(name: string): StepUpNeed | undefined {
+      return compileNamed(name).signInNeed;
+    },
   };
 
   function compileNamed(name: string): CompiledPolicy {
@@ -239,7 +284,8 @@ function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: ReadonlyMa
 }
 
 /**
- * Decides one request. A public route allows; no signed-in user means sign-in; a matching deny
+ * Decides one request. A public route allows; no signed-in user means sign-in (with the policy's
+ * `signInNeed`, what the first sign-in should already bring); a matching deny
  * rule denies (deny overrides allow); a matching allow rule allows; when the allow rules that
  * failed could pass after a stronger or fresher sign-in, step-up (with the least demanding
  * need); otherwise deny (also when there are no allow rules). `{ trace: true }` evaluates every
@@ -248,8 +294,11 @@ function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: ReadonlyMa
 export function decide(target: { public?: boolean; policy?: CompiledPolicy }, input: PolicyInput, options?: { trace?: boolean }): Decision {
   const trace = options?.trace === true;
   if (target.public) return trace ? { ...PUBLIC, trace: [] } : PUBLIC;
-  if (!input.identity) return trace ? { ...SIGN_IN, trace: [] } : SIGN_IN;
   const policy = target.policy;
+  if (!input.identity) {
+    const anonymous = policy?.anonymous ?? SIGN_IN;
+    return trace ? { ...anonymous, trace: [] } : anonymous;
+  }
   if (!policy) return trace ? { ...NOTHING_ALLOWED, trace: [] } : NOTHING_ALLOWED;
   if (!trace) return judge(policy, input);
 

@@ -28,10 +28,14 @@ export interface Verdict {
 
 export type Check = (input: PolicyInput) => Verdict;
 
-/** What compile() may use: compiling nested rules (combinators) and resolving named policies. */
+/** What compile() and demands() may use: compiling nested rules (combinators) and resolving named policies. */
 export interface CompileContext {
   compileRule(raw: unknown): Check;
   namedPolicy(name: string): Check;
+  /** {@link RuleDefinition.demands} of a nested rule (undefined: it demands nothing of the sign-in). */
+  ruleDemands(raw: unknown): StepUpNeed | undefined;
+  /** What every sign-in the named policy grants access to has brought (its `signInNeed`). */
+  namedPolicyDemands(name: string): StepUpNeed | undefined;
 }
 
 export interface RuleDefinition<S extends z.ZodType = z.ZodType> {
@@ -43,6 +47,13 @@ export interface RuleDefinition<S extends z.ZodType = z.ZodType> {
   example: string;
   schema: S;
   compile(value: z.infer<S>, ctx: CompileContext): Check;
+  /**
+   * What the sign-in of EVERY identity this rule passes for has brought, whoever the user, wherever the request
+   * is from: `mfa: true` demands MFA, `acr` one of its values, `authAge` a sign-in at most that old. A lower bound:
+   * leaving a demand out is always safe (the route then asks for it by a step-up), naming one that some passing
+   * identity lacks is not. Absent or undefined: the rule demands nothing of the sign-in itself.
+   */
+  demands?(value: z.infer<S>, ctx: CompileContext): StepUpNeed | undefined;
 }
 
 export function defineRule<S extends z.ZodType>(def: RuleDefinition<S>): RuleDefinition<S> {

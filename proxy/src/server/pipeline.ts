@@ -22,7 +22,7 @@ import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
-import { acrValuesFor, stepUpQuery } from './step-up.js';
+import { acrValuesFor, signInNeedQuery, stepUpQuery } from './step-up.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -125,7 +125,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
 
     const now = rt.now();
     if (route.public) return authorize(req, res, x, route, undefined, undefined, now);
@@ -278,7 +278,11 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   function signInUrl(x: Exchange, decision?: Decision): string {
     const pub = x.snap.compiled.publicOrigin;
     const back = `${x.client.scheme}://${x.host}${x.path}${x.query ? `?${x.query}` : ''}`;
-    const extra = decision?.stepUp ? stepUpQuery(decision.stepUp) : x.freshSignIn ? '&fresh=1' : '';
+    // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every
+    // sign-in it lets in (MFA, acr, a recent sign-in), so one trip to the IdP is enough (policy/evaluate.ts signInNeed).
+    const extra = decision?.stepUp
+      ? stepUpQuery(decision.stepUp)
+      : `${x.freshSignIn ? '&fresh=1' : ''}${decision?.signInNeed ? signInNeedQuery(decision.signInNeed) : ''}`;
     return `${pub}${PATHS.signIn}?rd=${encodeURIComponent(back)}${extra}`;
   }
 
@@ -326,7 +330,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (!route.websockets) return fail(403, 'Forbidden');
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
-    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieNames: rt.sessions.cookieNames(), consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
     const now = rt.now();
     let principal: Principal | undefined;
     if (!route.public) {

@@ -1,5 +1,6 @@
-// server/step-up.ts — carries what a step-up needs from the route that asked for it to the sign-in
-// endpoint (query parameters) and checks, after the IdP answered, that the new sign-in brings it.
+// server/step-up.ts — carries what a step-up needs (or what a route demands of a first sign-in) from the
+// route that asked for it to the sign-in endpoint (query parameters) and checks, after the IdP answered, that a
+// step-up sign-in brings it.
 import type { Identity } from '../policy/input.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import { MFA_METHODS } from '../policy/rules/mfa.js';
@@ -8,16 +9,40 @@ const MFA_AMR: ReadonlySet<string> = new Set(MFA_METHODS);
 
 /** `&step_up=1&mfa=1&acr=a+b&max_age=900` for the sign-in URL. */
 export function stepUpQuery(need: StepUpNeed): string {
-  const q = new URLSearchParams({ step_up: '1' });
+  return `&${needParams('step_up', need).toString()}`;
+}
+
+/**
+ * `&need=1&mfa=1&acr=a+b&max_age=900` for the sign-in URL of an anonymous request: what the route's policy demands
+ * of every sign-in (`Decision.signInNeed`), asked of the IdP at the first sign-in. Unlike a step-up it does not
+ * force a new sign-in at the IdP (no `prompt=login`), and what comes back is not checked at the callback: the
+ * route's policy decides, and asks for a step-up if the IdP did not deliver.
+ */
+export function signInNeedQuery(need: StepUpNeed): string {
+  return `&${needParams('need', need).toString()}`;
+}
+
+function needParams(flag: 'step_up' | 'need', need: StepUpNeed): URLSearchParams {
+  const q = new URLSearchParams({ [flag]: '1' });
   if (need.mfa) q.set('mfa', '1');
   if (need.acr && need.acr.length > 0) q.set('acr', need.acr.join(' '));
   if (need.maxAge !== undefined) q.set('max_age', String(need.maxAge));
-  return `&${q.toString()}`;
+  return q;
 }
 
 /** Reads a step-up need back from the sign-in URL's query; undefined when none was asked. */
 export function parseStepUp(query: URLSearchParams): StepUpNeed | undefined {
-  if (query.get('step_up') !== '1') return undefined;
+  return query.get('step_up') === '1' ? readNeed(query) : undefined;
+}
+
+/** Reads a first sign-in's need ({@link signInNeedQuery}) back; undefined when none was asked, or it asks nothing. */
+export function parseSignInNeed(query: URLSearchParams): StepUpNeed | undefined {
+  if (query.get('need') !== '1') return undefined;
+  const need = readNeed(query);
+  return need.mfa || need.acr || need.maxAge !== undefined ? need : undefined;
+}
+
+function readNeed(query: URLSearchParams): StepUpNeed {
   const need: StepUpNeed = {};
   if (query.get('mfa') === '1') need.mfa = true;
   const acr = (query.get('acr') ?? '').split(' ').filter((s) => /^[\x21-\x7e]{1,200}$/.test(s)).slice(0, 10);

@@ -48,11 +48,10 @@ export class Sessions {
     return sessionCookieName(this.options.cookieBase, secure);
   }
 
-  #cookieNames: readonly string[] | undefined;
 
-  /** Both possible names (stripped from every forwarded request). */
-  cookieNames(): readonly string[] {
-    return (this.#cookieNames ??= Object.freeze([this.cookieName(true), this.cookieName(false)]));
+  /** The base name of Drawbridge's cookies (their namespace is stripped from every forwarded request). */
+  get cookieBase(): string {
+    return this.options.cookieBase;
   }
 
   // Cookie values whose MAC already verified → their session id: an HMAC per request is the costliest step of

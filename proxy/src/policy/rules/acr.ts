@@ -26,4 +26,5 @@ export const acrRule = defineRule({
       return (identity.acr === undefined ? undefined : ok.get(identity.acr)) ?? unsatisfied;
     };
   },
+  demands: (values) => ({ acr: [...values] }),
 });

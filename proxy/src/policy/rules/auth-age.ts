@@ -30,4 +30,5 @@ export const authAgeRule = defineRule({
       return age <= maxAgeMs ? OK : fail('auth-too-old', `signed in ${Math.round(age / 1000)}s ago, at most ${duration} allowed`, stepUp);
     };
   },
+  demands: (duration) => ({ maxAge: Math.floor(parseDuration(duration) / 1000) }),
 });

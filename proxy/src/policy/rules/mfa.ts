@@ -33,4 +33,5 @@ export const mfaRule = defineRule({
       return MISSING;
     };
   },
+  demands: () => ({ mfa: true }),
 });

@@ -30,4 +30,5 @@ export const policyRule = defineRule({
       return verdict;
     };
   },
+  demands: (name, ctx) => ctx.namedPolicyDemands(name),
 });
