@@ -116,7 +116,7 @@ describe('session cookies that are not what Drawbridge issued', () => {
     }
     // The same id sealed with the key of another purpose derived from the right secret.
     const keys = deriveKeys(SESSION_SECRET);
-    for (const key of [keys.csrf, keys.handoff, keys.loginBinding, keys.storeEncryption]) {
+    for (const key of [keys.csrf, keys.signOutReturn, keys.loginBinding, keys.storeEncryption]) {
       await assertAnonymous(s, `drawbridge=${sealSessionId(aliceId, key)}`, 'MAC with a key meant for something else');
     }
     // Control: sealed with the right key, the id is the session.

@@ -20,9 +20,9 @@ import { deriveKeys } from './keys.js';
 const keys = deriveKeys('cookie test secret, thirty-two bytes or more');
 const otherKeys = deriveKeys('a different secret, thirty-two bytes or more');
 
-test('deriveKeys: five distinct 32-byte keys, stable for a secret, different across secrets', () => {
+test('deriveKeys: distinct 32-byte keys, stable for a secret, different across secrets', () => {
   const again = deriveKeys('cookie test secret, thirty-two bytes or more');
-  const names = ['cookieMac', 'storeEncryption', 'csrf', 'loginBinding', 'handoff'] as const;
+  const names = ['cookieMac', 'storeEncryption', 'csrf', 'loginBinding', 'signOutReturn'] as const;
   const hex = names.map((n) => keys[n].toString('hex'));
   for (const n of names) {
     assert.equal(keys[n].length, 32);

@@ -12,8 +12,6 @@ export interface SessionKeys {
   readonly csrf: Buffer;
   /** Key that binds a login attempt to the browser that started it. */
   readonly loginBinding: Buffer;
-  /** Key of the one-time session hand-off to another route host. */
-  readonly handoff: Buffer;
   /** HMAC key of the return target carried through the IdP's sign-out (the end-session `state`). */
   readonly signOutReturn: Buffer;
 }
@@ -26,7 +24,6 @@ const LABELS: Record<keyof SessionKeys, string> = {
   storeEncryption: 'drawbridge store-encryption v1',
   csrf: 'drawbridge csrf v1',
   loginBinding: 'drawbridge login-binding v1',
-  handoff: 'drawbridge handoff v1',
   signOutReturn: 'drawbridge sign-out-return v1',
 };
 
@@ -40,7 +37,6 @@ export function deriveKeys(secret: string): SessionKeys {
     storeEncryption: derive(LABELS.storeEncryption),
     csrf: derive(LABELS.csrf),
     loginBinding: derive(LABELS.loginBinding),
-    handoff: derive(LABELS.handoff),
     signOutReturn: derive(LABELS.signOutReturn),
   });
 }
