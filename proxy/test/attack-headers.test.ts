@@ -273,6 +273,18 @@ test('identity headers in chunked trailers are not forwarded', { timeout: 20_000
   assert.deepEqual(headerValues(got[0]!.rawHeaders, 'x-forwarded-user'), ['alice']);
 });
 
+test('TRACE is refused (405) on routes that do not name it: it would echo the identity headers and the assertion back', { timeout: 20_000 }, async () => {
+  // Cross-site tracing: an upstream that implements TRACE answers with the request it received, which after
+  // Drawbridge carries the identity headers and the signed assertion (a credential for the application).
+  for (const host of ['app.localhost', 'public.localhost', 'readonly.localhost']) {
+    const { ex, upstream } = await send(host, [], { method: 'TRACE' });
+    assert.equal(ex.first.status, 405, host);
+    assert.deepEqual(upstream, [], `${host}: nothing reached the upstream`);
+  }
+  // Control: GET on the same routes is served.
+  assert.equal((await send('app.localhost', [])).ex.first.status, 200);
+});
+
 test('method-override headers cannot turn an authorized GET into another method upstream', { timeout: 20_000 }, async () => {
   // `methods:` and the `method` rule authorize the request line's method; frameworks that honour these headers
   // (Express method-override, Symfony, Spring's HiddenHttpMethodFilter-alikes) would run a DELETE instead.

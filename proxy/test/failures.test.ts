@@ -144,7 +144,7 @@ describe('IdP going down between the redirect and the callback', () => {
   });
 });
 
-describe('the IdP token endpoint answering 5xx or 429 at the callback', () => {
+describe('the IdP token endpoint answering 5xx, 429 or 408 at the callback', () => {
   let s: Stack;
   let tokenPath: string;
   before(async () => {
@@ -206,6 +206,7 @@ describe('the IdP token endpoint answering 5xx or 429 at the callback', () => {
     ['500 with a JSON OAuth error', { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error","error_description":"oops"}' }],
     ['429 with a JSON OAuth error and Retry-After', { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '30' }, body: '{"error":"slow_down"}' }],
     ['429 as plain text from a rate limiter', { status: 429, headers: { 'content-type': 'text/plain' }, body: 'Too Many Requests' }],
+    ['408 as plain text from a gateway', { status: 408, headers: { 'content-type': 'text/plain' }, body: 'Request Timeout' }],
   ];
   for (const [what, answer] of outages) {
     test(`${what}: the callback answers 503 "IdP unavailable", logs idp-unavailable and creates no session`, { timeout: 30_000 }, async () => {

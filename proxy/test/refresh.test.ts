@@ -1,7 +1,8 @@
 // proxy/test/refresh.test.ts — fresh claims through the IdP's refresh token, over real sockets (SPEC §4, §7):
 // with short access tokens, a claim changed at the IdP applies at the first request after the refresh
-// point; concurrent requests share one refresh; a refresh the IdP refuses ends the session; an IdP that
-// cannot be reached leaves the session working.
+// point; concurrent requests share one refresh; a refresh the IdP refuses (any 4xx but 408 and 429, JSON or
+// not) ends the session; an IdP that cannot be reached, or answers 5xx, 408 or 429, leaves the session working.
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -155,6 +156,9 @@ test('a refresh the IdP refuses (the refresh token was revoked at the IdP) ends 
   assert.ok(next.location?.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), next.location);
   const [refused] = refreshLogs(s, login, mark);
   assert.equal(refused?.result, 'refused');
+  assert.equal(refused?.level, 'warn');
+  assert.equal(refused?.idpStatus, 400, 'the log line says what the IdP answered');
+  assert.equal(refused?.idpError, 'invalid_grant');
   assert.equal(await s.db.store.get(session.id), undefined, 'the session is deleted, for every host');
   assert.equal((await s.db.store.list({ user: login })).length, 0);
   // An API client sees the same: unauthenticated.
@@ -173,7 +177,9 @@ test('a refresh the IdP refuses because the account is gone ends the session', {
   const next = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
   assert.equal(next.status, 302);
   assert.ok(next.location?.includes('/.drawbridge/sign_in?'));
-  assert.equal(refreshLogs(s, login, mark)[0]?.result, 'refused');
+  const [refused] = refreshLogs(s, login, mark);
+  assert.equal(refused?.result, 'refused');
+  assert.equal(refused?.idpError, 'invalid_grant');
 });
 
 test('a refresh keeps how the user signed in: carol\u2019s multi-factor session still passes an mfa + acr route', { timeout: 30_000 }, async () => {
@@ -241,6 +247,92 @@ test('the IdP down during a refresh: the session keeps working (and is not hamme
     assert.equal(refreshLogs(own, 'alice', mark).length, 1);
     assert.ok((await record(own, 'alice')).tokens.refreshToken, 'the session kept its refresh token');
   } finally {
+    await own.close();
+  }
+});
+
+test('whatever answers for the token endpoint at a refresh: a 4xx refusal ends the session, 5xx/408/429 keep it', { timeout: 60_000 }, async () => {
+  const own = await startStack({ idpOptions: { accessTokenTtl: TOKEN_TTL_SEC } });
+  const discovery = (await (await fetch(`${own.idp!.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+  const tokenPath = new URL(discovery.token_endpoint).pathname;
+  interface Answer {
+    status: number;
+    headers?: Record<string, string>;
+    body?: string;
+  }
+  const cases: { login: string; answer: Answer; ended: boolean; idpError?: string; level: string }[] = [
+    { login: 'rf-client', answer: { status: 401, headers: { 'www-authenticate': 'Basic error="invalid_client", error_description="client authentication failed"' } }, ended: true, idpError: 'invalid_client', level: 'error' },
+    { login: 'rf-plain400', answer: { status: 400, headers: { 'content-type': 'text/plain' }, body: 'Bad Request' }, ended: true, level: 'warn' },
+    { login: 'rf-plain429', answer: { status: 429, headers: { 'content-type': 'text/plain' }, body: 'Too Many Requests' }, ended: false, level: 'warn' },
+    { login: 'rf-503', answer: { status: 503, headers: { 'content-type': 'text/html' }, body: '<h1>Service Unavailable</h1>' }, ended: false, level: 'warn' },
+    { login: 'rf-408', answer: { status: 408, headers: { 'content-type': 'text/plain' }, body: 'Request Timeout' }, ended: false, level: 'warn' },
+  ];
+  let front: http.Server | undefined;
+  try {
+    // Everyone signs in at the real IdP first, then all refreshes come due together (one wait).
+    const browsers = new Map<string, CookieJarClient>();
+    for (const c of cases) {
+      own.idp!.addAccount({ login: c.login, claims: { name: c.login, email: `${c.login}@example.com`, email_verified: true, groups: ['engineering'] } });
+      browsers.set(c.login, await signedIn(own, c.login));
+    }
+    for (const c of cases) await untilRefreshDue(own, c.login);
+
+    // A real HTTP server takes the IdP's address, as a gateway in front of the IdP would: the token endpoint gets the
+    // case's answer, anything else 502.
+    const port = own.idp!.port;
+    await own.stopIdp();
+    let current: Answer = { status: 502 };
+    const seen: string[] = [];
+    front = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      if (req.method === 'POST' && req.url === tokenPath) res.writeHead(current.status, current.headers ?? {}).end(current.body ?? '');
+      else res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway');
+    });
+    await new Promise<void>((r) => front!.listen(port, '127.0.0.1', () => r()));
+
+    for (const c of cases) {
+      const what = `${c.answer.status} ${JSON.stringify(c.answer.headers ?? {})}`;
+      const b = browsers.get(c.login)!;
+      const session = await record(own, c.login);
+      current = c.answer;
+      seen.length = 0;
+      const mark = own.logs.length;
+      const marker = `tok${c.answer.status}x${Date.now()}`;
+      const res = await b.get(own.url('app.localhost', `/?${marker}=1`), { headers: HTML, redirect: 'manual' });
+      assert.deepEqual(seen, [`POST ${tokenPath}`], `${what}: the refresh went to the token endpoint, once`);
+      assert.equal(res.status, c.ended ? 302 : 200, `${what}: ${c.ended ? 'sent to sign in again' : 'still served'} (got ${res.status} ${res.location ?? ''})`);
+      const [line, ...more] = refreshLogs(own, c.login, mark);
+      assert.equal(more.length, 0, `${what}: one refresh log line`);
+      assert.equal(line?.idpStatus, c.answer.status, `${what}: the log line carries the IdP's status`);
+      assert.equal(line?.level, c.level, what);
+      if (c.ended) {
+        assert.ok(res.location?.startsWith(`${own.publicUrl}/.drawbridge/sign_in?`), res.location);
+        assert.equal(received(own.app, marker).length, 0, `${what}: the upstream was not contacted`);
+        assert.equal(line?.result, 'refused', what);
+        if (c.idpError) assert.equal(line?.idpError, c.idpError, `${what}: the IdP's error is logged`);
+        assert.equal(await own.db.store.get(session.id), undefined, `${what}: the session is deleted`);
+        const api = await b.get(own.url('app.localhost', '/'), { headers: { accept: 'application/json' }, redirect: 'manual' });
+        assert.equal(api.status, 401, what);
+        assert.equal(seen.length, 1, `${what}: no session, no further refresh`);
+      } else {
+        assert.equal(received(own.app, marker)[0]?.headers['x-forwarded-user'], c.login);
+        assert.equal(line?.result, 'idp-unavailable', what);
+        const kept = await own.db.store.get(session.id);
+        assert.ok(kept?.tokens.refreshToken, `${what}: the session is kept, with its refresh token`);
+        // Within the retry pause the IdP is not asked again.
+        assert.equal((await b.get(own.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 200, what);
+        assert.equal(seen.length, 1, `${what}: retried later, not on every request`);
+      }
+    }
+  } finally {
+    if (front) {
+      const f = front;
+      await new Promise<void>((r) => {
+        f.close(() => r());
+        f.closeAllConnections();
+      });
+    }
     await own.close();
   }
 });

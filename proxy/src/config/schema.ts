@@ -50,7 +50,7 @@ export const routeSchema = z.strictObject({
     .array(z.string().regex(/^[A-Za-z]+$/, 'invalid HTTP method').transform((m) => m.toUpperCase()))
     .min(1)
     .optional()
-    .describe('Only these methods; others get 405.'),
+    .describe('Only these methods; others get 405. Without it every method is served except TRACE (405: it would echo the identity headers and the assertion back).'),
   public: z.boolean().default(false).describe('No sign-in and no policy; still logged, headers still stripped.'),
   policy: z.union([z.string().min(1), policySchema]).optional().describe('Inline policy, or the name of one under `policies`.'),
   bearer: z

@@ -196,14 +196,23 @@ export function idpErrorStatus(e: unknown): number | undefined {
 }
 
 /**
+ * An HTTP status with which the IdP (or a proxy in front of it) says "not now" rather than "no": every 5xx, 429 (rate
+ * limited) and 408 (it timed out reading the request). The one rule for the callback (`isIdpOutage`) and the refresh
+ * (`isIdpRefusal`).
+ */
+function isUnavailableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/**
  * True when a request to the IdP failed because the IdP is unavailable, not because it refused what was sent: the
- * connection failed or timed out, or the IdP (or a proxy in front of it) answered 5xx or 429. Such a failure is an
- * outage (503, try again later), never a verdict on the sign-in; anything else is.
+ * connection failed or timed out, or the IdP (or a proxy in front of it) answered 5xx, 429 or 408. Such a failure is
+ * an outage (503, try again later), never a verdict on the sign-in; anything else is.
  */
 export function isIdpOutage(e: unknown): boolean {
   if (e === null || typeof e !== 'object') return false;
   const status = idpErrorStatus(e);
-  if (status !== undefined) return status >= 500 || status === 429;
+  if (status !== undefined) return isUnavailableStatus(status);
   const err = e as { code?: unknown; cause?: { code?: unknown; name?: unknown }; name?: unknown; message?: unknown };
   const code = err.cause?.code ?? err.code ?? '';
   return (
@@ -214,6 +223,50 @@ export function isIdpOutage(e: unknown): boolean {
     err.cause?.name === 'TimeoutError' ||
     /fetch failed/i.test(typeof err.message === 'string' ? err.message : '')
   );
+}
+
+/**
+ * True when the IdP answered and refused what was sent: a 4xx other than 408 and 429, whatever its form (a JSON
+ * OAuth error such as `invalid_grant`, a `WWW-Authenticate` challenge such as a 401 `invalid_client`, a plain-text or
+ * HTML body). Connection failures, timeouts, 5xx, 408 and 429 are not (`isIdpOutage`); neither is an error that
+ * carries no HTTP status (a 200 that failed validation, a bug), which is neither a refusal nor an outage.
+ */
+export function isIdpRefusal(e: unknown): boolean {
+  const status = idpErrorStatus(e);
+  return status !== undefined && status >= 400 && status < 500 && !isUnavailableStatus(status);
+}
+
+/** What the IdP said in a failed answer, for the log: its status and OAuth error code and description when it gave them. */
+export interface IdpErrorDetail {
+  idpStatus?: number;
+  /** From the JSON body (`error`) or the `WWW-Authenticate` challenge's `error` parameter, e.g. `invalid_client`. */
+  idpError?: string;
+  idpErrorDescription?: string;
+}
+
+const MAX_LOGGED_DESCRIPTION = 200;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
+export function idpErrorDetail(e: unknown): IdpErrorDetail {
+  const detail: IdpErrorDetail = {};
+  const status = idpErrorStatus(e);
+  if (status !== undefined) detail.idpStatus = status;
+  let error: unknown;
+  let description: unknown;
+  if (e instanceof oidc.ResponseBodyError) {
+    error = e.error;
+    description = e.error_description;
+  } else if (e instanceof oidc.WWWAuthenticateChallengeError) {
+    const challenge = e.cause.find((c) => c.parameters.error !== undefined) ?? e.cause[0];
+    error = challenge?.parameters.error;
+    description = challenge?.parameters.error_description;
+  }
+  // Text from the IdP: bounded, one line.
+  const clean = (v: string) => v.replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_LOGGED_DESCRIPTION);
+  if (typeof error === 'string' && error) detail.idpError = clean(error);
+  if (typeof description === 'string' && description) detail.idpErrorDescription = clean(description);
+  return detail;
 }
 
 const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);

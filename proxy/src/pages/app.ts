@@ -191,7 +191,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       const callbackUrl = new URL(`${cfg().publicOrigin}${PATHS.callback}?${x.query}`);
       tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier, ...(attempt.maxAge !== undefined ? { maxAge: attempt.maxAge } : {}) });
     } catch (e) {
-      // The IdP unreachable, or its token endpoint answering 5xx / 429: an outage, not a bad sign-in response.
+      // The IdP unreachable, or its token endpoint answering 5xx / 429 / 408: an outage, not a bad sign-in response.
       // Still no session (fail closed); the browser gets the 503 page and may start again once the IdP is back.
       if (isIdpOutage(e)) {
         const status = idpErrorStatus(e);

@@ -33,7 +33,8 @@ const TABLE = compiled(
     route('port', 'https://wiki.example.com:8443/special') +
     route('re-first', 'https://re.example.com', ', regex: "^/items/[0-9]+$"') +
     route('re-second', 'https://re.example.com', ', regex: "^/items/"') +
-    route('re-prefix', 'https://re.example.com/items/7'),
+    route('re-prefix', 'https://re.example.com/items/7') +
+    route('trace', 'https://trace.example.com', ', methods: [GET, TRACE]'),
 ).table;
 
 function name(m: MatchResult): string {
@@ -73,6 +74,10 @@ const CASES: Array<[string, number | undefined, string, string, string]> = [
   ['re.example.com', undefined, '/items/x', 'GET', 're-second'],
   ['re.example.com', undefined, '/other', 'GET', '404'],
   ['nothing.test', undefined, '/', 'GET', '404'],
+  // TRACE would echo the identity headers and the assertion back: refused unless the route names it.
+  ['wiki.example.com', undefined, '/', 'TRACE', '405'],
+  ['wiki.example.com', undefined, '/admin/x', 'TRACE', '405'],
+  ['trace.example.com', undefined, '/x', 'TRACE', 'trace'],
 ];
 
 for (const [host, port, path, method, expected] of CASES) {

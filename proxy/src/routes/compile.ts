@@ -210,14 +210,16 @@ export class RouteTable {
   /**
    * Finds the one route for a normalized host, path and method: host (exact with port, exact, wildcard
    * with port, wildcard), then the longest segment-aware prefix, then regex routes in file order. A method
-   * the best route does not accept is 405, never a fall-through to a shorter prefix.
+   * the best route does not accept is 405, never a fall-through to a shorter prefix. TRACE is refused unless the
+   * route's `methods` names it: an upstream that implements it echoes the request back, identity headers and
+   * the signed assertion included (cross-site tracing).
    */
   match(hostname: string, port: number | undefined, path: string, method: string): MatchResult {
     const entry = this.hostEntry(hostname, port);
     if (!entry) return NO_ROUTE;
     const route = entry.longestPrefix(path) ?? (entry.regexRoutes.length ? entry.regexRoutes.find((r) => r.regex!.test(path)) : undefined);
     if (!route) return NO_ROUTE;
-    if (route.methods && !route.methods.has(method)) return METHOD_NOT_ALLOWED;
+    if (route.methods ? !route.methods.has(method) : method === 'TRACE') return METHOD_NOT_ALLOWED;
     return route;
   }
 

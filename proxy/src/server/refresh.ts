@@ -1,8 +1,10 @@
 // server/refresh.ts — keeps a session's claims current with the IdP's refresh token: at most one
-// refresh in flight per session in this process; a refusal ends the session; an unreachable IdP
-// leaves the session as it is (retried after a pause) — existing sessions outlive IdP outages.
+// refresh in flight per session in this process; a refusal (any 4xx but 408 and 429) ends the session;
+// an unreachable or overloaded IdP (no answer, a timeout, 5xx, 408, 429) leaves the session as it is
+// (retried after a pause) — existing sessions outlive IdP outages.
 import { ResponseBodyError } from 'openid-client';
 import { identityFromClaims } from '../oidc/claims.js';
+import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import type { Runtime } from './runtime.js';
@@ -57,17 +59,32 @@ export class Refresher {
       rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(',') });
       return { state: 'valid', record: next };
     } catch (e) {
-      // Only a refusal of the grant itself ends the session; a 429 or 5xx in front of the IdP is an outage.
-      const refused = e instanceof ResponseBodyError && (e.error === 'invalid_grant' || (e.status >= 400 && e.status < 500 && e.status !== 429 && e.status !== 408));
-      if (refused || (e as Error).message === 'the refreshed ID token names another subject') {
+      // The same rule as the sign-in callback (oidc/client.ts): the IdP answering a 4xx other than 408 and 429 has
+      // refused — a JSON OAuth error (`invalid_grant`: the refresh token was revoked, the user disabled or deleted),
+      // a `WWW-Authenticate` challenge, a plain-text or HTML 4xx from whatever answers for the IdP. That ends the
+      // session (Zero Trust: the IdP no longer vouches for the user). No answer, a timeout, 5xx, 408 or 429 is an
+      // outage: the session is kept and the refresh retried later. An error with no HTTP status that is not a
+      // network failure (e.g. a 200 that did not validate) is kept too, as before: it is not the IdP saying no.
+      //
+      // Decision: a 401 `invalid_client` (Drawbridge's own client credentials rejected: a rotated or expired secret)
+      // is a refusal too, so it ends every session whose refresh comes due, not just this user's. That is the
+      // fail-closed choice: the IdP is refusing to vouch for anyone, and a session must not outlive the IdP's
+      // verdict on it. So that the cause is plain (a configuration error, not thousands of users disabled at once),
+      // the refusal's log line carries the IdP's status and error (`idpStatus`, `idpError`), and is an `error` line
+      // when the IdP refused the client itself.
+      const detail = idpErrorDetail(e);
+      const subjectChanged = (e as Error).message === 'the refreshed ID token names another subject';
+      const refused = isIdpRefusal(e) || (e instanceof ResponseBodyError && e.error === 'invalid_grant') || subjectChanged;
+      if (refused) {
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
-        rt.logger.warn({ event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message });
+        const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401;
+        rt.logger.log(clientRefused ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...detail });
         return { state: 'ended' };
       }
       this.pausedUntil.set(record.id, rt.now() + RETRY_AFTER_FAILURE_MS);
       if (this.pausedUntil.size > 10_000) this.pausedUntil.clear();
-      rt.logger.warn({ event: 'refresh', result: 'idp-unavailable', requestId, user: current.identity.user, error: (e as Error).message });
+      rt.logger.warn({ event: 'refresh', result: 'idp-unavailable', requestId, user: current.identity.user, error: (e as Error).message, ...detail });
       return { state: 'valid', record: current };
     }
   }
