@@ -205,6 +205,10 @@ for (const outage of ['down', 'answering 503', 'answering 429', 'hanging'] as co
       }
       assert.equal(refreshes('refused'), 0, 'an unreachable or failing IdP never ends a session');
       assert.equal(refreshes('idp-unavailable'), 1, 'one attempt, then a pause (no refresh storm against a failing IdP)');
+      // Bob's refresh is due too. A hanging IdP held alice's request up to the client's timeout: nobody else's
+      // refresh is tried during the pause, so bob is not held up as well. A failure that comes fast pauses only
+      // the session that met it: bob tries (once) and is answered at once.
+      assert.equal(refreshes('idp-unavailable', 'bob'), outage === 'hanging' ? 0 : 1, 'bob: a hanging IdP is not tried again by every user');
 
       await stand?.close();
       await s.startIdp();

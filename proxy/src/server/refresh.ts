@@ -10,6 +10,8 @@ import type { SessionRecord } from '../session/store.js';
 import type { Runtime } from './runtime.js';
 
 const RETRY_AFTER_FAILURE_MS = 30_000;
+/** A failed refresh that held its request this long (a hanging IdP, up to the client's timeout) pauses them all. */
+const SLOW_FAILURE_MS = 1_000;
 
 export type RefreshOutcome = { state: 'valid'; record: SessionRecord } | { state: 'ended' };
 
@@ -17,6 +19,16 @@ export type RefreshOutcome = { state: 'valid'; record: SessionRecord } | { state
 export class Refresher {
   private readonly inFlight = new Map<string, Promise<RefreshOutcome>>();
   private readonly pausedUntil = new Map<string, number>();
+  /**
+   * A refresh failed slowly (the IdP hangs: the request waited up to the client's timeout): until `idpPausedUntil`
+   * no session tries, then one session's refresh (the probe) tries while the others wait for its outcome. Without
+   * this, a hanging IdP would stall one request of every user whose refresh is due, each for the full timeout,
+   * every pause. A failure that comes fast (connection refused, 5xx, 429) costs its request little: only that
+   * session pauses (`pausedUntil`).
+   */
+  private idpDown = false;
+  private idpPausedUntil = 0;
+  private probe: string | undefined;
 
   constructor(private readonly rt: Runtime) {}
 
@@ -24,6 +36,7 @@ export class Refresher {
   due(record: SessionRecord, now: number): boolean {
     const at = record.tokens.refreshAt ?? record.tokens.accessTokenExpiresAt;
     if (at === undefined || record.tokens.refreshToken === undefined || now < at) return false;
+    if (this.idpDown && (now < this.idpPausedUntil || (this.probe !== undefined && this.probe !== record.id))) return false;
     const paused = this.pausedUntil.get(record.id);
     return paused === undefined || now >= paused;
   }
@@ -31,10 +44,19 @@ export class Refresher {
   refresh(record: SessionRecord, requestId: string): Promise<RefreshOutcome> {
     let p = this.inFlight.get(record.id);
     if (!p) {
-      p = this.run(record, requestId).finally(() => this.inFlight.delete(record.id));
+      if (this.idpDown && this.probe === undefined) this.probe = record.id;
+      p = this.run(record, requestId).finally(() => {
+        this.inFlight.delete(record.id);
+        if (this.probe === record.id) this.probe = undefined;
+      });
       this.inFlight.set(record.id, p);
     }
     return p;
+  }
+
+  /** The IdP answered a refresh (a new token or a refusal): refreshes are tried again as they come due. */
+  private idpAnswered(): void {
+    this.idpDown = false;
   }
 
   private async run(record: SessionRecord, requestId: string): Promise<RefreshOutcome> {
@@ -42,8 +64,10 @@ export class Refresher {
     // Another replica may have refreshed already: read the record again before spending the refresh token.
     const current = (await rt.sessions.store.get(record.id)) ?? record;
     if (!this.due(current, rt.now())) return { state: 'valid', record: current };
+    const started = performance.now();
     try {
       const tokens = await rt.oidc.refresh(current.tokens.refreshToken!);
+      this.idpAnswered();
       // The new ID token's claims replace the old ones entirely: a group removed at the IdP is gone.
       const identity = tokens.claims ? identityFromClaims(tokens.claims, rt.snapshot().compiled.config.idp.claims) : current.identity;
       if (identity.sub !== current.identity.sub) throw new Error('the refreshed ID token names another subject');
@@ -76,6 +100,7 @@ export class Refresher {
       const subjectChanged = (e as Error).message === 'the refreshed ID token names another subject';
       const refused = isIdpRefusal(e) || (e instanceof ResponseBodyError && e.error === 'invalid_grant') || subjectChanged;
       if (refused) {
+        this.idpAnswered();
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
         const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401;
@@ -83,6 +108,10 @@ export class Refresher {
         return { state: 'ended' };
       }
       this.pausedUntil.set(record.id, rt.now() + RETRY_AFTER_FAILURE_MS);
+      if (performance.now() - started >= SLOW_FAILURE_MS) {
+        this.idpDown = true;
+        this.idpPausedUntil = rt.now() + RETRY_AFTER_FAILURE_MS;
+      }
       if (this.pausedUntil.size > 10_000) this.pausedUntil.clear();
       rt.logger.warn({ event: 'refresh', result: 'idp-unavailable', requestId, user: current.identity.user, error: (e as Error).message, ...detail });
       return { state: 'valid', record: current };
