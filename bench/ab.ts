@@ -1,0 +1,60 @@
+// bench/ab.ts — `node --import tsx bench/ab.ts [rounds] [seconds]`: not part of `npm run bench`, a quicker A/B for
+// work on the hot path. bare-http-proxy, a lean node:http relay (bench/lean-proxy.ts: the floor of node's HTTP
+// client and server), Drawbridge on a public route and authenticated (memory store), pinned as in the bench,
+// interleaved rounds with wrk; prints each row's proxy CPU µs per request (from /proc, steadier than req/s on a
+// shared machine) and its ratios to bare, as medians of per-round figures.
+import { readFileSync } from 'node:fs';
+import { detectPinning, pinSelf, startChild } from './child.js';
+import { runWrk } from './wrk.js';
+
+const rounds = Number(process.argv[2] ?? 6);
+const seconds = Number(process.argv[3] ?? 3);
+
+/** User + system CPU seconds of a process. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+
+const pin = detectPinning();
+pinSelf(pin.load);
+const upstream = await startChild<{ port: number }>('./upstream.ts', [], { cpu: pin.load });
+const url = `http://127.0.0.1:${upstream.ready.port}`;
+const bare = await startChild<{ port: number }>('./bare-proxy.ts', [url], { cpu: pin.proxy });
+const lean = await startChild<{ port: number }>('./lean-proxy.ts', [url], { cpu: pin.proxy });
+const db = await startChild<{ port: number; cookie: string }>('./drawbridge-proxy.ts', ['--upstream', url, '--store', 'memory'], { cpu: pin.proxy });
+db.process.send({ type: 'quiet' });
+const rows: Array<{ name: string; port: number; host: string; headers: Record<string, string>; pid: number }> = [
+  { name: 'bare', port: bare.ready.port, host: 'bench.localhost', headers: {}, pid: bare.process.pid! },
+  { name: 'lean', port: lean.ready.port, host: 'bench.localhost', headers: {}, pid: lean.process.pid! },
+  { name: 'public', port: db.ready.port, host: 'public.localhost', headers: {}, pid: db.process.pid! },
+  { name: 'auth', port: db.ready.port, host: 'app.localhost', headers: { cookie: db.ready.cookie }, pid: db.process.pid! },
+];
+const spec = (row: (typeof rows)[number], ms: number) => ({ port: row.port, host: row.host, path: '/', headers: row.headers, connections: 32, durationMs: ms });
+const figures = new Map(rows.map((r) => [r.name, { rps: [] as number[], us: [] as number[] }]));
+for (const row of rows) await runWrk(spec(row, 2000), pin.load);
+for (let round = 0; round < rounds; round++) {
+  for (const row of rows) {
+    const before = cpuSeconds(row.pid);
+    const result = await runWrk(spec(row, seconds * 1000), pin.load);
+    const after = cpuSeconds(row.pid);
+    const bad = Object.keys(result.statuses).filter((s) => !s.startsWith('2'));
+    if (bad.length > 0) throw new Error(`${row.name}: non-2xx answers ${JSON.stringify(result.statuses)}`);
+    figures.get(row.name)!.rps.push(result.rps);
+    figures.get(row.name)!.us.push((1e6 * (after - before)) / result.requests);
+  }
+}
+const base = figures.get('bare')!;
+for (const row of rows) {
+  const f = figures.get(row.name)!;
+  const byRps = median(f.rps.map((x, i) => x / base.rps[i]!));
+  const byCpu = median(f.us.map((x, i) => base.us[i]! / x));
+  console.log(`${row.name.padEnd(7)} ${median(f.rps).toFixed(0).padStart(6)} req/s  ${median(f.us).toFixed(1).padStart(6)} µs CPU/request  × bare: ${byRps.toFixed(3)} by req/s, ${byCpu.toFixed(3)} by CPU`);
+}
+await db.stop();
+await lean.stop();
+await bare.stop();
+await upstream.stop();
+process.exit(0);
