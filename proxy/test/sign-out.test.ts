@@ -103,6 +103,23 @@ describe('an IdP with an end-session endpoint', () => {
     assert.equal(signInAgain(out), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(s.url('app.localhost', '/after/sign-out'))}`);
   });
 
+  test('the confirm page checks rd as the POST does: a relative rd on a host that is no route is not offered', { timeout: 30_000 }, async () => {
+    const { b } = await sessionCopy(s);
+    const cookie = sessionCookie(b, s.url('app.localhost'));
+    assert.ok(cookie, 'a session cookie to present on the other host');
+    // /.drawbridge/* answers on any Host: a Host no route serves must not turn `rd=/x` into a link to itself.
+    b.setCookie(s.url('stray.localhost'), `drawbridge=${cookie}; Path=/`);
+    const stray = await b.get(s.url('stray.localhost', '/.drawbridge/sign_out?rd=/x'));
+    assert.equal(stray.status, 200);
+    const form = parseForms(stray.body, stray.url).find((f) => f.method === 'POST');
+    assert.ok(form, 'the confirm form');
+    assert.equal(form.fields.rd, undefined, 'no return target for a host that is no route');
+    assert.ok(!stray.body.includes('stray.localhost'), 'the page never links to the stray host');
+    // Control: the same relative rd on a route host is offered.
+    const onRoute = await b.get(s.url('app.localhost', '/.drawbridge/sign_out?rd=/x'));
+    assert.equal(parseForms(onRoute.body, onRoute.url).find((f) => f.method === 'POST')?.fields.rd, s.url('app.localhost', '/x'));
+  });
+
   test('a foreign rd is ignored: no state goes to the IdP and the link is the default one', { timeout: 60_000 }, async () => {
     const fallback = `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(`${s.publicUrl}/`)}`;
     // The control: no rd at all.

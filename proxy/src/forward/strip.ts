@@ -1,8 +1,8 @@
 // forward/strip.ts — removes from a client's request every header it must not be able to set (SPEC §3 step 3):
-// identity and assertion headers, x-drawbridge-*, the session cookie, a consumed bearer, untrusted proxy headers,
+// identity and assertion headers, x-drawbridge-*, Drawbridge's own cookies, a consumed bearer, untrusted proxy headers,
 // and hop-by-hop headers. Replaces `req.headers` before the proxy library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
-import { isOwnCookie } from '../session/cookie.js';
+import { isOwnCookie, removeCookies } from '../session/cookie.js';
 import { DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
 
 /** The precomputed name sets of `stripClientHeaders`. Build once per configuration with `compileStripper`. */
@@ -145,18 +145,5 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
 function removeOwnCookies(header: string | undefined, base: string): string | undefined {
   // Most requests carry the session cookie and a few others: only look at pieces when one can be present.
   if (header === undefined || !header.includes(base)) return header;
-  let kept = '';
-  let start = 0;
-  const end = header.length;
-  while (start < end) {
-    let stop = header.indexOf(';', start);
-    if (stop < 0) stop = end;
-    const piece = header.slice(start, stop).trim();
-    start = stop + 1;
-    if (piece === '') continue;
-    const eq = piece.indexOf('=');
-    if (isOwnCookie(base, eq < 0 ? piece : piece.slice(0, eq).trimEnd())) continue;
-    kept = kept === '' ? piece : `${kept}; ${piece}`;
-  }
-  return kept === '' ? undefined : kept;
+  return removeCookies(header, (name) => isOwnCookie(base, name));
 }

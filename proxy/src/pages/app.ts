@@ -315,7 +315,9 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       });
     }
     x.identity = session.identity;
-    sendPage(res, 200, signOutConfirmPage({ user: pageUser(session.identity), action: PATHS.signOut, csrfToken: rt.sessions.csrfToken(session.id), ...(rd ? { returnTo: safeReturnTarget(rd, cfg(), requestOrigin(x)) } : {}) }), headers);
+    // The same check as the POST's: a relative `rd` on a host that is no route's is dropped (Cancel then stays on this host).
+    const returnTo = signOutTarget(x, rd);
+    sendPage(res, 200, signOutConfirmPage({ user: pageUser(session.identity), action: PATHS.signOut, csrfToken: rt.sessions.csrfToken(session.id), ...(returnTo !== undefined ? { returnTo } : {}) }), headers);
   });
 
   // POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP. The form's `rd` (checked

@@ -2,7 +2,6 @@
 // refresh in flight per session in this process; a refusal (any 4xx but 408 and 429) ends the session;
 // an unreachable or overloaded IdP (no answer, a timeout, 5xx, 408, 429) leaves the session as it is
 // (retried after a pause) — existing sessions outlive IdP outages.
-import { ResponseBodyError } from 'openid-client';
 import { identityFromClaims } from '../oidc/claims.js';
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
 import { tokenFields } from '../session/sessions.js';
@@ -65,8 +64,10 @@ export class Refresher {
     const current = (await rt.sessions.store.get(record.id)) ?? record;
     if (!this.due(current, rt.now())) return { state: 'valid', record: current };
     const started = performance.now();
+    let answered = false;
     try {
       const tokens = await rt.oidc.refresh(current.tokens.refreshToken!);
+      answered = true;
       this.idpAnswered();
       // The new ID token's claims replace the old ones entirely: a group removed at the IdP is gone.
       const identity = tokens.claims ? identityFromClaims(tokens.claims, rt.snapshot().compiled.config.idp.claims) : current.identity;
@@ -98,7 +99,8 @@ export class Refresher {
       // when the IdP refused the client itself.
       const detail = idpErrorDetail(e);
       const subjectChanged = (e as Error).message === 'the refreshed ID token names another subject';
-      const refused = isIdpRefusal(e) || (e instanceof ResponseBodyError && e.error === 'invalid_grant') || subjectChanged;
+      // `invalid_grant` comes as a 400 JSON error (ResponseBodyError): a refusal by its status like any other.
+      const refused = isIdpRefusal(e) || subjectChanged;
       if (refused) {
         this.idpAnswered();
         // The IdP refused the refresh token: the session ends here and now.
@@ -108,7 +110,8 @@ export class Refresher {
         return { state: 'ended' };
       }
       this.pausedUntil.set(record.id, rt.now() + RETRY_AFTER_FAILURE_MS);
-      if (performance.now() - started >= SLOW_FAILURE_MS) {
+      // Only the IdP's own slowness pauses everyone (a slow store after a good answer is not the IdP's).
+      if (!answered && performance.now() - started >= SLOW_FAILURE_MS) {
         this.idpDown = true;
         this.idpPausedUntil = rt.now() + RETRY_AFTER_FAILURE_MS;
       }

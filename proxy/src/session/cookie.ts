@@ -136,16 +136,29 @@ export function cookieValue(header: string, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The Cookie header without the cookies whose name `drop` picks (a piece without `=` is a nameless cookie, name
+ * ''); undefined when nothing is left. Never throws.
+ */
+export function removeCookies(header: string | undefined, drop: (name: string) => boolean): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  let kept = '';
+  let start = 0;
+  const end = header.length;
+  while (start < end) {
+    let stop = header.indexOf(';', start);
+    if (stop < 0) stop = end;
+    const piece = header.slice(start, stop).trim();
+    start = stop + 1;
+    if (piece === '') continue;
+    const eq = piece.indexOf('=');
+    if (drop(eq < 0 ? '' : piece.slice(0, eq).trimEnd())) continue;
+    kept = kept === '' ? piece : `${kept}; ${piece}`;
+  }
+  return kept === '' ? undefined : kept;
+}
+
 /** The Cookie header without any occurrence of cookie `name`; undefined when nothing is left. Never throws. */
 export function removeCookie(header: string | undefined, name: string): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const kept: string[] = [];
-  for (const piece of header.split(';')) {
-    const trimmed = piece.trim();
-    if (trimmed === '') continue;
-    const eq = trimmed.indexOf('=');
-    if (eq >= 0 && trimmed.slice(0, eq).trim() === name) continue;
-    kept.push(trimmed);
-  }
-  return kept.length === 0 ? undefined : kept.join('; ');
+  return removeCookies(header, (n) => n === name);
 }
