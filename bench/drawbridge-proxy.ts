@@ -128,7 +128,7 @@ export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{
   const now = Date.now();
   const { identity, tokens, idpSid } = benchSession(1, now);
   const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);
-  const cookie = db.runtime.sessions.setCookie(record, false, now).split(';')[0]!;
+  const cookie = db.runtime.sessions.setCookie(record, false, now, `http://${HOSTS.auth}`).split(';')[0]!;
   return { db, cookie, user: identity.user, logs: logStream, loadMs };
 }
 

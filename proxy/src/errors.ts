@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   DRB_STORE_UNAVAILABLE: [503, 'The session store cannot be reached; requests that need a session are refused.'],
   DRB_SIGN_IN_FAILED: [400, 'The sign-in callback was invalid: unknown or replayed state, bad code, or an ID token that failed verification.'],
   DRB_CSRF: [403, 'A state-changing request to Drawbridge carried no valid CSRF token.'],
-  DRB_HANDOFF_INVALID: [400, 'A session hand-off code was unknown, expired, replayed or meant for another host.'],
+  DRB_HANDOFF_INVALID: [400, 'A session hand-off was unknown, expired, replayed, meant for another host, not started in this browser, or asked for on an address no route serves exactly.'],
   DRB_LOGOUT_TOKEN_INVALID: [400, 'A back-channel logout token failed validation.'],
   DRB_UPSTREAM_UNAVAILABLE: [502, 'The upstream application refused the connection or failed.'],
   DRB_UPSTREAM_TIMEOUT: [504, 'The upstream application did not answer in time.'],

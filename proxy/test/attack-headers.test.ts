@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { head, headerPairs, headerValues, marker, sendRaw, type Exchange } from './helpers/raw.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { cookieOn, sessionCookie, startStack, type Stack } from './helpers/stack.js';
 
 /** One request as a recording upstream got it, trailers included (the sample app does not read trailers). */
 interface Recorded {
@@ -101,7 +101,7 @@ before(async () => {
   const b = s.browser();
   await s.signIn(b, s.url('app.localhost', '/'), 'alice');
   alice = sessionCookie(b, s.url('app.localhost'))!;
-  // The cookie names the session, whichever route host it is sent to.
+  // Each route host has its own cookie value for this session (cookieOn gives it, as a hand-off there would).
   assert.ok(alice);
   jwks = createRemoteJWKSet(new URL(`http://127.0.0.1:${s.port}/.drawbridge/jwks.json`));
 });
@@ -158,7 +158,7 @@ async function send(hostName: string, lines: string[], options: { method?: strin
     `${method} /echo?${m} HTTP/1.1`,
     `Host: ${hostName}:${s.port}`,
     'Accept: application/json',
-    ...(options.cookie === false ? [] : [`Cookie: drawbridge=${alice}`]),
+    ...(options.cookie === false ? [] : [`Cookie: drawbridge=${cookieOn(s.port, alice, hostName)}`]),
     ...lines,
     ...(body !== undefined ? ['Content-Type: text/plain', `Content-Length: ${Buffer.byteLength(body)}`] : []),
     ...(options.expect ? ['Expect: 100-continue'] : []),
@@ -257,7 +257,7 @@ test('a session-less request with spoofed identity never reaches the protected u
 test('identity headers in chunked trailers are not forwarded', { timeout: 20_000 }, async () => {
   // A trailer arrives after the body, past any header check done on the head; an upstream that merges trailers
   // into headers would read it as identity.
-  const cookie = alice;
+  const cookie = cookieOn(s.port, alice, 'rec.localhost');
   const m = marker('trailer');
   const trailers = NAMES.map((n) => `${n}: SPOOF-trailer`).join('\r\n');
   const ex = await sendRaw(

@@ -10,7 +10,7 @@ import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
 import { MAX_ASSERTION_GROUPS_BYTES } from '../src/forward/assertion.js';
 import { MAX_GROUPS_HEADER_BYTES } from '../src/forward/identity-headers.js';
 import { head, headerPairs, headerValues, marker, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack, cookieOn } from './helpers/stack.js';
 
 const ROUTES = `routes:
   - name: by-email
@@ -110,7 +110,7 @@ interface Probe {
 /** GET /echo on `host` as `login`; the answer and what the upstream received. */
 async function probe(login: string, host: string): Promise<Probe> {
   const m = marker('id');
-  const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${await cookieOf(login)}`, 'Connection: close'));
+  const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(s.port, await cookieOf(login), host)}`, 'Connection: close'));
   const seen = s.app.requests.filter((r) => r.url.includes(m));
   assert.ok(seen.length <= 1);
   return { response: ex.first, ...(seen[0] ? { upstream: seen[0] } : {}) };
@@ -227,7 +227,7 @@ describe('groups', () => {
     const me = await sendRaw(s.port, head('GET /.drawbridge/me HTTP/1.1', `Host: any.localhost:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookie}`, 'Connection: close'));
     assert.equal(me.first.status, 200);
     assert.equal(JSON.parse(me.first.body).groups.length, 2000);
-    const page = await sendRaw(s.port, head('GET / HTTP/1.1', `Host: eng.localhost:${s.port}`, 'Accept: text/html', `Cookie: drawbridge=${cookie}`, 'Connection: close'));
+    const page = await sendRaw(s.port, head('GET / HTTP/1.1', `Host: eng.localhost:${s.port}`, 'Accept: text/html', `Cookie: drawbridge=${cookieOn(s.port, cookie, 'eng.localhost')}`, 'Connection: close'));
     assert.equal(page.first.status, 403);
     assert.match(page.first.headers['content-type'] ?? '', /text\/html/);
   });

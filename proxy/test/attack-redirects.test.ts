@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { head, sendRaw, type WireResponse } from './helpers/raw.js';
+import { followSignIn, head, sendRaw, type WireResponse } from './helpers/raw.js';
 import { mapLimit, sessionCookie, startStack, type Stack } from './helpers/stack.js';
 
 const PAYLOADS = readFileSync(new URL('./testdata/openredirects.txt', import.meta.url), 'utf8')
@@ -71,20 +71,24 @@ function within(href: string, origins: string[]): boolean {
   return origins.includes(url.origin);
 }
 
-/** A valid, fresh hand-off code for the app origin, minted by a session-reusing sign-in on publicUrl. */
-async function mintCode(): Promise<string> {
-  const ex = await sendRaw(s.port, head(`GET /.drawbridge/sign_in?rd=${encodeURIComponent(`${appOrigin}/`)} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: text/html', `Cookie: drawbridge=${cookie}`, 'Connection: close'));
-  assert.equal(ex.first.status, 302);
-  const location = new URL(ex.first.headers.location!);
+/**
+ * A valid, fresh hand-off code for the app origin, minted by a session-reusing sign-in on publicUrl after the app
+ * host bound it to this "browser" (its binding cookie, returned as `cookie`).
+ */
+async function mintCode(): Promise<{ code: string; cookie: string }> {
+  const jar = new Map<string, string[]>([[`auth.localhost:${s.port}`, [`drawbridge=${cookie}`]]]);
+  const res = await followSignIn(s.port, `${appOrigin}/.drawbridge/sign_in?rd=${encodeURIComponent(`${appOrigin}/`)}`, jar);
+  assert.equal(res.status, 302);
+  const location = new URL(res.headers.location!);
   assert.equal(location.origin, appOrigin);
   assert.equal(location.pathname, '/.drawbridge/handoff');
-  return location.searchParams.get('code')!;
+  return { code: location.searchParams.get('code')!, cookie: (jar.get(`app.localhost:${s.port}`) ?? []).join('; ') };
 }
 
 /** GET /.drawbridge/handoff on the app origin with a fresh code and `rdParam` written into the query as given. */
-async function handoff(rdParam: string, code?: string): Promise<WireResponse> {
-  const c = code ?? (await mintCode());
-  const ex = await sendRaw(s.port, head(`GET /.drawbridge/handoff?code=${c}&rd=${rdParam} HTTP/1.1`, `Host: app.localhost:${s.port}`, 'Accept: text/html', 'Connection: close'));
+async function handoff(rdParam: string, minted?: { code: string; cookie: string }): Promise<WireResponse> {
+  const c = minted ?? (await mintCode());
+  const ex = await sendRaw(s.port, head(`GET /.drawbridge/handoff?code=${c.code}&rd=${rdParam} HTTP/1.1`, `Host: app.localhost:${s.port}`, 'Accept: text/html', `Cookie: ${c.cookie}`, 'Connection: close'));
   return ex.first;
 }
 
@@ -167,7 +171,9 @@ describe('a whole sign-in on raw sockets', () => {
     for (const raw of SAMPLE) {
       const rd = raw.replaceAll('PORT', String(s.port));
       const what = JSON.stringify(rd);
-      const start = await sendRaw(s.port, head(`GET /.drawbridge/sign_in?rd=${encodeURIComponent(rd)} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: text/html', 'Connection: close'));
+      // A target on a route host first passes through that host, which binds the hand-off to this "browser".
+      const jar = new Map<string, string[]>();
+      const start = { first: await followSignIn(s.port, `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(rd)}`, jar) };
       assert.equal(start.first.status, 302, what);
       const toIdp = new URL(start.first.headers.location!);
       assert.equal(toIdp.origin, s.idp!.issuer, `${what}: a new sign-in goes to the IdP`);
@@ -189,6 +195,10 @@ describe('a whole sign-in on raw sockets', () => {
       if (url.pathname === '/.drawbridge/handoff') {
         const target = url.searchParams.get('rd') ?? '';
         assert.ok(within(target, [url.origin]), `${what}: the hand-off carries ${target}`);
+        // Redeemed in the same "browser" (with the binding cookie of its host), it signs that host in.
+        const redeem = await sendRaw(s.port, head(`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Accept: text/html', `Cookie: ${(jar.get(url.host) ?? []).join('; ')}`, 'Connection: close'));
+        assert.equal(redeem.first.status, 302, `${what}: the hand-off is redeemed`);
+        assert.match(redeem.first.headers['set-cookie'] ?? '', /^drawbridge=[^;]+/m, `${what}: with a session cookie`);
       }
     }
   });

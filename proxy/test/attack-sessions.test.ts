@@ -30,6 +30,11 @@ after(async () => {
 });
 
 /** A GET of the protected route with `cookie` as the whole Cookie header; the status and whether the upstream saw it. */
+/** The origin the probes address (the cookie's MAC covers it). */
+function appOrigin(): string {
+  return new URL(s.url('app.localhost')).origin;
+}
+
 async function probe(stack: Stack, cookieHeader: string | undefined, host = 'app.localhost'): Promise<{ status: number; reached: boolean; user?: string }> {
   const m = marker('sess');
   const ex = await sendRaw(stack.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${host}:${stack.port}`, 'Accept: application/json', ...(cookieHeader !== undefined ? [`Cookie: ${cookieHeader}`] : []), 'Connection: close'));
@@ -111,16 +116,16 @@ describe('session cookies that are not what Drawbridge issued', () => {
 
   test('the real session id re-MACed with another deployment’s secret', { timeout: 15_000 }, async () => {
     for (const secret of ['another-deployment-secret-0123456789abcdef0123', `${SESSION_SECRET}x`, SESSION_SECRET.toUpperCase()]) {
-      const sealed = sealSessionId(aliceId, deriveKeys(secret).cookieMac);
+      const sealed = sealSessionId(aliceId, deriveKeys(secret).cookieMac, appOrigin());
       await assertAnonymous(s, `drawbridge=${sealed}`, `MAC with ${secret.slice(0, 12)}…`);
     }
     // The same id sealed with the key of another purpose derived from the right secret.
     const keys = deriveKeys(SESSION_SECRET);
     for (const key of [keys.csrf, keys.signOutReturn, keys.loginBinding, keys.storeEncryption]) {
-      await assertAnonymous(s, `drawbridge=${sealSessionId(aliceId, key)}`, 'MAC with a key meant for something else');
+      await assertAnonymous(s, `drawbridge=${sealSessionId(aliceId, key, appOrigin())}`, 'MAC with a key meant for something else');
     }
     // Control: sealed with the right key, the id is the session.
-    assert.equal((await probe(s, `drawbridge=${sealSessionId(aliceId, keys.cookieMac)}`)).status, 200);
+    assert.equal((await probe(s, `drawbridge=${sealSessionId(aliceId, keys.cookieMac, appOrigin())}`)).status, 200);
   });
 
   test('a valid cookie of another deployment (its own store) is no session here', { timeout: 60_000 }, async () => {

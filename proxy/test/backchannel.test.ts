@@ -38,7 +38,7 @@ async function signedIn(login: string): Promise<CookieJarClient> {
 /** 200 when the browser's session still lets it in; 302 (to sign-in) once it has ended. */
 async function status(b: CookieJarClient): Promise<number> {
   const r = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
-  if (r.status === 302) assert.ok(r.location?.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), r.location);
+  if (r.status === 302) assert.ok(r.location?.startsWith(`${new URL(s.url('app.localhost')).origin}/.drawbridge/sign_in?`), r.location);
   return r.status;
 }
 
@@ -133,6 +133,22 @@ test('replaying a logout token is refused (400), even after its session is gone'
   assert.match(again.body.error_description, /replay/);
   // A new token for the same session (new jti) is fine.
   assert.equal((await post(await s.idp!.signLogoutToken({ sub, sid }))).status, 200);
+});
+
+test('a replayed logout token ends nothing: the user\'s new sessions survive it', { timeout: 30_000 }, async () => {
+  await signedIn('alice');
+  const { sub } = await idpSession('alice');
+  // By subject: every session of the user ends.
+  const token = await s.idp!.signLogoutToken({ sub, sid: undefined });
+  assert.equal((await post(token)).status, 200);
+  assert.equal((await s.db.store.list({ user: 'alice' })).length, 0);
+  // She signs in again; the old token, replayed (by an attacker who saw it, or a confused IdP), is refused first.
+  const fresh = await signedIn('alice');
+  const replay = await post(token);
+  assert.equal(replay.status, 400);
+  assert.match(replay.body.error_description, /replay/);
+  assert.equal(await status(fresh), 200, 'the new session is untouched');
+  assert.equal((await s.db.store.list({ user: 'alice' })).length, 1);
 });
 
 test('defective logout tokens are each refused with 400 and end nothing', { timeout: 60_000 }, async () => {

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, waitFor, type Stack, signInStart } from './helpers/stack.js';
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -100,7 +100,10 @@ describe('IdP stopped after start', () => {
     const url = s.url('app.localhost', `/new?${n}`);
     const stopped = Date.now();
     await waitFor(async () => {
-      const res = await s.browser().get(`${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(url)}`, { redirect: 'manual' });
+      const b = s.browser();
+      const start = await b.get(signInStart(url), { redirect: 'manual' });
+      assert.equal(start.status, 302, 'the route host binds the hand-off and sends the browser on to publicUrl');
+      const res = await b.get(start.location!, { redirect: 'manual' });
       // Meanwhile the only other answer is a redirect to the (dead) IdP: never a session, never the application.
       if (res.status === 302) assert.ok(res.location!.startsWith(s.idp!.issuer), res.location);
       else assert.equal(res.status, 503);

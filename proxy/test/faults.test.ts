@@ -80,7 +80,7 @@ test('IdP down at start: sign-in gets 503 and readyz 503; discovery retries with
     const page = await b.get(s.url('app.localhost', `/deep?${m}`));
     assert.equal(page.status, 503, 'the browser ends on a 503 page, not at a dead IdP');
     assert.ok(page.url.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), page.url);
-    assert.equal(page.redirects.length, 2, 'one hop to sign-in, no loop');
+    assert.equal(page.redirects.length, 3, 'to sign-in through the route host\'s start (which binds the hand-off), no loop');
     assert.match(String(page.headers['retry-after']), /^\d+$/);
     assert.match(page.body, /Sign-in is temporarily unavailable/);
     const api = await s.api().get(`${s.publicUrl}/.drawbridge/sign_in?rd=%2F`, { redirect: 'manual' });
@@ -405,10 +405,10 @@ test('Redis stopped mid-run: session routes 503 (never 200, never a redirect loo
     assert.equal(api.json().error, 'session_store_unavailable');
     const me = await alice.get(s.url('app.localhost', '/.drawbridge/me'), { redirect: 'manual' });
     assert.equal(me.status, 503, '/.drawbridge/me fails closed too');
-    // Without a session: one hop to sign-in, which cannot store the login attempt — 503, not a loop.
+    // Without a session: to sign-in (through the route host's start), which cannot store the login attempt — 503, not a loop.
     const anonymous = await s.browser().get(s.url('app.localhost', `/?${m}`));
     assert.equal(anonymous.status, 503);
-    assert.ok(anonymous.redirects.length <= 2, anonymous.redirects.join(' → '));
+    assert.ok(anonymous.redirects.length <= 3, anonymous.redirects.join(' → '));
     assert.equal(received(s.app, m).length, 0, 'nothing reached a protected upstream');
     // Public routes need no session.
     const pub = await s.api().get(s.url('public.localhost', `/?${m}`));

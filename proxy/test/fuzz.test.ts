@@ -7,9 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isUnderPrefix, normalizeTarget } from '../src/routes/normalize.js';
+import { isUnderPrefix, normalizeHost, normalizeTarget } from '../src/routes/normalize.js';
 import { head, headerPairs, sendRaw } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
 
 const ROUTES = `routes:
   - name: admin
@@ -121,7 +121,10 @@ test('random paths, hosts and identity headers: no 5xx, nothing spoofed or un-no
       runs++;
       const seenBefore = s.app.requests.length;
       const logsBefore = s.logs.length;
-      const cookie = r.who === 'bob' ? bob : r.who === 'carol' ? carol : undefined;
+      const signedIn = r.who === 'bob' ? bob : r.who === 'carol' ? carol : undefined;
+      // The session's own cookie value for the host asked (each host has its own, bound to its normalized origin).
+      const host = normalizeHost(r.host, 'http');
+      const cookie = signedIn && host.ok ? cookieForOrigin(signedIn, `http://${host.host}`) : signedIn;
       const body = r.method === 'POST' || r.method === 'PUT' ? 'payload' : undefined;
       const lines = [
         `${r.method} ${r.path} HTTP/1.1`,
@@ -176,7 +179,7 @@ test('allowed requests with random identity spellings: the upstream has Drawbrid
       const path = hostName === 'app.localhost' ? `/admin/echo?${m}` : `/echo?${m}`;
       const ex = await sendRaw(
         s.port,
-        head(`GET ${path} HTTP/1.1`, `Host: ${hostName}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${carol}`, ...spoofed.map((n, i) => `${n}: SPOOF-${i}`), hop ? `Connection: close, ${spoofed.join(', ')}` : 'Connection: close'),
+        head(`GET ${path} HTTP/1.1`, `Host: ${hostName}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(s.port, carol, hostName)}`, ...spoofed.map((n, i) => `${n}: SPOOF-${i}`), hop ? `Connection: close, ${spoofed.join(', ')}` : 'Connection: close'),
       );
       assert.equal(ex.first.status, 200);
       const [u] = s.app.requests.filter((q) => q.url.includes(m));

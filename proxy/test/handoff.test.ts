@@ -74,9 +74,17 @@ async function signedInBrowser(): Promise<CookieJarClient> {
   return b;
 }
 
-/** Mints a hand-off code for `target` the way a route host does: sign_in on publicUrl with the session there. */
+/**
+ * Mints a hand-off code for `target` the way a browser gets one: sign_in on the target's host (which binds the
+ * hand-off to this browser with a cookie there), then sign_in on publicUrl with the session there.
+ */
 async function mint(b: CookieJarClient, target: string): Promise<URL> {
-  const r = await b.get(`${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(target)}`, { redirect: 'manual' });
+  const start = await b.get(`${new URL(target).origin}/.drawbridge/sign_in?rd=${encodeURIComponent(target)}`, { redirect: 'manual' });
+  assert.equal(start.status, 302);
+  const onward = new URL(start.location!);
+  assert.equal(onward.origin, s.publicUrl, 'the route host sends the browser on to publicUrl');
+  assert.ok(onward.searchParams.get('hb'), 'with its hand-off ticket');
+  const r = await b.get(onward.href, { redirect: 'manual' });
   assert.equal(r.status, 302);
   const handoff = new URL(r.location!);
   assert.equal(handoff.pathname, '/.drawbridge/handoff');
@@ -106,11 +114,17 @@ test('signing in once on app1 opens app2 through a hand-off: no IdP form, and ea
   assert.ok(!urls.some((u) => u.startsWith(s.idp!.issuer)), `never at the IdP the second time: ${urls.join(' → ')}`);
   assert.deepEqual(
     urls.map((u) => `${new URL(u).host}${new URL(u).pathname}`),
-    [`app2.localhost:${s.port}/two`, `auth.localhost:${s.port}/.drawbridge/sign_in`, `app2.localhost:${s.port}/.drawbridge/handoff`, `app2.localhost:${s.port}/two`],
+    [
+      `app2.localhost:${s.port}/two`,
+      `app2.localhost:${s.port}/.drawbridge/sign_in`,
+      `auth.localhost:${s.port}/.drawbridge/sign_in`,
+      `app2.localhost:${s.port}/.drawbridge/handoff`,
+      `app2.localhost:${s.port}/two`,
+    ],
   );
 
   // The hand-off answer sets app2's own cookie: host-only (no Domain), HttpOnly, SameSite=Lax, Path=/.
-  const handoff = hops[2]!;
+  const handoff = hops[3]!;
   assert.equal(handoff.status, 302);
   const cookie = sessionSetCookie(handoff);
   assert.doesNotMatch(cookie, /;\s*domain=/i, 'no Domain attribute: the cookie is host-only');

@@ -14,7 +14,7 @@ const PAYLOADS = readFileSync(new URL('./testdata/openredirects.txt', import.met
   .filter((line) => line !== '');
 
 // The README's allowlist as Drawbridge routes (a `from` without a port answers on any port).
-const ALLOWLIST: { from: string; public?: boolean }[] = [
+const ALLOWLIST: { from: string; public?: boolean; wildcardHandoff?: boolean }[] = [
   { from: 'https://www.whitelisteddomain.tld' },
   { from: 'http://www.whitelisteddomain.tld/legacy', public: true },
   { from: 'https://foo.bar' },
@@ -25,7 +25,7 @@ const ALLOWLIST: { from: string; public?: boolean }[] = [
   { from: 'https://*.sub.anyport.bar' },
   { from: 'https://*.wildcard.sub.port.bar:8080' },
   { from: 'https://*.wildcard.sub.anyport.bar' },
-  { from: 'https://*.wildcard.bar' },
+  { from: 'https://*.wildcard.bar', wildcardHandoff: true },
   { from: 'http://*.wildcard.bar/legacy', public: true },
   { from: 'https://*.wildcard.proxy.foo.bar' },
 ];
@@ -41,7 +41,7 @@ ${ALLOWLIST.map(
   (r, i) => `  - name: allow-${i}
     from: ${r.from}
     to: {{APP}}
-${r.public ? '    public: true' : '    policy:\n      allow:\n        - authenticated: true'}
+${r.wildcardHandoff ? '    wildcardHandoff: true\n' : ''}${r.public ? '    public: true' : '    policy:\n      allow:\n        - authenticated: true'}
 `,
 ).join('')}`;
 
@@ -127,9 +127,13 @@ test('the payload file is there', () => {
 test('controls: good targets are kept, a foreign one falls back to publicUrl', { timeout: 20_000 }, async () => {
   const cases: [string, (loc: string) => boolean][] = [
     ['/relative/path?q=1', (l) => l === `${s.publicUrl}/relative/path?q=1`],
-    [`http://app.localhost:${s.port}/x?y=1`, (l) => l.startsWith(`http://app.localhost:${s.port}/.drawbridge/handoff?code=`)],
-    ['https://www.whitelisteddomain.tld/ok', (l) => l.startsWith('https://www.whitelisteddomain.tld/.drawbridge/handoff?code=')],
-    ['https://a.wildcard.bar/ok', (l) => l.startsWith('https://a.wildcard.bar/.drawbridge/handoff?code=')],
+    // A route host's target: back to that host's own sign-in start first (it binds the hand-off to the browser).
+    [`http://app.localhost:${s.port}/x?y=1`, (l) => l === `http://app.localhost:${s.port}/.drawbridge/sign_in?rd=${encodeURIComponent(`http://app.localhost:${s.port}/x?y=1`)}`],
+    ['https://www.whitelisteddomain.tld/ok', (l) => l.startsWith('https://www.whitelisteddomain.tld/.drawbridge/sign_in?rd=')],
+    ['https://a.wildcard.bar/ok', (l) => l.startsWith('https://a.wildcard.bar/.drawbridge/sign_in?rd=')],
+    // A wildcard route without wildcardHandoff, and a port-less route's host on another port: not served exactly.
+    ['https://a.sub.anyport.bar/ok', (l) => l === `${s.publicUrl}/`],
+    ['https://foo.bar:4443/ok', (l) => l === `${s.publicUrl}/`],
     // A wildcard stands for one label, as in certificates.
     ['https://a.b.wildcard.bar/ok', (l) => l === `${s.publicUrl}/`],
     ['https://evil.example/', (l) => l === `${s.publicUrl}/`],
@@ -205,7 +209,7 @@ for (const encoding of ['raw', 'encoded'] as const) {
     await mapLimit(PAYLOADS, 20, async (line) => {
       const record = { ...alice, id: newSessionId() };
       await s.db.store.set(record);
-      const sealed = sessions.setCookie(record, false, Date.now()).split(';')[0]!;
+      const sealed = sessions.setCookie(record, false, Date.now(), new URL(s.url('auth.localhost')).origin).split(';')[0]!;
       const body = `csrf=${sessions.csrfToken(record.id)}&rd=${param(line)}`;
       const res = await rawHttp(
         s.port,

@@ -209,7 +209,7 @@ routes:
     assert.ok(app.requests.some((r) => r.url === '/ping'), 'the request reached the upstream');
     const protectedPage = await get(port, `wiki.localhost:${port}`, '/page');
     assert.equal(protectedPage.status, 302);
-    assert.equal(protectedPage.location, `http://auth.localhost:${port}/.drawbridge/sign_in?rd=${encodeURIComponent(`http://wiki.localhost:${port}/page`)}`);
+    assert.equal(protectedPage.location, `http://wiki.localhost:${port}/.drawbridge/sign_in?rd=${encodeURIComponent(`http://wiki.localhost:${port}/page`)}`);
     const metrics = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
     assert.match(await metrics.text(), /drawbridge_requests_total\{route="status",decision="allow",status_class="2xx"\} 1/);
   } finally {

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
+import { startRedis } from './helpers/redis.js';
 import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from './helpers/stack.js';
 
 // Access (and ID) tokens live 4 s; Drawbridge refreshes at 80% of that, 3.2 s after the sign-in.
@@ -200,33 +201,75 @@ test('a refresh keeps how the user signed in: carol\u2019s multi-factor session 
   assert.equal(refreshed.authTime, signedInAs.authTime, 'a refresh is not a new sign-in');
 });
 
-test('a session ended (back-channel logout) while its refresh is at the IdP stays ended', { timeout: 30_000 }, async () => {
-  const login = account('wren');
-  const b = await signedIn(s, login);
-  await untilRefreshDue(s, login);
-  // Hold the refresh answer back a moment, as a slow IdP would, and end the session meanwhile.
-  const oidc = s.db.runtime.oidc;
+/**
+ * Holds the IdP's refresh answer until the session was ended meanwhile (no sleep: the answer waits for `end`),
+ * then checks that the refresh did not write it back.
+ */
+async function endedDuringRefresh(stack: Stack, login: string, end: () => Promise<void>): Promise<void> {
+  const b = await signedIn(stack, login);
+  await untilRefreshDue(stack, login);
+  const oidc = stack.db.runtime.oidc;
   const refresh = oidc.refresh.bind(oidc);
   let atIdp: () => void = () => {};
   const reached = new Promise<void>((r) => (atIdp = r));
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => (release = r));
   oidc.refresh = async (token) => {
     const tokens = await refresh(token);
     atIdp();
-    await sleep(300);
+    await released;
     return tokens;
   };
   try {
-    const pending = b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
+    const pending = b.get(stack.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
     await reached;
-    assert.deepEqual(await s.idp!.backchannelLogout(login), [200]);
-    assert.equal((await s.db.store.list({ user: login })).length, 0, 'logged out');
+    await end();
+    assert.equal((await stack.db.store.list({ user: login })).length, 0, 'ended');
+    release();
     const first = await pending;
     assert.equal(first.status, 302, 'the request that refreshed is not let through either');
   } finally {
+    release();
     oidc.refresh = refresh;
   }
-  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the refresh did not bring the session back');
-  assert.equal((await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 302, 'next request → sign-in');
+  assert.equal((await stack.db.store.list({ user: login })).length, 0, 'the refresh did not bring the session back');
+  assert.equal((await b.get(stack.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 302, 'next request → sign-in');
+}
+
+test('a session ended (back-channel logout) while its refresh is at the IdP stays ended', { timeout: 30_000 }, async () => {
+  const login = account('wren');
+  await endedDuringRefresh(s, login, async () => {
+    assert.deepEqual(await s.idp!.backchannelLogout(login), [200]);
+  });
+});
+
+test('with the Redis store too: a session revoked while its refresh is at the IdP is never written back', { timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const stack = await startStack({ routes: ROUTES, idpOptions: { accessTokenTtl: TOKEN_TTL_SEC }, store: `store: { type: redis, url: "${redis.url}" }` });
+  try {
+    stack.idp!.addAccount({ login: 'rhea', claims: { name: 'rhea', email: 'rhea@example.com', email_verified: true, groups: ['engineering'] } });
+    await endedDuringRefresh(stack, 'rhea', async () => {
+      assert.equal(await stack.db.store.deleteWhere({ user: 'rhea' }), 1, 'revoked (as `drawbridge sessions revoke` does)');
+    });
+  } finally {
+    await stack.close();
+    await redis.stop();
+  }
+});
+
+test('a refresh never upgrades email_verified: false stays false, a token without the claim keeps the old value', { timeout: 30_000 }, async () => {
+  s.idp!.addAccount({ login: 'vera', claims: { name: 'vera', email: 'vera@example.com', email_verified: false, groups: ['engineering'] } });
+  const b = await signedIn(s, 'vera');
+  assert.equal((await record(s, 'vera')).identity.emailVerified, false);
+  // At the IdP the claim disappears (a provider that stops sending it), then claims to be verified.
+  for (const claims of [{ email_verified: undefined }, { email_verified: true }]) {
+    s.idp!.updateAccount('vera', claims);
+    await untilRefreshDue(s, 'vera');
+    const before = refreshLogs(s, 'vera').length;
+    assert.equal((await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' })).status, 200);
+    assert.ok(refreshLogs(s, 'vera').length > before, 'refreshed');
+    assert.equal((await record(s, 'vera')).identity.emailVerified, false, JSON.stringify(claims));
+  }
 });
 
 test('the IdP down during a refresh: the session keeps working (and is not hammered with retries)', { timeout: 40_000 }, async () => {

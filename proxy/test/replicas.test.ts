@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { runCli } from '../src/cli/index.js';
-import { sessionCookie, startReplica, startStack, waitFor, type Replica, type Stack } from './helpers/stack.js';
+import { sessionCookie, startReplica, startStack, waitFor, type Replica, type Stack, signInStart } from './helpers/stack.js';
 
 /**
  * A redis-server whose data outlives a restart (append-only file, fsync on every write), as a production Redis
@@ -152,7 +152,9 @@ test('a session made through replica A works through replica B: the same user, a
 
   // Another host reached through B: the hand-off code minted by B's sign_in is redeemed by A.
   via('B');
-  const handoff = await b.get(`${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(s.url('app.localhost', '/x'))}`, { redirect: 'manual' });
+  const start = await b.get(signInStart(s.url('app.localhost', '/x')), { redirect: 'manual' });
+  assert.equal(start.status, 302);
+  const handoff = await b.get(start.location!, { redirect: 'manual' });
   assert.equal(handoff.status, 302);
   via('A');
   const redeemed = await b.get(handoff.location!, { redirect: 'manual' });
@@ -168,8 +170,10 @@ test('hand-off codes live in Redis with a TTL of at most 60 s; nothing readable 
   await c.connect();
   try {
     const before = new Set(await c.keys('replicas:o:*'));
-    const r = await b.get(`${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(s.url('app.localhost', '/ttl'))}`, { redirect: 'manual' });
+    const start = await b.get(signInStart(s.url('app.localhost', '/ttl')), { redirect: 'manual' });
+    const r = await b.get(start.location!, { redirect: 'manual' });
     assert.equal(r.status, 302);
+    assert.match(r.location!, /\/\.drawbridge\/handoff\?code=/);
     const minted = (await c.keys('replicas:o:*')).filter((k) => !before.has(k));
     assert.equal(minted.length, 1, 'one hand-off code stored');
     const pttl = await c.pTTL(minted[0]!);

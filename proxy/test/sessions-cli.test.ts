@@ -51,7 +51,7 @@ async function signedIn(s: Stack, login: string): Promise<CookieJarClient> {
 /** 302 once the browser's session has ended (sent to sign in); 200 while it lives. */
 async function status(s: Stack, b: CookieJarClient): Promise<number> {
   const r = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
-  if (r.status === 302) assert.ok(r.location?.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), r.location);
+  if (r.status === 302) assert.ok(r.location?.startsWith(`${new URL(s.url('app.localhost')).origin}/.drawbridge/sign_in?`), r.location);
   return r.status;
 }
 

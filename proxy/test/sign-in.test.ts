@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { received, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { received, sessionCookie, signInStart, type Stack, startStack } from './helpers/stack.js';
 
 let s: Stack;
 
@@ -42,7 +42,7 @@ test('alice opens a deep link, signs in at the IdP and lands on the exact URL; t
   // First hop: the route host sends the browser to sign-in on publicUrl, remembering the exact URL.
   const first = await b.get(deep, { redirect: 'manual' });
   assert.equal(first.status, 302);
-  assert.equal(first.location, `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(deep)}`);
+  assert.equal(first.location, signInStart(deep));
 
   const { response, askedPassword } = await s.signIn(b, deep, 'alice');
   assert.equal(askedPassword, true);
@@ -148,11 +148,11 @@ test('/.drawbridge/me shows the identity as JSON and as a page, never a token, a
   const anon = await s.api().get(me);
   assert.equal(anon.status, 401);
   assert.equal(anon.json().error, 'unauthenticated');
-  assert.ok(String(anon.json().signIn).startsWith(`${s.publicUrl}/.drawbridge/sign_in?rd=`));
+  assert.ok(String(anon.json().signIn).startsWith(`${new URL(s.url('app.localhost')).origin}/.drawbridge/sign_in?rd=`));
   assert.match(String(anon.headers['www-authenticate']), /^Bearer /, 'a 401 always says how to authenticate (SPEC §3 step 5)');
   const anonBrowser = await s.browser().get(me, { redirect: 'manual' });
   assert.equal(anonBrowser.status, 302);
-  assert.ok(anonBrowser.location!.startsWith(`${s.publicUrl}/.drawbridge/sign_in?rd=`));
+  assert.ok(anonBrowser.location!.startsWith(`${new URL(s.url('app.localhost')).origin}/.drawbridge/sign_in?rd=`));
 
   assert.equal(s.app.requests.length, before, 'reserved paths are never forwarded');
   assert.equal(s.app.requests.filter((r) => r.url.includes('/.drawbridge')).length, 0);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseForms, type CookieJarClient, type HttpResponse } from '../../e2e/support/http-client.js';
 import { newSessionId } from '../src/session/cookie.js';
 import { sealReturnState } from '../src/pages/return-state.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack, cookieOn, signInStart } from './helpers/stack.js';
 
 const ROUTES = `routes:
   - name: app
@@ -43,7 +43,7 @@ async function sessionCopy(s: Stack, login = 'alice'): Promise<{ b: CookieJarCli
   const copy = { ...record, id: newSessionId() };
   await s.db.store.set(copy);
   const b = s.browser();
-  b.setCookie(s.url('app.localhost'), `${s.db.runtime.sessions.setCookie(copy, false, Date.now()).split(';')[0]!}; Path=/`);
+  b.setCookie(s.url('app.localhost'), `${s.db.runtime.sessions.setCookie(copy, false, Date.now(), new URL(s.url('app.localhost')).origin).split(';')[0]!}; Path=/`);
   return { b, csrf: s.db.runtime.sessions.csrfToken(copy.id) };
 }
 
@@ -86,7 +86,7 @@ describe('an IdP with an end-session endpoint', () => {
     assert.equal(`${back.origin}${back.pathname}`, `${s.publicUrl}/.drawbridge/sign_out`);
     assert.equal(back.searchParams.get('state'), state);
     const link = signInAgain(out);
-    assert.equal(link, `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(rd)}`);
+    assert.equal(link, signInStart(rd));
 
     // "Sign in again": the IdP asks for the password (its session ended too), then the browser lands on rd.
     const again = await s.signIn(b, link, 'alice');
@@ -100,7 +100,7 @@ describe('an IdP with an end-session endpoint', () => {
     const posted = await b.post(s.url('app.localhost', '/.drawbridge/sign_out'), { form: { csrf, rd: '/after/sign-out' }, redirect: 'manual' });
     assert.equal(posted.status, 302);
     const out = await b.get(posted.location!);
-    assert.equal(signInAgain(out), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(s.url('app.localhost', '/after/sign-out'))}`);
+    assert.equal(signInAgain(out), signInStart(s.url('app.localhost', '/after/sign-out')));
   });
 
   test('the confirm page checks rd as the POST does: a relative rd on a host that is no route is not offered', { timeout: 30_000 }, async () => {
@@ -108,7 +108,8 @@ describe('an IdP with an end-session endpoint', () => {
     const cookie = sessionCookie(b, s.url('app.localhost'));
     assert.ok(cookie, 'a session cookie to present on the other host');
     // /.drawbridge/* answers on any Host: a Host no route serves must not turn `rd=/x` into a link to itself.
-    b.setCookie(s.url('stray.localhost'), `drawbridge=${cookie}; Path=/`);
+    // (A session there can only be made by hand: each host's cookie value is bound to that host.)
+    b.setCookie(s.url('stray.localhost'), `drawbridge=${cookieOn(s.port, cookie, 'stray.localhost')}; Path=/`);
     const stray = await b.get(s.url('stray.localhost', '/.drawbridge/sign_out?rd=/x'));
     assert.equal(stray.status, 200);
     const form = parseForms(stray.body, stray.url).find((f) => f.method === 'POST');
@@ -121,7 +122,7 @@ describe('an IdP with an end-session endpoint', () => {
   });
 
   test('a foreign rd is ignored: no state goes to the IdP and the link is the default one', { timeout: 60_000 }, async () => {
-    const fallback = `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(`${s.publicUrl}/`)}`;
+    const fallback = signInStart(`${s.publicUrl}/`);
     // The control: no rd at all.
     const plain = await sessionCopy(s);
     const none = await plain.b.post(s.url('app.localhost', '/.drawbridge/sign_out'), { form: { csrf: plain.csrf }, redirect: 'manual' });
@@ -145,9 +146,9 @@ describe('an IdP with an end-session endpoint', () => {
     const key = s.db.runtime.sessions.keys.signOutReturn;
     const target = s.url('reports.localhost', '/x');
     const signedOut = (state: string) => s.browser().get(`${s.publicUrl}/.drawbridge/sign_out?state=${encodeURIComponent(state)}`);
-    const fallback = `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(`${s.publicUrl}/`)}`;
+    const fallback = signInStart(`${s.publicUrl}/`);
     // The control: a state Drawbridge sealed for a route is honoured.
-    assert.equal(signInAgain(await signedOut(sealReturnState(target, key)!)), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(target)}`);
+    assert.equal(signInAgain(await signedOut(sealReturnState(target, key)!)), signInStart(target));
     const good = sealReturnState(target, key)!;
     const flipped = `${good.slice(0, -2)}${good.endsWith('AA') ? 'BB' : 'AA'}`;
     for (const [what, state] of [
@@ -166,10 +167,10 @@ describe('an IdP with an end-session endpoint', () => {
   test('without a session, GET sign_out?rd= also leads "Sign in again" back to a safe rd, never to a foreign one', { timeout: 30_000 }, async () => {
     const rd = s.url('reports.localhost', '/r');
     const page = await s.browser().get(s.url('app.localhost', `/.drawbridge/sign_out?rd=${encodeURIComponent(rd)}`));
-    assert.equal(signInAgain(page), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(rd)}`);
+    assert.equal(signInAgain(page), signInStart(rd));
     for (const foreign of FOREIGN) {
       const other = await s.browser().get(s.url('app.localhost', `/.drawbridge/sign_out?rd=${encodeURIComponent(foreign)}`));
-      assert.equal(signInAgain(other), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(s.url('app.localhost', '/'))}`, foreign);
+      assert.equal(signInAgain(other), signInStart(s.url('app.localhost', '/')), foreign);
     }
   });
 });
@@ -194,7 +195,7 @@ describe('an IdP without an end-session endpoint', () => {
     assert.ok(form);
     const posted = await b.post(form.action, { form: form.fields, redirect: 'manual' });
     assert.equal(posted.status, 200, 'no redirect: nothing to end at the IdP');
-    assert.equal(signInAgain(posted), `${s.publicUrl}/.drawbridge/sign_in?rd=${encodeURIComponent(rd)}`);
+    assert.equal(signInAgain(posted), signInStart(rd));
     assert.equal(sessionCookie(b, s.url('app.localhost')), undefined);
     assert.equal((await b.get(s.url('app.localhost', '/.drawbridge/me'), { headers: { accept: 'application/json' } })).status, 401, 'the session ended');
 

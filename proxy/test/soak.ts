@@ -180,7 +180,7 @@ async function makeSessions(s: Stack): Promise<{ allowed: string[]; denied: stri
     };
     const now = s.db.runtime.now();
     const record = await sessions.create(identity, {}, undefined, now);
-    (engineer ? allowed : denied).push(sessions.setCookie(record, false, now).split(';')[0]!);
+    (engineer ? allowed : denied).push(sessions.setCookie(record, false, now, new URL(s.url('app.localhost')).origin).split(';')[0]!);
   }
   return { allowed, denied };
 }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
-import { rawHttp, received, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { rawHttp, received, sessionCookie, startStack, type Stack, cookieOn } from './helpers/stack.js';
 
 const ROUTES = `routes:
   - name: app
@@ -183,7 +183,7 @@ test('an untrusted X-Forwarded-For cannot satisfy an ip rule', { timeout: 20_000
   const marker = `office${Date.now()}`;
   const res = await rawHttp(
     s.port,
-    [`GET /echo?${marker} HTTP/1.1`, `Host: office.localhost:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookie}`, 'X-Forwarded-For: 10.1.2.3', 'X-Real-IP: 10.1.2.3', 'Forwarded: for=10.1.2.3', 'Connection: close'].join('\r\n'),
+    [`GET /echo?${marker} HTTP/1.1`, `Host: office.localhost:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(s.port, cookie, 'office.localhost')}`, 'X-Forwarded-For: 10.1.2.3', 'X-Real-IP: 10.1.2.3', 'Forwarded: for=10.1.2.3', 'Connection: close'].join('\r\n'),
   );
   assert.equal(res.status, 403);
   const body = JSON.parse(res.body);
@@ -246,7 +246,7 @@ describe('behind a trusted proxy', () => {
   test('the client address from a trusted X-Forwarded-For feeds the ip rule', { timeout: 20_000 }, async () => {
     const marker = `tpo${Date.now()}`;
     const head = (xff: string) =>
-      [`GET /echo?${marker} HTTP/1.1`, `Host: office.localhost:${t.port}`, 'Accept: application/json', `Cookie: drawbridge=${trustedCookie}`, `X-Forwarded-For: ${xff}`, 'Connection: close'].join('\r\n');
+      [`GET /echo?${marker} HTTP/1.1`, `Host: office.localhost:${t.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(t.port, trustedCookie, 'office.localhost')}`, `X-Forwarded-For: ${xff}`, 'Connection: close'].join('\r\n');
     assert.equal((await rawHttp(t.port, head('10.1.2.3'))).status, 200);
     assert.equal((await rawHttp(t.port, head('203.0.113.7'))).status, 403);
     assert.equal(received(t.app, marker).length, 1);

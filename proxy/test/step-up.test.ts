@@ -70,7 +70,10 @@ async function toStepUp(client: CookieJarClient, url: string): Promise<URL> {
   const r = await client.get(url, { headers: HTML, stopAt: (u) => u.pathname === '/.drawbridge/sign_in' && u.searchParams.has('step_up') });
   assert.equal(r.status, 302, `${url} ends in a step-up redirect (got ${r.status} at ${r.url})`);
   assert.equal(r.url, url, 'the route itself asked for the step-up');
-  return new URL(r.location!);
+  const start = new URL(r.location!);
+  // The route host's own sign-in start binds the hand-off to this browser, then sends it on to publicUrl.
+  assert.equal(start.origin, new URL(url).origin);
+  return hop(client, start.href);
 }
 
 /** The one hop `client` makes from `url`, which must be a redirect; returns its target. */
@@ -78,7 +81,16 @@ async function hop(client: CookieJarClient, url: string): Promise<URL> {
   const r = await client.get(url, { redirect: 'manual' });
   assert.equal(r.status, 302, `${url} redirects (got ${r.status}: ${r.body.slice(0, 200)})`);
   assert.ok(r.location, 'with a Location');
-  return new URL(r.location);
+  const next = new URL(r.location);
+  // A route host's sign-in start (it binds the hand-off to this browser, then sends it on to publicUrl with every
+  // parameter): counted as part of this hop.
+  if (next.pathname === '/.drawbridge/sign_in' && next.origin !== s.publicUrl && next.origin === new URL(url).origin) {
+    const onward = await hop(client, next.href);
+    assert.equal(`${onward.origin}${onward.pathname}`, `${s.publicUrl}/.drawbridge/sign_in`);
+    for (const [k, v] of next.searchParams) assert.equal(onward.searchParams.get(k), v, `${k} passed on`);
+    return onward;
+  }
+  return next;
 }
 
 /** Every URL `client` requests from now on (each hop of every redirect chain). */
@@ -266,7 +278,10 @@ test('alice is sent to step-up: prompt=login and acr_values=mfa at the IdP, the 
   const back = await b.get(appUrl, { headers: HTML });
   assert.equal(back.status, 200);
   assert.equal(back.url, appUrl);
-  assert.equal(sessionCookie(b, appUrl), sessionCookie(b, adminUrl), 'the app host now shares the stepped-up session');
+  // Each host holds its own cookie value (bound to that host) for the one stepped-up session.
+  const idOf = (value: string | undefined) => Buffer.from(String(value).split('.')[0]!, 'base64url').toString('hex');
+  assert.notEqual(sessionCookie(b, appUrl), sessionCookie(b, adminUrl));
+  assert.equal(idOf(sessionCookie(b, appUrl)), idOf(sessionCookie(b, adminUrl)), 'the app host now shares the stepped-up session');
 });
 
 test('a step-up the IdP cannot satisfy (acr phishing-resistant) ends on a clear 401 page, not a redirect loop', { timeout: 30_000 }, async () => {
@@ -296,11 +311,12 @@ test('a step-up the IdP cannot satisfy (acr phishing-resistant) ends on a clear 
   assert.ok(failed, 'the failed step-up is logged');
   assert.ok(failed.missing.some((m: string) => m.includes('phishing-resistant')));
 
-  // Opening the route again starts ONE new step-up (the IdP shows its password form), it does not bounce forever.
+  // Opening the route again starts ONE new step-up (the IdP shows its password form), it does not bounce forever
+  // (route → its sign-in start → publicUrl's → the IdP → its form).
   const again = await b.get(vaultUrl, { headers: HTML });
   assert.equal(again.status, 200);
   assert.ok(again.url.startsWith(`${s.idp!.issuer}/interaction/`), `stops at the IdP's form: ${again.url}`);
-  assert.ok(again.redirects.length <= 4, `again a short chain: ${again.redirects.join(' → ')}`);
+  assert.ok(again.redirects.length <= 5, `again a short chain: ${again.redirects.join(' → ')}`);
   // The failed step-up did not end the session it started from.
   const app = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
   assert.equal(app.status, 200);

@@ -62,6 +62,12 @@ export const routeSchema = z.strictObject({
   setRequestHeaders: z.record(headerName, z.string()).default({}).describe('Headers set on every forwarded request.'),
   removeRequestHeaders: z.array(headerName).default([]).describe('Headers removed from every forwarded request.'),
   preserveHost: z.boolean().default(false).describe('Forward the client Host header instead of the upstream host.'),
+  wildcardHandoff: z
+    .boolean()
+    .optional()
+    .describe(
+      'Wildcard routes only: let sign-in hand sessions to any host under the wildcard. Without it, a host that only a wildcard route serves never receives a hand-off code (a dangling subdomain would get it); set it only when every name under the wildcard resolves to Drawbridge.',
+    ),
   websockets: z.boolean().default(true).describe('Allow WebSocket upgrades (authorized like any request).'),
   timeout: durationSchema.default('30s').describe('Upstream response timeout; 504 when it passes.'),
   upstreamTls: z

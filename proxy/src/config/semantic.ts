@@ -89,6 +89,9 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
         if (from.prefix === '/') catchAllHosts.set(hostKey, i);
       }
     }
+    if (route.wildcardHandoff === true && from && !('error' in from) && !from.wildcard) {
+      issues.push({ path: at('wildcardHandoff'), message: 'wildcardHandoff applies to wildcard routes (from: scheme://*.example.com) only: remove it' });
+    }
     if (str(route.regex)) {
       try {
         new RegExp(route.regex);

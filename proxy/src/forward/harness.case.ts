@@ -28,6 +28,7 @@ export function makeRoute(upstream: string, overrides: Partial<Route> = {}): Rou
     setRequestHeaders: [],
     removeRequestHeaders: [],
     preserveHost: false,
+    wildcardHandoff: false,
     websockets: true,
     timeoutMs: 5000,
     sessionIdleMs: 30 * 60_000,

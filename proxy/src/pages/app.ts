@@ -8,8 +8,9 @@ import * as oidc from 'openid-client';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
 import { identityFromClaims } from '../oidc/claims.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
-import { safeReturnTarget } from '../routes/return-target.js';
-import { loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
+import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
+import { handoffCookieName, loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
+import { bindingMatches, HANDOFF_TICKET_TTL_MS, newHandoffBinding, openHandoffTicket, type HandoffTicket } from '../session/handoff-binding.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
 import { tokenFields } from '../session/sessions.js';
@@ -17,7 +18,7 @@ import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from '../serv
 import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
 import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
 import { answer, pageUser } from '../server/pipeline.js';
-import { PATHS } from './paths.js';
+import { PATHS, signInStartUrl } from './paths.js';
 import { openReturnState, sealReturnState } from './return-state.js';
 import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
 
@@ -29,6 +30,16 @@ interface LoginAttempt {
   binding: string;
   stepUp?: StepUpNeed;
   maxAge?: number;
+  /** For a return target on a route host: the route host's binding of the hand-off to this browser. */
+  handoff?: HandoffTicket;
+}
+
+/** A hand-off code's record: the session, the one origin that may redeem it, and the browser binding there. */
+interface HandoffRecord {
+  sid: string;
+  origin: string;
+  cookieId: string;
+  binding: string;
 }
 
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -68,7 +79,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   /** The session of this host's cookie, if valid; STORE_DOWN when the store failed (a 503 was sent). */
   async function sessionOr503(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<SessionRecord | undefined | typeof STORE_DOWN> {
     try {
-      const loaded = await rt.sessions.load(rt.sessions.readId(req.headers.cookie, secure(x)), rt.now());
+      const loaded = await rt.sessions.load(rt.sessions.readId(req.headers.cookie, secure(x), requestOrigin(x)), rt.now());
       return loaded.state === 'valid' ? loaded.record : undefined;
     } catch (e) {
       storeUnavailable(req, res, x, e);
@@ -76,14 +87,51 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
   }
 
-  /** Sends the browser on to `rd`: directly on publicUrl's origin, through a one-time hand-off elsewhere. */
-  async function complete(res: ServerResponse, session: SessionRecord, rd: string): Promise<void> {
+  /**
+   * Sends the browser on to `rd`: directly on publicUrl's origin; elsewhere through a one-time hand-off code bound
+   * to the ticket's browser and origin (without a ticket for rd's origin, the browser restarts on that route host,
+   * which makes one: no code is minted then).
+   */
+  async function complete(res: ServerResponse, session: SessionRecord, rd: string, ticket: HandoffTicket | undefined): Promise<void> {
     const target = new URL(rd);
     if (target.origin === cfg().publicOrigin) return redirect(res, target.href);
+    if (!ticket || ticket.origin !== target.origin || !isServedOrigin(target.origin, cfg())) return redirect(res, signInStartUrl(target.href, cfg().publicOrigin));
     const code = randomBytes(32).toString('base64url');
-    const stored = await rt.sessions.store.putOnce(`handoff:${sha256(code)}`, JSON.stringify({ sid: session.id, origin: target.origin }), HANDOFF_TTL_MS);
+    const record: HandoffRecord = { sid: session.id, origin: target.origin, cookieId: ticket.cookieId, binding: ticket.binding };
+    const stored = await rt.sessions.store.putOnce(`handoff:${sha256(code)}`, JSON.stringify(record), HANDOFF_TTL_MS);
     if (!stored) throw new Error('hand-off code collision');
     redirect(res, `${target.origin}${PATHS.handoff}?code=${code}&rd=${encodeURIComponent(target.href)}`);
+  }
+
+  /**
+   * GET /.drawbridge/sign_in on a route host: binds the coming hand-off to this browser (a cookie on this host with
+   * a random nonce) and sends the browser on to publicUrl with a MACed ticket naming this origin and the nonce's MAC.
+   * Only an origin the configuration serves exactly gets a ticket (no code ever travels to another port or host).
+   */
+  function startOnRouteHost(req: IncomingMessage, res: ServerResponse, x: Exchange, origin: string, query: URLSearchParams): void {
+    const asked = query.get('rd');
+    const rd = asked ? safeReturnTarget(asked, cfg(), origin) : `${origin}/`;
+    const rdOrigin = new URL(rd).origin;
+    const onward = new URLSearchParams(query);
+    onward.delete('hb');
+    onward.set('rd', rd);
+    if (rdOrigin !== origin) {
+      // The target lives elsewhere (publicUrl, or another route host, which binds its own hand-off).
+      return redirect(res, rdOrigin === cfg().publicOrigin ? `${cfg().publicOrigin}${PATHS.signIn}?${onward}` : signInStartUrl(rd, cfg().publicOrigin));
+    }
+    if (!isServedOrigin(origin, cfg())) {
+      x.decision = 'sign-in-refused';
+      rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: `no route serves ${origin} exactly (no hand-off is sent there)` });
+      return answer(req, res, 400, signInErrorPage({ message: 'Signing in is not available at this address. Use the address your administrator gave you.', requestId: x.id, retryUrl: `${cfg().publicOrigin}/`, status: 400 }), {
+        error: 'handoff_invalid',
+        requestId: x.id,
+      });
+    }
+    const binding = newHandoffBinding(rt.sessions.keys.handoffBinding, origin, rt.now());
+    onward.set('hb', binding.ticket);
+    redirect(res, `${cfg().publicOrigin}${PATHS.signIn}?${onward}`, {
+      'set-cookie': serializeCookie(handoffCookieName(cfg().config.session.cookieName, secure(x), binding.cookieId), binding.nonce, { secure: secure(x), maxAgeSec: HANDOFF_TICKET_TTL_MS / 1000 }),
+    });
   }
 
   function idpUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
@@ -102,10 +150,24 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   app.get(PATHS.signIn, async (req: Request, res: Response) => {
     const x = getExchange(req);
     const query = new URLSearchParams(x.query);
-    if (requestOrigin(x) !== cfg().publicOrigin) {
-      return redirect(res, `${cfg().publicOrigin}${PATHS.signIn}${x.query ? `?${x.query}` : ''}`);
-    }
+    const origin = requestOrigin(x);
+    if (origin !== cfg().publicOrigin) return startOnRouteHost(req, res, x, origin, query);
     const rd = safeReturnTarget(query.get('rd'), cfg(), cfg().publicOrigin);
+    const rdOrigin = new URL(rd).origin;
+    let ticket: HandoffTicket | undefined;
+    if (rdOrigin !== cfg().publicOrigin) {
+      // A route host's session comes through a hand-off, which the browser must have asked for on that host.
+      if (!query.has('hb')) return redirect(res, signInStartUrl(rd, cfg().publicOrigin, onwardParams(query)));
+      ticket = openHandoffTicket(rt.sessions.keys.handoffBinding, query.get('hb'), rt.now());
+      if (!ticket || ticket.origin !== rdOrigin) {
+        x.decision = 'sign-in-refused';
+        rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: ticket ? `hand-off ticket made for ${ticket.origin}, not ${rdOrigin}` : 'hand-off ticket invalid or expired' });
+        return answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid or has expired. Please start again.', requestId: x.id, retryUrl: signInStartUrl(rd, cfg().publicOrigin), status: 400 }), {
+          error: 'handoff_invalid',
+          requestId: x.id,
+        });
+      }
+    }
     const stepUp = parseStepUp(query);
     // What the route demands of every sign-in it lets in (an anonymous request to an MFA route): asked of the IdP now.
     const need = stepUp ? undefined : parseSignInNeed(query);
@@ -116,13 +178,13 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (session && !stepUp && !fresh) {
       x.identity = session.identity;
       x.decision = 'session-reused';
-      return complete(res, session, rd);
+      return complete(res, session, rd, ticket);
     }
     if (!rt.oidc.ready || !(await rt.oidc.reachable())) return idpUnavailable(req, res, x);
 
     const state = oidc.randomState();
     const binding = randomBytes(32).toString('base64url');
-    const attempt: LoginAttempt = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), rd, binding: bindingMac(binding) };
+    const attempt: LoginAttempt = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), rd, binding: bindingMac(binding), ...(ticket ? { handoff: ticket } : {}) };
     const params: Parameters<typeof rt.oidc.authorizationUrl>[0] = { state, nonce: attempt.nonce, codeChallenge: await oidc.calculatePKCECodeChallenge(attempt.verifier) };
     if (stepUp) {
       attempt.stepUp = stepUp;
@@ -222,7 +284,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     let session: SessionRecord;
     try {
-      const previousId = rt.sessions.readId(req.headers.cookie, secure(x));
+      const previousId = rt.sessions.readId(req.headers.cookie, secure(x), requestOrigin(x));
       const previous = previousId ? await rt.sessions.store.get(previousId) : undefined;
       session = await rt.sessions.create(identity, tokenFields(tokens), typeof claims.sid === 'string' ? claims.sid : undefined, now);
       if (previousId) {
@@ -237,31 +299,40 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     x.decision = attempt.stepUp ? 'step-up-success' : 'sign-in-success';
     rt.metrics.signIn('success');
     rt.logger.info({ event: attempt.stepUp ? 'step-up' : 'sign-in', result: 'success', requestId: x.id, user: identity.user, email: identity.email ?? '', sub: identity.sub, amr: identity.amr, acr: identity.acr ?? '', ip: x.client.ip });
-    res.setHeader('set-cookie', [clear, rt.sessions.setCookie(session, secure(x), now)]);
-    await complete(res, session, attempt.rd);
+    res.setHeader('set-cookie', [clear, rt.sessions.setCookie(session, secure(x), now, requestOrigin(x))]);
+    await complete(res, session, attempt.rd, attempt.handoff);
   });
 
-  // GET /.drawbridge/handoff?code=&rd= — gives this route host its own cookie for a session made on publicUrl.
+  // GET /.drawbridge/handoff?code=&rd= — gives this route host its own cookie for a session made on publicUrl: the
+  // code is spent on first sight, and works only on the origin it was minted for, in the browser that asked for it
+  // there (its binding cookie), while that origin is still served exactly.
   app.get(PATHS.handoff, async (req: Request, res: Response) => {
     const x = getExchange(req);
     const query = new URLSearchParams(x.query);
     const code = query.get('code') ?? '';
     const origin = requestOrigin(x);
+    const cookies: string[] = [];
     const refuse = (why: string) => {
       x.decision = 'handoff-refused';
       rt.logger.warn({ event: 'handoff', result: 'failure', requestId: x.id, reason: why });
-      answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid, expired or was already used.', requestId: x.id, retryUrl: `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${origin}/`)}`, status: 400 }), {
+      answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid, expired, was already used or was not started in this browser. Please start again.', requestId: x.id, retryUrl: signInStartUrl(`${origin}/`, cfg().publicOrigin), status: 400 }), {
         error: 'handoff_invalid',
         requestId: x.id,
-      });
+      }, cookies.length ? { 'set-cookie': cookies } : {});
     };
     if (!/^[A-Za-z0-9_-]{43}$/.test(code)) return refuse('malformed code');
     let session: SessionRecord | undefined;
     try {
       const raw = await rt.sessions.store.takeOnce(`handoff:${sha256(code)}`);
       if (!raw) return refuse('unknown, expired or replayed code');
-      const handoff = JSON.parse(raw) as { sid: string; origin: string };
+      const handoff = JSON.parse(raw) as HandoffRecord;
       if (handoff.origin !== origin) return refuse(`code meant for ${handoff.origin}`);
+      const bindingCookie = handoffCookieName(cfg().config.session.cookieName, secure(x), handoff.cookieId);
+      cookies.push(serializeCookie(bindingCookie, '', { secure: secure(x), maxAgeSec: 0 }));
+      if (!isServedOrigin(origin, cfg())) return refuse(`no route serves ${origin} exactly any more`);
+      if (!bindingMatches(rt.sessions.keys.handoffBinding, handoff, parseCookieHeader(req.headers.cookie).get(bindingCookie))) {
+        return refuse('hand-off not started in this browser (binding cookie missing or wrong)');
+      }
       let loaded = await rt.sessions.load(handoff.sid, rt.now());
       if (loaded.state !== 'valid') {
         const successor = await rt.sessions.store.takeOnce(`replaced:${sha256(handoff.sid)}`);
@@ -276,7 +347,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     x.decision = 'handoff';
     const rd = safeReturnTarget(query.get('rd'), cfg(), origin);
     const target = new URL(rd).origin === origin ? rd : `${origin}/`;
-    redirect(res, target, { 'set-cookie': rt.sessions.setCookie(session, secure(x), rt.now()) });
+    redirect(res, target, { 'set-cookie': [...cookies, rt.sessions.setCookie(session, secure(x), rt.now(), origin)] });
   });
 
   /**
@@ -295,7 +366,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   /** The "Sign in again" link of the signed-out page: back to `target`, or to the default. */
   function signInAgainUrl(target: string | undefined, fallback: string | undefined): string {
     const rd = target ?? fallback;
-    return `${cfg().publicOrigin}${PATHS.signIn}${rd ? `?rd=${encodeURIComponent(rd)}` : ''}`;
+    return rd ? signInStartUrl(rd, cfg().publicOrigin) : `${cfg().publicOrigin}${PATHS.signIn}`;
   }
 
   // GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session: also where the IdP sends the
@@ -361,7 +432,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     const session = await sessionOr503(req, res, x);
     if (session === STORE_DOWN) return;
     if (!session) {
-      const signIn = `${cfg().publicOrigin}${PATHS.signIn}?rd=${encodeURIComponent(`${requestOrigin(x)}${PATHS.me}`)}`;
+      const signIn = signInStartUrl(`${requestOrigin(x)}${PATHS.me}`, cfg().publicOrigin);
       if (isBrowser(req)) return redirect(res, signIn);
       return sendJson(res, 401, { error: 'unauthenticated', signIn, requestId: x.id }, { 'www-authenticate': `Bearer realm="${cfg().publicOrigin}"` });
     }
@@ -408,16 +479,23 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     } catch (e) {
       return bad((e as Error).message);
     }
+    // The jti is recorded first, in one atomic step: a replayed token is refused before it ends anything (a user's
+    // new sessions must not die from an old token). If ending the sessions then fails, the record is taken back so
+    // that the IdP's retry of the same token still works.
+    const jtiKey = `jti:${sha256(`${claims.iss}\0${claims.jti}`)}`;
     try {
-      // Sessions are ended before the jti is recorded: if the store fails in between, the IdP's retry
-      // still works (ending sessions twice is harmless); a replay is refused all the same.
+      if (!(await rt.sessions.store.putOnce(jtiKey, '1', JTI_TTL_MS))) return bad('logout token replayed (jti already used)');
+    } catch (e) {
+      return storeUnavailable(req, res, x, e);
+    }
+    try {
       let ended = 0;
       if (claims.sid) ended += await rt.sessions.store.deleteWhere({ idpSid: claims.sid, ...(claims.sub ? { sub: claims.sub } : {}) });
       else if (claims.sub) ended += await rt.sessions.store.deleteWhere({ sub: claims.sub });
-      if (!(await rt.sessions.store.putOnce(`jti:${sha256(`${claims.iss}\0${claims.jti}`)}`, '1', JTI_TTL_MS))) return bad('logout token replayed (jti already used)');
       x.decision = 'logout';
       rt.logger.info({ event: 'backchannel-logout', result: 'success', requestId: x.id, sessionsEnded: ended, bySid: Boolean(claims.sid) });
     } catch (e) {
+      await rt.sessions.store.takeOnce(jtiKey).catch(() => undefined);
       return storeUnavailable(req, res, x, e);
     }
     res.status(200).end();
@@ -446,6 +524,15 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     req.url = `${x.path}${x.query ? `?${x.query}` : ''}`;
     app(req as Request, res as Response);
   };
+}
+
+/** The sign-in query's parameters other than `rd` and `hb`, as `&name=value...` (step-up demands, `fresh`). */
+function onwardParams(query: URLSearchParams): string {
+  const rest = new URLSearchParams(query);
+  rest.delete('rd');
+  rest.delete('hb');
+  const text = rest.toString();
+  return text ? `&${text}` : '';
 }
 
 function sha256(s: string): string {

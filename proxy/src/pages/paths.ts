@@ -17,3 +17,18 @@ export const PATHS = Object.freeze({
 export function isReservedPath(path: string): boolean {
   return path.startsWith(RESERVED_PREFIX) && (path.length === RESERVED_PREFIX.length || path.charCodeAt(RESERVED_PREFIX.length) === 47);
 }
+
+/**
+ * Where a browser starts signing in to come back to `rd` (an absolute URL already checked by safeReturnTarget):
+ * the sign-in path on rd's own origin, so that the route host binds the hand-off to this browser first; publicUrl
+ * itself needs no hand-off. `extra` is appended to the query as is (`&name=value...`).
+ */
+export function signInStartUrl(rd: string, publicOrigin: string, extra = ''): string {
+  let origin = publicOrigin;
+  try {
+    origin = new URL(rd).origin;
+  } catch {
+    // not absolute: start on publicUrl
+  }
+  return `${origin}${PATHS.signIn}?rd=${encodeURIComponent(rd)}${extra}`;
+}

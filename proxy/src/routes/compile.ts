@@ -93,6 +93,8 @@ export interface Route {
   readonly upstreamTls?: RouteConfig['upstreamTls'];
   readonly sessionIdleMs: number;
   readonly sessionMaxMs: number;
+  /** A wildcard route whose hosts may receive hand-offs (see RouteTable.servesExactly). */
+  readonly wildcardHandoff: boolean;
   /** The source configuration of this route (for explain and docs). */
   readonly config: RouteConfig;
 }
@@ -223,12 +225,28 @@ export class RouteTable {
     return route;
   }
 
-  /** True when some route serves this scheme, host and port (return targets, hand-off targets). */
-  servesOrigin(scheme: string, hostname: string, port: number | undefined): boolean {
-    const entry = this.hostEntry(hostname, port);
-    if (!entry) return false;
-    for (const r of entry.prefixes.values()) if (r.scheme === scheme) return true;
-    return entry.regexRoutes.some((r) => r.scheme === scheme);
+  /**
+   * True when a route serves exactly this origin, so that a browser may be sent there with authority (a hand-off
+   * code) or back after sign-in and sign-out: a route whose `from` names this scheme and host and
+   *   - names this port, or
+   *   - names no port, and the origin is on the scheme's default port (no port) or on one of `ownPorts` (the ports
+   *     Drawbridge itself is reached on: its listener's and publicUrl's);
+   * a wildcard `from` only when the route says `wildcardHandoff: true` (every name under it resolves to
+   * Drawbridge). Anything else, a port-less route's host on another port included, is not served exactly.
+   */
+  servesExactly(scheme: string, hostname: string, port: number | undefined, ownPorts: ReadonlySet<number>): boolean {
+    const fits = (r: Route, wild: boolean): boolean =>
+      r.scheme === scheme && (!wild || r.wildcardHandoff) && (r.port !== undefined ? r.port === port : port === undefined || ownPorts.has(port));
+    const any = (entry: HostEntry | undefined, wild: boolean): boolean => {
+      if (entry === undefined) return false;
+      for (const r of entry.prefixes.values()) if (fits(r, wild)) return true;
+      return entry.regexRoutes.some((r) => fits(r, wild));
+    };
+    if (any(this.exact.get(hostKey(hostname, port)), false) || any(this.exact.get(hostname), false)) return true;
+    const dot = hostname.indexOf('.');
+    if (dot <= 0 || this.exact.has(hostname) || this.exact.has(hostKey(hostname, port))) return false;
+    const suffix = hostname.slice(dot);
+    return any(this.wild.get(hostKey(suffix, port)), true) || any(this.wild.get(suffix), true);
   }
 
   /** Exact host with port, exact host, wildcard with port, wildcard; a string is built only for a host named with a port. */
@@ -254,6 +272,8 @@ export interface CompiledConfig {
   readonly identityHeaderNames: readonly string[];
   /** The origin of publicUrl (sign-in, callback). */
   readonly publicOrigin: string;
+  /** The ports Drawbridge is reached on directly: the listener's and publicUrl's (RouteTable.servesExactly). */
+  readonly ownPorts: ReadonlySet<number>;
 }
 
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
@@ -311,15 +331,20 @@ export function compileConfig(config: Config): CompiledConfig {
       upstreamTls: rc.upstreamTls,
       sessionIdleMs: rc.session?.idleTimeout ? Math.min(parseDuration(rc.session.idleTimeout), globalIdle) : globalIdle,
       sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
+      wildcardHandoff: from.wildcard && rc.wildcardHandoff === true,
       config: rc,
     };
     return Object.freeze(route);
   });
 
+  const publicUrl = new URL(config.publicUrl);
+  const ownPorts = new Set<number>([Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))]);
+  if (publicUrl.port !== '') ownPorts.add(Number(publicUrl.port));
   return Object.freeze({
     config,
     table: new RouteTable(routes),
     identityHeaderNames: Object.freeze([...headerNames]),
-    publicOrigin: new URL(config.publicUrl).origin,
+    publicOrigin: publicUrl.origin,
+    ownPorts: Object.freeze(ownPorts),
   });
 }

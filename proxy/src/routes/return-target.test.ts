@@ -15,11 +15,15 @@ idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:
 ${HOSTS.map((h, i) => `  - { name: r${i}, from: "https://${h}", to: "http://10.0.0.1", public: true }`).join('\n')}
-  - { name: wild, from: "https://*.wildcard.bar", to: "http://10.0.0.1", public: true }
+  - { name: wild, from: "https://*.wildcard.bar", to: "http://10.0.0.1", public: true, wildcardHandoff: true }
+  - { name: wild2, from: "https://*.nohandoff.bar", to: "http://10.0.0.1", public: true }
 `;
-const loaded = loadConfigText(text, 't.yaml');
-if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
-const compiled = compileConfig(loaded.config);
+function compileText(yaml: string) {
+  const loaded = loadConfigText(yaml, 't.yaml');
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
+  return compileConfig(loaded.config);
+}
+const compiled = compileText(text);
 const ALLOWED = new Set(['https://auth.example.com', ...HOSTS.map((h) => `https://${h}`)]);
 
 function allowedOrigin(url: string): boolean {
@@ -33,6 +37,26 @@ test('relative paths and configured origins are kept', () => {
   assert.equal(safeReturnTarget('https://port.bar:8080/x', compiled), 'https://port.bar:8080/x');
   assert.equal(safeReturnTarget('https://t1.wildcard.bar/x', compiled), 'https://t1.wildcard.bar/x');
   assert.equal(safeReturnTarget('/x', compiled, 'https://app.example.com'), 'https://app.example.com/x');
+  // A port-less `from` is served on the scheme's default port and on Drawbridge's own (listen ":8080").
+  assert.equal(safeReturnTarget('https://anyport.bar:8080/x', compiled), 'https://anyport.bar:8080/x');
+});
+
+test('only origins served exactly: another port of a port-less route, a wildcard without wildcardHandoff', () => {
+  const fallback = 'https://auth.example.com/';
+  for (const rd of [
+    'https://anyport.bar:39098/',
+    'https://foo.bar:8443/',
+    'https://port.bar/',
+    'https://t1.nohandoff.bar/x',
+    'https://dangling.nohandoff.bar/',
+  ]) {
+    assert.equal(safeReturnTarget(rd, compiled), fallback, rd);
+  }
+  // publicUrl's explicit port is Drawbridge's own too.
+  const behind = compileText(text.replace('publicUrl: https://auth.example.com', 'publicUrl: https://auth.example.com:9443\nlisten: "127.0.0.1:7000"'));
+  assert.equal(safeReturnTarget('https://foo.bar:9443/', behind), 'https://foo.bar:9443/');
+  assert.equal(safeReturnTarget('https://foo.bar:7000/', behind), 'https://foo.bar:7000/');
+  assert.equal(safeReturnTarget('https://foo.bar:8080/', behind), 'https://auth.example.com:9443/');
 });
 
 test('dangerous shapes fall back to publicUrl', () => {

@@ -10,7 +10,8 @@ const UNSAFE = /[\u0000-\u0020\u007f-\uffff\\]/;
 
 /**
  * Returns an absolute URL for `rd` when it is a relative path or an absolute http(s) URL whose origin
- * is a configured route origin or publicUrl; otherwise `fallback` (publicUrl + '/').
+ * is publicUrl's or one a route serves exactly (RouteTable.servesExactly: never another port of a port-less
+ * route's host, nor a wildcard's host unless the route allows hand-offs there); otherwise `fallback` (publicUrl + '/').
  * `base` is the origin relative targets resolve against (the host that received the request).
  */
 export function safeReturnTarget(rd: string | undefined | null, compiled: CompiledConfig, base: string = compiled.publicOrigin): string {
@@ -29,7 +30,7 @@ export function safeReturnTarget(rd: string | undefined | null, compiled: Compil
   const scheme = url.protocol.slice(0, -1) as 'http' | 'https';
   const host = normalizeHost(url.host, scheme);
   if (!host.ok) return fallback;
-  return compiled.table.servesOrigin(scheme, host.hostname, host.port) ? url.href : fallback;
+  return servesExactly(compiled, scheme, host.hostname, host.port) ? url.href : fallback;
 }
 
 function tryUrl(s: string, base?: string): URL | undefined {
@@ -38,4 +39,18 @@ function tryUrl(s: string, base?: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** True when `origin` (scheme://host[:port], normalized) is publicUrl's or one a route serves exactly. */
+export function isServedOrigin(origin: string, compiled: CompiledConfig): boolean {
+  if (origin === compiled.publicOrigin) return true;
+  const m = /^(https?):\/\/(.+)$/.exec(origin);
+  if (!m) return false;
+  const scheme = m[1] as 'http' | 'https';
+  const host = normalizeHost(m[2], scheme);
+  return host.ok && host.host === m[2] && servesExactly(compiled, scheme, host.hostname, host.port);
+}
+
+function servesExactly(compiled: CompiledConfig, scheme: 'http' | 'https', hostname: string, port: number | undefined): boolean {
+  return compiled.table.servesExactly(scheme, hostname, port, compiled.ownPorts);
 }

@@ -11,7 +11,7 @@ import { dropUnderscoreHeaders, normalizeHost, normalizeTarget } from '../routes
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
-import { isReservedPath, PATHS } from '../pages/paths.js';
+import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { identityFromClaims } from '../oidc/claims.js';
@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
-import { getExchange, setExchange, type Exchange, type Runtime } from './runtime.js';
+import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from './runtime.js';
 import { acrValuesFor, signInNeedQuery, stepUpQuery } from './step-up.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
@@ -124,7 +124,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     x.route = route;
     // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
 
     const now = rt.now();
@@ -275,15 +275,15 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     );
   }
 
+  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (pages/app.ts). */
   function signInUrl(x: Exchange, decision?: Decision): string {
-    const pub = x.snap.compiled.publicOrigin;
-    const back = `${x.client.scheme}://${x.host}${x.path}${x.query ? `?${x.query}` : ''}`;
+    const back = `${requestOrigin(x)}${x.path}${x.query ? `?${x.query}` : ''}`;
     // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every
     // sign-in it lets in (MFA, acr, a recent sign-in), so one trip to the IdP is enough (policy/evaluate.ts signInNeed).
     const extra = decision?.stepUp
       ? stepUpQuery(decision.stepUp)
       : `${x.freshSignIn ? '&fresh=1' : ''}${decision?.signInNeed ? signInNeedQuery(decision.signInNeed) : ''}`;
-    return `${pub}${PATHS.signIn}?rd=${encodeURIComponent(back)}${extra}`;
+    return signInStartUrl(back, x.snap.compiled.publicOrigin, extra);
   }
 
   function refuse(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, decision: Decision): void {
@@ -329,7 +329,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     x.route = route;
     if (!route.websockets) return fail(403, 'Forbidden');
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https');
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
     const now = rt.now();
     let principal: Principal | undefined;
@@ -370,7 +370,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 }
 
 /** A page for browsers, JSON for everything else. */
-export function answer(req: IncomingMessage, res: ServerResponse, status: number, page: string, json: unknown, headers: Record<string, string> = {}): void {
+export function answer(req: IncomingMessage, res: ServerResponse, status: number, page: string, json: unknown, headers: Record<string, string | string[]> = {}): void {
   if (isBrowser(req)) sendPage(res, status, page, headers);
   else sendJson(res, status, json, headers);
 }

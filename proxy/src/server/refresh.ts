@@ -3,6 +3,7 @@
 // an unreachable or overloaded IdP (no answer, a timeout, 5xx, 408, 429) leaves the session as it is
 // (retried after a pause) — existing sessions outlive IdP outages.
 import { identityFromClaims } from '../oidc/claims.js';
+import type { Identity } from '../policy/input.js';
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
@@ -74,12 +75,13 @@ export class Refresher {
       if (identity.sub !== current.identity.sub) throw new Error('the refreshed ID token names another subject');
       const next: SessionRecord = { ...current, identity, tokens: { ...current.tokens, ...tokenFields(tokens) } };
       if (tokens.claims && tokens.claims.auth_time === undefined && current.identity.authTime !== undefined) next.identity.authTime = current.identity.authTime;
-      // Ended while the IdP answered (sign-out, back-channel logout, revoke): writing it back would revive it.
-      if (!(await rt.sessions.store.get(record.id))) {
+      keepEmailVerification(next.identity, current.identity);
+      // Ended while the IdP answered (sign-out, back-channel logout, revoke): written only over a live session, in
+      // one atomic step (a read-then-write would revive a session deleted in between).
+      if (!(await rt.sessions.store.replace(next))) {
         rt.logger.info({ event: 'refresh', result: 'session-ended', requestId, user: current.identity.user });
         return { state: 'ended' };
       }
-      await rt.sessions.store.set(next);
       this.pausedUntil.delete(record.id);
       rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(',') });
       return { state: 'valid', record: next };
@@ -120,4 +122,15 @@ export class Refresher {
       return { state: 'valid', record: current };
     }
   }
+}
+
+/**
+ * A refresh never upgrades `email_verified`: an address that was unverified stays unverified for this session (a
+ * new sign-in picks up a verification made since); a refreshed token without the claim keeps the earlier value for
+ * the same address, and a changed address whose verification the token does not state counts as unverified.
+ */
+export function keepEmailVerification(next: Identity, previous: Identity): void {
+  const sameEmail = next.email === previous.email;
+  if (previous.emailVerified === false && sameEmail) next.emailVerified = false;
+  else if (next.emailVerified === undefined && previous.emailVerified !== undefined) next.emailVerified = sameEmail ? previous.emailVerified : false;
 }

@@ -19,6 +19,7 @@ import { deriveKeys } from './keys.js';
 
 const keys = deriveKeys('cookie test secret, thirty-two bytes or more');
 const otherKeys = deriveKeys('a different secret, thirty-two bytes or more');
+const ORIGIN = 'https://app.example.com';
 
 test('deriveKeys: distinct 32-byte keys, stable for a secret, different across secrets', () => {
   const again = deriveKeys('cookie test secret, thirty-two bytes or more');
@@ -41,23 +42,36 @@ test('newSessionId: 64 lower-case hex characters, never repeating', () => {
 
 test('seal then open returns the id', () => {
   const id = newSessionId();
-  const sealed = sealSessionId(id, keys.cookieMac);
+  const sealed = sealSessionId(id, keys.cookieMac, ORIGIN);
   assert.match(sealed, /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/);
-  assert.equal(openSessionCookie(sealed, keys.cookieMac), id);
+  assert.equal(openSessionCookie(sealed, keys.cookieMac, ORIGIN), id);
   assert.equal(Buffer.from(sealed.split('.')[0], 'base64url').toString('hex'), id);
 });
 
+test('a sealed value opens on its own origin only: another host, port or scheme gets no session id', () => {
+  const id = newSessionId();
+  const sealed = sealSessionId(id, keys.cookieMac, ORIGIN);
+  assert.equal(openSessionCookie(sealed, keys.cookieMac, ORIGIN), id);
+  for (const other of ['https://wiki.example.com', 'https://app.example.com:8443', 'http://app.example.com', 'https://APP.example.com', 'https://app.example.com.', '']) {
+    assert.equal(openSessionCookie(sealed, keys.cookieMac, other), undefined, other);
+  }
+  // Two hosts, two values for one session: the id part is the same, the MAC differs.
+  const wiki = sealSessionId(id, keys.cookieMac, 'https://wiki.example.com');
+  assert.notEqual(wiki, sealed);
+  assert.equal(openSessionCookie(wiki, keys.cookieMac, 'https://wiki.example.com'), id);
+});
+
 test('sealSessionId refuses an id that is not 64 lower-case hex', () => {
-  assert.throws(() => sealSessionId('abc', keys.cookieMac), TypeError);
-  assert.throws(() => sealSessionId(newSessionId().toUpperCase(), keys.cookieMac), TypeError);
+  assert.throws(() => sealSessionId('abc', keys.cookieMac, ORIGIN), TypeError);
+  assert.throws(() => sealSessionId(newSessionId().toUpperCase(), keys.cookieMac, ORIGIN), TypeError);
 });
 
 test('open refuses every malformed or forged value without throwing', () => {
   const id = newSessionId();
-  const sealed = sealSessionId(id, keys.cookieMac);
+  const sealed = sealSessionId(id, keys.cookieMac, ORIGIN);
   const [idPart, macPart] = sealed.split('.');
   const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
-  const other = sealSessionId(newSessionId(), keys.cookieMac);
+  const other = sealSessionId(newSessionId(), keys.cookieMac, ORIGIN);
   const cases: [string, unknown][] = [
     ['tampered id', `${flip(idPart, 5)}.${macPart}`],
     ['tampered MAC', `${idPart}.${flip(macPart, 10)}`],
@@ -65,7 +79,7 @@ test('open refuses every malformed or forged value without throwing', () => {
     ['truncated', sealed.slice(0, -1)],
     ['truncated id', `${idPart.slice(1)}.${macPart}`],
     ['longer', `${sealed}A`],
-    ['wrong key', sealSessionId(id, otherKeys.cookieMac)],
+    ['wrong key', sealSessionId(id, otherKeys.cookieMac, ORIGIN)],
     ['extra dot', `${idPart}.${macPart}.`],
     ['extra dots', `${idPart}..${macPart.slice(1)}`],
     ['no dot', `${idPart}A${macPart}`],
@@ -81,9 +95,9 @@ test('open refuses every malformed or forged value without throwing', () => {
     ['the raw id', id],
   ];
   for (const [what, value] of cases) {
-    assert.equal(openSessionCookie(value as string, keys.cookieMac), undefined, what);
+    assert.equal(openSessionCookie(value as string, keys.cookieMac, ORIGIN), undefined, what);
   }
-  assert.equal(openSessionCookie(sealed, keys.cookieMac), id, 'the untouched value still opens');
+  assert.equal(openSessionCookie(sealed, keys.cookieMac, ORIGIN), id, 'the untouched value still opens');
 });
 
 test('sessionCookieName: __Host- prefix over HTTPS only', () => {
@@ -92,7 +106,7 @@ test('sessionCookieName: __Host- prefix over HTTPS only', () => {
 });
 
 test('serializeCookie: host-only, Path=/, HttpOnly, Secure over HTTPS, SameSite=Lax', () => {
-  const value = sealSessionId(newSessionId(), keys.cookieMac);
+  const value = sealSessionId(newSessionId(), keys.cookieMac, ORIGIN);
   assert.equal(
     serializeCookie('__Host-drawbridge', value, { secure: true, maxAgeSec: 43200 }),
     `__Host-drawbridge=${value}; Path=/; Max-Age=43200; HttpOnly; Secure; SameSite=Lax`,

@@ -1,5 +1,6 @@
-// session/cookie.ts — the session cookie: a random 256-bit id sealed with an HMAC, its name and attributes,
-// and the Cookie-header parsing the proxy needs to read it and to strip it from what it forwards.
+// session/cookie.ts — the session cookie: a random 256-bit id sealed with an HMAC bound to the one origin the
+// cookie was issued for, its name and attributes, and the Cookie-header parsing the proxy needs to read it and to
+// strip it from what it forwards.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Options of `serializeCookie`. The cookie is always host-only (no Domain) with `Path=/`. */
@@ -18,7 +19,8 @@ const ID_RE = /^[0-9a-f]{64}$/;
 // 32 bytes in unpadded base64url are 43 characters; the id and the MAC are both 32 bytes.
 const B64_32 = 43;
 const SEALED_RE = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
-const MAC_LABEL = 'drawbridge-session\0';
+// v2: the MAC covers the origin too (a value issued for one route host is no session on another).
+const MAC_LABEL = 'drawbridge-session-v2\0';
 // RFC 6265: cookie-name is an HTTP token; cookie-value is cookie-octets (no CTLs, space, DQUOTE, comma, semicolon, backslash).
 const NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE_RE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
@@ -28,18 +30,24 @@ export function newSessionId(): string {
   return randomBytes(32).toString('hex');
 }
 
-function mac(id: string, macKey: Uint8Array): Buffer {
-  return createHmac('sha256', macKey).update(MAC_LABEL + id, 'utf8').digest();
+function mac(id: string, macKey: Uint8Array, origin: string): Buffer {
+  return createHmac('sha256', macKey).update(`${MAC_LABEL}${id}\0${origin}`, 'utf8').digest();
 }
 
-/** The cookie value for a session id: `base64url(id bytes).base64url(HMAC-SHA256(macKey, label + id))`. */
-export function sealSessionId(id: string, macKey: Uint8Array): string {
+/**
+ * The cookie value for a session id on one origin (scheme://host[:port], as the request addressed it):
+ * `base64url(id bytes).base64url(HMAC-SHA256(macKey, label + id + origin))`. Each route host gets its own value.
+ */
+export function sealSessionId(id: string, macKey: Uint8Array, origin: string): string {
   if (!ID_RE.test(id)) throw new TypeError('sealSessionId: the session id must be 64 lower-case hex characters');
-  return `${Buffer.from(id, 'hex').toString('base64url')}.${mac(id, macKey).toString('base64url')}`;
+  return `${Buffer.from(id, 'hex').toString('base64url')}.${mac(id, macKey, origin).toString('base64url')}`;
 }
 
-/** The session id a cookie value carries, or undefined when it is malformed or its MAC is wrong. Never throws. */
-export function openSessionCookie(value: string | undefined, macKey: Uint8Array): string | undefined {
+/**
+ * The session id a cookie value carries when it was issued for `origin`; undefined when it is malformed, its MAC
+ * is wrong, or it was issued for another origin. Never throws.
+ */
+export function openSessionCookie(value: string | undefined, macKey: Uint8Array, origin: string): string | undefined {
   try {
     if (typeof value !== 'string' || value.length !== 2 * B64_32 + 1 || !SEALED_RE.test(value)) return undefined;
     const idPart = value.slice(0, B64_32);
@@ -50,7 +58,7 @@ export function openSessionCookie(value: string | undefined, macKey: Uint8Array)
     if (idBytes.length !== 32 || given.length !== 32) return undefined;
     if (idBytes.toString('base64url') !== idPart || given.toString('base64url') !== macPart) return undefined;
     const id = idBytes.toString('hex');
-    return timingSafeEqual(mac(id, macKey), given) ? id : undefined;
+    return timingSafeEqual(mac(id, macKey, origin), given) ? id : undefined;
   } catch {
     return undefined;
   }
@@ -64,6 +72,11 @@ export function sessionCookieName(base: string, secure: boolean): string {
 /** The cookie binding one sign-in attempt to its browser: `[__Host-]<base>-login-<first 12 characters of state>`. */
 export function loginCookieName(base: string, secure: boolean, state: string): string {
   return `${sessionCookieName(base, secure)}-login-${state.slice(0, 12)}`;
+}
+
+/** The cookie binding one hand-off to the browser that asked for it on a route host: `[__Host-]<base>-handoff-<id>`. */
+export function handoffCookieName(base: string, secure: boolean, id: string): string {
+  return `${sessionCookieName(base, secure)}-handoff-${id}`;
 }
 
 /**

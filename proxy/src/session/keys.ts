@@ -14,6 +14,8 @@ export interface SessionKeys {
   readonly loginBinding: Buffer;
   /** HMAC key of the return target carried through the IdP's sign-out (the end-session `state`). */
   readonly signOutReturn: Buffer;
+  /** Key that binds a hand-off to the browser and route host that asked for it (the `hb` ticket and its cookie). */
+  readonly handoffBinding: Buffer;
 }
 
 // A fixed salt: the secret is the only input entropy; the salt just separates Drawbridge from other HKDF users.
@@ -25,6 +27,7 @@ const LABELS: Record<keyof SessionKeys, string> = {
   csrf: 'drawbridge csrf v1',
   loginBinding: 'drawbridge login-binding v1',
   signOutReturn: 'drawbridge sign-out-return v1',
+  handoffBinding: 'drawbridge handoff-binding v1',
 };
 
 /** Derives every session key from the secret (whose length, ≥ 32 bytes, the config schema checks). Call once at start. */
@@ -38,5 +41,6 @@ export function deriveKeys(secret: string): SessionKeys {
     csrf: derive(LABELS.csrf),
     loginBinding: derive(LABELS.loginBinding),
     signOutReturn: derive(LABELS.signOutReturn),
+    handoffBinding: derive(LABELS.handoffBinding),
   });
 }

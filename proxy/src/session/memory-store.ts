@@ -101,6 +101,14 @@ export class MemoryStore implements SessionStore {
     this.#sessions.set(record.id, entry);
   }
 
+  async replace(record: SessionRecord): Promise<boolean> {
+    this.#open();
+    const entry = this.#sessions.peek(record.id);
+    if (entry === undefined || this.#now() >= sessionDeadline(entry)) return false;
+    await this.set(record);
+    return this.#sessions.has(record.id);
+  }
+
   async touch(id: string, lastSeenAt: number): Promise<void> {
     this.#open();
     const entry = this.#sessions.peek(id);

@@ -75,6 +75,11 @@ for i = 2, #KEYS do
 end
 return 1`;
 
+// replace: SET_SCRIPT, only while the session key exists (a refresh never revives a deleted session).
+const REPLACE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${SET_SCRIPT}`;
+
 // touch: replaces the record only if it is still the one that was read (compare by SHA-1 of the ciphertext),
 // so a touch never overwrites a record another replica rewrote meanwhile (e.g. after a token refresh).
 const CAS_SCRIPT = `
@@ -311,6 +316,28 @@ export class RedisStore implements SessionStore {
     await this.#run('writing a session', (c) =>
       c.eval(SET_SCRIPT, { keys, arguments: [blob, String(ttl), String(indexTtl), member] }),
     );
+  }
+
+  async replace(record: SessionRecord): Promise<boolean> {
+    const key = this.#sessionKey(record.id);
+    const now = this.#now();
+    const ttl = Math.ceil(sessionDeadline(record) - now);
+    if (ttl <= 0) {
+      await this.#run('deleting an expired session', (c) => c.del(key));
+      return false;
+    }
+    const indexTtl = Math.max(ttl, Math.ceil(record.expiresAt - now));
+    const blob = this.#seal(Buffer.from(JSON.stringify(record), 'utf8'), key);
+    const keys = [key, ...this.#indexKeysOf(record)];
+    const member = key.slice(this.#sessionPrefix().length);
+    return this.#run('replacing a session', async (c, bin) => {
+      // Live by this store's clock (as get decides) ...
+      const current = await bin.get(key);
+      const decoded = current ? this.#decodeRecord(current, key) : undefined;
+      if (decoded === undefined || now >= sessionDeadline(decoded)) return false;
+      // ... and still there when written: the script checks and writes in one step (a delete in between wins).
+      return Number(await c.eval(REPLACE_SCRIPT, { keys, arguments: [blob, String(ttl), String(indexTtl), member] })) === 1;
+    });
   }
 
   async touch(id: string, lastSeenAt: number): Promise<void> {

@@ -35,6 +35,11 @@ function checkLimits(id: string, record: SessionRecord | undefined, now: number,
   return { state: 'valid', id, record };
 }
 
+interface VerifiedCookie {
+  readonly id: string;
+  readonly origin: string;
+}
+
 /** The session layer of one Drawbridge instance. */
 export class Sessions {
   constructor(
@@ -54,21 +59,25 @@ export class Sessions {
     return this.options.cookieBase;
   }
 
-  // Cookie values whose MAC already verified → their session id: an HMAC per request is the costliest step of
-  // authentication. Only verified values enter; bounded, so a flood of forged cookies cannot grow it.
-  private readonly verified = new LRUCache<string, string>({ max: 10_000 });
+  // Cookie values whose MAC already verified → their session id and the origin they were issued for: an HMAC per
+  // request is the costliest step of authentication. Only verified values enter; bounded, so a flood of forged
+  // cookies cannot grow it. The origin is compared on every hit: a value is a session on its own host only.
+  private readonly verified = new LRUCache<string, VerifiedCookie>({ max: 10_000 });
 
-  /** The session id the request's cookie carries (MAC checked), or undefined. */
-  readId(cookieHeader: string | undefined, secure: boolean): string | undefined {
+  /**
+   * The session id the request's cookie carries, when its MAC verifies for `origin` (the scheme://host[:port] the
+   * request addressed); undefined otherwise (a cookie issued for another route host is no session here).
+   */
+  readId(cookieHeader: string | undefined, secure: boolean, origin: string): string | undefined {
     if (cookieHeader === undefined) return undefined;
     const name = this.cookieName(secure);
     if (!cookieHeader.includes(name)) return undefined;
     const value = cookieValue(cookieHeader, name);
     if (value === undefined) return undefined;
     const known = this.verified.get(value);
-    if (known !== undefined) return known;
-    const id = openSessionCookie(value, this.keys.cookieMac);
-    if (id !== undefined) this.verified.set(value, id);
+    if (known !== undefined) return known.origin === origin ? known.id : undefined;
+    const id = openSessionCookie(value, this.keys.cookieMac, origin);
+    if (id !== undefined) this.verified.set(value, { id, origin });
     return id;
   }
 
@@ -114,9 +123,9 @@ export class Sessions {
     return record;
   }
 
-  /** Set-Cookie value carrying the session id; lives as long as the session may. */
-  setCookie(record: SessionRecord, secure: boolean, now: number): string {
-    return serializeCookie(this.cookieName(secure), sealSessionId(record.id, this.keys.cookieMac), {
+  /** Set-Cookie value carrying the session id, valid on `origin` only; lives as long as the session may. */
+  setCookie(record: SessionRecord, secure: boolean, now: number, origin: string): string {
+    return serializeCookie(this.cookieName(secure), sealSessionId(record.id, this.keys.cookieMac, origin), {
       secure,
       maxAgeSec: Math.max(1, Math.floor((record.expiresAt - now) / 1000)),
     });

@@ -114,6 +114,24 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
     assert.equal(await store.count(), 1);
   });
 
+  conformance('replace writes only over a live session: never revives a deleted or expired one', async ({ store }, clock) => {
+    const record = sampleRecord(clock.t);
+    await store.set(record);
+    const refreshed: SessionRecord = { ...record, identity: { ...record.identity, groups: ['sales'] } };
+    assert.equal(await store.replace(refreshed), true);
+    assert.deepEqual(await store.get(record.id), refreshed);
+    await store.delete(record.id);
+    assert.equal(await store.replace(refreshed), false, 'deleted: not written back');
+    assert.equal(await store.get(record.id), undefined);
+    assert.equal(await store.replace(sampleRecord(clock.t)), false, 'never there');
+    assert.equal(await store.count(), 0);
+    const short = sampleRecord(clock.t, { idleMs: 1_000 });
+    await store.set(short);
+    clock.t += 2_000;
+    assert.equal(await store.replace({ ...short, lastSeenAt: clock.t }), false, 'idle-expired: not revived');
+    assert.equal(await store.get(short.id), undefined);
+  });
+
   conformance('get of an unknown id is undefined', async ({ store }) => {
     assert.equal(await store.get(newSessionId()), undefined);
   });

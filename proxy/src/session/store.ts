@@ -48,6 +48,11 @@ export interface SessionStore {
   getNow?(id: string): SessionRecord | undefined;
   /** Creates or replaces the record. The backend's own TTL is `min(expiresAt, lastSeenAt + idleTimeoutMs) - now`. */
   set(record: SessionRecord): Promise<void>;
+  /**
+   * Writes the record only if a live session with its id is still there, atomically (a refresh must never revive
+   * a session that sign-out, revoke or back-channel logout ended while the IdP answered); false when absent.
+   */
+  replace(record: SessionRecord): Promise<boolean>;
   /** Moves `lastSeenAt` forward (and the backend TTL with it). No-op when absent. */
   touch(id: string, lastSeenAt: number): Promise<void>;
   delete(id: string): Promise<void>;

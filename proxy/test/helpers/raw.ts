@@ -248,3 +248,35 @@ export function headerValues(rawHeaders: readonly string[], name: string): strin
 export function marker(prefix = 'm'): string {
   return `${prefix}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** The `name=value` pairs of a raw response's Set-Cookie headers (deletions, Max-Age=0, left out). */
+export function setCookiePairs(res: WireResponse): string[] {
+  return res.rawHeaders
+    .filter(([n]) => n.toLowerCase() === 'set-cookie')
+    .map(([, v]) => v)
+    .filter((v) => !/;\s*max-age=0/i.test(v))
+    .map((v) => v.split(';')[0]!);
+}
+
+/**
+ * Walks Drawbridge's own redirects on raw sockets, from `url` (on the proxy `port`, any host), while they stay on
+ * `/.drawbridge/sign_in`: the route host's start (binding cookie, `hb` ticket) and publicUrl's. `cookies` holds
+ * `name=value` pairs per host (the caller's jar; the binding cookies are added to it). Returns the first answer
+ * that is not such a redirect (the IdP redirect, the hand-off, a refusal).
+ */
+export async function followSignIn(port: number, url: string, cookies: Map<string, string[]>, headers: readonly string[] = ['Accept: text/html']): Promise<WireResponse> {
+  let next = new URL(url);
+  for (let i = 0; i < 5; i++) {
+    const jar = cookies.get(next.host) ?? [];
+    const ex = await sendRaw(port, head(`GET ${next.pathname}${next.search} HTTP/1.1`, `Host: ${next.host}`, ...headers, ...(jar.length ? [`Cookie: ${jar.join('; ')}`] : []), 'Connection: close'));
+    const res = ex.first;
+    const set = setCookiePairs(res);
+    if (set.length) cookies.set(next.host, [...jar, ...set]);
+    const location = res.status === 302 ? res.headers.location : undefined;
+    if (!location) return res;
+    const to = new URL(location);
+    if (to.pathname !== '/.drawbridge/sign_in' || String(to.port) !== String(port)) return res;
+    next = to;
+  }
+  throw new Error(`followSignIn: too many sign_in redirects from ${url}`);
+}

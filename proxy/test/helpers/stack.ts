@@ -13,6 +13,8 @@ import { CookieJarClient, type CookieJarClientOptions } from '../../../e2e/suppo
 import { loadConfigText } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/locate.js';
 import { createListener, startDrawbridge, type Drawbridge } from '../../src/server/server.js';
+import { sealSessionId } from '../../src/session/cookie.js';
+import { deriveKeys } from '../../src/session/keys.js';
 
 export const CLIENT_ID = 'drawbridge';
 export const CLIENT_SECRET = 'dev-client-secret-0123456789abcdef0123456789';
@@ -342,6 +344,26 @@ export function movableClock(): { now: () => number; advance(ms: number): void }
 export const SESSION_COOKIE = 'drawbridge';
 
 /** The value of the session cookie the client holds for `url`'s host, if any. */
+/**
+ * The value of the session cookie that `value` (a session cookie issued for any host) would be on `host` of the
+ * proxy port, as a hand-off there would give it (each route host has its own value: the MAC covers the origin).
+ * For tests that send one session to several hosts and are not about the hand-off. `host` may carry a port.
+ */
+export function cookieOn(port: number, value: string, host: string, secret = SESSION_SECRET): string {
+  return cookieForOrigin(value, `http://${host.includes(':') ? host : `${host}:${port}`}`, secret);
+}
+
+/** {@link cookieOn} for an exact origin (scheme://host[:port], normalized as Drawbridge sees the request). */
+export function cookieForOrigin(value: string, origin: string, secret = SESSION_SECRET): string {
+  const id = Buffer.from(value.split('.')[0]!, 'base64url').toString('hex');
+  return sealSessionId(id, deriveKeys(secret).cookieMac, origin);
+}
+
+/** Where Drawbridge sends a browser to sign in for `url`: the sign-in start on url's own host (it binds the hand-off). */
+export function signInStart(url: string): string {
+  return `${new URL(url).origin}/.drawbridge/sign_in?rd=${encodeURIComponent(url)}`;
+}
+
 export function sessionCookie(client: CookieJarClient, url: string): string | undefined {
   return client.cookies(url)[SESSION_COOKIE];
 }
