@@ -90,6 +90,13 @@ before(async () => {
     policy:
       allow:
         - and: [ { authenticated: true }, { method: [GET, HEAD] } ]
+  - name: keeps
+    from: http://keeps.localhost:{{PORT}}
+    to: {{APP}}
+    keepRequestHeaders: [x-original-URL]
+    policy:
+      allow:
+        - authenticated: true
   - name: recorder
     from: http://rec.localhost:{{PORT}}
     to: ${rec}
@@ -301,4 +308,34 @@ test('method-override headers cannot turn an authorized GET into another method 
   const del = await send('readonly.localhost', [], { method: 'DELETE' });
   assert.equal(del.ex.first.status, 405);
   assert.deepEqual(del.upstream, []);
+});
+
+// Frameworks that take the URL to serve from these (IIS URL Rewrite's X-Original-URL read by Symfony, Zend and PHP
+// front controllers; ISAPI_Rewrite's X-Rewrite-URL read by Yii; nginx auth_request's X-Original-URI) would serve
+// /admin after Drawbridge authorized /echo.
+const URL_OVERRIDES = ['X-Original-URL', 'X-Rewrite-URL', 'X-Original-URI', 'X-Override-URL'];
+
+test('URL-override headers never reach the upstream: it cannot serve another path than the one authorized', { timeout: 20_000 }, async () => {
+  const lines = URL_OVERRIDES.flatMap((n) => variants(n).map((v) => `${v}: /admin`));
+  for (const host of ['app.localhost', 'public.localhost', 'readonly.localhost']) {
+    const { ex, upstream } = await send(host, lines);
+    assert.equal(ex.first.status, 200, host);
+    assert.equal(upstream.length, 1);
+    assert.deepEqual(
+      headerPairs(upstream[0]!).filter(([n, v]) => /original|rewrite|override/.test(n) || v === '/admin'),
+      [],
+      `${host}: no URL-override header reached the upstream`,
+    );
+  }
+});
+
+test('a route keeps the override header it lists in keepRequestHeaders, and only that one', { timeout: 20_000 }, async () => {
+  const lines = [...URL_OVERRIDES.map((n) => `${n}: /admin`), 'X_Original_URL: /underscore', 'X-HTTP-Method-Override: DELETE'];
+  const { ex, upstream } = await send('keeps.localhost', lines);
+  assert.equal(ex.first.status, 200, ex.raw.slice(0, 300));
+  const kept = headerPairs(upstream[0]!).filter(([n]) => /original|rewrite|override/.test(n));
+  assert.deepEqual(kept, [['x-original-url', '/admin']]);
+  // Another route of the same configuration still strips it.
+  const other = await send('app.localhost', ['X-Original-URL: /admin']);
+  assert.deepEqual(headerValues(other.upstream[0]!, 'x-original-url'), []);
 });

@@ -73,6 +73,17 @@ test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-i
   assert.match(bad.out, /400/);
 });
 
+test('explain: --ip unknown replays an unknown client address: the office-only deny rule is undecided and denies', async () => {
+  const args = ['explain', 'config/example.yaml', '--url', 'https://wiki.example.com/', '--user', 'alice', '--groups', 'engineering'];
+  const unknown = await run(...args, '--ip', 'unknown');
+  assert.equal(unknown.code, 0, unknown.err);
+  assert.match(unknown.out, /decision: deny\n/);
+  assert.match(unknown.out, /reasons: +deny-undecided: .*ip-unknown/);
+  assert.match(unknown.out, /^ {2}\? {5}deny\[0\] not: \{ policy: office-net \}$/m);
+  const office = await run(...args, '--ip', '10.1.2.3');
+  assert.match(office.out, /decision: allow\n/);
+});
+
 test('test: the example policy tests pass; a wrong expectation fails with its location and "N passed, N failed"', async () => {
   const ok = await run('test', 'config/example.yaml', 'config/example.tests.yaml');
   assert.equal(ok.code, 0, ok.out + ok.err);

@@ -86,7 +86,7 @@ export const explain: Command = async (args, io) => {
       if (decision.trace && decision.trace.length > 0) {
         out.push('rules:');
         for (const t of decision.trace) {
-          out.push(`  ${t.ok ? 'MATCH' : 'no   '} ${t.list}[${t.index}] ${t.rule}`);
+          out.push(`  ${t.ok ? 'MATCH' : t.unknown ? '?    ' : 'no   '} ${t.list}[${t.index}] ${t.rule}`);
           for (const r of t.reasons) out.push(`          ${reasonText(r)}`);
         }
       }

@@ -72,6 +72,7 @@ const MISTAKES: Array<[string, string, RegExp, string]> = [
   ['invalid time zone', base('', ROUTES.replace('- groups: [engineering]', '- time: { from: "08:00", to: "18:00", tz: Mars/Olympus }')), /Mars\/Olympus|time zone/i, 'tz:'],
   ['bad from', base('', ROUTES.replace('from: https://wiki.example.com', 'from: wiki.example.com')), /"from" must look like/, 'from: wiki'],
   ['route timeout longer than global', base('', ROUTES + '    session: { idleTimeout: 2h }\n'), /must not be longer/, 'session: { idle'],
+  ['keepRequestHeaders naming a header outside the override set', base('', ROUTES + '    keepRequestHeaders: [X-Original-URL, X-Forwarded-User]\n'), /keepRequestHeaders\[1\]: only an override header/, 'keepRequestHeaders'],
 ];
 
 for (const [name, text, expected, at] of MISTAKES) {
@@ -86,6 +87,17 @@ for (const [name, text, expected, at] of MISTAKES) {
     assert.ok(Number(m[2]) >= 1);
   });
 }
+
+test('keepRequestHeaders: the override headers, in any case, are accepted and compiled lower-case', async () => {
+  const r = loadConfigText(base('', ROUTES + '    keepRequestHeaders: [X-Original-URL, x-rewrite-url, X-HTTP-Method-Override]\n'), 'f.yaml');
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  const { compileConfig } = await import('../routes/compile.js');
+  const [route] = compileConfig(r.config).table.routes;
+  assert.deepEqual([...route!.keepRequestHeaders!], ['x-original-url', 'x-rewrite-url', 'x-http-method-override']);
+  const plain = loadConfigText(base(), 'f.yaml');
+  assert.ok(plain.ok);
+  assert.equal(compileConfig(plain.config).table.routes[0]!.keepRequestHeaders, undefined, 'none by default');
+});
 
 test('all errors at once: an unknown key, an invalid CIDR and a duplicate route name in one run', () => {
   const text = base('trustedProxies: [10.0.0.300/8]\nlisten_port: 80', ROUTES + ROUTES.replace('wiki.example.com', 'b.example.com'));

@@ -7,6 +7,32 @@ import { cidrSchema } from '../policy/cidr.js';
 
 const cidr = cidrSchema;
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^`|~-]+$/, 'invalid HTTP header name');
+
+/**
+ * Request headers that make an application serve another URL or run another method than the request line's, which
+ * is what Drawbridge matched and authorized: stripped from every request (forward/strip.ts) unless a route lists
+ * one in `keepRequestHeaders`. Lower-case. URL: `X-Original-URL` (IIS URL Rewrite; read by Symfony and Zend before
+ * their 2018 fixes, WordPress-era and other PHP front controllers, ASP.NET apps through HTTP_X_ORIGINAL_URL),
+ * `X-Rewrite-URL` (ISAPI_Rewrite; read by Yii 1 and 2, old Symfony and Zend), `X-Original-URI` (nginx
+ * `auth_request` set-ups and the apps and auth services that read it), `X-Override-URL` (the third name of the
+ * family probed by scanners). Method: `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` (Express
+ * method-override, Symfony and others).
+ */
+export const OVERRIDE_HEADERS: readonly string[] = Object.freeze([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-override-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+const OVERRIDE_NAMES: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
+const overrideHeaderName = z
+  .string()
+  .refine((name) => OVERRIDE_NAMES.has(name.toLowerCase()), {
+    message: 'only an override header Drawbridge strips may be kept: X-Original-URL, X-Rewrite-URL, X-Original-URI, X-Override-URL, X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override',
+  });
 const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT or :PORT (e.g. ":8080", "127.0.0.1:9090")');
@@ -61,6 +87,12 @@ export const routeSchema = z.strictObject({
   passAccessToken: z.boolean().default(false).describe('Forward the IdP access token as X-Forwarded-Access-Token.'),
   setRequestHeaders: z.record(headerName, z.string()).default({}).describe('Headers set on every forwarded request.'),
   removeRequestHeaders: z.array(headerName).default([]).describe('Headers removed from every forwarded request.'),
+  keepRequestHeaders: z
+    .array(overrideHeaderName)
+    .default([])
+    .describe(
+      'Override headers forwarded on this route although Drawbridge strips them from every request: X-Original-URL, X-Rewrite-URL, X-Original-URI, X-Override-URL (the application serves the URL they name) and X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override (it runs the method they name). Only these names, in any case. A kept one lets the client choose what the application does after the policy decided on the request line: keep one only for an application that needs it, on a route whose policy and `methods` admit every path and method it could name.',
+    ),
   preserveHost: z.boolean().default(false).describe('Forward the client Host header instead of the upstream host.'),
   wildcardHandoff: z
     .boolean()
@@ -87,7 +119,7 @@ export const configSchema = z.strictObject({
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
   publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback.'),
   tls: tlsFiles.optional().describe('Serve HTTPS with these files.'),
-  trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed.'),
+  trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z
     .strictObject({ listen: listenAddress.default('127.0.0.1:9090').describe('Admin listener: /metrics /healthz /readyz.') })
     .default({ listen: '127.0.0.1:9090' }),

@@ -27,6 +27,7 @@ export function makeRoute(upstream: string, overrides: Partial<Route> = {}): Rou
     passAccessToken: false,
     setRequestHeaders: [],
     removeRequestHeaders: [],
+    keepRequestHeaders: undefined,
     preserveHost: false,
     wildcardHandoff: false,
     websockets: true,

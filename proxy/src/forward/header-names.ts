@@ -14,6 +14,7 @@ export const HEADERS = Object.freeze({
   forwardedProto: 'x-forwarded-proto',
   forwardedHost: 'x-forwarded-host',
   forwardedPort: 'x-forwarded-port',
+  // RFC 7239: never read, never forwarded (from any peer); Drawbridge sends X-Forwarded-* instead.
   forwarded: 'forwarded',
   // Not set by Drawbridge, but upstreams read it as the client address, so an untrusted peer may not send it.
   realIp: 'x-real-ip',
@@ -33,11 +34,8 @@ export const HEADERS = Object.freeze({
   cookie: 'cookie',
   proxyAuthorization: 'proxy-authorization',
 
-  // Ask a framework to run another method than the request line's: the method Drawbridge authorized would not be
-  // the one the upstream runs, so they are never forwarded.
-  methodOverride: 'x-http-method-override',
-  httpMethod: 'x-http-method',
-  xMethodOverride: 'x-method-override',
+  // The URL- and method-override headers (X-Original-URL, X-HTTP-Method-Override, ...) are listed in one place with
+  // why each is there, config/schema.ts OVERRIDE_HEADERS, which also validates a route's `keepRequestHeaders`.
 
   // Connection management (hop-by-hop, RFC 9110 §7.6.1) and message framing.
   connection: 'connection',

@@ -37,7 +37,7 @@ test('strip: names given in any case are matched (compile lower-cases them)', ()
   assert.deepEqual(req.headers, { other: 'z' });
 });
 
-test('strip: untrusted peer loses X-Forwarded-*, Forwarded and X-Real-IP; a trusted peer keeps its chain', () => {
+test('strip: untrusted peer loses X-Forwarded-*, Forwarded and X-Real-IP; a trusted peer keeps its chain but not Forwarded', () => {
   const sent = (): IncomingHttpHeaders => ({
     'x-forwarded-for': '1.2.3.4',
     'x-forwarded-proto': 'https',
@@ -56,7 +56,6 @@ test('strip: untrusted peer loses X-Forwarded-*, Forwarded and X-Real-IP; a trus
     'x-forwarded-host': 'evil.example',
     'x-forwarded-port': '443',
     'x-forwarded-prefix': '/x',
-    forwarded: 'for=1.2.3.4',
     'x-real-ip': '1.2.3.4',
   });
 });
@@ -102,4 +101,35 @@ test('strip: an upgrade keeps Connection: upgrade and Upgrade; a stray Upgrade g
 
 test('strip: method-override headers go (the request line\'s method is the one authorized)', () => {
   assert.deepEqual(strip({ 'x-http-method-override': 'DELETE', 'x-http-method': 'PUT', 'x-method-override': 'PATCH', 'x_http_method_override': 'DELETE', a: '1' }), { a: '1' });
+});
+
+test('strip: URL-override headers go on every route (the request line\'s path is the one authorized)', () => {
+  const sent = (): IncomingHttpHeaders => ({
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/admin',
+    'x-original-uri': '/admin',
+    'x-override-url': '/admin',
+    'x_original_url': '/admin',
+    a: '1',
+  });
+  assert.deepEqual(strip(sent()), { a: '1' });
+  assert.deepEqual(strip(sent(), { trustedPeer: true }), { a: '1' }, 'from a trusted proxy too');
+});
+
+test('strip: a route keeps only the override headers it lists, never hop-by-hop or Forwarded, never a `_` spelling', () => {
+  const sent = (): IncomingHttpHeaders => ({
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/other',
+    'x-http-method-override': 'DELETE',
+    'x_original_url': '/x',
+    forwarded: 'for=1.2.3.4',
+    'proxy-authorization': 'Basic x',
+    'x-forwarded-user': 'mallory',
+  });
+  assert.deepEqual(strip(sent(), { keep: new Set(['x-original-url']) }), { 'x-original-url': '/admin' });
+  assert.deepEqual(strip(sent(), { keep: new Set(['x-http-method-override', 'x-rewrite-url']) }), { 'x-rewrite-url': '/other', 'x-http-method-override': 'DELETE' });
+  // A name outside the override set (the schema refuses it; a hand-made set) is ignored.
+  assert.deepEqual(strip(sent(), { keep: new Set(['forwarded', 'proxy-authorization', 'x-forwarded-user']) }), {});
+  // Named in Connection by the client: removed like any header it names.
+  assert.deepEqual(strip({ ...sent(), connection: 'x-original-url' }, { keep: new Set(['x-original-url']) }), {});
 });

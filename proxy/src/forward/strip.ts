@@ -1,7 +1,9 @@
 // forward/strip.ts — removes from a client's request every header it must not be able to set (SPEC §3 step 3):
 // identity and assertion headers, x-drawbridge-*, Drawbridge's own cookies, a consumed bearer, untrusted proxy headers,
-// and hop-by-hop headers. Replaces `req.headers` before the proxy library sees the request.
+// `Forwarded`, URL- and method-override headers, and hop-by-hop headers. Replaces `req.headers` before the proxy
+// library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
+import { OVERRIDE_HEADERS } from '../config/schema.js';
 import { isOwnCookie, removeCookies } from '../session/cookie.js';
 import { DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
 
@@ -15,7 +17,7 @@ export interface Stripper {
 
 /** Per-request facts `stripClientHeaders` needs. */
 export interface StripOptions {
-  /** The socket peer is a configured trusted proxy: its X-Forwarded-* and Forwarded are kept. */
+  /** The socket peer is a configured trusted proxy: its X-Forwarded-* and X-Real-IP are kept. */
   readonly trustedPeer: boolean;
   /**
    * The base name of Drawbridge's cookies (`session.cookieName`): every cookie of its namespace (the session
@@ -25,11 +27,19 @@ export interface StripOptions {
   readonly cookieBase: string;
   /** Drawbridge authenticated the request with its `Authorization: Bearer` token. */
   readonly consumedBearer: boolean;
+  /** The route's `keepRequestHeaders`: override headers forwarded as sent (any other name in it is ignored). */
+  readonly keep?: ReadonlySet<string> | undefined;
 }
 
-// Hop-by-hop headers that describe the client's connection to Drawbridge, never the upstream's (RFC 9110 §7.6.1),
-// and the method-override headers (`methods:` and the `method` rule authorize the request line's method only).
-const HOP_BY_HOP: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization, HEADERS.methodOverride, HEADERS.httpMethod, HEADERS.xMethodOverride]);
+// Dropped from every request, trusted peer or not:
+// - hop-by-hop headers that describe the client's connection to Drawbridge, never the upstream's (RFC 9110 §7.6.1);
+// - `Forwarded` (RFC 7239): Drawbridge never reads it and sends X-Forwarded-* instead; passed on, it would carry a
+//   chain (or a client's for=/host=/proto= a proxy appended to) that frameworks preferring it over X-Forwarded-*
+//   (Spring's ForwardedHeaderFilter, Rack 3) would read in place of what Drawbridge decided on;
+// - the override headers (config/schema.ts OVERRIDE_HEADERS): the URL and method Drawbridge authorized are the
+//   request line's, an application honouring these would serve another. A route may keep one (`keepRequestHeaders`).
+const DROPPED: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization, HEADERS.forwarded, ...OVERRIDE_HEADERS]);
+const KEEPABLE: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
 
 // What a `Connection` token may never delete: headers Drawbridge sets (deleting them after they are set would
 // undo the identity it passes), credentials it reads, and the framing headers (deleting Content-Length or
@@ -79,9 +89,10 @@ function isGuarded(stripper: Stripper, normalized: string): boolean {
 /**
  * Removes what the client must not pass upstream: every stripper name and every `x-drawbridge-*` header
  * (case-insensitive, `_` and `-` alike), `x-forwarded-access-token`, the named cookies, `Authorization` when
- * Drawbridge consumed its bearer, `X-Forwarded-*`/`Forwarded`/`X-Real-IP` from an untrusted peer, and hop-by-hop
- * headers. `Connection` keeps at most `upgrade` (with an `Upgrade` header); the headers its other tokens name are
- * removed, except those Drawbridge sets or reads, whose tokens are just dropped.
+ * Drawbridge consumed its bearer, `X-Forwarded-*`/`X-Real-IP` from an untrusted peer, `Forwarded`, the URL- and
+ * method-override headers but those in `opts.keep`, and hop-by-hop headers. `Connection` keeps at most `upgrade`
+ * (with an `Upgrade` header); the headers its other tokens name are removed, except those Drawbridge sets or reads,
+ * whose tokens are just dropped.
  *
  * Replaces `req.headers` with a new object rather than deleting from node's: a `delete` turns the object into a
  * slow dictionary, which costs every later step (http-proxy copies it, node iterates it) about 2 µs per request.
@@ -90,6 +101,7 @@ function isGuarded(stripper: Stripper, normalized: string): boolean {
 export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripper: Stripper, opts: StripOptions): void {
   const headers = req.headers;
   const { names } = stripper;
+  const keep = opts.keep;
   // Headers the client named in Connection (rare: browsers send only keep-alive or close).
   let named: string[] | undefined;
   let upgrade = false;
@@ -109,8 +121,13 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
     // Node lower-cases names; `_` is folded because CGI-style upstreams read `X_Forwarded_User` as X-Forwarded-User.
     const underscore = name.includes('_');
     const n = underscore ? name.replaceAll('_', '-') : name;
-    if (names.has(n) || n.startsWith(DRAWBRIDGE_PREFIX) || HOP_BY_HOP.has(n)) continue;
-    if (n.startsWith(X_FORWARDED_PREFIX) || n === HEADERS.forwarded || n === HEADERS.realIp) {
+    if (names.has(n) || n.startsWith(DRAWBRIDGE_PREFIX)) continue;
+    if (DROPPED.has(n)) {
+      // An underscore spelling is never the kept header (the pipeline drops every `_` name first: SPEC §3 step 1).
+      if (keep !== undefined && !underscore && keep.has(n) && KEEPABLE.has(n) && !named?.includes(name)) out[name] = headers[name];
+      continue;
+    }
+    if (n.startsWith(X_FORWARDED_PREFIX) || n === HEADERS.realIp) {
       // Untrusted: replaced by Drawbridge's own, never appended to. An underscore variant is never the real header.
       if (opts.trustedPeer && !underscore) out[name] = headers[name];
       continue;

@@ -298,7 +298,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     x.decision = attempt.stepUp ? 'step-up-success' : 'sign-in-success';
     rt.metrics.signIn('success');
-    rt.logger.info({ event: attempt.stepUp ? 'step-up' : 'sign-in', result: 'success', requestId: x.id, user: identity.user, email: identity.email ?? '', sub: identity.sub, amr: identity.amr, acr: identity.acr ?? '', ip: x.client.ip });
+    rt.logger.info({ event: attempt.stepUp ? 'step-up' : 'sign-in', result: 'success', requestId: x.id, user: identity.user, email: identity.email ?? '', sub: identity.sub, amr: identity.amr, acr: identity.acr ?? '', ip: x.client.ip ?? '' });
     res.setHeader('set-cookie', [clear, rt.sessions.setCookie(session, secure(x), now, requestOrigin(x))]);
     await complete(res, session, attempt.rd, attempt.handoff);
   });

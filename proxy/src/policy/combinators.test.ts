@@ -62,6 +62,33 @@ test('not: inverts, never asks for a step-up, and fails closed without a user', 
   expectVerdict(rule({ not: { ip: ['10.0.0.0/8'] } })(input({ ip: '192.0.2.1' }, null)), true, 'not-matched');
 });
 
+test('three-valued logic for an unknown client address: not keeps it undecided; and/or decide when they can', () => {
+  const unknown = input({ ip: undefined });
+  const not = rule({ not: { ip: ['10.0.0.0/8'] } })(unknown);
+  expectVerdict(not, false, 'not-undecided');
+  assert.equal(not.unknown, true);
+  assert.deepEqual(codes(not), ['not-undecided', 'ip-unknown']);
+  assert.equal(rule({ not: { not: { ip: ['10.0.0.0/8'] } } })(unknown).unknown, true);
+  // and: a plain failure decides (false); else undecided.
+  const andFalse = rule({ and: [{ ip: ['10.0.0.0/8'] }, { groups: ['sales'] }] })(unknown);
+  assert.deepEqual([andFalse.ok, andFalse.unknown], [false, undefined]);
+  const andFalseFirst = rule({ and: [{ groups: ['sales'] }, { ip: ['10.0.0.0/8'] }] })(unknown);
+  assert.deepEqual([andFalseFirst.ok, andFalseFirst.unknown], [false, undefined]);
+  const andUnknown = rule({ and: [{ ip: ['10.0.0.0/8'] }, { groups: ['engineering'] }] })(unknown);
+  assert.deepEqual([andUnknown.ok, andUnknown.unknown], [false, true]);
+  // and with a step-up-fixable failure: false now, and a step-up would not make the address known.
+  const andMfa = rule({ and: [{ ip: ['10.0.0.0/8'] }, { mfa: true }] })(input({ ip: undefined }, stale));
+  assert.deepEqual([andMfa.ok, andMfa.unknown, andMfa.stepUp], [false, undefined, undefined]);
+  // or: a pass decides (true); else undecided, and a step-up that makes another alternative pass is offered.
+  expectVerdict(rule({ or: [{ ip: ['10.0.0.0/8'] }, { groups: ['engineering'] }] })(unknown), true, 'or-ok');
+  const orUnknown = rule({ or: [{ ip: ['10.0.0.0/8'] }, { groups: ['sales'] }] })(unknown);
+  assert.deepEqual([orUnknown.ok, orUnknown.unknown], [false, true]);
+  const orMfa = rule({ or: [{ ip: ['10.0.0.0/8'] }, { mfa: true }] })(input({ ip: undefined }, stale));
+  assert.deepEqual([orMfa.ok, orMfa.unknown, orMfa.stepUp], [false, true, { mfa: true }]);
+  // not of an `and` that is false whatever the address holds.
+  expectVerdict(rule({ not: { and: [{ ip: ['10.0.0.0/8'] }, { groups: ['sales'] }] } })(unknown), true, 'not-matched');
+});
+
 test('mergeStepUp and leastStepUp', () => {
   assert.deepEqual(mergeStepUp({ mfa: true }, { maxAge: 60 }), { mfa: true, maxAge: 60 });
   assert.deepEqual(mergeStepUp({ acr: ['a'] }, { mfa: true }), { mfa: true, acr: ['a'] });

@@ -9,6 +9,7 @@ const OR_OK: Reason = Object.freeze({ code: 'or-ok' });
 const OR_FAILED: Reason = Object.freeze({ code: 'or-unauthorized' });
 const NOT_MATCHED: Reason = Object.freeze({ code: 'not-matched' });
 const NOT_UNMATCHED: Reason = Object.freeze({ code: 'not-unmatched' });
+const NOT_UNDECIDED: Reason = Object.freeze({ code: 'not-undecided' });
 const UNKNOWN_USER: Reason = Object.freeze({ code: 'user-unauthenticated' });
 
 /**
@@ -87,6 +88,7 @@ function flatReasons(head: Reason, verdicts: readonly Verdict[]): Reason[] {
 /**
  * Passes when every rule passes. A failing `and` asks for a step-up only when every failing rule
  * could be fixed by one (their needs merged); `groups` failing next to `mfa` is a plain failure.
+ * Undecided (an unknown client address) when no rule fails outright and one is undecided.
  * ```yaml
  * allow:
  *   - and: [ { groups: [wiki-admins] }, { mfa: true }, { authAge: 15m } ]
@@ -102,19 +104,27 @@ export const andRule = defineRule({
     const checks = children.map((c) => ctx.compileRule(c));
     return function and(input) {
       const verdicts: Verdict[] = [];
-      let fixable: Verdict[] | undefined;
+      // The rules that failed but might pass: after a step-up, or once the unknown input were known.
+      let open: Verdict[] | undefined;
+      let undecided = true;
       for (const check of checks) {
         const v = check(input);
         // One failure no sign-in can fix decides: no need to look further.
-        if (!v.ok && !v.stepUp) return { ok: false, reasons: [AND_FAILED, ...v.reasons] };
-        if (!v.ok) (fixable ??= []).push(v);
+        if (!v.ok && !v.stepUp && !v.unknown) return { ok: false, reasons: [AND_FAILED, ...v.reasons] };
+        if (!v.ok) {
+          (open ??= []).push(v);
+          // A plain failure (fixable, but false now) makes the whole false, whatever the undecided ones are.
+          if (!v.unknown) undecided = false;
+        }
         verdicts.push(v);
       }
-      if (!fixable) return { ok: true, reasons: flatReasons(AND_OK, verdicts) };
-      let need: StepUpNeed | undefined = fixable[0]!.stepUp;
-      for (let i = 1; i < fixable.length && need; i++) need = mergeStepUp(need, fixable[i]!.stepUp!);
-      const verdict: Verdict = { ok: false, reasons: flatReasons(AND_FAILED, fixable) };
+      if (!open) return { ok: true, reasons: flatReasons(AND_OK, verdicts) };
+      // A step-up helps only when it would make every open rule pass: an undecided one without a need stays so.
+      let need: StepUpNeed | undefined = open[0]!.stepUp;
+      for (let i = 1; i < open.length && need; i++) need = open[i]!.stepUp && mergeStepUp(need, open[i]!.stepUp!);
+      const verdict: Verdict = { ok: false, reasons: flatReasons(AND_FAILED, open) };
       if (need) verdict.stepUp = need;
+      if (undecided) verdict.unknown = true;
       return verdict;
     };
   },
@@ -126,7 +136,8 @@ export const andRule = defineRule({
 });
 
 /**
- * Passes when any rule passes. A failing `or` asks for the least step-up any of its rules asks for.
+ * Passes when any rule passes. A failing `or` asks for the least step-up any of its rules asks for,
+ * and is undecided when one of its rules is.
  * ```yaml
  * allow:
  *   - or: [ { groups: [sre] }, { user: [alice] } ]
@@ -142,14 +153,17 @@ export const orRule = defineRule({
     return function or(input) {
       const failures: Verdict[] = [];
       let need: StepUpNeed | undefined;
+      let undecided = false;
       for (const check of checks) {
         const v = check(input);
         if (v.ok) return { ok: true, reasons: [OR_OK, ...v.reasons] };
         failures.push(v);
         need = leastStepUp(need, v.stepUp);
+        if (v.unknown) undecided = true;
       }
       const verdict: Verdict = { ok: false, reasons: flatReasons(OR_FAILED, failures) };
       if (need) verdict.stepUp = need;
+      if (undecided) verdict.unknown = true;
       return verdict;
     };
   },
@@ -162,7 +176,8 @@ export const orRule = defineRule({
 
 /**
  * Passes when the rule fails. Never asks for a step-up, and demands nothing of the sign-in. When the inner rule failed for want of a
- * signed-in user, `not` fails too: nothing is known about whom it would exclude.
+ * signed-in user, `not` fails too: nothing is known about whom it would exclude. When the inner rule is undecided
+ * (an unknown client address), so is `not`: as an allow rule it does not allow, as a deny rule it denies.
  * ```yaml
  * deny:
  *   - not: { ip: [10.0.0.0/8] }
@@ -178,6 +193,7 @@ export const notRule = defineRule({
     return function not(input) {
       const v = check(input);
       if (v.ok) return { ok: false, reasons: [NOT_UNMATCHED, ...v.reasons] };
+      if (v.unknown) return { ok: false, unknown: true, reasons: [NOT_UNDECIDED, ...v.reasons] };
       if (v.reasons.some((r) => r.code === 'user-unauthenticated')) return { ok: false, reasons: [UNKNOWN_USER] };
       return { ok: true, reasons: [NOT_MATCHED, ...v.reasons] };
     };

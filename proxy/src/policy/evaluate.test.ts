@@ -221,6 +221,7 @@ const NAMED: Record<string, PolicyConfig> = {
   staff: { allow: [{ domain: ['example.com'] }], deny: [{ groups: ['suspended'] }] },
   net: { allow: [{ ip: ['10.0.0.0/8', 'fd00::/8'] }] },
   strong: { allow: [{ and: [{ policy: 'staff' }, { mfa: true }, { authAge: '10m' }] }, { acr: ['gold'] }] },
+  inside: { allow: [{ authenticated: true }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] },
 };
 
 const sub = <T>(values: T[]) => fc.subarray(values, { minLength: 1 });
@@ -240,7 +241,7 @@ const leaf: fc.Arbitrary<RuleConfig> = fc.oneof(
   fc.constant({ mfa: true as const }),
   sub(['gold', 'silver']).map((acr) => ({ acr })),
   fc.constantFrom('5m', '1h').map((authAge) => ({ authAge })),
-  fc.constantFrom('staff', 'net', 'strong').map((policy) => ({ policy })),
+  fc.constantFrom('staff', 'net', 'strong', 'inside').map((policy) => ({ policy })),
 );
 const { tree } = fc.letrec<{ tree: RuleConfig }>((tie) => ({
   tree: fc.oneof(
@@ -289,12 +290,77 @@ test('property: decide gives the same decision with and without a trace', () => 
       assert.ok(trace);
       if (isPublic || !req.identity) return;
       assert.equal(trace.length, (raw.allow?.length ?? 0) + (raw.deny?.length ?? 0));
-      const denied = trace.some((t) => t.list === 'deny' && t.ok);
+      // A deny rule that cannot be decided (an unknown address) denies like one that matches.
+      const denied = trace.some((t) => t.list === 'deny' && (t.ok || t.unknown));
       const allowed = trace.some((t) => t.list === 'allow' && t.ok);
       assert.equal(fast.outcome === 'deny' || fast.outcome === 'step-up' ? !allowed || denied : allowed && !denied, true);
       if (fast.outcome === 'step-up') assert.ok(fast.stepUp);
     }),
     { numRuns: 2000 },
+  );
+});
+
+// SPEC §11: an unknown client address (a trusted proxy's unreadable X-Forwarded-For hop) is matched by no `ip` rule,
+// in an allow list or a deny list, directly, under `not`, in `and`/`or` or through a named policy.
+test('unknown address: an ip allow rule does not allow it, and no ip rule is shown as matching', () => {
+  for (const ip of [undefined, 'unknown', '203.0.113.5:4711', '']) {
+    const d = decide(route({ allow: [{ ip: ['10.0.0.0/8', '0.0.0.0/0', '::/0'] }] }), input({ ip }));
+    assert.equal(d.outcome, 'deny', String(ip));
+    assert.deepEqual(codesOf(d), ['no-allow-matched', 'ip-unknown']);
+  }
+});
+
+test('unknown address: `deny: not: { ip }` still denies it, and `allow: not: { ip }` does not allow it', () => {
+  const office = route({ allow: [{ authenticated: true }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] });
+  const d = decide(office, input({ ip: undefined }));
+  assert.equal(d.outcome, 'deny');
+  assert.deepEqual(codesOf(d), ['deny-undecided', 'not-undecided', 'ip-unknown']);
+  assert.equal(d.reasons[0]!.detail, 'deny[0]');
+  assert.equal(decide(office, input({ ip: '10.1.2.3' })).outcome, 'allow', 'control: a known office address');
+  assert.equal(decide(office, input({ ip: '192.0.2.1' })).outcome, 'deny', 'control: a known outside address');
+
+  const notBlocked = route({ allow: [{ not: { ip: ['192.0.2.0/24'] } }] });
+  assert.equal(decide(notBlocked, input({ ip: undefined })).outcome, 'deny');
+  assert.deepEqual(codesOf(decide(notBlocked, input({ ip: undefined }))), ['no-allow-matched', 'not-undecided', 'ip-unknown']);
+  assert.equal(decide(notBlocked, input({ ip: '203.0.113.9' })).outcome, 'allow', 'control');
+  // Through a named policy, as docs/policy.md shows it.
+  const named = route({ allow: [{ groups: ['engineering'] }], deny: [{ not: { policy: 'net' } }] }, { net: { allow: [{ ip: ['10.0.0.0/8'] }] } });
+  assert.equal(decide(named, input({ ip: undefined })).outcome, 'deny');
+  assert.deepEqual(codesOf(decide(named, input({ ip: undefined }))).slice(0, 3), ['deny-undecided', 'not-undecided', 'policy-unauthorized']);
+  assert.equal(decide(named, input({ ip: '10.1.2.3' })).outcome, 'allow', 'control');
+  const notNamed = route({ allow: [{ not: { policy: 'blocked' } }] }, { blocked: { allow: [{ ip: ['192.0.2.0/24'] }] } });
+  assert.equal(decide(notNamed, input({ ip: undefined })).outcome, 'deny');
+});
+
+test('unknown address: and/or follow three-valued logic, so rules that do not need the address still decide', () => {
+  // Another allow rule that holds lets the engineer in: only the ip rule is undecided.
+  assert.equal(decide(route({ allow: [{ ip: ['10.0.0.0/8'] }, { groups: ['engineering'] }] }), input({ ip: undefined })).outcome, 'allow');
+  assert.equal(decide(route({ allow: [{ or: [{ ip: ['10.0.0.0/8'] }, { groups: ['engineering'] }] }] }), input({ ip: undefined })).outcome, 'allow');
+  // `and` with a plain failure is false whatever the address: its `not` holds.
+  const notSalesOffice = route({ allow: [{ not: { and: [{ ip: ['10.0.0.0/8'] }, { groups: ['sales'] }] } }] });
+  assert.equal(decide(notSalesOffice, input({ ip: undefined })).outcome, 'allow');
+  assert.equal(decide(notSalesOffice, input({ ip: undefined }, { groups: ['sales'] })).outcome, 'deny', 'a salesperson: undecided');
+  // A step-up is offered only when it alone would let the user in.
+  const either = decide(route({ allow: [{ or: [{ ip: ['10.0.0.0/8'] }, { mfa: true }] }] }), input({ ip: undefined }, stale));
+  assert.equal(either.outcome, 'step-up');
+  assert.deepEqual(either.stepUp, { mfa: true });
+  const both = decide(route({ allow: [{ and: [{ ip: ['10.0.0.0/8'] }, { mfa: true }] }] }), input({ ip: undefined }, stale));
+  assert.equal(both.outcome, 'deny', 'MFA would not make the address known');
+  // A deny rule that cannot be decided wins over an allow, and over a step-up.
+  assert.equal(decide(route({ allow: [{ mfa: true }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] }), input({ ip: undefined }, stale)).outcome, 'deny');
+  // A deny rule that matches outright is named rather than the undecided one before it.
+  const d = decide(route({ allow: [{ authenticated: true }], deny: [{ not: { ip: ['10.0.0.0/8'] } }, { groups: ['engineering'] }] }), input({ ip: undefined }));
+  assert.deepEqual(codesOf(d), ['deny-matched', 'groups-ok']);
+});
+
+test('unknown address: a trace marks the undecided rules', () => {
+  const d = decide(route({ allow: [{ ip: ['10.0.0.0/8'] }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] }), input({ ip: undefined }), { trace: true });
+  assert.deepEqual(
+    d.trace!.map((t) => [t.list, t.ok, t.unknown ?? false]),
+    [
+      ['deny', false, true],
+      ['allow', false, true],
+    ],
   );
 });
 
@@ -390,4 +456,19 @@ test('property: everybody a policy lets in signed in the way its signInNeed says
     { numRuns: 5000 },
   );
   assert.ok(withNeed > 500 && allowed > 100, `the property saw policies with a need (${withNeed}) that let somebody in (${allowed})`);
+});
+
+test('property: an unknown client address is let in only where every known address would be (fail closed)', () => {
+  const policies = compilePolicies(NAMED);
+  const known = ['10.1.2.3', '::ffff:192.168.1.1', 'fd00::5', '203.0.113.9', '192.0.2.1'];
+  fc.assert(
+    fc.property(policyArb, inputArb, fc.constantFrom(undefined, 'unknown', ''), (raw, req, unknownIp) => {
+      const target = { policy: policies.compile(policySchema.parse(raw)) };
+      const d = decide(target, { ...req, ip: unknownIp });
+      assert.ok(!d.reasons.some((r) => r.code === 'ip-ok'), 'no ip rule matched');
+      if (d.outcome !== 'allow') return;
+      for (const ip of known) assert.equal(decide(target, { ...req, ip }).outcome, 'allow', `admitted unknown, but not ${ip}`);
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -15,6 +15,8 @@ export interface TraceEntry {
   /** The rule as short YAML, e.g. `groups: [engineering]`. */
   rule: string;
   ok: boolean;
+  /** The rule could not be decided (an unknown client address): not a match, but a deny rule so denies. */
+  unknown?: true;
   reasons: Reason[];
 }
 
@@ -34,6 +36,11 @@ export interface Decision {
   signInNeed?: StepUpNeed;
   /** Every rule of the policy, evaluated (only when asked for with `{ trace: true }`). */
   trace?: TraceEntry[];
+  /**
+   * The outcome is not allow because of an undecided rule (an unknown client address): with the address known it
+   * might have been. A named policy (`policy: NAME`) so decided is undecided as a rule.
+   */
+  unknown?: true;
 }
 
 /** One compiled top-level rule of an allow or deny list. */
@@ -44,6 +51,8 @@ export interface CompiledRule {
   readonly check: Check;
   /** `allow-matched` / `deny-matched`, naming the rule's place (`allow[0]`, `policies.staff.allow[0]`). */
   readonly matched: Reason;
+  /** `deny-undecided`, naming the rule's place: a deny rule that could not be decided denies. */
+  readonly undecidedReason: Reason;
   /** `step-up-required`, naming the rule's place. */
   readonly stepUpReason: Reason;
   /** What every sign-in this rule passes for has brought (see RuleDefinition.demands). */
@@ -134,6 +143,7 @@ function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string)
         check: ctx.compileRule(raw),
         ...(demands ? { demands } : {}),
         matched: reason(which === 'allow' ? 'allow-matched' : 'deny-matched', at),
+        undecidedReason: reason('deny-undecided', at),
         stepUpReason: reason('step-up-required', at),
       });
     });
@@ -148,7 +158,10 @@ function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string)
     check(input: PolicyInput): Verdict {
       const d = judge(policy, input);
       if (d.outcome === 'allow') return { ok: true, reasons: d.reasons };
-      return d.stepUp ? { ok: false, reasons: d.reasons, stepUp: d.stepUp } : { ok: false, reasons: d.reasons };
+      const v: Verdict = { ok: false, reasons: d.reasons };
+      if (d.stepUp) v.stepUp = d.stepUp;
+      if (d.unknown) v.unknown = true;
+      return v;
     },
   });
   return policy;
@@ -262,31 +275,42 @@ export function compilePolicies(named: Record<string, PolicyConfig>): {
  * replays verdicts already computed for a trace, so both paths decide identically.
  */
 function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: ReadonlyMap<CompiledRule, Verdict>): Decision {
+  let undecided: Decision | undefined;
   for (const rule of policy.deny) {
     const v = recorded ? recorded.get(rule)! : rule.check(input);
     if (v.ok) return { outcome: 'deny', reasons: [rule.matched, ...v.reasons] };
+    // Fail closed: a deny rule that cannot be decided denies (a later deny rule that matches outright is the reason).
+    if (v.unknown && !undecided) undecided = { outcome: 'deny', reasons: [rule.undecidedReason, ...v.reasons], unknown: true };
   }
+  if (undecided) return undecided;
   if (policy.allow.length === 0) return NOTHING_ALLOWED;
   const failed: Verdict[] = [];
   let need: StepUpNeed | undefined;
   let needy = 0;
+  let unknown = false;
   for (const rule of policy.allow) {
     const v = recorded ? recorded.get(rule)! : rule.check(input);
     if (v.ok) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
     const least = leastStepUp(need, v.stepUp);
     if (least !== need) [need, needy] = [least, failed.length];
+    if (v.unknown) unknown = true;
     failed.push(v);
   }
-  if (need) return { outcome: 'step-up', reasons: [policy.allow[needy]!.stepUpReason, ...failed[needy]!.reasons], stepUp: need };
+  if (need) {
+    const stepUp: Decision = { outcome: 'step-up', reasons: [policy.allow[needy]!.stepUpReason, ...failed[needy]!.reasons], stepUp: need };
+    if (unknown) stepUp.unknown = true;
+    return stepUp;
+  }
   const reasons = [NO_ALLOW];
   for (const v of failed) for (const r of v.reasons) reasons.push(r);
-  return { outcome: 'deny', reasons };
+  return unknown ? { outcome: 'deny', reasons, unknown: true } : { outcome: 'deny', reasons };
 }
 
 /**
  * Decides one request. A public route allows; no signed-in user means sign-in (with the policy's
  * `signInNeed`, what the first sign-in should already bring); a matching deny
- * rule denies (deny overrides allow); a matching allow rule allows; when the allow rules that
+ * rule denies (deny overrides allow), and so does one that cannot be decided (an unknown client
+ * address: fail closed); a matching allow rule allows (an undecided one does not); when the allow rules that
  * failed could pass after a stronger or fresher sign-in, step-up (with the least demanding
  * need); otherwise deny (also when there are no allow rules). `{ trace: true }` evaluates every
  * rule and records each in `trace`; without it evaluation stops as soon as the outcome is known.
@@ -307,7 +331,7 @@ export function decide(target: { public?: boolean; policy?: CompiledPolicy }, in
   for (const rule of [...policy.deny, ...policy.allow]) {
     const v = rule.check(input);
     recorded.set(rule, v);
-    entries.push({ list: rule.list, index: rule.index, rule: rule.text, ok: v.ok, reasons: v.reasons });
+    entries.push({ list: rule.list, index: rule.index, rule: rule.text, ok: v.ok, ...(v.unknown ? { unknown: true as const } : {}), reasons: v.reasons });
   }
   return { ...judge(policy, input, recorded), trace: entries };
 }

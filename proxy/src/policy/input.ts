@@ -29,8 +29,11 @@ export interface PolicyInput {
   method: string;
   /** The normalized path (no query). */
   path: string;
-  /** The client address: the socket peer, or the X-Forwarded-For client of a trusted proxy. */
-  ip: string;
+  /**
+   * The client address: the socket peer, or the X-Forwarded-For client of a trusted proxy. Undefined when it is
+   * unknown (a trusted proxy sent a client hop that is no address): `ip` rules are then undecided, never true.
+   */
+  ip: string | undefined;
   /** Request time, milliseconds since the epoch. */
   now: number;
 }

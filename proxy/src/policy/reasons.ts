@@ -8,6 +8,7 @@ export const REASONS = {
   'user-unauthenticated': 'You need to sign in to reach this page.',
   'allow-matched': 'A rule that grants access to this route applies to your request.',
   'deny-matched': 'A rule that refuses access to this route applies to your request.',
+  'deny-undecided': 'A rule that refuses access to this route could not be checked for your request, so access is refused.',
   'no-allow-matched': 'None of the rules that grant access to this route apply to you.',
   'step-up-required': 'This page needs a stronger or more recent sign-in than your current one.',
 
@@ -30,6 +31,7 @@ export const REASONS = {
   'path-outside': 'This page is outside the paths you may reach on this route.',
   'ip-ok': 'Your network address is in one of the ranges listed by this rule.',
   'ip-outside': 'You are not connecting from a network this route allows.',
+  'ip-unknown': 'Your network address could not be determined, so no rule about networks can let you in.',
   'time-ok': 'The current time is inside the window set by this rule.',
   'time-outside-window': 'This route cannot be reached at this time of day or on this day.',
   'before-ok': 'The time-limited access of this rule has not ended yet.',
@@ -51,6 +53,7 @@ export const REASONS = {
   'or-unauthorized': 'None of the alternatives this route accepts holds.',
   'not-matched': 'The condition this rule excludes does not apply to your request.',
   'not-unmatched': 'Your request meets a condition this route excludes.',
+  'not-undecided': 'Whether your request meets a condition this route excludes could not be checked.',
 } as const satisfies Record<string, string>;
 
 export type ReasonCode = keyof typeof REASONS;

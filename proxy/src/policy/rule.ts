@@ -24,6 +24,12 @@ export interface Verdict {
   reasons: Reason[];
   /** Set on a failing verdict that a step-up sign-in would turn into a pass. */
   stepUp?: StepUpNeed;
+  /**
+   * Set (with `ok: false`) when the rule cannot be decided for this request: an input it reads is unknown (the
+   * client address, see PolicyInput.ip). Undecided is neither true nor false: `not` keeps it undecided, `and`/`or`
+   * follow three-valued logic, an undecided allow rule does not allow and an undecided deny rule denies.
+   */
+  unknown?: true;
 }
 
 export type Check = (input: PolicyInput) => Verdict;

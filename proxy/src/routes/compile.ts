@@ -1,6 +1,6 @@
 // routes/compile.ts — validated Config → an immutable route table. All heavy work (parsing `from`,
 // compiling policies and regexes, indexing hosts and prefixes) happens here, once; match() only reads.
-import type { Config, RouteConfig } from '../config/schema.js';
+import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../config/schema.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
 import { parseFrom } from './from.js';
@@ -87,6 +87,8 @@ export interface Route {
   readonly setRequestHeaders: readonly (readonly [string, string])[];
   /** Lower-case names. */
   readonly removeRequestHeaders: readonly string[];
+  /** The override headers (config/schema.ts OVERRIDE_HEADERS) this route forwards, lower-case; undefined for none. */
+  readonly keepRequestHeaders: ReadonlySet<string> | undefined;
   readonly preserveHost: boolean;
   readonly websockets: boolean;
   readonly timeoutMs: number;
@@ -276,6 +278,12 @@ export interface CompiledConfig {
   readonly ownPorts: ReadonlySet<number>;
 }
 
+/** The override headers a route keeps, lower-case; only names of OVERRIDE_HEADERS count (the schema allows no other). */
+function keepSet(names: readonly string[]): ReadonlySet<string> | undefined {
+  const kept = names.map((n) => n.toLowerCase()).filter((n) => OVERRIDE_HEADERS.includes(n));
+  return kept.length === 0 ? undefined : new Set(kept);
+}
+
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
 export function compileConfig(config: Config): CompiledConfig {
   const policies = compilePolicies(config.policies);
@@ -325,6 +333,7 @@ export function compileConfig(config: Config): CompiledConfig {
       passAccessToken: rc.passAccessToken,
       setRequestHeaders: Object.freeze(Object.entries(rc.setRequestHeaders).map(([k, v]) => Object.freeze([k, v] as const))),
       removeRequestHeaders: Object.freeze(rc.removeRequestHeaders.map((h) => h.toLowerCase())),
+      keepRequestHeaders: keepSet(rc.keepRequestHeaders),
       preserveHost: rc.preserveHost,
       websockets: rc.websockets,
       timeoutMs: parseDuration(rc.timeout),

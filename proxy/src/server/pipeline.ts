@@ -125,7 +125,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
-    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
 
     const now = rt.now();
     if (route.public) return authorize(req, res, x, route, undefined, undefined, now);
@@ -236,7 +236,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       accessToken: principal?.accessToken || undefined,
       requestId: x.id,
       // The hop that connected (appended to a trusted chain), not the client address derived from that chain.
-      clientIp: req.socket.remoteAddress ?? x.client.ip,
+      clientIp: req.socket.remoteAddress ?? x.client.ip ?? '',
       proto: x.client.scheme,
       host: x.host!,
       forwardedFor: x.client.forwardedFor || undefined,
@@ -330,7 +330,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (!route.websockets) return fail(403, 'Forbidden');
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
-    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined });
+    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
     const now = rt.now();
     let principal: Principal | undefined;
     if (!route.public) {
@@ -419,12 +419,14 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     status,
     durationMs: Math.round(durationMs * 1000) / 1000,
     upstreamMs: x.upstreamMs === undefined ? null : Math.round(x.upstreamMs * 1000) / 1000,
-    ip: x.client.ip,
+    // An unknown client address is logged as '' (never as the trusted proxy's own), with the hop that was unreadable.
+    ip: x.client.ip ?? '',
     user: x.identity?.user ?? '',
     email: x.identity?.email ?? '',
     decision,
     reasons: x.reasons ? x.reasons.map(reasonCode) : [],
   };
+  if (x.client.unknownHop !== undefined) fields.ipUnknown = x.client.unknownHop;
   if (flag) fields[flag] = true;
   rt.logger.request(fields);
 }

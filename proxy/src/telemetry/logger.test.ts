@@ -89,13 +89,15 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     email: text,
     decision: text,
     reasons: fc.array(text, { maxLength: 4 }),
+    ipUnknown: fc.option(fc.oneof(fc.constantFrom('unknown', '203.0.113.5:x'), text), { nil: undefined }),
     aborted: flag,
     websocket: flag,
   })
   .map((r) => {
-    // The pipeline's key order; the optional flags only when set (as the pipeline does).
-    const { aborted, websocket, ...rest } = r;
+    // The pipeline's key order; the optional fields only when set (as the pipeline does).
+    const { ipUnknown, aborted, websocket, ...rest } = r;
     const f: RequestLogFields = { event: 'request', ...rest };
+    if (ipUnknown !== undefined) f.ipUnknown = ipUnknown;
     if (aborted !== undefined) f.aborted = aborted;
     if (websocket !== undefined) f.websocket = websocket;
     return f;
@@ -137,6 +139,8 @@ test('request line: hand-built text equals the JSON.stringify line for chosen ed
     { aborted: true },
     { websocket: true },
     { aborted: false, websocket: true },
+    { ip: '', ipUnknown: 'unknown' },
+    { ip: '', ipUnknown: '"x\\y\u0000', aborted: true },
   ];
   for (const c of cases) check(sample(c));
 });

@@ -27,6 +27,8 @@ export interface RequestLogFields {
   email: string;
   decision: string;
   reasons: string[];
+  /** The client address is unknown (`ip` is ''): the X-Forwarded-For hop a trusted proxy sent that is no address. */
+  ipUnknown?: string;
   aborted?: boolean;
   websocket?: boolean;
 }
@@ -108,6 +110,7 @@ function requestJson(f: RequestLogFields): string {
   const reasons = f.reasons;
   for (let i = 0; i < reasons.length; i++) line += i === 0 ? jsonString(reasons[i]) : `,${jsonString(reasons[i])}`;
   line += ']';
+  if (f.ipUnknown !== undefined) line += `,"ipUnknown":${jsonString(f.ipUnknown)}`;
   if (f.aborted !== undefined) line += `,"aborted":${f.aborted}`;
   if (f.websocket !== undefined) line += `,"websocket":${f.websocket}`;
   return `${line}}`;

@@ -11,8 +11,16 @@ test('ip: IPv4 and IPv6 ranges', () => {
   expectVerdict(check(input({ ip: 'fd12:3456::1' })), true, 'ip-ok');
   expectVerdict(check(input({ ip: '192.168.1.1' })), false, 'ip-outside');
   expectVerdict(check(input({ ip: '2001:db8::1' })), false, 'ip-outside');
-  expectVerdict(check(input({ ip: 'not-an-ip' })), false, 'ip-outside');
-  expectVerdict(check(input({ ip: '' })), false, 'ip-outside');
+  assert.equal(check(input({ ip: '192.168.1.1' })).unknown, undefined, 'a known address outside is a plain failure');
+});
+
+test('ip: an unknown or unparsable address is undecided, never a match, whatever the ranges', () => {
+  const check = rule({ ip: ['0.0.0.0/0', '::/0'] });
+  for (const ip of [undefined, '', 'unknown', 'not-an-ip', '203.0.113.5:4711', '[2001:db8::1]:4711']) {
+    const v = check(input({ ip }));
+    expectVerdict(v, false, 'ip-unknown');
+    assert.equal(v.unknown, true, String(ip));
+  }
 });
 
 test('ip: an IPv4-mapped IPv6 client matches IPv4 ranges', () => {

@@ -3,9 +3,13 @@ import { z } from 'zod';
 import { cidrContains, cidrSchema, parseCidr, parseIp, type Cidr } from '../cidr.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
 
+// An unknown client address (a trusted proxy's unreadable X-Forwarded-For hop): undecided, never a match.
+const UNKNOWN: Verdict = frozen({ ok: false, unknown: true, reasons: [{ code: 'ip-unknown' }] });
+
 /**
  * Passes when the client address (the socket peer, or the `X-Forwarded-For` client of a trusted
  * proxy) is in one of these ranges. IPv4-mapped IPv6 clients (`::ffff:10.1.2.3`) match IPv4 ranges.
+ * An unknown (or unparsable) address is undecided: it matches no range, and `not` of it is undecided too.
  * ```yaml
  * deny:
  *   - not: { ip: [10.0.0.0/8, 192.168.0.0/16, fd00::/8] }
@@ -24,8 +28,9 @@ export const ipRule = defineRule({
       return { cidr: parsed.cidr, ok: frozen(pass('ip-ok', text)) };
     });
     return function ip(input) {
-      const addr = parseIp(input.ip);
-      if (addr) for (const { cidr, ok } of entries) if (cidrContains(cidr, addr)) return ok;
+      const addr = input.ip === undefined ? undefined : parseIp(input.ip);
+      if (addr === undefined) return UNKNOWN;
+      for (const { cidr, ok } of entries) if (cidrContains(cidr, addr)) return ok;
       return fail('ip-outside', input.ip);
     };
   },

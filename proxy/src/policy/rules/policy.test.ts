@@ -33,3 +33,22 @@ test('policy: a named policy that would ask for a step-up makes the rule ask for
   expectVerdict(v, false, 'policy-unauthorized');
   assert.deepEqual(v.stepUp, { mfa: true });
 });
+
+test('policy: a named policy refused only for want of the client address is undecided, as is its `not`', () => {
+  const nets: Record<string, PolicyConfig> = {
+    office: { allow: [{ ip: ['10.0.0.0/8'] }] },
+    inside: { allow: [{ authenticated: true }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] },
+    sales: { allow: [{ groups: ['sales'] }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] },
+  };
+  const unknown = input({ ip: undefined });
+  for (const name of ['office', 'inside']) {
+    const v = rule({ policy: name }, nets)(unknown);
+    expectVerdict(v, false, 'policy-unauthorized');
+    assert.equal(v.unknown, true, name);
+    assert.equal(rule({ not: { policy: name } }, nets)(unknown).unknown, true, `not ${name}`);
+  }
+  // Refused for another reason too (an engineer is not in sales): still undecided, which is never less strict.
+  assert.equal(rule({ policy: 'sales' }, nets)(unknown).unknown, true);
+  // A known address decides.
+  assert.equal(rule({ policy: 'office' }, nets)(input({ ip: '192.0.2.1' })).unknown, undefined);
+});

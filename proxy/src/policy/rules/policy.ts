@@ -4,7 +4,8 @@ import { defineRule, type Verdict } from '../rule.js';
 
 /**
  * Passes when the named policy grants access: none of its `deny` rules match and one of its
- * `allow` rules does. When the named policy would ask for a step-up, so does this rule.
+ * `allow` rules does. When the named policy would ask for a step-up, so does this rule; when it is undecided (it
+ * refused only for want of the client address), so is this rule.
  * ```yaml
  * policies:
  *   office-net: { allow: [ { ip: [10.0.0.0/8] } ] }
@@ -27,6 +28,7 @@ export const policyRule = defineRule({
       const v = named(input);
       const verdict: Verdict = { ok: v.ok, reasons: [v.ok ? ok : denied, ...v.reasons] };
       if (v.stepUp) verdict.stepUp = v.stepUp;
+      if (v.unknown) verdict.unknown = true;
       return verdict;
     };
   },
