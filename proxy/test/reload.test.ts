@@ -154,6 +154,27 @@ test('reload() after the file changed adds a route: the new one works, the old o
   assert.deepEqual(await s.db.reload(), { ok: true });
 });
 
+test('reload refuses a stricter regex route that a catch-all prefix route would silently shadow; the table in force stays', { timeout: 60_000 }, async () => {
+  writeFileSync(s.configFile, original);
+  assert.deepEqual(await s.db.reload(), { ok: true });
+  // Listed before the public catch-all of its host: prefix routes are tried first, so it could never match.
+  const strict = `  - name: legacy-admin\n    from: http://legacy.localhost:${s.port}\n    regex: "^/admin/"\n    to: ${app2.url}\n    policy: { allow: [ { groups: [wiki-admins] } ] }\n`;
+  const shadowed = original.replace('  - name: legacy\n', `${strict}  - name: legacy\n`);
+  writeFileSync(s.configFile, shadowed);
+  const refused = await s.db.reload();
+  const line = shadowed.split('\n').findIndex((l) => l.startsWith('    regex: "^/admin/"')) + 1;
+  assert.ok(
+    !refused.ok && refused.errors.some((e) => e.startsWith(`${s.configFile}:${line}:12: this regex route can never match: routes[2] "legacy" serves every path of legacy.localhost:${s.port}`)),
+    JSON.stringify(refused),
+  );
+  assert.ok(s.logs.some((l) => l.event === 'reload' && l.result === 'failure' && JSON.stringify(l.errors).includes('can never match')), 'the refusal is logged');
+  const marker = `kept${Date.now()}`;
+  assert.equal((await get(s.port, `legacy.localhost:${s.port}`, `/admin/x?${marker}`)).status, 200, 'the last good configuration keeps serving');
+  assert.equal(received(app2, marker).length, 0, 'the refused route never reached its upstream');
+  writeFileSync(s.configFile, original);
+  assert.deepEqual(await s.db.reload(), { ok: true });
+});
+
 test('in flight across a reload: a stream and a WebSocket finish on the route they matched; new requests get the new table', { timeout: 60_000 }, async () => {
   writeFileSync(s.configFile, original);
   assert.deepEqual(await s.db.reload(), { ok: true });

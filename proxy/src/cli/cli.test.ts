@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './index.js';
@@ -82,6 +82,44 @@ test('explain: --ip unknown replays an unknown client address: the office-only d
   assert.match(unknown.out, /^ {2}\? {5}deny\[0\] not: \{ policy: office-net \}$/m);
   const office = await run(...args, '--ip', '10.1.2.3');
   assert.match(office.out, /decision: allow\n/);
+});
+
+test('validate and explain refuse a regex route behind the port-less catch-all; on a port with no catch-all, explain shows it matched', async () => {
+  const head = `publicUrl: https://auth.example.com
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+`;
+  const shadowed = join(dir, 'shadowed.yaml');
+  writeFileSync(
+    shadowed,
+    `${head}  - { name: site, from: https://a.example.com, to: http://10.0.0.1, public: true }
+  - { name: exports, from: "https://a.example.com:8443", regex: "^/exports/", to: http://10.0.0.2, policy: { allow: [ { groups: [finance] } ] } }
+`,
+  );
+  const col = readFileSync(shadowed, 'utf8').split('\n')[5]!.indexOf('"^/exports/"') + 1;
+  const expected = `${shadowed}:6:${col}: this regex route can never match: routes[0] "site" serves every path of a.example.com:8443`;
+  const v = await run('validate', shadowed);
+  assert.equal(v.code, 1);
+  assert.ok(v.err.includes(expected), v.err);
+  const e = await run('explain', shadowed, '--url', 'https://a.example.com:8443/exports/1', '--user', 'alice');
+  assert.equal(e.code, 1, 'explain never describes a table the server would refuse to load');
+  assert.ok(e.err.includes(expected), e.err);
+
+  // The catch-all only on :9443: the table (the server's and explain's) serves the regex route on every other port.
+  const ported = join(dir, 'ported.yaml');
+  writeFileSync(
+    ported,
+    `${head}  - { name: site, from: "https://a.example.com:9443", to: http://10.0.0.1, public: true }
+  - { name: exports, from: https://a.example.com, regex: "^/exports/", to: http://10.0.0.2, policy: { allow: [ { groups: [finance] } ] } }
+`,
+  );
+  assert.equal((await run('validate', ported)).code, 0);
+  const onDefault = await run('explain', ported, '--url', 'https://a.example.com/exports/1', '--user', 'alice', '--groups', 'finance');
+  assert.match(onDefault.out, /route: +exports/);
+  assert.match(onDefault.out, /decision: allow/);
+  const on9443 = await run('explain', ported, '--url', 'https://a.example.com:9443/exports/1', '--user', 'alice');
+  assert.match(on9443.out, /route: +site/);
 });
 
 test('test: the example policy tests pass; a wrong expectation fails with its location and "N passed, N failed"', async () => {

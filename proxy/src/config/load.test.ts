@@ -71,6 +71,9 @@ const MISTAKES: Array<[string, string, RegExp, string]> = [
   ['missing required key', base().replace('  clientId: drawbridge\n', ''), /missing required key "clientId"/, 'idp:'],
   ['invalid time zone', base('', ROUTES.replace('- groups: [engineering]', '- time: { from: "08:00", to: "18:00", tz: Mars/Olympus }')), /Mars\/Olympus|time zone/i, 'tz:'],
   ['bad from', base('', ROUTES.replace('from: https://wiki.example.com', 'from: wiki.example.com')), /"from" must look like/, 'from: wiki'],
+  ['path rule not normalized', base('', ROUTES.replace('- groups: [engineering]', '- path: [/reports, /a//b]')), /routes\[0\]\.policy\.allow\[0\]\.path\[1\]: a path prefix must be normalized: write "\/a\/b" instead of "\/a\/\/b"/, 'path: [/reports'],
+  ['path rule with an escape, in a named policy inside and/not', base('policies:\n  p:\n    allow:\n      - and:\n          - groups: [x]\n          - not: { path: [/%73ecret] }'), /policies\.p\.allow\[0\]\.and\[1\]\.not\.path\[0\]: a path prefix may only contain/, '%73ecret'],
+  ['regex route behind a catch-all', base('', ROUTES.replace('from: https://wiki.example.com', 'from: https://wiki.example.com\n    regex: "^/exports/"') + ROUTES.replace('name: wiki', 'name: wiki-all')), /this regex route can never match: routes\[1\] "wiki-all" serves every path of wiki\.example\.com/, 'regex:'],
   ['route timeout longer than global', base('', ROUTES + '    session: { idleTimeout: 2h }\n'), /must not be longer/, 'session: { idle'],
   ['keepRequestHeaders naming a header outside the override set', base('', ROUTES + '    keepRequestHeaders: [X-Original-URL, X-Forwarded-User]\n'), /keepRequestHeaders\[1\]: only an override header/, 'keepRequestHeaders'],
 ];
@@ -97,6 +100,16 @@ test('keepRequestHeaders: the override headers, in any case, are accepted and co
   const plain = loadConfigText(base(), 'f.yaml');
   assert.ok(plain.ok);
   assert.equal(compileConfig(plain.config).table.routes[0]!.keepRequestHeaders, undefined, 'none by default');
+});
+
+test('a non-normalized path rule is named at its own scalar, in a route policy and in a named policy', () => {
+  const text = base('policies:\n  p: { deny: [ { or: [ { path: [/x/./y] } ] } ], allow: [ { authenticated: true } ] }', ROUTES.replace('- groups: [engineering]', '- path: [/reports, /caf%c3%a9]'));
+  const errs = errors(text);
+  const at = (needle: string) => `f.yaml:${lineOf(text, needle)}:${text.split('\n')[lineOf(text, needle) - 1]!.indexOf(needle) + 1}: `;
+  assert.deepEqual(errs, [
+    `${at('/x/./y')}policies.p.deny[0].or[0].path[0]: a path prefix must be normalized: write "/x/y" instead of "/x/./y"`,
+    `${at('/caf%c3%a9')}routes[0].policy.allow[0].path[1]: a path prefix may only contain letters, digits, "-", ".", "_", "~" and "/" (got "/caf%c3%a9")`,
+  ]);
 });
 
 test('all errors at once: an unknown key, an invalid CIDR and a duplicate route name in one run', () => {

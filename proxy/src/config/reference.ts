@@ -30,6 +30,28 @@ interface JsonSchema {
 }
 
 const DURATION_PATTERN = '^(\\d+(?:\\.\\d+)?)(ms|s|m|h|d)$';
+
+/** Prose before a section's table, by section path. */
+const INTROS: Record<string, string> = {
+  'routes[]': [
+    'How a request finds its one route (SPEC §3). The host first: the exact host with the request\'s port, the exact host,',
+    'the wildcard with the port, the wildcard (`*.example.com` is one label: `a.example.com`, never `a.b.example.com` or',
+    '`example.com`). An exact host\'s routes replace the wildcard\'s, they never add to them. A route without a port in',
+    '`from` serves its host on every port; a route naming a port adds to those on that port (its own prefix wins). The',
+    'scheme of `from` takes no part. Then the longest segment-aware prefix (`/admin` serves `/admin` and `/admin/x`, never',
+    '`/administrator`), and only when no prefix route serves the path, the `regex` routes in file order. A method the',
+    'chosen route does not accept gets 405; it never falls through to another route.',
+    '',
+    '`validate` and reload refuse two routes with one host and prefix, and a regex route no request can reach, naming',
+    'the route that takes its requests: one behind a `/` route of its host (for a route on `host:8443`, also the',
+    'port-less host\'s `/` route), one whose every match lies under a prefix route (`^/admin/[0-9]+$` beside `/admin`),',
+    'one an earlier regex route matches first (`^/api` before `^/api/v2/`, or the same regex), one no normalized path',
+    'matches (`^/a//b`, `^/%73ecret`). What a regex matches is read from its leading literal characters, so a regex',
+    'shadowed only through what follows them (`^/admin(/.*)?$` beside `/admin`) is not caught: `drawbridge explain`',
+    'shows the route a given request gets. A path in `from` (and in a `path` rule) is written normalized, with letters,',
+    'digits, `-`, `.`, `_`, `~` and `/` only.',
+  ].join('\n'),
+};
 const RULE_ANCHOR = '#policy-rules';
 
 /** One table to print: the keys of an object at `path` (e.g. `idp.claims`, `routes[].upstreamTls`). */
@@ -55,6 +77,7 @@ export function renderReference(): string {
     }
   };
   collect({ path: '', title: 'Top level', schema: root });
+  for (const section of sections) if (INTROS[section.path]) section.intro = INTROS[section.path];
 
   const out: string[] = [];
   out.push('# Configuration reference');

@@ -1,8 +1,10 @@
 // config/semantic.ts — the checks a schema cannot express (SPEC §2): duplicate names and
-// host+prefix pairs, policy references and cycles, regexes, upstream schemes, secrets, https.
+// host+prefix pairs, routes no request can reach, policy references and cycles, regexes, upstream schemes,
+// secrets, https.
 import { checkPolicies } from '../policy/evaluate.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseFrom } from '../routes/from.js';
+import { findUnreachable, type RouteShape } from '../routes/reachability.js';
 import type { Config } from './schema.js';
 
 export interface SemanticIssue {
@@ -58,7 +60,7 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
 
   const names = new Map<string, number>();
   const hostPrefixes = new Map<string, number>();
-  const catchAllHosts = new Map<string, number>();
+  const shapes: RouteShape[] = [];
   (Array.isArray(config.routes) ? config.routes : []).forEach((route, i) => {
     if (route === null || typeof route !== 'object') return;
     const at = (...rest: (string | number)[]) => ['routes', i, ...rest];
@@ -68,6 +70,15 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
       else names.set(route.name, i);
     }
 
+    let regexOk = route.regex === undefined;
+    if (str(route.regex)) {
+      try {
+        new RegExp(route.regex);
+        regexOk = true;
+      } catch (e) {
+        issues.push({ path: at('regex'), message: `invalid regex: ${(e as Error).message}` });
+      }
+    }
     const from = str(route.from) ? parseFrom(route.from) : undefined;
     if (!from) {
       // missing or not a string: the schema reports it
@@ -77,27 +88,28 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
       const hostKey = `${from.wildcard ? '*.' : ''}${from.hostname}${from.port === undefined ? '' : `:${from.port}`}`;
       if (route.regex !== undefined) {
         if (from.prefix !== '/') issues.push({ path: at('regex'), message: 'a route has either a path prefix in "from" or a "regex", not both' });
-        const shadow = catchAllHosts.get(hostKey);
-        if (shadow !== undefined) {
-          issues.push({ path: at('regex'), message: `this regex route can never match: routes[${shadow}] serves every path of ${hostKey} and prefix routes are matched first` });
-        }
       } else {
         const key = `${hostKey}${from.prefix}`;
         const dup = hostPrefixes.get(key);
         if (dup !== undefined) issues.push({ path: at('from'), message: `routes[${dup}] already serves ${hostKey}${from.prefix === '/' ? '' : from.prefix} (same host and prefix)` });
         else hostPrefixes.set(key, i);
-        if (from.prefix === '/') catchAllHosts.set(hostKey, i);
+      }
+      if (regexOk) {
+        const { hostname, wildcard, port, prefix } = from;
+        shapes.push({
+          index: i,
+          name: str(route.name) ? route.name : `#${i}`,
+          hostname,
+          wildcard,
+          ...(port !== undefined ? { port } : {}),
+          prefix,
+          ...(str(route.regex) ? { regex: route.regex } : {}),
+          ...(Array.isArray(route.methods) ? { methods: route.methods.filter(str) } : {}),
+        });
       }
     }
     if (route.wildcardHandoff === true && from && !('error' in from) && !from.wildcard) {
       issues.push({ path: at('wildcardHandoff'), message: 'wildcardHandoff applies to wildcard routes (from: scheme://*.example.com) only: remove it' });
-    }
-    if (str(route.regex)) {
-      try {
-        new RegExp(route.regex);
-      } catch (e) {
-        issues.push({ path: at('regex'), message: `invalid regex: ${(e as Error).message}` });
-      }
     }
 
     let to: URL | undefined;
@@ -138,6 +150,8 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
       }
     }
   });
+  // A route no request can reach would silently drop what it was written for (often a stricter policy).
+  for (const u of findUnreachable(shapes)) issues.push({ path: ['routes', u.index, 'regex'], message: u.message });
 
   // Policy references and cycles need well-formed policies: only on a schema-valid file.
   if (schemaValid) {

@@ -1,0 +1,137 @@
+// config/semantic.test.ts — routes no request can reach are configuration errors, whatever the order, port or
+// wildcard, pointed at the shadowed route's `regex` and naming the route that takes its requests; the near misses
+// that some request still reaches are accepted, and the table then matches them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfigText } from './load.js';
+import { formatIssue } from './locate.js';
+import { compileConfig } from '../routes/compile.js';
+
+function text(routes: string): string {
+  return `publicUrl: https://auth.example.com
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+${routes}`;
+}
+
+/** One route a line; `extra` is YAML flow-mapping content (`regex: "^/x"`, `methods: [GET]`). */
+const route = (name: string, from: string, extra = '') => `  - { name: ${name}, from: "${from}", to: "http://10.0.0.1", public: true${extra ? `, ${extra}` : ''} }\n`;
+
+/** The errors of a configuration, as validate prints them. */
+function errors(routes: string): string[] {
+  const r = loadConfigText(text(routes), 'f.yaml');
+  return r.ok ? [] : r.errors.map(formatIssue);
+}
+
+/** Asserts exactly one error, at the `regex` of the route named `shadowed`, matching every pattern. */
+function expectUnreachable(routes: string, shadowed: string, ...patterns: RegExp[]): void {
+  const errs = errors(routes);
+  assert.equal(errs.length, 1, `expected one error, got:\n${errs.join('\n')}`);
+  const lines = text(routes).split('\n');
+  const line = lines.findIndex((l) => l.includes(`name: ${shadowed},`)) + 1;
+  const col = lines[line - 1]!.indexOf('regex:') + 'regex: '.length + 1;
+  assert.ok(errs[0]!.startsWith(`f.yaml:${line}:${col}: this regex route can never match: `), errs[0]);
+  for (const p of patterns) assert.match(errs[0]!, p);
+}
+
+/** Asserts the configuration is valid and each [host, port, path] is matched to the named route. */
+function expectReached(routes: string, ...requests: Array<[string, number | undefined, string, string]>): void {
+  const r = loadConfigText(text(routes), 'f.yaml');
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  const table = compileConfig(r.config).table;
+  for (const [host, port, path, name] of requests) {
+    const m = table.match(host, port, path, 'GET');
+    assert.equal('status' in m ? String(m.status) : m.name, name, `${host}:${port} ${path}`);
+  }
+}
+
+test('a regex route beside a catch-all prefix route on its host is an error in either order', () => {
+  expectUnreachable(route('exports', 'https://a.example.com', 'regex: "^/exports/"') + route('site', 'https://a.example.com'), 'exports', /routes\[1\] "site" serves every path of a\.example\.com/, /prefix routes are tried before regex routes/);
+  expectUnreachable(route('site', 'https://a.example.com') + route('exports', 'https://a.example.com', 'regex: "^/exports/"'), 'exports', /routes\[0\] "site" serves every path of a\.example\.com/);
+  // Another scheme is the same host entry: the table does not split routes by scheme.
+  expectUnreachable(route('exports', 'http://a.example.com', 'regex: "^/exports/"') + route('site', 'https://a.example.com'), 'exports', /routes\[1\] "site"/);
+});
+
+test('a regex route on host:8443 beside the port-less host\'s catch-all is an error (the port-specific entry inherits it)', () => {
+  expectUnreachable(
+    route('site', 'https://a.example.com') + route('exports', 'https://a.example.com:8443', 'regex: "^/exports/"'),
+    'exports',
+    /routes\[0\] "site" serves every path of a\.example\.com:8443/,
+    /a route without a port serves its host on every port/,
+  );
+  expectUnreachable(route('exports', 'https://*.example.com:8443', 'regex: "^/exports/"') + route('site', 'https://*.example.com'), 'exports', /routes\[1\] "site" serves every path of \*\.example\.com:8443/);
+  // A port-less regex route is shadowed only when every port has a catch-all: its own host's, or each port's own.
+  expectUnreachable(
+    route('site-8443', 'https://a.example.com:8443') + route('exports', 'https://a.example.com', 'regex: "^/exports/"') + route('site', 'https://a.example.com'),
+    'exports',
+    /routes\[0\] "site-8443" serves every path of a\.example\.com:8443; routes\[2\] "site" serves every path of a\.example\.com/,
+  );
+});
+
+test('near misses some request still reaches are accepted: another port, another host, exact vs wildcard', () => {
+  // The catch-all only on :8443: every other port reaches the regex route.
+  expectReached(
+    route('site-8443', 'https://a.example.com:8443') + route('exports', 'https://a.example.com', 'regex: "^/exports/"'),
+    ['a.example.com', undefined, '/exports/1', 'exports'],
+    ['a.example.com', 9000, '/exports/1', 'exports'],
+    ['a.example.com', 8443, '/exports/1', 'site-8443'],
+  );
+  // An exact host's entry replaces the wildcard's (no inheritance), and other labels still reach the wildcard.
+  expectReached(
+    route('wild', 'https://*.example.com') + route('exports', 'https://a.example.com', 'regex: "^/exports/"'),
+    ['a.example.com', undefined, '/exports/1', 'exports'],
+    ['a.example.com', undefined, '/other', '404'],
+    ['b.example.com', undefined, '/exports/1', 'wild'],
+  );
+  expectReached(route('exact', 'https://a.example.com') + route('wild-exports', 'https://*.example.com', 'regex: "^/exports/"'), ['b.example.com', undefined, '/exports/1', 'wild-exports'], ['a.example.com', undefined, '/exports/1', 'exact']);
+});
+
+test('methods never rescue a shadowed regex route: the chosen route answers 405, never the next route', () => {
+  expectUnreachable(
+    route('writes', 'https://a.example.com', 'regex: "^/api/", methods: [POST]') + route('reads', 'https://a.example.com', 'methods: [GET]'),
+    'writes',
+    /routes\[1\] "reads" serves every path/,
+    /a method the chosen route does not accept gets 405, never the next route/,
+  );
+  expectUnreachable(
+    route('reads', 'https://a.example.com', 'regex: "^/api/", methods: [GET]') + route('writes', 'https://a.example.com', 'regex: "^/api/", methods: [POST]'),
+    'writes',
+    /routes\[0\] "reads" comes earlier in the file and matches every path this one matches/,
+    /regex routes are tried in file order/,
+    /gets 405/,
+  );
+});
+
+test('a regex route whose every match lies under a prefix route is an error; one with a path outside it is not', () => {
+  expectUnreachable(route('csv', 'https://a.example.com', 'regex: "^/exports/[0-9]+\\\\.csv$"') + route('exports', 'https://a.example.com/exports'), 'csv', /starts with "\/exports\/", which routes\[1\] "exports" serves \(prefix \/exports\)/);
+  expectUnreachable(route('admin', 'https://a.example.com/admin') + route('admin-page', 'https://a.example.com', 'regex: "^/admin$"'), 'admin-page', /the one path it matches, "\/admin", is served by routes\[0\] "admin"/);
+  expectReached(
+    route('exports', 'https://a.example.com/exports') + route('exports-csv', 'https://a.example.com', 'regex: "^/exports[0-9]+"'),
+    ['a.example.com', undefined, '/exports2024', 'exports-csv'],
+    ['a.example.com', undefined, '/exports/2024', 'exports'],
+  );
+});
+
+test('a regex route an earlier regex route matches first is an error; in the other order both are reached', () => {
+  expectUnreachable(route('api', 'https://a.example.com', 'regex: "^/api"') + route('api-v2', 'https://a.example.com', 'regex: "^/api/v2/[0-9]+$"'), 'api-v2', /routes\[0\] "api" comes earlier in the file/);
+  expectUnreachable(route('all', 'https://a.example.com', 'regex: ".*"') + route('api', 'https://a.example.com', 'regex: "^/(api|rpc)/"'), 'api', /routes\[0\] "all"/);
+  expectUnreachable(route('v2', 'https://a.example.com', 'regex: "^/v2/"') + route('v2-port', 'https://a.example.com:8443', 'regex: "^/v2/x"'), 'v2-port', /routes\[0\] "v2" comes earlier in the file .* on a\.example\.com:8443/);
+  expectReached(
+    route('api-v2', 'https://a.example.com', 'regex: "^/api/v2/[0-9]+$"') + route('api', 'https://a.example.com', 'regex: "^/api"'),
+    ['a.example.com', undefined, '/api/v2/7', 'api-v2'],
+    ['a.example.com', undefined, '/api/v1', 'api'],
+  );
+  // On :8443 the port-specific regex comes first in the file, so it is reached there.
+  expectReached(route('v2-port', 'https://a.example.com:8443', 'regex: "^/v2/x"') + route('v2', 'https://a.example.com', 'regex: "^/v2/"'), ['a.example.com', 8443, '/v2/x', 'v2-port'], ['a.example.com', 8443, '/v2/y', 'v2']);
+});
+
+test('a regex route no normalized request path can match is an error', () => {
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^/a//b"'), 'r', /starts with "\/a\/\/b"; requests are normalized before matching, and "\/a\/\/b" is matched as "\/a\/b"/);
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^/%73ecret"'), 'r', /"\/%73ecret" is matched as "\/secret"/);
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^/caf%c3%a9$"'), 'r', /the one path it matches is "\/caf%c3%a9"; .* matched as "\/caf%C3%A9"/);
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^/x/\\\\./y"'), 'r', /"\/x\/\.\/y" is matched as "\/x\/y"/);
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^/a%2Fb"'), 'r', /a request for "\/a%2Fb" is refused \(encoded slash/);
+  expectUnreachable(route('r', 'https://a.example.com', 'regex: "^admin"'), 'r', /is refused/);
+  expectReached(route('r', 'https://a.example.com', 'regex: "^/caf%C3%A9$"'), ['a.example.com', undefined, '/caf%C3%A9', 'r']);
+});
