@@ -69,7 +69,7 @@ export const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'route name: letters, digits, ".", "_" and "-", at most 63 characters')
     .describe('Unique name, used in logs and metrics.'),
-  from: z.string().min(1).describe('scheme://host[:port][/path-prefix] this route serves; host may be *.example.com.'),
+  from: z.string().min(1).describe('scheme://host[:port][/path-prefix] this route serves; host may be *.example.com. Without a port the route matches its host on any port, but sign-in hands sessions (and sends return targets) only to the scheme\'s default port and Drawbridge\'s own ports (listen\'s, publicUrl\'s); a wildcard host receives them only with wildcardHandoff.'),
   to: z.string().min(1).describe('Upstream base URL (http or https).'),
   regex: z.string().min(1).optional().describe('Match the path with this regular expression instead of a prefix (checked after prefix routes, in file order).'),
   methods: z
