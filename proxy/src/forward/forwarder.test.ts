@@ -5,14 +5,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Identity } from '../policy/input.js';
 import type { Route } from '../routes/compile.js';
-import { Forwarder, upstreamPath, type ForwardResult, type RenderError } from './forwarder.js';
+import { createHash } from 'node:crypto';
+import { Forwarder, upstreamPath, type ForwardResult, type RenderError, type WebSocketHandle } from './forwarder.js';
 import { alice, listen, makeRoute, rawExchange, request, startUpstream, type RecordingUpstream } from './harness.case.js';
 import { isOwnCookie } from '../session/cookie.js';
 import { setIdentityHeaders } from './identity-headers.js';
@@ -33,6 +34,8 @@ interface Front {
   forwarder: Forwarder;
   results: ForwardResult[];
   errors: Error[];
+  /** The handles of the WebSocket upgrades forwarded, in order. */
+  handles: WebSocketHandle[];
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ interface FrontOptions {
 async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front> {
   const results: ForwardResult[] = [];
   const errors: Error[] = [];
+  const handles: WebSocketHandle[] = [];
   const forwarder = new Forwarder({ onError: (err) => errors.push(err), ...(opts.reservedCookie ? { reservedCookie: opts.reservedCookie } : {}) });
   const identity = opts.identity ?? alice();
   const prepare = (req: http.IncomingMessage): void => {
@@ -68,7 +72,7 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     prepare(req);
-    forwarder.ws(req, socket, head, route, (r) => results.push(r));
+    handles.push(forwarder.ws(req, socket, head, route, (r) => results.push(r)));
   });
   const port = await listen(server);
   return {
@@ -76,6 +80,7 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
     forwarder,
     results,
     errors,
+    handles,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -711,6 +716,119 @@ test('an upgrade to something other than WebSocket is refused with 400, upstream
   assert.equal(own.seen.length, 0);
   await until(() => front.results.length === 1);
   assert.equal(front.results[0].status, 400);
+});
+
+/** An upstream that answers every upgrade with a 101 and then writes `after` (raw bytes), never reading frames. */
+async function rawWebSocketUpstream(t: { after(fn: () => unknown): void }, after: Buffer): Promise<{ port: number; sockets: net.Socket[] }> {
+  const server = http.createServer();
+  const sockets: net.Socket[] = [];
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    sockets.push(socket);
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(after);
+    socket.on('error', () => undefined);
+  });
+  const port = await listen(server);
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+    for (const socket of sockets) socket.destroy();
+  });
+  return { port, sockets };
+}
+
+/** Opens a ws client through the front; resolves once open, with its close event (code, reason) as a promise. */
+async function openClient(port: number): Promise<{ client: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: string[] }> {
+  const client = new WebSocket(`ws://127.0.0.1:${port}/socket`);
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(String(data)));
+  client.on('error', () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    client.once('open', () => resolve());
+    client.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  return { client, closed, messages };
+}
+
+test('a WebSocket Drawbridge closes between two frames: the client gets a 1008 close frame with the reason; the upstream socket is closed', T, async (t) => {
+  // Two complete frames ("hi", then an empty ping) and nothing in flight.
+  const upstream = await rawWebSocketUpstream(t, Buffer.from([0x81, 0x02, 0x68, 0x69, 0x89, 0x00]));
+  const front = await startFront(makeRoute(`http://127.0.0.1:${upstream.port}`));
+  t.after(() => front.close());
+  const { closed, messages } = await openClient(front.port);
+  await until(() => messages.length === 1);
+  assert.deepEqual(messages, ['hi']);
+  const upstreamEnded = new Promise<void>((resolve) => upstream.sockets[0]!.once('end', () => resolve()));
+  front.handles[0]!.close(1008, 'revoked');
+  assert.deepEqual(await closed, { code: 1008, reason: 'revoked' });
+  await upstreamEnded;
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0]!.status, 101);
+  assert.deepEqual(front.errors, [], 'closing is no upstream error');
+  front.handles[0]!.close(1008, 'again');
+});
+
+test('a WebSocket Drawbridge closes in the middle of an upstream frame: no frame is inserted, the connection is cut', T, async (t) => {
+  // A text frame announcing 5 bytes, of which 2 were sent: a close frame now would be read as its payload.
+  const partial = Buffer.from([0x81, 0x05, 0x68, 0x65]);
+  const upstream = await rawWebSocketUpstream(t, partial);
+  const front = await startFront(makeRoute(`http://127.0.0.1:${upstream.port}`));
+  t.after(() => front.close());
+  const client = net.connect(front.port, '127.0.0.1');
+  let received = Buffer.alloc(0);
+  const afterHead = () => {
+    const end = received.indexOf('\r\n\r\n');
+    return end < 0 ? undefined : received.subarray(end + 4);
+  };
+  let onPartial!: () => void;
+  const gotPartial = new Promise<void>((resolve) => (onPartial = resolve));
+  client.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    if (afterHead()?.equals(partial)) onPartial();
+  });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.on('error', () => undefined);
+  client.write('GET /socket HTTP/1.1\r\nHost: front\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await gotPartial;
+  front.handles[0]!.close(1008, 'revoked');
+  await closed;
+  assert.match(received.toString('latin1'), /^HTTP\/1\.1 101 /);
+  assert.deepEqual([...afterHead()!], [...partial], 'nothing after the partial frame: no close frame inside it');
+  assert.deepEqual(front.errors, []);
+});
+
+test('a WebSocket closed before the upstream answered: both sides are closed, no 502 and no upstream error', T, async (t) => {
+  const silent = http.createServer();
+  const held: net.Socket[] = [];
+  const reached = new Promise<void>((resolve) =>
+    silent.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+      held.push(socket);
+      resolve();
+    }),
+  );
+  const silentPort = await listen(silent);
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const front = await startFront(makeRoute(`http://127.0.0.1:${silentPort}`));
+  t.after(() => front.close());
+  const client = new WebSocket(`ws://127.0.0.1:${front.port}/socket`);
+  const outcome = new Promise<string>((resolve) => {
+    client.on('unexpected-response', (_req, res) => resolve(`status ${res.statusCode}`));
+    client.on('error', (e) => resolve(`error ${e.message}`));
+  });
+  await reached;
+  const upstreamEnded = new Promise<void>((resolve) => held[0]!.once('end', () => resolve()));
+  front.handles[0]!.close(1008, 'revoked');
+  assert.match(await outcome, /^error /, 'no HTTP answer at all');
+  await upstreamEnded;
+  await until(() => front.results.length === 1);
+  assert.equal(front.results[0]!.status, 499);
+  assert.deepEqual(front.errors, []);
 });
 
 test('close() destroys pooled connections and is idempotent', T, async (t) => {

@@ -1,7 +1,7 @@
 // forward/forwarder.ts — sends an authorized request or WebSocket upgrade to its route's upstream through
 // http-proxy-3 (plain requests by Drawbridge's own relay pass in its chain, upgrades by the library's ws passes)
 // and a keep-alive agent per upstream, with the route's timeout; failures become 502/504 pages that never show
-// the upstream's address or error.
+// the upstream's address or error. A forwarded WebSocket can be closed by Drawbridge (a policy close, 1008).
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
+import { closeFrame, FrameBoundary } from './ws-frames.js';
 
 /** How one forwarded request ended, for the request log and metrics. */
 export interface ForwardResult {
@@ -73,7 +74,26 @@ interface Flight {
   /** The 101 was relayed (ws): failures after it only close the socket. */
   upgraded: boolean;
   reported: boolean;
+  /** After the 101 (ws): the upstream's socket, and the frame boundaries of what it sent the client. */
+  upstreamSocket: Duplex | undefined;
+  frames: FrameBoundary | undefined;
+  /** Drawbridge closed the WebSocket itself (`WebSocketHandle.close`): what fails after that is no upstream error. */
+  closedByUs: boolean;
 }
+
+/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (server/websockets.ts). */
+export interface WebSocketHandle {
+  /**
+   * Closes it for good. After the 101: nothing more is relayed either way, the upstream's socket is destroyed, and
+   * the client gets a close frame with `code` and `reason` when the upstream's stream is between two frames (else
+   * its socket is just destroyed); its socket is destroyed once it answers, or after a second. Before the 101: both
+   * sides are destroyed. Idempotent.
+   */
+  close(code: number, reason: string): void;
+}
+
+/** How long a client that got Drawbridge's close frame has to answer it before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 type InFlight = http.IncomingMessage & { [FLIGHT]?: Flight };
 
@@ -181,6 +201,38 @@ function cookieName(setCookie: string): string {
   return (eq < 0 ? '' : setCookie.slice(0, eq)).trim();
 }
 
+/**
+ * The rule every upstream answer's headers go through before the client sees them — a plain response (the relay),
+ * a WebSocket handshake's 101 and a refused handshake alike: false for the hop-by-hop Connection, Keep-Alive and
+ * Transfer-Encoding (they describe the upstream's connection to Drawbridge, never the client's), and for a
+ * Set-Cookie naming one of Drawbridge's own cookies (an application, or whoever took it over, cannot plant or
+ * overwrite Drawbridge's session or sign-in cookies in the browser). `lower` is the lower-cased name.
+ */
+function relayedHeader(lower: string, value: string, reservedCookie: ((name: string) => boolean) | undefined): boolean {
+  if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') return false;
+  return !(lower === 'set-cookie' && reservedCookie !== undefined && reservedCookie(cookieName(value)));
+}
+
+/**
+ * `relayedHeader` applied in place to the headers of an upstream's answer to a WebSocket upgrade, which http-proxy-3
+ * then writes to the client: its 101 (whose `Connection: Upgrade` is Drawbridge's own: the handshake needs it), or a
+ * refused handshake (`Connection: close`: Drawbridge closes the client's socket after it).
+ */
+function filterHandshakeHeaders(headers: http.IncomingHttpHeaders, reservedCookie: ((name: string) => boolean) | undefined, upgraded: boolean): void {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      const kept = value.filter((v) => relayedHeader(name, v, reservedCookie));
+      if (kept.length === 0) delete headers[name];
+      else if (kept.length !== value.length) headers[name] = kept;
+    } else if (!relayedHeader(name, value, reservedCookie)) {
+      delete headers[name];
+    }
+  }
+  headers.connection = upgraded ? 'Upgrade' : 'close';
+}
+
 // Shared listener (`this` is the upstream request).
 function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessage): void {
   const flight = this[FLIGHT];
@@ -206,11 +258,8 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const n = name.length;
-    if (n === 10 || n === 17) {
-      const lower = name.toLowerCase();
-      if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
-      if (lower === 'set-cookie' && flight.reservedCookie !== undefined && flight.reservedCookie(cookieName(raw[i + 1]!))) continue;
-    }
+    // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
+    if ((n === 10 || n === 17) && !relayedHeader(name.toLowerCase(), raw[i + 1]!, flight.reservedCookie)) continue;
     list.push(name, raw[i + 1]!);
   }
   list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
@@ -295,8 +344,8 @@ export class Forwarder {
 
   /**
    * Forwards `req` (with `req.url` already the upstream path, see `upstreamPath`, and headers already stripped
-   * and set) to `route.upstream`. The upstream's response is relayed untouched except for the hop-by-hop
-   * Connection/Keep-Alive/Transfer-Encoding headers. Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
+   * and set) to `route.upstream`. The upstream's response is relayed untouched except for what `relayedHeader`
+   * refuses (hop-by-hop headers, Set-Cookie for Drawbridge's cookies). Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
    * `route.timeoutMs` → `renderError(res, 504)`; a failure after the response started destroys the client socket.
    * `done` is called once, when the response is finished or the client connection closed.
    */
@@ -330,24 +379,26 @@ export class Forwarder {
 
   /**
    * Forwards a WebSocket upgrade (authorized by the caller, `req.url` set as for `web`). The 101 is relayed and
-   * the sockets piped; a failure before it writes a bare 502/504 and closes the socket, after it just closes.
-   * `done` is called once, when the client socket closes.
+   * the sockets piped; a failure before it writes a bare 502/504 and closes the socket, after it just closes. The
+   * upstream's answer, 101 or not, goes through the same header rule as a plain response (`relayedHeader`).
+   * `done` is called once, when the client socket closes. The handle closes the WebSocket from Drawbridge's side.
    */
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): void {
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): WebSocketHandle {
     const flight = newFlight(route, req, socket, this.onError, this.reservedCookie, done, undefined);
     (req as InFlight)[FLIGHT] = flight;
+    const handle: WebSocketHandle = { close: (code, reason) => closeWebSocket(flight, code, reason) };
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       flight.status = 400;
       writeRawStatus(socket, 400, 'Bad Request');
-      return;
+      return handle;
     }
     let pool: Pool;
     try {
       pool = this.entry(route);
     } catch (err) {
       fail(flight, err as Error);
-      return;
+      return handle;
     }
     if (!route.preserveHost) req.headers.host = route.upstream.hostHeader;
     flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
@@ -356,6 +407,7 @@ export class Forwarder {
     } catch (err) {
       fail(flight, err as Error);
     }
+    return handle;
   }
 
   /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
@@ -452,20 +504,37 @@ export class Forwarder {
     });
   }
 
+  // These listeners run before http-proxy-3's own (it emits proxyReqWs before it listens), which then write the
+  // answer's headers to the client and pipe the sockets: the headers are filtered here first.
   private readonly onProxyReqWs = (proxyReq: http.ClientRequest, req: http.IncomingMessage): void => {
     const flight = (req as InFlight)[FLIGHT];
     if (!flight) return;
     flight.proxyReq = proxyReq;
-    proxyReq.once('upgrade', () => {
+    proxyReq.once('upgrade', (proxyRes: http.IncomingMessage, proxySocket: Duplex) => {
       clearFlightTimer(flight);
       flight.upstreamMs = performance.now() - flight.start;
       flight.upgraded = true;
       flight.status = 101;
+      filterHandshakeHeaders(proxyRes.headers, flight.reservedCookie, true);
+      flight.upstreamSocket = proxySocket;
+      if (flight.closedByUs || flight.target.destroyed) {
+        // Closed (or gone) while the upstream was answering: no tunnel is opened.
+        proxySocket.destroy();
+        return;
+      }
+      // Sees every chunk the upstream sends the client, in order, in the same turn as the library's pipe writes it
+      // (the upstream's first bytes, which the library unshifts, included). Paused, so that nothing flows before
+      // that pipe exists: the pipe resumes the socket.
+      const frames = new FrameBoundary();
+      flight.frames = frames;
+      proxySocket.on('data', (chunk: Buffer) => frames.push(chunk));
+      proxySocket.pause();
     });
     proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
       clearFlightTimer(flight);
       flight.upstreamMs = performance.now() - flight.start;
       flight.status = proxyRes.statusCode ?? 502;
+      filterHandshakeHeaders(proxyRes.headers, flight.reservedCookie, false);
     });
   };
 
@@ -477,7 +546,7 @@ export class Forwarder {
     }
     // An error from the client's own socket after the upgrade is the client leaving, not an upstream failure; a
     // WebSocket request the upstream already answered (non-101, relayed by the library) gets no second answer.
-    if (flight.upgraded || (flight.renderError === undefined && flight.status !== 0)) {
+    if (flight.upgraded || flight.closedByUs || (flight.renderError === undefined && flight.status !== 0)) {
       flight.target.destroy();
       return;
     }
@@ -571,7 +640,42 @@ function newFlight(
     timedOut: false,
     upgraded: false,
     reported: false,
+    upstreamSocket: undefined,
+    frames: undefined,
+    closedByUs: false,
   };
+}
+
+/** `WebSocketHandle.close` (see there). */
+function closeWebSocket(flight: Flight, code: number, reason: string): void {
+  if (flight.closedByUs) return;
+  flight.closedByUs = true;
+  clearFlightTimer(flight);
+  const client = flight.target as Duplex;
+  const upstream = flight.upstreamSocket;
+  if (!flight.upgraded || upstream === undefined) {
+    flight.proxyReq?.destroy();
+    client.destroy();
+    return;
+  }
+  upstream.unpipe(client);
+  client.unpipe(upstream);
+  // What the upstream sent so far is exactly what was written to the client (the tracker and the pipe see the same
+  // chunks): between two frames, one more frame keeps the stream well-formed.
+  const between = flight.frames?.atBoundary === true;
+  upstream.destroy();
+  if (!between || !client.writable) {
+    client.destroy();
+    return;
+  }
+  const timer = setTimeout(() => client.destroy(), CLOSE_GRACE_MS);
+  timer.unref();
+  client.once('close', () => clearTimeout(timer));
+  // The client answers with its own close frame and ends its side; what it sends meanwhile is read and dropped (a
+  // socket closed with unread input would reset the connection, and the client might lose the close frame).
+  client.once('end', () => client.destroy());
+  client.on('data', ignore);
+  client.end(closeFrame(code, reason));
 }
 
 /** Calls `done` once, with the status the client got. */

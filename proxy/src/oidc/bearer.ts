@@ -1,6 +1,6 @@
 // oidc/bearer.ts — API clients on `bearer: true` routes: `Authorization: Bearer <JWT>` verified against
 // the IdP's JWKS (cached; refetched on an unknown kid, at most every 30 s), iss, aud, exp, nbf.
-import { errors, jwtVerify } from 'jose';
+import { decodeJwt, errors, jwtVerify } from 'jose';
 import { remoteJwks } from './logout-token.js';
 
 /** Allowed clock difference with the IdP for exp/nbf/iat, in seconds. */
@@ -17,6 +17,21 @@ export function bearerToken(header: string | undefined): string | undefined {
   if (header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
   const token = header.slice(7).trim();
   return token === '' ? undefined : token;
+}
+
+/**
+ * What a token `verifyBearer` accepted stays bound to (an open WebSocket it admitted): until when it is acceptable —
+ * its `exp` plus the clock skew allowed, ms since the epoch — and its audiences. Undefined for a token whose `exp`
+ * cannot be read (verifyBearer accepts none).
+ */
+export function bearerBinding(token: string): { until: number; audiences: readonly string[] } | undefined {
+  try {
+    const { exp, aud } = decodeJwt(token);
+    if (typeof exp !== 'number') return undefined;
+    return { until: (exp + BEARER_SKEW_SEC) * 1000, audiences: typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [] };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Verifies a bearer JWT; never throws — a failure says why in plain words (for the 401 JSON). */

@@ -416,6 +416,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     } catch (e) {
       return storeUnavailable(req, res, x, e);
     }
+    rt.websockets.endSession(session.id);
     x.decision = 'signed-out';
     rt.logger.info({ event: 'sign-out', result: 'success', requestId: x.id, user: session.identity.user, email: session.identity.email ?? '' });
     // The IdP comes back to exactly the registered post-logout URI; the return target rides in `state`, MACed.
@@ -492,6 +493,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       let ended = 0;
       if (claims.sid) ended += await rt.sessions.store.deleteWhere({ idpSid: claims.sid, ...(claims.sub ? { sub: claims.sub } : {}) });
       else if (claims.sub) ended += await rt.sessions.store.deleteWhere({ sub: claims.sub });
+      void rt.websockets.sweep('session-ended');
       x.decision = 'logout';
       rt.logger.info({ event: 'backchannel-logout', result: 'success', requestId: x.id, sessionsEnded: ended, bySid: Boolean(claims.sid) });
     } catch (e) {

@@ -345,11 +345,26 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (principal) x.identity = principal.identity;
     if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') return fail(401, 'Unauthorized');
     if (decision.outcome !== 'allow') return fail(403, 'Forbidden');
+    // Admitted: from now on re-admitted by every sweep, and closed once its session ends or the policy refuses it.
+    const open = rt.websockets.add({
+      socket,
+      requestId: x.id,
+      route: route.name,
+      hostname: x.hostname!,
+      ...(x.port !== undefined ? { port: x.port } : {}),
+      path: x.path!,
+      method: req.method ?? 'GET',
+      ip: x.client.ip,
+      ...(principal ? { identity: principal.identity } : {}),
+      ...(principal && bearer !== undefined ? { bearer } : {}),
+      ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
+    });
     applyIdentity(req, x, route, principal, await assertionFor(route, principal));
-    rt.forwarder.ws(req, socket, head, route, (r) => {
+    const handle = rt.forwarder.ws(req, socket, head, route, (r) => {
       x.upstreamMs = r.upstreamMs;
       logUpgrade(rt, req, x, r.status);
     });
+    open?.attach(handle);
   }
 
   return {

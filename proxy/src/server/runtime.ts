@@ -13,6 +13,7 @@ import type { Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
+import type { WebSockets } from './websockets.js';
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */
 export interface Snapshot {
@@ -29,6 +30,8 @@ export interface Runtime {
   readonly oidc: OidcClient;
   readonly signer: AssertionSigner;
   readonly forwarder: Forwarder;
+  /** The open WebSockets, closed when their session ends or the policy no longer admits them. */
+  readonly websockets: WebSockets;
   /** ms since epoch; injectable so tests can move time. */
   now(): number;
 }

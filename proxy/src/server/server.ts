@@ -29,6 +29,7 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
 import type { Runtime, Snapshot } from './runtime.js';
+import { WebSockets } from './websockets.js';
 
 export interface StartOptions {
   /** The validated configuration. */
@@ -47,6 +48,8 @@ export interface StartOptions {
   adminListen?: string | false;
   /** The clock (ms since epoch); tests move it. */
   now?: () => number;
+  /** Time between two sweeps of the open WebSockets (default 30 s, server/websockets.ts); tests set a short one. */
+  websocketSweepMs?: number;
 }
 
 export interface Drawbridge {
@@ -59,6 +62,8 @@ export interface Drawbridge {
   readonly runtime: Runtime;
   readonly metrics: Metrics;
   readonly store: SessionStore;
+  /** The open WebSockets; `websockets.sweep()` re-admits them now (tests drive it instead of waiting for the timer). */
+  readonly websockets: WebSockets;
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered, store reachable. */
@@ -158,7 +163,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
   forwarder.prepare(snapshot.compiled.table.routes);
-  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, now: options.now ?? Date.now };
+  const now = options.now ?? Date.now;
+  const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
+  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, websockets, now };
   metrics.sessionsFrom(() => store.count());
 
   try {
@@ -176,6 +183,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   // to requests it lets through, so a refused client is answered before it uploads its body.
   server.on('checkContinue', pipeline.handle);
   server.on('upgrade', pipeline.upgrade);
+  websockets.start();
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -219,6 +227,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       (n) => {
         logger.info({ event: 'sessions-revoke', result: 'success', user: q.get('user') ?? '', all: q.get('all') === '1', revoked: n });
         json(200, { revoked: n });
+        void websockets.sweep('revoked');
       },
       (e: Error) => json(503, { error: e.message }),
     );
@@ -261,6 +270,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     runtime,
     metrics,
     store,
+    websockets,
     ready,
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
@@ -289,11 +299,14 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       }
       metrics.reload('success');
       logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
+      // Open WebSockets meet the new routes and policies now, not at the next periodic sweep.
+      void websockets.sweep();
       return { ok: true };
     },
     async close() {
       if (closed) return;
       closed = true;
+      websockets.close();
       oidc.close();
       server.closeAllConnections?.();
       await Promise.all([

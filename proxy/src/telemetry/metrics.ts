@@ -13,6 +13,10 @@ export interface Metrics {
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
   sessionsFrom(count: () => Promise<number>): void;
+  /** Counts a WebSocket Drawbridge closed because it could no longer be admitted (server/websockets.ts). */
+  websocketClosed(route: string, reason: string): void;
+  /** Sets how open WebSockets are counted when /metrics is scraped. */
+  websocketsFrom(count: () => number): void;
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -65,6 +69,16 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     registers: [registry],
     async collect() {
       if (countSessions) this.set(await countSessions().catch(() => NaN));
+    },
+  });
+  const websocketsClosed = new Counter({ name: 'drawbridge_websockets_closed_total', help: 'WebSockets Drawbridge closed because their session ended or the policy no longer admits them, by route and reason.', labelNames: ['route', 'reason'], registers: [registry] });
+  let countWebSockets: (() => number) | undefined;
+  new Gauge({
+    name: 'drawbridge_websockets_open',
+    help: 'WebSockets admitted and open.',
+    registers: [registry],
+    collect() {
+      if (countWebSockets) this.set(countWebSockets());
     },
   });
   lastReload.setToCurrentTime();
@@ -121,6 +135,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     },
     sessionsFrom(count) {
       countSessions = count;
+    },
+    websocketClosed(route, reason) {
+      websocketsClosed.inc({ route, reason });
+    },
+    websocketsFrom(count) {
+      countWebSockets = count;
     },
   };
 }

@@ -43,6 +43,8 @@ export interface StackOptions {
    */
   deferIdp?: boolean;
   now?: () => number;
+  /** Time between two sweeps of the open WebSockets (StartOptions.websocketSweepMs). */
+  websocketSweepMs?: number;
   adminListen?: string | false;
   /**
    * Put a TCP load balancer in front: `port` (publicUrl, routes, the IdP's redirect and back-channel URIs) is the
@@ -166,7 +168,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       cb();
     },
   });
-  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}) });
+  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}), ...(o.websocketSweepMs !== undefined ? { websocketSweepMs: o.websocketSweepMs } : {}) });
   if (balancer) balancer.target = db.port;
   if (idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
