@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
 
 // 127.0.0.0/8 is both where the test's "proxy" connects from and a range some routes admit, the way an office
 // network admits its own load balancer's 10.x address: the old code made an unreadable hop that address.
@@ -74,7 +74,7 @@ async function send(host: string, lines: string[], options: { cookie?: boolean }
   const logsBefore = s.logs.length;
   const ex = await sendRaw(
     s.port,
-    head(`GET /m-${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', ...(options.cookie === false ? [] : [`Cookie: drawbridge=${alice}`]), ...lines, 'Connection: close'),
+    head(`GET /m-${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', ...(options.cookie === false ? [] : [`Cookie: drawbridge=${cookieOn(s.port, alice, host)}`]), ...lines, 'Connection: close'),
   );
   const isLine = (l: Record<string, any>) => l.event === 'request' && l.path === `/m-${m}`;
   await waitFor(() => s.logs.slice(logsBefore).some(isLine), 5000);
