@@ -154,7 +154,7 @@ test('a refresh the IdP refuses (the refresh token was revoked at the IdP) ends 
   const mark = s.logs.length;
   const next = await b.get(url, { headers: HTML, redirect: 'manual' });
   assert.equal(next.status, 302, 'sent to sign in again');
-  assert.ok(next.location?.startsWith(`${s.publicUrl}/.drawbridge/sign_in?`), next.location);
+  assert.ok(next.location?.startsWith(`${new URL(url).origin}/.drawbridge/sign_in?`), next.location);
   const [refused] = refreshLogs(s, login, mark);
   assert.equal(refused?.result, 'refused');
   assert.equal(refused?.level, 'warn');
@@ -350,7 +350,7 @@ test('whatever answers for the token endpoint at a refresh: a 4xx refusal ends t
       assert.equal(line?.idpStatus, c.answer.status, `${what}: the log line carries the IdP's status`);
       assert.equal(line?.level, c.level, what);
       if (c.ended) {
-        assert.ok(res.location?.startsWith(`${own.publicUrl}/.drawbridge/sign_in?`), res.location);
+        assert.ok(res.location?.startsWith(`${new URL(own.url('app.localhost')).origin}/.drawbridge/sign_in?`), res.location);
         assert.equal(received(own.app, marker).length, 0, `${what}: the upstream was not contacted`);
         assert.equal(line?.result, 'refused', what);
         if (c.idpError) assert.equal(line?.idpError, c.idpError, `${what}: the IdP's error is logged`);
