@@ -51,11 +51,33 @@ export interface StackOptions {
    * balancer's, which sends each new connection to `balancer.target` (this Drawbridge at first; see startReplica).
    */
   balancer?: boolean;
+  /**
+   * Use this OpenID provider instead of the dev IdP (e.g. LemonLDAP::NG, e2e/lemonldap/): called once the proxy port
+   * is known with the URIs to register; its issuer and client go into the configuration; closed with the stack.
+   */
+  externalIdp?: (uris: RelyingPartyUris) => Promise<ExternalIdp>;
+}
+
+/** The relying party URIs of a stack, as an IdP registers them. */
+export interface RelyingPartyUris {
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+  backchannelLogoutUri: string;
+}
+
+/** An OpenID provider other than the dev IdP, running for one stack. */
+export interface ExternalIdp {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  close(): Promise<void>;
 }
 
 export interface Stack {
   db: Drawbridge;
   idp?: DevIdp;
+  /** With `externalIdp`: the provider it started. */
+  external?: ExternalIdp;
   app: SampleApp;
   port: number;
   publicUrl: string;
@@ -95,15 +117,15 @@ const DEFAULT_ROUTES = `routes:
     public: true
 `;
 
-function configText(port: number, issuer: string, app: string, o: StackOptions): string {
+function configText(port: number, issuer: string, app: string, o: StackOptions, client = { id: CLIENT_ID, secret: CLIENT_SECRET }): string {
   const routes = (o.routes ?? DEFAULT_ROUTES).replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app);
   return `listen: "127.0.0.1:${port}"
 publicUrl: http://auth.localhost:${port}
 admin: { listen: "127.0.0.1:0" }
 idp:
   issuer: ${issuer}
-  clientId: ${CLIENT_ID}
-  clientSecret: ${CLIENT_SECRET}
+  clientId: ${client.id}
+  clientSecret: ${client.secret}
   allowInsecureHttp: true
   mfaAcrValues: [mfa]
 ${(o.idp ?? '').replace(/^/gm, '  ')}
@@ -146,7 +168,15 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       adapter: idpAdapter,
     });
   let idpPort: number | undefined;
-  if (o.deferIdp) {
+  let external: ExternalIdp | undefined;
+  if (o.externalIdp) {
+    external = await o.externalIdp({
+      redirectUri: `${publicUrl}/.drawbridge/callback`,
+      postLogoutRedirectUri: `${publicUrl}/.drawbridge/sign_out`,
+      backchannelLogoutUri: `http://127.0.0.1:${port}/.drawbridge/backchannel_logout`,
+    });
+    issuer = external.issuer;
+  } else if (o.deferIdp) {
     idpPort = await reservePort();
     issuer = `http://127.0.0.1:${idpPort}`;
   } else if (!o.noIdp) {
@@ -154,7 +184,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     idpPort = idp.port;
     issuer = idp.issuer;
   }
-  const text = configText(port, issuer, app.url, o);
+  const text = configText(port, issuer, app.url, o, external ? { id: external.clientId, secret: external.clientSecret } : undefined);
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-test-'));
   const configFile = join(dir, 'drawbridge.yaml');
   writeFileSync(configFile, text);
@@ -168,9 +198,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       cb();
     },
   });
-  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}), ...(o.websocketSweepMs !== undefined ? { websocketSweepMs: o.websocketSweepMs } : {}) });
+  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}), ...(o.websocketSweepMs !== undefined ? { websocketSweepMs: o.websocketSweepMs } : {}) }).catch(async (e: unknown) => {
+    await external?.close();
+    throw e;
+  });
   if (balancer) balancer.target = db.port;
-  if (idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
+  if (idp || external) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
 
   const resolve = { 'auth.localhost': '127.0.0.1' };
@@ -178,6 +211,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const stack: Stack = {
     db,
     ...(idp ? { idp } : {}),
+    ...(external ? { external } : {}),
     app,
     port,
     publicUrl,
@@ -200,7 +234,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     async close() {
       await balancer?.close();
       await db.close();
-      await Promise.all([stack.idp?.close(), app.close()]);
+      await Promise.all([stack.idp?.close(), external?.close(), app.close()]);
     },
   };
   return stack;
