@@ -144,3 +144,16 @@ describe('a rewrite never reaches a path the policy did not authorize', () => {
     assert.deepEqual(r.upstream, []);
   });
 });
+
+test('WebSocket upgrades are rewritten the same way, and refused (400, never sent) when the rewrite is', async () => {
+  const upgrade = (target: string) =>
+    head(`GET ${target} HTTP/1.1`, host, `Cookie: drawbridge=${alice}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==');
+  const seen = s.app.requests.length;
+  const ok = await sendRaw(s.port, upgrade('/api/ws'), { timeoutMs: 5000, responses: 1 });
+  assert.equal(ok.first.status, 404, 'the sample app has no /base/v2/ws: what matters is the path it was asked for');
+  assert.deepEqual(s.app.requests.slice(seen).map((r) => r.url), ['/base/v2/ws']);
+  const before = s.app.requests.length;
+  const refused = await sendRaw(s.port, upgrade('/files/..x'), { timeoutMs: 5000 });
+  assert.equal(refused.first.status, 400);
+  assert.equal(s.app.requests.length, before, 'the upstream was not contacted');
+});

@@ -249,6 +249,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
    * client is not shown) and refused with 400.
    */
   function targetOf(x: Exchange, route: Route): string | undefined {
+    // Most routes rewrite nothing: no result object per request.
+    if (route.rewrite === undefined) return x.query === '' ? route.upstream.basePath + x.path! || '/' : `${route.upstream.basePath}${x.path!}?${x.query!}`;
     const target = upstreamPath(route, x.path!, x.query!);
     if (target.ok) return target.path;
     x.decision = 'rewrite-refused';
