@@ -162,3 +162,28 @@ test('unknown command and usage', async () => {
   assert.equal((await run('frobnicate')).code, 2);
   assert.match((await run('--help')).out, /Usage: drawbridge/);
 });
+
+test('explain: shows the upstream URL an allowed request is sent to, rewrites applied (or why a rewrite refuses it)', async () => {
+  const assets = await run('explain', 'config/example.yaml', '--url', 'https://docs.example.com/static/css/app.css?v=2');
+  assert.equal(assets.code, 0, assets.err);
+  assert.match(assets.out, /route: +docs-assets \(from https:\/\/docs\.example\.com\/static → http:\/\/10\.0\.0\.14:8080\/assets\)/);
+  assert.match(assets.out, /\nupstream: http:\/\/10\.0\.0\.14:8080\/assets\/css\/app\.css\?v=2\n/);
+  const api = await run('explain', 'config/example.yaml', '--url', 'https://docs.example.com/api/users', '--user', 'alice', '--email', 'alice@example.com');
+  assert.match(api.out, /\nupstream: http:\/\/10\.0\.0\.14:8080\/v2\/users\n/);
+  const wiki = await run('explain', 'config/example.yaml', '--url', 'https://docs.example.com/wiki/Main_Page', '--user', 'alice', '--email', 'alice@example.com');
+  assert.match(wiki.out, /\nupstream: http:\/\/10\.0\.0\.14:8080\/index\.php\/Main_Page\n/);
+  const plain = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/static/logo.png');
+  assert.match(plain.out, /\nupstream: http:\/\/10\.0\.0\.5:8080\/static\/logo\.png\n/);
+  const file = join(dir, 'rewrite.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - { name: files, from: https://f.example.com, to: http://10.0.0.1, public: true, rewrite: { regex: "^/files/(.*)x$", replace: "/data/$1/y" } }
+`,
+  );
+  const refused = await run('explain', file, '--url', 'https://f.example.com/files/..x');
+  assert.match(refused.out, /\nupstream: none: refused with 400 \(.*"\/data\/\.\.\/y".*\)\n/);
+});

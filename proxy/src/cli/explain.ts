@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Reason, StepUpNeed } from '../policy/rule.js';
+import { upstreamTarget } from '../routes/rewrite.js';
 import { Simulator, type IdentitySpec } from './simulate.js';
 import type { Command } from './io.js';
 
@@ -80,6 +81,9 @@ export const explain: Command = async (args, io) => {
       const { route, decision } = result;
       out.push(`route:    ${route.name} (from ${route.from} → ${route.config.to})`);
       out.push(`path:     ${result.path}`);
+      // Where an allowed request goes: `to` and the rewritten path (what the sample app's echo shows it received).
+      const upstream = upstreamTarget(route, result.path, result.query);
+      out.push(`upstream: ${upstream.ok ? `${route.upstream.origin}${upstream.path}` : `none: refused with 400 (${upstream.reason})`}`);
       const needs = decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : decision.signInNeed ? ` (asks the IdP at once for ${describeStepUp(decision.signInNeed)})` : '';
       out.push(`decision: ${decision.outcome}${needs}`);
       out.push(`reasons:  ${decision.reasons.map(reasonText).join('; ')}`);

@@ -34,7 +34,7 @@ export type Simulation =
   | { kind: 'bad-request'; reason: string }
   | { kind: 'no-route'; host: string; path: string }
   | { kind: 'method-not-allowed'; host: string; path: string }
-  | { kind: 'decided'; route: Route; path: string; decision: Decision };
+  | { kind: 'decided'; route: Route; path: string; query: string; decision: Decision };
 
 /** Builds an Identity the way the server does from ID token claims; undefined when anonymous. */
 export function identityFromSpec(spec: IdentitySpec | undefined, now: number): Identity | undefined {
@@ -74,6 +74,6 @@ export class Simulator {
     const match = this.compiled.table.match(host.hostname, host.port, target.path, method);
     if ('status' in match) return { kind: match.status === 404 ? 'no-route' : 'method-not-allowed', host: host.host, path: target.path };
     const decision = decide(match, { identity: identityFromSpec(req.identity, req.now), method, path: target.path, ip: req.ip ?? '127.0.0.1', now: req.now }, { trace: true });
-    return { kind: 'decided', route: match, path: target.path, decision };
+    return { kind: 'decided', route: match, path: target.path, query: target.query, decision };
   }
 }

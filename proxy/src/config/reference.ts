@@ -54,6 +54,101 @@ const INTROS: Record<string, string> = {
 };
 const RULE_ANCHOR = '#policy-rules';
 
+/** Sections of prose only (no key table), printed right after the section they follow. */
+const PROSE: readonly { after: string; title: string; body: string }[] = [
+  {
+    after: 'routes[]',
+    title: 'Paths to the upstream',
+    body: [
+      'The route a request matched (see above) is the one that forwards it. The upstream receives `to`\'s path followed by',
+      'the normalized request path, the one the policy decided on, and the query as the client sent it: with',
+      '`from: https://app.example.com/static` and `to: http://10.0.0.5/assets`, `GET /static/app.css?v=2` is sent as',
+      '`/assets/static/app.css?v=2`. Three route fields change the path (one at most per route), after the policy decided:',
+      '',
+      '| field | `GET /static/app.css` on `from: …/static`, `to: http://10.0.0.5/assets` becomes |',
+      '|---|---|',
+      '| (none) | `/assets/static/app.css` |',
+      '| `stripPrefix: true` | `/assets/app.css` (and `/static` itself `/assets`) |',
+      '| `rewrite: { prefix: /v2 }` | `/assets/v2/app.css` |',
+      '| `rewrite: { regex: "^/static/(.*)\\.css$", replace: "/css/$1.css" }` | `/assets/css/app.css` (a path the regex does not match is sent unchanged) |',
+      '',
+      'A worked example: an old wiki moved under `/index.php`, its assets to a CDN origin under `/assets`, its API to `/v2`:',
+      '',
+      '```yaml',
+      'routes:',
+      '  - name: docs-assets',
+      '    from: https://docs.example.com/static     # /static/app.css → http://10.0.0.14:8080/assets/app.css',
+      '    to: http://10.0.0.14:8080/assets',
+      '    stripPrefix: true',
+      '    public: true',
+      '  - name: docs-api',
+      '    from: https://docs.example.com/api        # /api/users → http://10.0.0.14:8080/v2/users',
+      '    to: http://10.0.0.14:8080',
+      '    rewrite: { prefix: /v2 }',
+      '    policy: staff',
+      '  - name: docs',
+      '    from: https://docs.example.com            # /wiki/Main_Page → http://10.0.0.14:8080/index.php/Main_Page',
+      '    to: http://10.0.0.14:8080',
+      '    rewrite: { regex: "^/wiki/(.*)$", replace: "/index.php/$1" }',
+      '    policy: staff',
+      '```',
+      '',
+      '`drawbridge explain FILE --url URL` prints the route a request gets and, on its `upstream:` line, the URL it is sent to.',
+      '',
+      'A rewrite works on the normalized path only: `..`, `.`, `//`, encoded dots and unreserved escapes are resolved, and',
+      'encoded slashes, backslashes and control characters refused, before the route is matched and the policy decides, so',
+      'no spelling of a request reaches a rewrite with a path the policy did not see. A prefix rewrite gives a canonical',
+      'path by construction. A regex capture can still hold a piece of a segment (the `..` of the canonical `/files/..x`),',
+      'so the result of a regex rewrite must itself be a canonical path (it starts with `/`, and normalizing it changes',
+      'nothing: no `.` or `..` segment, `//`, `?`, `#`, `\\`, `%2F` or control character); otherwise the request is refused',
+      'with 400, the client is told only that the path cannot be forwarded, and a `rewrite-refused` log line gives the',
+      'route, the path and the result. The upstream path is therefore always `to`\'s path followed by a canonical path.',
+      '`validate` refuses `stripPrefix` on a route without a path prefix or with a `regex`, `rewrite.prefix` on a `regex`',
+      'route, `stripPrefix` with `rewrite`, a `rewrite.prefix` that is not a normalized path, a regex that does not',
+      'compile, and a replacement naming a group the regex lacks or holding `?`, `#`, `\\` or control characters.',
+    ].join('\n'),
+  },
+  {
+    after: 'routes[]',
+    title: 'Identity for legacy applications',
+    body: [
+      'Applications that only understand `REMOTE_USER`-style headers or HTTP Basic authentication get the identity in',
+      'their own terms. `setRequestHeaders` values may hold `{user}`, `{email}` (verified only), `{groups}`, `{name}` and',
+      '`{claim:NAME}`; `upstreamAuth.basic` sends `Authorization: Basic` for the user with a password from a file:',
+      '',
+      '```yaml',
+      '  - name: timesheets',
+      '    from: https://timesheets.example.com',
+      '    to: http://10.0.0.15:8080',
+      '    setRequestHeaders:',
+      '      Remote-User: "{user}"',
+      '      X-Remote-Groups: "{groups}"',
+      '      X-Department: "{claim:department}"',
+      '    upstreamAuth:',
+      '      basic: { user: "{user}", passwordFile: /etc/drawbridge/timesheets-password }',
+      '    policy: staff',
+      '```',
+      '',
+      '- Placeholders are parsed once, when the configuration is loaded; an unknown one (`{usr}`) is a `validate` error.',
+      '  `{{` writes a literal `{`.',
+      '- Values are encoded like the identity headers: `%`, control characters (CR, LF, NUL), non-ASCII and edge spaces',
+      '  percent-encoded (UTF-8), `,` inside one group or claim array item too. An expanded value over 8 KiB is not sent.',
+      '- A header whose placeholders do not all have a value (an anonymous request on a `public` route, a claim the user',
+      '  lacks, an unverified email, an empty value) is **not sent**, rather than sent empty; the client\'s own copy is',
+      '  always removed. A header name used with a placeholder on any route is stripped from every client request, in',
+      '  every case and `_`/`-` spelling, like the identity headers.',
+      '- `upstreamAuth.basic`: the client\'s `Authorization` never reaches the upstream on that route (replaced, or removed',
+      '  when there is no user). The user is sent as UTF-8 inside the base64; a user name containing `:` or a control',
+      '  character sends no credentials (RFC 7617: the first `:` ends the user name, so `admin:x` would sign in as',
+      '  `admin`); a `:` written in the configured `user` is a `validate` error. The password file is read at start and at',
+      '  every reload (SIGHUP): one trailing newline is dropped, and a file that cannot be read fails the start or the reload.',
+      '  `validate` does not read it.',
+      '- Placeholders cannot be used in `Host`, `Authorization` (use `upstreamAuth`), `Cookie` and the framing and',
+      '  hop-by-hop headers.',
+    ].join('\n'),
+  },
+];
+
 /** One table to print: the keys of an object at `path` (e.g. `idp.claims`, `routes[].upstreamTls`). */
 interface Section {
   path: string;
@@ -99,7 +194,10 @@ export function renderReference(): string {
   out.push('');
   out.push('Sections:');
   out.push('');
-  for (const s of sections) out.push(`- [${s.title}](#${anchor(s.title)})`);
+  for (const s of sections) {
+    out.push(`- [${s.title}](#${anchor(s.title)})`);
+    for (const p of PROSE) if (p.after === s.path) out.push(`- [${p.title}](#${anchor(p.title)})`);
+  }
   out.push(`- [Policy rules](${RULE_ANCHOR})`);
   out.push('');
   for (const s of sections) {
@@ -113,6 +211,10 @@ export function renderReference(): string {
     out.push('|---|---|---|---|---|');
     out.push(...rows(s.schema, s.path));
     out.push('');
+    for (const p of PROSE) {
+      if (p.after !== s.path) continue;
+      out.push(`## ${p.title}`, '', p.body, '');
+    }
   }
   out.push(...renderRules(root));
   return `${out.join('\n').trimEnd()}\n`;
@@ -183,7 +285,8 @@ function nestedObjects(prop: JsonSchema): { suffix: string; schema: JsonSchema; 
 /** `type: redis` for the variant of a tagged union whose `type` is the const "redis". */
 function variantLabel(v: JsonSchema): string {
   const tag = Object.entries(v.properties ?? {}).find(([, p]) => p.const !== undefined);
-  return tag ? `${tag[0]}: ${String(tag[1].const)}` : 'object';
+  // Untagged: named by its keys (`rewrite (prefix)`, `rewrite (regex, replace)`).
+  return tag ? `${tag[0]}: ${String(tag[1].const)}` : Object.keys(v.properties ?? {}).join(', ') || 'object';
 }
 
 function typeOf(s: JsonSchema, path: string): string {

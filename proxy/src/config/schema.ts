@@ -85,13 +85,51 @@ export const routeSchema = z.strictObject({
     .describe('Accept `Authorization: Bearer <JWT>` verified against the IdP JWKS.'),
   identityHeaders: z.union([z.literal(false), identityHeadersSchema]).optional().describe('false: send no identity headers; or rename them.'),
   passAccessToken: z.boolean().default(false).describe('Forward the IdP access token as X-Forwarded-Access-Token.'),
-  setRequestHeaders: z.record(headerName, z.string()).default({}).describe('Headers set on every forwarded request.'),
+  stripPrefix: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Remove the route\'s `from` path prefix before the path is appended to `to`\'s path: with `from: https://app.example.com/static` and `to: http://10.0.0.5/assets`, `/static/app.css` is sent as `/assets/app.css` (without it, `/assets/static/app.css`). Prefix routes only (not a `/` or `regex` route); not with `rewrite`.',
+    ),
+  rewrite: z
+    .union([
+      z.strictObject({
+        prefix: z.string().min(1).describe('Replaces the route\'s `from` prefix: `prefix: /v2` on `from: …/api` sends `/api/users` as `/v2/users` (`/` strips it, like `stripPrefix`). A normalized path. Prefix routes only.'),
+      }),
+      z.strictObject({
+        regex: z.string().min(1).describe('A regular expression run on the normalized path; its first match is replaced. No match: the path is sent as it is.'),
+        replace: z.string().describe('What replaces the match: text, `$1`…`$99` or `$<name>` (capture groups), `$&` (the match), `$$` (a `$`).'),
+      }),
+    ])
+    .optional()
+    .describe(
+      'Rewrite the path sent upstream (after the policy decided on the request\'s normalized path): `{ prefix: /new }`, or `{ regex: "^/old/(.*)$", replace: "/new/$1" }`. A regex result that is not a canonical path (see "Paths to the upstream") is refused with 400 and logged; it can never climb out of `to`\'s path.',
+    ),
+  setRequestHeaders: z
+    .record(headerName, z.string())
+    .default({})
+    .describe(
+      'Headers set on every forwarded request, replacing any the client sent. Values may hold identity placeholders: `{user}`, `{email}` (verified only), `{groups}` (comma-separated), `{name}`, `{claim:NAME}` (a claim of the ID token; arrays comma-separated); `{{` is a literal `{`. Expanded values are encoded like the identity headers (no CR/LF: controls, `%` and non-ASCII percent-encoded) and capped at 8 KiB. A header whose placeholders do not all have a value (anonymous request, missing claim, over the cap) is not sent, and a client\'s copy is removed; a name with a placeholder is stripped from every client request like an identity header. Example: `{ Remote-User: "{user}" }`.',
+    ),
   removeRequestHeaders: z.array(headerName).default([]).describe('Headers removed from every forwarded request.'),
   keepRequestHeaders: z
     .array(overrideHeaderName)
     .default([])
     .describe(
       'Override headers forwarded on this route although Drawbridge strips them from every request: X-Original-URL, X-Rewrite-URL, X-Original-URI, X-Override-URL (the application serves the URL they name) and X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override (it runs the method they name). Only these names, in any case. A kept one lets the client choose what the application does after the policy decided on the request line: keep one only for an application that needs it, on a route whose policy and `methods` admit every path and method it could name.',
+    ),
+  upstreamAuth: z
+    .strictObject({
+      basic: z
+        .strictObject({
+          user: z.string().min(1).describe('The user name: text and identity placeholders as in `setRequestHeaders`, e.g. `"{user}"`. Must not contain `:` (RFC 7617); an expanded value with `:` or a control character sends no Authorization.'),
+          passwordFile: z.string().min(1).describe('File holding the password (one trailing newline is ignored); read at start and at every reload, which fails when it cannot be read.'),
+        })
+        .describe('HTTP Basic authentication to the upstream.'),
+    })
+    .optional()
+    .describe(
+      'Authenticate to the upstream for the user: `Authorization: Basic base64(user:password)` (UTF-8), replacing any Authorization the client sent (a client\'s own never reaches the upstream on this route). When `user` has no value (anonymous request) no Authorization is sent.',
     ),
   preserveHost: z.boolean().default(false).describe('Forward the client Host header instead of the upstream host.'),
   wildcardHandoff: z

@@ -135,3 +135,36 @@ test('a regex route no normalized request path can match is an error', () => {
   expectUnreachable(route('r', 'https://a.example.com', 'regex: "^admin"'), 'r', /is refused/);
   expectReached(route('r', 'https://a.example.com', 'regex: "^/caf%C3%A9$"'), ['a.example.com', undefined, '/caf%C3%A9', 'r']);
 });
+
+test('stripPrefix and rewrite: refused where they mean nothing or conflict, with a bad regex, group or prefix', () => {
+  const at = (routes: string) => errors(routes).join('\n');
+  assert.deepEqual(errors(route('a', 'https://a.example.com/static', 'stripPrefix: true')), []);
+  assert.deepEqual(errors(route('a', 'https://a.example.com/api', 'rewrite: { prefix: /v2 }')), []);
+  assert.deepEqual(errors(route('a', 'https://a.example.com', 'rewrite: { regex: "^/old/(.*)$", replace: "/new/$1" }')), []);
+  assert.match(at(route('a', 'https://a.example.com', 'stripPrefix: true')), /stripPrefix does nothing on a route without a path prefix/);
+  assert.match(at(route('a', 'https://a.example.com', 'regex: "^/x", stripPrefix: true')), /stripPrefix needs a path prefix/);
+  assert.match(at(route('a', 'https://a.example.com/s', 'stripPrefix: true, rewrite: { prefix: /v2 }')), /stripPrefix and rewrite both change the path/);
+  assert.match(at(route('a', 'https://a.example.com', 'regex: "^/x", rewrite: { prefix: /v2 }')), /a regex route has none/);
+  for (const bad of ['v2', '/v2/', '/a//b', '/a/../b', '/a%2Fb', '/a?b']) {
+    assert.match(at(route('a', 'https://a.example.com/s', `rewrite: { prefix: "${bad}" }`)), /rewrite.prefix must be a normalized path/, bad);
+  }
+  assert.match(at(route('a', 'https://a.example.com', 'rewrite: { regex: "^/(x", replace: "/$1" }')), /f\.yaml:\d+:\d+: invalid regex/);
+  assert.match(at(route('a', 'https://a.example.com', 'rewrite: { regex: "^/(x)$", replace: "/$2" }')), /names capture group 2, but the regex has only 1/);
+  assert.match(at(route('a', 'https://a.example.com', 'rewrite: { regex: "^/(x)$", replace: "/$<id>" }')), /names no capture group/);
+  assert.match(at(route('a', 'https://a.example.com', 'rewrite: { regex: "^/(x)$", replace: "/$1?a=1" }')), /cannot hold "\?"/);
+  assert.match(at(route('a', 'https://a.example.com', 'rewrite: { prefix: /v2, regex: "x", replace: "y" }')), /./);
+});
+
+test('setRequestHeaders placeholders and upstreamAuth.basic: unknown placeholders, framing headers and ":" in the user are errors', () => {
+  const at = (routes: string) => errors(routes).join('\n');
+  assert.deepEqual(errors(route('a', 'https://a.example.com', 'setRequestHeaders: { Remote-User: "{user}", X-Who: "{name} <{email}> {groups} {claim:dept} {{literal}" }')), []);
+  assert.deepEqual(errors(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "{user}", passwordFile: /run/secrets/pw } }')), []);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { Remote-User: "{usr}" }')), /setRequestHeaders.Remote-User: unknown placeholder \{usr\}/);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { X-Json: "{\\"a\\":1}" }')), /unknown placeholder .*write \{\{ for a literal/);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { X-A: "{user" }')), /unclosed "\{"/);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { Authorization: "{user}" }')), /cannot carry identity placeholders \(use upstreamAuth.basic\)/);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { Host: "{user}.internal" }')), /setRequestHeaders.Host cannot carry identity placeholders/);
+  assert.match(at(route('a', 'https://a.example.com', 'setRequestHeaders: { Authorization: "Basic x" }, upstreamAuth: { basic: { user: u, passwordFile: f } }')), /upstreamAuth sets Authorization/);
+  assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "corp:{user}", passwordFile: f } }')), /cannot contain ":" \(RFC 7617/);
+  assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "{nope}", passwordFile: f } }')), /upstreamAuth.basic.user: unknown placeholder/);
+});

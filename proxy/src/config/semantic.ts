@@ -5,6 +5,8 @@ import { checkPolicies } from '../policy/evaluate.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseFrom } from '../routes/from.js';
 import { findUnreachable, type RouteShape } from '../routes/reachability.js';
+import { NO_PLACEHOLDER_HEADERS, parseHeaderTemplate } from '../routes/header-template.js';
+import { isCanonicalPath, parseReplacement } from '../routes/rewrite.js';
 import type { Config } from './schema.js';
 
 export interface SemanticIssue {
@@ -108,6 +110,8 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
         });
       }
     }
+    checkUpstreamPath(route, from && !('error' in from) ? from.prefix : undefined, at, issues);
+    checkHeaderTemplates(route, at, issues);
     if (route.wildcardHandoff === true && from && !('error' in from) && !from.wildcard) {
       issues.push({ path: at('wildcardHandoff'), message: 'wildcardHandoff applies to wildcard routes (from: scheme://*.example.com) only: remove it' });
     }
@@ -159,6 +163,68 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
     for (const p of checkPolicies(valid.policies, valid.routes)) issues.push({ path: p.path, message: p.message });
   }
   return issues;
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+const BAD_REPLACE = /[?#\\\x00-\x1f\x7f]/;
+
+type LooseRoute = NonNullable<Loose<Config>['routes']>[number];
+type At = (...rest: (string | number)[]) => (string | number)[];
+
+/** `stripPrefix` and `rewrite` (routes/rewrite.ts): what they apply to, and a regex and replacement that compile. */
+function checkUpstreamPath(route: LooseRoute, prefix: string | undefined, at: At, issues: SemanticIssue[]): void {
+  const rewrite = route.rewrite as Record<string, unknown> | undefined;
+  const isRegexRoute = route.regex !== undefined;
+  if (route.stripPrefix === true) {
+    if (rewrite !== undefined) issues.push({ path: at('stripPrefix'), message: 'stripPrefix and rewrite both change the path: keep one (rewrite.prefix: / also strips the prefix)' });
+    else if (isRegexRoute) issues.push({ path: at('stripPrefix'), message: 'stripPrefix needs a path prefix in "from"; a regex route rewrites its path with rewrite: { regex, replace }' });
+    else if (prefix === '/') issues.push({ path: at('stripPrefix'), message: 'stripPrefix does nothing on a route without a path prefix in "from": remove it' });
+  }
+  if (rewrite === null || typeof rewrite !== 'object') return;
+  if (str(rewrite.prefix)) {
+    if (isRegexRoute) issues.push({ path: at('rewrite', 'prefix'), message: 'rewrite.prefix replaces the path prefix of "from"; a regex route has none (use rewrite: { regex, replace })' });
+    else if (!isCanonicalPath(rewrite.prefix) || (rewrite.prefix !== '/' && rewrite.prefix.endsWith('/'))) {
+      issues.push({ path: at('rewrite', 'prefix'), message: `rewrite.prefix must be a normalized path without a trailing "/" (letters, digits, "-", ".", "_", "~" and "/"; no "//", "." or ".." segment), got "${rewrite.prefix}"` });
+    }
+  }
+  if (str(rewrite.regex)) {
+    let regex: RegExp;
+    try {
+      regex = new RegExp(rewrite.regex);
+    } catch (e) {
+      issues.push({ path: at('rewrite', 'regex'), message: `invalid regex: ${(e as Error).message}` });
+      return;
+    }
+    if (str(rewrite.replace)) {
+      const parsed = parseReplacement(rewrite.replace, regex);
+      if ('error' in parsed) issues.push({ path: at('rewrite', 'replace'), message: `rewrite.replace: ${parsed.error}` });
+      else if (BAD_REPLACE.test(rewrite.replace)) issues.push({ path: at('rewrite', 'replace'), message: 'rewrite.replace makes a path: it cannot hold "?", "#", "\\" or control characters' });
+    }
+  }
+}
+
+/** Placeholders in `setRequestHeaders` values and `upstreamAuth.basic.user` (routes/header-template.ts). */
+function checkHeaderTemplates(route: LooseRoute, at: At, issues: SemanticIssue[]): void {
+  const set = route.setRequestHeaders as Record<string, unknown> | undefined;
+  if (set && typeof set === 'object') {
+    for (const [name, value] of Object.entries(set)) {
+      if (!str(value)) continue;
+      const t = parseHeaderTemplate(value);
+      if ('error' in t) issues.push({ path: at('setRequestHeaders', name), message: `setRequestHeaders.${name}: ${t.error}` });
+      else if (t.dynamic && NO_PLACEHOLDER_HEADERS.has(name.toLowerCase())) {
+        issues.push({ path: at('setRequestHeaders', name), message: `setRequestHeaders.${name} cannot carry identity placeholders${name.toLowerCase() === 'authorization' ? ' (use upstreamAuth.basic)' : ''}` });
+      }
+      if (name.toLowerCase() === 'authorization' && route.upstreamAuth !== undefined) {
+        issues.push({ path: at('setRequestHeaders', name), message: 'upstreamAuth sets Authorization: remove it from setRequestHeaders' });
+      }
+    }
+  }
+  const basic = (route.upstreamAuth as { basic?: { user?: unknown } } | undefined)?.basic;
+  if (basic && str(basic.user)) {
+    const t = parseHeaderTemplate(basic.user);
+    if ('error' in t) issues.push({ path: at('upstreamAuth', 'basic', 'user'), message: `upstreamAuth.basic.user: ${t.error}` });
+    else if (t.parts.some((p) => typeof p === 'string' && p.includes(':'))) issues.push({ path: at('upstreamAuth', 'basic', 'user'), message: 'upstreamAuth.basic.user cannot contain ":" (RFC 7617: the first ":" ends the user name)' });
+  }
 }
 
 function durationOr(value: unknown, fallback: string): number {

@@ -64,7 +64,9 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
       proto: 'http',
       host: req.headers.host ?? '',
     });
-    req.url = upstreamPath(route, url.pathname, url.search.slice(1));
+    const target = upstreamPath(route, url.pathname, url.search.slice(1));
+    assert.ok(target.ok);
+    req.url = target.path;
   };
   const server = http.createServer((req, res) => {
     prepare(req);

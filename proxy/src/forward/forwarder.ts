@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
+import { upstreamTarget } from '../routes/rewrite.js';
 import { closeFrame, FrameBoundary } from './ws-frames.js';
 
 /** How one forwarded request ended, for the request log and metrics. */
@@ -273,13 +274,11 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
 }
 
 /**
- * The path to send upstream: the route's base path, the normalized path, and the query (without `?`, '' for
- * none). Assign it to `req.url` before `web`/`ws`.
+ * The request-target to send upstream (routes/rewrite.ts `upstreamTarget`): the route's base path, the normalized
+ * path (rewritten by the route's `stripPrefix`/`rewrite`), and the query (without `?`, '' for none); or why the
+ * rewrite is refused. Assign the path to `req.url` before `web`/`ws`.
  */
-export function upstreamPath(route: Route, normalizedPath: string, query: string): string {
-  const path = route.upstream.basePath + normalizedPath;
-  return query === '' ? path : `${path}?${query}`;
-}
+export const upstreamPath = upstreamTarget;
 
 /**
  * A route's pool, kept on the route (`route.runtime.pool`) so a request finds it without a map lookup. `owner`

@@ -23,6 +23,8 @@ export function makeRoute(upstream: string, overrides: Partial<Route> = {}): Rou
     public: false,
     bearer: false,
     upstream: { protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host },
+    rewrite: undefined,
+    basicAuth: undefined,
     identityHeaders: { user: 'X-Forwarded-User', email: 'X-Forwarded-Email', groups: 'X-Forwarded-Groups', name: 'X-Forwarded-Name' },
     passAccessToken: false,
     setRequestHeaders: [],

@@ -4,7 +4,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { alice, makeRoute } from './harness.case.js';
-import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseHeaderTemplate, type HeaderTemplate } from '../routes/header-template.js';
+import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, MAX_TEMPLATE_BYTES, prepareIdentityHeaders, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
 
 const extras: IdentityExtras = { requestId: 'req-1', clientIp: '192.0.2.7', proto: 'https', host: 'app.example.com' };
 const HEADER_SAFE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$|^$/;
@@ -138,4 +142,92 @@ test('setIdentityHeaders: a copy of a route (sharing its runtime object) gets it
   setIdentityHeaders(again, route, alice(), extras);
   assert.equal(again['x-forwarded-user'], 'alice');
   assert.equal(again['x-app'], undefined);
+});
+
+const tpl = (v: string): HeaderTemplate => parseHeaderTemplate(v) as HeaderTemplate;
+const dir = mkdtempSync(join(tmpdir(), 'drawbridge-idh-'));
+const pwFile = join(dir, 'pw');
+writeFileSync(pwFile, 's3cr:et\n');
+
+test('setRequestHeaders placeholders: expanded per request, encoded like identity headers, literal {{', () => {
+  const route = makeRoute('http://127.0.0.1:1', {
+    setRequestHeaders: [
+      ['Remote-User', '{user}'],
+      ['X-Who', '{name} <{email}> in {groups}'],
+      ['X-Dept', '{claim:dept}'],
+      ['X-Roles', '{claim:roles}'],
+      ['X-Json', '{{"v":1}'],
+    ],
+  });
+  const h: IncomingHttpHeaders = { 'remote-user': 'mallory' };
+  setIdentityHeaders(h, route, alice({ claims: { dept: 'R&D', roles: ['a,b', 'c', 7] } }), extras);
+  assert.equal(h['remote-user'], 'alice');
+  assert.equal(h['x-who'], 'Alice Liddell <alice@example.com> in engineering,staff');
+  assert.equal(h['x-dept'], 'R&D');
+  assert.equal(h['x-roles'], 'a%2Cb,c,7');
+  assert.equal(h['x-json'], '{"v":1}');
+});
+
+test('setRequestHeaders placeholders: CR/LF, NUL, non-ASCII and % in claims are percent-encoded, never raw', () => {
+  const route = makeRoute('http://127.0.0.1:1', { setRequestHeaders: [['Remote-User', '{user}'], ['X-Name', 'n={name}'], ['X-C', '{claim:c}']] });
+  const h: IncomingHttpHeaders = {};
+  setIdentityHeaders(h, route, alice({ user: 'bob\r\nX-Forwarded-User: admin', name: 'Zoë 100%', claims: { c: 'a\0b\nc' } }), extras);
+  assert.equal(h['remote-user'], 'bob%0D%0AX-Forwarded-User: admin');
+  assert.equal(h['x-name'], 'n=Zo%C3%AB 100%25');
+  assert.equal(h['x-c'], 'a%00b%0Ac');
+  for (const v of Object.values(h)) assert.match(String(v), HEADER_SAFE);
+});
+
+test('setRequestHeaders placeholders: no identity, a missing, empty, unverified or object value, or over the cap: the header is not sent (a client copy removed)', () => {
+  const route = makeRoute('http://127.0.0.1:1', {
+    public: true,
+    setRequestHeaders: [['Remote-User', '{user}'], ['X-Mail', 'mail={email}'], ['X-C', '{claim:c}'], ['X-Fixed', 'yes']],
+  });
+  const anon: IncomingHttpHeaders = { 'remote-user': 'admin', 'x-mail': 'mail=admin@corp', 'x-c': 'x' };
+  setIdentityHeaders(anon, route, undefined, extras);
+  assert.deepEqual([anon['remote-user'], anon['x-mail'], anon['x-c'], anon['x-fixed']], [undefined, undefined, undefined, 'yes']);
+  const cases = [alice({ emailVerified: false, claims: { c: { nested: 1 } } }), alice({ email: undefined, claims: { c: '' } }), alice({ emailVerified: false, claims: { c: [{}] } })];
+  for (const id of cases) {
+    const h: IncomingHttpHeaders = { 'x-mail': 'spoof', 'x-c': 'spoof' };
+    setIdentityHeaders(h, route, id, extras);
+    assert.equal(h['x-mail'], undefined);
+    assert.equal(h['x-c'], undefined);
+    assert.equal(h['remote-user'], 'alice');
+  }
+  const huge: IncomingHttpHeaders = { 'remote-user': 'spoof' };
+  setIdentityHeaders(huge, route, alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES + 1) }), extras);
+  assert.equal(huge['remote-user'], undefined);
+  const encodedHuge: IncomingHttpHeaders = {};
+  // Under the cap raw, over it encoded: the cap is on what is sent.
+  setIdentityHeaders(encodedHuge, route, alice({ user: '\n'.repeat(3000) }), extras);
+  assert.equal(encodedHuge['remote-user'], undefined);
+  const fits: IncomingHttpHeaders = {};
+  setIdentityHeaders(fits, route, alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES) }), extras);
+  assert.equal(fits['remote-user'], 'a'.repeat(MAX_TEMPLATE_BYTES));
+});
+
+test('upstreamAuth.basic: Authorization Basic base64(user:password) in UTF-8, replacing the client\'s', () => {
+  const route = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('{user}'), passwordFile: pwFile } });
+  prepareIdentityHeaders([route]);
+  const h: IncomingHttpHeaders = { authorization: 'Basic YWRtaW46YWRtaW4=' };
+  setIdentityHeaders(h, route, alice({ user: 'josé' }), extras);
+  assert.equal(h.authorization, `Basic ${Buffer.from('josé:s3cr:et', 'utf8').toString('base64')}`);
+  const fixed = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('svc-wiki'), passwordFile: pwFile } });
+  const f: IncomingHttpHeaders = { authorization: 'Bearer x' };
+  setIdentityHeaders(f, fixed, undefined, extras);
+  assert.equal(f.authorization, `Basic ${Buffer.from('svc-wiki:s3cr:et').toString('base64')}`);
+});
+
+test('upstreamAuth.basic: a user with ":" or a control character, none, or over the cap sends no Authorization at all', () => {
+  const route = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('{user}'), passwordFile: pwFile } });
+  for (const id of [alice({ user: 'admin:x' }), alice({ user: 'a\r\nb' }), alice({ user: 'a\u0085b' }), alice({ user: 'x'.repeat(MAX_TEMPLATE_BYTES + 1) }), undefined]) {
+    const h: IncomingHttpHeaders = { authorization: 'Basic YWRtaW46YWRtaW4=' };
+    setIdentityHeaders(h, route, id, extras);
+    assert.equal(h.authorization, undefined, JSON.stringify(id?.user));
+  }
+});
+
+test('upstreamAuth.basic: an unreadable password file fails prepareIdentityHeaders (start or reload), naming the route', () => {
+  const route = makeRoute('http://127.0.0.1:1', { name: 'legacy', basicAuth: { user: tpl('{user}'), passwordFile: join(dir, 'missing') } });
+  assert.throws(() => prepareIdentityHeaders([route]), (e: Error & { code?: string }) => e.code === 'DRB_CONFIG_READ' && /route "legacy" upstreamAuth.basic.passwordFile: .*ENOENT/.test(e.message));
 });

@@ -1,12 +1,17 @@
 // forward/identity-headers.ts — the headers Drawbridge adds to a forwarded request (SPEC §3 step 6, §6): identity,
 // signed assertion, access token, X-Forwarded-For/-Proto/-Host, X-Request-Id, then the route's own edits.
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import { DrawbridgeError } from '../errors.js';
 import type { Identity } from '../policy/input.js';
 import type { Route } from '../routes/compile.js';
+import { parseHeaderTemplate, type HeaderTemplate, type Placeholder } from '../routes/header-template.js';
 import { HEADERS } from './header-names.js';
 
 /** Above this many bytes the groups header carries the groups that fit and `x-drawbridge-groups-truncated: 1`. */
 export const MAX_GROUPS_HEADER_BYTES = 8192;
+/** A `setRequestHeaders` value or Basic user with placeholders longer than this once expanded is not sent. */
+export const MAX_TEMPLATE_BYTES = 8192;
 
 /** Per-request values `setIdentityHeaders` adds besides the identity. */
 export interface IdentityExtras {
@@ -109,6 +114,13 @@ function encodeGroups(groups: readonly string[]): EncodedGroups {
   return cached;
 }
 
+/** A `setRequestHeaders` entry: a fixed value, or a template expanded per request (undefined: the header is not sent). */
+interface SetHeader {
+  readonly name: string;
+  readonly value: string;
+  readonly template: HeaderTemplate | undefined;
+}
+
 interface RoutePlan {
   /** The route the plan was made for: a copy of a route (`{ ...route }`) shares its runtime, not its plan. */
   readonly route: Route;
@@ -117,15 +129,34 @@ interface RoutePlan {
   readonly groups: string | undefined;
   readonly name: string | undefined;
   readonly remove: readonly string[];
-  readonly set: readonly (readonly [string, string])[];
+  readonly set: readonly SetHeader[];
+  /** `upstreamAuth.basic`: the user template and the password read from its file; `fixed` when the user has no placeholder. */
+  readonly basic: { readonly user: HeaderTemplate; readonly password: string; readonly fixed: string | undefined } | undefined;
 }
 
-/** Lower-cased names and header-safe configured values, computed once per compiled route and kept on it. */
+/** The password of `upstreamAuth.basic.passwordFile` (one trailing newline dropped). */
+function readPassword(route: Route, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new DrawbridgeError('DRB_CONFIG_READ', `route "${route.name}" upstreamAuth.basic.passwordFile: ${(cause as Error).message}`, { cause });
+  }
+  return text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
+}
+
+function basicCredentials(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** Lower-cased names, header-safe configured values and parsed templates, computed once per compiled route and kept on it. */
 function planFor(route: Route): RoutePlan {
   const runtime = route.runtime;
   const cached = runtime.identityPlan as RoutePlan | undefined;
   if (cached !== undefined && cached.route === route) return cached;
   const names = route.identityHeaders;
+  const basic = route.basicAuth;
+  const password = basic ? readPassword(route, basic.passwordFile) : '';
   const plan: RoutePlan = {
     route,
     user: names ? names.user.toLowerCase() : undefined,
@@ -133,11 +164,93 @@ function planFor(route: Route): RoutePlan {
     groups: names ? names.groups.toLowerCase() : undefined,
     name: names ? names.name.toLowerCase() : undefined,
     remove: route.removeRequestHeaders.map((n) => n.toLowerCase()),
-    // Configured values are sent as written unless node would refuse them.
-    set: route.setRequestHeaders.map(([n, v]) => [n.toLowerCase(), NODE_INVALID.test(v) ? encodeHeaderValue(v) : v] as const),
+    set: route.setRequestHeaders.map(([n, v]): SetHeader => {
+      const parsed = parseHeaderTemplate(v);
+      const template = 'error' in parsed ? undefined : parsed.dynamic ? parsed : undefined;
+      // Configured values are sent as written unless node would refuse them ({{ unescaped).
+      const fixed = 'error' in parsed ? v : parsed.parts.join('');
+      return { name: n.toLowerCase(), value: NODE_INVALID.test(fixed) ? encodeHeaderValue(fixed) : fixed, template };
+    }),
+    basic: basic
+      ? { user: basic.user, password, fixed: basic.user.dynamic ? undefined : basicUser(basic.user, undefined, password) }
+      : undefined,
   };
   runtime.identityPlan = plan;
   return plan;
+}
+
+/**
+ * Builds the header plans of a configuration's routes now, reading every `upstreamAuth.basic.passwordFile`: a file
+ * that cannot be read fails the start or the reload (DRB_CONFIG_READ), never a request, and a changed password is
+ * read at the next reload.
+ */
+export function prepareIdentityHeaders(routes: readonly Route[]): void {
+  for (const route of routes) planFor(route);
+}
+
+/** The value of one placeholder, header-safe (`encode`) or raw; undefined when the identity has none. */
+function placeholderValue(p: Placeholder, identity: Identity, encode: boolean): string | undefined {
+  if ('claim' in p) {
+    const v = identity.claims[p.claim];
+    if (typeof v === 'string') return encode ? encodeHeaderValue(v) : v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (!Array.isArray(v)) return undefined;
+    const items: string[] = [];
+    for (const item of v) {
+      if (typeof item === 'string') items.push(encode ? encodeGroup(item) : item);
+      else if (typeof item === 'number' || typeof item === 'boolean') items.push(String(item));
+      else return undefined;
+    }
+    return items.join(',');
+  }
+  switch (p.field) {
+    case 'user':
+      return encode ? encodeHeaderValue(identity.user) : identity.user;
+    case 'email':
+      // Unverified: anyone's to claim ("nOAuth"), as for X-Forwarded-Email.
+      if (identity.email === undefined || identity.emailVerified === false) return undefined;
+      return encode ? encodeHeaderValue(identity.email) : identity.email;
+    case 'name':
+      return identity.name === undefined ? undefined : encode ? encodeHeaderValue(identity.name) : identity.name;
+    case 'groups': {
+      if (!encode) return identity.groups.join(',');
+      const groups = encodeGroups(identity.groups);
+      // Some groups left out: no value rather than a partial list.
+      return groups.truncated ? undefined : groups.value;
+    }
+  }
+}
+
+/**
+ * A template expanded for an identity: undefined when there is no identity, a placeholder has no (or an empty)
+ * value, or the result is longer than MAX_TEMPLATE_BYTES. Placeholder values are header-safe (`encodeHeaderValue`)
+ * when `encode`, raw otherwise (Basic credentials, which are base64-encoded whole).
+ */
+export function expandTemplate(template: HeaderTemplate, identity: Identity | undefined, encode = true): string | undefined {
+  if (identity === undefined) return template.dynamic ? undefined : template.parts.join('');
+  let out = '';
+  for (const part of template.parts) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
+    }
+    const value = placeholderValue(part, identity, encode);
+    if (value === undefined || value === '') return undefined;
+    out += value;
+    if (out.length > MAX_TEMPLATE_BYTES) return undefined;
+  }
+  return Buffer.byteLength(out, 'utf8') > MAX_TEMPLATE_BYTES ? undefined : out;
+}
+
+// RFC 7617: a user-id cannot hold ":" (it would end the user name: "alice:x" would be user "alice"), nor controls.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+const BAD_BASIC_USER = /[:\x00-\x1f\x7f-\x9f]/;
+
+/** The Authorization value for a Basic user template, or undefined when the user has no acceptable value. */
+function basicUser(user: HeaderTemplate, identity: Identity | undefined, password: string): string | undefined {
+  const name = expandTemplate(user, identity, false);
+  if (name === undefined || BAD_BASIC_USER.test(name)) return undefined;
+  return basicCredentials(name, password);
 }
 
 /**
@@ -146,8 +259,9 @@ function planFor(route: Route): RoutePlan {
  * unverified, is skipped; groups
  * comma-separated, capped at MAX_GROUPS_HEADER_BYTES), the assertion, `x-forwarded-access-token` on
  * `passAccessToken` routes, X-Forwarded-For/-Proto/-Host and X-Request-Id; then applies the route's
- * `removeRequestHeaders` and `setRequestHeaders`. Identity values are encoded with `encodeHeaderValue`.
- * Call after `stripClientHeaders`.
+ * `removeRequestHeaders` and `setRequestHeaders` (placeholders expanded: `expandTemplate`; a header without a value
+ * is removed), and `upstreamAuth.basic` (the client's Authorization is always replaced or removed). Identity values
+ * are encoded with `encodeHeaderValue`. Call after `stripClientHeaders`.
  */
 export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, identity: Identity | undefined, extras: IdentityExtras): void {
   const plan = planFor(route);
@@ -169,5 +283,19 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, i
   headers[HEADERS.forwardedHost] = extras.host;
   headers[HEADERS.requestId] = extras.requestId;
   for (const name of plan.remove) delete headers[name];
-  for (const [name, value] of plan.set) headers[name] = value;
+  for (const h of plan.set) {
+    if (h.template === undefined) {
+      headers[h.name] = h.value;
+      continue;
+    }
+    const value = expandTemplate(h.template, identity);
+    if (value === undefined) delete headers[h.name];
+    else headers[h.name] = value;
+  }
+  const basic = plan.basic;
+  if (basic !== undefined) {
+    const auth = basic.fixed ?? basicUser(basic.user, identity, basic.password);
+    if (auth === undefined) delete headers.authorization;
+    else headers.authorization = auth;
+  }
 }

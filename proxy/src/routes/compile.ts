@@ -4,6 +4,8 @@ import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../config/schem
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
 import { parseFrom } from './from.js';
+import { parseHeaderTemplate, type HeaderTemplate } from './header-template.js';
+import { compileRewrite, type PathRewrite } from './rewrite.js';
 
 /** Default names of the identity headers (SPEC §6), renameable per route. */
 export const DEFAULT_IDENTITY_HEADERS = Object.freeze({
@@ -82,6 +84,10 @@ export interface Route {
   /** false, or the accepted audiences of bearer tokens. */
   readonly bearer: false | { readonly audiences: readonly string[] };
   readonly upstream: Upstream;
+  /** How the authorized path becomes the upstream path (routes/rewrite.ts `rewritePath`); undefined: unchanged. */
+  readonly rewrite: PathRewrite | undefined;
+  /** `upstreamAuth.basic`, its user parsed; the password file is read by forward/identity-headers.ts at start and reload. */
+  readonly basicAuth: { readonly user: HeaderTemplate; readonly passwordFile: string } | undefined;
   readonly identityHeaders: IdentityHeaderNames | false;
   readonly passAccessToken: boolean;
   readonly setRequestHeaders: readonly (readonly [string, string])[];
@@ -284,6 +290,13 @@ function keepSet(names: readonly string[]): ReadonlySet<string> | undefined {
   return kept.length === 0 ? undefined : new Set(kept);
 }
 
+/** A parsed header value of a validated configuration (config/semantic.ts reports a bad one first). */
+function template(value: string, where: string): HeaderTemplate {
+  const t = parseHeaderTemplate(value);
+  if ('error' in t) throw new Error(`${where}: ${t.error}`);
+  return t;
+}
+
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
 export function compileConfig(config: Config): CompiledConfig {
   const policies = compilePolicies(config.policies);
@@ -309,6 +322,9 @@ export function compileConfig(config: Config): CompiledConfig {
     const basePath = to.pathname.endsWith('/') ? to.pathname.slice(0, -1) : to.pathname;
     const identityHeaders = rc.identityHeaders === false ? false : Object.freeze({ ...DEFAULT_IDENTITY_HEADERS, ...rc.identityHeaders });
     if (identityHeaders) for (const n of Object.values(identityHeaders)) headerNames.add(n);
+    // A header that carries identity through a placeholder is an identity header: stripped from every client request.
+    for (const [n, v] of Object.entries(rc.setRequestHeaders)) if (template(v, `routes[${index}].setRequestHeaders.${n}`).dynamic) headerNames.add(n);
+    const basic = rc.upstreamAuth?.basic;
     const policy = rc.public ? undefined : typeof rc.policy === 'string' ? policies.named.get(rc.policy) : rc.policy ? policies.compile(rc.policy) : undefined;
     // Every route has every field, in one order (absent ones undefined): one hidden class, so match and
     // decide read routes monomorphically; the fields they read come first, on the object's first cache line.
@@ -329,6 +345,8 @@ export function compileConfig(config: Config): CompiledConfig {
       origin: from.origin,
       bearer: rc.bearer === false ? false : { audiences: Object.freeze(rc.bearer === true ? (config.idp.audiences ?? [config.idp.clientId]) : rc.bearer.audiences) },
       upstream: Object.freeze({ protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host }),
+      rewrite: rc.regex === undefined ? compileRewrite(from.prefix, rc.stripPrefix, rc.rewrite) : compileRewrite('/', false, rc.rewrite),
+      basicAuth: basic ? Object.freeze({ user: template(basic.user, `routes[${index}].upstreamAuth.basic.user`), passwordFile: basic.passwordFile }) : undefined,
       identityHeaders,
       passAccessToken: rc.passAccessToken,
       setRequestHeaders: Object.freeze(Object.entries(rc.setRequestHeaders).map(([k, v]) => Object.freeze([k, v] as const))),

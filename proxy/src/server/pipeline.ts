@@ -226,8 +226,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   }
 
   /** Step 6 on req.headers, before the proxy library sees the request. */
-  function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
-    req.url = upstreamPath(route, x.path!, x.query!);
+  function applyIdentity(req: IncomingMessage, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined, url: string): void {
+    req.url = url;
     // The upstream's virtual host is the host that was matched and authorized, never the raw header's spelling
     // ("APP.example.com.:443") or a Host the trusted X-Forwarded-Host overrode.
     if (route.preserveHost) req.headers.host = x.host!;
@@ -243,20 +243,40 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     });
   }
 
+  /**
+   * The upstream request-target of an authorized request (the route's rewrite applied to the path the policy decided
+   * on), or undefined when the rewrite makes no canonical path: then logged (`rewrite-refused`, with the details the
+   * client is not shown) and refused with 400.
+   */
+  function targetOf(x: Exchange, route: Route): string | undefined {
+    // Most routes rewrite nothing: no result object per request.
+    if (route.rewrite === undefined) return x.query === '' ? route.upstream.basePath + x.path! || '/' : `${route.upstream.basePath}${x.path!}?${x.query!}`;
+    const target = upstreamPath(route, x.path!, x.query!);
+    if (target.ok) return target.path;
+    x.decision = 'rewrite-refused';
+    rt.logger.warn({ event: 'rewrite-refused', requestId: x.id, route: route.name, path: x.path!, reason: target.reason });
+    return undefined;
+  }
+
   function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined): void {
+    const url = targetOf(x, route);
+    if (url === undefined) {
+      const reason = 'the route’s path rewrite makes no valid application path of this one';
+      return answer(req, res, 400, badRequestPage({ reason, requestId: x.id }), { error: 'bad_request', reason, requestId: x.id });
+    }
     const assertion = assertionFor(route, principal);
     if (typeof assertion === 'object') {
       assertion.then(
-        (value) => finishForward(req, res, x, route, principal, value),
+        (value) => finishForward(req, res, x, route, principal, value, url),
         (e: Error) => internalError(rt, req, res, e),
       );
     } else {
-      finishForward(req, res, x, route, principal, assertion);
+      finishForward(req, res, x, route, principal, assertion, url);
     }
   }
 
-  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
-    applyIdentity(req, x, route, principal, assertion);
+  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined, url: string): void {
+    applyIdentity(req, x, route, principal, assertion, url);
     // Authorized: now the client may send the body it announced (see the server's checkContinue listener).
     if (req.headers.expect !== undefined) res.writeContinue();
     // From here the forwarder's completion (on the response's close) writes the log line, with the upstream's time.
@@ -345,6 +365,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (principal) x.identity = principal.identity;
     if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') return fail(401, 'Unauthorized');
     if (decision.outcome !== 'allow') return fail(403, 'Forbidden');
+    const url = targetOf(x, route);
+    if (url === undefined) return fail(400, 'Bad Request');
     // Admitted: from now on re-admitted by every sweep, and closed once its session ends or the policy refuses it.
     const open = rt.websockets.add({
       socket,
@@ -359,7 +381,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       ...(principal && bearer !== undefined ? { bearer } : {}),
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
     });
-    applyIdentity(req, x, route, principal, await assertionFor(route, principal));
+    applyIdentity(req, x, route, principal, await assertionFor(route, principal), url);
     const handle = rt.forwarder.ws(req, socket, head, route, (r) => {
       x.upstreamMs = r.upstreamMs;
       logUpgrade(rt, req, x, r.status);

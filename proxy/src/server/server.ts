@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { wrap } from '../errors.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
+import { prepareIdentityHeaders } from '../forward/identity-headers.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
 import { createPagesApp } from '../pages/app.js';
@@ -161,7 +162,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const cookieBase = config.session.cookieName;
   const forwarder = new Forwarder({ reservedCookie: (name) => isOwnCookie(cookieBase, name), onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
-  // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
+  // Upstream pools (and their TLS files) and header plans (and Basic password files) are made now: a missing file
+  // fails the start, not a request.
+  prepareIdentityHeaders(snapshot.compiled.table.routes);
   forwarder.prepare(snapshot.compiled.table.routes);
   const now = options.now ?? Date.now;
   const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
@@ -290,6 +293,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       }
       try {
         const candidate = makeSnapshot(next);
+        prepareIdentityHeaders(candidate.compiled.table.routes);
         forwarder.prepare(candidate.compiled.table.routes);
         snapshot = candidate;
       } catch (e) {
