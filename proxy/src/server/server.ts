@@ -14,6 +14,7 @@ import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
+import { IdentitySource } from '../oidc/identity.js';
 import { createPagesApp } from '../pages/app.js';
 import { PATHS } from '../pages/paths.js';
 import { parseCidr, type Cidr } from '../policy/cidr.js';
@@ -158,7 +159,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   // Upstream pools (and their TLS files) are made now: a missing file fails the start, not a request.
   forwarder.prepare(snapshot.compiled.table.routes);
-  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, now: options.now ?? Date.now };
+  const identities = new IdentitySource(oidc, logger);
+  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, identities, signer, forwarder, now: options.now ?? Date.now };
   metrics.sessionsFrom(() => store.count());
 
   try {
