@@ -66,7 +66,7 @@ export function benchSession(i: number, now: number): { identity: Identity; toke
     JSON.stringify({ id_token: idTokenFor(claimsText), access_token: random(32).toString('base64url'), token_type: 'Bearer', expires_in: 3600 }),
   ) as { id_token: string; access_token: string };
   const claims = JSON.parse(claimsText) as Record<string, unknown>;
-  const identity = identityFromClaims(claims, { user: 'preferred_username', groups: 'groups' });
+  const identity = identityFromClaims(claims, { user: 'preferred_username', groups: 'groups' }, { now });
   const tokens: SessionTokens = { idToken: response.id_token, accessToken: response.access_token, accessTokenExpiresAt: now + 3_600_000 };
   return { identity, tokens, idpSid: claims.sid as string };
 }

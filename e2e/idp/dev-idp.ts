@@ -45,6 +45,27 @@ export interface DevIdpOptions {
   adapter?: ReturnType<typeof createMemoryAdapter>;
   /** Default true. false: no RP-initiated logout — the discovery document names no end_session_endpoint. */
   endSession?: boolean;
+  /** How ID tokens and refresh answers are shaped, to mimic a real provider's conventions (see {@link ClaimShapeOptions}). */
+  claimShape?: ClaimShapeOptions;
+}
+
+/**
+ * Claim-shape personas: the conventions of real providers that a relying party must cope with. Each option changes
+ * what the dev IdP issues, nothing else.
+ */
+export interface ClaimShapeOptions {
+  /** Refresh answers carry no ID token (OIDC Core §12.2 allows it; many providers do so). */
+  noIdTokenOnRefresh?: boolean;
+  /** Claims released at the userinfo endpoint only, never in an ID token (e.g. `['groups']`, as Okta's default). */
+  userinfoOnlyClaims?: string[];
+  /** More claim names released with the `profile` scope (e.g. `realm_access`, `https://example.com/groups`). */
+  releaseClaims?: string[];
+  /** Replaces `auth_time` in every ID token (`0`, as some providers send); `null` leaves it out. */
+  authTime?: number | null;
+  /** The `amr` of a password sign-in, instead of `['pwd']` (e.g. `['pwd', 'webauthn']`). */
+  passwordAmr?: string[];
+  /** acr_values are ignored (never a one-time code asked for them) and ID tokens carry no `acr`. */
+  ignoreAcrValues?: boolean;
 }
 
 /** Options of `backchannelLogout`. */
@@ -109,6 +130,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const provider = new Provider(issuer, configuration(options, accounts, keys.map((k) => k.privateJwk)));
   // Every ID token carries `sid` (oidc-provider only adds it for clients registered for back-channel logout).
   provider.Client.prototype.includeSid = () => true;
+  applyClaimShape(provider, options.claimShape);
   provider.use(endSessionWithoutConfirmation(issuer));
   provider.on('authorization.success', (ctx: KoaContext) => {
     const { session, client } = ctx.oidc;
@@ -126,7 +148,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   });
   provider.on('server_error', (_ctx: KoaContext, error: Error) => console.error('dev IdP: server error:', error));
 
-  const interactions = createInteractionHandler(provider, accounts);
+  const interactions = createInteractionHandler(provider, accounts, {
+    ...(options.claimShape?.passwordAmr ? { passwordAmr: options.claimShape.passwordAmr } : {}),
+    ...(options.claimShape?.ignoreAcrValues ? { ignoreAcrValues: true } : {}),
+  });
   const callback = provider.callback();
   handle = (req, res) => {
     interactions(req, res)
@@ -202,9 +227,11 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
   const accessTokenTtl = options.accessTokenTtl ?? 300;
   const policy = interactionPolicy.base();
   // `acr_values=mfa` (voluntary in OIDC) is honoured like an essential request: no mfa session, no skipping the forms.
-  policy.get('login')?.checks.add(
-    new interactionPolicy.Check('acr_mfa', 'a multi-factor sign-in was requested', (ctx) => requestsMfa(ctx.oidc.params.acr_values) && ctx.oidc.acr !== 'mfa'),
-  );
+  if (!options.claimShape?.ignoreAcrValues) {
+    policy.get('login')?.checks.add(
+      new interactionPolicy.Check('acr_mfa', 'a multi-factor sign-in was requested', (ctx) => requestsMfa(ctx.oidc.params.acr_values) && ctx.oidc.acr !== 'mfa'),
+    );
+  }
   return {
     adapter: options.adapter ?? createMemoryAdapter(),
     clients: options.clients.map((client) => ({
@@ -232,7 +259,7 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
       iss: null,
       openid: ['sub', 'acr', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
-      profile: ['name', 'preferred_username', 'groups', 'given_name', 'family_name', 'nickname', 'picture', 'locale', 'zoneinfo', 'updated_at', 'department', 'roles'],
+      profile: ['name', 'preferred_username', 'groups', 'given_name', 'family_name', 'nickname', 'picture', 'locale', 'zoneinfo', 'updated_at', 'department', 'roles', ...(options.claimShape?.releaseClaims ?? [])],
     },
     conformIdTokenClaims: false,
     acrValues: ['pwd', 'mfa'],
@@ -279,8 +306,18 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
     },
     findAccount(_ctx: KoaContext, sub: string) {
       const account = accounts.bySub(sub);
+      const userinfoOnly = options.claimShape?.userinfoOnlyClaims ?? [];
       // Claims are read at issue time, so updateAccount shows in the next token.
-      return account && { accountId: sub, claims: () => ({ ...account.claims }) };
+      return (
+        account && {
+          accountId: sub,
+          claims: (use: string) => {
+            const claims: Record<string, unknown> = { ...account.claims };
+            if (use === 'id_token') for (const claim of userinfoOnly) delete claims[claim];
+            return claims;
+          },
+        }
+      );
     },
     // Every client is first-party here: grant whatever OIDC scopes and claims it asks for, so there is no consent page.
     async loadExistingGrant(ctx: KoaContext) {
@@ -295,6 +332,32 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
       return grant;
     },
   };
+}
+
+/** Applies {@link ClaimShapeOptions} that act on what oidc-provider issues (ID token payloads, token answers). */
+function applyClaimShape(provider: Provider, shape: ClaimShapeOptions | undefined): void {
+  if (!shape) return;
+  if (shape.authTime !== undefined || shape.ignoreAcrValues) {
+    // auth_time and acr come from the IdP's session, not the account: rewritten in the payload of each ID token.
+    const idToken = provider.IdToken.prototype as { payload(): Promise<Record<string, unknown>> };
+    const payload = idToken.payload;
+    idToken.payload = async function shapedPayload(this: unknown) {
+      const claims = await payload.call(this);
+      if ('auth_time' in claims && shape.authTime !== undefined) {
+        if (shape.authTime === null) delete claims.auth_time;
+        else claims.auth_time = shape.authTime;
+      }
+      if (shape.ignoreAcrValues) delete claims.acr;
+      return claims;
+    };
+  }
+  if (shape.noIdTokenOnRefresh) {
+    provider.use(async (ctx: KoaContext, next: Next) => {
+      await next();
+      const body = ctx.body as Record<string, unknown> | undefined;
+      if (ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token' && body && typeof body === 'object' && 'id_token' in body) delete body.id_token;
+    });
+  }
 }
 
 // Routes where oidc-provider answers with a sign-out confirmation page: RP-initiated logout, and the

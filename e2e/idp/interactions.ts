@@ -17,8 +17,16 @@ export function requestsMfa(acrValues: string | undefined): boolean {
   return (acrValues ?? '').split(' ').includes('mfa');
 }
 
+/** Options of {@link createInteractionHandler}. */
+export interface InteractionOptions {
+  /** The `amr` of a password sign-in (default `['pwd']`). */
+  passwordAmr?: string[];
+  /** `acr_values=mfa` does not bring the one-time code form (only an account that always uses it gets it). */
+  ignoreAcrValues?: boolean;
+}
+
 /** Builds the interaction handler over `provider` and `accounts`. */
-export function createInteractionHandler(provider: Provider, accounts: AccountStore): InteractionHandler {
+export function createInteractionHandler(provider: Provider, accounts: AccountStore, options: InteractionOptions = {}): InteractionHandler {
   // Interactions whose password was right and that now wait for the one-time code: uid → login.
   // The uid is only usable with the browser's interaction cookie, which oidc-provider checks.
   const awaitingOtp = new Map<string, string>();
@@ -54,12 +62,12 @@ export function createInteractionHandler(provider: Provider, accounts: AccountSt
     if (!account) {
       return sendHtml(res, 200, loginPage({ action: `${base}/login`, clientId: interaction.params.client_id, login, error: 'Wrong username or password.' }));
     }
-    if (account.mfa || requestsMfa(interaction.params.acr_values)) {
+    if (account.mfa || (!options.ignoreAcrValues && requestsMfa(interaction.params.acr_values))) {
       if (awaitingOtp.size >= PENDING_LIMIT) awaitingOtp.delete(awaitingOtp.keys().next().value as string);
       awaitingOtp.set(interaction.uid, account.login);
       return redirect(res, base);
     }
-    await finish(req, res, { login: { accountId: account.claims.sub, amr: ['pwd'], acr: 'pwd', remember: true } });
+    await finish(req, res, { login: { accountId: account.claims.sub, amr: options.passwordAmr ?? ['pwd'], acr: 'pwd', remember: true } });
   }
 
   async function submitOtp(req: IncomingMessage, res: ServerResponse, interaction: Interaction): Promise<void> {

@@ -152,11 +152,11 @@ describe('email and domain rules', () => {
     assert.deepEqual(headerValues(req.rawHeaders, 'x-forwarded-email'), []);
     const claims = await assertionOf(req, 'eng.localhost');
     assert.equal(claims.email, undefined);
-    // email_verified given as the string "false" counts as false; an absent claim does not.
+    // email_verified given as the string "false" counts as false; an absent claim too (idp.assumeEmailVerified unset).
     await assertDenied('unverified-string', 'domain.localhost', 'email-unverified');
     assert.deepEqual(headerValues((await assertAllowed('unverified-string', 'any.localhost')).rawHeaders, 'x-forwarded-email'), []);
-    const absent = await assertAllowed('no-verified-claim', 'domain.localhost');
-    assert.deepEqual(headerValues(absent.rawHeaders, 'x-forwarded-email'), ['nv@example.com']);
+    await assertDenied('no-verified-claim', 'domain.localhost', 'email-unverified');
+    assert.deepEqual(headerValues((await assertAllowed('no-verified-claim', 'any.localhost')).rawHeaders, 'x-forwarded-email'), []);
   });
 
   test('eve’s two-@ email matches no domain, neither the last part nor the middle', { timeout: 30_000 }, async () => {

@@ -148,3 +148,29 @@ test('the example configurations are valid', () => {
     assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
   }
 });
+
+test('idp claim keys: defaults (userinfo auto, email unverified unless assumed, RFC 8176 mfa with mfaAcrValues as acr), and what they compile to', async () => {
+  const { compileConfig } = await import('../routes/compile.js');
+  const withIdp = (lines: string) => base().replace('  clientSecret: s3cret\n', `  clientSecret: s3cret\n${lines}`);
+  const plain = loadConfigText(withIdp('  mfaAcrValues: [urn:example:mfa]\n'), 'f.yaml');
+  assert.ok(plain.ok, plain.ok ? '' : plain.errors.map(formatIssue).join('\n'));
+  assert.equal(plain.config.idp.userinfo, 'auto');
+  assert.equal(plain.config.idp.assumeEmailVerified, false);
+  assert.deepEqual(plain.config.idp.claims, { user: 'preferred_username', groups: 'groups', email: 'email', name: 'name' });
+  const mfa = compileConfig(plain.config).mfa;
+  assert.ok(mfa.amr.includes('otp') && mfa.amr.includes('hwk') && !mfa.amr.includes('pwd'));
+  assert.deepEqual(mfa.acr, ['urn:example:mfa'], 'acr defaults to mfaAcrValues');
+
+  const custom = loadConfigText(withIdp('  claims: { groups: realm_access.roles, groupsDelimiter: "," }\n  userinfo: always\n  mfa: { amr: [webauthn], acr: [] }\n'), 'f.yaml');
+  assert.ok(custom.ok, custom.ok ? '' : custom.errors.map(formatIssue).join('\n'));
+  assert.equal(custom.config.idp.claims.groups, 'realm_access.roles');
+  assert.equal(custom.config.idp.claims.user, 'preferred_username');
+  assert.deepEqual(compileConfig(custom.config).mfa, { amr: ['webauthn'], acr: [] });
+
+  // A mapping under which no sign-in could ever count as multi-factor is an error, at its line.
+  const none = withIdp('  mfa: { amr: [] }\n');
+  const [error] = errors(none);
+  assert.match(error!, new RegExp(`^f\\.yaml:${lineOf(none, 'mfa:')}:\\d+: .*no \`mfa\` rule could ever pass`));
+  assert.match(errors(withIdp('  userinfo: sometimes\n'))[0]!, /userinfo/);
+  assert.match(errors(withIdp('  claims: { groupsDelimiter: "" }\n'))[0]!, /groupsDelimiter/);
+});

@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { durationSchema } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
 import { cidrSchema } from '../policy/cidr.js';
+import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 
 const cidr = cidrSchema;
+const claimName = z.string().min(1);
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^`|~-]+$/, 'invalid HTTP header name');
 
 /**
@@ -168,12 +170,31 @@ export const configSchema = z.strictObject({
     scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
     claims: z
       .strictObject({
-        user: z.string().default('preferred_username').describe('Claim naming the user.'),
-        groups: z.string().default('groups').describe('Claim carrying the groups.'),
+        user: claimName.default('preferred_username').describe('Claim naming the user; without it the user is `sub` (logged once per user). A claim name is an exact top-level key (`https://example.com/user`), else a dot path into nested claims (`realm_access.roles`).'),
+        groups: claimName.default('groups').describe('Claim carrying the groups: an array of strings, or one string (one group, or split with groupsDelimiter). Missing: no groups (logged once per user).'),
+        email: claimName.default('email').describe('Claim carrying the email address. `email_verified` vouches only for the `email` claim: an address taken from another claim counts as unverified unless assumeEmailVerified.'),
+        name: claimName.default('name').describe('Claim carrying the display name.'),
+        groupsDelimiter: z.string().min(1).optional().describe('Splits a groups claim that is one string (`"engineering,staff"` with ","); each part is trimmed, empty parts dropped. Without it a string is one group.'),
       })
-      .default({ user: 'preferred_username', groups: 'groups' }),
+      .default({ user: 'preferred_username', groups: 'groups', email: 'email', name: 'name' })
+      .describe('Which claims make the identity, from the ID token and (see userinfo) the userinfo endpoint.'),
+    userinfo: z
+      .enum(['auto', 'always', 'never'])
+      .default('auto')
+      .describe('When to call the IdP\'s userinfo endpoint (with the access token) for claims: `auto` when the ID token lacks a claim of `claims` and whenever a refresh answer has no ID token; `always` at every sign-in and refresh; `never`. Its `sub` must equal the ID token\'s, or the sign-in is refused (the session ended at a refresh). Its claims win over the ID token\'s, except those describing the token or the sign-in (`sub`, `iss`, `aud`, `auth_time`, `amr`, `acr`, ...).'),
+    assumeEmailVerified: z
+      .boolean()
+      .default(false)
+      .describe('Count an email the IdP sends without `email_verified` as verified. Only for an IdP that hands out verified addresses alone (a corporate directory); by default a missing `email_verified` means unverified (no `email`/`domain` match, no email upstream). An explicit `false` is never overridden.'),
+    mfa: z
+      .strictObject({
+        amr: z.array(z.string().min(1)).optional().describe(`\`amr\` values that count as multi-factor, replacing the default (the RFC 8176 values naming a second factor: ${RFC8176_MFA_AMR.join(', ')}). Add your IdP's own names (\`webauthn\`, Entra's \`ngcmfa\`) here.`),
+        acr: z.array(z.string().min(1)).optional().describe('`acr` values that count as multi-factor (for an IdP that sends no `amr`); default: mfaAcrValues.'),
+      })
+      .optional()
+      .describe('What the `mfa` rule counts as multi-factor: a sign-in whose `amr` holds one of `amr`, or whose `acr` is one of `acr`.'),
     audiences: z.array(z.string().min(1)).optional().describe('Accepted `aud` of bearer tokens (default: clientId).'),
-    mfaAcrValues: z.array(z.string().min(1)).default([]).describe('acr_values sent to the IdP when an `mfa` rule needs a step-up, and at the first sign-in to a route that needs MFA of everybody.'),
+    mfaAcrValues: z.array(z.string().min(1)).default([]).describe('acr_values sent to the IdP when an `mfa` rule needs a step-up, and at the first sign-in to a route that needs MFA of everybody; an `acr` among them counts as multi-factor unless idp.mfa.acr says otherwise.'),
     allowInsecureHttp: z.boolean().default(false).describe('Allow http:// for the IdP and publicUrl (development only).'),
   }),
   session: z.strictObject({

@@ -47,6 +47,10 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   if (Array.isArray(idp.scopes) && !idp.scopes.includes('openid')) {
     issues.push({ path: ['idp', 'scopes'], message: 'idp.scopes must include "openid"' });
   }
+  if (idp.mfa && Array.isArray(idp.mfa.amr) && idp.mfa.amr.length === 0) {
+    const acr = Array.isArray(idp.mfa.acr) ? idp.mfa.acr : Array.isArray(idp.mfaAcrValues) ? idp.mfaAcrValues : [];
+    if (acr.length === 0) issues.push({ path: ['idp', 'mfa', 'amr'], message: 'idp.mfa counts no amr and no acr value as multi-factor, so no `mfa` rule could ever pass: list some (or remove idp.mfa for the RFC 8176 defaults)' });
+  }
   if (str(session.secret) && Buffer.byteLength(session.secret, 'utf8') < MIN_SECRET_BYTES) {
     issues.push({ path: ['session', 'secret'], message: `session.secret must be at least ${MIN_SECRET_BYTES} bytes (generate one with "drawbridge keygen")` });
   }

@@ -171,7 +171,7 @@ export class AssertionSigner {
       sub: identity.sub,
       user: identity.user,
       // Like the email header: an address the IdP did not verify is not identity.
-      email: identity.emailVerified === false ? undefined : identity.email,
+      email: identity.emailVerified === true ? identity.email : undefined,
       ...groupsClaim(identity.groups),
       name: identity.name,
       sid: subject.sidHash,

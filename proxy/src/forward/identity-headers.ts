@@ -267,8 +267,8 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, i
   const plan = planFor(route);
   if (identity && plan.user !== undefined) {
     headers[plan.user] = encodeHeaderValue(identity.user);
-    // An address the IdP says it did not verify is anyone's to claim ("nOAuth"): never passed as identity.
-    if (identity.email !== undefined && identity.emailVerified !== false) headers[plan.email!] = encodeHeaderValue(identity.email);
+    // An address the IdP did not say it verified is anyone's to claim ("nOAuth"): never passed as identity.
+    if (identity.email !== undefined && identity.emailVerified === true) headers[plan.email!] = encodeHeaderValue(identity.email);
     if (identity.groups.length > 0) {
       const groups = encodeGroups(identity.groups);
       headers[plan.groups!] = groups.value;

@@ -1,36 +1,133 @@
-// oidc/claims.ts — ID token (or access token) claims → the Identity the policy, headers and
-// assertion use. Defensive about claim shapes: an IdP is input like any other.
+// oidc/claims.ts — ID token (and userinfo, or bearer token) claims → the Identity the policy, headers and
+// assertion use. Pure. Defensive about claim shapes: an IdP is input like any other.
+import { claimAt } from '../policy/claim-path.js';
 import type { Identity } from '../policy/input.js';
 
+/** Which claims make the identity (`idp.claims`): names are exact keys, else dot paths (policy/claim-path.ts). */
 export interface ClaimNames {
   user: string;
   groups: string;
+  /** Default `email`. */
+  email?: string;
+  /** Default `name`. */
+  name?: string;
+  /** Splits a groups claim that is one string; without it such a string is one group. */
+  groupsDelimiter?: string;
+}
+
+/** What else building an identity takes. */
+export interface IdentityOptions {
+  /** ms since the epoch: an `auth_time` later than this (beyond clock skew) is unknown. */
+  now: number;
+  /** `idp.assumeEmailVerified`: an email without `email_verified` counts as verified. */
+  assumeEmailVerified?: boolean;
 }
 
 const MAX_GROUPS = 5000;
+/**
+ * An `auth_time` before this (2001-09-09, 1e9 s) is a placeholder (`0`, `1`), never a sign-in: unknown. And one more
+ * than the skew ahead of Drawbridge's clock is no sign-in that happened yet.
+ */
+const EARLIEST_AUTH_TIME_SEC = 1_000_000_000;
+const AUTH_TIME_SKEW_SEC = 300;
 
 /**
- * Builds an Identity. `groups` may be an array (non-strings dropped) or a single string, taken as ONE
- * group (never split on commas); anything else means no groups. `email_verified: false` is kept so
- * `email`/`domain` rules refuse the email. The user is the configured claim, else `sub`.
+ * Claims that describe the token or the sign-in rather than the user: the ID token's alone, never taken from a
+ * userinfo answer (which could otherwise claim a stronger or fresher sign-in than the ID token did).
  */
-export function identityFromClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames): Identity {
+export const SIGN_IN_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'azp', 'at_hash', 'c_hash', 's_hash', 'sid', 'auth_time', 'amr', 'acr']);
+
+/**
+ * Builds an Identity. `groups` may be an array (non-strings dropped) or a single string: one group, or split on
+ * `groupsDelimiter` (parts trimmed, empty ones dropped); anything else means no groups. The email is verified only
+ * when `email_verified` says so for the `email` claim (`true` or `"true"`), or the claim is absent and
+ * `assumeEmailVerified` is set; an explicit false always stands. The user is the configured claim, else `sub`.
+ * `auth_time` counts only when it is a plausible time ({@link usableAuthTime}).
+ */
+export function identityFromClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames, options: IdentityOptions): Identity {
   const sub = typeof claims.sub === 'string' ? claims.sub : '';
-  const userClaim = claims[names.user];
+  const user = nonEmptyString(claimAt(claims, names.user));
   const identity: Identity = {
     sub,
-    user: typeof userClaim === 'string' && userClaim !== '' ? userClaim : sub,
-    groups: stringList(claims[names.groups]).slice(0, MAX_GROUPS),
+    user: user ?? sub,
+    groups: groupList(claimAt(claims, names.groups), names.groupsDelimiter).slice(0, MAX_GROUPS),
     amr: stringList(claims.amr),
     claims: { ...claims },
   };
-  if (typeof claims.email === 'string' && claims.email !== '') identity.email = claims.email;
-  if (typeof claims.email_verified === 'boolean') identity.emailVerified = claims.email_verified;
-  else if (claims.email_verified === 'false') identity.emailVerified = false;
-  if (typeof claims.name === 'string' && claims.name !== '') identity.name = claims.name;
+  const email = nonEmptyString(claimAt(claims, names.email ?? 'email'));
+  if (email !== undefined) {
+    identity.email = email;
+    identity.emailVerified = statedEmailVerified(claims, names) ?? options.assumeEmailVerified === true;
+  }
+  const name = nonEmptyString(claimAt(claims, names.name ?? 'name'));
+  if (name !== undefined) identity.name = name;
   if (typeof claims.acr === 'string') identity.acr = claims.acr;
-  if (typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time)) identity.authTime = claims.auth_time;
+  const authTime = usableAuthTime(claims.auth_time, options.now);
+  if (authTime !== undefined) identity.authTime = authTime;
   return identity;
+}
+
+/**
+ * What `email_verified` says of the email the identity uses: a boolean (or the strings `"true"`/`"false"` some IdPs
+ * send), or undefined when it says nothing — absent, another type, or the email is taken from another claim than
+ * `email` (`email_verified` vouches for `email` only).
+ */
+export function statedEmailVerified(claims: Readonly<Record<string, unknown>>, names: Pick<ClaimNames, 'email'>): boolean | undefined {
+  if ((names.email ?? 'email') !== 'email') return undefined;
+  const v = claims.email_verified;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return undefined;
+}
+
+/** `auth_time` in seconds when it is a plausible sign-in time: a finite number from 2001 to `now` (+ 5 min skew). */
+export function usableAuthTime(value: unknown, now: number): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  if (value < EARLIEST_AUTH_TIME_SEC || value > now / 1000 + AUTH_TIME_SKEW_SEC) return undefined;
+  return value;
+}
+
+/**
+ * The mapped claims (`user`, `groups`, `email`, `name`) these claims lack, by their configured names: with
+ * `idp.userinfo: auto`, any of them sends Drawbridge to the userinfo endpoint.
+ */
+export function absentClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames): string[] {
+  const wanted = [names.user, names.groups, names.email ?? 'email', names.name ?? 'name'];
+  return wanted.filter((n) => claimAt(claims, n) === undefined);
+}
+
+/** The user and groups claims these claims lack or carry unusably (logged: the user falls back to `sub`, groups are none). */
+export function missingIdentityClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames): string[] {
+  const missing: string[] = [];
+  if (nonEmptyString(claimAt(claims, names.user)) === undefined) missing.push(names.user);
+  const groups = claimAt(claims, names.groups);
+  if (typeof groups !== 'string' && !Array.isArray(groups)) missing.push(names.groups);
+  return missing;
+}
+
+/**
+ * The ID token's claims with the userinfo answer's over them, except the sign-in claims ({@link SIGN_IN_CLAIMS}),
+ * which stay the ID token's. An email and its `email_verified` travel together: when userinfo names the email, the
+ * ID token's `email_verified` (which vouched for the ID token's address) is dropped for userinfo's own.
+ */
+export function mergeUserinfo(idToken: Readonly<Record<string, unknown>>, userinfo: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...idToken };
+  if (Object.hasOwn(userinfo, 'email')) delete merged.email_verified;
+  // defineProperty, not assignment: a `__proto__` key from JSON must stay a claim, never become the prototype.
+  for (const [key, value] of Object.entries(userinfo)) {
+    if (!SIGN_IN_CLAIMS.has(key)) Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return merged;
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function groupList(value: unknown, delimiter: string | undefined): string[] {
+  if (typeof value === 'string' && delimiter !== undefined) return value.split(delimiter).map((g) => g.trim()).filter((g) => g !== '');
+  return stringList(value);
 }
 
 function stringList(value: unknown): string[] {

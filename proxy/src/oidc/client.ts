@@ -145,6 +145,21 @@ export class OidcClient {
     return set;
   }
 
+  /** True when the IdP's discovery document names a userinfo endpoint. */
+  get hasUserinfo(): boolean {
+    return this.config?.serverMetadata().userinfo_endpoint !== undefined;
+  }
+
+  /**
+   * The userinfo endpoint's claims for this access token (a JSON answer; a signed one only when the client is
+   * registered for it). Whether its `sub` is the expected one is the caller's check (oidc/identity.ts).
+   */
+  async userinfo(accessToken: string): Promise<Record<string, unknown>> {
+    const claims = await oidc.fetchUserInfo(this.requireConfig(), accessToken, oidc.skipSubjectCheck);
+    this.lastContact = Date.now();
+    return { ...claims };
+  }
+
   /**
    * The IdP's end_session_endpoint URL with id_token_hint, or undefined when the IdP has none. `state` (RP-Initiated
    * Logout 1.0) comes back as a query parameter of `postLogoutRedirectUri`, which itself must stay exactly the

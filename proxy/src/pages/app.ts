@@ -6,7 +6,7 @@ import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
 import * as oidc from 'openid-client';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
-import { identityFromClaims } from '../oidc/claims.js';
+import { SubjectMismatchError } from '../oidc/identity.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
 import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
 import { handoffCookieName, loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
@@ -251,7 +251,10 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     let tokens;
     try {
       const callbackUrl = new URL(`${cfg().publicOrigin}${PATHS.callback}?${x.query}`);
-      tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier, ...(attempt.maxAge !== undefined ? { maxAge: attempt.maxAge } : {}) });
+      // No maxAge here: openid-client would refuse an `auth_time` of 0 or none as "too old" (the user told "please start
+      // again", forever). A step-up's max_age is checked below (unmetStepUp, which names a missing auth_time); a first
+      // sign-in's is the route's policy's to judge, which asks for a step-up.
+      tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier });
     } catch (e) {
       // The IdP unreachable, or its token endpoint answering 5xx / 429 / 408: an outage, not a bad sign-in response.
       // Still no session (fail closed); the browser gets the 503 page and may start again once the IdP is back.
@@ -264,11 +267,22 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     }
     const now = rt.now();
     const claims = tokens.claims ?? {};
-    const identity = identityFromClaims(claims, cfg().config.idp.claims);
-    if (!identity.sub) return failSignIn(400, 'The identity provider sent no subject.');
+    if (typeof claims.sub !== 'string' || !claims.sub) return failSignIn(400, 'The identity provider sent no subject.');
+    let identity;
+    try {
+      identity = await rt.identities.signIn(tokens, cfg().config.idp, now, x.id);
+    } catch (e) {
+      // The userinfo endpoint (idp.userinfo): unavailable is an outage like the token endpoint's; anything else refuses.
+      if (isIdpOutage(e)) {
+        const status = idpErrorStatus(e);
+        rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', step: 'userinfo', requestId: x.id, error: (e as Error).message, ...(status !== undefined ? { idpStatus: status } : {}) });
+        return idpUnavailable(req, res, x);
+      }
+      return failSignIn(e instanceof SubjectMismatchError ? 403 : 502, 'The identity provider did not confirm who you are (its userinfo answer was refused).', (e as Error).message);
+    }
     x.identity = identity;
     if (attempt.stepUp) {
-      const missing = unmetStepUp(attempt.stepUp, identity, Math.floor(now / 1000));
+      const missing = unmetStepUp(attempt.stepUp, identity, Math.floor(now / 1000), cfg().mfa);
       if (missing.length > 0) {
         x.decision = 'step-up-failed';
         rt.metrics.signIn('step-up-failed');

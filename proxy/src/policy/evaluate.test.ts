@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MONDAY_1030_UTC, identity, input } from './fixture.case.js';
 import { checkPolicies, compilePolicies, decide, describeRule, type Decision } from './evaluate.js';
+import { RFC8176_MFA_AMR } from './rules/mfa.js';
 import type { Identity, PolicyInput } from './input.js';
 import { policySchema, type PolicyConfig, type RuleConfig } from './schema.js';
 
@@ -415,7 +416,7 @@ test('signInNeed reaches the anonymous decision only: sign-in carries it, a sign
 
 /** The test's own reading of "this sign-in brings that need" (the rules' definitions, SPEC §5). */
 function meets(need: { mfa?: boolean; acr?: readonly string[]; maxAge?: number }, who: Identity, now: number): boolean {
-  if (need.mfa && !who.amr.some((a) => ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'sc'].includes(a))) return false;
+  if (need.mfa && !who.amr.some((a) => RFC8176_MFA_AMR.includes(a))) return false;
   if (need.acr && (who.acr === undefined || !need.acr.includes(who.acr))) return false;
   if (need.maxAge !== undefined && (who.authTime === undefined || now - who.authTime * 1000 > need.maxAge * 1000)) return false;
   return true;

@@ -1,7 +1,8 @@
 // policy/evaluate.ts — the policy engine: compiles policies once (named ones by reference), checks
 // references and cycles for `validate`, and decides each request (allow, deny, sign-in, step-up).
 import type { PolicyInput } from './input.js';
-import type { Check, CompileContext, Reason, RuleDefinition, StepUpNeed, Verdict } from './rule.js';
+import type { Check, CompileContext, MfaMethods, Reason, RuleDefinition, StepUpNeed, Verdict } from './rule.js';
+import { DEFAULT_MFA_METHODS } from './rules/mfa.js';
 import { commonDemands, leastStepUp } from './combinators.js';
 import { RULES } from './registry.js';
 import type { PolicyConfig, RuleConfig } from './schema.js';
@@ -197,6 +198,12 @@ function structuralKey(value: unknown): string | undefined {
   return undefined;
 }
 
+/** What compiling policies takes from the rest of the configuration. */
+export interface CompileOptions {
+  /** What the `mfa` rule counts as multi-factor (default: the RFC 8176 second factors, no acr). */
+  mfa?: MfaMethods;
+}
+
 /**
  * Compiles the named policies (each once, following `policy:` references) and returns them with
  * a compiler for inline policies. Structurally identical inline policies (and rules) compile once
@@ -205,7 +212,7 @@ function structuralKey(value: unknown): string | undefined {
  * Assumes `checkPolicies` found no unknown reference or cycle; throws if one remains (a
  * programming error, never a request-time failure).
  */
-export function compilePolicies(named: Record<string, PolicyConfig>): {
+export function compilePolicies(named: Record<string, PolicyConfig>, options: CompileOptions = {}): {
   named: Map<string, CompiledPolicy>;
   compile(policy: PolicyConfig): CompiledPolicy;
 } {
@@ -215,6 +222,7 @@ export function compilePolicies(named: Record<string, PolicyConfig>): {
   const inline = new Map<string, CompiledPolicy>();
 
   const ctx: CompileContext = {
+    mfa: options.mfa ?? DEFAULT_MFA_METHODS,
     compileRule(raw: unknown): Check {
       const keys = raw !== null && typeof raw === 'object' ? entries(raw) : [];
       const def = keys.length === 1 ? BY_NAME.get(keys[0]![0]) : undefined;

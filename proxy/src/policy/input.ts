@@ -4,10 +4,13 @@
 export interface Identity {
   /** The IdP's stable subject (`sub`). */
   sub: string;
-  /** The user name: the claim named by `idp.claims.user` (default `preferred_username`), else `sub`. */
+  /** The user name: the claim named by `idp.claims.user` (default `preferred_username`), else `sub` (logged). */
   user: string;
   email?: string;
-  /** `email_verified` from the IdP; `false` means the email never matches `email`/`domain` rules. */
+  /**
+   * Whether the IdP verified `email` (`email_verified`; missing counts as false unless `idp.assumeEmailVerified`).
+   * Only `true` lets the email match `email`/`domain` rules and reach the upstream.
+   */
   emailVerified?: boolean;
   /** Groups from the claim named by `idp.claims.groups`; always an array of strings. */
   groups: readonly string[];
@@ -16,9 +19,9 @@ export interface Identity {
   amr: readonly string[];
   /** Authentication context class (`acr`) of the sign-in. */
   acr?: string;
-  /** When the user last actively authenticated, seconds since the epoch (`auth_time`). */
+  /** When the user last actively authenticated, seconds since the epoch (`auth_time`); undefined when unknown. */
   authTime?: number;
-  /** Every claim of the ID token / token, for `claim:` rules. */
+  /** Every claim of the ID token (and the userinfo answer) or bearer token, for `claim:` rules. */
   claims: Readonly<Record<string, unknown>>;
 }
 

@@ -34,8 +34,19 @@ export interface Verdict {
 
 export type Check = (input: PolicyInput) => Verdict;
 
-/** What compile() and demands() may use: compiling nested rules (combinators) and resolving named policies. */
+/** Which `amr` values and which `acr` values count as a multi-factor sign-in (`idp.mfa`, resolved by routes/compile.ts). */
+export interface MfaMethods {
+  readonly amr: readonly string[];
+  readonly acr: readonly string[];
+}
+
+/**
+ * What compile() and demands() may use: compiling nested rules (combinators), resolving named policies, and the
+ * few facts of the configuration outside `policies` that decide what a rule means (handed in, never imported).
+ */
 export interface CompileContext {
+  /** What counts as multi-factor (the `mfa` rule). */
+  readonly mfa: MfaMethods;
   compileRule(raw: unknown): Check;
   namedPolicy(name: string): Check;
   /** {@link RuleDefinition.demands} of a nested rule (undefined: it demands nothing of the sign-in). */

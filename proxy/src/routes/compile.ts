@@ -3,6 +3,8 @@
 import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../config/schema.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
+import type { MfaMethods } from '../policy/rule.js';
+import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { parseFrom } from './from.js';
 import { parseHeaderTemplate, type HeaderTemplate } from './header-template.js';
 import { compileRewrite, type PathRewrite } from './rewrite.js';
@@ -282,6 +284,13 @@ export interface CompiledConfig {
   readonly publicOrigin: string;
   /** The ports Drawbridge is reached on directly: the listener's and publicUrl's (RouteTable.servesExactly). */
   readonly ownPorts: ReadonlySet<number>;
+  /** What counts as multi-factor (`idp.mfa`, its acr defaulting to `idp.mfaAcrValues`): the `mfa` rule and the step-up check. */
+  readonly mfa: MfaMethods;
+}
+
+/** `idp.mfa` with its defaults: the RFC 8176 second factors, and `idp.mfaAcrValues` as acr. */
+export function mfaMethods(idp: Config['idp']): MfaMethods {
+  return Object.freeze({ amr: Object.freeze([...(idp.mfa?.amr ?? RFC8176_MFA_AMR)]), acr: Object.freeze([...(idp.mfa?.acr ?? idp.mfaAcrValues)]) });
 }
 
 /** The override headers a route keeps, lower-case; only names of OVERRIDE_HEADERS count (the schema allows no other). */
@@ -299,7 +308,8 @@ function template(value: string, where: string): HeaderTemplate {
 
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
 export function compileConfig(config: Config): CompiledConfig {
-  const policies = compilePolicies(config.policies);
+  const mfa = mfaMethods(config.idp);
+  const policies = compilePolicies(config.policies, { mfa });
   const globalIdle = parseDuration(config.session.idleTimeout);
   const globalMax = parseDuration(config.session.maxLifetime);
   const headerNames = new Set<string>([config.assertion.header, ...Object.values(DEFAULT_IDENTITY_HEADERS), 'X-Forwarded-Access-Token']);
@@ -373,5 +383,6 @@ export function compileConfig(config: Config): CompiledConfig {
     identityHeaderNames: Object.freeze([...headerNames]),
     publicOrigin: publicUrl.origin,
     ownPorts: Object.freeze(ownPorts),
+    mfa,
   });
 }

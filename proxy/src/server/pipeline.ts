@@ -14,7 +14,6 @@ import { upstreamPath } from '../forward/forwarder.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
-import { identityFromClaims } from '../oidc/claims.js';
 import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { createHash } from 'node:crypto';
@@ -214,7 +213,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       rt.logger.warn({ event: 'bearer', result: 'invalid', requestId: x.id, route: route.name, reason: result.reason });
       return { invalid: result.reason };
     }
-    const identity = identityFromClaims(result.claims, x.snap.compiled.config.idp.claims);
+    const identity = rt.identities.bearer(result.claims, x.snap.compiled.config.idp, now, x.id);
     const digest = createHash('sha256').update(token).digest('base64url');
     return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
   }

@@ -2,9 +2,8 @@
 // refresh in flight per session in this process; a refusal (any 4xx but 408 and 429) ends the session;
 // an unreachable or overloaded IdP (no answer, a timeout, 5xx, 408, 429) leaves the session as it is
 // (retried after a pause) — existing sessions outlive IdP outages.
-import { identityFromClaims } from '../oidc/claims.js';
-import type { Identity } from '../policy/input.js';
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
+import { SubjectMismatchError } from '../oidc/identity.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import type { Runtime } from './runtime.js';
@@ -66,16 +65,25 @@ export class Refresher {
     if (!this.due(current, rt.now())) return { state: 'valid', record: current };
     const started = performance.now();
     let answered = false;
+    /** What refused, for the log: the token endpoint, or the userinfo endpoint after it. */
+    let step: 'token' | 'userinfo' = 'token';
     try {
       const tokens = await rt.oidc.refresh(current.tokens.refreshToken!);
       answered = true;
       this.idpAnswered();
-      // The new ID token's claims replace the old ones entirely: a group removed at the IdP is gone.
-      const identity = tokens.claims ? identityFromClaims(tokens.claims, rt.snapshot().compiled.config.idp.claims) : current.identity;
-      if (identity.sub !== current.identity.sub) throw new Error('the refreshed ID token names another subject');
+      // The identity from whichever source has it (oidc/identity.ts): the new ID token's claims replace the old ones
+      // entirely, and without one the userinfo endpoint's do: a group removed at the IdP is gone.
+      const now = rt.now();
+      const refreshed = await rt.identities.refresh(tokens, current.identity, rt.snapshot().compiled.config.idp, now, requestId);
+      const { identity, source, userinfoError } = refreshed;
+      if (userinfoError !== undefined && isIdpRefusal(userinfoError)) {
+        step = 'userinfo';
+        throw userinfoError;
+      }
       const next: SessionRecord = { ...current, identity, tokens: { ...current.tokens, ...tokenFields(tokens) } };
-      if (tokens.claims && tokens.claims.auth_time === undefined && current.identity.authTime !== undefined) next.identity.authTime = current.identity.authTime;
-      keepEmailVerification(next.identity, current.identity);
+      // The userinfo endpoint unavailable: the new tokens are kept (the old refresh token may be spent), the identity
+      // stays the previous one, and the next refresh (which fetches the claims again) comes after the usual pause.
+      if (userinfoError !== undefined) next.tokens.refreshAt = Math.min(next.tokens.refreshAt ?? now + RETRY_AFTER_FAILURE_MS, now + RETRY_AFTER_FAILURE_MS);
       // Ended while the IdP answered (sign-out, back-channel logout, revoke): written only over a live session, in
       // one atomic step (a read-then-write would revive a session deleted in between).
       if (!(await rt.sessions.store.replace(next))) {
@@ -83,7 +91,11 @@ export class Refresher {
         return { state: 'ended' };
       }
       this.pausedUntil.delete(record.id);
-      rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(',') });
+      if (userinfoError !== undefined) {
+        rt.logger.warn({ event: 'refresh', result: 'userinfo-unavailable', requestId, user: identity.user, error: (userinfoError as Error).message, ...idpErrorDetail(userinfoError) });
+      } else {
+        rt.logger.info({ event: 'refresh', result: 'success', requestId, user: identity.user, groupsChanged: identity.groups.join(',') !== current.identity.groups.join(','), claimsFrom: source });
+      }
       return { state: 'valid', record: next };
     } catch (e) {
       // The same rule as the sign-in callback (oidc/client.ts): the IdP answering a 4xx other than 408 and 429 has
@@ -100,7 +112,7 @@ export class Refresher {
       // the refusal's log line carries the IdP's status and error (`idpStatus`, `idpError`), and is an `error` line
       // when the IdP refused the client itself.
       const detail = idpErrorDetail(e);
-      const subjectChanged = (e as Error).message === 'the refreshed ID token names another subject';
+      const subjectChanged = e instanceof SubjectMismatchError;
       // `invalid_grant` comes as a 400 JSON error (ResponseBodyError): a refusal by its status like any other.
       const refused = isIdpRefusal(e) || subjectChanged;
       if (refused) {
@@ -108,7 +120,7 @@ export class Refresher {
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
         const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401;
-        rt.logger.log(clientRefused ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...detail });
+        rt.logger.log(clientRefused && step === 'token' ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...(step === 'userinfo' ? { step } : {}), ...detail });
         return { state: 'ended' };
       }
       this.pausedUntil.set(record.id, rt.now() + RETRY_AFTER_FAILURE_MS);
@@ -122,15 +134,4 @@ export class Refresher {
       return { state: 'valid', record: current };
     }
   }
-}
-
-/**
- * A refresh never upgrades `email_verified`: an address that was unverified stays unverified for this session (a
- * new sign-in picks up a verification made since); a refreshed token without the claim keeps the earlier value for
- * the same address, and a changed address whose verification the token does not state counts as unverified.
- */
-export function keepEmailVerification(next: Identity, previous: Identity): void {
-  const sameEmail = next.email === previous.email;
-  if (previous.emailVerified === false && sameEmail) next.emailVerified = false;
-  else if (next.emailVerified === undefined && previous.emailVerified !== undefined) next.emailVerified = sameEmail ? previous.emailVerified : false;
 }

@@ -9,6 +9,7 @@ import type { AssertionSigner } from '../forward/assertion.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Stripper } from '../forward/strip.js';
 import type { OidcClient } from '../oidc/client.js';
+import type { IdentitySource } from '../oidc/identity.js';
 import type { Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -28,6 +29,8 @@ export interface Runtime {
   readonly metrics: Metrics;
   readonly sessions: Sessions;
   readonly oidc: OidcClient;
+  /** Identities from the IdP's answers (ID token, userinfo, bearer token claims). */
+  readonly identities: IdentitySource;
   readonly signer: AssertionSigner;
   readonly forwarder: Forwarder;
   /** The open WebSockets, closed when their session ends or the policy no longer admits them. */

@@ -15,6 +15,7 @@ import { Forwarder } from '../forward/forwarder.js';
 import { prepareIdentityHeaders } from '../forward/identity-headers.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
+import { IdentitySource } from '../oidc/identity.js';
 import { createPagesApp } from '../pages/app.js';
 import { PATHS } from '../pages/paths.js';
 import { parseCidr, type Cidr } from '../policy/cidr.js';
@@ -168,7 +169,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   forwarder.prepare(snapshot.compiled.table.routes);
   const now = options.now ?? Date.now;
   const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
-  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, signer, forwarder, websockets, now };
+  const identities = new IdentitySource(oidc, logger);
+  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, identities, signer, forwarder, websockets, now };
   metrics.sessionsFrom(() => store.count());
 
   try {

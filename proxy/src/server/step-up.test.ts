@@ -3,7 +3,8 @@
 // verified at the callback) nor a step-up for a first sign-in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acrValuesFor, parseSignInNeed, parseStepUp, signInNeedQuery, stepUpQuery } from './step-up.js';
+import { DEFAULT_MFA_METHODS } from '../policy/rules/mfa.js';
+import { acrValuesFor, parseSignInNeed, parseStepUp, signInNeedQuery, stepUpQuery, unmetStepUp } from './step-up.js';
 
 const q = (extra: string) => new URLSearchParams(`rd=%2F${extra}`);
 
@@ -35,4 +36,15 @@ test('acr_values for a need: the route’s acr list first, else the configured M
   assert.deepEqual(acrValuesFor({ mfa: true, acr: ['gold'] }, ['mfa']), ['gold']);
   assert.equal(acrValuesFor({ mfa: true }, []), undefined);
   assert.equal(acrValuesFor({ maxAge: 60 }, ['mfa']), undefined);
+});
+
+test('unmetStepUp: an unknown auth_time names the reason; MFA is judged by the configured amr and acr', () => {
+  const who = { sub: 's', user: 'u', groups: [], amr: ['pwd', 'webauthn'], acr: 'gold', claims: {} };
+  const now = 1_750_000_000;
+  assert.deepEqual(unmetStepUp({ maxAge: 900 }, who, now, DEFAULT_MFA_METHODS), ['a fresh sign-in whose time your identity provider reports (it sent no usable auth_time)']);
+  assert.deepEqual(unmetStepUp({ maxAge: 900 }, { ...who, authTime: now - 901 }, now, DEFAULT_MFA_METHODS), ['a fresh sign-in']);
+  assert.deepEqual(unmetStepUp({ maxAge: 900 }, { ...who, authTime: now - 900 }, now, DEFAULT_MFA_METHODS), []);
+  assert.deepEqual(unmetStepUp({ mfa: true }, who, now, DEFAULT_MFA_METHODS), ['a multi-factor sign-in']);
+  assert.deepEqual(unmetStepUp({ mfa: true }, who, now, { amr: ['webauthn'], acr: [] }), []);
+  assert.deepEqual(unmetStepUp({ mfa: true }, { ...who, amr: [] }, now, { amr: [], acr: ['gold'] }), []);
 });

@@ -2,10 +2,8 @@
 // route that asked for it to the sign-in endpoint (query parameters) and checks, after the IdP answered, that a
 // step-up sign-in brings it.
 import type { Identity } from '../policy/input.js';
-import type { StepUpNeed } from '../policy/rule.js';
-import { MFA_METHODS } from '../policy/rules/mfa.js';
-
-const MFA_AMR: ReadonlySet<string> = new Set(MFA_METHODS);
+import type { MfaMethods, StepUpNeed } from '../policy/rule.js';
+import { multiFactorBy } from '../policy/rules/mfa.js';
 
 /** `&step_up=1&mfa=1&acr=a+b&max_age=900` for the sign-in URL. */
 export function stepUpQuery(need: StepUpNeed): string {
@@ -59,15 +57,21 @@ export function acrValuesFor(need: StepUpNeed, mfaAcrValues: readonly string[]):
   return undefined;
 }
 
-/** What the new sign-in still lacks, in plain words; empty when the step-up was satisfied. */
-export function unmetStepUp(need: StepUpNeed, identity: Identity, nowSec: number): string[] {
+/**
+ * What the new sign-in still lacks, in plain words; empty when the step-up was satisfied. `mfa` is what counts as
+ * multi-factor (the same as the `mfa` rule's, CompiledConfig.mfa).
+ */
+export function unmetStepUp(need: StepUpNeed, identity: Identity, nowSec: number, mfa: MfaMethods): string[] {
   const missing: string[] = [];
-  if (need.mfa && !identity.amr.some((a) => MFA_AMR.has(a))) missing.push('a multi-factor sign-in');
+  if (need.mfa && !multiFactorBy(identity, mfa)) missing.push('a multi-factor sign-in');
   if (need.acr && need.acr.length > 0 && (identity.acr === undefined || !need.acr.includes(identity.acr))) {
     missing.push(`an authentication level of ${need.acr.join(' or ')}`);
   }
   // Exactly the authAge rule's test, no slack: a sign-in accepted here that the rule then refuses (an IdP clock
   // running behind) would send the user back to the IdP's form again and again instead of to a clear page.
-  if (need.maxAge !== undefined && (identity.authTime === undefined || nowSec - identity.authTime > need.maxAge)) missing.push('a fresh sign-in');
+  // An IdP that sends no usable auth_time (none, 0, a time in the future) even after max_age and prompt=login cannot
+  // satisfy the route: say so, rather than send the user round again (the rule would ask for the same step-up).
+  if (need.maxAge !== undefined && identity.authTime === undefined) missing.push('a fresh sign-in whose time your identity provider reports (it sent no usable auth_time)');
+  else if (need.maxAge !== undefined && nowSec - identity.authTime! > need.maxAge) missing.push('a fresh sign-in');
   return missing;
 }

@@ -40,3 +40,27 @@ test('claim: at least one claim; values are scalars', () => {
   assert.equal(ruleErrors({ claim: { a: [] } }).length, 1);
   assert.equal(ruleErrors({ claim: { a: null } }).length, 1);
 });
+
+test('claim: a dotted name reaches into nested claims; an exact top-level key wins over the path', () => {
+  const roles = rule({ claim: { 'realm_access.roles': ['admin'] } });
+  expectVerdict(roles(input({}, { claims: { realm_access: { roles: ['user', 'admin'] } } })), true, 'claim-ok');
+  expectVerdict(roles(input({}, { claims: { realm_access: { roles: ['user'] } } })), false, 'claim-mismatch');
+  expectVerdict(roles(input({}, { claims: { realm_access: ['admin'] } })), false, 'claim-mismatch');
+  expectVerdict(roles(input({}, { claims: { 'realm_access.roles': 'admin', realm_access: { roles: ['user'] } } })), true, 'claim-ok');
+  const uri = rule({ claim: { 'https://example.com/groups': ['eng'] } });
+  expectVerdict(uri(input({}, { claims: { 'https://example.com/groups': ['eng'] } })), true, 'claim-ok');
+  // Only own properties of plain objects: never something inherited.
+  const inherited = rule({ claim: { 'a.constructor': ['x'] } });
+  expectVerdict(inherited(input({}, { claims: { a: {} } })), false, 'claim-mismatch');
+});
+
+test('claim: scope and scp strings are space-separated lists; other strings compare whole', () => {
+  const scope = rule({ claim: { scope: ['wiki:write'] } });
+  expectVerdict(scope(input({}, { claims: { scope: 'openid wiki:read wiki:write' } })), true, 'claim-ok');
+  expectVerdict(scope(input({}, { claims: { scope: 'openid wiki:read' } })), false, 'claim-mismatch');
+  expectVerdict(scope(input({}, { claims: { scope: ['wiki:write'] } })), true, 'claim-ok');
+  const scp = rule({ claim: { scp: 'api.read' } });
+  expectVerdict(scp(input({}, { claims: { scp: 'api.read  api.write' } })), true, 'claim-ok');
+  const other = rule({ claim: { department: 'eng' } });
+  expectVerdict(other(input({}, { claims: { department: 'eng ops' } })), false, 'claim-mismatch');
+});

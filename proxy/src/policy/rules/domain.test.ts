@@ -20,6 +20,8 @@ test('domain: a second @ never matches, nor an unverified or missing email', () 
   expectVerdict(check(input({}, { email: 'example.com' })), false, 'domain-unauthorized');
   expectVerdict(check(input({}, { email: undefined })), false, 'domain-unauthorized');
   expectVerdict(check(input({}, { emailVerified: false })), false, 'email-unverified');
+  expectVerdict(check(input({}, { emailVerified: undefined })), false, 'email-unverified');
+  expectVerdict(check(input({}, { emailVerified: true })), true, 'domain-ok');
 });
 
 test('domain: values are domain names, not addresses', () => {

@@ -11,7 +11,7 @@ const domainName = z.string().regex(/^[^@\s/]+$/, 'expected a domain name like e
 /**
  * Passes when the part after the only `@` of the user's email is one of these domains
  * (case-insensitively), so `a@evil.com@example.com` never matches. An email the IdP reports with
- * `email_verified: false` never matches.
+ * `email_verified: false`, or without the claim (unless `idp.assumeEmailVerified`), never matches.
  * ```yaml
  * allow:
  *   - domain: [example.com]
@@ -19,7 +19,7 @@ const domainName = z.string().regex(/^[^@\s/]+$/, 'expected a domain name like e
  */
 export const domainRule = defineRule({
   name: 'domain',
-  description: 'The part after the only @ of a verified email address is one of these domains.',
+  description: 'The part after the only @ of a verified email address is one of these domains (email_verified false or missing never matches, unless idp.assumeEmailVerified).',
   example: 'domain: [example.com]',
   schema: z.array(domainName).min(1),
   compile(domains) {
@@ -31,7 +31,7 @@ export const domainRule = defineRule({
       if (!email || at < 1 || at !== email.lastIndexOf('@')) return DENIED;
       const verdict = ok.get(email.slice(at + 1).toLowerCase());
       if (!verdict) return DENIED;
-      return emailVerified === false ? UNVERIFIED : verdict;
+      return emailVerified === true ? verdict : UNVERIFIED;
     };
   },
 });

@@ -11,10 +11,11 @@ test('email: listed addresses pass, compared case-insensitively', () => {
   expectVerdict(check(input({}, null)), false, 'user-unauthenticated');
 });
 
-test('email: email_verified false never matches; absent counts as verified', () => {
+test('email: only a verified email matches: email_verified false or unknown never does', () => {
   const check = rule({ email: ['alice@example.com'] });
+  expectVerdict(check(input({}, { emailVerified: true })), true, 'email-ok');
   expectVerdict(check(input({}, { emailVerified: false })), false, 'email-unverified');
-  expectVerdict(check(input({}, { emailVerified: undefined })), true, 'email-ok');
+  expectVerdict(check(input({}, { emailVerified: undefined })), false, 'email-unverified');
   expectVerdict(check(input({}, { email: 'bob@example.com', emailVerified: false })), false, 'email-unauthorized');
 });
 

@@ -1,5 +1,5 @@
 // policy/rules/email.ts — `email: [alice@example.com]`: the email, case-insensitively, is listed
-// and not marked unverified by the IdP.
+// and verified.
 import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
@@ -10,8 +10,9 @@ const ANONYMOUS = frozen(fail('user-unauthenticated'));
 const emailAddress = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an email address like alice@example.com');
 
 /**
- * Passes when the user's email is one of these, compared case-insensitively. An email the IdP
- * reports with `email_verified: false` never matches.
+ * Passes when the user's email is one of these, compared case-insensitively, and is verified: an email
+ * the IdP reports with `email_verified: false`, or without the claim (unless `idp.assumeEmailVerified`), never
+ * matches.
  * ```yaml
  * allow:
  *   - email: [alice@example.com, bob@example.com]
@@ -19,7 +20,7 @@ const emailAddress = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an email ad
  */
 export const emailRule = defineRule({
   name: 'email',
-  description: 'The email address, compared case-insensitively, is one of these; an email with email_verified: false never matches.',
+  description: 'The email address, compared case-insensitively, is one of these and verified: email_verified false or missing never matches (unless idp.assumeEmailVerified).',
   example: 'email: [alice@example.com]',
   schema: z.array(emailAddress).min(1),
   compile(emails) {
@@ -28,7 +29,7 @@ export const emailRule = defineRule({
       if (!identity) return ANONYMOUS;
       const verdict = identity.email === undefined ? undefined : ok.get(identity.email.toLowerCase());
       if (!verdict) return DENIED;
-      return identity.emailVerified === false ? UNVERIFIED : verdict;
+      return identity.emailVerified === true ? verdict : UNVERIFIED;
     };
   },
 });
