@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import type { Config } from '../config/schema.js';
-import { wrap } from '../errors.js';
+import { DrawbridgeError, wrap } from '../errors.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { compileStripper } from '../forward/strip.js';
@@ -102,6 +102,26 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: host === '' ? '0.0.0.0' : host, port: Number(listen.slice(i + 1)) };
 }
 
+/** Listens on `listen` ("host:port"); a failure (address in use, no permission) names the listener, the address and the cause. */
+async function bind(server: http.Server | https.Server, listen: string, what: string): Promise<void> {
+  const { host, port } = parseListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const cause = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied (a port below 1024 needs privileges)' : err.message;
+      reject(new DrawbridgeError('DRB_LISTEN_FAILED', `the ${what} cannot listen on ${listen} (${host}:${port}): ${cause}${err.code ? ` [${err.code}]` : ''}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: http.Server | https.Server): Promise<void> {
+  return new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()));
+}
+
 function makeSnapshot(config: Config): Snapshot {
   const compiled = compileConfig(config);
   const trusted = config.trustedProxies.map((t) => {
@@ -174,8 +194,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     // Fail closed but stay up: requests needing a session get 503 until the store answers.
     logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
   }
-  void oidc.start();
-
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
   const server = options.server ?? createListener(config);
   server.on('request', pipeline.handle);
@@ -194,13 +212,27 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if ((socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent) return void socket.end();
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
-  if (!options.server) {
-    const { host, port } = parseListen(config.listen);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
+  let adminServer: http.Server | undefined;
+  const adminListen = options.adminListen ?? config.admin.listen;
+  // Every listener binds or nothing runs: a process serving the proxy with no /healthz (or the reverse) is worse
+  // than one that exits and is restarted where someone sees why.
+  try {
+    if (!options.server) await bind(server, config.listen, 'proxy listener');
+    if (adminListen !== false) {
+      adminServer = http.createServer((req, res) => adminHandle(req, res));
+      await bind(adminServer, adminListen, 'admin listener');
+    }
+  } catch (e) {
+    logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
+    websockets.close();
+    server.closeAllConnections?.();
+    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+    forwarder.close();
+    await store.close().catch(() => {});
+    logger.close();
+    throw e;
   }
+  void oidc.start();
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
@@ -233,30 +265,21 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     );
   }
 
-  let adminServer: http.Server | undefined;
-  const adminListen = options.adminListen ?? config.admin.listen;
-  if (adminListen !== false) {
-    adminServer = http.createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
-      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      if (path === '/readyz') {
-        return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
-      }
-      if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
-      if (path === '/metrics') {
-        return void metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-          () => res.writeHead(500).end(),
-        );
-      }
-      res.writeHead(404).end();
-    });
-    const { host, port } = parseListen(adminListen);
-    await new Promise<void>((resolve, reject) => {
-      adminServer!.once('error', reject);
-      adminServer!.listen(port, host, () => resolve());
-    });
+  function adminHandle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/readyz') {
+      return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
+    }
+    if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
+    if (path === '/metrics') {
+      return void metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    }
+    res.writeHead(404).end();
   }
   const adminAddress = adminServer?.address() as AddressInfo | undefined;
   logger.info({ event: 'start', listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', routes: config.routes.length, store: store.kind });
