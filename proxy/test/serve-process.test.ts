@@ -3,14 +3,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reservePort, SESSION_SECRET } from './helpers/stack.js';
+import { reservePort, SESSION_SECRET, waitFor } from './helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const dir = mkdtempSync(join(tmpdir(), 'drawbridge-serve-process-'));
 const children = new Set<ChildProcess>();
 after(() => {
@@ -122,3 +124,67 @@ test('serve exits non-zero when the admin listener cannot bind: no proxy left se
     await held.close();
   }
 });
+
+test('serve logs its version, listen addresses and IdP at start; SIGTERM drains the request in flight, logs the shutdown and exits 0', { timeout: 120_000 }, async () => {
+  // An upstream that holds its answer until told: the request is in flight when the signal comes.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const arrival = new Promise<void>((r) => (arrived = r));
+  const upstream = http.createServer((_req, res) => {
+    arrived();
+    void released.then(() => res.end('slow answer'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  try {
+    const [port, adminPort] = [await reservePort(), await reservePort()];
+    const file = configFile(port, adminPort, `  - name: slow\n    from: http://slow.localhost:${port}\n    to: http://127.0.0.1:${upstreamPort}\n    public: true\n`);
+    const s = drawbridge('serve', '--config', file);
+    const start = await s.line((l) => l.event === 'start');
+    assert.equal(start.version, PACKAGE.version);
+    assert.equal(start.listen, `http://127.0.0.1:${port}`);
+    assert.equal(start.admin, `http://127.0.0.1:${adminPort}`);
+    assert.equal(start.idp, 'http://127.0.0.1:9');
+
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: `slow.localhost:${port}` }, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+    });
+    await arrival;
+    s.child.kill('SIGTERM');
+    // The listener is closed at once: new connections are refused while the request in flight goes on.
+    await waitFor(() => connects(port).then((ok) => !ok), 30_000);
+    release();
+    assert.deepEqual(await answer, { status: 200, body: 'slow answer' });
+    assert.equal(await s.exited, 0);
+    const shutdown = s.logs.find((l) => l.event === 'shutdown');
+    assert.ok(shutdown, JSON.stringify(s.logs));
+    assert.equal(shutdown.signal, 'SIGTERM');
+    assert.equal(shutdown.inFlight, 1);
+    assert.equal(shutdown.drained, 1);
+    assert.equal(shutdown.abandoned, 0);
+    assert.equal(typeof shutdown.durationMs, 'number');
+  } finally {
+    release();
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  }
+});
+
+/** Whether a TCP connection to the loopback port is accepted. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -49,7 +49,7 @@ routes:
 
 test('explain: the acceptance example prints the route, step-up and the failing rule', async () => {
   const r = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/admin/settings', '--user', 'dave', '--groups', 'wiki-admins', '--auth-age', '2h');
-  assert.equal(r.code, 0, r.err);
+  assert.equal(r.code, 1, r.err);
   assert.match(r.out, /route: +wiki-admin/);
   assert.match(r.out, /decision: step-up/);
   assert.match(r.out, /mfa-missing/);
@@ -76,7 +76,7 @@ test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-i
 test('explain: --ip unknown replays an unknown client address: the office-only deny rule is undecided and denies', async () => {
   const args = ['explain', 'config/example.yaml', '--url', 'https://wiki.example.com/', '--user', 'alice', '--groups', 'engineering'];
   const unknown = await run(...args, '--ip', 'unknown');
-  assert.equal(unknown.code, 0, unknown.err);
+  assert.equal(unknown.code, 1, unknown.err);
   assert.match(unknown.out, /decision: deny\n/);
   assert.match(unknown.out, /reasons: +deny-undecided: .*ip-unknown/);
   assert.match(unknown.out, /^ {2}\? {5}deny\[0\] not: \{ policy: office-net \}$/m);
@@ -103,7 +103,7 @@ routes:
   assert.equal(v.code, 1);
   assert.ok(v.err.includes(expected), v.err);
   const e = await run('explain', shadowed, '--url', 'https://a.example.com:8443/exports/1', '--user', 'alice');
-  assert.equal(e.code, 1, 'explain never describes a table the server would refuse to load');
+  assert.equal(e.code, 2, 'explain never describes a table the server would refuse to load');
   assert.ok(e.err.includes(expected), e.err);
 
   // The catch-all only on :9443: the table (the server's and explain's) serves the regex route on every other port.

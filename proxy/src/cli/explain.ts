@@ -44,7 +44,7 @@ export const explain: Command = async (args, io) => {
   const loaded = loadConfigFile(file, io.env, { missingEnv: 'warn' });
   if (!loaded.ok) {
     for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
-    return 1;
+    return 2;
   }
   const identity: IdentitySpec | undefined =
     values.user !== undefined || values.email !== undefined
@@ -94,7 +94,9 @@ export const explain: Command = async (args, io) => {
     }
   }
   io.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  // A script can ask "would this be let through?": 0 only for allow; any refusal is 1 (2 is kept for usage errors,
+  // so a broken command line or file never reads as a deny).
+  return result.kind === 'decided' && result.decision.outcome === 'allow' ? 0 : 1;
 };
 
 /** "code: plain words (detail)" for one reason. */

@@ -43,8 +43,14 @@ const caseSchema = z.strictObject({
   ]),
 });
 
-/** The policy tests file format (documented in docs/policy.md). */
+/** The policy tests file format (documented in docs/policy-tests.md). */
 export const testsFileSchema = z.strictObject({ tests: z.array(caseSchema).min(1) });
+
+/** The JSON Schema of a tests file, for editors (config/drawbridge-tests.schema.json). */
+export function testsJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(testsFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, $id: 'https://drawbridge.dev/schema/drawbridge-tests.schema.json', title: 'Drawbridge policy tests' };
+}
 
 export const test: Command = async (args, io) => {
   const [configFile, testsFile] = args.filter((a) => !a.startsWith('-'));

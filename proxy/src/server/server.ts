@@ -29,6 +29,7 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
 import type { Runtime, Snapshot } from './runtime.js';
+import { drawbridgeVersion } from '../version.js';
 import { WebSockets } from './websockets.js';
 
 export interface StartOptions {
@@ -68,7 +69,11 @@ export interface Drawbridge {
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered, store reachable. */
   ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
-  close(): Promise<void>;
+  /**
+   * Stops. With `drainMs`, stops accepting connections and lets the requests in flight finish for up to that long
+   * first (a graceful shutdown); with `signal`, logs `event: shutdown` with what was drained.
+   */
+  close(options?: { drainMs?: number; signal?: string }): Promise<void>;
 }
 
 /** Creates the proxy listener with the configured limits (header size, timeouts). */
@@ -201,6 +206,21 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   // to requests it lets through, so a refused client is answered before it uploads its body.
   server.on('checkContinue', pipeline.handle);
   server.on('upgrade', pipeline.upgrade);
+  // Requests in flight, for a graceful shutdown: it waits for them and says how many it waited for.
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const track = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (!onIdle) return;
+      // A keep-alive connection whose request just ended is idle now: closed, so that server.close() can finish.
+      setImmediate(() => server.closeIdleConnections?.());
+      if (inFlight === 0) onIdle();
+    });
+  };
+  server.on('request', track);
+  server.on('checkContinue', track);
   websockets.start();
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -282,7 +302,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     res.writeHead(404).end();
   }
   const adminAddress = adminServer?.address() as AddressInfo | undefined;
-  logger.info({ event: 'start', listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', routes: config.routes.length, store: store.kind });
+  logger.info({ event: 'start', version: drawbridgeVersion(), listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', idp: config.idp.issuer, routes: config.routes.length, store: store.kind });
 
   let closed = false;
   return {
@@ -326,18 +346,34 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       void websockets.sweep();
       return { ok: true };
     },
-    async close() {
+    async close(closeOptions: { drainMs?: number; signal?: string } = {}) {
       if (closed) return;
       closed = true;
+      const began = performance.now();
+      const pending = inFlight;
       websockets.close();
       oidc.close();
+      // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
+      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+      const drainMs = closeOptions.drainMs ?? 0;
+      if (drainMs > 0 && inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const abandoned = inFlight;
       server.closeAllConnections?.();
-      await Promise.all([
-        new Promise<void>((r) => server.close(() => r())),
-        adminServer ? new Promise<void>((r) => adminServer!.close(() => r())) : undefined,
-      ]);
+      adminServer?.closeAllConnections();
+      await stopped;
       forwarder.close();
       await store.close();
+      if (closeOptions.signal !== undefined) {
+        logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
+      }
       logger.close();
     },
     /** The checksum of the file as last read (reload polling compares it). */
