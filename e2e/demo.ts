@@ -1,19 +1,15 @@
 // e2e/demo.ts — `npm run demo`: the dev IdP, the sample legacy app and Drawbridge with
 // config/demo.yaml, all on loopback; prints the URL to open and the accounts.
 import { fileURLToPath } from 'node:url';
-import { startDevIdp } from './idp/dev-idp.js';
 import { startSampleApp } from './sample-app/sample-app.js';
 import { loadConfigFile } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
 import { startDrawbridge } from '../proxy/src/server/server.js';
+import { DEMO_GRANT_HOURS, demoEnv, importDevIdpQuietly } from './demo-env.js';
 
 const CONFIG = fileURLToPath(new URL('../config/demo.yaml', import.meta.url));
-// Demo-only secrets: the demo is plain HTTP on loopback and must start with nothing to set up.
-const env = {
-  ...process.env,
-  DEMO_CLIENT_SECRET: process.env.DEMO_CLIENT_SECRET ?? 'demo-client-secret-not-for-production-0123456789',
-  DEMO_SESSION_SECRET: process.env.DEMO_SESSION_SECRET ?? 'demo-session-secret-not-for-production-0123456789',
-};
+const env = demoEnv(process.env, Date.now());
+const { startDevIdp } = await importDevIdpQuietly();
 
 const loaded = loadConfigFile(CONFIG, env);
 if (!loaded.ok) {
@@ -48,7 +44,7 @@ console.log(`
 
   Open   http://app.localhost:8080/          (alice: allowed · bob: 403 page)
          http://app.localhost:8080/admin     (needs MFA: carol gets in, alice is asked to step up)
-         http://app.localhost:8080/reports   (bob's just-in-time grant, until 2027-01-01)
+         http://app.localhost:8080/reports   (bob's just-in-time grant: ${DEMO_GRANT_HOURS} hours, until ${env.DEMO_GRANT_UNTIL})
          http://app2.localhost:8080/         (a second host: no second password)
          http://app.localhost:8080/.drawbridge/me        (who am I)
          http://app.localhost:8080/.drawbridge/sign_out  (sign out everywhere)

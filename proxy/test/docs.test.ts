@@ -3,7 +3,8 @@
 // documented, every configuration shown validates, the Kubernetes example has what SPEC §7 asks, links resolve.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
@@ -20,7 +21,7 @@ import { createMetrics } from '../src/telemetry/metrics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const DOCS = ['getting-started', 'configuration', 'policy', 'assertion', 'operations', 'security', 'errors', 'deploy'].map((d) => `docs/${d}.md`);
+const DOCS = ['getting-started', 'configuration', 'policy', 'policy-tests', 'assertion', 'operations', 'security', 'errors', 'deploy'].map((d) => `docs/${d}.md`);
 const LIMIT = { timeout: 30_000 };
 
 /** Fenced code blocks of a Markdown text with the given info string. */
@@ -47,6 +48,31 @@ test('config/drawbridge.schema.json is `drawbridge schema` (node --import tsx pr
   const { code, out } = await cli(['schema']);
   assert.equal(code, 0);
   assert.equal(read('config/drawbridge.schema.json'), out, 'stale: regenerate config/drawbridge.schema.json');
+});
+
+test('config/drawbridge-tests.schema.json is `drawbridge schema --tests`; the example tests name it; docs/policy-tests.md explains every key', LIMIT, async () => {
+  const { code, out } = await cli(['schema', '--tests']);
+  assert.equal(code, 0);
+  assert.equal(read('config/drawbridge-tests.schema.json'), out, 'stale: npm run schema');
+  assert.ok(read('config/example.tests.yaml').startsWith('# yaml-language-server: $schema=./drawbridge-tests.schema.json\n'));
+  const doc = read('docs/policy-tests.md');
+  const keys = new Set<string>();
+  const walk = (node: unknown) => {
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (k === 'properties') for (const key of Object.keys(v as object)) keys.add(key);
+      walk(v);
+    }
+  };
+  walk(JSON.parse(out));
+  assert.ok(keys.size >= 18, [...keys].join());
+  for (const key of keys) assert.ok(doc.includes(`| \`${key}\` |`), `docs/policy-tests.md explains ${key}`);
+  // Its example is a valid tests file for the example configuration.
+  const example = blocks(doc, 'yaml')[0]!;
+  const file = join(mkdtempSync(join(tmpdir(), 'drawbridge-docs-')), 'tests.yaml');
+  writeFileSync(file, example);
+  const run = await cli(['test', 'config/example.yaml', file]);
+  assert.equal(run.code, 0, run.out + run.err);
 });
 
 test('the reference names every key of the schema, and every rule', LIMIT, async () => {

@@ -49,7 +49,7 @@ routes:
 
 test('explain: the acceptance example prints the route, step-up and the failing rule', async () => {
   const r = await run('explain', 'config/example.yaml', '--url', 'https://wiki.example.com/admin/settings', '--user', 'dave', '--groups', 'wiki-admins', '--auth-age', '2h');
-  assert.equal(r.code, 0, r.err);
+  assert.equal(r.code, 1, r.err);
   assert.match(r.out, /route: +wiki-admin/);
   assert.match(r.out, /decision: step-up/);
   assert.match(r.out, /mfa-missing/);
@@ -76,7 +76,7 @@ test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-i
 test('explain: --ip unknown replays an unknown client address: the office-only deny rule is undecided and denies', async () => {
   const args = ['explain', 'config/example.yaml', '--url', 'https://wiki.example.com/', '--user', 'alice', '--groups', 'engineering'];
   const unknown = await run(...args, '--ip', 'unknown');
-  assert.equal(unknown.code, 0, unknown.err);
+  assert.equal(unknown.code, 1, unknown.err);
   assert.match(unknown.out, /decision: deny\n/);
   assert.match(unknown.out, /reasons: +deny-undecided: .*ip-unknown/);
   assert.match(unknown.out, /^ {2}\? {5}deny\[0\] not: \{ policy: office-net \}$/m);
@@ -103,7 +103,7 @@ routes:
   assert.equal(v.code, 1);
   assert.ok(v.err.includes(expected), v.err);
   const e = await run('explain', shadowed, '--url', 'https://a.example.com:8443/exports/1', '--user', 'alice');
-  assert.equal(e.code, 1, 'explain never describes a table the server would refuse to load');
+  assert.equal(e.code, 2, 'explain never describes a table the server would refuse to load');
   assert.ok(e.err.includes(expected), e.err);
 
   // The catch-all only on :9443: the table (the server's and explain's) serves the regex route on every other port.
@@ -186,4 +186,66 @@ routes:
   );
   const refused = await run('explain', file, '--url', 'https://f.example.com/files/..x');
   assert.match(refused.out, /\nupstream: none: refused with 400 \(.*"\/data\/\.\.\/y".*\)\n/);
+});
+
+test('explain shows the client address it assumed; an invalid --ip is a usage error, "unknown" is not', async () => {
+  const url = ['explain', 'config/example.yaml', '--url', 'https://wiki.example.com/', '--user', 'alice', '--groups', 'engineering'];
+  const assumed = await run(...url);
+  assert.match(assumed.out, /^client: +127\.0\.0\.1 \(the default; --ip sets it\)$/m);
+  assert.match((await run(...url, '--ip', '10.1.2.3')).out, /^client: +10\.1\.2\.3$/m);
+  assert.match((await run(...url, '--ip', 'unknown')).out, /^client: +unknown \(ip rules are undecided\)$/m);
+  for (const ip of ['10.0.0.300', '10.1.2', 'office', '::ffff:10.0.0.256', '']) {
+    const bad = await run(...url, '--ip', ip);
+    assert.equal(bad.code, 2, `--ip ${ip}`);
+    assert.equal(bad.out, '', 'no decision is printed for an address that is none');
+    assert.match(bad.err, /is not an IPv4 or IPv6 address/);
+  }
+  assert.equal((await run(...url, '--ip', '2001:db8::1')).code, 1, 'an IPv6 address outside the office is a deny, not a usage error');
+});
+
+test('explain --claim reads JSON values (numbers, booleans, lists) and falls back to a string', async () => {
+  const file = join(dir, 'claims.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - { name: level, from: https://a.example.com, to: http://10.0.0.1, policy: { allow: [ { claim: { level: [3] } } ] } }
+  - { name: staff, from: https://b.example.com, to: http://10.0.0.1, policy: { allow: [ { claim: { staff: true, team: [red] } } ] } }
+`,
+  );
+  const level = (v: string) => run('explain', file, '--url', 'https://a.example.com/', '--user', 'u', '--claim', `level=${v}`);
+  const number = await level('3');
+  assert.equal(number.code, 0, number.out);
+  assert.match(number.out, /claims \{"level":3\}/);
+  const quoted = await level('"3"');
+  assert.equal(quoted.code, 1, 'a quoted JSON string stays the string "3", which never equals 3');
+  assert.match(quoted.out, /claims \{"level":"3"\}/);
+  const staff = await run('explain', file, '--url', 'https://b.example.com/', '--user', 'u', '--claim', 'staff=true', '--claim', 'team=["blue","red"]');
+  assert.equal(staff.code, 0, staff.out);
+  const text = await run('explain', file, '--url', 'https://b.example.com/', '--user', 'u', '--claim', 'staff=yes', '--claim', 'team=red');
+  assert.equal(text.code, 1, 'not JSON: the string "yes", which is not true');
+  assert.match(text.out, /claims \{"staff":"yes","team":"red"\}/);
+  assert.equal((await run('explain', file, '--url', 'https://b.example.com/', '--claim', 'novalue')).code, 2);
+});
+
+test('test: a request.ip that is no address is refused at its line, never a vacuous pass', async () => {
+  const file = join(dir, 'bad-ip.tests.yaml');
+  writeFileSync(
+    file,
+    `tests:
+  - name: outside the office is denied
+    request: { url: https://wiki.example.com/, ip: 10.0.0.300 }
+    identity: { user: alice, groups: [engineering] }
+    expect: deny
+`,
+  );
+  const r = await run('test', 'config/example.yaml', file);
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: .*IPv4 or IPv6 address, or "unknown"`));
+  assert.doesNotMatch(r.out, /passed/);
+  // A failure says which client address the request came from (the default is not silent).
+  writeFileSync(file, 'tests:\n  - name: anonymous\n    request: { url: https://wiki.example.com/ }\n    expect: allow\n');
+  assert.match((await run('test', 'config/example.yaml', file)).out, /client 127\.0\.0\.1 \(the default\), now/);
 });

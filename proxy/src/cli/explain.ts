@@ -6,7 +6,7 @@ import { formatIssue } from '../config/locate.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Reason, StepUpNeed } from '../policy/rule.js';
 import { upstreamTarget } from '../routes/rewrite.js';
-import { Simulator, type IdentitySpec } from './simulate.js';
+import { checkClientIp, DEFAULT_CLIENT_IP, parseClaimValue, Simulator, type IdentitySpec } from './simulate.js';
 import type { Command } from './io.js';
 
 const USAGE =
@@ -42,10 +42,22 @@ export const explain: Command = async (args, io) => {
     io.stderr.write(`explain: --time "${values.time}" is not an ISO-8601 instant\n`);
     return 2;
   }
+  const badIp = values.ip === undefined ? undefined : checkClientIp(values.ip);
+  if (badIp !== undefined) {
+    io.stderr.write(`explain: --ip ${badIp}\n`);
+    return 2;
+  }
+  let claims: Record<string, unknown>;
+  try {
+    claims = parseClaims(values.claim ?? []);
+  } catch (e) {
+    io.stderr.write(`explain: ${(e as Error).message}\n`);
+    return 2;
+  }
   const loaded = loadConfigFile(file, io.env, { missingEnv: 'warn' });
   if (!loaded.ok) {
     for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
-    return 1;
+    return 2;
   }
   const identity: IdentitySpec | undefined =
     values.user !== undefined || values.email !== undefined
@@ -58,7 +70,7 @@ export const explain: Command = async (args, io) => {
           amr: splitList(values.amr),
           ...(values.acr !== undefined ? { acr: values.acr } : {}),
           ...(values['auth-age'] !== undefined ? { authAge: values['auth-age'] } : {}),
-          claims: parseClaims(values.claim ?? []),
+          claims,
         }
       : undefined;
 
@@ -66,6 +78,7 @@ export const explain: Command = async (args, io) => {
   const out: string[] = [];
   out.push(`request:  ${(values.method ?? 'GET').toUpperCase()} ${values.url}`);
   out.push(`time:     ${new Date(now).toISOString()}`);
+  out.push(`client:   ${values.ip === undefined ? `${DEFAULT_CLIENT_IP} (the default; --ip sets it)` : values.ip === 'unknown' ? 'unknown (ip rules are undecided)' : values.ip}`);
   out.push(`identity: ${describeIdentity(identity)}`);
   switch (result.kind) {
     case 'bad-request':
@@ -98,7 +111,9 @@ export const explain: Command = async (args, io) => {
     }
   }
   io.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  // A script can ask "would this be let through?": 0 only for allow; any refusal is 1 (2 is kept for usage errors,
+  // so a broken command line or file never reads as a deny).
+  return result.kind === 'decided' && result.decision.outcome === 'allow' ? 0 : 1;
 };
 
 /** "code: plain words (detail)" for one reason. */
@@ -122,6 +137,7 @@ function describeIdentity(spec: IdentitySpec | undefined): string {
   parts.push(`groups [${(spec.groups ?? []).join(', ')}]`);
   if (spec.amr && spec.amr.length > 0) parts.push(`amr [${spec.amr.join(', ')}]`);
   if (spec.acr) parts.push(`acr ${spec.acr}`);
+  if (spec.claims && Object.keys(spec.claims).length > 0) parts.push(`claims ${JSON.stringify(spec.claims)}`);
   parts.push(`signed in ${spec.authAge ?? '0s'} ago`);
   return parts.join(', ');
 }
@@ -130,13 +146,14 @@ function splitList(value: string | undefined): string[] {
   return value === undefined ? [] : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** `--claim NAME=VALUE`...: VALUE as JSON when it is JSON, else a string; a repeated NAME makes a list. */
 function parseClaims(pairs: string[]): Record<string, unknown> {
   const claims: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq < 1) throw new Error(`--claim "${pair}": expected NAME=VALUE`);
     const name = pair.slice(0, eq);
-    const value = pair.slice(eq + 1);
+    const value = parseClaimValue(pair.slice(eq + 1));
     const prev = claims[name];
     claims[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }

@@ -1,18 +1,7 @@
 // cli/index.ts — dispatches `drawbridge <command>` to one file per subcommand.
+import { drawbridgeVersion } from '../version.js';
+import { HELP, USAGE } from './help.js';
 import type { CliIo, Command } from './io.js';
-
-const USAGE = `Usage: drawbridge <command> [options]
-
-Commands:
-  serve [--config FILE]          run the proxy (default; FILE defaults to config/drawbridge.yaml)
-  validate FILE                  check a configuration; every error as FILE:LINE:COL: message
-  explain FILE --url URL [...]   show the matched route, the decision and every rule's reason
-  test FILE TESTS.yaml           run policy unit tests; prints "N passed, N failed"
-  schema                         print the JSON Schema of the configuration
-  keygen                         print a new ES256 signing key (PEM) and a random session secret
-  sessions list|revoke [--user U|--all] --config FILE
-                                 list or end sessions in the configured store
-`;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serve,
@@ -24,13 +13,23 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sessions: async () => (await import('./sessions.js')).sessions,
 };
 
+/** The commands `drawbridge` knows (each has a hand-written help in help.ts; a test keeps the two in step). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 /** Runs one command line; returns the exit code (undefined while `serve` keeps running). */
 export async function runCli(argv: string[], io: CliIo): Promise<number | undefined> {
   const [first, ...rest] = argv;
-  if (first === '--help' || first === '-h' || first === 'help') {
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.stdout.write(`drawbridge ${drawbridgeVersion()}\n`);
+    return 0;
+  }
+  if (first === '--help' || first === '-h' || (first === 'help' && rest.length === 0)) {
     io.stdout.write(USAGE);
     return 0;
   }
+  if (first === 'help') return printHelp(rest[0]!, io);
   const name = first === undefined || first.startsWith('-') ? 'serve' : first;
   const args = name === first ? rest : argv;
   const load = COMMANDS[name];
@@ -38,10 +37,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
     io.stderr.write(`drawbridge: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
+  // Help is answered before the command is even loaded: `keygen --help` makes no key, `serve --help` binds nothing.
+  if (args.includes('--help') || args.includes('-h')) return printHelp(name, io);
   try {
     return await (await load())(args, io);
   } catch (e) {
     io.stderr.write(`drawbridge ${name}: ${(e as Error).message}\n`);
-    return 1;
+    // An unknown option or a missing option value is a usage error, like any other.
+    return String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_') ? 2 : 1;
   }
+}
+
+function printHelp(name: string, io: CliIo): number {
+  const text = HELP[name];
+  if (text === undefined) {
+    io.stderr.write(`drawbridge help: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  io.stdout.write(text);
+  return 0;
 }

@@ -1,5 +1,5 @@
-// cli/serve.ts — `drawbridge serve [--config FILE]`: runs the proxy until SIGTERM/SIGINT; reloads the
-// configuration on SIGHUP and when the file's content changes (checksum checked every 2 s).
+// cli/serve.ts — `drawbridge serve [--config FILE]`: runs the proxy until SIGTERM/SIGINT, then drains the requests in
+// flight and logs `event: shutdown`; reloads the configuration on SIGHUP and when the file's content changes.
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
@@ -7,6 +7,9 @@ import { fileChecksum, startDrawbridge, type Drawbridge } from '../server/server
 import type { Command } from './io.js';
 
 const POLL_MS = 2000;
+/** How long a SIGTERM/SIGINT waits for the requests in flight (a Kubernetes pod gets 30 s by default). */
+const DRAIN_MS = 10_000;
+const EXIT_GRACE_MS = 2000;
 
 export const serve: Command = async (args, io) => {
   const { values } = parseArgs({ args, allowPositionals: false, options: { config: { type: 'string', short: 'c' } } });
@@ -35,11 +38,18 @@ export const serve: Command = async (args, io) => {
     if (now !== '' && now !== last) void reload();
   }, POLL_MS);
   poll.unref();
-  process.on('SIGHUP', () => void reload());
-  const stop = () => {
+  const stop = (signal: NodeJS.Signals) => {
     clearInterval(poll);
-    void instance.close().then(() => process.exit(0));
+    process.off('SIGHUP', onHup);
+    // A second signal during the drain is not caught (once): it ends the process at once.
+    process.off(signal === 'SIGTERM' ? 'SIGINT' : 'SIGTERM', stop);
+    void instance.close({ drainMs: DRAIN_MS, signal }).then(() => {
+      // Everything is closed, so the process ends by itself once the log is written; a stray handle cannot hold it.
+      setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+    });
   };
+  const onHup = () => void reload();
+  process.on('SIGHUP', onHup);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return undefined;

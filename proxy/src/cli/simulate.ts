@@ -6,6 +6,7 @@ import { decide, type Decision } from '../policy/evaluate.js';
 import type { Identity } from '../policy/input.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../policy/duration.js';
+import { parseIp } from '../policy/cidr.js';
 
 /** A described identity, as `explain` flags and test files write it. */
 export interface IdentitySpec {
@@ -55,6 +56,31 @@ export function identityFromSpec(spec: IdentitySpec | undefined, now: number): I
   return identity;
 }
 
+/** The client address a simulated request comes from when none is given. */
+export const DEFAULT_CLIENT_IP = '127.0.0.1';
+
+/**
+ * Checks a client address given to `explain --ip` or a test's `request.ip`: an IPv4 or IPv6 address, or `unknown`
+ * (a client whose address is unknown). Anything else would make every `ip` rule undecided, so a deny test would pass
+ * for the wrong reason: refused.
+ */
+export function checkClientIp(ip: string): string | undefined {
+  if (ip === 'unknown' || parseIp(ip) !== undefined) return undefined;
+  return `"${ip}" is not an IPv4 or IPv6 address (use "unknown" for a client whose address is unknown)`;
+}
+
+/**
+ * A claim value as written on a command line: JSON when it parses (`3`, `true`, `["a","b"]`), else the text itself.
+ * Quote a number to keep it a string: `level='"3"'`.
+ */
+export function parseClaimValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** Compiles once and simulates many requests against it. */
 export class Simulator {
   readonly compiled: CompiledConfig;
@@ -73,7 +99,7 @@ export class Simulator {
     const method = (req.method ?? 'GET').toUpperCase();
     const match = this.compiled.table.match(host.hostname, host.port, target.path, method);
     if ('status' in match) return { kind: match.status === 404 ? 'no-route' : 'method-not-allowed', host: host.host, path: target.path };
-    const decision = decide(match, { identity: identityFromSpec(req.identity, req.now), method, path: target.path, ip: req.ip ?? '127.0.0.1', now: req.now }, { trace: true });
+    const decision = decide(match, { identity: identityFromSpec(req.identity, req.now), method, path: target.path, ip: req.ip ?? DEFAULT_CLIENT_IP, now: req.now }, { trace: true });
     return { kind: 'decided', route: match, path: target.path, query: target.query, decision };
   }
 }

@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import type { Config } from '../config/schema.js';
-import { wrap } from '../errors.js';
+import { DrawbridgeError, wrap } from '../errors.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { prepareIdentityHeaders } from '../forward/identity-headers.js';
@@ -31,6 +31,7 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
 import type { Runtime, Snapshot } from './runtime.js';
+import { drawbridgeVersion } from '../version.js';
 import { WebSockets } from './websockets.js';
 
 export interface StartOptions {
@@ -70,7 +71,11 @@ export interface Drawbridge {
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered, store reachable. */
   ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
-  close(): Promise<void>;
+  /**
+   * Stops. With `drainMs`, stops accepting connections and lets the requests in flight finish for up to that long
+   * first (a graceful shutdown); with `signal`, logs `event: shutdown` with what was drained.
+   */
+  close(options?: { drainMs?: number; signal?: string }): Promise<void>;
 }
 
 /** Creates the proxy listener with the configured limits (header size, timeouts). */
@@ -102,6 +107,26 @@ function parseListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
   return { host: host === '' ? '0.0.0.0' : host, port: Number(listen.slice(i + 1)) };
+}
+
+/** Listens on `listen` ("host:port"); a failure (address in use, no permission) names the listener, the address and the cause. */
+async function bind(server: http.Server | https.Server, listen: string, what: string): Promise<void> {
+  const { host, port } = parseListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const cause = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied (a port below 1024 needs privileges)' : err.message;
+      reject(new DrawbridgeError('DRB_LISTEN_FAILED', `the ${what} cannot listen on ${listen} (${host}:${port}): ${cause}${err.code ? ` [${err.code}]` : ''}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: http.Server | https.Server): Promise<void> {
+  return new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()));
 }
 
 function makeSnapshot(config: Config): Snapshot {
@@ -179,8 +204,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     // Fail closed but stay up: requests needing a session get 503 until the store answers.
     logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
   }
-  void oidc.start();
-
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
   const server = options.server ?? createListener(config);
   server.on('request', pipeline.handle);
@@ -188,6 +211,21 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   // to requests it lets through, so a refused client is answered before it uploads its body.
   server.on('checkContinue', pipeline.handle);
   server.on('upgrade', pipeline.upgrade);
+  // Requests in flight, for a graceful shutdown: it waits for them and says how many it waited for.
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const track = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (!onIdle) return;
+      // A keep-alive connection whose request just ended is idle now: closed, so that server.close() can finish.
+      setImmediate(() => server.closeIdleConnections?.());
+      if (inFlight === 0) onIdle();
+    });
+  };
+  server.on('request', track);
+  server.on('checkContinue', track);
   websockets.start();
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -199,13 +237,27 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if ((socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent) return void socket.end();
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
-  if (!options.server) {
-    const { host, port } = parseListen(config.listen);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
+  let adminServer: http.Server | undefined;
+  const adminListen = options.adminListen ?? config.admin.listen;
+  // Every listener binds or nothing runs: a process serving the proxy with no /healthz (or the reverse) is worse
+  // than one that exits and is restarted where someone sees why.
+  try {
+    if (!options.server) await bind(server, config.listen, 'proxy listener');
+    if (adminListen !== false) {
+      adminServer = http.createServer((req, res) => adminHandle(req, res));
+      await bind(adminServer, adminListen, 'admin listener');
+    }
+  } catch (e) {
+    logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
+    websockets.close();
+    server.closeAllConnections?.();
+    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+    forwarder.close();
+    await store.close().catch(() => {});
+    logger.close();
+    throw e;
   }
+  void oidc.start();
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
@@ -238,33 +290,24 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     );
   }
 
-  let adminServer: http.Server | undefined;
-  const adminListen = options.adminListen ?? config.admin.listen;
-  if (adminListen !== false) {
-    adminServer = http.createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
-      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      if (path === '/readyz') {
-        return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
-      }
-      if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
-      if (path === '/metrics') {
-        return void metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-          () => res.writeHead(500).end(),
-        );
-      }
-      res.writeHead(404).end();
-    });
-    const { host, port } = parseListen(adminListen);
-    await new Promise<void>((resolve, reject) => {
-      adminServer!.once('error', reject);
-      adminServer!.listen(port, host, () => resolve());
-    });
+  function adminHandle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/readyz') {
+      return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
+    }
+    if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
+    if (path === '/metrics') {
+      return void metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    }
+    res.writeHead(404).end();
   }
   const adminAddress = adminServer?.address() as AddressInfo | undefined;
-  logger.info({ event: 'start', listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', routes: config.routes.length, store: store.kind });
+  logger.info({ event: 'start', version: drawbridgeVersion(), listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', idp: config.idp.issuer, routes: config.routes.length, store: store.kind });
 
   let closed = false;
   return {
@@ -309,18 +352,34 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       void websockets.sweep();
       return { ok: true };
     },
-    async close() {
+    async close(closeOptions: { drainMs?: number; signal?: string } = {}) {
       if (closed) return;
       closed = true;
+      const began = performance.now();
+      const pending = inFlight;
       websockets.close();
       oidc.close();
+      // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
+      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+      const drainMs = closeOptions.drainMs ?? 0;
+      if (drainMs > 0 && inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const abandoned = inFlight;
       server.closeAllConnections?.();
-      await Promise.all([
-        new Promise<void>((r) => server.close(() => r())),
-        adminServer ? new Promise<void>((r) => adminServer!.close(() => r())) : undefined,
-      ]);
+      adminServer?.closeAllConnections();
+      await stopped;
       forwarder.close();
       await store.close();
+      if (closeOptions.signal !== undefined) {
+        logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
+      }
       logger.close();
     },
     /** The checksum of the file as last read (reload polling compares it). */

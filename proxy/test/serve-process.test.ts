@@ -1,0 +1,190 @@
+// proxy/test/serve-process.test.ts — `drawbridge serve` as a process, through bin/drawbridge.js: it exits non-zero
+// when a listener cannot bind (never half-running), and it starts and stops with the lines an operator looks for.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { reservePort, SESSION_SECRET, waitFor } from './helpers/stack.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const dir = mkdtempSync(join(tmpdir(), 'drawbridge-serve-process-'));
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function configFile(listen: number, admin: number, extra = ''): string {
+  const file = join(dir, `drawbridge-${listen}-${admin}.yaml`);
+  writeFileSync(
+    file,
+    `listen: "127.0.0.1:${listen}"
+publicUrl: http://auth.localhost:${listen}
+admin: { listen: "127.0.0.1:${admin}" }
+idp:
+  issuer: http://127.0.0.1:9
+  clientId: drawbridge
+  clientSecret: not-used-in-this-test
+  allowInsecureHttp: true
+session:
+  secret: ${SESSION_SECRET}
+log: { level: info, format: json }
+routes:
+  - name: one
+    from: http://one.localhost:${listen}
+    to: http://127.0.0.1:9
+    public: true
+${extra}`,
+  );
+  return file;
+}
+
+interface Serving {
+  child: ChildProcess;
+  logs: Record<string, any>[];
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Resolves with the first log line matching, or rejects when the process exits first. */
+  line(match: (l: Record<string, any>) => boolean): Promise<Record<string, any>>;
+}
+
+/** Starts `bin/drawbridge.js ...args` and collects its JSON log lines and stderr. */
+function drawbridge(...args: string[]): Serving {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/drawbridge.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
+  children.add(child);
+  const logs: Record<string, any>[] = [];
+  const waiters: { match: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
+  let stderr = '';
+  let pending = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const text of lines) {
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as Record<string, any>;
+      logs.push(line);
+      for (const w of [...waiters]) if (w.match(line)) w.resolve(line);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    line(match) {
+      const seen = logs.find(match);
+      if (seen) return Promise.resolve(seen);
+      return Promise.race([
+        new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve })),
+        exited.then((code) => Promise.reject(new Error(`exited (${code}) first: ${stderr}`))),
+      ]);
+    },
+  };
+}
+
+/** A listener holding a loopback port, as another process would. */
+async function occupy(): Promise<{ port: number; close(): Promise<void> }> {
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+  return { port: (holder.address() as AddressInfo).port, close: () => new Promise((r) => holder.close(() => r())) };
+}
+
+test('serve exits non-zero, naming the address and the cause, when the proxy listener cannot bind', { timeout: 120_000 }, async () => {
+  const held = await occupy();
+  try {
+    const s = drawbridge('serve', '--config', configFile(held.port, await reservePort()));
+    const code = await s.exited;
+    assert.notEqual(code, 0);
+    assert.match(s.stderr(), new RegExp(`proxy listener cannot listen on 127\\.0\\.0\\.1:${held.port} .*already in use \\[EADDRINUSE\\]`));
+    assert.ok(s.logs.some((l) => l.event === 'listen' && l.result === 'failure' && String(l.error).includes(String(held.port))), JSON.stringify(s.logs));
+    assert.ok(!s.logs.some((l) => l.event === 'start'), 'never announced as started');
+  } finally {
+    await held.close();
+  }
+});
+
+test('serve exits non-zero when the admin listener cannot bind: no proxy left serving without /healthz', { timeout: 120_000 }, async () => {
+  const held = await occupy();
+  try {
+    const s = drawbridge('serve', '--config', configFile(await reservePort(), held.port));
+    const code = await s.exited;
+    assert.notEqual(code, 0);
+    assert.match(s.stderr(), new RegExp(`admin listener cannot listen on 127\\.0\\.0\\.1:${held.port} .*already in use \\[EADDRINUSE\\]`));
+    assert.ok(!s.logs.some((l) => l.event === 'start'), 'never announced as started');
+  } finally {
+    await held.close();
+  }
+});
+
+test('serve logs its version, listen addresses and IdP at start; SIGTERM drains the request in flight, logs the shutdown and exits 0', { timeout: 120_000 }, async () => {
+  // An upstream that holds its answer until told: the request is in flight when the signal comes.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const arrival = new Promise<void>((r) => (arrived = r));
+  const upstream = http.createServer((_req, res) => {
+    arrived();
+    void released.then(() => res.end('slow answer'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  try {
+    const [port, adminPort] = [await reservePort(), await reservePort()];
+    const file = configFile(port, adminPort, `  - name: slow\n    from: http://slow.localhost:${port}\n    to: http://127.0.0.1:${upstreamPort}\n    public: true\n`);
+    const s = drawbridge('serve', '--config', file);
+    const start = await s.line((l) => l.event === 'start');
+    assert.equal(start.version, PACKAGE.version);
+    assert.equal(start.listen, `http://127.0.0.1:${port}`);
+    assert.equal(start.admin, `http://127.0.0.1:${adminPort}`);
+    assert.equal(start.idp, 'http://127.0.0.1:9');
+
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: `slow.localhost:${port}` }, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+    });
+    await arrival;
+    s.child.kill('SIGTERM');
+    // The listener is closed at once: new connections are refused while the request in flight goes on.
+    await waitFor(() => connects(port).then((ok) => !ok), 30_000);
+    release();
+    assert.deepEqual(await answer, { status: 200, body: 'slow answer' });
+    assert.equal(await s.exited, 0);
+    const shutdown = s.logs.find((l) => l.event === 'shutdown');
+    assert.ok(shutdown, JSON.stringify(s.logs));
+    assert.equal(shutdown.signal, 'SIGTERM');
+    assert.equal(shutdown.inFlight, 1);
+    assert.equal(shutdown.drained, 1);
+    assert.equal(shutdown.abandoned, 0);
+    assert.equal(typeof shutdown.durationMs, 'number');
+  } finally {
+    release();
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  }
+});
+
+/** Whether a TCP connection to the loopback port is accepted. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
