@@ -151,7 +151,7 @@ test('drawbridge explain --time shows the same decisions, with the rule that dec
   const user = ['--user', 'alice', '--email', 'alice@example.com', '--groups', 'engineering'];
 
   const outside = await cli(['explain', s.configFile, '--url', s.url('hours.localhost', '/'), ...user, '--time', '2024-03-11T12:59:00Z']);
-  assert.equal(outside.code, 0, outside.stderr);
+  assert.equal(outside.code, 1, `a deny exits 1: ${outside.stderr}`);
   assert.match(outside.stdout, /route: +hours /);
   assert.match(outside.stdout, /time: +2024-03-11T12:59:00\.000Z/);
   assert.match(outside.stdout, /decision: deny/);
