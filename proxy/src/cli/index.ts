@@ -8,6 +8,8 @@ Commands:
   validate FILE                  check a configuration; every error as FILE:LINE:COL: message
   explain FILE --url URL [...]   show the matched route, the decision and every rule's reason
   test FILE TESTS.yaml           run policy unit tests; prints "N passed, N failed"
+  doctor --config FILE           check the IdP as configured (discovery, keys, client credentials,
+                                 redirect URIs); prints what to fix; exit 1 on any problem
   schema                         print the JSON Schema of the configuration
   keygen                         print a new ES256 signing key (PEM) and a random session secret
   sessions list|revoke [--user U|--all] --config FILE
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.js')).validate,
   explain: async () => (await import('./explain.js')).explain,
   test: async () => (await import('./test.js')).test,
+  doctor: async () => (await import('./doctor.js')).doctor,
   schema: async () => (await import('./schema.js')).schema,
   keygen: async () => (await import('./keygen.js')).keygen,
   sessions: async () => (await import('./sessions.js')).sessions,

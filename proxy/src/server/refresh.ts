@@ -5,6 +5,7 @@
 import { identityFromClaims } from '../oidc/claims.js';
 import type { Identity } from '../policy/input.js';
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
+import { isIdTokenRejected } from '../oidc/id-token.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import type { Runtime } from './runtime.js';
@@ -102,12 +103,14 @@ export class Refresher {
       const detail = idpErrorDetail(e);
       const subjectChanged = (e as Error).message === 'the refreshed ID token names another subject';
       // `invalid_grant` comes as a 400 JSON error (ResponseBodyError): a refusal by its status like any other.
-      const refused = isIdpRefusal(e) || subjectChanged;
+      // A refreshed ID token whose signature does not verify (oidc/id-token.ts) ends the session too: fail closed.
+      const forged = isIdTokenRejected(e);
+      const refused = isIdpRefusal(e) || subjectChanged || forged;
       if (refused) {
         this.idpAnswered();
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
-        const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401;
+        const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401 || forged;
         rt.logger.log(clientRefused ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...detail });
         return { state: 'ended' };
       }

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
-import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
+import { startDevIdp, type DevIdp, type DevIdpClient, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
 import { createMemoryAdapter } from '../../../e2e/idp/memory-adapter.js';
 import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
 import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
@@ -49,6 +49,17 @@ export interface StackOptions {
    * balancer's, which sends each new connection to `balancer.target` (this Drawbridge at first; see startReplica).
    */
   balancer?: boolean;
+  // Client and token personas (issue 13).
+  /** Changes to Drawbridge's client registration at the dev IdP (its secret, auth method, keys...). */
+  client?: Partial<DevIdpClient>;
+  /** Leave idp.clientSecret out of Drawbridge's configuration (private_key_jwt). */
+  noClientSecret?: boolean;
+  /** The idp.issuer Drawbridge is configured with, from the dev IdP's real one (a wrong issuer). */
+  issuer?: (actual: string) => string;
+  /** Default true: wait until Drawbridge has discovered the IdP (false for an issuer it never will). */
+  waitForIdp?: boolean;
+  /** Passed to startDrawbridge (how often /readyz's IdP probe runs). */
+  idpProbeIntervalMs?: number;
 }
 
 export interface Stack {
@@ -101,8 +112,7 @@ admin: { listen: "127.0.0.1:0" }
 idp:
   issuer: ${issuer}
   clientId: ${CLIENT_ID}
-  clientSecret: ${CLIENT_SECRET}
-  allowInsecureHttp: true
+${o.noClientSecret ? '' : `  clientSecret: ${CLIENT_SECRET}\n`}  allowInsecureHttp: true
   mfaAcrValues: [mfa]
 ${(o.idp ?? '').replace(/^/gm, '  ')}
 session:
@@ -137,6 +147,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
           redirectUris: [`${publicUrl}/.drawbridge/callback`],
           postLogoutRedirectUris: [`${publicUrl}/.drawbridge/sign_out`],
           backchannelLogoutUri: `http://127.0.0.1:${port}/.drawbridge/backchannel_logout`,
+          ...o.client,
         },
       ],
       ...o.idpOptions,
@@ -152,7 +163,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     idpPort = idp.port;
     issuer = idp.issuer;
   }
-  const text = configText(port, issuer, app.url, o);
+  const text = configText(port, o.issuer ? o.issuer(issuer) : issuer, app.url, o);
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-test-'));
   const configFile = join(dir, 'drawbridge.yaml');
   writeFileSync(configFile, text);
@@ -166,9 +177,17 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       cb();
     },
   });
-  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}) });
+  const db = await startDrawbridge({
+    config: loaded.config,
+    configFile,
+    logStream,
+    server,
+    adminListen: o.adminListen ?? '127.0.0.1:0',
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.idpProbeIntervalMs !== undefined ? { idpProbeIntervalMs: o.idpProbeIntervalMs } : {}),
+  });
   if (balancer) balancer.target = db.port;
-  if (idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
+  if (idp && o.waitForIdp !== false) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
 
   const resolve = { 'auth.localhost': '127.0.0.1' };
