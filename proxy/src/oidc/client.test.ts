@@ -235,6 +235,16 @@ test('a failed discovery names the URL, the status, the issuer the IdP advertise
   assert.equal(html.permanent, true);
   assert.match(html.hint, /does not serve an OpenID Connect discovery document/);
   assert.equal(discoveryStatusFailure(url, 429).permanent, false);
+  // A discovery document that never comes is an outage, not a configuration error.
+  const hung = await discover(() => {
+    /* never answers */
+  });
+  assert.equal((hung as { code?: string }).code, 'OAUTH_TIMEOUT');
+  assert.equal(describeDiscoveryFailure(hung, url, base).permanent, false);
+  assert.equal(describeDiscoveryFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), url, base).permanent, false);
+  const tls = describeDiscoveryFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) }), url, base);
+  assert.equal(tls.permanent, true);
+  assert.match(tls.hint, /NODE_EXTRA_CA_CERTS/);
   // What a log line carries.
   assert.deepEqual(Object.keys(failureFields(mismatch)), ['url', 'status', 'error', 'advertisedIssuer', 'hint']);
 });

@@ -180,6 +180,9 @@ export function isIdpMisconfiguration(e: unknown): boolean {
   return statusOf(e) !== undefined && describeTokenFailure(e, 'code', undefined).permanent;
 }
 
+/** openid-client's codes for an answer that is not a usable discovery document. */
+const NOT_A_DOCUMENT_CODES: ReadonlySet<string> = new Set(['OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_INVALID_RESPONSE', 'OAUTH_PARSE_ERROR', 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED']);
+
 /** A failed discovery (or probe of the discovery document) of `issuer` at `url`. */
 export function describeDiscoveryFailure(e: unknown, url: string, issuer: string): IdpFailure {
   if (e instanceof oidc.ClientError && e.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
@@ -198,7 +201,10 @@ export function describeDiscoveryFailure(e: unknown, url: string, issuer: string
   }
   const status = statusOf(e);
   if (status === undefined) {
-    if (e instanceof oidc.ClientError || (e as { name?: unknown })?.name === 'OperationProcessingError') {
+    // An answer that is no discovery document (not JSON, no issuer...) is a configuration error; a timeout or a
+    // connection failure (OAUTH_TIMEOUT, fetch failed) is not.
+    const code = (e as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && NOT_A_DOCUMENT_CODES.has(code)) {
       return { url, error: clean((e as Error).message), hint: `${url} does not serve an OpenID Connect discovery document: check idp.issuer`, permanent: true };
     }
     return transportFailure(e, url);
