@@ -18,11 +18,23 @@ export type { ForeignKey, SignJwtOptions, SigningAlg } from './keys.js';
 /** A relying party registered at the dev IdP (confidential, code flow, client_secret_basic or _post). */
 export interface DevIdpClient {
   clientId: string;
-  clientSecret: string;
+  /** Not needed by a private_key_jwt client. */
+  clientSecret?: string;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
   /** Where back-channel logout tokens are POSTed (with `sid`: backchannel_logout_session_required). */
   backchannelLogoutUri?: string;
+  // Client and token personas (issue 13).
+  /**
+   * The one way this client may authenticate at the token endpoint, as most IdPs enforce it: any other is answered
+   * 401 `unauthorized_client`. Unset: registered as client_secret_basic, and client_secret_post works too
+   * (oidc-provider treats them alike). `private_key_jwt` needs `jwks`.
+   */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** The client's public keys (private_key_jwt client assertions). */
+  jwks?: { keys: JWK[] };
+  /** `id_token_signed_response_alg` (HS256: signed with the client secret; needs it in `idTokenSigningAlgs`). Default RS256. */
+  idTokenSignedResponseAlg?: string;
 }
 
 /** Options of {@link startDevIdp}. */
@@ -45,6 +57,18 @@ export interface DevIdpOptions {
   adapter?: ReturnType<typeof createMemoryAdapter>;
   /** Default true. false: no RP-initiated logout — the discovery document names no end_session_endpoint. */
   endSession?: boolean;
+  // Client and token personas (issue 13).
+  /** ID token algorithms the IdP may use and announces (e.g. add HS256); default RS256 and ES256 (its keys). */
+  idTokenSigningAlgs?: string[];
+  /** Rewrites the discovery document before it is served (announce other algorithms or auth methods, drop a list). */
+  discoveryDocument?: (document: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Rewrites each successful token endpoint answer before it is sent: a broken or malicious token endpoint (a forged
+   * `id_token`, say). Called for every grant; return the body unchanged to pass it through.
+   */
+  tokenResponse?: (body: Record<string, unknown>, context: { grantType: string; clientId: string }) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Back-channel logout tokens as the drafts (and many deployed IdPs) make them: `typ: JWT` and no `exp`. */
+  draftLogoutTokens?: boolean;
   /** How ID tokens and refresh answers are shaped, to mimic a real provider's conventions (see {@link ClaimShapeOptions}). */
   claimShape?: ClaimShapeOptions;
 }
@@ -96,6 +120,8 @@ export interface DevIdp {
   signLogoutToken(claims?: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
   /** The public JWKS published at the IdP's jwks_uri. */
   jwks: { keys: JWK[] };
+  /** Every logout token `backchannelLogout` sent, oldest first (tests replay them). */
+  logoutTokensSent: string[];
 }
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -132,6 +158,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   provider.Client.prototype.includeSid = () => true;
   applyClaimShape(provider, options.claimShape);
   provider.use(endSessionWithoutConfirmation(issuer));
+  provider.use(personaMiddleware(options));
   provider.on('authorization.success', (ctx: KoaContext) => {
     const { session, client } = ctx.oidc;
     const sid = client && session.sidFor(client.clientId);
@@ -166,6 +193,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   async function issueLogoutToken(clientId: string, sub: string, sid: string | undefined): Promise<string> {
     const client = await provider.Client.find(clientId);
     if (!client) throw new Error(`backchannelLogout: unknown client ${clientId}`);
+    if (options.draftLogoutTokens) {
+      const payload = { iss: issuer, aud: clientId, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), sub, events: { [BACKCHANNEL_EVENT]: {} }, ...(sid ? { sid } : {}) };
+      return signWith(keys, payload, { typ: 'JWT' });
+    }
     const token = new provider.IdToken({ sub }, { client });
     token.mask = { sub: null };
     token.set('events', { [BACKCHANNEL_EVENT]: {} });
@@ -175,8 +206,10 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   }
 
   let closing: Promise<void> | undefined;
+  const logoutTokensSent: string[] = [];
   return {
     issuer,
+    logoutTokensSent,
     port,
     accounts: accounts.accounts,
     jwks: { keys: keys.map((k) => k.publicJwk) },
@@ -200,7 +233,9 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
         const known = knownSids.get(sub)?.get(client.clientId);
         const latest = known ? [...known].at(-1) : undefined;
         const sid = logoutOptions.sid === null ? undefined : (logoutOptions.sid ?? latest);
-        statuses.push(await postLogoutToken(client.backchannelLogoutUri, await issueLogoutToken(client.clientId, sub, sid)));
+        const logoutToken = await issueLogoutToken(client.clientId, sub, sid);
+        logoutTokensSent.push(logoutToken);
+        statuses.push(await postLogoutToken(client.backchannelLogoutUri, logoutToken));
         if (sid) known?.delete(sid);
       }
       return statuses;
@@ -236,12 +271,14 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
     adapter: options.adapter ?? createMemoryAdapter(),
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
-      client_secret: client.clientSecret,
+      ...(client.clientSecret !== undefined ? { client_secret: client.clientSecret } : {}),
       redirect_uris: client.redirectUris,
       post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: client.tokenEndpointAuthMethod === 'private_key_jwt' ? 'private_key_jwt' : 'client_secret_basic',
+      ...(client.jwks ? { jwks: client.jwks } : {}),
+      ...(client.idTokenSignedResponseAlg ? { id_token_signed_response_alg: client.idTokenSignedResponseAlg } : {}),
       require_auth_time: true,
       ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     })),
@@ -262,6 +299,7 @@ function configuration(options: DevIdpOptions, accounts: AccountStore, privateJw
       profile: ['name', 'preferred_username', 'groups', 'given_name', 'family_name', 'nickname', 'picture', 'locale', 'zoneinfo', 'updated_at', 'department', 'roles', ...(options.claimShape?.releaseClaims ?? [])],
     },
     conformIdTokenClaims: false,
+    ...(options.idTokenSigningAlgs ? { enabledJWA: { idTokenSigningAlgValues: options.idTokenSigningAlgs } } : {}),
     acrValues: ['pwd', 'mfa'],
     features: {
       devInteractions: { enabled: false },
@@ -395,6 +433,37 @@ function endSessionWithoutConfirmation(issuer: string) {
     ctx.set('set-cookie', confirm.headers.getSetCookie());
     ctx.status = 303;
     ctx.redirect(location);
+  };
+}
+
+/**
+ * The client and token personas: a client held to one authentication method (answered 401 unauthorized_client
+ * otherwise, after oidc-provider, which takes basic and post alike, has run), the discovery document and token
+ * answers rewritten as options say.
+ */
+function personaMiddleware(options: DevIdpOptions) {
+  const strict = new Map(options.clients.filter((c) => c.tokenEndpointAuthMethod).map((c) => [c.clientId, c.tokenEndpointAuthMethod!]));
+  return async function persona(ctx: KoaContext, next: Next): Promise<void> {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'discovery' && options.discoveryDocument && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      ctx.body = options.discoveryDocument({ ...(ctx.body as Record<string, unknown>) });
+      return;
+    }
+    if (route !== 'token') return;
+    const clientId: string | undefined = ctx.oidc.client?.clientId;
+    const required = clientId ? strict.get(clientId) : undefined;
+    const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+    const used = ctx.headers.authorization ? 'client_secret_basic' : params.client_secret ? 'client_secret_post' : params.client_assertion ? 'private_key_jwt' : 'none';
+    if (required && used !== required) {
+      ctx.status = 401;
+      ctx.type = 'json';
+      ctx.body = { error: 'unauthorized_client', error_description: `client authentication method ${used} is not allowed for this client (it is registered for ${required})` };
+      return;
+    }
+    if (options.tokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && clientId) {
+      ctx.body = await options.tokenResponse({ ...(ctx.body as Record<string, unknown>) }, { grantType: String(params.grant_type ?? ''), clientId });
+    }
   };
 }
 

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   DRB_FORBIDDEN: [403, 'The policy of the route denies this request.'],
   DRB_BAD_TOKEN: [401, 'The bearer token is invalid: bad signature, wrong issuer or audience, expired or not yet valid.'],
   DRB_IDP_UNAVAILABLE: [503, 'The identity provider cannot be reached, or answers 5xx or 429 (e.g. to the code exchange of a sign-in); new sign-ins are refused until it is back.'],
+  DRB_IDP_MISCONFIGURED: [502, 'The identity provider refuses Drawbridge itself (invalid_client, unauthorized_client, an unsupported grant or response type, an invalid scope), announces another issuer, or serves no discovery document at idp.issuer: a configuration error only an administrator can fix.'],
+  DRB_ID_TOKEN_INVALID: [400, 'An ID token failed signature verification: unsigned, an algorithm the IdP does not announce, HMAC with a secret other than idp.clientSecret, or a key not in the IdP\'s JWKS.'],
   DRB_STORE_UNAVAILABLE: [503, 'The session store cannot be reached; requests that need a session are refused.'],
   DRB_SIGN_IN_FAILED: [400, 'The sign-in callback was invalid: unknown or replayed state, bad code, or an ID token that failed verification.'],
   DRB_CSRF: [403, 'A state-changing request to Drawbridge carried no valid CSRF token.'],

@@ -172,8 +172,12 @@ test('defective logout tokens are each refused with 400 and end nothing', { time
     ['no jti', { sub, sid, jti: undefined }, undefined, /jti/],
     ['no iat', { sub, sid, iat: undefined }, undefined, /iat/],
     ['neither sub nor sid', {}, undefined, /neither sub nor sid/],
-    ['wrong typ (JWT)', { sub, sid }, { typ: 'JWT' }, /typ/],
     ['wrong typ (at+jwt)', { sub, sid }, { typ: 'at+jwt' }, /typ/],
+    ['wrong typ (secevent+jwt)', { sub, sid }, { typ: 'secevent+jwt' }, /typ/],
+    ['draft style (typ JWT, no exp) but iat too old', { sub, sid, exp: undefined, iat: nowSec - 400 }, { typ: 'JWT' }, /too old/],
+    ['draft style (typ JWT, no exp) but iat in the future', { sub, sid, exp: undefined, iat: nowSec + 3600 }, { typ: 'JWT' }, /future|iat/],
+    ['draft style (no exp) without iat', { sub, sid, exp: undefined, iat: undefined }, { typ: 'JWT' }, /iat/],
+    ['draft style (typ JWT, no exp) with a nonce', { sub, sid, exp: undefined, nonce: 'n' }, { typ: 'JWT' }, /nonce/],
   ];
   for (const [what, claims, options, why] of cases) {
     const r = await post(await s.idp!.signLogoutToken(claims, options));
@@ -187,6 +191,27 @@ test('defective logout tokens are each refused with 400 and end nothing', { time
 
   assert.ok(await s.db.store.get(id), 'the session is still there');
   assert.equal(await status(b), 200, 'alice is still signed in after all of them');
+});
+
+test('draft-style logout tokens (typ JWT or none, no exp) end the session while iat is fresh; a replay does nothing', { timeout: 30_000 }, async () => {
+  const nowSec = Math.floor(Date.now() / 1000);
+  for (const [what, claims, options] of [
+    ['typ JWT, no exp', {}, { typ: 'JWT' }],
+    ['no typ, no exp', {}, { typ: '' }],
+    ['typ JWT, with exp', { exp: nowSec + 120 }, { typ: 'JWT' }],
+    ['typ logout+jwt, no exp, iat four minutes old', { iat: nowSec - 240 }, {}],
+  ] as Array<[string, Record<string, unknown>, SignJwtOptions]>) {
+    const b = await signedIn('alice');
+    const { sid, sub } = await idpSession('alice');
+    const token = await s.idp!.signLogoutToken({ sub, sid, exp: undefined, ...claims }, options);
+    assert.equal((await post(token)).status, 200, what);
+    assert.equal(await status(b), 302, `${what}: the session ended`);
+    const fresh = await signedIn('alice');
+    const replay = await post(token);
+    assert.equal(replay.status, 400, `${what}: a replay is refused`);
+    assert.match(replay.body.error_description, /replay/);
+    assert.equal(await status(fresh), 200, `${what}: the replay ended nothing`);
+  }
 });
 
 test('with a redis store: by sid ends that one session, by sub the rest', { timeout: 60_000 }, async () => {

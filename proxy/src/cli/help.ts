@@ -8,6 +8,8 @@ Commands:
   validate FILE                  check a configuration; every error as FILE:LINE:COL: message
   explain FILE --url URL [...]   show the matched route, the decision and every rule's reason
   test FILE TESTS.yaml           run policy unit tests; prints "N passed, N failed"
+  doctor --config FILE           check the IdP as configured (discovery, keys, client credentials,
+                                 redirect URIs); prints what to fix
   schema [--tests]               print the JSON Schema of the configuration (or of a tests file)
   keygen                         print a new ES256 signing key (PEM) and a random session secret
   sessions list|revoke [--user U|--all] --config FILE
@@ -96,6 +98,22 @@ Exit codes:
   0  every test passed
   1  a test failed, or FILE or TESTS.yaml is invalid
   2  a file name is missing
+`,
+  doctor: `Usage: drawbridge doctor --config FILE
+
+Talks to the configured identity provider the way serve will, and says what to fix: discovery (the issuer URL and
+the issuer it advertises), its signing keys (jwks_uri) and algorithms, the client credentials and token endpoint
+auth method (a token request with a code that cannot be valid: invalid_grant means the client authenticated,
+invalid_client that it did not), and the redirect and post-logout URIs Drawbridge will send. Nothing is changed and
+no user is involved.
+
+Options:
+  --config FILE, -c FILE   the configuration (environment variables must be set as for serve)
+
+Exit codes:
+  0  every check passed
+  1  a check failed (each failure is printed with what to fix), or the configuration is invalid
+  2  usage error
 `,
   schema: `Usage: drawbridge schema [--tests]
 

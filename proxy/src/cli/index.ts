@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.js')).validate,
   explain: async () => (await import('./explain.js')).explain,
   test: async () => (await import('./test.js')).test,
+  doctor: async () => (await import('./doctor.js')).doctor,
   schema: async () => (await import('./schema.js')).schema,
   keygen: async () => (await import('./keygen.js')).keygen,
   sessions: async () => (await import('./sessions.js')).sessions,

@@ -175,3 +175,28 @@ test('idp claim keys: defaults (userinfo auto, email unverified unless assumed, 
   assert.match(errors(withIdp('  userinfo: sometimes\n'))[0]!, /userinfo/);
   assert.match(errors(withIdp('  claims: { groupsDelimiter: "" }\n'))[0]!, /groupsDelimiter/);
 });
+
+test('client authentication: each method needs its credential; a key file only with private_key_jwt', () => {
+  const withIdp = (lines: string) => base().replace('  clientSecret: s3cret\n', lines);
+  // Every combination Drawbridge runs with.
+  for (const ok of [
+    '  clientSecret: s3cret\n',
+    '  clientSecret: s3cret\n  tokenEndpointAuthMethod: client_secret_basic\n',
+    '  clientSecret: s3cret\n  tokenEndpointAuthMethod: client_secret_post\n',
+    '  tokenEndpointAuthMethod: private_key_jwt\n  privateKeyFile: client-key.pem\n',
+    '  clientSecret: s3cret\n  tokenEndpointAuthMethod: private_key_jwt\n  privateKeyFile: client-key.pem\n',
+  ]) {
+    const r = loadConfigText(withIdp(ok), 'f.yaml');
+    assert.ok(r.ok, `${ok}: ${r.ok ? '' : r.errors.map(formatIssue).join('\n')}`);
+  }
+  const noSecret = withIdp('');
+  assert.deepEqual(errors(noSecret), [`f.yaml:${lineOf(noSecret, 'idp:')}:1: idp.clientSecret is required (or set tokenEndpointAuthMethod: private_key_jwt and idp.privateKeyFile)`]);
+  const postNoSecret = withIdp('  tokenEndpointAuthMethod: client_secret_post\n');
+  assert.match(errors(postNoSecret)[0]!, new RegExp(`^f\\.yaml:${lineOf(postNoSecret, 'tokenEndpointAuthMethod')}:\\d+: idp\\.clientSecret is required with tokenEndpointAuthMethod client_secret_post`));
+  const jwtNoKey = withIdp('  tokenEndpointAuthMethod: private_key_jwt\n');
+  assert.match(errors(jwtNoKey)[0]!, new RegExp(`^f\\.yaml:${lineOf(jwtNoKey, 'tokenEndpointAuthMethod')}:\\d+: tokenEndpointAuthMethod private_key_jwt needs idp\\.privateKeyFile`));
+  const keyNotUsed = withIdp('  clientSecret: s3cret\n  privateKeyFile: client-key.pem\n');
+  assert.match(errors(keyNotUsed)[0]!, new RegExp(`^f\\.yaml:${lineOf(keyNotUsed, 'privateKeyFile')}:\\d+: idp\\.privateKeyFile is used only with tokenEndpointAuthMethod: private_key_jwt`));
+  const unknown = withIdp('  clientSecret: s3cret\n  tokenEndpointAuthMethod: client_secret_jwt\n');
+  assert.match(errors(unknown)[0]!, new RegExp(`^f\\.yaml:${lineOf(unknown, 'tokenEndpointAuthMethod')}:\\d+: .*client_secret_basic.*client_secret_post.*private_key_jwt`));
+});

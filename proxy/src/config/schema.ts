@@ -35,6 +35,9 @@ const overrideHeaderName = z
   .refine((name) => OVERRIDE_NAMES.has(name.toLowerCase()), {
     message: 'only an override header Drawbridge strips may be kept: X-Original-URL, X-Rewrite-URL, X-Original-URI, X-Override-URL, X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override',
   });
+/** The token endpoint authentication methods Drawbridge implements (idp.tokenEndpointAuthMethod). */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
 const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT or :PORT (e.g. ":8080", "127.0.0.1:9090")');
@@ -166,7 +169,24 @@ export const configSchema = z.strictObject({
   idp: z.strictObject({
     issuer: z.string().url('expected the issuer URL').describe('OpenID Provider issuer URL (discovery at /.well-known/openid-configuration).'),
     clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
+    clientSecret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The client secret registered at the IdP. Required unless tokenEndpointAuthMethod is private_key_jwt; also the key of HS256 ID tokens (OIDC Core §10.1), accepted only when the IdP announces HS256.'),
+    tokenEndpointAuthMethod: z
+      .enum(TOKEN_ENDPOINT_AUTH_METHODS)
+      .optional()
+      .describe(
+        'How Drawbridge authenticates to the token endpoint (code exchange, refresh): client_secret_basic (HTTP Basic), client_secret_post (in the form body) or private_key_jwt (a JWT signed with privateKeyFile). Default: client_secret_basic when the discovery document lists it in token_endpoint_auth_methods_supported or has no list (the OIDC default), else client_secret_post. Use the method the client is registered with at the IdP.',
+      ),
+    privateKeyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'private_key_jwt only: the PEM private key (RSA of 2048 bits or more, EC P-256/384/521 or Ed25519) that signs the client assertions. Their `kid` is the key\'s RFC 7638 thumbprint; register the public key at the IdP as the client\'s JWKS (`drawbridge doctor` prints it).',
+      ),
     scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
     claims: z
       .strictObject({

@@ -44,6 +44,20 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   if (str(idp.issuer) && !/^https:\/\//i.test(idp.issuer) && !insecureOk) {
     issues.push({ path: ['idp', 'issuer'], message: 'idp.issuer must be https:// (set idp.allowInsecureHttp: true only for a local development IdP)' });
   }
+  // Client authentication at the token endpoint: each method needs its credential, and a key file means private_key_jwt.
+  const method = idp.tokenEndpointAuthMethod;
+  if (method === 'private_key_jwt') {
+    if (!str(idp.privateKeyFile)) issues.push({ path: ['idp', 'tokenEndpointAuthMethod'], message: 'tokenEndpointAuthMethod private_key_jwt needs idp.privateKeyFile (the PEM private key whose public key is registered at the IdP)' });
+  } else if (config.idp && typeof config.idp === 'object') {
+    if (!str(idp.clientSecret)) {
+      issues.push({
+        path: method === undefined ? ['idp'] : ['idp', 'tokenEndpointAuthMethod'],
+        message: `idp.clientSecret is required${method === undefined ? '' : ` with tokenEndpointAuthMethod ${method}`} (or set tokenEndpointAuthMethod: private_key_jwt and idp.privateKeyFile)`,
+        ...(method === undefined ? { key: true } : {}),
+      });
+    }
+    if (str(idp.privateKeyFile)) issues.push({ path: ['idp', 'privateKeyFile'], message: 'idp.privateKeyFile is used only with tokenEndpointAuthMethod: private_key_jwt: set that, or remove the key file' });
+  }
   if (Array.isArray(idp.scopes) && !idp.scopes.includes('openid')) {
     issues.push({ path: ['idp', 'scopes'], message: 'idp.scopes must include "openid"' });
   }

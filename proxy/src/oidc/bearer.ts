@@ -1,13 +1,13 @@
 // oidc/bearer.ts — API clients on `bearer: true` routes: `Authorization: Bearer <JWT>` verified against
 // the IdP's JWKS (cached; refetched on an unknown kid, at most every 30 s), iss, aud, exp, nbf.
 import { decodeJwt, errors, jwtVerify } from 'jose';
-import { remoteJwks } from './logout-token.js';
+import { ASYMMETRIC_ALGORITHMS, remoteJwks } from './jwks.js';
 
 /** Allowed clock difference with the IdP for exp/nbf/iat, in seconds. */
 export const BEARER_SKEW_SEC = 30;
 
 // Asymmetric algorithms only: `none` and HMAC (e.g. HS256 "signed" with the public key) never verify.
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const ALGORITHMS = [...ASYMMETRIC_ALGORITHMS];
 
 export type BearerResult = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
 

@@ -1,12 +1,14 @@
 // oidc/client.test.ts — which failures of a token request are an IdP outage (503 at the callback, a kept session
 // at a refresh) and which are a refusal (a failed sign-in, an ended session), and what of the IdP's answer is
-// logged: errors as openid-client itself raises them, from a real HTTP server on loopback.
+// logged (with a hint, and whether it is a misconfiguration): errors as openid-client itself raises them, from a real
+// HTTP server on loopback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { idpErrorDetail, idpErrorStatus, isIdpOutage, isIdpRefusal } from './client.js';
+import { describeDiscoveryFailure, describeTokenFailure, discoveryStatusFailure, discoveryUrl, failureFields, isIdpMisconfiguration } from './diagnose.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 let handler: Handler = (_req, res) => res.writeHead(500).end();
@@ -164,4 +166,85 @@ test('errors that did not come from the IdP are neither an outage nor a refusal'
   assert.equal(isIdpRefusal(new Error('unexpected JWT claim value encountered')), false);
   assert.equal(isIdpRefusal(undefined), false);
   assert.equal(idpErrorStatus(new Error('x')), undefined);
+});
+
+test('every token endpoint failure is described with its URL, status, OAuth error, description and a hint', async () => {
+  const token = `${base}/token`;
+  const client = describeTokenFailure(await exchangeError(answer(401, json, '{"error":"invalid_client","error_description":"bad secret"}')), 'code', token);
+  assert.deepEqual({ ...client, hint: undefined }, { url: token, status: 401, error: 'invalid_client', errorDescription: 'bad secret', hint: undefined, permanent: true });
+  assert.match(client.hint, /idp\.clientSecret/);
+  assert.match(client.hint, /idp\.tokenEndpointAuthMethod/);
+  // The same from a WWW-Authenticate challenge, and from a bare 401.
+  assert.equal(describeTokenFailure(await exchangeError(answer(401, { 'www-authenticate': 'Basic error="invalid_client"' })), 'code', token).error, 'invalid_client');
+  const bare = describeTokenFailure(await exchangeError(answer(401, { 'content-type': 'text/plain' }, 'no')), 'code', token);
+  assert.equal(bare.permanent, true);
+  assert.match(bare.hint, /idp\.clientSecret/);
+  const unauthorized = describeTokenFailure(await exchangeError(answer(400, json, '{"error":"unauthorized_client"}')), 'code', token);
+  assert.equal(unauthorized.permanent, true);
+  assert.match(unauthorized.hint, /tokenEndpointAuthMethod/);
+  // A refused code is this sign-in's problem, not the configuration's; a refused refresh token ends a session.
+  const grant = describeTokenFailure(await exchangeError(answer(400, json, '{"error":"invalid_grant"}')), 'code', token);
+  assert.equal(grant.permanent, false);
+  assert.match(grant.hint, /redirect URI/);
+  assert.match(describeTokenFailure(await refreshError(answer(400, json, '{"error":"invalid_grant"}')), 'refresh', token).hint, /signs in again/);
+  const outage = describeTokenFailure(await exchangeError(answer(503, { 'content-type': 'text/html' }, '<h1>down</h1>')), 'code', token);
+  assert.deepEqual({ status: outage.status, error: outage.error, permanent: outage.permanent }, { status: 503, error: 'HTTP 503', permanent: false });
+  assert.equal(describeTokenFailure(await exchangeError(answer(404, { 'content-type': 'text/plain' }, 'nope')), 'code', token).permanent, true);
+  // isIdpMisconfiguration: what the callback answers with the "an administrator must fix it" page.
+  assert.equal(isIdpMisconfiguration(await exchangeError(answer(401, json, '{"error":"invalid_client"}'))), true);
+  assert.equal(isIdpMisconfiguration(await exchangeError(answer(400, json, '{"error":"unsupported_grant_type"}'))), true);
+  assert.equal(isIdpMisconfiguration(await exchangeError(answer(400, json, '{"error":"invalid_grant"}'))), false);
+  assert.equal(isIdpMisconfiguration(await exchangeError(answer(503))), false);
+  assert.equal(isIdpMisconfiguration(new Error('fetch failed')), false);
+  // No answer: the URL asked and what failed.
+  const probe = http.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/token`;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const down = describeTokenFailure(await exchangeError(answer(200), closed), 'code', closed);
+  assert.equal(down.url, closed);
+  assert.equal(down.status, undefined);
+  assert.equal(down.permanent, false);
+  assert.match(down.error, /ECONNREFUSED/);
+});
+
+test('a failed discovery names the URL, the status, the issuer the IdP advertised, and whether retrying can help', async () => {
+  const discover = async (h: Handler, issuer = base): Promise<unknown> => {
+    handler = h;
+    try {
+      await oidc.discovery(new URL(issuer), 'drawbridge', 'secret', undefined, { execute: [oidc.allowInsecureRequests], timeout: 1 });
+    } catch (e) {
+      return e;
+    }
+    throw new Error('discovery succeeded');
+  };
+  const url = discoveryUrl(base);
+  assert.equal(url, `${base}/.well-known/openid-configuration`);
+  assert.equal(discoveryUrl(`${base}/realms/x/`), `${base}/realms/x/.well-known/openid-configuration`);
+  const mismatch = describeDiscoveryFailure(await discover(answer(200, json, JSON.stringify({ issuer: 'https://elsewhere.example/' }))), url, base);
+  assert.equal(mismatch.advertisedIssuer, 'https://elsewhere.example/');
+  assert.equal(mismatch.permanent, true);
+  assert.match(mismatch.error, /issuer mismatch/);
+  assert.match(mismatch.hint, /set idp\.issuer to exactly "https:\/\/elsewhere\.example\/"/);
+  const missing = describeDiscoveryFailure(await discover(answer(404, { 'content-type': 'text/plain' }, 'not found')), url, base);
+  assert.deepEqual({ url: missing.url, status: missing.status, permanent: missing.permanent }, { url, status: 404, permanent: true });
+  assert.match(missing.hint, /issuer identifier/);
+  const down = describeDiscoveryFailure(await discover(answer(503)), url, base);
+  assert.deepEqual({ status: down.status, permanent: down.permanent }, { status: 503, permanent: false });
+  const html = describeDiscoveryFailure(await discover(answer(200, { 'content-type': 'text/html' }, '<html>login</html>')), url, base);
+  assert.equal(html.permanent, true);
+  assert.match(html.hint, /does not serve an OpenID Connect discovery document/);
+  assert.equal(discoveryStatusFailure(url, 429).permanent, false);
+  // A discovery document that never comes is an outage, not a configuration error.
+  const hung = await discover(() => {
+    /* never answers */
+  });
+  assert.equal((hung as { code?: string }).code, 'OAUTH_TIMEOUT');
+  assert.equal(describeDiscoveryFailure(hung, url, base).permanent, false);
+  assert.equal(describeDiscoveryFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), url, base).permanent, false);
+  const tls = describeDiscoveryFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) }), url, base);
+  assert.equal(tls.permanent, true);
+  assert.match(tls.hint, /NODE_EXTRA_CA_CERTS/);
+  // What a log line carries.
+  assert.deepEqual(Object.keys(failureFields(mismatch)), ['url', 'status', 'error', 'advertisedIssuer', 'hint']);
 });

@@ -1,10 +1,20 @@
 // oidc/logout-token.ts — validates an OpenID Connect Back-Channel Logout 1.0 logout token: signature
-// (IdP JWKS), iss, aud, iat freshness, typ, the logout event, sub and/or sid, and no nonce.
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+// (IdP JWKS), iss, aud, iat freshness, typ, the logout event, sub and/or sid, and no nonce. Tokens of the final
+// specification and of the widely deployed drafts (typ JWT, no exp) both pass; see verifyLogoutToken.
+import { jwtVerify } from 'jose';
+import { ASYMMETRIC_ALGORITHMS, remoteJwks } from './jwks.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-const MAX_AGE_SEC = 300;
-const SKEW_SEC = 30;
+/** How old (by `iat`) a logout token may be; also the whole life of a token without `exp`. */
+export const LOGOUT_TOKEN_MAX_AGE_SEC = 300;
+/** Clock difference allowed with the IdP, both ways. */
+export const LOGOUT_TOKEN_SKEW_SEC = 30;
+/**
+ * `typ` values accepted: the final specification's `logout+jwt` (and its media-type form), and `JWT`, which the
+ * drafts and many deployed IdPs send. An absent `typ` passes too (explicit typing is a SHOULD). Any other type (an
+ * access token's `at+jwt`, ...) is another kind of token and is refused.
+ */
+const ACCEPTED_TYPES: ReadonlySet<string> = new Set(['logout+jwt', 'application/logout+jwt', 'jwt']);
 
 export interface LogoutClaims {
   iss: string;
@@ -13,35 +23,30 @@ export interface LogoutClaims {
   sid?: string;
 }
 
-const jwksCache = new Map<string, JWTVerifyGetKey>();
-
-/** The JWKS of an IdP, fetched and cached by jose (refreshed on an unknown `kid`, with a cooldown). */
-export function remoteJwks(uri: URL): JWTVerifyGetKey {
-  let jwks = jwksCache.get(uri.href);
-  if (!jwks) {
-    jwks = createRemoteJWKSet(uri, { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
-    jwksCache.set(uri.href, jwks);
-  }
-  return jwks;
-}
-
-/** Verifies a logout token; throws with a plain reason on any defect. `now` in ms. */
+/**
+ * Verifies a logout token; throws with a plain reason on any defect. `now` in ms.
+ *
+ * `exp`: the final specification requires it, the drafts deployed by many IdPs do not send it. A token with `exp`
+ * must not be expired; a token without one is accepted only while its `iat` is at most LOGOUT_TOKEN_MAX_AGE_SEC old
+ * (and at most LOGOUT_TOKEN_SKEW_SEC in the future) — the same window every token gets. Replays within that window are
+ * refused by the receiver, which records the `jti` (kept longer than the window) before anything ends.
+ */
 export async function verifyLogoutToken(token: string, opts: { jwksUri: URL; issuer: string; audience: string; now: number }): Promise<LogoutClaims> {
   const nowSec = Math.floor(opts.now / 1000);
   const { payload, protectedHeader } = await jwtVerify(token, remoteJwks(opts.jwksUri), {
     issuer: opts.issuer,
     audience: opts.audience,
-    algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+    algorithms: [...ASYMMETRIC_ALGORITHMS],
     currentDate: new Date(opts.now),
-    clockTolerance: SKEW_SEC,
-    requiredClaims: ['iat', 'exp', 'jti'],
+    clockTolerance: LOGOUT_TOKEN_SKEW_SEC,
+    requiredClaims: ['iat', 'jti'],
   });
-  if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'logout+jwt' && protectedHeader.typ.toLowerCase() !== 'application/logout+jwt') {
-    throw new Error(`logout token typ "${protectedHeader.typ}" is not logout+jwt`);
+  if (protectedHeader.typ !== undefined && !ACCEPTED_TYPES.has(protectedHeader.typ.toLowerCase())) {
+    throw new Error(`logout token typ "${protectedHeader.typ}" is not logout+jwt (or JWT)`);
   }
   const iat = payload.iat!;
-  if (iat > nowSec + SKEW_SEC) throw new Error('logout token issued in the future');
-  if (nowSec - iat > MAX_AGE_SEC) throw new Error('logout token is too old (iat)');
+  if (iat > nowSec + LOGOUT_TOKEN_SKEW_SEC) throw new Error('logout token issued in the future');
+  if (nowSec - iat > LOGOUT_TOKEN_MAX_AGE_SEC) throw new Error('logout token is too old (iat)');
   const events = payload.events as Record<string, unknown> | undefined;
   if (!events || typeof events !== 'object' || typeof events[LOGOUT_EVENT] !== 'object' || events[LOGOUT_EVENT] === null) {
     throw new Error('logout token has no back-channel logout event');

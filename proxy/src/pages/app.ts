@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import * as oidc from 'openid-client';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
 import { SubjectMismatchError } from '../oidc/identity.js';
+import { isIdpMisconfiguration, isMisconfigurationError, oauthErrorHint, clean } from '../oidc/diagnose.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
 import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
 import { handoffCookieName, loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
@@ -20,7 +21,7 @@ import { getExchange, requestOrigin, type Exchange, type Runtime } from '../serv
 import { answer, pageUser } from '../server/pipeline.js';
 import { PATHS, signInStartUrl } from './paths.js';
 import { openReturnState, sealReturnState } from './return-state.js';
-import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
+import { idpMisconfiguredPage, mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
 
 /** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
 interface LoginAttempt {
@@ -46,6 +47,7 @@ const LOGIN_TTL_MS = 10 * 60_000;
 /** Returned by sessionOr503 when the store failed and the 503 was already sent. */
 const STORE_DOWN = Symbol('store-down');
 const HANDOFF_TTL_MS = 60_000;
+// Longer than a logout token is ever accepted (oidc/logout-token.ts: iat at most 300 s old, 30 s skew), with or without exp.
 const JTI_TTL_MS = 10 * 60_000;
 
 /** Builds the pages handler. Express routes see the normalized path (set by the pipeline). */
@@ -135,9 +137,18 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   }
 
   function idpUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    // Discovery keeps failing for a reason retrying cannot fix (issuer mismatch, no discovery document there).
+    if (rt.oidc.misconfiguration) return idpMisconfigured(req, res, x);
     x.decision = 'idp-unavailable';
     rt.metrics.signIn('idp-unavailable');
     answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
+  }
+
+  /** The IdP refuses Drawbridge itself: the page says an administrator must fix it (no Retry-After); the log says what. */
+  function idpMisconfigured(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    x.decision = 'idp-misconfigured';
+    rt.metrics.signIn('idp-misconfigured');
+    answer(req, res, 502, idpMisconfiguredPage({ requestId: x.id }), { error: 'idp_misconfigured', requestId: x.id });
   }
 
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange, e: unknown): void {
@@ -243,8 +254,24 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (!given || !safeEqual(bindingMac(given), attempt.binding)) {
       return failSignIn(400, 'This sign-in was started in another browser. Please start again here.', 'binding cookie missing or wrong');
     }
-    if (query.get('error')) {
-      return failSignIn(403, 'The identity provider did not sign you in.', `${query.get('error')}: ${query.get('error_description') ?? ''}`);
+    const idpError = query.get('error');
+    if (idpError) {
+      // What the authorization endpoint answered: a refusal of this user, of Drawbridge's client, or an outage.
+      const description = query.get('error_description');
+      const url = rt.oidc.authorizationEndpoint();
+      const misconfigured = isMisconfigurationError(idpError);
+      const outage = idpError === 'temporarily_unavailable' || idpError === 'server_error';
+      rt.logger.log(misconfigured ? 'error' : 'warn', {
+        event: 'idp-authorization-error',
+        requestId: x.id,
+        ...(url ? { url } : {}),
+        error: clean(idpError),
+        ...(description ? { errorDescription: clean(description) } : {}),
+        hint: oauthErrorHint(idpError, 'authorization'),
+      });
+      if (misconfigured) return idpMisconfigured(req, res, x);
+      if (outage) return idpUnavailable(req, res, x);
+      return failSignIn(403, 'The identity provider did not sign you in.', `${idpError}: ${description ?? ''}`);
     }
     if (!rt.oidc.ready) return idpUnavailable(req, res, x);
 
@@ -254,7 +281,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       // No maxAge here: openid-client would refuse an `auth_time` of 0 or none as "too old" (the user told "please start
       // again", forever). A step-up's max_age is checked below (unmetStepUp, which names a missing auth_time); a first
       // sign-in's is the route's policy's to judge, which asks for a step-up.
-      tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier });
+      tokens = await rt.oidc.exchange(callbackUrl, { state, nonce: attempt.nonce, codeVerifier: attempt.verifier }, { requestId: x.id });
     } catch (e) {
       // The IdP unreachable, or its token endpoint answering 5xx / 429 / 408: an outage, not a bad sign-in response.
       // Still no session (fail closed); the browser gets the 503 page and may start again once the IdP is back.
@@ -262,6 +289,11 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
         const status = idpErrorStatus(e);
         rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', requestId: x.id, error: (e as Error).message, ...(status !== undefined ? { idpStatus: status } : {}) });
         return idpUnavailable(req, res, x);
+      }
+      // The token endpoint refused Drawbridge's client (invalid_client, unauthorized_client...): no retry fixes that.
+      if (isIdpMisconfiguration(e)) {
+        rt.logger.error({ event: 'sign-in', result: 'idp-misconfigured', requestId: x.id, error: (e as Error).message });
+        return idpMisconfigured(req, res, x);
       }
       return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message);
     }

@@ -19,6 +19,7 @@ import {
   notFoundPage,
   pageCsp,
   signInErrorPage,
+  idpMisconfiguredPage,
   signOutConfirmPage,
   signedOutPage,
   stepUpFailedPage,
@@ -49,6 +50,7 @@ function allPages(t: string): Record<string, string> {
     'upstream-504': upstreamErrorPage({ status: 504, requestId: t }),
     'idp-unavailable': unavailablePage({ what: 'idp', requestId: t, retryAfterSec: 30 }),
     'store-unavailable': unavailablePage({ what: 'store', requestId: t }),
+    'idp-misconfigured': idpMisconfiguredPage({ requestId: t }),
     'sign-in-error': signInErrorPage({ message: t, requestId: t, retryUrl: url }),
     'step-up-failed': stepUpFailedPage({ user: who, needs: t, requestId: t, signOutUrl: url, retryUrl: url }),
     'step-up-failed-name-only': stepUpFailedPage({ user: t, needs: t, requestId: t, signOutUrl: url }),
@@ -192,6 +194,16 @@ describe('pages', () => {
     assert.match(unavailablePage({ what: 'idp', requestId: 'r', retryAfterSec: 30 }), /Sign-in is temporarily unavailable[\s\S]*about 30 seconds/);
     assert.match(unavailablePage({ what: 'store', requestId: 'r', retryAfterSec: 90 }), /Sessions are temporarily unavailable[\s\S]*about 2 minutes/);
     assert.match(unavailablePage({ what: 'store', requestId: 'r' }), /a few minutes/);
+  });
+
+  test('a misconfigured IdP: the page says an administrator must fix it, promises no retry, and leaks nothing', () => {
+    const page = idpMisconfiguredPage({ requestId: 'r7' });
+    assert.match(page, /HTTP 502/);
+    assert.match(page, /not set up correctly/);
+    assert.match(page, /administrator must fix/);
+    assert.match(page, /<code>r7<\/code>/);
+    assert.doesNotMatch(page, /try again in|seconds|minutes|Starting again usually fixes it/i);
+    assert.doesNotMatch(page, /href=""/, 'no reload button');
   });
 
   test('sign-out confirm: a POST form with the csrf field, rd when given, a Sign out button and a Cancel link', () => {

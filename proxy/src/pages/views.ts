@@ -390,6 +390,24 @@ ${actions(RELOAD)}`,
   });
 }
 
+/**
+ * The IdP refuses Drawbridge itself (invalid_client, unauthorized_client, an issuer mismatch...): a configuration
+ * error. Unlike the 503 page it promises nothing: trying again will not help until an administrator fixes it.
+ */
+export function idpMisconfiguredPage(options: { requestId: string }): string {
+  return layout({
+    title: 'Sign-in is not set up correctly',
+    status: 502,
+    tone: 'error',
+    icon: 'alert',
+    heading: 'Sign-in is not set up correctly',
+    lead: 'The identity provider refused Drawbridge’s sign-in request because of a configuration problem.',
+    requestId: options.requestId,
+    body: html`<p>This isn’t something you did, and trying again won’t help: an administrator must fix the configuration of Drawbridge or of the identity provider.</p>
+<p>Tell your administrator and include the request ID below; Drawbridge’s log says exactly what to fix.</p>`,
+  });
+}
+
 /** The sign-in could not be completed (bad callback, refused by the IdP...); offers to start over. */
 export function signInErrorPage(options: { message: string; requestId: string; retryUrl: string; status?: number }): string {
   return layout({

@@ -4,6 +4,7 @@
 // (retried after a pause) — existing sessions outlive IdP outages.
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
 import { SubjectMismatchError } from '../oidc/identity.js';
+import { isIdTokenRejected } from '../oidc/id-token.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import type { Runtime } from './runtime.js';
@@ -114,13 +115,15 @@ export class Refresher {
       const detail = idpErrorDetail(e);
       const subjectChanged = e instanceof SubjectMismatchError;
       // `invalid_grant` comes as a 400 JSON error (ResponseBodyError): a refusal by its status like any other.
-      const refused = isIdpRefusal(e) || subjectChanged;
+      // A refreshed ID token whose signature does not verify (oidc/id-token.ts) ends the session too: fail closed.
+      const forged = isIdTokenRejected(e);
+      const refused = isIdpRefusal(e) || subjectChanged || forged;
       if (refused) {
         this.idpAnswered();
         // The IdP refused the refresh token: the session ends here and now.
         await rt.sessions.store.delete(record.id);
-        const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401;
-        rt.logger.log(clientRefused && step === 'token' ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...(step === 'userinfo' ? { step } : {}), ...detail });
+        const clientRefused = detail.idpError === 'invalid_client' || detail.idpStatus === 401 || forged;
+        rt.logger.log(clientRefused && (step === 'token' || forged) ? 'error' : 'warn', { event: 'refresh', result: 'refused', requestId, user: current.identity.user, error: (e as Error).message, ...(step === 'userinfo' ? { step } : {}), ...detail });
         return { state: 'ended' };
       }
       this.pausedUntil.set(record.id, rt.now() + RETRY_AFTER_FAILURE_MS);

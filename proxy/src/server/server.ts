@@ -16,6 +16,7 @@ import { prepareIdentityHeaders } from '../forward/identity-headers.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
 import { IdentitySource } from '../oidc/identity.js';
+import { loadClientKey, type ClientKey } from '../oidc/client-auth.js';
 import { createPagesApp } from '../pages/app.js';
 import { PATHS } from '../pages/paths.js';
 import { parseCidr, type Cidr } from '../policy/cidr.js';
@@ -53,6 +54,8 @@ export interface StartOptions {
   now?: () => number;
   /** Time between two sweeps of the open WebSockets (default 30 s, server/websockets.ts); tests set a short one. */
   websocketSweepMs?: number;
+  /** How often the IdP is probed for /readyz (default 30 s); tests shorten it. */
+  idpProbeIntervalMs?: number;
 }
 
 export interface Drawbridge {
@@ -69,8 +72,8 @@ export interface Drawbridge {
   readonly websockets: WebSockets;
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
-  /** Whether the instance is ready: configuration loaded, IdP discovered, store reachable. */
-  ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
+  ready(): Promise<{ ready: boolean; checks: Record<string, boolean>; idp?: { error: string; hint: string; url?: string; status?: number } }>;
   /**
    * Stops. With `drainMs`, stops accepting connections and lets the requests in flight finish for up to that long
    * first (a graceful shutdown); with `signal`, logs `event: shutdown` with what was drained.
@@ -175,7 +178,19 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const store = makeStore(config, keys, options.now ?? Date.now, logger);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = snapshot.compiled.publicOrigin;
-  const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger, options.now ?? Date.now);
+  let clientKey: ClientKey | undefined;
+  if (config.idp.privateKeyFile) {
+    try {
+      clientKey = await loadClientKey(readFileSync(config.idp.privateKeyFile, 'utf8'));
+    } catch (e) {
+      throw wrap(`reading idp.privateKeyFile ${config.idp.privateKeyFile}`, e, 'DRB_CONFIG_READ');
+    }
+  }
+  const oidc = new OidcClient(config.idp, `${publicOrigin}${PATHS.callback}`, logger, {
+    now: options.now ?? Date.now,
+    ...(clientKey ? { clientKey } : {}),
+    ...(options.idpProbeIntervalMs !== undefined ? { probeIntervalMs: options.idpProbeIntervalMs } : {}),
+  });
   const signer = await AssertionSigner.create({
     ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : {}),
     previousPublicKeysPem: config.assertion.previousKeys.map((f) => readFileSync(f, 'utf8')),
@@ -263,8 +278,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   let checksum = options.configFile ? fileChecksum(options.configFile) : '';
   async function ready() {
-    const checks = { config: true, idp: oidc.ready, store: await store.ping().then(() => true, () => false) };
-    return { ready: checks.config && checks.idp && checks.store, checks };
+    // The IdP: discovered, and answering the periodic probe (oidc.health(): its latest probe, at most a few intervals old).
+    const idp = oidc.health();
+    const checks = { config: true, idp: idp.ready, store: await store.ping().then(() => true, () => false) };
+    const problem = idp.problem && { error: idp.problem.error, hint: idp.problem.hint, ...(idp.problem.url ? { url: idp.problem.url } : {}), ...(idp.problem.status !== undefined ? { status: idp.problem.status } : {}) };
+    return { ready: checks.config && checks.idp && checks.store, checks, ...(problem ? { idp: problem } : {}) };
   }
 
   /** GET /sessions?user=U and POST /sessions/revoke?user=U|all=1 — what `drawbridge sessions` uses for a memory store. */

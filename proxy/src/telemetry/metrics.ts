@@ -9,7 +9,7 @@ export interface Metrics {
   /** Counts a finished request under its route's name (`route=""` when none matched). */
   request(route: Route | undefined, decision: string, status: number, seconds: number): void;
   upstream(route: Route, seconds: number): void;
-  signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'step-up-failed'): void;
+  signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'idp-misconfigured' | 'step-up-failed'): void;
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
   sessionsFrom(count: () => Promise<number>): void;

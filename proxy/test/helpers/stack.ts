@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
-import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
+import { startDevIdp, type DevIdp, type DevIdpClient, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
 import { createMemoryAdapter } from '../../../e2e/idp/memory-adapter.js';
 import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
 import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
@@ -51,6 +51,17 @@ export interface StackOptions {
    * balancer's, which sends each new connection to `balancer.target` (this Drawbridge at first; see startReplica).
    */
   balancer?: boolean;
+  // Client and token personas (issue 13).
+  /** Changes to Drawbridge's client registration at the dev IdP (its secret, auth method, keys...). */
+  client?: Partial<DevIdpClient>;
+  /** Leave idp.clientSecret out of Drawbridge's configuration (private_key_jwt). */
+  noClientSecret?: boolean;
+  /** The idp.issuer Drawbridge is configured with, from the dev IdP's real one (a wrong issuer). */
+  issuer?: (actual: string) => string;
+  /** Default true: wait until Drawbridge has discovered the IdP (false for an issuer it never will). */
+  waitForIdp?: boolean;
+  /** Passed to startDrawbridge (how often /readyz's IdP probe runs). */
+  idpProbeIntervalMs?: number;
   /**
    * Use this OpenID provider instead of the dev IdP (e.g. LemonLDAP::NG, e2e/lemonldap/): called once the proxy port
    * is known with the URIs to register; its issuer and client go into the configuration; closed with the stack.
@@ -125,8 +136,7 @@ admin: { listen: "127.0.0.1:0" }
 idp:
   issuer: ${issuer}
   clientId: ${client.id}
-  clientSecret: ${client.secret}
-  allowInsecureHttp: true
+${o.noClientSecret ? '' : `  clientSecret: ${client.secret}\n`}  allowInsecureHttp: true
   mfaAcrValues: [mfa]
 ${(o.idp ?? '').replace(/^/gm, '  ')}
 session:
@@ -161,6 +171,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
           redirectUris: [`${publicUrl}/.drawbridge/callback`],
           postLogoutRedirectUris: [`${publicUrl}/.drawbridge/sign_out`],
           backchannelLogoutUri: `http://127.0.0.1:${port}/.drawbridge/backchannel_logout`,
+          ...o.client,
         },
       ],
       ...o.idpOptions,
@@ -184,7 +195,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     idpPort = idp.port;
     issuer = idp.issuer;
   }
-  const text = configText(port, issuer, app.url, o, external ? { id: external.clientId, secret: external.clientSecret } : undefined);
+  const text = configText(port, o.issuer ? o.issuer(issuer) : issuer, app.url, o, external ? { id: external.clientId, secret: external.clientSecret } : undefined);
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-test-'));
   const configFile = join(dir, 'drawbridge.yaml');
   writeFileSync(configFile, text);
@@ -198,12 +209,21 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       cb();
     },
   });
-  const db = await startDrawbridge({ config: loaded.config, configFile, logStream, server, adminListen: o.adminListen ?? '127.0.0.1:0', ...(o.now ? { now: o.now } : {}), ...(o.websocketSweepMs !== undefined ? { websocketSweepMs: o.websocketSweepMs } : {}) }).catch(async (e: unknown) => {
+  const db = await startDrawbridge({
+    config: loaded.config,
+    configFile,
+    logStream,
+    server,
+    adminListen: o.adminListen ?? '127.0.0.1:0',
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.websocketSweepMs !== undefined ? { websocketSweepMs: o.websocketSweepMs } : {}),
+    ...(o.idpProbeIntervalMs !== undefined ? { idpProbeIntervalMs: o.idpProbeIntervalMs } : {}),
+  }).catch(async (e: unknown) => {
     await external?.close();
     throw e;
   });
   if (balancer) balancer.target = db.port;
-  if (idp || external) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
+  if ((idp && o.waitForIdp !== false) || external) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   app.setAssertionCheck({ jwksUrl: `http://127.0.0.1:${port}/.drawbridge/jwks.json`, issuer: publicUrl, audience: db.runtime.snapshot().compiled.table.routes.map((r) => r.origin) });
 
   const resolve = { 'auth.localhost': '127.0.0.1' };
