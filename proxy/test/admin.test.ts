@@ -113,6 +113,12 @@ test('/readyz is 503 while the IdP is unreachable; /healthz stays 200', { timeou
     assert.equal(body.checks.idp, false);
     assert.equal(body.checks.store, true);
     assert.equal((await fetch(`${down.db.adminUrl}/healthz`)).status, 200);
+    // A load balancer's readiness ignores the IdP (existing sessions keep working): ready, the IdP's check still shown.
+    const serving = await fetch(`${down.db.adminUrl}/readyz?idp=optional`);
+    assert.equal(serving.status, 200);
+    const servingBody = (await serving.json()) as { ready: boolean; checks: Record<string, boolean> };
+    assert.equal(servingBody.ready, true);
+    assert.equal(servingBody.checks.idp, false);
     // New sign-ins get the 503 page meanwhile; public routes work.
     assert.equal((await down.browser().get(`${down.publicUrl}/.drawbridge/sign_in?rd=%2F`, { redirect: 'manual' })).status, 503);
     assert.equal((await down.api().get(down.url('public.localhost', '/'))).status, 200);

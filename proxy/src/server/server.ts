@@ -313,7 +313,14 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (path === '/readyz') {
-      return void ready().then((r) => res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)));
+      // `?idp=optional`: ready to serve the sessions it has (configuration and store), whatever the IdP does — for a
+      // load balancer's readiness, so that an IdP outage does not take every replica out of service (existing
+      // sessions keep working, new sign-ins get the 503 page). Plain /readyz includes the IdP (alerting).
+      const idpOptional = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('idp') === 'optional';
+      return void ready().then((r) => {
+        const ok = idpOptional ? r.checks.config && r.checks.store : r.ready;
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ ...r, ready: ok }));
+      });
     }
     if (path === '/sessions' || path === '/sessions/revoke') return void adminSessions(req, res, path);
     if (path === '/metrics') {
