@@ -183,7 +183,7 @@ test('docs/deploy.md: a Kubernetes example with two replicas, Redis, a ConfigMap
   const ports = new Map<string, number>(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
   const probePort = (probe: { httpGet: { path: string; port: string | number } }) => (typeof probe.httpGet.port === 'string' ? ports.get(probe.httpGet.port) : probe.httpGet.port);
   assert.equal(container.livenessProbe.httpGet.path, '/healthz');
-  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz?idp=optional', 'readiness leaves the IdP out: an IdP outage must not take every replica out of service');
   assert.equal(probePort(container.livenessProbe), 9090);
   assert.equal(probePort(container.readinessProbe), 9090);
   assert.ok(deployment.spec.template.spec.securityContext.runAsNonRoot);
