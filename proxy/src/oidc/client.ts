@@ -7,7 +7,7 @@ import { DrawbridgeError, wrap } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import { chooseAuthMethod, clientAuthentication, type ClientKey, type TokenEndpointAuthMethod } from './client-auth.js';
-import { clean, describeDiscoveryFailure, describeTokenFailure, discoveryStatusFailure, discoveryUrl, failureFields, type IdpFailure } from './diagnose.js';
+import { clean, describeDiscoveryFailure, oauthError, describeTokenFailure, discoveryStatusFailure, discoveryUrl, failureFields, type IdpFailure } from './diagnose.js';
 import { idTokenAlgorithms, IdTokenRejected, verifyIdTokenSignature, type IdTokenAlgorithms } from './id-token.js';
 import { remoteJwks } from './jwks.js';
 
@@ -471,28 +471,14 @@ export interface IdpErrorDetail {
   idpErrorDescription?: string;
 }
 
-const MAX_LOGGED_DESCRIPTION = 200;
-// eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
-
 export function idpErrorDetail(e: unknown): IdpErrorDetail {
   const detail: IdpErrorDetail = {};
   const status = idpErrorStatus(e);
   if (status !== undefined) detail.idpStatus = status;
-  let error: unknown;
-  let description: unknown;
-  if (e instanceof oidc.ResponseBodyError) {
-    error = e.error;
-    description = e.error_description;
-  } else if (e instanceof oidc.WWWAuthenticateChallengeError) {
-    const challenge = e.cause.find((c) => c.parameters.error !== undefined) ?? e.cause[0];
-    error = challenge?.parameters.error;
-    description = challenge?.parameters.error_description;
-  }
-  // Text from the IdP: bounded, one line.
-  const clean = (v: string) => v.replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_LOGGED_DESCRIPTION);
-  if (typeof error === 'string' && error) detail.idpError = clean(error);
-  if (typeof description === 'string' && description) detail.idpErrorDescription = clean(description);
+  // Text from the IdP: bounded, one line (diagnose.ts clean).
+  const { error, description } = oauthError(e);
+  if (error) detail.idpError = error;
+  if (description) detail.idpErrorDescription = description;
   return detail;
 }
 

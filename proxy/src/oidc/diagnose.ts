@@ -116,7 +116,8 @@ function urlOf(e: unknown): string | undefined {
   return typeof url === 'string' && url !== '' ? url : undefined;
 }
 
-function oauthError(e: unknown): { error?: string; description?: string } {
+/** The OAuth `error` and `error_description` an IdP answered (JSON body or WWW-Authenticate challenge), cleaned. */
+export function oauthError(e: unknown): { error?: string; description?: string } {
   let error: unknown;
   let description: unknown;
   if (e instanceof oidc.ResponseBodyError) {
