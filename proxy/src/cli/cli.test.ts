@@ -249,3 +249,14 @@ test('test: a request.ip that is no address is refused at its line, never a vacu
   writeFileSync(file, 'tests:\n  - name: anonymous\n    request: { url: https://wiki.example.com/ }\n    expect: allow\n');
   assert.match((await run('test', 'config/example.yaml', file)).out, /client 127\.0\.0\.1 \(the default\), now/);
 });
+
+test('serve without a configuration file says how to create one, not that it is invalid', async () => {
+  const missing = join(dir, 'none', 'drawbridge.yaml');
+  const r = await run('serve', '--config', missing);
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`no configuration at ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(r.err, /cp config\/example\.yaml/);
+  assert.match(r.err, /drawbridge keygen/);
+  assert.match(r.err, /docs\/getting-started\.md/);
+  assert.doesNotMatch(r.err, /is invalid/);
+});

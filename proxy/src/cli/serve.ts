@@ -1,5 +1,6 @@
 // cli/serve.ts — `drawbridge serve [--config FILE]`: runs the proxy until SIGTERM/SIGINT, then drains the requests in
 // flight and logs `event: shutdown`; reloads the configuration on SIGHUP and when the file's content changes.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
@@ -11,9 +12,26 @@ const POLL_MS = 2000;
 const DRAIN_MS = 10_000;
 const EXIT_GRACE_MS = 2000;
 
+/** What to do when there is no configuration file yet (the first `npm start` of a fresh clone). */
+export function missingConfigHelp(file: string, isDefault: boolean): string {
+  return [
+    `drawbridge serve: no configuration at ${file}${isDefault ? ' (the default path; --config FILE or DRAWBRIDGE_CONFIG choose another)' : ''}; not starting.`,
+    'To create one:',
+    `  cp config/example.yaml ${file}      # then edit publicUrl, idp and routes`,
+    '  npx --no drawbridge keygen          # a session secret and an assertion key',
+    `  npx --no drawbridge validate ${file}`,
+    'docs/getting-started.md walks through it; `npm run demo` runs a complete local stack without a configuration.',
+    '',
+  ].join('\n');
+}
+
 export const serve: Command = async (args, io) => {
   const { values } = parseArgs({ args, allowPositionals: false, options: { config: { type: 'string', short: 'c' } } });
   const file = values.config ?? io.env.DRAWBRIDGE_CONFIG ?? 'config/drawbridge.yaml';
+  if (!existsSync(file)) {
+    io.stderr.write(missingConfigHelp(file, values.config === undefined && io.env.DRAWBRIDGE_CONFIG === undefined));
+    return 1;
+  }
   const loaded = loadConfigFile(file, io.env);
   if (!loaded.ok) {
     for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
