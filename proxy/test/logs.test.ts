@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { parseForms } from '../../e2e/support/http-client.js';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { head, sendRaw } from './helpers/raw.js';
 
 const FIELDS = ['time', 'level', 'event', 'requestId', 'route', 'method', 'host', 'path', 'status', 'durationMs', 'upstreamMs', 'ip', 'user', 'email', 'decision', 'reasons'];
 
@@ -47,6 +48,10 @@ before(async () => {
   await s.signIn(bob, s.url('app.localhost', '/'), 'bob');
   assert.equal((await bob.get(s.url('app.localhost', `/denied?${m}`))).status, 403);
   assert.equal((await s.browser().get(s.url('app.localhost', `/anonymous?${m}`), { redirect: 'manual' })).status, 302);
+
+  // A malformed request (two Host headers): refused with 400, the server closes the connection.
+  const twoHosts = await sendRaw(s.port, head(`GET /two-hosts?${m} HTTP/1.1`, `Host: app.localhost:${s.port}`, 'Host: other.localhost'));
+  assert.equal(twoHosts.responses[0]?.status, 400, twoHosts.raw);
 
   // A sign-in whose code the IdP refuses: the failure is logged, the codes are not.
   const failing = s.browser();
@@ -102,6 +107,16 @@ test('allow: every field, the user, the upstream time', { timeout: 10_000 }, () 
   assert.equal(line.email, 'alice@example.com');
   assert.equal(typeof line.upstreamMs, 'number');
   assert.ok(line.reasons.length > 0, 'the rule that allowed is named');
+});
+
+test('bad-request: the line carries the reason the 400 page shows', { timeout: 10_000 }, () => {
+  const line = requestLine('/two-hosts');
+  assertAllFields(line, 'bad-request');
+  assert.equal(line.decision, 'bad-request');
+  assert.equal(line.status, 400);
+  assert.equal(line.reason, 'more than one Host header');
+  // Only refused requests carry it.
+  assert.equal(requestLine('/allowed').reason, undefined);
 });
 
 test('deny: every field and the reasons', { timeout: 10_000 }, () => {

@@ -100,6 +100,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (typeof started === 'string') {
       const x = getExchange(req);
       x.decision = 'bad-request';
+      x.refusal = started;
       // A client that sent a malformed request may be out of step with us: nothing more is read from it.
       refusedSockets.add(req.socket);
       return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }), { connection: 'close' });
@@ -462,6 +463,7 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     decision,
     reasons: x.reasons ? x.reasons.map(reasonCode) : [],
   };
+  if (x.refusal !== undefined) fields.reason = x.refusal;
   if (x.client.unknownHop !== undefined) fields.ipUnknown = x.client.unknownHop;
   if (flag) fields[flag] = true;
   rt.logger.request(fields);

@@ -54,6 +54,8 @@ export interface Exchange {
   identity?: Identity;
   decision?: string;
   reasons?: readonly Reason[];
+  /** Why a malformed request was refused: the 400 page's text, logged as `reason`. */
+  refusal?: string;
   upstreamMs?: number;
   /** The session is alive but beyond this route's own timeouts: sign-in must not reuse it. */
   freshSignIn?: boolean;

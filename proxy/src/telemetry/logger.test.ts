@@ -89,14 +89,16 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     email: text,
     decision: text,
     reasons: fc.array(text, { maxLength: 4 }),
+    reason: fc.option(text, { nil: undefined }),
     ipUnknown: fc.option(fc.oneof(fc.constantFrom('unknown', '203.0.113.5:x'), text), { nil: undefined }),
     aborted: flag,
     websocket: flag,
   })
   .map((r) => {
     // The pipeline's key order; the optional fields only when set (as the pipeline does).
-    const { ipUnknown, aborted, websocket, ...rest } = r;
+    const { reason, ipUnknown, aborted, websocket, ...rest } = r;
     const f: RequestLogFields = { event: 'request', ...rest };
+    if (reason !== undefined) f.reason = reason;
     if (ipUnknown !== undefined) f.ipUnknown = ipUnknown;
     if (aborted !== undefined) f.aborted = aborted;
     if (websocket !== undefined) f.websocket = websocket;

@@ -27,6 +27,8 @@ export interface RequestLogFields {
   email: string;
   decision: string;
   reasons: string[];
+  /** Why a malformed request was refused (`bad-request`): the text its 400 page shows. */
+  reason?: string;
   /** The client address is unknown (`ip` is ''): the X-Forwarded-For hop a trusted proxy sent that is no address. */
   ipUnknown?: string;
   aborted?: boolean;
@@ -110,6 +112,7 @@ function requestJson(f: RequestLogFields): string {
   const reasons = f.reasons;
   for (let i = 0; i < reasons.length; i++) line += i === 0 ? jsonString(reasons[i]) : `,${jsonString(reasons[i])}`;
   line += ']';
+  if (f.reason !== undefined) line += `,"reason":${jsonString(f.reason)}`;
   if (f.ipUnknown !== undefined) line += `,"ipUnknown":${jsonString(f.ipUnknown)}`;
   if (f.aborted !== undefined) line += `,"aborted":${f.aborted}`;
   if (f.websocket !== undefined) line += `,"websocket":${f.websocket}`;
