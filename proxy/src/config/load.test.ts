@@ -67,7 +67,7 @@ const MISTAKES: Array<[string, string, RegExp, string]> = [
   ['short session secret', base().replace(SECRET, 'short'), /at least 32 bytes/, 'secret: short'],
   ['publicUrl not https', base().replace('publicUrl: https://', 'publicUrl: http://'), /publicUrl must be https/, 'publicUrl'],
   ['bad duration', base('', ROUTES + '    timeout: 30 seconds\n'), /duration|timeout/, 'timeout:'],
-  ['wrong type', base('', ROUTES + '    public: yes please\n'), /expected boolean/, 'public:'],
+  ['wrong type', base('', ROUTES + '    public: yes please\n'), /routes\[0\]\.public: expected true or false, got a string "yes please"/, 'public:'],
   ['missing required key', base().replace('  clientId: drawbridge\n', ''), /missing required key "clientId"/, 'idp:'],
   ['invalid time zone', base('', ROUTES.replace('- groups: [engineering]', '- time: { from: "08:00", to: "18:00", tz: Mars/Olympus }')), /Mars\/Olympus|time zone/i, 'tz:'],
   ['bad from', base('', ROUTES.replace('from: https://wiki.example.com', 'from: wiki.example.com')), /"from" must look like/, 'from: wiki'],

@@ -5,6 +5,7 @@ import { parseDocument, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { interpolateEnv } from './interpolate.js';
 import { Locator, type ConfigIssue } from './locate.js';
+import { describeIssue, type Issue } from './issues.js';
 import { configSchema, type Config } from './schema.js';
 import { checkSemantics } from './semantic.js';
 
@@ -73,9 +74,10 @@ export function parseYaml<S extends z.ZodType>(
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, errors: [...errors, { file, line: 1, col: 1, message: 'the file must be a YAML mapping' }] };
   }
-  const result = schema.safeParse(raw);
+  // The input in each issue lets a message say what the file has, not only what was expected.
+  const result = schema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    for (const issue of flattenIssues(result.error.issues)) errors.push(toConfigIssue(locator, issue));
+    for (const issue of flattenIssues(result.error.issues)) errors.push(...describeIssue(locator, schema, issue));
   }
   if (errors.length > 0 || !result.success) return { ok: false, errors: sortIssues([...errors, ...warnings]), raw, locator };
   return { ok: true, value: result.data, locator, warnings };
@@ -91,8 +93,6 @@ export function loadConfigFile(file: string, env: Readonly<Record<string, string
   }
   return { ...loadConfigText(text, file, env, options), text };
 }
-
-type Issue = z.core.$ZodIssue;
 
 /** Unions report every branch's failure; keep the branch that got furthest into the value. */
 function flattenIssues(issues: readonly Issue[]): Issue[] {
@@ -113,26 +113,6 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
 
 function depth(branch: readonly Issue[]): number {
   return Math.max(0, ...branch.map((i) => i.path.length + (i.code === 'unrecognized_keys' ? 1 : 0)));
-}
-
-function toConfigIssue(locator: Locator, issue: Issue): ConfigIssue {
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  const where = path.length > 0 ? `${dotted(path)}: ` : '';
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys;
-    // A schema may say more than zod's default (policy rules suggest the closest rule name).
-    const said = /^Unrecognized key/.test(issue.message) ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
-    return locator.issue([...path, keys[0]], `${where}${said}`, { key: true });
-  }
-  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
-    const parent = path.slice(0, -1);
-    return locator.issue(parent, `${dotted(parent) || 'top level'}: missing required key "${String(path[path.length - 1])}"`, { key: true });
-  }
-  return locator.issue(path, `${where}${issue.message.replace(/^Invalid input: /, '')}`);
-}
-
-function dotted(path: readonly (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

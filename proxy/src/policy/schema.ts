@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { RuleDefinition } from './rule.js';
 import { RULES } from './registry.js';
+import { closest } from './suggest.js';
 import { authenticatedRule } from './rules/authenticated.js';
 import { userRule } from './rules/user.js';
 import { emailRule } from './rules/email.js';
@@ -54,23 +55,10 @@ function leaf<S extends z.ZodType>(def: RuleDefinition<S>) {
 
 const RULE_NAMES = RULES.map((r) => r.name);
 
-/** Edit distance counting a swap of neighbours as one edit (optimal string alignment). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 function unknownRuleMessage(keys: readonly string[]): string {
   return keys
     .map((key) => {
-      const near = RULE_NAMES.find((name) => distance(key.toLowerCase(), name.toLowerCase()) <= (name.length <= 4 ? 1 : 2));
+      const near = closest(key, RULE_NAMES);
       const hint = near ? `did you mean "${near}"?` : `known rules: ${RULE_NAMES.join(', ')}`;
       return `unknown rule "${key}" (${hint})`;
     })
