@@ -154,6 +154,19 @@ test('with alice’s session: the upgrade is forwarded with her identity and the
   assert.equal(up.headers['x-forwarded-for'], '127.0.0.1');
 });
 
+test('a session cookie is bound to its host for upgrades too: app\u2019s value on tiny, or tiny\u2019s on app, opens nothing', { timeout: 20_000 }, async () => {
+  const marker = `crosshost${Date.now()}`;
+  const onTiny = await connect('tiny.localhost', `/ws?${marker}`, { cookie: `drawbridge=${alice}` });
+  assert.equal(onTiny.open === false && onTiny.status, 401, 'app.localhost\u2019s cookie replayed on tiny.localhost');
+  const onApp = await connect('app.localhost', `/ws?${marker}`, { cookie: `drawbridge=${aliceOnTiny}` });
+  assert.equal(onApp.open === false && onApp.status, 401, 'tiny.localhost\u2019s cookie replayed on app.localhost');
+  assert.equal(upgrades(marker).length, 0);
+  // Control: each value on its own host is alice.
+  const own = await connect('tiny.localhost', `/ws?${marker}own`, { cookie: `drawbridge=${aliceOnTiny}` });
+  assert.ok(own.open, own.open ? '' : `status ${own.status}`);
+  own.ws.close();
+});
+
 test('bob is refused with 403 before the upgrade', { timeout: 20_000 }, async () => {
   const marker = `bob${Date.now()}`;
   const res = await connect('app.localhost', `/ws?${marker}`, { cookie: `drawbridge=${bob}` });

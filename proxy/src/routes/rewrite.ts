@@ -122,12 +122,13 @@ export function rewritePath(rewrite: PathRewrite | undefined, path: string): Rew
  * for none), or why the rewrite is refused. The result always starts with `to`'s path followed by a canonical path.
  */
 export function upstreamTarget(route: Pick<Route, 'upstream' | 'rewrite'>, normalizedPath: string, query: string): RewriteResult {
-  let path = normalizedPath;
-  if (route.rewrite !== undefined) {
-    const r = rewritePath(route.rewrite, normalizedPath);
-    if (!r.ok) return r;
-    path = r.path;
-  }
+  if (route.rewrite === undefined) return { ok: true, path: plainTarget(route, normalizedPath, query) };
+  const r = rewritePath(route.rewrite, normalizedPath);
+  return r.ok ? { ok: true, path: plainTarget(route, r.path, query) } : r;
+}
+
+/** `upstreamTarget` of a route without a rewrite (the proxied hot path: no result object): base path, path, query. */
+export function plainTarget(route: Pick<Route, 'upstream'>, path: string, query: string): string {
   const base = route.upstream.basePath + path || '/';
-  return { ok: true, path: query === '' ? base : `${base}?${query}` };
+  return query === '' ? base : `${base}?${query}`;
 }

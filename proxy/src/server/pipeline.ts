@@ -11,6 +11,7 @@ import { dropUnderscoreHeaders, normalizeHost, normalizeTarget } from '../routes
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
+import { plainTarget } from '../routes/rewrite.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
@@ -250,7 +251,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
    */
   function targetOf(x: Exchange, route: Route): string | undefined {
     // Most routes rewrite nothing: no result object per request.
-    if (route.rewrite === undefined) return x.query === '' ? route.upstream.basePath + x.path! || '/' : `${route.upstream.basePath}${x.path!}?${x.query!}`;
+    if (route.rewrite === undefined) return plainTarget(route, x.path!, x.query!);
     const target = upstreamPath(route, x.path!, x.query!);
     if (target.ok) return target.path;
     x.decision = 'rewrite-refused';
