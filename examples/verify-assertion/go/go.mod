@@ -1,0 +1,3 @@
+module verifyassertion
+
+go 1.19
