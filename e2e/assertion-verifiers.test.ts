@@ -68,6 +68,14 @@ function prepareHarnesses(): void {
     })(),
   );
   harness.set(
+    'php',
+    (async () => {
+      if (!(await has('php', ['--version']))) return { skip: 'php is not installed (Debian: php-cli)' };
+      if (!(await has('php', ['-r', 'exit(function_exists("openssl_verify") ? 0 : 1);']))) return { skip: "php's openssl extension is missing" };
+      return { command: 'php', args: ['verify_cli.php'], cwd: join(EXAMPLES, 'php') };
+    })(),
+  );
+  harness.set(
     'go',
     (async () => {
       if (!(await has('go', ['version']))) return { skip: 'go is not installed (Debian: golang-go)' };
@@ -291,6 +299,6 @@ async function scenario(language: string, t: import('node:test').TestContext): P
   }
 }
 
-for (const language of ['python', 'go']) {
+for (const language of ['python', 'php', 'go']) {
   test(`the ${language} verifier: claims of a real assertion; refuses forged, other-alg, other-audience, expired and future tokens; fetches the JWKS again for an unknown kid, at most once per cooldown`, LIMIT, (t) => scenario(language, t));
 }
