@@ -87,6 +87,16 @@ function prepareHarnesses(): void {
       return { command: binary, args: [], cwd: dir };
     })(),
   );
+  harness.set(
+    'java',
+    (async () => {
+      if (!(await has('javac', ['-version'])) || !(await has('java', ['-version']))) return { skip: 'java and javac are not installed (Debian: default-jdk-headless)' };
+      const classes = join(dir, 'java-classes');
+      const build = await run('javac', ['-Xlint:all', '-Werror', '-d', classes, 'DrawbridgeAssertion.java', 'VerifyCli.java'], { cwd: join(EXAMPLES, 'java'), timeout: BUILD_MS });
+      assert.ok(build.ok, `javac: ${build.out}`);
+      return { command: 'java', args: ['-cp', classes, 'VerifyCli'], cwd: dir };
+    })(),
+  );
 }
 
 /** A verifier process: one JSON answer per `TOKEN NOW` line. */
@@ -299,6 +309,6 @@ async function scenario(language: string, t: import('node:test').TestContext): P
   }
 }
 
-for (const language of ['python', 'php', 'go']) {
+for (const language of ['python', 'php', 'go', 'java']) {
   test(`the ${language} verifier: claims of a real assertion; refuses forged, other-alg, other-audience, expired and future tokens; fetches the JWKS again for an unknown kid, at most once per cooldown`, LIMIT, (t) => scenario(language, t));
 }
