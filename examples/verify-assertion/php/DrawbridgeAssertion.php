@@ -45,7 +45,7 @@ final class DrawbridgeAssertion
 
     private static function b64url(string $part): string
     {
-        $bytes = preg_match('/^[A-Za-z0-9_-]*$/', $part) === 1 ? base64_decode(strtr($part, '-_', '+/'), true) : false;
+        $bytes = preg_match('/^[A-Za-z0-9_-]*$/D', $part) === 1 ? base64_decode(strtr($part, '-_', '+/'), true) : false;
         if ($bytes === false) {
             throw new InvalidAssertion('not base64url');
         }
