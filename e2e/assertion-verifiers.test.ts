@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { received, startReplica, startStack, waitFor, type Replica, type Stack } from '../proxy/test/helpers/stack.js';
 
@@ -110,9 +111,15 @@ class Verifier {
   constructor(cmd: Command) {
     this.child = spawn(cmd.command, [...cmd.args, jwksUrl, s.publicUrl, appOrigin, String(COOLDOWN)], { cwd: cmd.cwd });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.child.on('exit', () => {
+    const ended = () => {
       this.exited = true;
       this.waiting?.('');
+    };
+    // 'close': after the process exited and its output was read to the end.
+    this.child.on('close', ended);
+    this.child.on('error', (error) => {
+      this.stderr += error.message;
+      ended();
     });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (this.waiting) this.waiting(line);
@@ -126,7 +133,7 @@ class Verifier {
     const line =
       this.lines.shift() ??
       (await new Promise<string>((resolve, reject) => {
-        if (this.exited) resolve('');
+        if (this.exited) return resolve('');
         const timer = setTimeout(() => reject(new Error(`no answer within 60 s; stderr: ${this.stderr}`)), 60_000);
         this.waiting = (l) => {
           clearTimeout(timer);
@@ -163,10 +170,6 @@ async function signedInAssertion(host: string, marker: string): Promise<string> 
   return assertionOf(marker);
 }
 
-function pem(key: ReturnType<typeof generateKeyPairSync>['privateKey'], type: 'private' | 'public'): string {
-  return type === 'private' ? String(key.export({ format: 'pem', type: 'pkcs8' })) : '';
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drawbridge-verifiers-'));
   prepareHarnesses();
@@ -174,9 +177,9 @@ before(async () => {
   for (const ready of harness.values()) ready.catch(() => undefined);
   const first = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const second = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  writeFileSync(join(dir, 'first.pem'), pem(first.privateKey, 'private'));
-  writeFileSync(join(dir, 'first.pub.pem'), String(first.publicKey.export({ format: 'pem', type: 'spki' })));
-  writeFileSync(join(dir, 'second.pem'), pem(second.privateKey, 'private'));
+  writeFileSync(join(dir, 'first.pem'), first.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  writeFileSync(join(dir, 'first.pub.pem'), first.publicKey.export({ format: 'pem', type: 'spki' }));
+  writeFileSync(join(dir, 'second.pem'), second.privateKey.export({ format: 'pem', type: 'pkcs8' }));
   s = await startStack({
     balancer: true,
     extra: `assertion: { keyFile: ${join(dir, 'first.pem')} }`,
@@ -201,7 +204,6 @@ before(async () => {
   // The rotation: a second instance signs with a new key and still publishes the first one (assertion.previousKeys).
   // It is started on the same (rewritten) file, and the load balancer sends new connections to it while a test
   // verifies the rotated token; every other time they go to the first instance, whose JWKS has the first key only.
-  const { readFileSync } = await import('node:fs');
   const text = readFileSync(s.configFile, 'utf8');
   writeFileSync(s.configFile, text.replace(/^assertion: .*$/m, `assertion: { keyFile: ${join(dir, 'second.pem')}, previousKeys: [${join(dir, 'first.pub.pem')}] }`));
   replica = await startReplica(s);
@@ -222,7 +224,7 @@ after(async () => {
 function rotateTo(which: 'first' | 'replica'): void {
   const [to, from] = which === 'replica' ? [replica.db, s.db] : [s.db, replica.db];
   s.balancer!.target = to.port;
-  (from.server as import('node:http').Server).closeIdleConnections();
+  (from.server as Server).closeIdleConnections();
 }
 
 /** A token with another header (same payload and signature): `alg` and `kid` as given. */
@@ -237,7 +239,7 @@ function tampered(token: string): string {
   return token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
 }
 
-async function scenario(language: string, t: import('node:test').TestContext): Promise<void> {
+async function scenario(language: string, t: TestContext): Promise<void> {
   const cmd = await harness.get(language)!;
   if ('skip' in cmd) {
     t.skip(cmd.skip);
