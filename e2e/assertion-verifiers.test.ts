@@ -109,7 +109,11 @@ class Verifier {
   private exited = false;
 
   constructor(cmd: Command) {
-    this.child = spawn(cmd.command, [...cmd.args, jwksUrl, s.publicUrl, appOrigin, String(COOLDOWN)], { cwd: cmd.cwd });
+    this.child = spawn(cmd.command, [...cmd.args, jwksUrl, s.publicUrl, appOrigin, String(COOLDOWN)], {
+      cwd: cmd.cwd,
+      // Nothing written into the repository (no __pycache__ beside the example).
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     const ended = () => {
       this.exited = true;
