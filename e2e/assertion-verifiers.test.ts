@@ -264,10 +264,21 @@ async function scenario(language: string, t: TestContext): Promise<void> {
     assert.equal(valid.claims!.user, 'alice');
     await waitFor(() => jwksFetches() === base + 1, 10_000);
 
-    // Refused: a changed signature, another algorithm, a token for another application.
+    // Refused: a changed signature, changed claims, another algorithm, a crit header, no kid, a token for another application.
     const forged = await v.verify(tampered(token1), T);
     assert.equal(forged.ok, false);
     assert.match(forged.error!, /signature/i);
+    const [head, , sig] = token1.split('.');
+    const mallory = `${head}.${Buffer.from(JSON.stringify({ ...claims1, user: 'mallory', groups: ['admins'] })).toString('base64url')}.${sig}`;
+    const changedClaims = await v.verify(mallory, T);
+    assert.equal(changedClaims.ok, false);
+    assert.match(changedClaims.error!, /signature/i);
+    const crit = await v.verify(withHeader(token1, { ...decodeProtectedHeader(token1), crit: ['exp'] }), T);
+    assert.equal(crit.ok, false);
+    assert.match(crit.error!, /crit/i);
+    const noKid = await v.verify(withHeader(token1, { alg: 'ES256', typ: 'JWT' }), T);
+    assert.equal(noKid.ok, false);
+    assert.match(noKid.error!, /kid/i);
     const hs256 = await v.verify(withHeader(token1, { ...decodeProtectedHeader(token1), alg: 'HS256' }), T);
     assert.equal(hs256.ok, false);
     assert.match(hs256.error!, /alg/i);

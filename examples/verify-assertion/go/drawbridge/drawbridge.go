@@ -115,8 +115,14 @@ func decodeJSON(part string, into any) error {
 		return errors.New("not base64url")
 	}
 	decoder := json.NewDecoder(bytes.NewReader(data))
-	decoder.UseNumber()
-	return decoder.Decode(into)
+	decoder.UseNumber() // exp, iat and the other numbers as they were written
+	if err := decoder.Decode(into); err != nil {
+		return err
+	}
+	if _, err := decoder.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
 }
 
 func number(claims map[string]any, name string, required bool) (float64, error) {
