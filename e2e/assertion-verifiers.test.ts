@@ -108,8 +108,8 @@ class Verifier {
   private stderr = '';
   private exited = false;
 
-  constructor(cmd: Command) {
-    this.child = spawn(cmd.command, [...cmd.args, jwksUrl, s.publicUrl, appOrigin, String(COOLDOWN)], {
+  constructor(cmd: Command, issuer = s.publicUrl) {
+    this.child = spawn(cmd.command, [...cmd.args, jwksUrl, issuer, appOrigin, String(COOLDOWN)], {
       cwd: cmd.cwd,
       // Nothing written into the repository (no __pycache__ beside the example).
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
@@ -320,6 +320,16 @@ async function scenario(language: string, t: TestContext): Promise<void> {
     assert.match(stale.error!, /expired/i);
     await waitFor(() => jwksFetches() === base + 4, 10_000);
     assert.equal(jwksFetches(), base + 4);
+
+    // A verifier that expects another Drawbridge (another issuer) refuses this one's tokens.
+    const elsewhere = new Verifier(cmd, 'https://auth.example.com');
+    try {
+      const wrongIssuer = await elsewhere.verify(token1, T);
+      assert.equal(wrongIssuer.ok, false);
+      assert.match(wrongIssuer.error!, /iss/i);
+    } finally {
+      elsewhere.close();
+    }
   } finally {
     v.close();
     rotateTo('first');
@@ -327,5 +337,5 @@ async function scenario(language: string, t: TestContext): Promise<void> {
 }
 
 for (const language of ['python', 'php', 'go', 'java']) {
-  test(`the ${language} verifier: claims of a real assertion; refuses forged, other-alg, other-audience, expired and future tokens; fetches the JWKS again for an unknown kid, at most once per cooldown`, LIMIT, (t) => scenario(language, t));
+  test(`the ${language} verifier: claims of a real assertion; refuses forged, other-alg, other-audience, other-issuer, expired and future tokens; fetches the JWKS again for an unknown kid, at most once per cooldown`, LIMIT, (t) => scenario(language, t));
 }
