@@ -160,7 +160,7 @@ export const routeSchema = z.strictObject({
 export const configSchema = z.strictObject({
   $schema: z.string().optional().describe('Editor hint; ignored.'),
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
-  publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback.'),
+  publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
   tls: tlsFiles.optional().describe('Serve HTTPS with these files.'),
   trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z
