@@ -76,7 +76,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   const secure = (x: Exchange) => x.client.scheme === 'https';
   const attemptCookieName = (x: Exchange, state: string) => loginCookieName(cfg().config.session.cookieName, secure(x), state);
   // The IdP sends the signed-out browser on to publicUrl (post_logout_redirect_uri); Chromium checks that hop against form-action too.
-  const csp = () => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin]);
+  const csp = (options: { localTime?: boolean } = {}) => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin], options);
 
   /** The session of this host's cookie, if valid; STORE_DOWN when the store failed (a 503 was sent). */
   async function sessionOr503(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<SessionRecord | undefined | typeof STORE_DOWN> {
@@ -500,7 +500,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
         session: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, new Date(v).toISOString()])),
       });
     }
-    sendPage(res, 200, mePage({ identity: { ...pageUser(id), groups: id.groups, amr: id.amr, ...(id.acr ? { acr: id.acr } : {}), ...(id.authTime !== undefined ? { authTime: id.authTime } : {}) }, session: times, signOutUrl: PATHS.signOut }), { 'content-security-policy': csp() });
+    sendPage(res, 200, mePage({ identity: { ...pageUser(id), groups: id.groups, amr: id.amr, ...(id.acr ? { acr: id.acr } : {}), ...(id.authTime !== undefined ? { authTime: id.authTime } : {}) }, session: times, signOutUrl: PATHS.signOut }), { 'content-security-policy': csp({ localTime: true }) });
   });
 
   // GET /.drawbridge/jwks.json — the assertion signer's public keys (current and previous).

@@ -78,15 +78,27 @@ dd{margin:0 0 10px}
 
 const STYLE_HASH = `sha256-${createHash('sha256').update(CSS, 'utf8').digest('base64')}`;
 
+// Local times: /me renders every time as UTC inside <time datetime>, and this ONE inline script, allowed by its
+// SHA-256 in that page's CSP only (never 'unsafe-inline'), rewrites them in the browser's own time zone. It writes
+// text only (textContent), so nothing it reads can become markup; without script the UTC text stays.
+const LOCAL_TIME_JS =
+  '(function(){try{var f=new Intl.DateTimeFormat(undefined,{year:"numeric",month:"short",day:"numeric",hour:"2-digit",minute:"2-digit",hourCycle:"h23",timeZoneName:"short"});' +
+  'document.querySelectorAll("time[datetime]").forEach(function(t){var d=new Date(t.getAttribute("datetime"));if(isNaN(d.getTime()))return;t.title=t.textContent;t.textContent=f.format(d)});' +
+  'var z=f.resolvedOptions().timeZone,n=document.getElementById("tz");if(n&&z)n.textContent="Times are shown in your time zone ("+z+")."}catch(e){}})();';
+
+/** The SHA-256 source expression of the local-time script of /me (in its CSP's script-src). */
+export const LOCAL_TIME_SCRIPT_HASH = `sha256-${createHash('sha256').update(LOCAL_TIME_JS, 'utf8').digest('base64')}`;
+
 /**
  * The Content-Security-Policy for these pages, with extra origins allowed as form targets: sign-out
  * posts to the same origin but answers with a redirect to the IdP, and Chromium applies
  * `form-action` to that redirect too. Each extra entry may be a URL or an origin; only its origin is used.
  */
-export function pageCsp(extraFormActions: readonly string[] = []): string {
+export function pageCsp(extraFormActions: readonly string[] = [], options: { localTime?: boolean } = {}): string {
   const formAction = new Set(["'self'", ...extraFormActions.map(formActionOrigin)]);
   return [
     "default-src 'none'",
+    ...(options.localTime ? [`script-src '${LOCAL_TIME_SCRIPT_HASH}'`] : []),
     `style-src '${STYLE_HASH}'`,
     'img-src data:',
     `form-action ${[...formAction].join(' ')}`,
@@ -111,6 +123,8 @@ function formActionOrigin(url: string): string {
 
 /** The CSP every page of this module is rendered for: no scripts, no external assets, only this stylesheet. */
 export const PAGE_CSP = pageCsp();
+/** The CSP of {@link mePage}: PAGE_CSP and its one local-time script, by hash. */
+export const ME_PAGE_CSP = pageCsp([], { localTime: true });
 
 // ---------------------------------------------------------------------------------------------
 // Icons: inline SVG (24×24, stroked with currentColor), decorative, so hidden from assistive tech.
@@ -558,6 +572,8 @@ ${acr && html`<dt>Assurance</dt><dd><code>${acr}</code></dd>`}
 <dt>Ends if idle</dt><dd>${time(idleExpiresAt)}</dd>
 <dt>Ends at the latest</dt><dd>${time(expiresAt)}</dd>
 </dl>
-${actions(button(options.signOutUrl, 'Sign out', true))}`,
+<p class="muted" id="tz">Times are in UTC.</p>
+${actions(button(options.signOutUrl, 'Sign out', true))}
+<script>${raw(LOCAL_TIME_JS)}</script>`,
   });
 }
