@@ -74,6 +74,13 @@ export const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'route name: letters, digits, ".", "_" and "-", at most 63 characters')
     .describe('Unique name, used in logs and metrics.'),
+  title: z
+    .string()
+    .min(1)
+    .max(80, 'at most 80 characters')
+    .refine((title) => !/\p{Cc}/u.test(title), 'no control characters (tabs and line breaks included)')
+    .optional()
+    .describe('What people call this application ("Team wiki"): shown on Drawbridge\'s pages (the 403 page, the step-up page) instead of the name, which stays in a small detail line for support. Default: the name.'),
   from: z.string().min(1).describe('scheme://host[:port][/path-prefix] this route serves; host may be *.example.com. Without a port the route matches its host on any port, but sign-in hands sessions (and sends return targets) only to the scheme\'s default port and Drawbridge\'s own ports (listen\'s, publicUrl\'s); a wildcard host receives them only with wildcardHandoff.'),
   to: z.string().min(1).describe('Upstream base URL (http or https).'),
   regex: z.string().min(1).optional().describe('Match the path with this regular expression instead of a prefix (checked after prefix routes, in file order).'),

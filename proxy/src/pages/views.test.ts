@@ -139,6 +139,9 @@ describe('pages', () => {
       forbiddenPage({ user: { user: 'u', name: x }, route: 'r', reasons: [], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ user: { user: 'u', groups: [x] }, route: 'r', reasons: [], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: x, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      forbiddenPage({ route: { name: 'r', title: x }, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      forbiddenPage({ route: { name: x, title: 't' }, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      stepUpFailedPage({ user: 'u', needs: 'n', requestId: 'i', signOutUrl: '/s', route: { name: 'r', title: x } }),
       forbiddenPage({ route: 'r', reasons: [{ code: 'c', text: x }], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: 'r', reasons: [{ code: 'c', text: 't', detail: x }], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: 'r', reasons: [], requestId: x, signOutUrl: '/s' }),
@@ -184,6 +187,24 @@ describe('pages', () => {
     assert.match(page, /<code>req-4f2a<\/code>/);
     assert.match(page, /<a [^>]*href="\/\.drawbridge\/sign_out"[^>]*>Sign in as someone else<\/a>/);
     assert.match(page, /<a [^>]*href="\/"[^>]*>Go to the home page<\/a>/);
+  });
+
+  test('a route with a title: the 403 and step-up pages call it by its title; its name is on the support line beside the request ID', () => {
+    const route = { name: 'wiki-admin', title: 'Team wiki — admin' };
+    const denied = forbiddenPage({ user: { user: 'alice' }, route, reasons: [], requestId: 'req-1', signOutUrl: '/so' });
+    assert.match(denied, /isn’t allowed to open <strong>Team wiki — admin<\/strong>\./);
+    assert.match(denied, /<p class="rid">Request ID <code>req-1<\/code> · Route <code>wiki-admin<\/code><\/p>/);
+    assert.equal(denied.split('wiki-admin').length - 1, 1, 'the name only on the support line');
+    const stepUp = stepUpFailedPage({ user: 'alice', needs: 'n', requestId: 'req-2', signOutUrl: '/so', route });
+    assert.match(stepUp, /meet what <strong>Team wiki — admin<\/strong> asks for/);
+    assert.match(stepUp, /Request ID <code>req-2<\/code> · Route <code>wiki-admin<\/code>/);
+    // Without a title (or with the name as title) the name is the words, and no support line repeats it.
+    for (const plain of [{ name: 'wiki-admin' }, { name: 'wiki-admin', title: 'wiki-admin' }, 'wiki-admin']) {
+      const page = forbiddenPage({ route: plain, reasons: [], requestId: 'r', signOutUrl: '/so' });
+      assert.match(page, /<strong>wiki-admin<\/strong>/);
+      assert.doesNotMatch(page, /· Route/);
+    }
+    assert.match(stepUpFailedPage({ user: 'alice', needs: 'n', requestId: 'r', signOutUrl: '/so' }), /meet what this page asks for/);
   });
 
   test('502/504 name no internal address: they take none, and ignore one passed anyway', () => {

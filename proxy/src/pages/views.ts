@@ -191,6 +191,8 @@ export interface LayoutOptions {
   body: HtmlValue;
   /** Shown at the bottom of the card, easy to select and quote to an administrator. */
   requestId?: string;
+  /** A route's internal name, shown beside the request ID for support when the page calls the route by its title. */
+  routeName?: string;
   tone: Tone;
   /** Overrides the tone's default icon. */
   icon?: IconName;
@@ -219,7 +221,7 @@ export function layout(options: LayoutOptions): string {
 <h1>${heading}</h1>
 ${lead === undefined ? '' : html`<p class="lead">${lead}</p>`}
 ${body}
-${requestId === undefined ? '' : html`<p class="rid">Request ID <code>${requestId}</code></p>`}
+${requestId === undefined ? '' : html`<p class="rid">Request ID <code>${requestId}</code>${options.routeName !== undefined && html` · Route <code>${options.routeName}</code>`}</p>`}
 </main>
 </body>
 </html>
@@ -282,11 +284,23 @@ function time(ms: number | undefined): SafeHtml {
 // ---------------------------------------------------------------------------------------------
 // Pages.
 
+/** A route as pages name it: its `title` when it has one (the name then goes to the support line), else its name. */
+export interface PageRoute {
+  name: string;
+  title?: string;
+}
+
+/** The words a page calls a route by, and the name for the support line (only when the words are not the name). */
+function routeWords(route: string | PageRoute): { words: string; routeName?: string } {
+  if (typeof route === 'string') return { words: route };
+  return route.title === undefined || route.title === route.name ? { words: route.name } : { words: route.title, routeName: route.name };
+}
+
 /** Options of {@link forbiddenPage}. */
 export interface ForbiddenPageOptions {
   user?: PageUser & { groups?: readonly string[] };
-  /** The route refused, as the user knows it (its name or URL). */
-  route: string;
+  /** The route refused: its name, or its name and the title users know it by. */
+  route: string | PageRoute;
   /** The failing rules, in plain words (from the reason catalog), with an optional detail each. */
   reasons: ReadonlyArray<{ code: string; text: string; detail?: string }>;
   requestId: string;
@@ -296,7 +310,8 @@ export interface ForbiddenPageOptions {
 
 /** 403: who you are signed in as, which rule refused you in plain words, and what to do about it. */
 export function forbiddenPage(options: ForbiddenPageOptions): string {
-  const { user, route, reasons, requestId, signOutUrl, homeUrl } = options;
+  const { user, reasons, requestId, signOutUrl, homeUrl } = options;
+  const { words, routeName } = routeWords(options.route);
   return layout({
     title: 'Access denied',
     status: 403,
@@ -304,9 +319,10 @@ export function forbiddenPage(options: ForbiddenPageOptions): string {
     icon: 'lock',
     heading: 'You don’t have access to this page',
     lead: user
-      ? html`You’re signed in, but this account isn’t allowed to open <strong>${route}</strong>.`
-      : html`This request isn’t allowed to open <strong>${route}</strong>.`,
+      ? html`You’re signed in, but this account isn’t allowed to open <strong>${words}</strong>.`
+      : html`This request isn’t allowed to open <strong>${words}</strong>.`,
     requestId,
+    ...(routeName !== undefined ? { routeName } : {}),
     body: html`${user && html`<h2>Signed in as</h2>${identityCard(user, user.groups)}`}
 <h2>Why</h2>
 <ul class="reasons">${reasons.map((r) => html`<li>${r.text}${r.detail && html`<span class="detail">${r.detail}</span>`}</li>`)}</ul>
@@ -446,17 +462,21 @@ export function stepUpFailedPage(options: {
   requestId: string;
   signOutUrl: string;
   retryUrl?: string;
+  /** The route that asked for the step-up, when known: the lead names it by its title. */
+  route?: PageRoute;
 }): string {
   const { needs, requestId, signOutUrl, retryUrl } = options;
   const user = typeof options.user === 'string' ? { user: options.user } : options.user;
+  const named = options.route && routeWords(options.route);
   return layout({
     title: 'Stronger sign-in needed',
     status: 401,
     tone: 'warn',
     icon: 'shield',
     heading: 'This page needs a stronger sign-in',
-    lead: 'Your sign-in worked, but it doesn’t meet what this page asks for.',
+    lead: named ? html`Your sign-in worked, but it doesn’t meet what <strong>${named.words}</strong> asks for.` : 'Your sign-in worked, but it doesn’t meet what this page asks for.',
     requestId,
+    ...(named?.routeName !== undefined ? { routeName: named.routeName } : {}),
     body: html`<h2>This page needs</h2>
 <ul class="reasons"><li>${needs}</li></ul>
 <h2>Signed in as</h2>
