@@ -27,8 +27,10 @@ COPY bin ./bin
 RUN mkdir -p /etc/drawbridge
 # The official Node image's unprivileged user (uid 1000); nothing under /app is writable by it.
 USER node
-# 8080: the proxy listener; 9090: the admin listener (/metrics /healthz /readyz) — publish it to no one.
-EXPOSE 8080 9090
+# The proxy listener: 8443 when Drawbridge serves TLS itself (listen ":8443" with tls, as in docs/getting-started.md),
+# 8080 behind a TLS-terminating proxy or ingress (listen ":8080", as in docs/deploy.md's Kubernetes example).
+# 9090: the admin listener (/metrics /healthz /readyz) — publish it to no one. proxy/test/docs-pages.test.ts keeps these in step.
+EXPOSE 8443 8080 9090
 # Asks the admin listener; set DRAWBRIDGE_HEALTH_URL when admin.listen is not 127.0.0.1:9090 / :9090.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.DRAWBRIDGE_HEALTH_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

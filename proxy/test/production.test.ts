@@ -129,7 +129,7 @@ test('the Dockerfile: multi-stage, npm ci + build, production dependencies only,
   assert.match(health, /CMD \["node", "-e"/, 'HEALTHCHECK with node, no curl');
   assert.doesNotMatch(DOCKERFILE, /\bcurl\b|\bwget\b/);
   assert.match(DOCKERFILE, /DRAWBRIDGE_HEALTH_URL=http:\/\/127\.0\.0\.1:9090\/healthz/);
-  assert.deepEqual(find(FINAL, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)).sort(), ['8080', '9090']);
+  assert.deepEqual(find(FINAL, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)).sort(), ['8080', '8443', '9090']);
   assert.deepEqual(execForm(find(FINAL, 'ENTRYPOINT').at(-1)!.args), ['node', 'bin/drawbridge.js']);
   assert.deepEqual(execForm(find(FINAL, 'CMD').at(-1)!.args), ['serve', '--config', CONFIG_PATH]);
   assert.ok(find(FINAL, 'COPY').every((c) => !/proxy\/src|node_modules|\.ts\b/.test(c.args)), 'no sources or host node_modules in the image');

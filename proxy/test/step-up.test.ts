@@ -22,6 +22,7 @@ const ROUTES = `routes:
       allow:
         - and: [ { groups: [engineering, wiki-admins] }, { mfa: true } ]
   - name: vault
+    title: Secrets vault
     from: http://vault.localhost:{{PORT}}
     to: {{APP}}
     policy:
@@ -303,6 +304,9 @@ test('a step-up the IdP cannot satisfy (acr phishing-resistant) ends on a clear 
   assert.match(response.body, /This page needs a stronger sign-in/);
   assert.match(response.body, /phishing-resistant/);
   assert.match(response.body, /alice/);
+  // The route is named by its title (found from the return target); its name is on the support line.
+  assert.match(response.body, /meet what <strong>Secrets vault<\/strong> asks for/);
+  assert.match(response.body, /· Route <code>vault<\/code><\/p>/);
   // The redirects after the password form: IdP resume → callback, and there it stops.
   assert.ok(response.redirects.length <= 4, `a short chain, not a loop: ${response.redirects.join(' → ')}`);
   assert.equal(response.redirects.filter((u) => u.includes('/.drawbridge/callback')).length, 1);

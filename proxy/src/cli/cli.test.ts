@@ -86,6 +86,7 @@ test('explain: --ip unknown replays an unknown client address: the office-only d
 
 test('validate and explain refuse a regex route behind the port-less catch-all; on a port with no catch-all, explain shows it matched', async () => {
   const head = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:
@@ -97,8 +98,8 @@ routes:
   - { name: exports, from: "https://a.example.com:8443", regex: "^/exports/", to: http://10.0.0.2, policy: { allow: [ { groups: [finance] } ] } }
 `,
   );
-  const col = readFileSync(shadowed, 'utf8').split('\n')[5]!.indexOf('"^/exports/"') + 1;
-  const expected = `${shadowed}:6:${col}: this regex route can never match: routes[0] "site" serves every path of a.example.com:8443`;
+  const col = readFileSync(shadowed, 'utf8').split('\n')[6]!.indexOf('"^/exports/"') + 1;
+  const expected = `${shadowed}:7:${col}: this regex route can never match: routes[0] "site" serves every path of a.example.com:8443`;
   const v = await run('validate', shadowed);
   assert.equal(v.code, 1);
   assert.ok(v.err.includes(expected), v.err);
@@ -178,6 +179,7 @@ test('explain: shows the upstream URL an allowed request is sent to, rewrites ap
   writeFileSync(
     file,
     `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:
@@ -208,6 +210,7 @@ test('explain --claim reads JSON values (numbers, booleans, lists) and falls bac
   writeFileSync(
     file,
     `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:

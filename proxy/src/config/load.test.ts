@@ -10,6 +10,7 @@ const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 /** A valid configuration; `patch` replaces one marked line. */
 function base(extra = '', routes = ROUTES): string {
   return `publicUrl: https://auth.example.com
+tls: { certFile: tls.crt, keyFile: tls.key }
 idp:
   issuer: https://idp.example.com
   clientId: drawbridge
@@ -140,6 +141,24 @@ test('${ENV} is interpolated; a missing variable is an error at its scalar, or a
 test('http publicUrl and issuer are accepted only with idp.allowInsecureHttp', () => {
   const text = base().replace('publicUrl: https://', 'publicUrl: http://').replace('issuer: https://', 'issuer: http://').replace('  clientSecret: s3cret', '  clientSecret: s3cret\n  allowInsecureHttp: true');
   assert.ok(loadConfigText(text, 'f.yaml').ok);
+});
+
+test('an https publicUrl on a plain-HTTP listener is an error at publicUrl, unless tls serves it or a trusted proxy in front terminates TLS', () => {
+  const plain = base().replace('tls: { certFile: tls.crt, keyFile: tls.key }\n', 'listen: ":8080"\n');
+  assert.deepEqual(errors(plain), [
+    `f.yaml:1:12: publicUrl is https:// but the listener (listen ":8080") speaks plain HTTP and no proxy in front is trusted, so sign-in would send browsers to a port that does not answer TLS: add tls (certFile, keyFile) to serve HTTPS, or list the TLS-terminating proxy in front of Drawbridge in trustedProxies, or use an http:// publicUrl (development only, with idp.allowInsecureHttp)`,
+  ]);
+  // The default listener is plain HTTP too; an empty trustedProxies trusts nobody.
+  assert.match(errors(plain.replace('listen: ":8080"\n', ''))[0]!, /^f\.yaml:1:12: publicUrl is https:\/\/ but the listener \(listen ":8080"\)/);
+  assert.match(errors(plain.replace('listen: ":8080"\n', 'trustedProxies: []\n'))[0]!, /^f\.yaml:1:12: publicUrl is https:\/\//);
+  for (const fine of [
+    base(),
+    plain.replace('listen: ":8080"\n', 'trustedProxies: [10.0.0.0/8]\n'),
+    plain.replace('publicUrl: https://', 'publicUrl: http://').replace('  clientSecret: s3cret', '  clientSecret: s3cret\n  allowInsecureHttp: true'),
+  ]) {
+    const r = loadConfigText(fine, 'f.yaml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  }
 });
 
 test('the example configurations are valid', () => {

@@ -74,6 +74,13 @@ export const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'route name: letters, digits, ".", "_" and "-", at most 63 characters')
     .describe('Unique name, used in logs and metrics.'),
+  title: z
+    .string()
+    .min(1)
+    .max(80, 'at most 80 characters')
+    .refine((title) => !/\p{Cc}/u.test(title), 'no control characters (tabs and line breaks included)')
+    .optional()
+    .describe('What people call this application ("Team wiki"): shown on Drawbridge\'s pages (the 403 page, the step-up page) instead of the name, which stays in a small detail line for support. Default: the name.'),
   from: z.string().min(1).describe('scheme://host[:port][/path-prefix] this route serves; host may be *.example.com. Without a port the route matches its host on any port, but sign-in hands sessions (and sends return targets) only to the scheme\'s default port and Drawbridge\'s own ports (listen\'s, publicUrl\'s); a wildcard host receives them only with wildcardHandoff.'),
   to: z.string().min(1).describe('Upstream base URL (http or https).'),
   regex: z.string().min(1).optional().describe('Match the path with this regular expression instead of a prefix (checked after prefix routes, in file order).'),
@@ -160,7 +167,7 @@ export const routeSchema = z.strictObject({
 export const configSchema = z.strictObject({
   $schema: z.string().optional().describe('Editor hint; ignored.'),
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
-  publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback.'),
+  publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
   tls: tlsFiles.optional().describe('Serve HTTPS with these files.'),
   trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z

@@ -40,6 +40,15 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
     if (/^https?:\/\/[^/]+\/./i.test(config.publicUrl) || /[?#]/.test(config.publicUrl)) {
       issues.push({ path: ['publicUrl'], message: 'publicUrl must be an origin (scheme://host[:port]) without path, query or fragment' });
     }
+    // Browsers are sent to publicUrl: an https:// one needs Drawbridge itself to speak TLS, or a proxy that does.
+    const proxied = Array.isArray(config.trustedProxies) && config.trustedProxies.length > 0;
+    if (/^https:\/\//i.test(config.publicUrl) && config.tls === undefined && !proxied) {
+      const listen = str(config.listen) ? config.listen : ':8080';
+      issues.push({
+        path: ['publicUrl'],
+        message: `publicUrl is https:// but the listener (listen "${listen}") speaks plain HTTP and no proxy in front is trusted, so sign-in would send browsers to a port that does not answer TLS: add tls (certFile, keyFile) to serve HTTPS, or list the TLS-terminating proxy in front of Drawbridge in trustedProxies, or use an http:// publicUrl (development only, with idp.allowInsecureHttp)`,
+      });
+    }
   }
   if (str(idp.issuer) && !/^https:\/\//i.test(idp.issuer) && !insecureOk) {
     issues.push({ path: ['idp', 'issuer'], message: 'idp.issuer must be https:// (set idp.allowInsecureHttp: true only for a local development IdP)' });

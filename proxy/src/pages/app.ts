@@ -10,6 +10,7 @@ import { SubjectMismatchError } from '../oidc/identity.js';
 import { isIdpMisconfiguration, isMisconfigurationError, oauthErrorHint, clean } from '../oidc/diagnose.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
 import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
+import { pageRoute, routeAt } from '../routes/route-at.js';
 import { handoffCookieName, loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
 import { bindingMatches, HANDOFF_TICKET_TTL_MS, newHandoffBinding, openHandoffTicket, type HandoffTicket } from '../session/handoff-binding.js';
 import type { StepUpNeed } from '../policy/rule.js';
@@ -76,7 +77,12 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   const secure = (x: Exchange) => x.client.scheme === 'https';
   const attemptCookieName = (x: Exchange, state: string) => loginCookieName(cfg().config.session.cookieName, secure(x), state);
   // The IdP sends the signed-out browser on to publicUrl (post_logout_redirect_uri); Chromium checks that hop against form-action too.
-  const csp = () => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin]);
+  const csp = (options: { localTime?: boolean } = {}) => pageCsp([...rt.oidc.formActionOrigins(), cfg().publicOrigin], options);
+  // The step-up page names the route the user was going to (its return target) by the route's title.
+  const stepUpRoute = (rd: string) => {
+    const route = routeAt(cfg().table, rd);
+    return route ? { route: pageRoute(route) } : {};
+  };
 
   /** The session of this host's cookie, if valid; STORE_DOWN when the store failed (a 503 was sent). */
   async function sessionOr503(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<SessionRecord | undefined | typeof STORE_DOWN> {
@@ -323,7 +329,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
           req,
           res,
           401,
-          stepUpFailedPage({ user: pageUser(identity), needs: missing.join(', '), requestId: x.id, signOutUrl: PATHS.signOut, retryUrl: attempt.rd }),
+          stepUpFailedPage({ user: pageUser(identity), needs: missing.join(', '), requestId: x.id, signOutUrl: PATHS.signOut, retryUrl: attempt.rd, ...stepUpRoute(attempt.rd) }),
           { error: 'step_up_failed', missing, requestId: x.id },
         );
       }
@@ -500,7 +506,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
         session: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, new Date(v).toISOString()])),
       });
     }
-    sendPage(res, 200, mePage({ identity: { ...pageUser(id), groups: id.groups, amr: id.amr, ...(id.acr ? { acr: id.acr } : {}), ...(id.authTime !== undefined ? { authTime: id.authTime } : {}) }, session: times, signOutUrl: PATHS.signOut }), { 'content-security-policy': csp() });
+    sendPage(res, 200, mePage({ identity: { ...pageUser(id), groups: id.groups, amr: id.amr, ...(id.acr ? { acr: id.acr } : {}), ...(id.authTime !== undefined ? { authTime: id.authTime } : {}) }, session: times, signOutUrl: PATHS.signOut }), { 'content-security-policy': csp({ localTime: true }) });
   });
 
   // GET /.drawbridge/jwks.json — the assertion signer's public keys (current and previous).

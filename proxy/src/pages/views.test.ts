@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { escapeHtml, html, raw, SafeHtml } from './html.js';
 import {
+  LOCAL_TIME_SCRIPT_HASH,
+  ME_PAGE_CSP,
   PAGE_CSP,
   badRequestPage,
   forbiddenPage,
@@ -66,6 +68,12 @@ function allPages(t: string): Record<string, string> {
 
 const PAGES = allPages('alice');
 const styleOf = (page: string): string[] => [...page.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]);
+const scriptsOf = (page: string): string[] => [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+/** The page without /me's local-time script (only a script whose hash is the one in ME_PAGE_CSP is removed). */
+const withoutLocalTime = (page: string): string =>
+  page.replace(/<script>([\s\S]*?)<\/script>/, (all, js: string) => (`sha256-${createHash('sha256').update(js, 'utf8').digest('base64')}` === LOCAL_TIME_SCRIPT_HASH ? '' : all));
+/** The CSP each page is served with: /me has its one local-time script, every other page none. */
+const cspOf = (name: string): string => (name === 'me' ? ME_PAGE_CSP : PAGE_CSP);
 
 describe('html', () => {
   test('escapes & < > " and \' in every interpolated value', () => {
@@ -119,7 +127,7 @@ describe('pages', () => {
     const payload = `"'><script>alert(1)</script>`;
     const escaped = '&quot;&#39;&gt;&lt;script&gt;alert(1)&lt;/script&gt;';
     for (const [name, page] of Object.entries(allPages(payload))) {
-      assert.ok(!page.includes('<script'), `${name}: raw <script`);
+      assert.ok(!withoutLocalTime(page).includes('<script'), `${name}: raw <script`);
       assert.ok(!page.includes(payload), `${name}: raw payload`);
       assert.ok(page.includes(escaped), `${name}: escaped payload shown`);
     }
@@ -131,6 +139,9 @@ describe('pages', () => {
       forbiddenPage({ user: { user: 'u', name: x }, route: 'r', reasons: [], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ user: { user: 'u', groups: [x] }, route: 'r', reasons: [], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: x, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      forbiddenPage({ route: { name: 'r', title: x }, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      forbiddenPage({ route: { name: x, title: 't' }, reasons: [], requestId: 'i', signOutUrl: '/s' }),
+      stepUpFailedPage({ user: 'u', needs: 'n', requestId: 'i', signOutUrl: '/s', route: { name: 'r', title: x } }),
       forbiddenPage({ route: 'r', reasons: [{ code: 'c', text: x }], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: 'r', reasons: [{ code: 'c', text: 't', detail: x }], requestId: 'i', signOutUrl: '/s' }),
       forbiddenPage({ route: 'r', reasons: [], requestId: x, signOutUrl: '/s' }),
@@ -176,6 +187,24 @@ describe('pages', () => {
     assert.match(page, /<code>req-4f2a<\/code>/);
     assert.match(page, /<a [^>]*href="\/\.drawbridge\/sign_out"[^>]*>Sign in as someone else<\/a>/);
     assert.match(page, /<a [^>]*href="\/"[^>]*>Go to the home page<\/a>/);
+  });
+
+  test('a route with a title: the 403 and step-up pages call it by its title; its name is on the support line beside the request ID', () => {
+    const route = { name: 'wiki-admin', title: 'Team wiki — admin' };
+    const denied = forbiddenPage({ user: { user: 'alice' }, route, reasons: [], requestId: 'req-1', signOutUrl: '/so' });
+    assert.match(denied, /isn’t allowed to open <strong>Team wiki — admin<\/strong>\./);
+    assert.match(denied, /<p class="rid">Request ID <code>req-1<\/code> · Route <code>wiki-admin<\/code><\/p>/);
+    assert.equal(denied.split('wiki-admin').length - 1, 1, 'the name only on the support line');
+    const stepUp = stepUpFailedPage({ user: 'alice', needs: 'n', requestId: 'req-2', signOutUrl: '/so', route });
+    assert.match(stepUp, /meet what <strong>Team wiki — admin<\/strong> asks for/);
+    assert.match(stepUp, /Request ID <code>req-2<\/code> · Route <code>wiki-admin<\/code>/);
+    // Without a title (or with the name as title) the name is the words, and no support line repeats it.
+    for (const plain of [{ name: 'wiki-admin' }, { name: 'wiki-admin', title: 'wiki-admin' }, 'wiki-admin']) {
+      const page = forbiddenPage({ route: plain, reasons: [], requestId: 'r', signOutUrl: '/so' });
+      assert.match(page, /<strong>wiki-admin<\/strong>/);
+      assert.doesNotMatch(page, /· Route/);
+    }
+    assert.match(stepUpFailedPage({ user: 'alice', needs: 'n', requestId: 'r', signOutUrl: '/so' }), /meet what this page asks for/);
   });
 
   test('502/504 name no internal address: they take none, and ignore one passed anyway', () => {
@@ -251,7 +280,7 @@ describe('pages', () => {
     const page = mePage({ identity, session, signOutUrl: '/.drawbridge/sign_out' } as Parameters<typeof mePage>[0]);
     assert.ok(!page.includes('SECRET'));
     for (const shown of ['carol', 'carol@example.com', 'wiki-admins', 'password', 'one-time code', 'constructor', 'urn:example:loa:2']) assert.ok(page.includes(shown), shown);
-    assert.ok(!page.includes('function'));
+    assert.ok(!withoutLocalTime(page).includes('function'), 'no function source outside the local-time script');
     assert.match(page, /<time datetime="2025-06-02T08:30:00\.000Z">2025-06-02 08:30 UTC<\/time>/);
     assert.match(page, /2025-06-02 20:30 UTC/);
     assert.match(page, /2025-06-02 09:01 UTC/);
@@ -271,8 +300,24 @@ describe('CSP', () => {
     }
   });
 
+  test('ME_PAGE_CSP is PAGE_CSP plus exactly the hash of /me\'s one local-time script; no other page has a script', () => {
+    assert.equal(ME_PAGE_CSP, PAGE_CSP.replace("default-src 'none'; ", `default-src 'none'; script-src '${LOCAL_TIME_SCRIPT_HASH}'; `));
+    assert.equal(pageCsp(['https://idp.example.com/end'], { localTime: true }), pageCsp(['https://idp.example.com/end']).replace("; style-src", `; script-src '${LOCAL_TIME_SCRIPT_HASH}'; style-src`));
+    for (const [name, page] of Object.entries({ ...PAGES, ...allPages(`"'><script>alert(1)</script>`) })) {
+      const scripts = scriptsOf(page);
+      if (name !== 'me') {
+        assert.equal(scripts.length, 0, `${name}: no <script>`);
+        continue;
+      }
+      assert.equal(scripts.length, 1, `${name}: one <script>`);
+      assert.equal(`sha256-${createHash('sha256').update(scripts[0]!, 'utf8').digest('base64')}`, LOCAL_TIME_SCRIPT_HASH, `${name}: hash`);
+    }
+  });
+
   test('no scripts, no style attributes, no external assets', () => {
-    for (const [name, page] of Object.entries(PAGES)) {
+    for (const [name, full] of Object.entries(PAGES)) {
+      // /me's one script is checked by hash above; everything else about it is held to the same rules.
+      const page = withoutLocalTime(full);
       assert.ok(!/<script/i.test(page), `${name}: script`);
       assert.ok(!/\son\w+=/i.test(page), `${name}: event handler`);
       assert.ok(!/\sstyle=/i.test(page), `${name}: style attribute`);
@@ -353,7 +398,7 @@ describe('pages in headless Chromium', { skip: existsSync(CHROMIUM_PATH) ? false
       if (!page) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('no such page');
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': page.csp }).end(page.body);
     });
-    for (const [name, body] of Object.entries(PAGES)) routes.set(`/${name}`, { body, csp: PAGE_CSP });
+    for (const [name, body] of Object.entries(PAGES)) routes.set(`/${name}`, { body, csp: cspOf(name) });
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   });
 
@@ -397,7 +442,7 @@ describe('pages in headless Chromium', { skip: existsSync(CHROMIUM_PATH) ? false
         requests.length = 0;
         await page.setViewportSize({ width: 1000, height: 700 });
         const response = await page.goto(`${base}/${name}`);
-        assert.equal(response?.headers()['content-security-policy'], PAGE_CSP);
+        assert.equal(response?.headers()['content-security-policy'], cspOf(name));
         assert.deepEqual(problems, [], `${name}: console`);
         assert.deepEqual(requests.filter((u) => !u.startsWith('data:')), [`${base}/${name}`], `${name}: requests`);
         // The card's rounded corners exist only if the browser applied the hashed stylesheet.
@@ -436,6 +481,40 @@ describe('pages in headless Chromium', { skip: existsSync(CHROMIUM_PATH) ? false
       await page.context().close();
     }
     assert.deepEqual(found, []);
+  });
+
+  test('/me under its CSP shows every time in the browser\'s time zone (Asia/Tokyo, America/New_York); UTC stays in the title', async () => {
+    for (const [timezoneId, hhmm, zone] of [['Asia/Tokyo', '17:30', /GMT\+9/], ['America/New_York', '04:30', /EDT|GMT-4/]] as const) {
+      const context = await browser.newContext({ timezoneId, locale: 'en-US' });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (msg) => void (msg.type() === 'error' && problems.push(msg.text())));
+      try {
+        await page.goto(`${base}/me`);
+        const times = await page.locator('time').evaluateAll((els) => els.map((e) => ({ text: e.textContent, title: e.getAttribute('title') })));
+        assert.equal(times.length, 5);
+        for (const t of times) {
+          assert.ok(t.text!.includes(hhmm) && zone.test(t.text!), `${timezoneId}: ${t.text}`);
+          assert.equal(t.title, '2025-06-02 08:30 UTC');
+        }
+        assert.equal(await page.locator('#tz').textContent(), `Times are shown in your time zone (${timezoneId}).`);
+        assert.deepEqual(problems, []);
+      } finally {
+        await context.close();
+      }
+    }
+    // The control: served with PAGE_CSP the script is refused (so the CSP is what lets it run), and the UTC text stays.
+    routes.set('/me-no-script', { body: PAGES.me, csp: PAGE_CSP });
+    const { page, problems } = await watchedPage();
+    try {
+      await page.goto(`${base}/me-no-script`);
+      await page.waitForFunction(() => true);
+      assert.equal(await page.locator('time').first().textContent(), '2025-06-02 08:30 UTC');
+      assert.equal(await page.locator('#tz').textContent(), 'Times are in UTC.');
+      assert.ok(problems.some((p) => /Content Security Policy/i.test(p)), problems.join('\n'));
+    } finally {
+      await page.context().close();
+    }
   });
 
   test('sign-out posts under form-action and follows the redirect only to an origin pageCsp() lists', async () => {

@@ -78,15 +78,27 @@ dd{margin:0 0 10px}
 
 const STYLE_HASH = `sha256-${createHash('sha256').update(CSS, 'utf8').digest('base64')}`;
 
+// Local times: /me renders every time as UTC inside <time datetime>, and this ONE inline script, allowed by its
+// SHA-256 in that page's CSP only (never 'unsafe-inline'), rewrites them in the browser's own time zone. It writes
+// text only (textContent), so nothing it reads can become markup; without script the UTC text stays.
+const LOCAL_TIME_JS =
+  '(function(){try{var f=new Intl.DateTimeFormat(undefined,{year:"numeric",month:"short",day:"numeric",hour:"2-digit",minute:"2-digit",hourCycle:"h23",timeZoneName:"short"});' +
+  'document.querySelectorAll("time[datetime]").forEach(function(t){var d=new Date(t.getAttribute("datetime"));if(isNaN(d.getTime()))return;t.title=t.textContent;t.textContent=f.format(d)});' +
+  'var z=f.resolvedOptions().timeZone,n=document.getElementById("tz");if(n&&z)n.textContent="Times are shown in your time zone ("+z+")."}catch(e){}})();';
+
+/** The SHA-256 source expression of the local-time script of /me (in its CSP's script-src). */
+export const LOCAL_TIME_SCRIPT_HASH = `sha256-${createHash('sha256').update(LOCAL_TIME_JS, 'utf8').digest('base64')}`;
+
 /**
  * The Content-Security-Policy for these pages, with extra origins allowed as form targets: sign-out
  * posts to the same origin but answers with a redirect to the IdP, and Chromium applies
  * `form-action` to that redirect too. Each extra entry may be a URL or an origin; only its origin is used.
  */
-export function pageCsp(extraFormActions: readonly string[] = []): string {
+export function pageCsp(extraFormActions: readonly string[] = [], options: { localTime?: boolean } = {}): string {
   const formAction = new Set(["'self'", ...extraFormActions.map(formActionOrigin)]);
   return [
     "default-src 'none'",
+    ...(options.localTime ? [`script-src '${LOCAL_TIME_SCRIPT_HASH}'`] : []),
     `style-src '${STYLE_HASH}'`,
     'img-src data:',
     `form-action ${[...formAction].join(' ')}`,
@@ -111,6 +123,8 @@ function formActionOrigin(url: string): string {
 
 /** The CSP every page of this module is rendered for: no scripts, no external assets, only this stylesheet. */
 export const PAGE_CSP = pageCsp();
+/** The CSP of {@link mePage}: PAGE_CSP and its one local-time script, by hash. */
+export const ME_PAGE_CSP = pageCsp([], { localTime: true });
 
 // ---------------------------------------------------------------------------------------------
 // Icons: inline SVG (24×24, stroked with currentColor), decorative, so hidden from assistive tech.
@@ -177,6 +191,8 @@ export interface LayoutOptions {
   body: HtmlValue;
   /** Shown at the bottom of the card, easy to select and quote to an administrator. */
   requestId?: string;
+  /** A route's internal name, shown beside the request ID for support when the page calls the route by its title. */
+  routeName?: string;
   tone: Tone;
   /** Overrides the tone's default icon. */
   icon?: IconName;
@@ -205,7 +221,7 @@ export function layout(options: LayoutOptions): string {
 <h1>${heading}</h1>
 ${lead === undefined ? '' : html`<p class="lead">${lead}</p>`}
 ${body}
-${requestId === undefined ? '' : html`<p class="rid">Request ID <code>${requestId}</code></p>`}
+${requestId === undefined ? '' : html`<p class="rid">Request ID <code>${requestId}</code>${options.routeName !== undefined && html` · Route <code>${options.routeName}</code>`}</p>`}
 </main>
 </body>
 </html>
@@ -268,11 +284,23 @@ function time(ms: number | undefined): SafeHtml {
 // ---------------------------------------------------------------------------------------------
 // Pages.
 
+/** A route as pages name it: its `title` when it has one (the name then goes to the support line), else its name. */
+export interface PageRoute {
+  name: string;
+  title?: string;
+}
+
+/** The words a page calls a route by, and the name for the support line (only when the words are not the name). */
+function routeWords(route: string | PageRoute): { words: string; routeName?: string } {
+  if (typeof route === 'string') return { words: route };
+  return route.title === undefined || route.title === route.name ? { words: route.name } : { words: route.title, routeName: route.name };
+}
+
 /** Options of {@link forbiddenPage}. */
 export interface ForbiddenPageOptions {
   user?: PageUser & { groups?: readonly string[] };
-  /** The route refused, as the user knows it (its name or URL). */
-  route: string;
+  /** The route refused: its name, or its name and the title users know it by. */
+  route: string | PageRoute;
   /** The failing rules, in plain words (from the reason catalog), with an optional detail each. */
   reasons: ReadonlyArray<{ code: string; text: string; detail?: string }>;
   requestId: string;
@@ -282,7 +310,8 @@ export interface ForbiddenPageOptions {
 
 /** 403: who you are signed in as, which rule refused you in plain words, and what to do about it. */
 export function forbiddenPage(options: ForbiddenPageOptions): string {
-  const { user, route, reasons, requestId, signOutUrl, homeUrl } = options;
+  const { user, reasons, requestId, signOutUrl, homeUrl } = options;
+  const { words, routeName } = routeWords(options.route);
   return layout({
     title: 'Access denied',
     status: 403,
@@ -290,9 +319,10 @@ export function forbiddenPage(options: ForbiddenPageOptions): string {
     icon: 'lock',
     heading: 'You don’t have access to this page',
     lead: user
-      ? html`You’re signed in, but this account isn’t allowed to open <strong>${route}</strong>.`
-      : html`This request isn’t allowed to open <strong>${route}</strong>.`,
+      ? html`You’re signed in, but this account isn’t allowed to open <strong>${words}</strong>.`
+      : html`This request isn’t allowed to open <strong>${words}</strong>.`,
     requestId,
+    ...(routeName !== undefined ? { routeName } : {}),
     body: html`${user && html`<h2>Signed in as</h2>${identityCard(user, user.groups)}`}
 <h2>Why</h2>
 <ul class="reasons">${reasons.map((r) => html`<li>${r.text}${r.detail && html`<span class="detail">${r.detail}</span>`}</li>`)}</ul>
@@ -432,17 +462,21 @@ export function stepUpFailedPage(options: {
   requestId: string;
   signOutUrl: string;
   retryUrl?: string;
+  /** The route that asked for the step-up, when known: the lead names it by its title. */
+  route?: PageRoute;
 }): string {
   const { needs, requestId, signOutUrl, retryUrl } = options;
   const user = typeof options.user === 'string' ? { user: options.user } : options.user;
+  const named = options.route && routeWords(options.route);
   return layout({
     title: 'Stronger sign-in needed',
     status: 401,
     tone: 'warn',
     icon: 'shield',
     heading: 'This page needs a stronger sign-in',
-    lead: 'Your sign-in worked, but it doesn’t meet what this page asks for.',
+    lead: named ? html`Your sign-in worked, but it doesn’t meet what <strong>${named.words}</strong> asks for.` : 'Your sign-in worked, but it doesn’t meet what this page asks for.',
     requestId,
+    ...(named?.routeName !== undefined ? { routeName: named.routeName } : {}),
     body: html`<h2>This page needs</h2>
 <ul class="reasons"><li>${needs}</li></ul>
 <h2>Signed in as</h2>
@@ -558,6 +592,8 @@ ${acr && html`<dt>Assurance</dt><dd><code>${acr}</code></dd>`}
 <dt>Ends if idle</dt><dd>${time(idleExpiresAt)}</dd>
 <dt>Ends at the latest</dt><dd>${time(expiresAt)}</dd>
 </dl>
-${actions(button(options.signOutUrl, 'Sign out', true))}`,
+<p class="muted" id="tz">Times are in UTC.</p>
+${actions(button(options.signOutUrl, 'Sign out', true))}
+<script>${raw(LOCAL_TIME_JS)}</script>`,
   });
 }

@@ -10,6 +10,7 @@ import { isUnderPrefix, normalizeTarget } from './normalize.js';
 
 function compiled(routes: string) {
   const text = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:

@@ -85,6 +85,7 @@ test('validate reports a regex route exactly when RouteTable.match never returns
       const kept = specs.filter((s) => s.regex !== undefined || (!seen.has(`${s.host}${s.prefix}`) && seen.add(`${s.host}${s.prefix}`)));
       const config = configSchema.parse({
         publicUrl: 'https://auth.example.com',
+        trustedProxies: ['10.0.0.0/8'],
         idp: { issuer: 'https://idp.example.com', clientId: 'c', clientSecret: 's' },
         session: { secret: 'a-session-secret-that-is-long-enough-0123456789' },
         routes: kept.map((s, i) => ({

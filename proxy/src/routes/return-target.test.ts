@@ -11,6 +11,7 @@ import { safeReturnTarget } from './return-target.js';
 
 const HOSTS = ['foo.bar', 'port.bar:8080', 'anyport.bar', 'www.whitelisteddomain.tld', 'app.example.com'];
 const text = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:

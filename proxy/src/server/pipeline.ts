@@ -12,6 +12,7 @@ import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
+import { pageRoute } from '../routes/route-at.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
@@ -322,7 +323,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       req,
       res,
       403,
-      forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: route.name, reasons, requestId: x.id, signOutUrl }),
+      forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId: x.id, signOutUrl }),
       { error: 'forbidden', route: route.name, reasons, requestId: x.id },
     );
   }

@@ -24,6 +24,7 @@ const T0 = Date.parse('2030-01-01T00:00:00Z');
 
 function snapshot(routes: string): Snapshot {
   const text = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789, idleTimeout: 10m, maxLifetime: 1h }
 routes:

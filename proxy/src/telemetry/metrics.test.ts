@@ -9,6 +9,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 
 function routes(): readonly Route[] {
   const text = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:
