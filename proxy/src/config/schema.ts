@@ -1,7 +1,7 @@
 // config/schema.ts — the one zod schema of drawbridge.yaml: it gives the TypeScript types, the
 // validation messages and (via z.toJSONSchema) config/drawbridge.schema.json. Descriptions double as docs.
 import { z } from 'zod';
-import { durationSchema } from '../policy/duration.js';
+import { durationSchema, parseDuration } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
 import { cidrSchema } from '../policy/cidr.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
@@ -42,9 +42,34 @@ const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT or :PORT (e.g. ":8080", "127.0.0.1:9090")');
 
+function atLeastAYear(duration: string): boolean {
+  try {
+    return parseDuration(duration) >= 365 * 86_400_000;
+  } catch {
+    return false; // the duration's own error is reported
+  }
+}
+
+/** HSTS (RFC 6797) on every response over HTTPS; server/hsts.ts makes the header value. */
+export const HSTS_DEFAULT_MAX_AGE = '365d';
+const hstsSchema = z
+  .strictObject({
+    maxAge: durationSchema.default(HSTS_DEFAULT_MAX_AGE).describe('How long browsers keep to HTTPS for this host (`max-age`, whole seconds).'),
+    includeSubDomains: z.boolean().default(false).describe('Also every subdomain of the host (`includeSubDomains`): only when every one of them serves HTTPS.'),
+    preload: z.boolean().default(false).describe('Ask to be on the browsers\' preload list (`preload`); needs includeSubDomains and a maxAge of at least 365d (hstspreload.org).'),
+  })
+  .refine((h) => !h.preload || (h.includeSubDomains && atLeastAYear(h.maxAge)), {
+    message: 'preload needs includeSubDomains: true and a maxAge of at least 365d (the preload list refuses anything less)',
+    path: ['preload'],
+  });
+
 const tlsFiles = z.strictObject({
   certFile: z.string().min(1).describe('PEM certificate chain file.'),
   keyFile: z.string().min(1).describe('PEM private key file.'),
+  hsts: z
+    .union([z.literal(false), hstsSchema])
+    .optional()
+    .describe('Strict-Transport-Security on every response over HTTPS (TLS here, or X-Forwarded-Proto: https from a trusted proxy), proxied ones included unless the upstream sends its own. Absent: max-age one year, no includeSubDomains, no preload. false: none.'),
 });
 
 const memoryStore = z.strictObject({
