@@ -5,6 +5,7 @@ import { durationSchema, parseDuration } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
 import { cidrSchema } from '../policy/cidr.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
+import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../forward/header-names.js';
 
 const cidr = cidrSchema;
 const claimName = z.string().min(1);
@@ -88,10 +89,10 @@ const sessionTimeouts = z.strictObject({
 });
 
 export const identityHeadersSchema = z.strictObject({
-  user: headerName.optional().describe('Header carrying the user name (default X-Forwarded-User).'),
-  email: headerName.optional().describe('Header carrying the email (default X-Forwarded-Email).'),
-  groups: headerName.optional().describe('Header carrying the comma-separated groups (default X-Forwarded-Groups).'),
-  name: headerName.optional().describe('Header carrying the display name (default X-Forwarded-Name).'),
+  user: headerName.optional().describe(`Header carrying the user name (default ${DEFAULT_IDENTITY_HEADERS.user}).`),
+  email: headerName.optional().describe(`Header carrying the email (default ${DEFAULT_IDENTITY_HEADERS.email}).`),
+  groups: headerName.optional().describe(`Header carrying the comma-separated groups (default ${DEFAULT_IDENTITY_HEADERS.groups}).`),
+  name: headerName.optional().describe(`Header carrying the display name (default ${DEFAULT_IDENTITY_HEADERS.name}).`),
 });
 
 export const routeSchema = z.strictObject({
@@ -114,7 +115,7 @@ export const routeSchema = z.strictObject({
     .default(false)
     .describe('Accept `Authorization: Bearer <JWT>` verified against the IdP JWKS.'),
   identityHeaders: z.union([z.literal(false), identityHeadersSchema]).optional().describe('false: send no identity headers; or rename them.'),
-  passAccessToken: z.boolean().default(false).describe('Forward the IdP access token as X-Forwarded-Access-Token.'),
+  passAccessToken: z.boolean().default(false).describe(`Forward the IdP access token as ${ACCESS_TOKEN_HEADER}.`),
   stripPrefix: z
     .boolean()
     .default(false)
