@@ -19,10 +19,10 @@ import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from '../serv
 import { hstsFor, isBrowser, redirect, SECURITY_HEADERS, sendJson, sendPage } from '../server/respond.js';
 import { answerProblem } from '../server/problem.js';
 import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
-import { idpUnavailablePage, pageUser, storeUnavailablePage } from '../server/pipeline.js';
+import { pageUser } from '../server/pipeline.js';
 import { PATHS, signInStartUrl } from './paths.js';
 import { openReturnState, sealReturnState } from './return-state.js';
-import { idpMisconfiguredPage, mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage } from './views.js';
+import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage } from './views.js';
 
 /** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
 interface LoginAttempt {
@@ -138,20 +138,20 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (rt.oidc.misconfiguration) return idpMisconfigured(req, res, x);
     x.decision = 'idp-unavailable';
     rt.metrics.signIn('idp-unavailable');
-    answerProblem(req, res, 'DRB_IDP_UNAVAILABLE', { page: idpUnavailablePage });
+    answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
   }
 
   /** The IdP refuses Drawbridge itself: the page says an administrator must fix it (no Retry-After); the log says what. */
   function idpMisconfigured(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'idp-misconfigured';
     rt.metrics.signIn('idp-misconfigured');
-    answerProblem(req, res, 'DRB_IDP_MISCONFIGURED', { page: (requestId) => idpMisconfiguredPage({ requestId }) });
+    answerProblem(req, res, 'DRB_IDP_MISCONFIGURED');
   }
 
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange, e: unknown): void {
     rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
     x.decision = 'store-unavailable';
-    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE', { page: storeUnavailablePage });
+    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
   }
 
   // GET /.drawbridge/sign_in?rd=URL — starts a sign-in (always on publicUrl), or reuses the session there.

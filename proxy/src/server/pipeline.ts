@@ -13,7 +13,7 @@ import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
-import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
+import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
 import { STATUS_CODES } from 'node:http';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { Sessions, type LoadResult } from '../session/sessions.js';
@@ -147,7 +147,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     let principal: Principal | undefined;
     if (!route.public) {
       if (auth === 'unavailable') return storeUnavailable(req, res, x);
-      if (auth === 'idp-unavailable') return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE', { page: idpUnavailablePage });
+      if (auth === 'idp-unavailable') return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
       if (typeof auth === 'object' && 'invalid' in auth) {
         x.decision = 'invalid-token';
         return answerProblem(req, res, 'DRB_BAD_TOKEN', { format: 'json', json: { error_description: auth.invalid }, headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${auth.invalid}"` } });
@@ -299,7 +299,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
         rt.metrics.upstream(route, r.upstreamMs / 1000);
         logRequest(rt, req, res, x);
       },
-      (resp, problem) => answerProblem(req, resp, problem.code, { page: (requestId) => upstreamErrorPage({ status: problem.code === 'DRB_UPSTREAM_TIMEOUT' ? 504 : 502, requestId }), ...(problem.cause !== undefined ? { cause: problem.cause } : {}) }),
+      (resp, problem) => answerProblem(req, resp, problem.code, problem.cause !== undefined ? { cause: problem.cause } : {}),
       hstsFor(req),
     );
   }
@@ -332,7 +332,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'store-unavailable';
-    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE', { page: storeUnavailablePage });
+    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
   }
 
   /** WebSocket upgrades: authenticated and authorized exactly like other requests, before the upgrade is forwarded. */
@@ -421,14 +421,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   };
 }
 
-/** The 503 pages of an unreachable IdP or session store (the catalog gives their Retry-After). */
-export function idpUnavailablePage(requestId: string): string {
-  return unavailablePage({ what: 'idp', requestId, retryAfterSec: Number(ERROR_CODES.DRB_IDP_UNAVAILABLE.headers['retry-after']) });
-}
-
-export function storeUnavailablePage(requestId: string): string {
-  return unavailablePage({ what: 'store', requestId, retryAfterSec: Number(ERROR_CODES.DRB_STORE_UNAVAILABLE.headers['retry-after']) });
-}
 
 export function pageUser(id: Identity): { user: string; email?: string; name?: string; groups?: readonly string[] } {
   return { user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups };

@@ -3,13 +3,27 @@
 // slug, the page title and the headers from the catalog, and records the code for the request log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
-import { problemPage } from '../pages/views.js';
+import { idpMisconfiguredPage, problemPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
 import { peekExchange } from './runtime.js';
 
+/** Seconds of a catalog entry's Retry-After. */
+function retryAfter(code: 'DRB_IDP_UNAVAILABLE' | 'DRB_STORE_UNAVAILABLE'): number {
+  return Number(ERROR_CODES[code].headers['retry-after']);
+}
+
+/** The page of the codes whose page needs nothing but the request id; the others get theirs from the caller. */
+const STANDARD_PAGES: Partial<Record<ErrorCode, (requestId: string) => string>> = {
+  DRB_IDP_UNAVAILABLE: (requestId) => unavailablePage({ what: 'idp', requestId, retryAfterSec: retryAfter('DRB_IDP_UNAVAILABLE') }),
+  DRB_STORE_UNAVAILABLE: (requestId) => unavailablePage({ what: 'store', requestId, retryAfterSec: retryAfter('DRB_STORE_UNAVAILABLE') }),
+  DRB_IDP_MISCONFIGURED: (requestId) => idpMisconfiguredPage({ requestId }),
+  DRB_UPSTREAM_UNAVAILABLE: (requestId) => upstreamErrorPage({ status: 502, requestId }),
+  DRB_UPSTREAM_TIMEOUT: (requestId) => upstreamErrorPage({ status: 504, requestId }),
+};
+
 /** This answer's specifics; the catalog gives the rest. */
 export interface ProblemDetails {
-  /** The browser page with this request's specifics (one of pages/views.ts); default: the catalog's generic page. */
+  /** The browser page with this request's specifics (one of pages/views.ts); default: the code's standard page, else the generic one. */
   readonly page?: (requestId: string) => string;
   /** Fields of the JSON body after `error` (the request id comes last). */
   readonly json?: Readonly<Record<string, unknown>>;
@@ -43,7 +57,8 @@ export function answerProblem(req: IncomingMessage, res: ServerResponse, code: E
   const browser = details.format === 'html' || (details.format !== 'json' && isBrowser(req));
   if (browser) {
     if (details.signIn !== undefined) return redirect(res, details.signIn);
-    return sendPage(res, status, details.page ? details.page(requestId) : problemPage({ code, requestId, status }), headers);
+    const page = details.page ?? STANDARD_PAGES[code];
+    return sendPage(res, status, page ? page(requestId) : problemPage({ code, requestId, status }), headers);
   }
   const body = { error: spec.slug, ...(details.signIn !== undefined ? { signIn: details.signIn } : {}), ...details.json, requestId };
   sendJson(res, status, body, headers);
