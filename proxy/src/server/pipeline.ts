@@ -1,7 +1,7 @@
 // server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
 // authenticate → authorize → forward, and one log line per request. No Express on this path.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decide, type Decision } from '../policy/evaluate.js';
 import type { Identity } from '../policy/input.js';
@@ -14,7 +14,6 @@ import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
-import { STATUS_CODES } from 'node:http';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
