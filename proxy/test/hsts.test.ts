@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,18 @@ function tlsGet(port: number, host: string, path: string, headers: Record<string
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Writes `head` on a TLS connection to the listener and reads until it closes (for WebSocket upgrades). */
+function tlsRaw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => socket.write(text));
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (out += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(out));
   });
 }
 
@@ -128,6 +141,16 @@ describe('over a TLS listener', () => {
     // Drawbridge's own Express pages too (the sign-in start, on the route host).
     const start = await tlsGet(s.port, 'app.localhost', '/.drawbridge/sign_in?rd=%2F', browser);
     assert.equal(start.headers['strict-transport-security'], HSTS, 'sign_in');
+  });
+
+  test('WebSocket upgrades over TLS: a refused one (404) and one whose upstream is down (502) carry HSTS', T, async () => {
+    const upgrade = (host: string) => head('GET /ws HTTP/1.1', `Host: ${host}:${s.port}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==');
+    const refused = await tlsRaw(s.port, upgrade('nothing.localhost'));
+    assert.match(refused, /^HTTP\/1\.1 404 /);
+    assert.match(refused, new RegExp(`\r\nstrict-transport-security: ${HSTS}\r\n`, 'i'));
+    const down = await tlsRaw(s.port, upgrade('down.localhost'));
+    assert.match(down, /^HTTP\/1\.1 502 /);
+    assert.match(down, new RegExp(`\r\nstrict-transport-security: ${HSTS}\r\n`, 'i'));
   });
 
   test('API clients get JSON for 502 and 504, with HSTS; the log line has errorCode and Node\u2019s cause', T, async () => {

@@ -411,15 +411,17 @@ export class Forwarder {
    * the sockets piped; a failure before it writes a bare 502/504 and closes the socket, after it just closes. The
    * upstream's answer, 101 or not, goes through the same header rule as a plain response (`relayedHeader`).
    * `done` is called once, when the client socket closes. The handle closes the WebSocket from Drawbridge's side.
+   * `hsts` goes on the bare 502/504 (over HTTPS).
    */
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): WebSocketHandle {
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone, hsts?: string): WebSocketHandle {
     const flight = newFlight(route, req, socket, this.onError, this.reservedCookie, done, undefined);
+    flight.hsts = hsts;
     (req as InFlight)[FLIGHT] = flight;
     const handle: WebSocketHandle = { close: (code, reason) => closeWebSocket(flight, code, reason) };
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       flight.status = 400;
-      writeRawStatus(socket, 400, 'Bad Request');
+      writeRawStatus(socket, 400, 'Bad Request', hsts);
       return handle;
     }
     let pool: Pool;
@@ -639,7 +641,7 @@ function fail(flight: Flight, err: Error): void {
   }
   flight.status = status;
   // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
-  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
+  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway', flight.hsts);
 }
 
 function ignore(): void {}
@@ -741,10 +743,11 @@ function onResponseClose(this: http.ServerResponse): void {
   report(flight, this);
 }
 
-function writeRawStatus(socket: Duplex, status: number, reason: string): void {
+function writeRawStatus(socket: Duplex, status: number, reason: string, hsts: string | undefined): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+  const sts = hsts !== undefined ? `Strict-Transport-Security: ${hsts}\r\n` : '';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n${sts}\r\n${reason}\n`);
 }

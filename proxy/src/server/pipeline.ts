@@ -392,14 +392,21 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
     });
     applyIdentity(req, x, route, principal, await assertionFor(route, principal), url);
-    const handle = rt.forwarder.ws(req, socket, head, route, (r) => {
-      x.upstreamMs = r.upstreamMs;
-      if (r.problem) {
-        x.errorCode = r.problem.code;
-        if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
-      }
-      logUpgrade(rt, req, x, r.status);
-    });
+    const handle = rt.forwarder.ws(
+      req,
+      socket,
+      head,
+      route,
+      (r) => {
+        x.upstreamMs = r.upstreamMs;
+        if (r.problem) {
+          x.errorCode = r.problem.code;
+          if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
+        }
+        logUpgrade(rt, req, x, r.status);
+      },
+      hstsFor(req),
+    );
     open?.attach(handle);
   }
 
