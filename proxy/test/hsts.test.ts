@@ -13,6 +13,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SECURITY_HEADERS } from '../src/server/respond.js';
 import { head, marker, sendRaw } from './helpers/raw.js';
 import { cookieForOrigin, reservePort, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
 
@@ -248,7 +249,7 @@ describe('behind a trusted proxy (X-Forwarded-Proto) and over plain HTTP', () =>
     assert.equal(requestLine(s, `/${m}`)!.errorCode, 'DRB_FORBIDDEN');
   });
 
-  test('over plain HTTP: no HSTS anywhere (proxied, 403, 404, the sign-in redirect, Drawbridge\u2019s pages)', T, async () => {
+  test('over plain HTTP: no HSTS anywhere (proxied, 403, 404, the sign-in redirect, Drawbridge\u2019s pages); one set of security headers on its own pages', T, async () => {
     const proxied = await get('public.localhost', `/${marker('p')}`, false);
     assert.equal(proxied.status, 200);
     const denied = await get('closed.localhost', '/', false, ['Accept: text/html']);
@@ -263,5 +264,10 @@ describe('behind a trusted proxy (X-Forwarded-Proto) and over plain HTTP', () =>
     for (const [what, res] of Object.entries({ proxied, denied, notFound, signIn: signIn.first, me })) {
       assert.equal(res.headers['strict-transport-security'], undefined, what);
     }
+    // One set of security headers on every page Drawbridge makes, the Express ones (/me) as the pipeline's (403, 404 JSON).
+    for (const [what, res] of Object.entries({ denied, notFound, me })) {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) assert.equal(res.headers[name], value, `${what}: ${name}`);
+    }
+    for (const name of Object.keys(SECURITY_HEADERS)) assert.equal(proxied.headers[name], undefined, `proxied: no ${name}`);
   });
 });
