@@ -1,32 +1,47 @@
-// errors.ts — the one error type of Drawbridge and the DRB_* code catalog.
-// Every code is documented in docs/errors.md; a test keeps the two in step.
+// errors.ts — the one error type of Drawbridge and the DRB_* problem catalog: for each code, the HTTP status a
+// client gets, the `error` slug of the JSON body, the title of the browser page and the headers every answer of it
+// carries. server/problem.ts `answerProblem` answers from it; docs/errors.md is checked against it by a test.
 
-/** The catalog: code → [HTTP status used when the error reaches a client, one-line meaning]. */
+/** One entry of the catalog. */
+export interface ProblemSpec {
+  /** The HTTP status when the problem reaches a client (500 for the process-level codes a client never sees). */
+  readonly status: number;
+  /** The `error` of the JSON body API clients get (stable: clients match on it). */
+  readonly slug: string;
+  /** The browser page's title (its dedicated view in pages/views.ts has the same one; a test holds them equal). */
+  readonly title: string;
+  /** One line for the operator: what happened (docs/errors.md shows it verbatim). */
+  readonly meaning: string;
+  /** Headers every answer of this problem carries. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The catalog. */
 export const ERROR_CODES = {
-  DRB_CONFIG_INVALID: [500, 'The configuration file has errors; each is reported as FILE:LINE:COL: message.'],
-  DRB_CONFIG_READ: [500, 'The configuration file could not be read.'],
-  DRB_ENV_MISSING: [500, 'A ${NAME} reference names an environment variable that is not set.'],
-  DRB_LISTEN_FAILED: [500, 'A listener (the proxy or the admin one) could not bind its address: in use, or a privileged port without permission.'],
-  DRB_BAD_REQUEST: [400, 'The request path, host or headers are malformed or ambiguous and were refused before matching.'],
-  DRB_NO_ROUTE: [404, 'No route serves this host and path.'],
-  DRB_METHOD_NOT_ALLOWED: [405, 'A route serves this path but not with this method.'],
-  DRB_UNAUTHENTICATED: [401, 'The request needs a signed-in user or a valid bearer token.'],
-  DRB_STEP_UP: [401, 'The route needs a fresher or stronger sign-in than the session has.'],
-  DRB_FORBIDDEN: [403, 'The policy of the route denies this request.'],
-  DRB_BAD_TOKEN: [401, 'The bearer token is invalid: bad signature, wrong issuer or audience, expired or not yet valid.'],
-  DRB_IDP_UNAVAILABLE: [503, 'The identity provider cannot be reached, or answers 5xx or 429 (e.g. to the code exchange of a sign-in); new sign-ins are refused until it is back.'],
-  DRB_IDP_MISCONFIGURED: [502, 'The identity provider refuses Drawbridge itself (invalid_client, unauthorized_client, an unsupported grant or response type, an invalid scope), announces another issuer, or serves no discovery document at idp.issuer: a configuration error only an administrator can fix.'],
-  DRB_ID_TOKEN_INVALID: [400, 'An ID token failed signature verification: unsigned, an algorithm the IdP does not announce, HMAC with a secret other than idp.clientSecret, or a key not in the IdP\'s JWKS.'],
-  DRB_STORE_UNAVAILABLE: [503, 'The session store cannot be reached; requests that need a session are refused.'],
-  DRB_SIGN_IN_FAILED: [400, 'The sign-in callback was invalid: unknown or replayed state, bad code, or an ID token that failed verification.'],
-  DRB_CSRF: [403, 'A state-changing request to Drawbridge carried no valid CSRF token.'],
-  DRB_HANDOFF_INVALID: [400, 'A session hand-off was unknown, expired, replayed, meant for another host, not started in this browser, or asked for on an address no route serves exactly.'],
-  DRB_LOGOUT_TOKEN_INVALID: [400, 'A back-channel logout token failed validation.'],
-  DRB_UPSTREAM_UNAVAILABLE: [502, 'The upstream application refused the connection or failed.'],
-  DRB_UPSTREAM_TIMEOUT: [504, 'The upstream application did not answer in time.'],
-  DRB_HEADERS_TOO_LARGE: [431, 'The request headers are larger than the configured limit.'],
-  DRB_INTERNAL: [500, 'An unexpected error in Drawbridge; the request id finds it in the log.'],
-} as const satisfies Record<string, readonly [number, string]>;
+  DRB_CONFIG_INVALID: { status: 500, slug: 'config_invalid', title: 'Configuration error', meaning: 'The configuration file has errors; each is reported as FILE:LINE:COL: message.' },
+  DRB_CONFIG_READ: { status: 500, slug: 'config_read', title: 'Configuration error', meaning: 'The configuration file could not be read.' },
+  DRB_LISTEN_FAILED: { status: 500, slug: 'listen_failed', title: 'Listener error', meaning: 'A listener (the proxy or the admin one) could not bind its address: in use, or a privileged port without permission.' },
+  DRB_BAD_REQUEST: { status: 400, slug: 'bad_request', title: 'Bad request', meaning: 'The request path, host or headers are malformed or ambiguous and were refused before matching.' },
+  DRB_NO_ROUTE: { status: 404, slug: 'not_found', title: 'Page not found', meaning: 'No route serves this host and path.' },
+  DRB_METHOD_NOT_ALLOWED: { status: 405, slug: 'method_not_allowed', title: 'Request not allowed', meaning: 'A route serves this path but not with this method.' },
+  DRB_UNAUTHENTICATED: { status: 401, slug: 'unauthenticated', title: 'Sign-in needed', meaning: 'The request needs a signed-in user or a valid bearer token.' },
+  DRB_STEP_UP: { status: 401, slug: 'insufficient_user_authentication', title: 'Stronger sign-in needed', meaning: 'The route needs a fresher or stronger sign-in than the session has.' },
+  DRB_STEP_UP_FAILED: { status: 401, slug: 'step_up_failed', title: 'Stronger sign-in needed', meaning: 'A step-up sign-in completed, but the IdP still did not deliver what the route needs (MFA, an acr, a recent sign-in).' },
+  DRB_FORBIDDEN: { status: 403, slug: 'forbidden', title: 'Access denied', meaning: 'The policy of the route denies this request.' },
+  DRB_BAD_TOKEN: { status: 401, slug: 'invalid_token', title: 'Invalid token', meaning: 'The bearer token is invalid: bad signature, wrong issuer or audience, expired or not yet valid.' },
+  DRB_IDP_UNAVAILABLE: { status: 503, slug: 'idp_unavailable', title: 'Sign-in unavailable', meaning: 'The identity provider cannot be reached, or answers 5xx, 429 or 408 (e.g. to the code exchange of a sign-in); new sign-ins are refused until it is back.', headers: { 'retry-after': '10' } },
+  DRB_IDP_MISCONFIGURED: { status: 502, slug: 'idp_misconfigured', title: 'Sign-in is not set up correctly', meaning: 'The identity provider refuses Drawbridge itself (invalid_client, unauthorized_client, an unsupported grant or response type, an invalid scope), announces another issuer, or serves no discovery document at idp.issuer: a configuration error only an administrator can fix.' },
+  DRB_ID_TOKEN_INVALID: { status: 400, slug: 'sign_in_failed', title: 'Sign-in failed', meaning: 'An ID token failed signature verification: unsigned, an algorithm the IdP does not announce, HMAC with a secret other than idp.clientSecret, or a key not in the IdP\'s JWKS.' },
+  DRB_STORE_UNAVAILABLE: { status: 503, slug: 'session_store_unavailable', title: 'Sessions unavailable', meaning: 'The session store cannot be reached; requests that need a session are refused.', headers: { 'retry-after': '5' } },
+  DRB_SIGN_IN_FAILED: { status: 400, slug: 'sign_in_failed', title: 'Sign-in failed', meaning: 'The sign-in callback was invalid: unknown or replayed state, bad code, or an ID token that failed verification.' },
+  DRB_CSRF: { status: 403, slug: 'csrf', title: 'Sign-in failed', meaning: 'A state-changing request to Drawbridge carried no valid CSRF token.' },
+  DRB_HANDOFF_INVALID: { status: 400, slug: 'handoff_invalid', title: 'Sign-in failed', meaning: 'A session hand-off was unknown, expired, replayed, meant for another host, not started in this browser, or asked for on an address no route serves exactly.' },
+  DRB_LOGOUT_TOKEN_INVALID: { status: 400, slug: 'invalid_request', title: 'Bad request', meaning: 'A back-channel logout token failed validation.' },
+  DRB_UPSTREAM_UNAVAILABLE: { status: 502, slug: 'upstream_unavailable', title: 'Application unavailable', meaning: 'The upstream application refused the connection or failed (its TLS certificate included).' },
+  DRB_UPSTREAM_TIMEOUT: { status: 504, slug: 'upstream_timeout', title: 'Application too slow', meaning: 'The upstream application did not answer in time.' },
+  DRB_HEADERS_TOO_LARGE: { status: 431, slug: 'headers_too_large', title: 'Request headers too large', meaning: 'The request headers are larger than the configured limit.' },
+  DRB_INTERNAL: { status: 500, slug: 'internal_error', title: 'Something went wrong', meaning: 'An unexpected error in Drawbridge; the request id finds it in the log.' },
+} as const satisfies Record<string, ProblemSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -38,7 +53,7 @@ export class DrawbridgeError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DrawbridgeError';
     this.code = code;
-    this.status = options?.status ?? ERROR_CODES[code][0];
+    this.status = options?.status ?? ERROR_CODES[code].status;
   }
 }
 

@@ -98,10 +98,11 @@ test('docs/policy.md explains every rule of the registry with its description an
   for (const code of Object.keys(REASONS)) assert.ok(policy.includes(`| \`${code}\` |`), `reason code ${code}`);
 });
 
-test('docs/errors.md documents every DRB_* code with its status, and no other', LIMIT, () => {
+test('docs/errors.md documents every DRB_* code with its status, its JSON `error` and its meaning from the catalog, and no other', LIMIT, () => {
   const errors = read('docs/errors.md');
-  const rows = new Map([...errors.matchAll(/^\| `(DRB_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
-  for (const [code, [status]] of Object.entries(ERROR_CODES)) assert.equal(rows.get(code), status, `${code} (${status})`);
+  const rows = new Map([...errors.matchAll(/^\| `(DRB_[A-Z_]+)` \| (\d{3}) \| `([a-z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, `${m[2]} ${m[3]} ${m[4]!.trim()}`]));
+  for (const [code, spec] of Object.entries(ERROR_CODES)) assert.equal(rows.get(code), `${spec.status} ${spec.slug} ${spec.meaning}`, `${code}: the row says what the catalog says`);
+  assert.equal(rows.size, Object.keys(ERROR_CODES).length, 'one row per code');
   for (const path of [...DOCS, 'README.md']) {
     for (const [code] of read(path).matchAll(/\bDRB_[A-Z_]+\b/g)) assert.ok(code in ERROR_CODES, `${path} names ${code}, which the catalog lacks`);
   }

@@ -1,10 +1,11 @@
 // config/schema.ts — the one zod schema of drawbridge.yaml: it gives the TypeScript types, the
 // validation messages and (via z.toJSONSchema) config/drawbridge.schema.json. Descriptions double as docs.
 import { z } from 'zod';
-import { durationSchema } from '../policy/duration.js';
+import { durationSchema, parseDuration } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
 import { cidrSchema } from '../policy/cidr.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
+import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../forward/header-names.js';
 
 const cidr = cidrSchema;
 const claimName = z.string().min(1);
@@ -42,9 +43,34 @@ const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT or :PORT (e.g. ":8080", "127.0.0.1:9090")');
 
+function atLeastAYear(duration: string): boolean {
+  try {
+    return parseDuration(duration) >= 365 * 86_400_000;
+  } catch {
+    return false; // the duration's own error is reported
+  }
+}
+
+/** HSTS (RFC 6797) on every response over HTTPS; server/hsts.ts makes the header value. */
+export const HSTS_DEFAULT_MAX_AGE = '365d';
+const hstsSchema = z
+  .strictObject({
+    maxAge: durationSchema.default(HSTS_DEFAULT_MAX_AGE).describe('How long browsers keep to HTTPS for this host (`max-age`, whole seconds).'),
+    includeSubDomains: z.boolean().default(false).describe('Also every subdomain of the host (`includeSubDomains`): only when every one of them serves HTTPS.'),
+    preload: z.boolean().default(false).describe('Ask to be on the browsers\' preload list (`preload`); needs includeSubDomains and a maxAge of at least 365d (hstspreload.org).'),
+  })
+  .refine((h) => !h.preload || (h.includeSubDomains && atLeastAYear(h.maxAge)), {
+    message: 'preload needs includeSubDomains: true and a maxAge of at least 365d (the preload list refuses anything less)',
+    path: ['preload'],
+  });
+
 const tlsFiles = z.strictObject({
   certFile: z.string().min(1).describe('PEM certificate chain file.'),
   keyFile: z.string().min(1).describe('PEM private key file.'),
+  hsts: z
+    .union([z.literal(false), hstsSchema])
+    .optional()
+    .describe('Strict-Transport-Security on every response over HTTPS (TLS here, or X-Forwarded-Proto: https from a trusted proxy), proxied ones included unless the upstream sends its own. Absent: max-age one year, no includeSubDomains, no preload. false: none.'),
 });
 
 const memoryStore = z.strictObject({
@@ -63,10 +89,10 @@ const sessionTimeouts = z.strictObject({
 });
 
 export const identityHeadersSchema = z.strictObject({
-  user: headerName.optional().describe('Header carrying the user name (default X-Forwarded-User).'),
-  email: headerName.optional().describe('Header carrying the email (default X-Forwarded-Email).'),
-  groups: headerName.optional().describe('Header carrying the comma-separated groups (default X-Forwarded-Groups).'),
-  name: headerName.optional().describe('Header carrying the display name (default X-Forwarded-Name).'),
+  user: headerName.optional().describe(`Header carrying the user name (default ${DEFAULT_IDENTITY_HEADERS.user}).`),
+  email: headerName.optional().describe(`Header carrying the email (default ${DEFAULT_IDENTITY_HEADERS.email}).`),
+  groups: headerName.optional().describe(`Header carrying the comma-separated groups (default ${DEFAULT_IDENTITY_HEADERS.groups}).`),
+  name: headerName.optional().describe(`Header carrying the display name (default ${DEFAULT_IDENTITY_HEADERS.name}).`),
 });
 
 export const routeSchema = z.strictObject({
@@ -96,7 +122,7 @@ export const routeSchema = z.strictObject({
     .default(false)
     .describe('Accept `Authorization: Bearer <JWT>` verified against the IdP JWKS.'),
   identityHeaders: z.union([z.literal(false), identityHeadersSchema]).optional().describe('false: send no identity headers; or rename them.'),
-  passAccessToken: z.boolean().default(false).describe('Forward the IdP access token as X-Forwarded-Access-Token.'),
+  passAccessToken: z.boolean().default(false).describe(`Forward the IdP access token as ${ACCESS_TOKEN_HEADER}.`),
   stripPrefix: z
     .boolean()
     .default(false)

@@ -23,7 +23,8 @@ const T = { timeout: 15_000 };
 const ASSERTION = 'eyJhbGciOiJFUzI1NiJ9.signed.by-drawbridge';
 const stripper = compileStripper(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Name', 'X-Drawbridge-Assertion']);
 
-const renderError: RenderError = (res, status) => {
+const renderError: RenderError = (res, problem) => {
+  const status = problem.code === 'DRB_UPSTREAM_TIMEOUT' ? 504 : 502;
   res.statusCode = status;
   res.setHeader('content-type', 'text/html; charset=utf-8');
   res.end(`<!doctype html><h1>${status === 502 ? 'The application is unavailable' : 'The application did not answer in time'}</h1><p>Request id req-1</p>`);

@@ -20,17 +20,37 @@ export interface ForwardResult {
   /** Milliseconds from dispatch to the upstream's response headers (or to the failure). */
   upstreamMs: number;
   error?: 'unavailable' | 'timeout';
+  /** The problem answered (or logged, when the response had started), from `upstreamProblem`. */
+  problem?: UpstreamProblem;
+}
+
+/** An upstream failure as Drawbridge reports it: its catalog code, and Node's code for the cause. */
+export interface UpstreamProblem {
+  readonly code: 'DRB_UPSTREAM_UNAVAILABLE' | 'DRB_UPSTREAM_TIMEOUT';
+  /** Node's error code (ECONNREFUSED, ECONNRESET, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID...), if it gave one. */
+  readonly cause?: string;
+}
+
+/**
+ * The one mapping of an upstream failure to a problem: no answer within the route's timeout is
+ * DRB_UPSTREAM_TIMEOUT, anything else (refused, reset, DNS, a TLS certificate the route does not trust)
+ * DRB_UPSTREAM_UNAVAILABLE; the cause keeps Node's own code (the TLS verification error, not just "failed").
+ */
+export function upstreamProblem(err: Error, timedOut: boolean): UpstreamProblem {
+  const code = timedOut ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
+  const cause = timedOut ? undefined : (err as NodeJS.ErrnoException).code;
+  return typeof cause === 'string' && cause !== '' ? { code, cause } : { code };
 }
 
 export type ForwardDone = (result: ForwardResult) => void;
 
-/** Writes Drawbridge's own 502/504 page; must not include upstream details. */
-export type RenderError = (res: http.ServerResponse, status: 502 | 504) => void;
+/** Answers an upstream failure with Drawbridge's own 502/504 (server/problem.ts); must not include upstream details. */
+export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem) => void;
 
 /** Options of `Forwarder`. */
 export interface ForwarderOptions {
   /** Receives every upstream failure with its details (address, cause) for the log; the client never sees them. */
-  onError?: (err: Error, req: http.IncomingMessage) => void;
+  onError?: (err: Error, req: http.IncomingMessage, problem: UpstreamProblem) => void;
   /** Concurrent connections per upstream; further requests queue in the agent. Default 1024. */
   maxSockets?: number;
   /** Idle keep-alive connections kept per upstream. Default 256. */
@@ -59,7 +79,7 @@ interface Flight {
   readonly req: http.IncomingMessage;
   /** The client's response (web) or socket (ws). */
   readonly target: http.ServerResponse | Duplex;
-  readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  readonly onError: ForwarderOptions['onError'];
   /** True for a cookie name that belongs to Drawbridge (see ForwarderOptions.reservedCookie). */
   readonly reservedCookie: ((name: string) => boolean) | undefined;
   readonly start: number;
@@ -71,6 +91,9 @@ interface Flight {
   upstreamMs: number;
   status: number;
   error: 'unavailable' | 'timeout' | undefined;
+  problem: UpstreamProblem | undefined;
+  /** Strict-Transport-Security to add to the upstream's response (over HTTPS), unless it sends its own. */
+  hsts: string | undefined;
   timedOut: boolean;
   /** The 101 was relayed (ws): failures after it only close the socket. */
   upgraded: boolean;
@@ -256,13 +279,17 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
   // is no length). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
   const raw = proxyRes.rawHeaders;
   const list: string[] = [];
+  let hsts = flight.hsts;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const n = name.length;
     // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
     if ((n === 10 || n === 17) && !relayedHeader(name.toLowerCase(), raw[i + 1]!, flight.reservedCookie)) continue;
+    // The upstream's own Strict-Transport-Security passes unchanged, and Drawbridge's is not added beside it.
+    if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
     list.push(name, raw[i + 1]!);
   }
+  if (hsts !== undefined) list.push('strict-transport-security', hsts);
   list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
   // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
   (proxyRes as InFlight)[FLIGHT] = flight;
@@ -301,7 +328,7 @@ function setPoolSlot(route: Route, slot: PoolSlot): void {
 
 /** Forwards requests and upgrades to route upstreams. One instance per process; `close()` on shutdown. */
 export class Forwarder {
-  private readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  private readonly onError: ForwarderOptions['onError'];
   private readonly reservedCookie: ((name: string) => boolean) | undefined;
   private readonly agentOptions: http.AgentOptions;
   /** Pools of the current configuration by upstream and TLS settings; `prepare` starts a new generation. */
@@ -344,12 +371,15 @@ export class Forwarder {
   /**
    * Forwards `req` (with `req.url` already the upstream path, see `upstreamPath`, and headers already stripped
    * and set) to `route.upstream`. The upstream's response is relayed untouched except for what `relayedHeader`
-   * refuses (hop-by-hop headers, Set-Cookie for Drawbridge's cookies). Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
-   * `route.timeoutMs` → `renderError(res, 504)`; a failure after the response started destroys the client socket.
-   * `done` is called once, when the response is finished or the client connection closed.
+   * refuses (hop-by-hop headers, Set-Cookie for Drawbridge's cookies), plus `hsts` as Strict-Transport-Security
+   * unless the upstream sends its own. Refused/reset/DNS/TLS failure → `renderError(res, DRB_UPSTREAM_UNAVAILABLE)`;
+   * no response headers within `route.timeoutMs` → `renderError(res, DRB_UPSTREAM_TIMEOUT)`; a failure after the
+   * response started destroys the client socket. `done` is called once, when the response is finished or the client
+   * connection closed.
    */
-  web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError): void {
+  web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError, hsts?: string): void {
     const flight = newFlight(route, req, res, this.onError, this.reservedCookie, done, renderError);
+    flight.hsts = hsts;
     (req as InFlight)[FLIGHT] = flight;
     // `on`, not `once`: close is emitted once anyway, and once() allocates a wrapper per request.
     res.on('close', onResponseClose);
@@ -381,15 +411,17 @@ export class Forwarder {
    * the sockets piped; a failure before it writes a bare 502/504 and closes the socket, after it just closes. The
    * upstream's answer, 101 or not, goes through the same header rule as a plain response (`relayedHeader`).
    * `done` is called once, when the client socket closes. The handle closes the WebSocket from Drawbridge's side.
+   * `hsts` goes on the bare 502/504 (over HTTPS).
    */
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): WebSocketHandle {
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone, hsts?: string): WebSocketHandle {
     const flight = newFlight(route, req, socket, this.onError, this.reservedCookie, done, undefined);
+    flight.hsts = hsts;
     (req as InFlight)[FLIGHT] = flight;
     const handle: WebSocketHandle = { close: (code, reason) => closeWebSocket(flight, code, reason) };
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       flight.status = 400;
-      writeRawStatus(socket, 400, 'Bad Request');
+      writeRawStatus(socket, 400, 'Bad Request', hsts);
       return handle;
     }
     let pool: Pool;
@@ -581,15 +613,16 @@ function fail(flight: Flight, err: Error): void {
   clearFlightTimer(flight);
   const timeout = flight.timedOut;
   flight.error = timeout ? 'timeout' : 'unavailable';
+  const problem = upstreamProblem(err, timeout);
+  flight.problem = problem;
   flight.upstreamMs = performance.now() - flight.start;
   const status = timeout ? 504 : 502;
   const { req, target } = flight;
   if (flight.onError) {
     const { route } = flight;
     const what = timeout ? `no response within ${route.timeoutMs} ms` : err.message;
-    const code = timeout ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
     try {
-      flight.onError(new DrawbridgeError(code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req);
+      flight.onError(new DrawbridgeError(problem.code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req, problem);
     } catch {
       // A failing logger must not leave the client without an answer.
     }
@@ -600,7 +633,7 @@ function fail(flight: Flight, err: Error): void {
       return;
     }
     try {
-      flight.renderError(target, status);
+      flight.renderError(target, problem);
     } catch {
       target.destroy();
     }
@@ -608,7 +641,7 @@ function fail(flight: Flight, err: Error): void {
   }
   flight.status = status;
   // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
-  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
+  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway', flight.hsts);
 }
 
 function ignore(): void {}
@@ -636,6 +669,8 @@ function newFlight(
     upstreamMs: -1,
     status: 0,
     error: undefined,
+    problem: undefined,
+    hsts: undefined,
     timedOut: false,
     upgraded: false,
     reported: false,
@@ -687,6 +722,7 @@ function report(flight: Flight, res?: http.ServerResponse): void {
   const status = res ? (res.headersSent ? res.statusCode : failed) : flight.status === 0 ? failed : flight.status;
   const result: ForwardResult = { status, upstreamMs: flight.upstreamMs };
   if (flight.error !== undefined) result.error = flight.error;
+  if (flight.problem !== undefined) result.problem = flight.problem;
   flight.done(result);
 }
 
@@ -707,10 +743,11 @@ function onResponseClose(this: http.ServerResponse): void {
   report(flight, this);
 }
 
-function writeRawStatus(socket: Duplex, status: number, reason: string): void {
+function writeRawStatus(socket: Duplex, status: number, reason: string, hsts: string | undefined): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+  const sts = hsts !== undefined ? `Strict-Transport-Security: ${hsts}\r\n` : '';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n${sts}\r\n${reason}\n`);
 }

@@ -7,6 +7,20 @@ export const DRAWBRIDGE_PREFIX = 'x-drawbridge-';
 /** Prefix of the de-facto proxy headers; believed only from trusted peers, else replaced. */
 export const X_FORWARDED_PREFIX = 'x-forwarded-';
 
+/**
+ * The default names of the identity headers (SPEC §6), renameable per route (`identityHeaders`): the one
+ * definition the route compiler, the stripper, the schema's descriptions and HEADERS below use.
+ */
+export const DEFAULT_IDENTITY_HEADERS = Object.freeze({
+  user: 'X-Forwarded-User',
+  email: 'X-Forwarded-Email',
+  groups: 'X-Forwarded-Groups',
+  name: 'X-Forwarded-Name',
+});
+
+/** The default name of the header carrying the user's access token (`passAccessToken`). */
+export const ACCESS_TOKEN_HEADER = 'X-Forwarded-Access-Token';
+
 /** Header names, lower-case. Renameable ones (identity headers, assertion) are the defaults. */
 export const HEADERS = Object.freeze({
   // Proxy chain: set by Drawbridge, stripped from untrusted peers.
@@ -21,11 +35,11 @@ export const HEADERS = Object.freeze({
   requestId: 'x-request-id',
 
   // Identity passed upstream (SPEC §6); per-route names may override the first four.
-  forwardedUser: 'x-forwarded-user',
-  forwardedEmail: 'x-forwarded-email',
-  forwardedGroups: 'x-forwarded-groups',
-  forwardedName: 'x-forwarded-name',
-  accessToken: 'x-forwarded-access-token',
+  forwardedUser: DEFAULT_IDENTITY_HEADERS.user.toLowerCase(),
+  forwardedEmail: DEFAULT_IDENTITY_HEADERS.email.toLowerCase(),
+  forwardedGroups: DEFAULT_IDENTITY_HEADERS.groups.toLowerCase(),
+  forwardedName: DEFAULT_IDENTITY_HEADERS.name.toLowerCase(),
+  accessToken: ACCESS_TOKEN_HEADER.toLowerCase(),
   assertion: 'x-drawbridge-assertion',
   groupsTruncated: 'x-drawbridge-groups-truncated',
 

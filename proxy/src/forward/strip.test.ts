@@ -133,3 +133,22 @@ test('strip: a route keeps only the override headers it lists, never hop-by-hop 
   // Named in Connection by the client: removed like any header it names.
   assert.deepEqual(strip({ ...sent(), connection: 'x-original-url' }, { keep: new Set(['x-original-url']) }), {});
 });
+
+test('strip: every name containing `_` goes, whatever it spells (SPEC §3 step 1: this is the one place it happens)', () => {
+  assert.deepEqual(
+    strip({
+      host: 'example.com',
+      'x-forwarded-user': 'mallory',
+      x_forwarded_user: 'alice',
+      'x-drawbridge_assertion': 'forged',
+      _: 'x',
+      my_app_header: 'innocent-looking',
+      'x-original_url': '/admin',
+      'user-agent': 'test',
+    }, { trustedPeer: true, keep: new Set(['x-original-url']) }),
+    { host: 'example.com', 'user-agent': 'test' },
+  );
+  // On a null-prototype object, as node's req.headers is.
+  const headers = Object.assign(Object.create(null) as IncomingHttpHeaders, { a_b: '1', c: '2' });
+  assert.deepEqual({ ...strip(headers) }, { c: '2' });
+});

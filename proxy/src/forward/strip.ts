@@ -1,11 +1,12 @@
-// forward/strip.ts — removes from a client's request every header it must not be able to set (SPEC §3 step 3):
-// identity and assertion headers, x-drawbridge-*, Drawbridge's own cookies, a consumed bearer, untrusted proxy headers,
+// forward/strip.ts — the one inbound header policy (SPEC §3 steps 1 and 3), built from the compiled configuration:
+// removes from a client's request every header it must not be able to set — any name with `_`, identity and
+// assertion headers, x-drawbridge-*, Drawbridge's own cookies, a consumed bearer, untrusted proxy headers,
 // `Forwarded`, URL- and method-override headers, and hop-by-hop headers. Replaces `req.headers` before the proxy
 // library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
 import { OVERRIDE_HEADERS } from '../config/schema.js';
 import { isOwnCookie, removeCookies } from '../session/cookie.js';
-import { DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
+import { DEFAULT_IDENTITY_HEADERS, DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
 
 /** The precomputed name sets of `stripClientHeaders`. Build once per configuration with `compileStripper`. */
 export interface Stripper {
@@ -63,7 +64,7 @@ const ALWAYS_GUARDED = [
 ];
 
 // Stripped whatever routes rename them to: an upstream may still read the defaults.
-const DEFAULT_NAMES = [HEADERS.forwardedUser, HEADERS.forwardedEmail, HEADERS.forwardedGroups, HEADERS.forwardedName, HEADERS.accessToken, HEADERS.assertion];
+const DEFAULT_NAMES = [...Object.values(DEFAULT_IDENTITY_HEADERS), HEADERS.accessToken, HEADERS.assertion];
 
 function normalize(name: string): string {
   const lower = name.toLowerCase();
@@ -87,7 +88,8 @@ function isGuarded(stripper: Stripper, normalized: string): boolean {
 }
 
 /**
- * Removes what the client must not pass upstream: every stripper name and every `x-drawbridge-*` header
+ * Removes what the client must not pass upstream: every name containing `_` (SPEC §3 step 1: CGI-style upstreams
+ * read `X_Forwarded_User` as X-Forwarded-User, and no legitimate client needs one), every stripper name and every `x-drawbridge-*` header
  * (case-insensitive, `_` and `-` alike), `x-forwarded-access-token`, the named cookies, `Authorization` when
  * Drawbridge consumed its bearer, `X-Forwarded-*`/`X-Real-IP` from an untrusted peer, `Forwarded`, the URL- and
  * method-override headers but those in `opts.keep`, and hop-by-hop headers. `Connection` keeps at most `upgrade`
@@ -118,21 +120,19 @@ export function stripClientHeaders(req: { headers: IncomingHttpHeaders }, stripp
 
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
-    // Node lower-cases names; `_` is folded because CGI-style upstreams read `X_Forwarded_User` as X-Forwarded-User.
-    const underscore = name.includes('_');
-    const n = underscore ? name.replaceAll('_', '-') : name;
-    if (names.has(n) || n.startsWith(DRAWBRIDGE_PREFIX)) continue;
-    if (DROPPED.has(n)) {
-      // An underscore spelling is never the kept header (the pipeline drops every `_` name first: SPEC §3 step 1).
-      if (keep !== undefined && !underscore && keep.has(n) && KEEPABLE.has(n) && !named?.includes(name)) out[name] = headers[name];
+    // Node lower-cases names. Every `_` name goes: an upstream may read it as the `-` spelling of a header
+    // Drawbridge sets or strips.
+    if (name.includes('_')) continue;
+    if (names.has(name) || name.startsWith(DRAWBRIDGE_PREFIX)) continue;
+    if (DROPPED.has(name)) {
+      if (keep !== undefined && keep.has(name) && KEEPABLE.has(name) && !named?.includes(name)) out[name] = headers[name];
       continue;
     }
-    if (n.startsWith(X_FORWARDED_PREFIX) || n === HEADERS.realIp) {
-      // Untrusted: replaced by Drawbridge's own, never appended to. An underscore variant is never the real header.
-      if (opts.trustedPeer && !underscore) out[name] = headers[name];
+    if (name.startsWith(X_FORWARDED_PREFIX) || name === HEADERS.realIp) {
+      // Untrusted: replaced by Drawbridge's own, never appended to.
+      if (opts.trustedPeer) out[name] = headers[name];
       continue;
     }
-    if (underscore && stripper.guarded.has(n)) continue;
     if (named !== undefined && named.includes(name)) continue;
     switch (name) {
       case HEADERS.connection:

@@ -1,14 +1,14 @@
-// pages/app.ts — the Express 5 app (with helmet) behind every reserved path /.drawbridge/*:
+// pages/app.ts — the Express 5 app behind every reserved path /.drawbridge/*:
 // sign-in, callback, hand-off, sign-out, me, JWKS and back-channel logout. Never on the proxied path.
 import { createHash, randomBytes, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
-import helmet from 'helmet';
 import * as oidc from 'openid-client';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
 import { SubjectMismatchError } from '../oidc/identity.js';
 import { isIdpMisconfiguration, isMisconfigurationError, oauthErrorHint, clean } from '../oidc/diagnose.js';
 import { verifyLogoutToken } from '../oidc/logout-token.js';
+import { isIdTokenRejected } from '../oidc/id-token.js';
 import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
 import { pageRoute, routeAt } from '../routes/route-at.js';
 import { handoffCookieName, loginCookieName, parseCookieHeader, serializeCookie } from '../session/cookie.js';
@@ -17,12 +17,13 @@ import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
 import { tokenFields } from '../session/sessions.js';
 import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from '../server/step-up.js';
-import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
+import { hstsFor, isBrowser, redirect, SECURITY_HEADERS, sendJson, sendPage } from '../server/respond.js';
+import { answerProblem } from '../server/problem.js';
 import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
-import { answer, pageUser } from '../server/pipeline.js';
+import { pageUser } from '../server/pipeline.js';
 import { PATHS, signInStartUrl } from './paths.js';
 import { openReturnState, sealReturnState } from './return-state.js';
-import { idpMisconfiguredPage, mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
+import { mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage } from './views.js';
 
 /** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
 interface LoginAttempt {
@@ -58,16 +59,13 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.set('etag', false);
-  app.use(
-    helmet({
-      // Every page sets its own strict CSP (with the IdP's origin in form-action, see below).
-      contentSecurityPolicy: false,
-      crossOriginEmbedderPolicy: false,
-      strictTransportSecurity: { maxAge: 31536000, includeSubDomains: false },
-    }),
-  );
   app.use((req, res, next) => {
     const x = getExchange(req);
+    // The one set of security headers of Drawbridge's own responses (server/respond.ts), HSTS over HTTPS; every
+    // page sets its own strict CSP (with the IdP's origin in form-action, see below).
+    res.setHeaders(new Map(Object.entries(SECURITY_HEADERS)));
+    const hsts = hstsFor(req);
+    if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
     res.setHeader('x-request-id', x.id);
     res.setHeader('cache-control', 'no-store');
     next();
@@ -130,9 +128,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (!isServedOrigin(origin, cfg())) {
       x.decision = 'sign-in-refused';
       rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: `no route serves ${origin} exactly (no hand-off is sent there)` });
-      return answer(req, res, 400, signInErrorPage({ message: 'Signing in is not available at this address. Use the address your administrator gave you.', requestId: x.id, retryUrl: `${cfg().publicOrigin}/`, status: 400 }), {
-        error: 'handoff_invalid',
-        requestId: x.id,
+      return answerProblem(req, res, 'DRB_HANDOFF_INVALID', {
+        page: (requestId) => signInErrorPage({ message: 'Signing in is not available at this address. Use the address your administrator gave you.', requestId, retryUrl: `${cfg().publicOrigin}/`, status: 400 }),
       });
     }
     const binding = newHandoffBinding(rt.sessions.keys.handoffBinding, origin, rt.now());
@@ -147,20 +144,20 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (rt.oidc.misconfiguration) return idpMisconfigured(req, res, x);
     x.decision = 'idp-unavailable';
     rt.metrics.signIn('idp-unavailable');
-    answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
+    answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
   }
 
   /** The IdP refuses Drawbridge itself: the page says an administrator must fix it (no Retry-After); the log says what. */
   function idpMisconfigured(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'idp-misconfigured';
     rt.metrics.signIn('idp-misconfigured');
-    answer(req, res, 502, idpMisconfiguredPage({ requestId: x.id }), { error: 'idp_misconfigured', requestId: x.id });
+    answerProblem(req, res, 'DRB_IDP_MISCONFIGURED');
   }
 
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange, e: unknown): void {
     rt.logger.error({ event: 'session-store', error: (e as Error).message, requestId: x.id });
     x.decision = 'store-unavailable';
-    answer(req, res, 503, unavailablePage({ what: 'store', requestId: x.id, retryAfterSec: 5 }), { error: 'session_store_unavailable', requestId: x.id }, { 'retry-after': '5' });
+    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
   }
 
   // GET /.drawbridge/sign_in?rd=URL — starts a sign-in (always on publicUrl), or reuses the session there.
@@ -179,9 +176,8 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       if (!ticket || ticket.origin !== rdOrigin) {
         x.decision = 'sign-in-refused';
         rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: ticket ? `hand-off ticket made for ${ticket.origin}, not ${rdOrigin}` : 'hand-off ticket invalid or expired' });
-        return answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid or has expired. Please start again.', requestId: x.id, retryUrl: signInStartUrl(rd, cfg().publicOrigin), status: 400 }), {
-          error: 'handoff_invalid',
-          requestId: x.id,
+        return answerProblem(req, res, 'DRB_HANDOFF_INVALID', {
+          page: (requestId) => signInErrorPage({ message: 'This sign-in link is invalid or has expired. Please start again.', requestId, retryUrl: signInStartUrl(rd, cfg().publicOrigin), status: 400 }),
         });
       }
     }
@@ -237,11 +233,11 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     const x = getExchange(req);
     const query = new URLSearchParams(x.query);
     const retryUrl = `${cfg().publicOrigin}${PATHS.signIn}`;
-    const failSignIn = (status: number, message: string, detail?: string) => {
+    const failSignIn = (status: number, message: string, detail?: string, code: 'DRB_SIGN_IN_FAILED' | 'DRB_ID_TOKEN_INVALID' = 'DRB_SIGN_IN_FAILED') => {
       x.decision = 'sign-in-failed';
       rt.metrics.signIn('failure');
       rt.logger.warn({ event: 'sign-in', result: 'failure', requestId: x.id, reason: message, ...(detail ? { detail } : {}) });
-      answer(req, res, status, signInErrorPage({ message, requestId: x.id, retryUrl, status }), { error: 'sign_in_failed', message, requestId: x.id });
+      answerProblem(req, res, code, { status, page: (requestId) => signInErrorPage({ message, requestId, retryUrl, status }), json: { message } });
     };
     const state = query.get('state');
     if (!state || state.length > 200) return failSignIn(400, 'This sign-in response has no valid state. Please start again.');
@@ -301,7 +297,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
         rt.logger.error({ event: 'sign-in', result: 'idp-misconfigured', requestId: x.id, error: (e as Error).message });
         return idpMisconfigured(req, res, x);
       }
-      return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message);
+      return failSignIn(400, 'The sign-in response could not be verified. Please start again.', (e as Error).message, isIdTokenRejected(e) ? 'DRB_ID_TOKEN_INVALID' : undefined);
     }
     const now = rt.now();
     const claims = tokens.claims ?? {};
@@ -325,13 +321,10 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
         x.decision = 'step-up-failed';
         rt.metrics.signIn('step-up-failed');
         rt.logger.warn({ event: 'step-up', result: 'failure', requestId: x.id, user: identity.user, email: identity.email ?? '', missing });
-        return answer(
-          req,
-          res,
-          401,
-          stepUpFailedPage({ user: pageUser(identity), needs: missing.join(', '), requestId: x.id, signOutUrl: PATHS.signOut, retryUrl: attempt.rd, ...stepUpRoute(attempt.rd) }),
-          { error: 'step_up_failed', missing, requestId: x.id },
-        );
+        return answerProblem(req, res, 'DRB_STEP_UP_FAILED', {
+          page: (requestId) => stepUpFailedPage({ user: pageUser(identity), needs: missing.join(', '), requestId, signOutUrl: PATHS.signOut, retryUrl: attempt.rd, ...stepUpRoute(attempt.rd) }),
+          json: { missing },
+        });
       }
     }
     let session: SessionRecord;
@@ -367,10 +360,10 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     const refuse = (why: string) => {
       x.decision = 'handoff-refused';
       rt.logger.warn({ event: 'handoff', result: 'failure', requestId: x.id, reason: why });
-      answer(req, res, 400, signInErrorPage({ message: 'This sign-in link is invalid, expired, was already used or was not started in this browser. Please start again.', requestId: x.id, retryUrl: signInStartUrl(`${origin}/`, cfg().publicOrigin), status: 400 }), {
-        error: 'handoff_invalid',
-        requestId: x.id,
-      }, cookies.length ? { 'set-cookie': cookies } : {});
+      answerProblem(req, res, 'DRB_HANDOFF_INVALID', {
+        page: (requestId) => signInErrorPage({ message: 'This sign-in link is invalid, expired, was already used or was not started in this browser. Please start again.', requestId, retryUrl: signInStartUrl(`${origin}/`, cfg().publicOrigin), status: 400 }),
+        ...(cookies.length ? { headers: { 'set-cookie': cookies } } : {}),
+      });
     };
     if (!/^[A-Za-z0-9_-]{43}$/.test(code)) return refuse('malformed code');
     let session: SessionRecord | undefined;
@@ -461,7 +454,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
       x.decision = 'csrf-refused';
       rt.logger.warn({ event: 'sign-out', result: 'csrf-refused', requestId: x.id, user: session.identity.user });
       const retryUrl = `${PATHS.signOut}${target ? `?rd=${encodeURIComponent(target)}` : ''}`;
-      return answer(req, res, 403, signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId: x.id, retryUrl, status: 403 }), { error: 'csrf', requestId: x.id });
+      return answerProblem(req, res, 'DRB_CSRF', { page: (requestId) => signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId, retryUrl, status: 403 }) });
     }
     try {
       await rt.sessions.store.delete(session.id);
@@ -486,8 +479,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (session === STORE_DOWN) return;
     if (!session) {
       const signIn = signInStartUrl(`${requestOrigin(x)}${PATHS.me}`, cfg().publicOrigin);
-      if (isBrowser(req)) return redirect(res, signIn);
-      return sendJson(res, 401, { error: 'unauthenticated', signIn, requestId: x.id }, { 'www-authenticate': `Bearer realm="${cfg().publicOrigin}"` });
+      return answerProblem(req, res, 'DRB_UNAUTHENTICATED', { signIn, headers: { 'www-authenticate': `Bearer realm="${cfg().publicOrigin}"` } });
     }
     x.identity = session.identity;
     const id = session.identity;
@@ -522,10 +514,10 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     const bad = (why: string) => {
       x.decision = 'logout-token-refused';
       rt.logger.warn({ event: 'backchannel-logout', result: 'failure', requestId: x.id, reason: why });
-      sendJson(res, 400, { error: 'invalid_request', error_description: why });
+      answerProblem(req, res, 'DRB_LOGOUT_TOKEN_INVALID', { format: 'json', json: { error_description: why } });
     };
     if (typeof token !== 'string' || token === '') return bad('missing logout_token');
-    if (!rt.oidc.ready) return sendJson(res, 503, { error: 'temporarily_unavailable' });
+    if (!rt.oidc.ready) return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE', { format: 'json' });
     let claims;
     try {
       claims = await verifyLogoutToken(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
@@ -559,7 +551,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   app.use((req: Request, res: Response) => {
     const x = getExchange(req);
     x.decision = 'no-route';
-    answer(req, res, 404, notFoundPage({ host: x.host ?? '', path: x.path ?? '', requestId: x.id }), { error: 'not_found', requestId: x.id });
+    answerProblem(req, res, 'DRB_NO_ROUTE', { page: (requestId) => notFoundPage({ host: x.host ?? '', path: x.path ?? '', requestId }) });
   });
 
   app.use((err: Error, req: Request, res: Response, _next: (e?: unknown) => void) => {
@@ -567,9 +559,10 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     x.decision = 'error';
     rt.logger.error({ event: 'internal-error', requestId: x.id, error: err.message });
     if ((err as { type?: string }).type === 'entity.too.large' || (err as { status?: number }).status === 400) {
-      return sendJson(res, 400, { error: 'invalid_request', requestId: x.id });
+      // Only the back-channel logout endpoint parses a body: what it could not parse is no logout token.
+      return answerProblem(req, res, 'DRB_LOGOUT_TOKEN_INVALID', { format: 'json' });
     }
-    sendJson(res, 500, { error: 'internal_error', requestId: x.id });
+    answerProblem(req, res, 'DRB_INTERNAL', { format: 'json' });
   });
 
   return (req, res) => {

@@ -1,7 +1,7 @@
 // pages/views.ts — the pages end users see from Drawbridge itself (403, 404, sign-out, /me, ...):
 // pure functions from data to a complete HTML document, and the strict CSP those documents are built for.
 import { createHash } from 'node:crypto';
-import { DrawbridgeError } from '../errors.js';
+import { DrawbridgeError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { html, raw, type HtmlValue, type SafeHtml } from './html.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ export function forbiddenPage(options: ForbiddenPageOptions): string {
   const { user, reasons, requestId, signOutUrl, homeUrl } = options;
   const { words, routeName } = routeWords(options.route);
   return layout({
-    title: 'Access denied',
+    title: ERROR_CODES.DRB_FORBIDDEN.title,
     status: 403,
     tone: 'error',
     icon: 'lock',
@@ -338,7 +338,7 @@ ${actions(button(signOutUrl, 'Sign in as someone else', true), homeUrl !== undef
 /** 404: no application is served at this address (the upstream was never contacted). */
 export function notFoundPage(options: { host: string; path: string; requestId: string }): string {
   return layout({
-    title: 'Page not found',
+    title: ERROR_CODES.DRB_NO_ROUTE.title,
     status: 404,
     tone: 'warn',
     icon: 'search',
@@ -350,10 +350,28 @@ export function notFoundPage(options: { host: string; path: string; requestId: s
   });
 }
 
+/**
+ * Any problem of the catalog (errors.ts) without a page of its own (an invalid bearer token, an internal error):
+ * its title, and a plain sentence; the request id finds the details in the log.
+ */
+export function problemPage(options: { code: ErrorCode; requestId: string; status?: number }): string {
+  const spec = ERROR_CODES[options.code];
+  const status = options.status ?? spec.status;
+  return layout({
+    title: spec.title,
+    status,
+    tone: status >= 500 ? 'error' : 'warn',
+    heading: spec.title,
+    lead: status >= 500 ? 'Something went wrong on our side while handling this request.' : 'This request can’t be handled as it is.',
+    requestId: options.requestId,
+    body: html`<p>If it keeps happening, tell your administrator and include the request ID below.</p>`,
+  });
+}
+
 /** 400: the request was malformed and refused before it reached any application. */
 export function badRequestPage(options: { reason: string; requestId: string }): string {
   return layout({
-    title: 'Bad request',
+    title: ERROR_CODES.DRB_BAD_REQUEST.title,
     status: 400,
     tone: 'warn',
     heading: 'This request can’t be handled',
@@ -368,7 +386,7 @@ export function badRequestPage(options: { reason: string; requestId: string }): 
 /** 405: this address does not accept that kind of request. */
 export function methodNotAllowedPage(options: { method: string; requestId: string }): string {
   return layout({
-    title: 'Request not allowed',
+    title: ERROR_CODES.DRB_METHOD_NOT_ALLOWED.title,
     status: 405,
     tone: 'warn',
     heading: 'This kind of request isn’t allowed here',
@@ -382,7 +400,7 @@ export function methodNotAllowedPage(options: { method: string; requestId: strin
 export function upstreamErrorPage(options: { status: 502 | 504; requestId: string }): string {
   const slow = options.status === 504;
   return layout({
-    title: slow ? 'Application too slow' : 'Application unavailable',
+    title: ERROR_CODES[slow ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE'].title,
     status: slow ? 504 : 502,
     tone: 'warn',
     icon: slow ? 'clock' : 'plug',
@@ -405,7 +423,7 @@ export function unavailablePage(options: { what: 'idp' | 'store'; requestId: str
       ? `Please try again in about ${afterSeconds(retryAfterSec)}.`
       : 'Please try again in a few minutes.';
   return layout({
-    title: idp ? 'Sign-in unavailable' : 'Sessions unavailable',
+    title: ERROR_CODES[idp ? 'DRB_IDP_UNAVAILABLE' : 'DRB_STORE_UNAVAILABLE'].title,
     status: 503,
     tone: 'warn',
     icon: 'pause',
@@ -426,7 +444,7 @@ ${actions(RELOAD)}`,
  */
 export function idpMisconfiguredPage(options: { requestId: string }): string {
   return layout({
-    title: 'Sign-in is not set up correctly',
+    title: ERROR_CODES.DRB_IDP_MISCONFIGURED.title,
     status: 502,
     tone: 'error',
     icon: 'alert',
@@ -441,7 +459,7 @@ export function idpMisconfiguredPage(options: { requestId: string }): string {
 /** The sign-in could not be completed (bad callback, refused by the IdP...); offers to start over. */
 export function signInErrorPage(options: { message: string; requestId: string; retryUrl: string; status?: number }): string {
   return layout({
-    title: 'Sign-in failed',
+    title: ERROR_CODES.DRB_SIGN_IN_FAILED.title,
     status: options.status,
     tone: 'error',
     heading: 'Sign-in didn’t complete',
@@ -469,7 +487,7 @@ export function stepUpFailedPage(options: {
   const user = typeof options.user === 'string' ? { user: options.user } : options.user;
   const named = options.route && routeWords(options.route);
   return layout({
-    title: 'Stronger sign-in needed',
+    title: ERROR_CODES.DRB_STEP_UP_FAILED.title,
     status: 401,
     tone: 'warn',
     icon: 'shield',

@@ -8,14 +8,11 @@ import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { parseFrom } from './from.js';
 import { parseHeaderTemplate, type HeaderTemplate } from './header-template.js';
 import { compileRewrite, type PathRewrite } from './rewrite.js';
+// A constants file without imports: the header names Drawbridge reads and sets.
+import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../forward/header-names.js';
 
-/** Default names of the identity headers (SPEC §6), renameable per route. */
-export const DEFAULT_IDENTITY_HEADERS = Object.freeze({
-  user: 'X-Forwarded-User',
-  email: 'X-Forwarded-Email',
-  groups: 'X-Forwarded-Groups',
-  name: 'X-Forwarded-Name',
-});
+/** Default names of the identity headers (SPEC §6), renameable per route; defined once in forward/header-names.ts. */
+export { DEFAULT_IDENTITY_HEADERS };
 
 export interface IdentityHeaderNames {
   readonly user: string;
@@ -312,7 +309,7 @@ export function compileConfig(config: Config): CompiledConfig {
   const policies = compilePolicies(config.policies, { mfa });
   const globalIdle = parseDuration(config.session.idleTimeout);
   const globalMax = parseDuration(config.session.maxLifetime);
-  const headerNames = new Set<string>([config.assertion.header, ...Object.values(DEFAULT_IDENTITY_HEADERS), 'X-Forwarded-Access-Token']);
+  const headerNames = new Set<string>([config.assertion.header, ...Object.values(DEFAULT_IDENTITY_HEADERS), ACCESS_TOKEN_HEADER]);
 
   // Routes share what they have in common (policies, method sets, prefix strings): one copy each, so a request
   // to any of thousands of routes finds most of what it reads already in the CPU caches.

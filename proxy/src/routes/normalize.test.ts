@@ -2,7 +2,7 @@
 // (SPEC §3 step 1): one row per case, each an input and what must come out or why it must be refused.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dropUnderscoreHeaders, isUnderPrefix, normalizeHost, normalizeTarget } from './normalize.js';
+import { isUnderPrefix, normalizeHost, normalizeTarget } from './normalize.js';
 
 type Refused = { reason: RegExp };
 type TargetRow = readonly [input: string, expected: { path: string; query?: string } | Refused];
@@ -264,32 +264,4 @@ describe('isUnderPrefix', () => {
       assert.equal(isUnderPrefix(path, prefix), expected);
     });
   }
-});
-
-describe('dropUnderscoreHeaders', () => {
-  test('drops every name containing "_" and counts them', () => {
-    const headers: Record<string, unknown> = {
-      host: 'example.com',
-      'x-forwarded-user': 'mallory',
-      x_forwarded_user: 'alice',
-      'x-drawbridge_assertion': 'forged',
-      _: 'x',
-      'user-agent': 'test',
-      'set-cookie': ['a=1'],
-    };
-    assert.equal(dropUnderscoreHeaders(headers), 3);
-    assert.deepEqual(headers, { host: 'example.com', 'x-forwarded-user': 'mallory', 'user-agent': 'test', 'set-cookie': ['a=1'] });
-  });
-
-  test('leaves clean headers alone and returns 0', () => {
-    const headers: Record<string, unknown> = { host: 'example.com', accept: '*/*' };
-    assert.equal(dropUnderscoreHeaders(headers), 0);
-    assert.deepEqual(headers, { host: 'example.com', accept: '*/*' });
-  });
-
-  test('works on a null-prototype object like req.headers', () => {
-    const headers = Object.assign(Object.create(null) as Record<string, unknown>, { a_b: '1', c: '2' });
-    assert.equal(dropUnderscoreHeaders(headers), 1);
-    assert.deepEqual(Object.keys(headers), ['c']);
-  });
 });

@@ -406,21 +406,6 @@ function serializeIpv6(pieces: number[]): string {
 }
 
 /**
- * Drops request headers whose name contains "_" (mutates `headers`); returns how many were dropped.
- * Node lower-cases names in `req.headers` but keeps them in `req.rawHeaders`: forward from `req.headers` only.
- */
-export function dropUnderscoreHeaders(headers: Record<string, unknown>): number {
-  let dropped = 0;
-  for (const name in headers) {
-    if (name.includes('_') && Object.hasOwn(headers, name)) {
-      delete headers[name];
-      dropped++;
-    }
-  }
-  return dropped;
-}
-
-/**
  * True when `path` equals `prefix` or lies under it segment-wise ("/admin" → "/admin", "/admin/x"; never
  * "/administrator"). Both must be normalized. Prefix "/" matches all; a trailing "/" on the prefix is ignored
  * ("/admin/" also matches "/admin"); a prefix not starting with "/" matches nothing.

@@ -1,27 +1,29 @@
 // server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
 // authenticate → authorize → forward, and one log line per request. No Express on this path.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decide, type Decision } from '../policy/evaluate.js';
 import type { Identity } from '../policy/input.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Route } from '../routes/compile.js';
-import { dropUnderscoreHeaders, normalizeHost, normalizeTarget } from '../routes/normalize.js';
+import { normalizeHost, normalizeTarget } from '../routes/normalize.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
 import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
-import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
+import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { createHash } from 'node:crypto';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
-import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
+import { answerProblem } from './problem.js';
+import { hstsFor } from './respond.js';
 import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from './runtime.js';
 import { acrValuesFor, signInNeedQuery, stepUpQuery } from './step-up.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
@@ -93,7 +95,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     x.host = host.host;
     x.hostname = host.hostname;
     if (host.port !== undefined) x.port = host.port;
-    dropUnderscoreHeaders(req.headers as Record<string, unknown>);
     return x;
   }
 
@@ -105,7 +106,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       x.refusal = started;
       // A client that sent a malformed request may be out of step with us: nothing more is read from it.
       refusedSockets.add(req.socket);
-      return sendPage(res, 400, badRequestPage({ reason: started, requestId: x.id }), { connection: 'close' });
+      return answerProblem(req, res, 'DRB_BAD_REQUEST', { format: 'html', page: (requestId) => badRequestPage({ reason: started, requestId }), headers: { connection: 'close' } });
     }
     const x = started;
     if (isReservedPath(x.path!)) {
@@ -116,11 +117,11 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
     if ('status' in match && match.status === 404) {
       x.decision = 'no-route';
-      return answer(req, res, 404, notFoundPage({ host: x.host!, path: x.path!, requestId: x.id }), { error: 'not_found', requestId: x.id });
+      return answerProblem(req, res, 'DRB_NO_ROUTE', { page: (requestId) => notFoundPage({ host: x.host!, path: x.path!, requestId }) });
     }
     if ('status' in match) {
       x.decision = 'method-not-allowed';
-      return answer(req, res, 405, methodNotAllowedPage({ method: req.method ?? '', requestId: x.id }), { error: 'method_not_allowed', requestId: x.id });
+      return answerProblem(req, res, 'DRB_METHOD_NOT_ALLOWED', { page: (requestId) => methodNotAllowedPage({ method: req.method ?? '', requestId }) });
     }
     const route: Route = match;
     x.route = route;
@@ -146,10 +147,10 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     let principal: Principal | undefined;
     if (!route.public) {
       if (auth === 'unavailable') return storeUnavailable(req, res, x);
-      if (auth === 'idp-unavailable') return answer(req, res, 503, unavailablePage({ what: 'idp', requestId: x.id, retryAfterSec: 10 }), { error: 'idp_unavailable', requestId: x.id }, { 'retry-after': '10' });
+      if (auth === 'idp-unavailable') return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
       if (typeof auth === 'object' && 'invalid' in auth) {
         x.decision = 'invalid-token';
-        return sendJson(res, 401, { error: 'invalid_token', error_description: auth.invalid, requestId: x.id }, { 'www-authenticate': `Bearer error="invalid_token", error_description="${auth.invalid}"` });
+        return answerProblem(req, res, 'DRB_BAD_TOKEN', { format: 'json', json: { error_description: auth.invalid }, headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${auth.invalid}"` } });
       }
       principal = auth;
     }
@@ -160,7 +161,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (decision.outcome === 'allow') return forward(req, res, x, route, principal);
     if (bearer !== undefined && decision.outcome !== 'deny') {
       // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
-      return sendJson(res, 401, { error: 'insufficient_user_authentication', requestId: x.id }, { 'www-authenticate': stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) });
+      return answerProblem(req, res, 'DRB_STEP_UP', { format: 'json', headers: { 'www-authenticate': stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) } });
     }
     return refuse(req, res, x, route, decision);
   }
@@ -264,7 +265,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const url = targetOf(x, route);
     if (url === undefined) {
       const reason = 'the route’s path rewrite makes no valid application path of this one';
-      return answer(req, res, 400, badRequestPage({ reason, requestId: x.id }), { error: 'bad_request', reason, requestId: x.id });
+      return answerProblem(req, res, 'DRB_BAD_REQUEST', { page: (requestId) => badRequestPage({ reason, requestId }), json: { reason } });
     }
     const assertion = assertionFor(route, principal);
     if (typeof assertion === 'object') {
@@ -290,10 +291,16 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       (r) => {
         x.upstreamMs = r.upstreamMs;
         if (r.error) x.decision = `allow:upstream-${r.error}`;
+        // Also when the answer had started and was cut: the log says what failed.
+        if (r.problem) {
+          x.errorCode = r.problem.code;
+          if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
+        }
         rt.metrics.upstream(route, r.upstreamMs / 1000);
         logRequest(rt, req, res, x);
       },
-      (resp, status) => sendPage(resp, status, upstreamErrorPage({ status, requestId: x.id })),
+      (resp, problem) => answerProblem(req, resp, problem.code, problem.cause !== undefined ? { cause: problem.cause } : {}),
+      hstsFor(req),
     );
   }
 
@@ -310,27 +317,22 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   function refuse(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, decision: Decision): void {
     if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') {
-      const url = signInUrl(x, decision);
-      if (isBrowser(req)) return redirect(res, url);
       const stepUp = decision.outcome === 'step-up';
       const challenge = stepUp ? stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
-      return sendJson(res, 401, { error: stepUp ? 'insufficient_user_authentication' : 'unauthenticated', signIn: url, requestId: x.id }, { 'www-authenticate': challenge });
+      return answerProblem(req, res, stepUp ? 'DRB_STEP_UP' : 'DRB_UNAUTHENTICATED', { signIn: signInUrl(x, decision), headers: { 'www-authenticate': challenge } });
     }
     const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
     const signOutUrl = `${PATHS.signOut}`;
     const id = x.identity;
-    return answer(
-      req,
-      res,
-      403,
-      forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId: x.id, signOutUrl }),
-      { error: 'forbidden', route: route.name, reasons, requestId: x.id },
-    );
+    return answerProblem(req, res, 'DRB_FORBIDDEN', {
+      page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl }),
+      json: { route: route.name, reasons },
+    });
   }
 
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'store-unavailable';
-    answer(req, res, 503, unavailablePage({ what: 'store', requestId: x.id, retryAfterSec: 5 }), { error: 'session_store_unavailable', requestId: x.id }, { 'retry-after': '5' });
+    answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
   }
 
   /** WebSocket upgrades: authenticated and authorized exactly like other requests, before the upgrade is forwarded. */
@@ -338,18 +340,23 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     socket.on('error', () => socket.destroy());
     const started = begin(req, undefined);
     const x = getExchange(req);
-    const fail = (status: number, text: string) => {
+    // A refused upgrade: the catalog's status and its reason phrase as plain text (no page: no browser shows it).
+    const fail = (code: ErrorCode) => {
       x.decision ??= 'refused';
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-request-id: ${x.id}\r\n\r\n${text}`);
+      x.errorCode = code;
+      const status: number = ERROR_CODES[code].status;
+      const text = STATUS_CODES[status] ?? 'Error';
+      const hsts = hstsFor(req);
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-request-id: ${x.id}\r\n${hsts !== undefined ? `strict-transport-security: ${hsts}\r\n` : ''}\r\n${text}`);
       logUpgrade(rt, req, x, status);
     };
-    if (typeof started === 'string') return fail(400, 'Bad Request');
-    if (isReservedPath(x.path!)) return fail(404, 'Not Found');
+    if (typeof started === 'string') return fail('DRB_BAD_REQUEST');
+    if (isReservedPath(x.path!)) return fail('DRB_NO_ROUTE');
     const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
-    if ('status' in match) return match.status === 404 ? fail(404, 'Not Found') : fail(405, 'Method Not Allowed');
+    if ('status' in match) return fail(match.status === 404 ? 'DRB_NO_ROUTE' : 'DRB_METHOD_NOT_ALLOWED');
     const route: Route = match;
     x.route = route;
-    if (!route.websockets) return fail(403, 'Forbidden');
+    if (!route.websockets) return fail('DRB_FORBIDDEN');
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
@@ -357,18 +364,20 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     let principal: Principal | undefined;
     if (!route.public) {
       const auth = bearer !== undefined ? await authenticateBearer(bearer, route, x, now) : await authenticate(sessionId, x, route, now);
-      if (auth === 'unavailable' || auth === 'idp-unavailable') return fail(503, 'Service Unavailable');
-      if (typeof auth === 'object' && 'invalid' in auth) return fail(401, 'Unauthorized');
+      if (auth === 'unavailable') return fail('DRB_STORE_UNAVAILABLE');
+      if (auth === 'idp-unavailable') return fail('DRB_IDP_UNAVAILABLE');
+      if (typeof auth === 'object' && 'invalid' in auth) return fail('DRB_BAD_TOKEN');
       principal = auth;
     }
     const decision = decide(route, { identity: principal?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
     x.decision = decision.outcome;
     x.reasons = decision.reasons;
     if (principal) x.identity = principal.identity;
-    if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') return fail(401, 'Unauthorized');
-    if (decision.outcome !== 'allow') return fail(403, 'Forbidden');
+    if (decision.outcome === 'sign-in') return fail('DRB_UNAUTHENTICATED');
+    if (decision.outcome === 'step-up') return fail('DRB_STEP_UP');
+    if (decision.outcome !== 'allow') return fail('DRB_FORBIDDEN');
     const url = targetOf(x, route);
-    if (url === undefined) return fail(400, 'Bad Request');
+    if (url === undefined) return fail('DRB_BAD_REQUEST');
     // Admitted: from now on re-admitted by every sweep, and closed once its session ends or the policy refuses it.
     const open = rt.websockets.add({
       socket,
@@ -384,10 +393,21 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
     });
     applyIdentity(req, x, route, principal, await assertionFor(route, principal), url);
-    const handle = rt.forwarder.ws(req, socket, head, route, (r) => {
-      x.upstreamMs = r.upstreamMs;
-      logUpgrade(rt, req, x, r.status);
-    });
+    const handle = rt.forwarder.ws(
+      req,
+      socket,
+      head,
+      route,
+      (r) => {
+        x.upstreamMs = r.upstreamMs;
+        if (r.problem) {
+          x.errorCode = r.problem.code;
+          if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
+        }
+        logUpgrade(rt, req, x, r.status);
+      },
+      hstsFor(req),
+    );
     open?.attach(handle);
   }
 
@@ -408,11 +428,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   };
 }
 
-/** A page for browsers, JSON for everything else. */
-export function answer(req: IncomingMessage, res: ServerResponse, status: number, page: string, json: unknown, headers: Record<string, string | string[]> = {}): void {
-  if (isBrowser(req)) sendPage(res, status, page, headers);
-  else sendJson(res, status, json, headers);
-}
 
 export function pageUser(id: Identity): { user: string; email?: string; name?: string; groups?: readonly string[] } {
   return { user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups };
@@ -427,7 +442,7 @@ function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e
     // the exchange is created first thing; nothing to add
   }
   rt.logger.error({ event: 'internal-error', requestId: id, error: e.message, stack: e.stack });
-  if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', requestId: id });
+  if (!res.headersSent) answerProblem(req, res, 'DRB_INTERNAL', { format: 'json' });
   else res.destroy();
 }
 
@@ -467,6 +482,8 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
   };
   if (x.refusal !== undefined) fields.reason = x.refusal;
   if (x.client.unknownHop !== undefined) fields.ipUnknown = x.client.unknownHop;
+  if (x.errorCode !== undefined) fields.errorCode = x.errorCode;
+  if (x.errorCause !== undefined) fields.cause = x.errorCause;
   if (flag) fields[flag] = true;
   rt.logger.request(fields);
 }

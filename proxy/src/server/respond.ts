@@ -1,8 +1,9 @@
-// server/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for
-// browsers, JSON for everything else, with no-store and the strict CSP of its own pages.
+// server/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for browsers, JSON
+// for everything else, with no-store, the one set of security headers of its own pages (the Express pages too)
+// and HSTS over HTTPS. Errors are answered from the problem catalog through server/problem.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PAGE_CSP } from '../pages/views.js';
-import { peekExchangeId } from './runtime.js';
+import { peekExchange } from './runtime.js';
 
 /** A browser navigation: GET/HEAD accepting text/html and not an XHR (SPEC §3 step 5). */
 export function isBrowser(req: IncomingMessage): boolean {
@@ -12,19 +13,43 @@ export function isBrowser(req: IncomingMessage): boolean {
   return String(req.headers['x-requested-with'] ?? '').toLowerCase() !== 'xmlhttprequest';
 }
 
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': PAGE_CSP,
+/**
+ * The security headers of every response Drawbridge makes itself: its pages, its JSON, the Express app under
+ * /.drawbridge/ (pages/app.ts applies the same object). Never applied to an upstream's responses. Each page sets
+ * its own Content-Security-Policy (PAGE_CSP, or one naming the IdP in form-action).
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
-};
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+});
 
-/** The request id of a request Drawbridge answers itself (support quotes it; the log has it). */
-function requestIdHeader(res: ServerResponse): Record<string, string> {
-  const id = res.req ? peekExchangeId(res.req) : undefined;
-  return id ? { 'x-request-id': id } : {};
+const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': PAGE_CSP, ...SECURITY_HEADERS };
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS };
+
+/**
+ * The Strict-Transport-Security value for this request's response: the snapshot's (server/hsts.ts) when the
+ * request came over HTTPS (a TLS listener, or X-Forwarded-Proto: https from a trusted proxy), else undefined.
+ */
+export function hstsFor(req: IncomingMessage): string | undefined {
+  const x = peekExchange(req);
+  return x !== undefined && x.client.scheme === 'https' ? x.snap.hsts : undefined;
+}
+
+/** The per-request headers of an answer Drawbridge makes itself: the request id (support quotes it) and HSTS. */
+function ownHeaders(res: ServerResponse): Record<string, string> {
+  const req = res.req;
+  const x = req ? peekExchange(req) : undefined;
+  if (!x) return {};
+  const hsts = x.client.scheme === 'https' ? x.snap.hsts : undefined;
+  return hsts !== undefined ? { 'x-request-id': x.id, 'strict-transport-security': hsts } : { 'x-request-id': x.id };
 }
 
 /** Sends one of Drawbridge's HTML pages. */
@@ -33,7 +58,7 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
     res.destroy();
     return;
   }
-  res.writeHead(status, { ...PAGE_HEADERS, ...requestIdHeader(res), ...headers, 'content-length': Buffer.byteLength(html) });
+  res.writeHead(status, { ...PAGE_HEADERS, ...ownHeaders(res), ...headers, 'content-length': Buffer.byteLength(html) });
   res.end(res.req?.method === 'HEAD' ? undefined : html);
 }
 
@@ -44,12 +69,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...requestIdHeader(res), ...headers, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...JSON_HEADERS, ...ownHeaders(res), ...headers, 'content-length': Buffer.byteLength(text) });
   res.end(res.req?.method === 'HEAD' ? undefined : text);
 }
 
 /** A redirect answered by Drawbridge itself. */
 export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...requestIdHeader(res), ...headers });
+  res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...ownHeaders(res), ...headers });
   res.end();
 }

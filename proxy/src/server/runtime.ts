@@ -1,6 +1,7 @@
 // server/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
 // snapshot in force (swapped atomically on reload) and the long-lived services.
 import type { IncomingMessage } from 'node:http';
+import type { ErrorCode } from '../errors.js';
 import type { Cidr } from '../policy/cidr.js';
 import type { Identity } from '../policy/input.js';
 import type { Reason } from '../policy/rule.js';
@@ -21,6 +22,8 @@ export interface Snapshot {
   readonly compiled: CompiledConfig;
   readonly stripper: Stripper;
   readonly trusted: readonly Cidr[];
+  /** The Strict-Transport-Security value sent over HTTPS (server/hsts.ts from `tls.hsts`); undefined: none. */
+  readonly hsts: string | undefined;
 }
 
 export interface Runtime {
@@ -61,6 +64,10 @@ export interface Exchange {
   freshSignIn?: boolean;
   /** Set when the request was answered by Drawbridge's own pages. */
   page?: string;
+  /** The DRB_* code Drawbridge answered with (server/problem.ts), logged as `errorCode`. */
+  errorCode?: ErrorCode;
+  /** Node's code for what caused it (an upstream's ECONNREFUSED, a TLS verification error), logged as `cause`. */
+  errorCause?: string;
   /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
   forwarded?: boolean;
 }
@@ -80,6 +87,11 @@ export function getExchange(req: IncomingMessage): Exchange {
 /** The request id, when the request has an exchange (undefined otherwise). */
 export function peekExchangeId(req: IncomingMessage): string | undefined {
   return (req as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE]?.id;
+}
+
+/** The exchange of a request, when it has one (undefined otherwise). */
+export function peekExchange(req: IncomingMessage): Exchange | undefined {
+  return (req as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
 }
 
 /** The origin a request was addressed to (scheme://host[:port]), normalized. */

@@ -10,6 +10,7 @@ import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import type { Config } from '../config/schema.js';
 import { DrawbridgeError, wrap } from '../errors.js';
+import { hstsValue } from './hsts.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { prepareIdentityHeaders } from '../forward/identity-headers.js';
@@ -139,7 +140,7 @@ function makeSnapshot(config: Config): Snapshot {
     if (!parsed.ok) throw new Error(parsed.error);
     return parsed.cidr;
   }) as Cidr[];
-  return Object.freeze({ compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted });
+  return Object.freeze({ compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted, hsts: hstsValue(config.tls) });
 }
 
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys). */
@@ -201,7 +202,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key for this process only; with several replicas, set assertion.keyFile' });
   }
   const cookieBase = config.session.cookieName;
-  const forwarder = new Forwarder({ reservedCookie: (name) => isOwnCookie(cookieBase, name), onError: (err, req) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: (err as NodeJS.ErrnoException).code ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
+  const forwarder = new Forwarder({ reservedCookie: (name) => isOwnCookie(cookieBase, name), onError: (err, req, problem) => logger.warn({ event: 'upstream-error', error: err.message, errorCode: problem.code, cause: problem.cause ?? '', requestId: String(req.headers['x-request-id'] ?? '') }) });
 
   // Upstream pools (and their TLS files) and header plans (and Basic password files) are made now: a missing file
   // fails the start, not a request.
@@ -245,12 +246,15 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const errorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'DRB_HEADERS_TOO_LARGE' : 'DRB_BAD_REQUEST';
     // Refused before there was a request to log (framing, syntax, size, a slow client): the attempt is still visible.
-    logger.warn({ event: 'client-error', status: Number(status.slice(0, 3)), errorCode: err.code ?? '', error: err.message, ip: (socket as Socket).remoteAddress ?? '' });
+    logger.warn({ event: 'client-error', status: Number(status.slice(0, 3)), errorCode, cause: err.code ?? '', error: err.message, ip: (socket as Socket).remoteAddress ?? '' });
     // A response already started on this connection (the error came in a body, or in a request pipelined behind
     // one just answered): a status line written now would read as a second response and desync the client. Close.
     if ((socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent) return void socket.end();
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    // On the TLS listener this answer is over HTTPS too (trusted proxies' X-Forwarded-Proto is not read from a request that failed to parse).
+    const hsts = config.tls && snapshot.hsts !== undefined ? `strict-transport-security: ${snapshot.hsts}\r\n` : '';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n${hsts}\r\n`);
   });
   let adminServer: http.Server | undefined;
   const adminListen = options.adminListen ?? config.admin.listen;

@@ -91,15 +91,19 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     reasons: fc.array(text, { maxLength: 4 }),
     reason: fc.option(text, { nil: undefined }),
     ipUnknown: fc.option(fc.oneof(fc.constantFrom('unknown', '203.0.113.5:x'), text), { nil: undefined }),
+    errorCode: fc.option(fc.oneof(fc.constantFrom('DRB_UPSTREAM_UNAVAILABLE', 'DRB_FORBIDDEN'), text), { nil: undefined }),
+    cause: fc.option(fc.oneof(fc.constantFrom('ECONNREFUSED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), text), { nil: undefined }),
     aborted: flag,
     websocket: flag,
   })
   .map((r) => {
     // The pipeline's key order; the optional fields only when set (as the pipeline does).
-    const { reason, ipUnknown, aborted, websocket, ...rest } = r;
+    const { reason, ipUnknown, errorCode, cause, aborted, websocket, ...rest } = r;
     const f: RequestLogFields = { event: 'request', ...rest };
     if (reason !== undefined) f.reason = reason;
     if (ipUnknown !== undefined) f.ipUnknown = ipUnknown;
+    if (errorCode !== undefined) f.errorCode = errorCode;
+    if (cause !== undefined) f.cause = cause;
     if (aborted !== undefined) f.aborted = aborted;
     if (websocket !== undefined) f.websocket = websocket;
     return f;
@@ -143,6 +147,7 @@ test('request line: hand-built text equals the JSON.stringify line for chosen ed
     { aborted: false, websocket: true },
     { ip: '', ipUnknown: 'unknown' },
     { ip: '', ipUnknown: '"x\\y\u0000', aborted: true },
+    { errorCode: 'DRB_UPSTREAM_UNAVAILABLE', cause: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },
   ];
   for (const c of cases) check(sample(c));
 });

@@ -31,6 +31,10 @@ export interface RequestLogFields {
   reason?: string;
   /** The client address is unknown (`ip` is ''): the X-Forwarded-For hop a trusted proxy sent that is no address. */
   ipUnknown?: string;
+  /** The DRB_* code of the problem Drawbridge answered with (errors.ts), when it answered with one. */
+  errorCode?: string;
+  /** What caused it, in Node's words: the upstream's error code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`...). */
+  cause?: string;
   aborted?: boolean;
   websocket?: boolean;
 }
@@ -114,6 +118,8 @@ function requestJson(f: RequestLogFields): string {
   line += ']';
   if (f.reason !== undefined) line += `,"reason":${jsonString(f.reason)}`;
   if (f.ipUnknown !== undefined) line += `,"ipUnknown":${jsonString(f.ipUnknown)}`;
+  if (f.errorCode !== undefined) line += `,"errorCode":${jsonString(f.errorCode)}`;
+  if (f.cause !== undefined) line += `,"cause":${jsonString(f.cause)}`;
   if (f.aborted !== undefined) line += `,"aborted":${f.aborted}`;
   if (f.websocket !== undefined) line += `,"websocket":${f.websocket}`;
   return `${line}}`;

@@ -1,0 +1,26 @@
+// server/hsts.test.ts — the Strict-Transport-Security value of `tls.hsts`, and what the schema refuses.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { configSchema } from '../config/schema.js';
+import { hstsValue } from './hsts.js';
+
+const tls = (hsts: unknown) => configSchema.shape.tls.parse({ certFile: 'tls.crt', keyFile: 'tls.key', ...(hsts === undefined ? {} : { hsts }) });
+
+test('hsts: one year by default (no tls section, or no hsts in it); false sends none', () => {
+  assert.equal(hstsValue(undefined), 'max-age=31536000');
+  assert.equal(hstsValue(tls(undefined)), 'max-age=31536000');
+  assert.equal(hstsValue(tls({})), 'max-age=31536000');
+  assert.equal(hstsValue(tls(false)), undefined);
+});
+
+test('hsts: maxAge in whole seconds, includeSubDomains and preload as directives', () => {
+  assert.equal(hstsValue(tls({ maxAge: '2d', includeSubDomains: true })), 'max-age=172800; includeSubDomains');
+  assert.equal(hstsValue(tls({ maxAge: '1500ms' })), 'max-age=1');
+  assert.equal(hstsValue(tls({ maxAge: '730d', includeSubDomains: true, preload: true })), 'max-age=63072000; includeSubDomains; preload');
+});
+
+test('hsts: preload without includeSubDomains or with less than a year is refused; maxAge 0 and unknown keys too', () => {
+  for (const bad of [{ preload: true }, { preload: true, includeSubDomains: true, maxAge: '30d' }, { maxAge: '0s' }, { maxAge: 0 }, { maxage: '1d' }, true]) {
+    assert.equal(configSchema.shape.tls.safeParse({ certFile: 'a', keyFile: 'b', hsts: bad }).success, false, JSON.stringify(bad));
+  }
+});
