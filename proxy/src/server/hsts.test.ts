@@ -1,4 +1,5 @@
 // server/hsts.test.ts — the Strict-Transport-Security value of `tls.hsts`, and what the schema refuses.
+import { SECURITY_HEADERS } from './respond.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../config/schema.js';
@@ -23,4 +24,20 @@ test('hsts: preload without includeSubDomains or with less than a year is refuse
   for (const bad of [{ preload: true }, { preload: true, includeSubDomains: true, maxAge: '30d' }, { maxAge: '0s' }, { maxAge: 0 }, { maxage: '1d' }, true]) {
     assert.equal(configSchema.shape.tls.safeParse({ certFile: 'a', keyFile: 'b', hsts: bad }).success, false, JSON.stringify(bad));
   }
+});
+
+test("Drawbridge's own answers carry helmet's security headers (computed once), with X-Frame-Options DENY and no CSP or HSTS in the shared set", () => {
+  assert.deepEqual({ ...SECURITY_HEADERS }, {
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'origin-agent-cluster': '?1',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'x-dns-prefetch-control': 'off',
+    'x-download-options': 'noopen',
+    'x-frame-options': 'DENY',
+    'x-permitted-cross-domain-policies': 'none',
+    'x-xss-protection': '0',
+  });
+  assert.ok(Object.isFrozen(SECURITY_HEADERS));
 });

@@ -2,6 +2,7 @@
 // for everything else, with no-store, the one set of security headers of its own pages (the Express pages too)
 // and HSTS over HTTPS. Errors are answered from the problem catalog through server/problem.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet from 'helmet';
 import { PAGE_CSP } from '../pages/views.js';
 import { peekExchange } from './runtime.js';
 
@@ -18,18 +19,27 @@ export function isBrowser(req: IncomingMessage): boolean {
  * /.drawbridge/ (pages/app.ts applies the same object). Never applied to an upstream's responses. Each page sets
  * its own Content-Security-Policy (PAGE_CSP, or one naming the IdP in form-action).
  */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'x-dns-prefetch-control': 'off',
-  'x-download-options': 'noopen',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-});
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(helmetHeaders());
+
+// The header set is helmet's (SPEC §3), computed once: helmet's middleware run against a recorder instead of being
+// mounted on a router, so the pipeline's pages, its JSON and the Express app send the same set, and the proxied hot
+// path never runs a middleware. CSP is per page (PAGE_CSP), HSTS per request (hstsFor); X-Frame-Options is DENY
+// (nothing of Drawbridge's is ever framed, not even by itself).
+function helmetHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader(name: string, value: unknown) {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader() {},
+  };
+  helmet({ contentSecurityPolicy: false, strictTransportSecurity: false, xFrameOptions: { action: 'deny' }, referrerPolicy: { policy: 'no-referrer' } })(
+    {} as never,
+    recorder as never,
+    () => {},
+  );
+  return headers;
+}
 
 const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': PAGE_CSP, ...SECURITY_HEADERS };
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS };
