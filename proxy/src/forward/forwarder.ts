@@ -82,7 +82,7 @@ interface Flight {
   closedByUs: boolean;
 }
 
-/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (server/websockets.ts). */
+/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (runtime/websockets.ts). */
 export interface WebSocketHandle {
   /**
    * Closes it for good. After the 101: nothing more is relayed either way, the upstream's socket is destroyed, and

@@ -19,10 +19,12 @@ import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { createHash } from 'node:crypto';
 import { Refresher } from './refresh.js';
-import { clientInfo, hasDuplicateHost } from './client-info.js';
-import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
-import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from './runtime.js';
-import { acrValuesFor, signInNeedQuery, stepUpQuery } from './step-up.js';
+import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
+import { isBrowser, redirect, sendJson, sendPage } from '../runtime/respond.js';
+import { answer } from '../runtime/answer.js';
+import { pageUser } from '../pages/page-user.js';
+import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
+import { acrValuesFor, signInNeedQuery, stepUpQuery } from '../signin/step-up.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -296,7 +298,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     );
   }
 
-  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (pages/app.ts). */
+  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (signin/). */
   function signInUrl(x: Exchange, decision?: Decision): string {
     const back = `${requestOrigin(x)}${x.path}${x.query ? `?${x.query}` : ''}`;
     // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every
@@ -405,16 +407,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       });
     },
   };
-}
-
-/** A page for browsers, JSON for everything else. */
-export function answer(req: IncomingMessage, res: ServerResponse, status: number, page: string, json: unknown, headers: Record<string, string | string[]> = {}): void {
-  if (isBrowser(req)) sendPage(res, status, page, headers);
-  else sendJson(res, status, json, headers);
-}
-
-export function pageUser(id: Identity): { user: string; email?: string; name?: string; groups?: readonly string[] } {
-  return { user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups };
 }
 
 function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e: Error): void {

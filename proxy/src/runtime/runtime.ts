@@ -1,4 +1,4 @@
-// server/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
+// runtime/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
 // snapshot in force (swapped atomically on reload) and the long-lived services.
 import type { IncomingMessage } from 'node:http';
 import type { Cidr } from '../policy/cidr.js';

@@ -1,4 +1,4 @@
-// server/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for
+// runtime/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for
 // browsers, JSON for everything else, with no-store and the strict CSP of its own pages.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PAGE_CSP } from '../pages/views.js';

@@ -1,4 +1,4 @@
-// pages/app.ts — the Express 5 app (with helmet) behind every reserved path /.drawbridge/*:
+// signin/router.ts — the Express 5 app (with helmet) behind every reserved path /.drawbridge/*:
 // sign-in, callback, hand-off, sign-out, me, JWKS and back-channel logout. Never on the proxied path.
 import { createHash, randomBytes, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,13 +15,14 @@ import { bindingMatches, HANDOFF_TICKET_TTL_MS, newHandoffBinding, openHandoffTi
 import type { StepUpNeed } from '../policy/rule.js';
 import type { SessionRecord } from '../session/store.js';
 import { tokenFields } from '../session/sessions.js';
-import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from '../server/step-up.js';
-import { isBrowser, redirect, sendJson, sendPage } from '../server/respond.js';
-import { getExchange, requestOrigin, type Exchange, type Runtime } from '../server/runtime.js';
-import { answer, pageUser } from '../server/pipeline.js';
-import { PATHS, signInStartUrl } from './paths.js';
-import { openReturnState, sealReturnState } from './return-state.js';
-import { idpMisconfiguredPage, mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from './views.js';
+import { acrValuesFor, parseSignInNeed, parseStepUp, unmetStepUp } from './step-up.js';
+import { isBrowser, redirect, sendJson, sendPage } from '../runtime/respond.js';
+import { getExchange, requestOrigin, type Exchange, type Runtime } from '../runtime/runtime.js';
+import { answer } from '../runtime/answer.js';
+import { pageUser } from '../pages/page-user.js';
+import { PATHS, signInStartUrl } from '../pages/paths.js';
+import { openReturnState, sealReturnState } from '../pages/return-state.js';
+import { idpMisconfiguredPage, mePage, notFoundPage, pageCsp, signInErrorPage, signOutConfirmPage, signedOutPage, stepUpFailedPage, unavailablePage } from '../pages/views.js';
 
 /** A login attempt, kept server-side under its `state` until the callback consumes it (once). */
 interface LoginAttempt {
