@@ -1,0 +1,99 @@
+// signin/signout.ts — GET /.drawbridge/sign_out (the confirm page, or "signed out") and POST (CSRF-checked: ends the
+// session everywhere and at the IdP), with the return target checked both times.
+import { safeReturnTarget } from '../routes/return-target.js';
+import { answer } from '../runtime/answer.js';
+import { redirect, sendPage } from '../runtime/respond.js';
+import { getExchange, requestOrigin, type Exchange } from '../runtime/runtime.js';
+import { PATHS, signInStartUrl } from '../pages/paths.js';
+import { pageUser } from '../pages/page-user.js';
+import { openReturnState, sealReturnState } from '../pages/return-state.js';
+import { signInErrorPage, signOutConfirmPage, signedOutPage } from '../pages/views.js';
+import { STORE_DOWN, type SignInContext, type SignInHandler } from './context.js';
+
+/**
+ * GET /.drawbridge/sign_out — confirm page (or "signed out" when there is no session: also where the IdP sends the
+ * browser after its end-session, with the `state` that carries the return target).
+ */
+export function signOutPage(cx: SignInContext): SignInHandler {
+  const { rt, secure } = cx;
+  return async (req, res) => {
+    const x = getExchange(req);
+    const session = await cx.sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
+    const headers = { 'content-security-policy': cx.csp() };
+    const query = new URLSearchParams(x.query);
+    const rd = query.get('rd');
+    if (!session) {
+      const target = signOutTarget(cx, x, openReturnState(query.get('state'), rt.sessions.keys.signOutReturn)) ?? signOutTarget(cx, x, rd);
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`) }), {
+        ...headers,
+        'set-cookie': rt.sessions.clearCookie(secure(x)),
+      });
+    }
+    x.identity = session.identity;
+    // The same check as the POST's: a relative `rd` on a host that is no route's is dropped (Cancel then stays on this host).
+    const returnTo = signOutTarget(cx, x, rd);
+    sendPage(res, 200, signOutConfirmPage({ user: pageUser(session.identity), action: PATHS.signOut, csrfToken: rt.sessions.csrfToken(session.id), ...(returnTo !== undefined ? { returnTo } : {}) }), headers);
+  };
+}
+
+/**
+ * POST /.drawbridge/sign_out — CSRF-checked; ends the session everywhere and at the IdP. The form's `rd` (checked
+ * again here) is where the signed-out page's "Sign in again" leads.
+ */
+export function signOut(cx: SignInContext): SignInHandler {
+  const { rt, secure } = cx;
+  return async (req, res) => {
+    const x = getExchange(req);
+    const session = await cx.sessionOr503(req, res, x);
+    if (session === STORE_DOWN) return;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const target = signOutTarget(cx, x, body.rd);
+    if (!session) {
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`) }), {
+        'set-cookie': rt.sessions.clearCookie(secure(x)),
+      });
+    }
+    x.identity = session.identity;
+    if (!rt.sessions.checkCsrf(session.id, body.csrf)) {
+      x.decision = 'csrf-refused';
+      rt.logger.warn({ event: 'sign-out', result: 'csrf-refused', requestId: x.id, user: session.identity.user });
+      const retryUrl = `${PATHS.signOut}${target ? `?rd=${encodeURIComponent(target)}` : ''}`;
+      return answer(req, res, 403, signInErrorPage({ message: 'This sign-out form has expired. Please try again.', requestId: x.id, retryUrl, status: 403 }), { error: 'csrf', requestId: x.id });
+    }
+    try {
+      await rt.sessions.store.delete(session.id);
+    } catch (e) {
+      return cx.storeUnavailable(req, res, x, e);
+    }
+    rt.websockets.endSession(session.id);
+    x.decision = 'signed-out';
+    rt.logger.info({ event: 'sign-out', result: 'success', requestId: x.id, user: session.identity.user, email: session.identity.email ?? '' });
+    // The IdP comes back to exactly the registered post-logout URI; the return target rides in `state`, MACed.
+    const state = target ? sealReturnState(target, rt.sessions.keys.signOutReturn) : undefined;
+    const end = rt.oidc.endSessionUrl(session.tokens.idToken, `${cx.cfg().publicOrigin}${PATHS.signOut}`, state);
+    const cookie = { 'set-cookie': rt.sessions.clearCookie(secure(x)) };
+    if (end) return redirect(res, end.href, cookie);
+    sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, undefined) }), cookie);
+  };
+}
+
+/**
+ * The sign-out's return target: `rd` when it is a safe one (safeReturnTarget: a route origin or publicUrl), else
+ * undefined — the default applies (a foreign or malformed `rd` is ignored, never followed).
+ */
+function signOutTarget(cx: SignInContext, x: Exchange, rd: unknown): string | undefined {
+  if (typeof rd !== 'string' || rd === '') return undefined;
+  const target = safeReturnTarget(rd, cx.cfg(), requestOrigin(x));
+  // A relative `rd` resolves against the host asked, which answers /.drawbridge/* whatever its name: the result
+  // must still be a route origin or publicUrl on its own.
+  if (target === `${cx.cfg().publicOrigin}/` || safeReturnTarget(target, cx.cfg()) !== target) return undefined;
+  return target;
+}
+
+/** The "Sign in again" link of the signed-out page: back to `target`, or to the default. */
+function signInAgainUrl(cx: SignInContext, target: string | undefined, fallback: string | undefined): string {
+  const rd = target ?? fallback;
+  return rd ? signInStartUrl(rd, cx.cfg().publicOrigin) : `${cx.cfg().publicOrigin}${PATHS.signIn}`;
+}
+
