@@ -1,6 +1,8 @@
 // signin/signout.ts — GET /.drawbridge/sign_out (the confirm page, or "signed out") and POST (CSRF-checked: ends the
 // session everywhere and at the IdP), with the return target checked both times.
+import type { IncomingMessage } from 'node:http';
 import { safeReturnTarget } from '../routes/return-target.js';
+import { parseCookieHeader, serializeCookie, signedOutCookieName } from '../session/cookie.js';
 import { answer } from '../runtime/answer.js';
 import { redirect, sendPage } from '../runtime/respond.js';
 import { getExchange, requestOrigin, type Exchange } from '../runtime/runtime.js';
@@ -15,7 +17,7 @@ import { STORE_DOWN, type SignInContext, type SignInHandler } from './context.js
  * browser after its end-session, with the `state` that carries the return target).
  */
 export function signOutPage(cx: SignInContext): SignInHandler {
-  const { rt, secure } = cx;
+  const { rt } = cx;
   return async (req, res) => {
     const x = getExchange(req);
     const session = await cx.sessionOr503(req, res, x);
@@ -24,10 +26,11 @@ export function signOutPage(cx: SignInContext): SignInHandler {
     const query = new URLSearchParams(x.query);
     const rd = query.get('rd');
     if (!session) {
-      const target = signOutTarget(cx, x, openReturnState(query.get('state'), rt.sessions.keys.signOutReturn)) ?? signOutTarget(cx, x, rd);
-      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`) }), {
+      const returned = signOutTarget(cx, x, openReturnState(query.get('state'), rt.sessions.keys.signOutReturn));
+      const target = returned ?? signOutTarget(cx, x, rd);
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...notSignedIn(cx, req, x, returned !== undefined) }), {
         ...headers,
-        'set-cookie': rt.sessions.clearCookie(secure(x)),
+        'set-cookie': clearCookies(cx, x),
       });
     }
     x.identity = session.identity;
@@ -50,8 +53,8 @@ export function signOut(cx: SignInContext): SignInHandler {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const target = signOutTarget(cx, x, body.rd);
     if (!session) {
-      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`) }), {
-        'set-cookie': rt.sessions.clearCookie(secure(x)),
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...notSignedIn(cx, req, x, false) }), {
+        'set-cookie': clearCookies(cx, x),
       });
     }
     x.identity = session.identity;
@@ -73,9 +76,32 @@ export function signOut(cx: SignInContext): SignInHandler {
     const state = target ? sealReturnState(target, rt.sessions.keys.signOutReturn) : undefined;
     const end = rt.oidc.endSessionUrl(session.tokens.idToken, `${cx.cfg().publicOrigin}${PATHS.signOut}`, state);
     const cookie = { 'set-cookie': rt.sessions.clearCookie(secure(x)) };
-    if (end) return redirect(res, end.href, cookie);
+    // The IdP sends the browser back to publicUrl's signed-out page: this cookie (when the sign-out was on publicUrl)
+    // or publicUrl's own session cookie, now of an ended session (when it was on a route host), says a session ended.
+    const marker = serializeCookie(signedOutCookieName(cx.cfg().config.session.cookieName, secure(x)), '1', { secure: secure(x), maxAgeSec: SIGNED_OUT_MARKER_SEC });
+    if (end) return redirect(res, end.href, { 'set-cookie': [cookie['set-cookie'], marker] });
     sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, undefined) }), cookie);
   };
+}
+
+/** How long the signed-out marker outlives a sign-out (an IdP's end-session page may ask the user to confirm). */
+const SIGNED_OUT_MARKER_SEC = 600;
+
+/**
+ * `{ notSignedIn: true }` when this browser shows no sign of a session that ended: no session cookie for this host
+ * (a valid one would have been found; one that opens is of an ended session), no signed-out marker, no sign-out
+ * state of ours back from the IdP. Someone who was never signed in is not told that their session ended.
+ */
+function notSignedIn(cx: SignInContext, req: IncomingMessage, x: Exchange, returnedFromIdp: boolean): { notSignedIn?: true } {
+  if (returnedFromIdp) return {};
+  if (cx.rt.sessions.readId(req.headers.cookie, cx.secure(x), requestOrigin(x)) !== undefined) return {};
+  if (parseCookieHeader(req.headers.cookie).has(signedOutCookieName(cx.cfg().config.session.cookieName, cx.secure(x)))) return {};
+  return { notSignedIn: true };
+}
+
+/** Clears the session cookie and the signed-out marker (shown once). */
+function clearCookies(cx: SignInContext, x: Exchange): string[] {
+  return [cx.rt.sessions.clearCookie(cx.secure(x)), serializeCookie(signedOutCookieName(cx.cfg().config.session.cookieName, cx.secure(x)), '', { secure: cx.secure(x), maxAgeSec: 0 })];
 }
 
 /**
