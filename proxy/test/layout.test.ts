@@ -103,7 +103,7 @@ test('layout: pages/ holds views only: nothing there (tests included) imports se
 });
 
 test('layout: only session/one-time.ts names the one-time records\' key prefixes', () => {
-  const prefix = /['"`](?:login|handoff|replaced|jti):/;
+  const prefix = /['"`](?:login|handoff|replaced|jti|switch):/;
   const bad = sourceFiles(SRC).filter((f) => relative(SRC, f) !== join('session', 'one-time.ts') && !f.endsWith('one-time.test.ts') && prefix.test(readFileSync(f, 'utf8')));
   assert.deepEqual(bad.map((f) => relative(SRC, f)), []);
 });

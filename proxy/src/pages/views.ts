@@ -476,24 +476,23 @@ ${returnTo !== undefined && html`<input type="hidden" name="rd" value="${returnT
 }
 
 /**
- * A step-up came back as another user than the session's: nothing switched yet. The form (POST, CSRF-checked) replaces
- * the session with the new user's; "Go back" keeps the session as it is.
+ * A step-up came back as another user than the session's: nothing switched yet. The form (a POST with a one-time code,
+ * bound to this browser) replaces the session with the new user's; "Go back" keeps the session as it is.
  */
-export function userSwitchPage(options: { current: PageUser; signedIn: PageUser; action: string; code: string; csrfToken: string; backUrl: string }): string {
-  const { current, signedIn, action, code, csrfToken, backUrl } = options;
+export function userSwitchPage(options: { current: PageUser; signedIn: PageUser; action: string; code: string; backUrl: string }): string {
+  const { current, signedIn, action, code, backUrl } = options;
   return layout({
     title: 'Different user',
     tone: 'warn',
     icon: 'alert',
     heading: 'You signed in as a different user',
-    lead: `This browser is signed in as ${current.email ?? current.user}, but your identity provider just signed you in as ${signedIn.email ?? signedIn.user}. Nothing has changed yet.`,
+    lead: `This extra sign-in was asked of ${current.email ?? current.user}, but your identity provider signed you in as ${signedIn.email ?? signedIn.user}. Drawbridge has not switched users: choose.`,
     body: html`<h2>Signed in at your identity provider as</h2>
 ${identityCard(signedIn)}
-<h2>This browser’s session</h2>
+<h2>The extra sign-in was for</h2>
 ${identityCard(current)}
 <form method="post" action="${safeHref(action)}">
 <input type="hidden" name="code" value="${code}">
-<input type="hidden" name="csrf" value="${csrfToken}">
 <div class="actions"><button class="btn primary" type="submit">Continue as ${signedIn.email ?? signedIn.user}</button>${button(backUrl, `Go back as ${current.email ?? current.user}`)}</div>
 </form>`,
   });

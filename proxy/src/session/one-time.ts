@@ -1,10 +1,11 @@
 // session/one-time.ts — the short-lived records the sign-in flow keeps in the session store, each taken at most
-// once: login attempts, hand-off codes, replaced sessions and logout-token jtis. Each kind owns its key prefix, how
+// once: login attempts, hand-off codes, replaced sessions, logout-token jtis and pending user switches. Each kind owns its key prefix, how
 // its id becomes a key (hashed where the id is a secret), its lifetime and its codec; nothing else names a prefix.
 import { createHash } from 'node:crypto';
+import type { Identity } from '../policy/input.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import type { HandoffTicket } from './handoff-binding.js';
-import type { SessionStore } from './store.js';
+import type { SessionStore, SessionTokens } from './store.js';
 
 /** A login attempt, kept under its `state` until the callback consumes it (once). */
 export interface LoginAttempt {
@@ -16,6 +17,17 @@ export interface LoginAttempt {
   maxAge?: number;
   /** For a return target on a route host: the route host's binding of the hand-off to this browser. */
   handoff?: HandoffTicket;
+  /** A step-up's: the session (and its user) it was asked of, so that another user coming back is noticed. */
+  stepUpOf?: StepUpOf;
+}
+
+/** The session a step-up was asked of, and who its user is (as the pages show them). */
+export interface StepUpOf {
+  sid: string;
+  sub: string;
+  user: string;
+  email?: string;
+  name?: string;
 }
 
 /** A hand-off code's record: the session, the one origin that may redeem it, and the browser binding there. */
@@ -24,6 +36,22 @@ export interface HandoffRecord {
   origin: string;
   cookieId: string;
   binding: string;
+}
+
+/**
+ * A step-up that came back as another user than the session's: the new sign-in, kept until the browser chooses (on
+ * the page that says so) to continue as the new user; the previous session is left as it is until then.
+ */
+export interface UserSwitch {
+  /** The session and user the step-up was asked of (that session may have ended meanwhile, e.g. by the IdP). */
+  previous: StepUpOf;
+  /** MAC of the nonce in this browser's switch cookie: the choice is made in the browser that got the page. */
+  binding: string;
+  identity: Identity;
+  tokens: SessionTokens;
+  idpSid?: string;
+  rd: string;
+  handoff?: HandoffTicket;
 }
 
 /** One kind of one-time record: where it lives in the store, for how long, and how it is written. */
@@ -58,8 +86,11 @@ export const REPLACED_SESSION: OneTimeKind<string> = { prefix: 'replaced:', ttlM
  */
 export const LOGOUT_JTI: OneTimeKind<true> = { prefix: 'jti:', ttlMs: 10 * 60_000, keyOf: sha256, encode: () => '1', decode: () => true };
 
+/** Pending user switches: `switch:<sha256(code)>`, five minutes (the code is in the page's form: the store never holds it). */
+export const USER_SWITCH: OneTimeKind<UserSwitch> = { prefix: 'switch:', ttlMs: 5 * 60_000, keyOf: sha256, ...json<UserSwitch>() };
+
 /** Every kind, for tests that hold the prefixes distinct. */
-export const ONE_TIME_KINDS: readonly OneTimeKind<unknown>[] = [LOGIN_ATTEMPT, HANDOFF, REPLACED_SESSION, LOGOUT_JTI] as readonly OneTimeKind<unknown>[];
+export const ONE_TIME_KINDS: readonly OneTimeKind<unknown>[] = [LOGIN_ATTEMPT, HANDOFF, REPLACED_SESSION, LOGOUT_JTI, USER_SWITCH] as readonly OneTimeKind<unknown>[];
 
 /** One kind's records in one store. */
 export class OneTimeRecords<T> {
@@ -92,6 +123,7 @@ export function oneTimeRecords(store: Pick<SessionStore, 'putOnce' | 'takeOnce'>
     handoffs: new OneTimeRecords(store, HANDOFF),
     replacedSessions: new OneTimeRecords(store, REPLACED_SESSION),
     logoutJtis: new OneTimeRecords(store, LOGOUT_JTI),
+    userSwitches: new OneTimeRecords(store, USER_SWITCH),
   };
 }
 

@@ -15,6 +15,7 @@ import { signInErrorPage, stepUpFailedPage } from '../pages/views.js';
 import { safeEqual, type SignInContext, type SignInHandler } from './context.js';
 import { completeSignIn } from './handoff.js';
 import { unmetStepUp } from './step-up.js';
+import { askUserSwitch } from './switch-user.js';
 
 /** GET /.drawbridge/callback — the OIDC redirect URI: one attempt, bound to this browser, used once. */
 export function callback(cx: SignInContext): SignInHandler {
@@ -119,11 +120,17 @@ export function callback(cx: SignInContext): SignInHandler {
         );
       }
     }
+    const idpSid = typeof claims.sid === 'string' ? claims.sid : undefined;
     let session: SessionRecord;
     try {
       const previousId = rt.sessions.readId(req.headers.cookie, secure(x), requestOrigin(x));
       const previous = previousId ? await rt.sessions.store.get(previousId) : undefined;
-      session = await rt.sessions.create(identity, tokenFields(tokens), typeof claims.sid === 'string' ? claims.sid : undefined, now);
+      // A step-up is asked of the session's user: another user's sign-in must not take the session over unasked (the
+      // IdP may even have ended that session already, by back-channel logout, when the other user signed in there).
+      if (attempt.stepUp && attempt.stepUpOf && attempt.stepUpOf.sub !== identity.sub) {
+        return await askUserSwitch(cx, req, res, x, { previous: attempt.stepUpOf, identity, tokens: tokenFields(tokens), ...(idpSid ? { idpSid } : {}), rd: attempt.rd, ...(attempt.handoff ? { handoff: attempt.handoff } : {}) });
+      }
+      session = await rt.sessions.create(identity, tokenFields(tokens), idpSid, now);
       if (previousId) {
         // Every sign-in gets a new id and the old session ends. Another tab of the same user may still be on its way
         // through a hand-off for the old one: for a minute, that hand-off is given the new session instead.

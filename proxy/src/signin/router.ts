@@ -16,6 +16,7 @@ import { jwks } from './jwks.js';
 import { me } from './me.js';
 import { signOut, signOutPage } from './signout.js';
 import { signInStart } from './start.js';
+import { switchUser } from './switch-user.js';
 
 /** Builds the pages handler. Express routes see the normalized path (set by the pipeline). */
 export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
@@ -45,6 +46,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   app.get(PATHS.handoff, handoff(cx));
   app.get(PATHS.signOut, signOutPage(cx));
   app.post(PATHS.signOut, express.urlencoded({ extended: false, limit: '8kb' }), signOut(cx));
+  app.post(PATHS.switchUser, express.urlencoded({ extended: false, limit: '8kb' }), switchUser(cx));
   app.get(PATHS.me, me(cx));
   app.get(PATHS.jwks, jwks(cx));
   app.post(PATHS.backchannelLogout, express.urlencoded({ extended: false, limit: '16kb' }), backchannelLogout(cx));

@@ -60,6 +60,10 @@ export function signInStart(cx: SignInContext): SignInHandler {
     const params: Parameters<typeof rt.oidc.authorizationUrl>[0] = { state, nonce: attempt.nonce, codeChallenge: await oidc.calculatePKCECodeChallenge(attempt.verifier) };
     if (stepUp) {
       attempt.stepUp = stepUp;
+      if (session) {
+        const id = session.identity;
+        attempt.stepUpOf = { sid: session.id, sub: id.sub, user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}) };
+      }
       params.prompt = 'login';
       const acr = acrValuesFor(stepUp, cfg().config.idp.mfaAcrValues);
       if (acr) params.acrValues = acr;
