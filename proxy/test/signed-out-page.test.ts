@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
 
 const NOT_SIGNED_IN = /You’re not signed in/;
 const SIGNED_OUT = /You’re signed out/;
@@ -51,13 +51,21 @@ describe('the signed-out page', () => {
     assert.match(out.body, /Your session has ended/);
   });
 
-  test('signed out on publicUrl itself: "signed out" (the marker cookie), shown once', { timeout: 30_000 }, async () => {
+  test('signed out on publicUrl itself: "signed out" (the marker cookie), and still so when reloaded', { timeout: 30_000 }, async () => {
     const b = s.browser();
     await s.signIn(b, s.url('app.localhost', '/'), 'alice');
     const out = await signOutVia(b, s.publicUrl);
     assert.equal(`${new URL(out.url).origin}${new URL(out.url).pathname}`, `${s.publicUrl}/.drawbridge/sign_out`);
     assert.match(out.body, SIGNED_OUT);
-    const again = await b.get(`${s.publicUrl}/.drawbridge/sign_out`);
-    assert.match(again.body, NOT_SIGNED_IN, 'the marker is spent: a later visit has no session to speak of');
+    assert.match((await b.get(out.url)).body, SIGNED_OUT, 'reloaded');
+  });
+
+  test('a reload of the signed-out page after a sign-out on a route host still says "signed out"', { timeout: 30_000 }, async () => {
+    const b = s.browser();
+    await s.signIn(b, s.url('app.localhost', '/'), 'alice');
+    const out = await signOutVia(b, new URL(s.url('app.localhost')).origin);
+    assert.match(out.body, SIGNED_OUT);
+    assert.equal(sessionCookie(b, s.publicUrl), undefined, "the ended session's cookie is cleared");
+    assert.match((await b.get(out.url)).body, SIGNED_OUT, 'reloaded');
   });
 });

@@ -28,9 +28,10 @@ export function signOutPage(cx: SignInContext): SignInHandler {
     if (!session) {
       const returned = signOutTarget(cx, x, openReturnState(query.get('state'), rt.sessions.keys.signOutReturn));
       const target = returned ?? signOutTarget(cx, x, rd);
-      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...notSignedIn(cx, req, x, returned !== undefined) }), {
+      const never = notSignedIn(cx, req, x, returned !== undefined);
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...never }), {
         ...headers,
-        'set-cookie': clearCookies(cx, x),
+        'set-cookie': signedOutCookies(cx, x, !never.notSignedIn),
       });
     }
     x.identity = session.identity;
@@ -53,8 +54,9 @@ export function signOut(cx: SignInContext): SignInHandler {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const target = signOutTarget(cx, x, body.rd);
     if (!session) {
-      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...notSignedIn(cx, req, x, false) }), {
-        'set-cookie': clearCookies(cx, x),
+      const never = notSignedIn(cx, req, x, false);
+      return sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, `${requestOrigin(x)}/`), ...never }), {
+        'set-cookie': signedOutCookies(cx, x, !never.notSignedIn),
       });
     }
     x.identity = session.identity;
@@ -78,8 +80,7 @@ export function signOut(cx: SignInContext): SignInHandler {
     const cookie = { 'set-cookie': rt.sessions.clearCookie(secure(x)) };
     // The IdP sends the browser back to publicUrl's signed-out page: this cookie (when the sign-out was on publicUrl)
     // or publicUrl's own session cookie, now of an ended session (when it was on a route host), says a session ended.
-    const marker = serializeCookie(signedOutCookieName(cx.cfg().config.session.cookieName, secure(x)), '1', { secure: secure(x), maxAgeSec: SIGNED_OUT_MARKER_SEC });
-    if (end) return redirect(res, end.href, { 'set-cookie': [cookie['set-cookie'], marker] });
+    if (end) return redirect(res, end.href, { 'set-cookie': signedOutCookies(cx, x, true) });
     sendPage(res, 200, signedOutPage({ signInUrl: signInAgainUrl(cx, target, undefined) }), cookie);
   };
 }
@@ -99,9 +100,14 @@ function notSignedIn(cx: SignInContext, req: IncomingMessage, x: Exchange, retur
   return { notSignedIn: true };
 }
 
-/** Clears the session cookie and the signed-out marker (shown once). */
-function clearCookies(cx: SignInContext, x: Exchange): string[] {
-  return [cx.rt.sessions.clearCookie(cx.secure(x)), serializeCookie(signedOutCookieName(cx.cfg().config.session.cookieName, cx.secure(x)), '', { secure: cx.secure(x), maxAgeSec: 0 })];
+/**
+ * Clears the session cookie; after a session ended (`ended`), sets the signed-out marker in its place, so that the
+ * page says the same when it is reloaded (for ten minutes).
+ */
+function signedOutCookies(cx: SignInContext, x: Exchange, ended: boolean): string[] {
+  const clear = cx.rt.sessions.clearCookie(cx.secure(x));
+  if (!ended) return [clear];
+  return [clear, serializeCookie(signedOutCookieName(cx.cfg().config.session.cookieName, cx.secure(x)), '1', { secure: cx.secure(x), maxAgeSec: SIGNED_OUT_MARKER_SEC })];
 }
 
 /**
