@@ -19,6 +19,7 @@ import {
   stepUpFailedPage,
   unavailablePage,
   upstreamErrorPage,
+  userSwitchPage,
 } from '../proxy/src/pages/views.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -61,6 +62,14 @@ const PAGES: Record<string, string> = {
   }),
   'sign-out': signOutConfirmPage({ user: alice, action: signOutUrl, csrfToken: 'demo-csrf-token', returnTo: '/' }),
   'signed-out': signedOutPage({ signInUrl: '/.drawbridge/sign_in?rd=%2F' }),
+  'not-signed-in': signedOutPage({ signInUrl: '/.drawbridge/sign_in?rd=%2F', notSignedIn: true }),
+  'user-switch': userSwitchPage({
+    current: alice,
+    signedIn: { user: 'carol', email: 'carol@example.com', name: 'Carol Example' },
+    action: '/.drawbridge/switch_user',
+    code: 'demo-one-time-code',
+    backUrl: 'https://wiki.example.com/admin',
+  }),
   me: mePage({
     identity: { ...alice, groups: ['engineering', 'staff', 'on-call'], amr: ['pwd', 'otp'], acr: 'urn:example:loa:2', authTime: at / 1000 },
     session: { createdAt: at, lastSeenAt: at + 42 * 60_000, expiresAt: at + 12 * 3_600_000, idleExpiresAt: at + 72 * 60_000 },

@@ -1,6 +1,6 @@
 // errors.ts — the one error type of Drawbridge and the DRB_* problem catalog: for each code, the HTTP status a
 // client gets, the `error` slug of the JSON body, the title of the browser page and the headers every answer of it
-// carries. server/problem.ts `answerProblem` answers from it; docs/errors.md is checked against it by a test.
+// carries. runtime/problem.ts `answerProblem` answers from it; docs/errors.md is checked against it by a test.
 
 /** One entry of the catalog. */
 export interface ProblemSpec {
@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   DRB_UNAUTHENTICATED: { status: 401, slug: 'unauthenticated', title: 'Sign-in needed', meaning: 'The request needs a signed-in user or a valid bearer token.' },
   DRB_STEP_UP: { status: 401, slug: 'insufficient_user_authentication', title: 'Stronger sign-in needed', meaning: 'The route needs a fresher or stronger sign-in than the session has.' },
   DRB_STEP_UP_FAILED: { status: 401, slug: 'step_up_failed', title: 'Stronger sign-in needed', meaning: 'A step-up sign-in completed, but the IdP still did not deliver what the route needs (MFA, an acr, a recent sign-in).' },
+  DRB_STEP_UP_OTHER_USER: { status: 409, slug: 'other_user', title: 'Signed in as someone else', meaning: 'A step-up sign-in came back as another user than the session\'s: nothing changes until the browser that asked chooses to continue as that user or to go back.' },
+  DRB_USER_SWITCH_INVALID: { status: 400, slug: 'user_switch_invalid', title: 'Sign-in failed', meaning: 'A "continue as" choice after a step-up as another user was unknown, expired, already made, or not made in the browser that was shown it.' },
   DRB_FORBIDDEN: { status: 403, slug: 'forbidden', title: 'Access denied', meaning: 'The policy of the route denies this request.' },
   DRB_BAD_TOKEN: { status: 401, slug: 'invalid_token', title: 'Invalid token', meaning: 'The bearer token is invalid: bad signature, wrong issuer or audience, expired or not yet valid.' },
   DRB_IDP_UNAVAILABLE: { status: 503, slug: 'idp_unavailable', title: 'Sign-in unavailable', meaning: 'The identity provider cannot be reached, or answers 5xx, 429 or 408 (e.g. to the code exchange of a sign-in); new sign-ins are refused until it is back.', headers: { 'retry-after': '10' } },

@@ -13,7 +13,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SECURITY_HEADERS } from '../src/server/respond.js';
+import { SECURITY_HEADERS } from '../src/runtime/respond.js';
 import { head, marker, sendRaw } from './helpers/raw.js';
 import { cookieForOrigin, reservePort, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
 

@@ -25,10 +25,13 @@ const ROUTES = `routes:
         - authenticated: true
 `;
 
-/** The href of the signed-out page's "Sign in again" button, HTML entities decoded. */
-function signInAgain(page: HttpResponse): string {
-  assert.match(page.body, /You’re signed out/, `the signed-out page (got ${page.status} at ${page.url})`);
-  const m = /href="([^"]*)"[^>]*>Sign in again</.exec(page.body);
+/**
+ * The href of the signed-out page's "Sign in again" button, HTML entities decoded. `heading`: "You’re signed out" after
+ * a sign-out; a browser that never had a session is told "You’re not signed in" (and offered "Sign in").
+ */
+function signInAgain(page: HttpResponse, heading = /You’re signed out/): string {
+  assert.match(page.body, heading, `the signed-out page (got ${page.status} at ${page.url})`);
+  const m = /href="([^"]*)"[^>]*>Sign in(?: again)?</.exec(page.body);
   assert.ok(m, 'a "Sign in again" link');
   return m[1]!.replaceAll('&amp;', '&').replaceAll('&#39;', "'").replaceAll('&quot;', '"');
 }
@@ -44,6 +47,8 @@ async function sessionCopy(s: Stack, login = 'alice'): Promise<{ b: CookieJarCli
   await s.db.store.set(copy);
   const b = s.browser();
   b.setCookie(s.url('app.localhost'), `${s.db.runtime.sessions.setCookie(copy, false, Date.now(), new URL(s.url('app.localhost')).origin).split(';')[0]!}; Path=/`);
+  // As a real browser's: every session is made on publicUrl (the callback), which has its own cookie for it.
+  b.setCookie(s.publicUrl, `${s.db.runtime.sessions.setCookie(copy, false, Date.now(), s.publicUrl).split(';')[0]!}; Path=/`);
   return { b, csrf: s.db.runtime.sessions.csrfToken(copy.id) };
 }
 
@@ -160,17 +165,17 @@ describe('an IdP with an end-session endpoint', () => {
     ] as const) {
       const page = await signedOut(state);
       assert.equal(page.status, 200, what);
-      assert.equal(signInAgain(page), fallback, what);
+      assert.equal(signInAgain(page, /You’re not signed in/), fallback, what);
     }
   });
 
   test('without a session, GET sign_out?rd= also leads "Sign in again" back to a safe rd, never to a foreign one', { timeout: 30_000 }, async () => {
     const rd = s.url('reports.localhost', '/r');
     const page = await s.browser().get(s.url('app.localhost', `/.drawbridge/sign_out?rd=${encodeURIComponent(rd)}`));
-    assert.equal(signInAgain(page), signInStart(rd));
+    assert.equal(signInAgain(page, /You’re not signed in/), signInStart(rd));
     for (const foreign of FOREIGN) {
       const other = await s.browser().get(s.url('app.localhost', `/.drawbridge/sign_out?rd=${encodeURIComponent(foreign)}`));
-      assert.equal(signInAgain(other), signInStart(s.url('app.localhost', '/')), foreign);
+      assert.equal(signInAgain(other, /You’re not signed in/), signInStart(s.url('app.localhost', '/')), foreign);
     }
   });
 });

@@ -5,7 +5,7 @@ import { durationSchema, parseDuration } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
 import { cidrSchema } from '../policy/cidr.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
-import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../forward/header-names.js';
+import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../header-names.js';
 
 const cidr = cidrSchema;
 const claimName = z.string().min(1);

@@ -44,7 +44,7 @@ export function upstreamProblem(err: Error, timedOut: boolean): UpstreamProblem 
 
 export type ForwardDone = (result: ForwardResult) => void;
 
-/** Answers an upstream failure with Drawbridge's own 502/504 (server/problem.ts); must not include upstream details. */
+/** Answers an upstream failure with Drawbridge's own 502/504 (runtime/problem.ts); must not include upstream details. */
 export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem) => void;
 
 /** Options of `Forwarder`. */
@@ -105,7 +105,7 @@ interface Flight {
   closedByUs: boolean;
 }
 
-/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (server/websockets.ts). */
+/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (runtime/websockets.ts). */
 export interface WebSocketHandle {
   /**
    * Closes it for good. After the 101: nothing more is relayed either way, the upstream's socket is destroyed, and

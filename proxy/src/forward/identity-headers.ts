@@ -6,7 +6,7 @@ import { DrawbridgeError } from '../errors.js';
 import type { Identity } from '../policy/input.js';
 import type { Route } from '../routes/compile.js';
 import { parseHeaderTemplate, type HeaderTemplate, type Placeholder } from '../routes/header-template.js';
-import { HEADERS } from './header-names.js';
+import { HEADERS } from '../header-names.js';
 
 /** Above this many bytes the groups header carries the groups that fit and `x-drawbridge-groups-truncated: 1`. */
 export const MAX_GROUPS_HEADER_BYTES = 8192;

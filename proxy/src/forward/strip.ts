@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { OVERRIDE_HEADERS } from '../config/schema.js';
 import { isOwnCookie, removeCookies } from '../session/cookie.js';
-import { DEFAULT_IDENTITY_HEADERS, DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from './header-names.js';
+import { DEFAULT_IDENTITY_HEADERS, DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from '../header-names.js';
 
 /** The precomputed name sets of `stripClientHeaders`. Build once per configuration with `compileStripper`. */
 export interface Stripper {

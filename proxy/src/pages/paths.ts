@@ -8,6 +8,7 @@ export const PATHS = Object.freeze({
   callback: '/.drawbridge/callback',
   handoff: '/.drawbridge/handoff',
   signOut: '/.drawbridge/sign_out',
+  switchUser: '/.drawbridge/switch_user',
   me: '/.drawbridge/me',
   jwks: '/.drawbridge/jwks.json',
   backchannelLogout: '/.drawbridge/backchannel_logout',

@@ -527,8 +527,44 @@ ${returnTo !== undefined && html`<input type="hidden" name="rd" value="${returnT
   });
 }
 
-/** After sign-out: the session is gone; offers to sign in again. */
-export function signedOutPage(options: { signInUrl: string }): string {
+/**
+ * A step-up came back as another user than the session's: nothing switched yet. The form (a POST with a one-time code,
+ * bound to this browser) replaces the session with the new user's; "Go back" keeps the session as it is.
+ */
+export function userSwitchPage(options: { current: PageUser; signedIn: PageUser; action: string; code: string; backUrl: string }): string {
+  const { current, signedIn, action, code, backUrl } = options;
+  return layout({
+    title: 'Different user',
+    tone: 'warn',
+    icon: 'alert',
+    heading: 'You signed in as a different user',
+    lead: `This extra sign-in was asked of ${current.email ?? current.user}, but your identity provider signed you in as ${signedIn.email ?? signedIn.user}. Drawbridge has not switched users: choose.`,
+    body: html`<h2>Signed in at your identity provider as</h2>
+${identityCard(signedIn)}
+<h2>The extra sign-in was for</h2>
+${identityCard(current)}
+<form method="post" action="${safeHref(action)}">
+<input type="hidden" name="code" value="${code}">
+<div class="actions"><button class="btn primary" type="submit">Continue as ${signedIn.email ?? signedIn.user}</button>${button(backUrl, `Go back as ${current.email ?? current.user}`)}</div>
+</form>`,
+  });
+}
+
+/**
+ * After sign-out: the session is gone; offers to sign in again. `notSignedIn`: this browser showed no sign of a session
+ * (no session cookie, no sign-out of ours coming back from the IdP): say so, not that a session ended.
+ */
+export function signedOutPage(options: { signInUrl: string; notSignedIn?: boolean }): string {
+  if (options.notSignedIn) {
+    return layout({
+      title: 'Not signed in',
+      tone: 'info',
+      icon: 'check',
+      heading: 'You’re not signed in',
+      lead: 'This browser has no session with Drawbridge, so there was nothing to sign out of.',
+      body: actions(button(options.signInUrl, 'Sign in', true)),
+    });
+  }
   return layout({
     title: 'Signed out',
     tone: 'info',

@@ -9,9 +9,9 @@ import { parseFrom } from './from.js';
 import { parseHeaderTemplate, type HeaderTemplate } from './header-template.js';
 import { compileRewrite, type PathRewrite } from './rewrite.js';
 // A constants file without imports: the header names Drawbridge reads and sets.
-import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../forward/header-names.js';
+import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../header-names.js';
 
-/** Default names of the identity headers (SPEC §6), renameable per route; defined once in forward/header-names.ts. */
+/** Default names of the identity headers (SPEC §6), renameable per route; defined once in header-names.ts. */
 export { DEFAULT_IDENTITY_HEADERS };
 
 export interface IdentityHeaderNames {

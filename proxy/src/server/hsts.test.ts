@@ -1,5 +1,5 @@
 // server/hsts.test.ts — the Strict-Transport-Security value of `tls.hsts`, and what the schema refuses.
-import { SECURITY_HEADERS } from './respond.js';
+import { SECURITY_HEADERS } from '../runtime/respond.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../config/schema.js';

@@ -21,11 +21,12 @@ import type { SessionRecord } from '../session/store.js';
 import { createHash } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { Refresher } from './refresh.js';
-import { clientInfo, hasDuplicateHost } from './client-info.js';
-import { answerProblem } from './problem.js';
-import { hstsFor } from './respond.js';
-import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from './runtime.js';
-import { acrValuesFor, signInNeedQuery, stepUpQuery } from './step-up.js';
+import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
+import { answerProblem } from '../runtime/problem.js';
+import { hstsFor } from '../runtime/respond.js';
+import { pageUser } from '../pages/page-user.js';
+import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
+import { acrValuesFor, signInNeedQuery, stepUpQuery } from '../signin/step-up.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -304,7 +305,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     );
   }
 
-  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (pages/app.ts). */
+  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (signin/). */
   function signInUrl(x: Exchange, decision?: Decision): string {
     const back = `${requestOrigin(x)}${x.path}${x.query ? `?${x.query}` : ''}`;
     // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every
@@ -426,11 +427,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       });
     },
   };
-}
-
-
-export function pageUser(id: Identity): { user: string; email?: string; name?: string; groups?: readonly string[] } {
-  return { user: id.user, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups };
 }
 
 function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e: Error): void {

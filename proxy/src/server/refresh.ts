@@ -7,7 +7,7 @@ import { SubjectMismatchError } from '../oidc/identity.js';
 import { isIdTokenRejected } from '../oidc/id-token.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 
 const RETRY_AFTER_FAILURE_MS = 30_000;
 /** A failed refresh that held its request this long (a hanging IdP, up to the client's timeout) pauses them all. */

@@ -18,7 +18,7 @@ import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
 import { IdentitySource } from '../oidc/identity.js';
 import { loadClientKey, type ClientKey } from '../oidc/client-auth.js';
-import { createPagesApp } from '../pages/app.js';
+import { createPagesApp } from '../signin/router.js';
 import { PATHS } from '../pages/paths.js';
 import { parseCidr, type Cidr } from '../policy/cidr.js';
 import { parseDuration } from '../policy/duration.js';
@@ -32,9 +32,9 @@ import { isOwnCookie } from '../session/cookie.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
-import type { Runtime, Snapshot } from './runtime.js';
+import type { Runtime, Snapshot } from '../runtime/runtime.js';
 import { drawbridgeVersion } from '../version.js';
-import { WebSockets } from './websockets.js';
+import { WebSockets } from '../runtime/websockets.js';
 
 export interface StartOptions {
   /** The validated configuration. */
@@ -53,7 +53,7 @@ export interface StartOptions {
   adminListen?: string | false;
   /** The clock (ms since epoch); tests move it. */
   now?: () => number;
-  /** Time between two sweeps of the open WebSockets (default 30 s, server/websockets.ts); tests set a short one. */
+  /** Time between two sweeps of the open WebSockets (default 30 s, runtime/websockets.ts); tests set a short one. */
   websocketSweepMs?: number;
   /** How often the IdP is probed for /readyz (default 30 s); tests shorten it. */
   idpProbeIntervalMs?: number;

@@ -79,6 +79,16 @@ export function handoffCookieName(base: string, secure: boolean, id: string): st
   return `${sessionCookieName(base, secure)}-handoff-${id}`;
 }
 
+/** The cookie binding a pending user switch (a step-up that came back as another user) to the browser that got the page. */
+export function switchCookieName(base: string, secure: boolean): string {
+  return `${sessionCookieName(base, secure)}-switch`;
+}
+
+/** The short-lived cookie that tells the signed-out page, after the IdP's end-session, that a sign-out happened. */
+export function signedOutCookieName(base: string, secure: boolean): string {
+  return `${sessionCookieName(base, secure)}-signed-out`;
+}
+
 /**
  * True for a name in Drawbridge's cookie namespace: `<base>`, `<base>-*` (sign-in attempts), with or without the
  * `__Host-` prefix (in any case, as browsers match it). An upstream's Set-Cookie for one of these is dropped.

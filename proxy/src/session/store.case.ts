@@ -319,19 +319,19 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
   });
 
   conformance('concurrent putOnce of one key: exactly one caller wins', async ({ store }) => {
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.putOnce('jti:abc', `v${i}`, 60_000)));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.putOnce('once:abc', `v${i}`, 60_000)));
     assert.equal(results.filter(Boolean).length, 1);
   });
 
   conformance('a one-time value expires after its TTL', async ({ store }, clock) => {
-    assert.equal(await store.putOnce('handoff:x', 'v', 200), true);
-    assert.equal(await store.putOnce('handoff:y', 'w', 60_000), true);
+    assert.equal(await store.putOnce('once:x', 'v', 200), true);
+    assert.equal(await store.putOnce('once:y', 'w', 60_000), true);
     clock.t += 250;
     await sleep(300);
-    assert.equal(await store.takeOnce('handoff:x'), undefined);
-    assert.equal(await store.putOnce('handoff:x', 'again', 60_000), true);
-    assert.equal(await store.takeOnce('handoff:x'), 'again');
-    assert.equal(await store.takeOnce('handoff:y'), 'w');
+    assert.equal(await store.takeOnce('once:x'), undefined);
+    assert.equal(await store.putOnce('once:x', 'again', 60_000), true);
+    assert.equal(await store.takeOnce('once:x'), 'again');
+    assert.equal(await store.takeOnce('once:y'), 'w');
   });
 
   conformance('putOnce refuses a TTL that is not positive', async ({ store }) => {

@@ -13,7 +13,7 @@ export interface Metrics {
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
   sessionsFrom(count: () => Promise<number>): void;
-  /** Counts a WebSocket Drawbridge closed because it could no longer be admitted (server/websockets.ts). */
+  /** Counts a WebSocket Drawbridge closed because it could no longer be admitted (runtime/websockets.ts). */
   websocketClosed(route: string, reason: string): void;
   /** Sets how open WebSockets are counted when /metrics is scraped. */
   websocketsFrom(count: () => number): void;

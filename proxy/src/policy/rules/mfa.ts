@@ -22,7 +22,7 @@ export const DEFAULT_MFA_METHODS: MfaMethods = Object.freeze({ amr: RFC8176_MFA_
 
 /**
  * What makes this sign-in multi-factor under `methods` (`amr otp`, `acr urn:example:mfa`), or undefined when nothing
- * does. The one test the `mfa` rule and the step-up callback (server/step-up.ts) share.
+ * does. The one test the `mfa` rule and the step-up callback (signin/step-up.ts) share.
  */
 export function multiFactorBy(identity: Pick<Identity, 'amr' | 'acr'>, methods: MfaMethods): string | undefined {
   for (const m of identity.amr) if (methods.amr.includes(m)) return `amr ${m}`;

@@ -1,4 +1,4 @@
-// server/client-info.test.ts — the trusted-hop rule (SPEC §2 trustedProxies, §11): X-Forwarded-For walked from the
+// runtime/client-info.test.ts — the trusted-hop rule (SPEC §2 trustedProxies, §11): X-Forwarded-For walked from the
 // right with every hop form proxies write, an unreadable hop making the client unknown (never the proxy), and
 // X-Forwarded-Host/-Proto taken from the value the nearest trusted proxy wrote.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// server/step-up.test.ts — a step-up need and a first sign-in's need on the sign-in URL, and back: each is read
+// signin/step-up.test.ts — a step-up need and a first sign-in's need on the sign-in URL, and back: each is read
 // only under its own flag, so a first sign-in is never taken for a step-up (which would skip session reuse and be
 // verified at the callback) nor a step-up for a first sign-in.
 import { test } from 'node:test';

@@ -1,6 +1,6 @@
-// server/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for browsers, JSON
+// runtime/respond.ts — how Drawbridge answers by itself (never through the upstream): pages for browsers, JSON
 // for everything else, with no-store, the one set of security headers of its own pages (the Express pages too)
-// and HSTS over HTTPS. Errors are answered from the problem catalog through server/problem.ts.
+// and HSTS over HTTPS. Errors are answered from the problem catalog through runtime/problem.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import { PAGE_CSP } from '../pages/views.js';

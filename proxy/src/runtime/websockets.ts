@@ -1,4 +1,4 @@
-// server/websockets.ts — the WebSockets open through this instance, each bound to what admitted it (session or
+// runtime/websockets.ts — the WebSockets open through this instance, each bound to what admitted it (session or
 // bearer token, route, request): a sweep re-admits every one against the store and the configuration in force, and
 // closes those that would now be refused. Sign-out and back-channel logout close at once; a reload sweeps at once.
 import type { Duplex } from 'node:stream';

@@ -1,4 +1,4 @@
-// server/websockets.test.ts — the registry's re-admission on its own (real store, sessions, compiled routes and
+// runtime/websockets.test.ts — the registry's re-admission on its own (real store, sessions, compiled routes and
 // policy; sockets and forwarder handles stand-ins): every close reason, a close before the handle is attached, one
 // log line per sweep for a failing store, and the periodic timer.
 import assert from 'node:assert/strict';

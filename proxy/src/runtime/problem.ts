@@ -1,4 +1,4 @@
-// server/problem.ts — the one way Drawbridge answers a problem (SPEC §3 step 5–6, errors.ts catalog): the pipeline,
+// runtime/problem.ts — the one way Drawbridge answers a problem (SPEC §3 step 5–6, errors.ts catalog): the pipeline,
 // the sign-in pages and the forwarder's 502/504 all call `answerProblem`, which takes the status, the JSON `error`
 // slug, the page title and the headers from the catalog, and records the code for the request log.
 import type { IncomingMessage, ServerResponse } from 'node:http';

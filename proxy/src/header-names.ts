@@ -1,4 +1,4 @@
-// forward/header-names.ts — every HTTP header name Drawbridge reads or sets, in one place and lower-case
+// header-names.ts — every HTTP header name Drawbridge reads or sets, in one place and lower-case
 // (node lower-cases incoming names, so these index `req.headers` directly).
 
 /** Prefix reserved for Drawbridge: any client-sent `x-drawbridge-*` header is stripped before forwarding. */

@@ -1,4 +1,4 @@
-// server/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
+// runtime/runtime.ts — what the request pipeline and Drawbridge's pages share: the configuration
 // snapshot in force (swapped atomically on reload) and the long-lived services.
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../errors.js';
@@ -64,7 +64,7 @@ export interface Exchange {
   freshSignIn?: boolean;
   /** Set when the request was answered by Drawbridge's own pages. */
   page?: string;
-  /** The DRB_* code Drawbridge answered with (server/problem.ts), logged as `errorCode`. */
+  /** The DRB_* code Drawbridge answered with (runtime/problem.ts), logged as `errorCode`. */
   errorCode?: ErrorCode;
   /** Node's code for what caused it (an upstream's ECONNREFUSED, a TLS verification error), logged as `cause`. */
   errorCause?: string;

@@ -1,4 +1,4 @@
-// server/client-info.ts — who is asking, from where, over what: the client address, scheme and
+// runtime/client-info.ts — who is asking, from where, over what: the client address, scheme and
 // host, believing X-Forwarded-* only from trusted proxies (SPEC §2 trustedProxies, §11 the trusted-hop rule).
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';

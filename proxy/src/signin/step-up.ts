@@ -1,4 +1,4 @@
-// server/step-up.ts — carries what a step-up needs (or what a route demands of a first sign-in) from the
+// signin/step-up.ts — carries what a step-up needs (or what a route demands of a first sign-in) from the
 // route that asked for it to the sign-in endpoint (query parameters) and checks, after the IdP answered, that a
 // step-up sign-in brings it.
 import type { Identity } from '../policy/input.js';
