@@ -11,11 +11,18 @@ export const PATHS = Object.freeze({
   me: '/.drawbridge/me',
   jwks: '/.drawbridge/jwks.json',
   backchannelLogout: '/.drawbridge/backchannel_logout',
+  /** Forward-auth (docs/forward-auth.md): a front proxy asks whether to let a request through, and as whom. */
+  auth: '/.drawbridge/auth',
 });
 
 /** True for `/.drawbridge` and anything under it (on the normalized path). */
 export function isReservedPath(path: string): boolean {
   return path.startsWith(RESERVED_PREFIX) && (path.length === RESERVED_PREFIX.length || path.charCodeAt(RESERVED_PREFIX.length) === 47);
+}
+
+/** True for the forward-auth endpoint: `/.drawbridge/auth`, or under it (Envoy's `path_prefix` form). */
+export function isForwardAuthPath(path: string): boolean {
+  return path.startsWith(PATHS.auth) && (path.length === PATHS.auth.length || path.charCodeAt(PATHS.auth.length) === 47);
 }
 
 /**

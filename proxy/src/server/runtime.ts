@@ -61,6 +61,9 @@ export interface Exchange {
   freshSignIn?: boolean;
   /** Set when the request was answered by Drawbridge's own pages. */
   page?: string;
+  /** Forward-auth: the front door that answered, and the original request's method (logged instead of its own). */
+  frontDoor?: 'forward-auth';
+  method?: string;
   /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
   forwarded?: boolean;
 }

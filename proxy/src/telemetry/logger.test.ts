@@ -93,15 +93,17 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     ipUnknown: fc.option(fc.oneof(fc.constantFrom('unknown', '203.0.113.5:x'), text), { nil: undefined }),
     aborted: flag,
     websocket: flag,
+    frontDoor: fc.option(fc.constant('forward-auth' as const), { nil: undefined }),
   })
   .map((r) => {
     // The pipeline's key order; the optional fields only when set (as the pipeline does).
-    const { reason, ipUnknown, aborted, websocket, ...rest } = r;
+    const { reason, ipUnknown, aborted, websocket, frontDoor, ...rest } = r;
     const f: RequestLogFields = { event: 'request', ...rest };
     if (reason !== undefined) f.reason = reason;
     if (ipUnknown !== undefined) f.ipUnknown = ipUnknown;
     if (aborted !== undefined) f.aborted = aborted;
     if (websocket !== undefined) f.websocket = websocket;
+    if (frontDoor !== undefined) f.frontDoor = frontDoor;
     return f;
   });
 
@@ -141,6 +143,7 @@ test('request line: hand-built text equals the JSON.stringify line for chosen ed
     { aborted: true },
     { websocket: true },
     { aborted: false, websocket: true },
+    { frontDoor: 'forward-auth' },
     { ip: '', ipUnknown: 'unknown' },
     { ip: '', ipUnknown: '"x\\y\u0000', aborted: true },
   ];

@@ -33,6 +33,8 @@ export interface RequestLogFields {
   ipUnknown?: string;
   aborted?: boolean;
   websocket?: boolean;
+  /** The front door other than the proxy that answered: `forward-auth` (a front proxy asked, docs/forward-auth.md). */
+  frontDoor?: 'forward-auth';
 }
 
 /** The logger every module receives; `log` is cheap enough for one call per request. */
@@ -116,6 +118,7 @@ function requestJson(f: RequestLogFields): string {
   if (f.ipUnknown !== undefined) line += `,"ipUnknown":${jsonString(f.ipUnknown)}`;
   if (f.aborted !== undefined) line += `,"aborted":${f.aborted}`;
   if (f.websocket !== undefined) line += `,"websocket":${f.websocket}`;
+  if (f.frontDoor !== undefined) line += `,"frontDoor":${jsonString(f.frontDoor)}`;
   return `${line}}`;
 }
 
