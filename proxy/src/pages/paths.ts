@@ -26,6 +26,17 @@ export function isForwardAuthPath(path: string): boolean {
 }
 
 /**
+ * True for a raw request-target that asks the forward-auth endpoint (`/.drawbridge/auth`, `?...`, or Envoy's
+ * `/.drawbridge/auth/<original>`), before any normalization: the original path must never be resolved against the
+ * endpoint's own (`/.drawbridge/auth/../../x` asks about `/../../x`, it is not a request for `/x`).
+ */
+export function isForwardAuthTarget(target: string): boolean {
+  if (!target.startsWith(PATHS.auth)) return false;
+  const next = target.charCodeAt(PATHS.auth.length);
+  return Number.isNaN(next) || next === 47 || next === 63;
+}
+
+/**
  * Where a browser starts signing in to come back to `rd` (an absolute URL already checked by safeReturnTarget):
  * the sign-in path on rd's own origin, so that the route host binds the hand-off to this browser first; publicUrl
  * itself needs no hand-off. `extra` is appended to the query as is (`&name=value...`).

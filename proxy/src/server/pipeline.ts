@@ -12,7 +12,7 @@ import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
-import { isForwardAuthPath, PATHS } from '../pages/paths.js';
+import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unavailablePage, upstreamErrorPage } from '../pages/views.js';
 import { bearerToken } from '../oidc/bearer.js';
 import { admit, type Admission, type AdmitContext, type Principal } from '../admission/admit.js';
@@ -110,6 +110,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const x = begin(req, res);
+    if (isForwardAuthTarget(req.url ?? '') && !refusedSockets.has(req.socket)) return forwardAuth(req, res, x);
     const c = classifyRequest(req, x);
     if (c.kind === 'bad-request') {
       x.decision = 'bad-request';
