@@ -47,8 +47,8 @@ after(async () => {
   await Promise.all([s?.close(), trusted?.close()]);
 });
 
-function ask(stack: Stack, headers: string[], target = '/.drawbridge/auth', method = 'GET') {
-  return rawHttp(stack.port, [`${method} ${target} HTTP/1.1`, 'Host: drawbridge.internal', 'Connection: close', ...headers].join('\r\n'));
+function ask(stack: Stack, headers: string[], target = '/.drawbridge/auth', host = 'drawbridge.internal') {
+  return rawHttp(stack.port, [`GET ${target} HTTP/1.1`, `Host: ${host}`, 'Connection: close', ...headers].join('\r\n'));
 }
 
 test('forward-auth from an untrusted peer is refused (403) and nothing it says is evaluated, even with a valid session', async () => {
@@ -97,6 +97,10 @@ test('forward-auth sign-in: 401 with Location and JSON pointing at the sign-in s
   const browser = await ask(trusted, ['X-Forwarded-Uri: /deep/link?q=1', `X-Forwarded-Host: app.localhost:${trusted.port}`, 'X-Forwarded-Proto: http', 'X-Forwarded-Method: GET', 'Accept: text/html'], '/.drawbridge/auth?redirect=1');
   assert.equal(browser.status, 302);
   assert.equal(browser.headers.location, expected);
+  // Envoy's form asks with a header (its path carries the original request).
+  const envoy = await ask(trusted, ['X-Drawbridge-Auth-Redirect: 1', 'Accept: text/html'], '/.drawbridge/auth/deep/link?q=1', `app.localhost:${trusted.port}`);
+  assert.equal(envoy.status, 302);
+  assert.equal(envoy.headers.location, expected);
   // An API client gets the 401 even with ?redirect=1.
   const xhr = await ask(trusted, ['X-Forwarded-Uri: /deep/link?q=1', `X-Forwarded-Host: app.localhost:${trusted.port}`, 'Accept: text/html', 'X-Requested-With: XMLHttpRequest'], '/.drawbridge/auth?redirect=1');
   assert.equal(xhr.status, 401);

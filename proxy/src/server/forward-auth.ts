@@ -26,6 +26,9 @@ export const ORIGINAL_REQUEST_HEADERS = Object.freeze({
   forwardedMethod: 'x-forwarded-method',
 });
 
+/** Asks for a 302 instead of a 401 for browser navigations (as `?redirect=1` does). */
+export const REDIRECT_HEADER = 'x-drawbridge-auth-redirect';
+
 const METHOD = /^[A-Z]{1,20}$/;
 
 /**
@@ -148,8 +151,10 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       bearer,
     });
     const browser = browserNavigation(req, input.method);
-    // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is): browsers get the 302 itself.
-    const redirects = (req.url ?? '').startsWith(`${PATHS.auth}?`) && new URLSearchParams((req.url ?? '').slice(PATHS.auth.length + 1)).get('redirect') === '1';
+    // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`
+    // (Envoy, whose path carries the original): browsers get the 302 itself.
+    const redirects =
+      single(req, REDIRECT_HEADER) === '1' || ((req.url ?? '').startsWith(`${PATHS.auth}?`) && new URLSearchParams((req.url ?? '').slice(PATHS.auth.length + 1)).get('redirect') === '1');
     if (a instanceof Promise) {
       a.then((admitted) => answer(admitted, browser, redirects)).catch((e: Error) => {
         rt.logger.error({ event: 'internal-error', requestId: x.id, error: e.message, stack: e.stack });
