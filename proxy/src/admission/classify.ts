@@ -50,11 +50,11 @@ export function classify(table: RouteTable, input: ClassifyInput): Classificatio
   if (input.duplicateHost) return Object.freeze({ kind: 'bad-request', reason: 'more than one Host header', path, query });
   const h = normalizeHost(input.rawHost, input.scheme);
   if (!h.ok) return Object.freeze({ kind: 'bad-request', reason: `host: ${h.reason}`, path, query });
-  const located = { host: h.host, hostname: h.hostname, port: h.port, path, query };
-  if (isReservedPath(path)) return Object.freeze({ kind: 'reserved', ...located });
+  // One literal per outcome (no spread): this runs once per proxied request.
+  if (isReservedPath(path)) return Object.freeze({ kind: 'reserved', host: h.host, hostname: h.hostname, port: h.port, path, query });
   const match = table.match(h.hostname, h.port, path, input.method);
-  if ('status' in match) return Object.freeze({ kind: match.status === 404 ? 'no-route' : 'method-not-allowed', ...located });
-  return Object.freeze({ kind: 'route', route: match, ...located });
+  if ('status' in match) return Object.freeze({ kind: match.status === 404 ? 'no-route' : 'method-not-allowed', host: h.host, hostname: h.hostname, port: h.port, path, query });
+  return Object.freeze({ kind: 'route', route: match, host: h.host, hostname: h.hostname, port: h.port, path, query });
 }
 
 /**
