@@ -1,5 +1,6 @@
-// server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
-// authenticate → authorize → forward, and one log line per request. No Express on this path.
+// server/pipeline.ts — the lean proxied path (SPEC §3): classify (normalize → reserved path → match once,
+// admission/classify.ts) → strip → admit (authenticate → authorize → assertion, admission/admit.ts) → forward, and one
+// log line per request; the same for WebSocket upgrades, and /.drawbridge/auth handed to forward-auth. No Express here.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
