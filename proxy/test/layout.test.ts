@@ -25,6 +25,7 @@ const LAYERS = [
   ['pages'],
   ['runtime'],
   ['signin'],
+  ['admission'],
   ['server'],
   ['cli'],
   ['main'],

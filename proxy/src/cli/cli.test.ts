@@ -73,6 +73,16 @@ test('explain: --time shows a just-in-time grant expiring, anonymous gets sign-i
   assert.match(bad.out, /400/);
 });
 
+test('explain: a /.drawbridge/ path on a route host is answered by Drawbridge itself, not by the route and its policy (issue 14)', async () => {
+  for (const url of ['https://wiki.example.com/.drawbridge/me', 'https://wiki.example.com/.drawbridge/auth', 'https://wiki.example.com/admin/../.drawbridge/sign_in?rd=/']) {
+    const r = await run('explain', 'config/example.yaml', '--url', url, '--user', 'erin', '--groups', 'engineering', '--ip', '10.1.2.3');
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.out, /one of Drawbridge's own paths/, url);
+    assert.match(r.out, /decision: reserved/, url);
+    assert.doesNotMatch(r.out, /route: +wiki/, url);
+  }
+});
+
 test('explain: --ip unknown replays an unknown client address: the office-only deny rule is undecided and denies', async () => {
   const args = ['explain', 'config/example.yaml', '--url', 'https://wiki.example.com/', '--user', 'alice', '--groups', 'engineering'];
   const unknown = await run(...args, '--ip', 'unknown');

@@ -90,6 +90,10 @@ export const explain: Command = async (args, io) => {
     case 'method-not-allowed':
       out.push(`route:    the route for ${result.host}${result.path} does not accept this method (405)`);
       break;
+    case 'reserved':
+      out.push(`route:    none: ${result.path} is one of Drawbridge's own paths (/.drawbridge/...), answered by Drawbridge itself on every host, never forwarded and no route's policy applies`);
+      out.push('decision: reserved (Drawbridge answers it itself)');
+      break;
     case 'decided': {
       const { route, decision } = result;
       out.push(`route:    ${route.name} (from ${route.from} → ${route.config.to})`);

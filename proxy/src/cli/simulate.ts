@@ -1,8 +1,9 @@
-// cli/simulate.ts — runs one imagined request through the same pure steps the server runs
-// (normalize → match → decide), for `explain` and `test`. No sockets, no IdP.
+// cli/simulate.ts — runs one imagined request through exactly the admission the server runs
+// (admission/: classify → admit), for `explain` and `test`. No sockets, no IdP, no session store.
 import { compileConfig, type CompiledConfig, type Route } from '../routes/compile.js';
-import { normalizeHost, normalizeTarget } from '../routes/normalize.js';
-import { decide, type Decision } from '../policy/evaluate.js';
+import type { Decision } from '../policy/evaluate.js';
+import { admit, givenPrincipal, type Admission, type AdmitContext } from '../admission/admit.js';
+import { absoluteUrlInput, classify } from '../admission/classify.js';
 import type { Identity } from '../policy/input.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../policy/duration.js';
@@ -35,7 +36,33 @@ export type Simulation =
   | { kind: 'bad-request'; reason: string }
   | { kind: 'no-route'; host: string; path: string }
   | { kind: 'method-not-allowed'; host: string; path: string }
-  | { kind: 'decided'; route: Route; path: string; query: string; decision: Decision };
+  /** One of Drawbridge's own paths (`/.drawbridge/...`): Drawbridge answers it itself; no route, no policy. */
+  | { kind: 'reserved'; host: string; path: string }
+  | { kind: 'decided'; route: Route; path: string; query: string; decision: Decision; admission: Admission };
+
+/**
+ * Admission offline: no session id or bearer token is ever given (the identity is), so no store, IdP or signer is
+ * reached; each throws rather than answer for one.
+ */
+const OFFLINE: AdmitContext = {
+  sessions: {
+    loadNow: offline,
+    load: offline,
+    touchIfDue: offline,
+  },
+  refresher: { due: offline, refresh: offline },
+  oidc: {
+    ready: false,
+    issuer: '',
+    jwksUri: offline,
+  },
+  identities: { bearer: offline },
+  logger: { warn: offline, error: offline },
+};
+
+function offline(): never {
+  throw new Error('explain/test admit offline: no session store, IdP or logger');
+}
 
 /** Builds an Identity the way the server does from ID token claims; undefined when anonymous. */
 export function identityFromSpec(spec: IdentitySpec | undefined, now: number): Identity | undefined {
@@ -89,17 +116,35 @@ export class Simulator {
   }
 
   run(req: SimulatedRequest): Simulation {
-    const m = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(req.url);
-    if (!m) return { kind: 'bad-request', reason: `expected an absolute http(s) URL, got "${req.url}"` };
-    const scheme = m[1].toLowerCase() as 'http' | 'https';
-    const host = normalizeHost(m[2], scheme);
-    if (!host.ok) return { kind: 'bad-request', reason: host.reason };
-    const target = normalizeTarget(m[3] === '' ? '/' : m[3]);
-    if (!target.ok) return { kind: 'bad-request', reason: target.reason };
     const method = (req.method ?? 'GET').toUpperCase();
-    const match = this.compiled.table.match(host.hostname, host.port, target.path, method);
-    if ('status' in match) return { kind: match.status === 404 ? 'no-route' : 'method-not-allowed', host: host.host, path: target.path };
-    const decision = decide(match, { identity: identityFromSpec(req.identity, req.now), method, path: target.path, ip: req.ip ?? DEFAULT_CLIENT_IP, now: req.now }, { trace: true });
-    return { kind: 'decided', route: match, path: target.path, query: target.query, decision };
+    const input = absoluteUrlInput(req.url, method);
+    if (typeof input === 'string') return { kind: 'bad-request', reason: input };
+    const c = classify(this.compiled.table, input);
+    switch (c.kind) {
+      case 'bad-request':
+        return { kind: 'bad-request', reason: c.reason };
+      case 'reserved':
+      case 'no-route':
+      case 'method-not-allowed':
+        return { kind: c.kind, host: c.host, path: c.path };
+    }
+    const identity = identityFromSpec(req.identity, req.now);
+    const admission = admit(OFFLINE, {
+      compiled: this.compiled,
+      route: c.route,
+      method,
+      path: c.path,
+      query: c.query,
+      origin: `${input.scheme}://${c.host}`,
+      ip: req.ip ?? DEFAULT_CLIENT_IP,
+      now: req.now,
+      requestId: 'simulated',
+      principal: identity ? givenPrincipal(identity) : undefined,
+      trace: true,
+    });
+    // Offline admission never waits (no store, no token): a promise here is a bug, not a decision.
+    if (admission instanceof Promise) throw new Error('explain/test: admission did not decide synchronously');
+    if (admission.decision === undefined) throw new Error(`explain/test: admission gave no decision (${admission.kind})`);
+    return { kind: 'decided', route: c.route, path: c.path, query: c.query, decision: admission.decision, admission };
   }
 }

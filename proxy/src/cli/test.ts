@@ -10,7 +10,7 @@ import { reasonText } from './explain.js';
 import { checkClientIp, DEFAULT_CLIENT_IP, Simulator, type Simulation } from './simulate.js';
 import type { Command } from './io.js';
 
-const OUTCOMES = ['allow', 'deny', 'sign-in', 'step-up', 'not-found', 'method-not-allowed', 'bad-request'] as const;
+const OUTCOMES = ['allow', 'deny', 'sign-in', 'step-up', 'not-found', 'method-not-allowed', 'bad-request', 'reserved'] as const;
 
 const identitySchema = z.strictObject({
   user: z.string().optional().describe('The user name (the claim idp.claims.user names). With neither user nor email nor claims the request is anonymous.'),
@@ -52,7 +52,7 @@ const caseSchema = z.strictObject({
         reason: z.string().refine((r) => r in REASONS, 'unknown reason code').optional().describe('A reason code that must appear in the decision or the trace.'),
       }),
     ])
-    .describe('The expected decision (allow, deny, sign-in, step-up, not-found, method-not-allowed, bad-request), or { decision, route, reason }.'),
+    .describe('The expected decision (allow, deny, sign-in, step-up, not-found, method-not-allowed, bad-request, reserved: one of Drawbridge\'s own /.drawbridge/ paths), or { decision, route, reason }.'),
 });
 
 /** The policy tests file format (documented in docs/policy-tests.md). */
@@ -127,6 +127,8 @@ function outcomeOf(s: Simulation): (typeof OUTCOMES)[number] {
       return 'not-found';
     case 'method-not-allowed':
       return 'method-not-allowed';
+    case 'reserved':
+      return 'reserved';
     case 'decided':
       return s.decision.outcome;
   }

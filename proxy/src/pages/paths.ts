@@ -12,11 +12,29 @@ export const PATHS = Object.freeze({
   me: '/.drawbridge/me',
   jwks: '/.drawbridge/jwks.json',
   backchannelLogout: '/.drawbridge/backchannel_logout',
+  /** Forward-auth (docs/forward-auth.md): a front proxy asks whether to let a request through, and as whom. */
+  auth: '/.drawbridge/auth',
 });
 
 /** True for `/.drawbridge` and anything under it (on the normalized path). */
 export function isReservedPath(path: string): boolean {
   return path.startsWith(RESERVED_PREFIX) && (path.length === RESERVED_PREFIX.length || path.charCodeAt(RESERVED_PREFIX.length) === 47);
+}
+
+/** True for the forward-auth endpoint: `/.drawbridge/auth`, or under it (Envoy's `path_prefix` form). */
+export function isForwardAuthPath(path: string): boolean {
+  return path.startsWith(PATHS.auth) && (path.length === PATHS.auth.length || path.charCodeAt(PATHS.auth.length) === 47);
+}
+
+/**
+ * True for a raw request-target that asks the forward-auth endpoint (`/.drawbridge/auth`, `?...`, or Envoy's
+ * `/.drawbridge/auth/<original>`), before any normalization: the original path must never be resolved against the
+ * endpoint's own (`/.drawbridge/auth/../../x` asks about `/../../x`, it is not a request for `/x`).
+ */
+export function isForwardAuthTarget(target: string): boolean {
+  if (!target.startsWith(PATHS.auth)) return false;
+  const next = target.charCodeAt(PATHS.auth.length);
+  return Number.isNaN(next) || next === 47 || next === 63;
 }
 
 /**

@@ -68,6 +68,9 @@ export interface Exchange {
   errorCode?: ErrorCode;
   /** Node's code for what caused it (an upstream's ECONNREFUSED, a TLS verification error), logged as `cause`. */
   errorCause?: string;
+  /** Forward-auth: the front door that answered, and the original request's method (logged instead of its own). */
+  frontDoor?: 'forward-auth';
+  method?: string;
   /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
   forwarded?: boolean;
 }

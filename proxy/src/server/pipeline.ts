@@ -1,71 +1,47 @@
-// server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
-// authenticate → authorize → forward, and one log line per request. No Express on this path.
+// server/pipeline.ts — the lean proxied path (SPEC §3): classify (normalize → reserved path → match once,
+// admission/classify.ts) → strip → admit (authenticate → authorize → assertion, admission/admit.ts) → forward, and one
+// log line per request; the same for WebSocket upgrades, and /.drawbridge/auth handed to forward-auth. No Express here.
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { decide, type Decision } from '../policy/evaluate.js';
-import type { Identity } from '../policy/input.js';
+import type { Decision } from '../policy/evaluate.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Route } from '../routes/compile.js';
-import { normalizeHost, normalizeTarget } from '../routes/normalize.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
 import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
-import { isReservedPath, PATHS, signInStartUrl } from '../pages/paths.js';
+import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
 import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
-import { bearerToken, verifyBearer } from '../oidc/bearer.js';
-import { Sessions, type LoadResult } from '../session/sessions.js';
-import type { SessionRecord } from '../session/store.js';
-import { createHash } from 'node:crypto';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
-import { Refresher } from './refresh.js';
-import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
-import { answerProblem } from '../runtime/problem.js';
-import { hstsFor } from '../runtime/respond.js';
 import { pageUser } from '../pages/page-user.js';
+import { bearerToken } from '../oidc/bearer.js';
+import { admit, type Admission, type AdmitContext, type Principal } from '../admission/admit.js';
+import { classify, type Classification } from '../admission/classify.js';
+import { Refresher } from './refresh.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
+import { answerProblem, type ProblemDetails } from '../runtime/problem.js';
+import { hstsFor } from '../runtime/respond.js';
 import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
-import { acrValuesFor, signInNeedQuery, stepUpQuery } from '../signin/step-up.js';
+import { createForwardAuth } from './forward-auth.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Copies what admission found onto the exchange, for the log line (SPEC §8). */
+function recordAdmission(x: Exchange, a: Admission): void {
+  if (a.decision !== undefined) {
+    x.decision = a.decision.outcome;
+    x.reasons = a.decision.reasons;
+  }
+  if (a.principal !== undefined) x.identity = a.principal.identity;
+}
+
 /** Builds the request and upgrade handlers of the proxy listener. `pages` serves /.drawbridge/*. */
-/** Who a request acts as: a session or a verified bearer token. */
-interface Principal {
-  identity: Identity;
-  /** Changes whenever the identity may have changed, so a cached assertion is never stale. */
-  cacheKey: string;
-  /** The assertion's `sid`: a hash, never the session id. */
-  sid: string;
-  accessToken?: string;
-}
-
-function sessionPrincipal(record: SessionRecord): Principal {
-  return {
-    identity: record.identity,
-    cacheKey: `${record.id}:${record.tokens.refreshAt ?? record.tokens.accessTokenExpiresAt ?? 0}:${record.identity.authTime ?? 0}`,
-    sid: Sessions.sidHash(record.id),
-    ...(record.tokens.accessToken ? { accessToken: record.tokens.accessToken } : {}),
-  };
-}
-
-/** What a session read gives: a principal, undefined (anonymous or expired), or 'unavailable' (store down). */
-type SessionAuth = Principal | undefined | 'unavailable';
-/** What a bearer token gives: a principal, the reason it is invalid, or 'idp-unavailable'. */
-type BearerAuth = Principal | { invalid: string } | 'idp-unavailable';
-type Authenticated = SessionAuth | BearerAuth;
-
-/** RFC 9470: what an API client must bring to satisfy a step-up (an `mfa` need names the configured MFA acr values). */
-function stepUpChallenge(decision: Decision, mfaAcrValues: readonly string[]): string {
-  const need = decision.stepUp;
-  const acr = need ? acrValuesFor(need, mfaAcrValues) : undefined;
-  return `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required"${acr?.length ? `, acr_values="${acr.join(' ')}"` : ''}${need?.maxAge !== undefined ? `, max_age=${need.maxAge}` : ''}`;
-}
-
 export function createPipeline(rt: Runtime, pages: PageHandler) {
   const refresher = new Refresher(rt);
+  const ctx: AdmitContext = { sessions: rt.sessions, refresher, oidc: rt.oidc, identities: rt.identities, signer: rt.signer, logger: rt.logger };
   // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
   const refusedSockets = new WeakSet<object>();
 
@@ -75,158 +51,127 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (!x.forwarded) logRequest(rt, this.req, this, x);
   }
 
-  /** Step 1 (and the log hook): the exchange, or the reason the request is refused with 400. */
-  function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange | string {
+  /** The exchange of a new request (and the log hook of its response). */
+  function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange {
     const snap = rt.snapshot();
     const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
     setExchange(req, x);
     if (res) res.on('close', onResponseClose);
-    if (refusedSockets.has(req.socket)) return 'request pipelined behind a refused request';
-    // Node accepts any coding list ending in chunked ("identity, chunked"); an upstream may frame such a body
-    // differently (request smuggling), so only plain chunked is forwarded.
-    const te = req.headers['transfer-encoding'];
-    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return 'unsupported Transfer-Encoding (only "chunked")';
-    const target = normalizeTarget(req.url ?? '');
-    if (!target.ok) return target.reason;
-    x.path = target.path;
-    x.query = target.query;
-    if (hasDuplicateHost(req)) return 'more than one Host header';
-    const host = normalizeHost(x.client.rawHost, x.client.scheme);
-    if (!host.ok) return `host: ${host.reason}`;
-    x.host = host.host;
-    x.hostname = host.hostname;
-    if (host.port !== undefined) x.port = host.port;
     return x;
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    const started = begin(req, res);
-    if (typeof started === 'string') {
-      const x = getExchange(req);
-      x.decision = 'bad-request';
-      x.refusal = started;
-      // A client that sent a malformed request may be out of step with us: nothing more is read from it.
-      refusedSockets.add(req.socket);
-      return answerProblem(req, res, 'DRB_BAD_REQUEST', { format: 'html', page: (requestId) => badRequestPage({ reason: started, requestId }), headers: { connection: 'close' } });
+  /** Steps 1–2: what the request is (admission/classify.ts), its normalized parts kept on the exchange. */
+  function classifyRequest(req: IncomingMessage, x: Exchange): Classification {
+    if (refusedSockets.has(req.socket)) return { kind: 'bad-request', reason: 'request pipelined behind a refused request' };
+    // Node accepts any coding list ending in chunked ("identity, chunked"); an upstream may frame such a body
+    // differently (request smuggling), so only plain chunked is forwarded.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return { kind: 'bad-request', reason: 'unsupported Transfer-Encoding (only "chunked")' };
+    const c = classify(x.snap.compiled.table, { scheme: x.client.scheme, rawHost: x.client.rawHost, target: req.url ?? '', method: req.method ?? 'GET', duplicateHost: hasDuplicateHost(req) });
+    if (c.kind === 'bad-request') {
+      if (c.path !== undefined) {
+        x.path = c.path;
+        x.query = c.query;
+      }
+      return c;
     }
-    const x = started;
-    if (isReservedPath(x.path!)) {
-      x.page = x.path;
-      if (req.headers.expect !== undefined) res.writeContinue();
-      return pages(req, res);
-    }
-    const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
-    if ('status' in match && match.status === 404) {
-      x.decision = 'no-route';
-      return answerProblem(req, res, 'DRB_NO_ROUTE', { page: (requestId) => notFoundPage({ host: x.host!, path: x.path!, requestId }) });
-    }
-    if ('status' in match) {
-      x.decision = 'method-not-allowed';
-      return answerProblem(req, res, 'DRB_METHOD_NOT_ALLOWED', { page: (requestId) => methodNotAllowedPage({ method: req.method ?? '', requestId }) });
-    }
-    const route: Route = match;
-    x.route = route;
-    // Credentials are read first: stripping removes the cookie (and a consumed bearer token) from what the upstream sees.
+    x.path = c.path;
+    x.query = c.query;
+    x.host = c.host;
+    x.hostname = c.hostname;
+    if (c.port !== undefined) x.port = c.port;
+    return c;
+  }
+
+  /** Step 3, and the credentials read first: stripping removes the cookie (and a consumed bearer token). */
+  function credentials(req: IncomingMessage, x: Exchange, route: Route): { bearer: string | undefined; sessionId: string | undefined } {
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
     const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
+    return { bearer, sessionId };
+  }
 
-    const now = rt.now();
-    if (route.public) return authorize(req, res, x, route, undefined, undefined, now);
-    // A session the memory store holds is read without a promise (no microtask hop per request); a Redis read,
-    // a refresh or a bearer token continues asynchronously.
-    const auth = bearer !== undefined ? authenticateBearer(bearer, route, x, now) : authenticate(sessionId, x, route, now);
-    if (auth instanceof Promise) {
-      auth.then((a) => authorize(req, res, x, route, bearer, a, now)).catch((e: Error) => internalError(rt, req, res, e));
+  /** Steps 4–5 (admission/admit.ts) for a classified route request. */
+  function admitRequest(req: IncomingMessage, x: Exchange, route: Route, bearer: string | undefined, sessionId: string | undefined): Admission | Promise<Admission> {
+    return admit(ctx, {
+      compiled: x.snap.compiled,
+      route,
+      method: req.method ?? 'GET',
+      path: x.path!,
+      query: x.query!,
+      origin: requestOrigin(x),
+      ip: x.client.ip,
+      now: rt.now(),
+      requestId: x.id,
+      sessionId,
+      bearer,
+    });
+  }
+
+  const forwardAuth = createForwardAuth(rt, ctx);
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const x = begin(req, res);
+    if (isForwardAuthTarget(req.url ?? '') && !refusedSockets.has(req.socket)) return forwardAuth(req, res, x);
+    const c = classifyRequest(req, x);
+    if (c.kind === 'bad-request') {
+      x.decision = 'bad-request';
+      x.refusal = c.reason;
+      // A client that sent a malformed request may be out of step with us: nothing more is read from it.
+      refusedSockets.add(req.socket);
+      return answerProblem(req, res, 'DRB_BAD_REQUEST', { format: 'html', page: (requestId) => badRequestPage({ reason: c.reason, requestId }), headers: { connection: 'close' } });
+    }
+    if (c.kind === 'reserved') {
+      if (isForwardAuthPath(c.path)) return forwardAuth(req, res, x);
+      x.page = c.path;
+      if (req.headers.expect !== undefined) res.writeContinue();
+      return pages(req, res);
+    }
+    if (c.kind === 'no-route') {
+      x.decision = 'no-route';
+      return answerProblem(req, res, 'DRB_NO_ROUTE', { page: (requestId) => notFoundPage({ host: x.host!, path: x.path!, requestId }) });
+    }
+    if (c.kind === 'method-not-allowed') {
+      x.decision = 'method-not-allowed';
+      return answerProblem(req, res, 'DRB_METHOD_NOT_ALLOWED', { page: (requestId) => methodNotAllowedPage({ method: req.method ?? '', requestId }) });
+    }
+    const route = c.route;
+    x.route = route;
+    const { bearer, sessionId } = credentials(req, x, route);
+    const a = admitRequest(req, x, route, bearer, sessionId);
+    if (a instanceof Promise) {
+      a.then((admitted) => answerAdmission(req, res, x, admitted)).catch((e: Error) => internalError(rt, req, res, e));
       return;
     }
-    authorize(req, res, x, route, bearer, auth, now);
+    answerAdmission(req, res, x, a);
   }
 
-  /** Steps 4–5 after authentication: the policy's decision, then forward or refuse. */
-  function authorize(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, bearer: string | undefined, auth: Authenticated, now: number): void {
-    let principal: Principal | undefined;
-    if (!route.public) {
-      if (auth === 'unavailable') return storeUnavailable(req, res, x);
-      if (auth === 'idp-unavailable') return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
-      if (typeof auth === 'object' && 'invalid' in auth) {
-        x.decision = 'invalid-token';
-        return answerProblem(req, res, 'DRB_BAD_TOKEN', { format: 'json', json: { error_description: auth.invalid }, headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${auth.invalid}"` } });
+  /** The proxy's answer to an admission: forward, or refuse. */
+  function answerAdmission(req: IncomingMessage, res: ServerResponse, x: Exchange, a: Admission): void {
+    recordAdmission(x, a);
+    switch (a.kind) {
+      case 'allow':
+        return forward(req, res, x, a.route, a.principal, a.assertion);
+      case 'sign-in':
+      case 'step-up': {
+        return answerProblem(req, res, a.kind === 'step-up' ? 'DRB_STEP_UP' : 'DRB_UNAUTHENTICATED', { signIn: a.signIn, headers: { 'www-authenticate': a.challenge } });
       }
-      principal = auth;
+      case 'deny':
+        return answerProblem(req, res, 'DRB_FORBIDDEN', forbidden(x, a.route, a.decision));
+      case 'problem':
+        switch (a.code) {
+          case 'store-unavailable':
+            return storeUnavailable(req, res, x);
+          case 'idp-unavailable':
+            return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE');
+          case 'invalid-token':
+            x.decision = 'invalid-token';
+            return answerProblem(req, res, 'DRB_BAD_TOKEN', { format: 'json', json: { error_description: a.detail }, headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${a.detail}"` } });
+          case 'insufficient-authentication':
+            // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
+            return answerProblem(req, res, 'DRB_STEP_UP', { format: 'json', headers: { 'www-authenticate': a.challenge! } });
+        }
     }
-    const decision = decide(route, { identity: principal?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
-    x.decision = decision.outcome;
-    x.reasons = decision.reasons;
-    if (principal) x.identity = principal.identity;
-    if (decision.outcome === 'allow') return forward(req, res, x, route, principal);
-    if (bearer !== undefined && decision.outcome !== 'deny') {
-      // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
-      return answerProblem(req, res, 'DRB_STEP_UP', { format: 'json', headers: { 'www-authenticate': stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) } });
-    }
-    return refuse(req, res, x, route, decision);
-  }
-
-  /**
-   * Reads the session: a principal, undefined (anonymous or expired), or 'unavailable' (store down). Refreshes when
-   * due. Synchronous when the store reads synchronously and no refresh is due, else a promise.
-   */
-  function authenticate(id: string | undefined, x: Exchange, route: Route, now: number): SessionAuth | Promise<SessionAuth> {
-    if (id === undefined) return undefined;
-    let loaded: LoadResult | undefined;
-    try {
-      loaded = rt.sessions.loadNow(id, now, route);
-    } catch (e) {
-      return storeFailed(x, e as Error);
-    }
-    if (loaded !== undefined) return loadedSession(loaded, x, now);
-    return rt.sessions.load(id, now, route).then(
-      (l) => loadedSession(l, x, now),
-      (e: Error) => storeFailed(x, e),
-    );
-  }
-
-  function loadedSession(loaded: LoadResult, x: Exchange, now: number): SessionAuth | Promise<SessionAuth> {
-    if (loaded.state !== 'valid') {
-      if (loaded.state === 'expired' && loaded.routeLimit) x.freshSignIn = true;
-      return undefined;
-    }
-    const record = loaded.record;
-    if (!refresher.due(record, now)) return sessionInUse(record, x, now);
-    return refresher.refresh(record, x.id).then(
-      (refreshed) => (refreshed.state === 'ended' ? undefined : sessionInUse(refreshed.record, x, now)),
-      (e: Error) => storeFailed(x, e),
-    );
-  }
-
-  function storeFailed(x: Exchange, e: Error): 'unavailable' {
-    rt.logger.error({ event: 'session-store', error: e.message, requestId: x.id });
-    return 'unavailable';
-  }
-
-  /** The principal of a valid session; moves its idle clock when due (in the background). */
-  function sessionInUse(record: SessionRecord, x: Exchange, now: number): Principal {
-    rt.sessions.touchIfDue(record, now)?.catch((e: Error) => rt.logger.warn({ event: 'session-touch', error: e.message, requestId: x.id }));
-    return sessionPrincipal(record);
-  }
-
-  /** Verifies a bearer token against the IdP's keys; its claims feed the same policy. */
-  async function authenticateBearer(token: string, route: Route, x: Exchange, now: number): Promise<BearerAuth> {
-    if (!rt.oidc.ready || route.bearer === false) return 'idp-unavailable';
-    const result = await verifyBearer(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audiences: route.bearer.audiences, now });
-    if (!result.ok) {
-      rt.logger.warn({ event: 'bearer', result: 'invalid', requestId: x.id, route: route.name, reason: result.reason });
-      return { invalid: result.reason };
-    }
-    const identity = rt.identities.bearer(result.claims, x.snap.compiled.config.idp, now, x.id);
-    const digest = createHash('sha256').update(token).digest('base64url');
-    return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
-  }
-
-  /** The assertion for this principal and route: cached (a string) or being signed (a promise). */
-  function assertionFor(route: Route, principal: Principal | undefined): string | Promise<string> | undefined {
-    if (!principal) return undefined;
-    return rt.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid });
   }
 
   /** Step 6 on req.headers, before the proxy library sees the request. */
@@ -262,24 +207,12 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     return undefined;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined): void {
+  function forward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined): void {
     const url = targetOf(x, route);
     if (url === undefined) {
       const reason = 'the route’s path rewrite makes no valid application path of this one';
       return answerProblem(req, res, 'DRB_BAD_REQUEST', { page: (requestId) => badRequestPage({ reason, requestId }), json: { reason } });
     }
-    const assertion = assertionFor(route, principal);
-    if (typeof assertion === 'object') {
-      assertion.then(
-        (value) => finishForward(req, res, x, route, principal, value, url),
-        (e: Error) => internalError(rt, req, res, e),
-      );
-    } else {
-      finishForward(req, res, x, route, principal, assertion, url);
-    }
-  }
-
-  function finishForward(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, principal: Principal | undefined, assertion: string | undefined, url: string): void {
     applyIdentity(req, x, route, principal, assertion, url);
     // Authorized: now the client may send the body it announced (see the server's checkContinue listener).
     if (req.headers.expect !== undefined) res.writeContinue();
@@ -305,32 +238,6 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     );
   }
 
-  /** Where this request's browser starts signing in: on its own host, which binds the hand-off to it (signin/). */
-  function signInUrl(x: Exchange, decision?: Decision): string {
-    const back = `${requestOrigin(x)}${x.path}${x.query ? `?${x.query}` : ''}`;
-    // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every
-    // sign-in it lets in (MFA, acr, a recent sign-in), so one trip to the IdP is enough (policy/evaluate.ts signInNeed).
-    const extra = decision?.stepUp
-      ? stepUpQuery(decision.stepUp)
-      : `${x.freshSignIn ? '&fresh=1' : ''}${decision?.signInNeed ? signInNeedQuery(decision.signInNeed) : ''}`;
-    return signInStartUrl(back, x.snap.compiled.publicOrigin, extra);
-  }
-
-  function refuse(req: IncomingMessage, res: ServerResponse, x: Exchange, route: Route, decision: Decision): void {
-    if (decision.outcome === 'sign-in' || decision.outcome === 'step-up') {
-      const stepUp = decision.outcome === 'step-up';
-      const challenge = stepUp ? stepUpChallenge(decision, x.snap.compiled.config.idp.mfaAcrValues) : `Bearer realm="${x.snap.compiled.publicOrigin}"`;
-      return answerProblem(req, res, stepUp ? 'DRB_STEP_UP' : 'DRB_UNAUTHENTICATED', { signIn: signInUrl(x, decision), headers: { 'www-authenticate': challenge } });
-    }
-    const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
-    const signOutUrl = `${PATHS.signOut}`;
-    const id = x.identity;
-    return answerProblem(req, res, 'DRB_FORBIDDEN', {
-      page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl }),
-      json: { route: route.name, reasons },
-    });
-  }
-
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'store-unavailable';
     answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
@@ -339,8 +246,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** WebSocket upgrades: authenticated and authorized exactly like other requests, before the upgrade is forwarded. */
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const started = begin(req, undefined);
-    const x = getExchange(req);
+    const x = begin(req, undefined);
+    const c = classifyRequest(req, x);
     // A refused upgrade: the catalog's status and its reason phrase as plain text (no page: no browser shows it).
     const fail = (code: ErrorCode) => {
       x.decision ??= 'refused';
@@ -351,32 +258,28 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-request-id: ${x.id}\r\n${hsts !== undefined ? `strict-transport-security: ${hsts}\r\n` : ''}\r\n${text}`);
       logUpgrade(rt, req, x, status);
     };
-    if (typeof started === 'string') return fail('DRB_BAD_REQUEST');
-    if (isReservedPath(x.path!)) return fail('DRB_NO_ROUTE');
-    const match = x.snap.compiled.table.match(x.hostname!, x.port, x.path!, req.method ?? 'GET');
-    if ('status' in match) return fail(match.status === 404 ? 'DRB_NO_ROUTE' : 'DRB_METHOD_NOT_ALLOWED');
-    const route: Route = match;
+    if (c.kind === 'bad-request') return fail('DRB_BAD_REQUEST');
+    if (c.kind === 'reserved' || c.kind === 'no-route') return fail('DRB_NO_ROUTE');
+    if (c.kind === 'method-not-allowed') return fail('DRB_METHOD_NOT_ALLOWED');
+    const route = c.route;
     x.route = route;
     if (!route.websockets) return fail('DRB_FORBIDDEN');
-    const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
-    stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
-    const now = rt.now();
-    let principal: Principal | undefined;
-    if (!route.public) {
-      const auth = bearer !== undefined ? await authenticateBearer(bearer, route, x, now) : await authenticate(sessionId, x, route, now);
-      if (auth === 'unavailable') return fail('DRB_STORE_UNAVAILABLE');
-      if (auth === 'idp-unavailable') return fail('DRB_IDP_UNAVAILABLE');
-      if (typeof auth === 'object' && 'invalid' in auth) return fail('DRB_BAD_TOKEN');
-      principal = auth;
+    const { bearer, sessionId } = credentials(req, x, route);
+    const a = await admitRequest(req, x, route, bearer, sessionId);
+    recordAdmission(x, a);
+    switch (a.kind) {
+      case 'problem':
+        return fail(a.code === 'store-unavailable' ? 'DRB_STORE_UNAVAILABLE' : a.code === 'idp-unavailable' ? 'DRB_IDP_UNAVAILABLE' : a.code === 'invalid-token' ? 'DRB_BAD_TOKEN' : 'DRB_STEP_UP');
+      case 'sign-in':
+        return fail('DRB_UNAUTHENTICATED');
+      case 'step-up':
+        return fail('DRB_STEP_UP');
+      case 'deny':
+        return fail('DRB_FORBIDDEN');
+      case 'allow':
+        break;
     }
-    const decision = decide(route, { identity: principal?.identity, method: req.method ?? 'GET', path: x.path!, ip: x.client.ip, now });
-    x.decision = decision.outcome;
-    x.reasons = decision.reasons;
-    if (principal) x.identity = principal.identity;
-    if (decision.outcome === 'sign-in') return fail('DRB_UNAUTHENTICATED');
-    if (decision.outcome === 'step-up') return fail('DRB_STEP_UP');
-    if (decision.outcome !== 'allow') return fail('DRB_FORBIDDEN');
+    const principal = a.principal;
     const url = targetOf(x, route);
     if (url === undefined) return fail('DRB_BAD_REQUEST');
     // Admitted: from now on re-admitted by every sweep, and closed once its session ends or the policy refuses it.
@@ -393,7 +296,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       ...(principal && bearer !== undefined ? { bearer } : {}),
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
     });
-    applyIdentity(req, x, route, principal, await assertionFor(route, principal), url);
+    applyIdentity(req, x, route, principal, a.assertion, url);
     const handle = rt.forwarder.ws(
       req,
       socket,
@@ -426,6 +329,16 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
         socket.destroy();
       });
     },
+  };
+}
+
+/** The 403 page and JSON of a denial (the page says who, which rule failed in plain words, and how to sign out). */
+export function forbidden(x: Exchange, route: Route, decision: Decision): ProblemDetails {
+  const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
+  const id = x.identity;
+  return {
+    page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl: PATHS.signOut }),
+    json: { route: route.name, reasons },
   };
 }
 
@@ -463,7 +376,7 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     event: 'request',
     requestId: x.id,
     route: x.route?.name ?? '',
-    method: req.method,
+    method: x.method ?? req.method,
     host: x.host ?? '',
     path: x.path ?? '',
     status,
@@ -481,5 +394,6 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
   if (x.errorCode !== undefined) fields.errorCode = x.errorCode;
   if (x.errorCause !== undefined) fields.cause = x.errorCause;
   if (flag) fields[flag] = true;
+  if (x.frontDoor !== undefined) fields.frontDoor = x.frontDoor;
   rt.logger.request(fields);
 }

@@ -95,10 +95,11 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     cause: fc.option(fc.oneof(fc.constantFrom('ECONNREFUSED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), text), { nil: undefined }),
     aborted: flag,
     websocket: flag,
+    frontDoor: fc.option(fc.constant('forward-auth' as const), { nil: undefined }),
   })
   .map((r) => {
     // The pipeline's key order; the optional fields only when set (as the pipeline does).
-    const { reason, ipUnknown, errorCode, cause, aborted, websocket, ...rest } = r;
+    const { reason, ipUnknown, errorCode, cause, aborted, websocket, frontDoor, ...rest } = r;
     const f: RequestLogFields = { event: 'request', ...rest };
     if (reason !== undefined) f.reason = reason;
     if (ipUnknown !== undefined) f.ipUnknown = ipUnknown;
@@ -106,6 +107,7 @@ const requestFields: fc.Arbitrary<RequestLogFields> = fc
     if (cause !== undefined) f.cause = cause;
     if (aborted !== undefined) f.aborted = aborted;
     if (websocket !== undefined) f.websocket = websocket;
+    if (frontDoor !== undefined) f.frontDoor = frontDoor;
     return f;
   });
 
@@ -145,6 +147,7 @@ test('request line: hand-built text equals the JSON.stringify line for chosen ed
     { aborted: true },
     { websocket: true },
     { aborted: false, websocket: true },
+    { frontDoor: 'forward-auth' },
     { ip: '', ipUnknown: 'unknown' },
     { ip: '', ipUnknown: '"x\\y\u0000', aborted: true },
     { errorCode: 'DRB_UPSTREAM_UNAVAILABLE', cause: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },

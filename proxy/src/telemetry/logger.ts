@@ -37,6 +37,8 @@ export interface RequestLogFields {
   cause?: string;
   aborted?: boolean;
   websocket?: boolean;
+  /** The front door other than the proxy that answered: `forward-auth` (a front proxy asked, docs/forward-auth.md). */
+  frontDoor?: 'forward-auth';
 }
 
 /** The logger every module receives; `log` is cheap enough for one call per request. */
@@ -122,6 +124,7 @@ function requestJson(f: RequestLogFields): string {
   if (f.cause !== undefined) line += `,"cause":${jsonString(f.cause)}`;
   if (f.aborted !== undefined) line += `,"aborted":${f.aborted}`;
   if (f.websocket !== undefined) line += `,"websocket":${f.websocket}`;
+  if (f.frontDoor !== undefined) line += `,"frontDoor":${jsonString(f.frontDoor)}`;
   return `${line}}`;
 }
 

@@ -1,0 +1,94 @@
+// e2e/support/nginx.ts — Debian's nginx for end-to-end tests: run as the current user in the foreground from a
+// temporary prefix (its own configuration, pid, temp paths and error log) on a loopback port, stopped by its pid.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The nginx binary, or the reason there is none. */
+export function findNginx(): { binary: string } | { reason: string } {
+  for (const binary of ['nginx', '/usr/sbin/nginx']) {
+    const probe = spawnSync(binary, ['-v'], { encoding: 'utf8' });
+    if (!probe.error && probe.status === 0) return { binary };
+  }
+  return { reason: 'nginx not found (apt-get install nginx)' };
+}
+
+/** The lines every test configuration starts with: one worker, in the foreground, everything under `prefix`. */
+export function nginxPreamble(prefix: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 256; }
+`;
+}
+
+/** The temp paths of an `http {}` block, under `prefix` (the defaults are under /var/lib/nginx, not writable). */
+export function nginxTempPaths(prefix: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${prefix}/tmp/${k};`).join('\n');
+}
+
+export interface RunningNginx {
+  readonly port: number;
+  readonly prefix: string;
+  /** What nginx wrote to its error log so far. */
+  errors(): string;
+  /** Stops nginx (SIGTERM, then SIGKILL) and removes its directory; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts nginx with the configuration `config(prefix)` listening on 127.0.0.1:`port`; resolves once it accepts. */
+export async function startNginx(port: number, config: (prefix: string) => string): Promise<RunningNginx> {
+  const found = findNginx();
+  if ('reason' in found) throw new Error(found.reason);
+  const prefix = mkdtempSync(join(tmpdir(), 'drawbridge-e2e-nginx-'));
+  mkdirSync(join(prefix, 'tmp'));
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, config(prefix));
+  // -e: the error log before the configuration is read (else nginx tries /var/log/nginx/error.log).
+  const child: ChildProcess = spawn(found.binary, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const errors = () => {
+    try {
+      return stderr + readFileSync(join(prefix, 'error.log'), 'utf8');
+    } catch {
+      return stderr;
+    }
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(prefix, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    if (await accepts(port)) return { port, prefix, errors, stop };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const log = errors();
+  await stop();
+  throw new Error(`nginx did not start: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+}
