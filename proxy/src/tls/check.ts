@@ -5,7 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { parseFrom } from '../routes/from.js';
-import { CertificateError, certifiedKey, chainProblem, nameCovers, parseCertificates, readPem, type CertifiedKey, type FileLabel } from './certificate.js';
+import { CertificateError, certifiedKey, chainProblem, nameCovers, parseCertificates, parsePrivateKey, readPem, type CertifiedKey, type FileLabel } from './certificate.js';
 import { policyOptions } from './policy.js';
 
 /** A problem found in a file, located by its configuration path; a warning does not refuse the configuration. */
@@ -90,8 +90,10 @@ function checkPair(path: (string | number)[], cert: FileLabel, key: FileLabel, n
   }
   try {
     keyPem = readPem(key, 'key');
+    parsePrivateKey(keyPem, key);
   } catch (e) {
     issues.push({ path: keyAt, message: (e as Error).message });
+    keyPem = undefined;
   }
   if (!certPem || !keyPem) return undefined;
   try {
