@@ -1,8 +1,10 @@
 // test/tls.test.ts — the TLS listener over real sockets with certificates made at test time: hot rotation (an open
 // connection keeps working, a new one gets the new certificate, a bad pair keeps the old), SNI, the default policy
-// refusing CBC and non-forward-secret suites, session-ticket key rotation on the injected clock.
+// refusing CBC and non-forward-secret suites, session-ticket key rotation on the injected clock, OCSP stapling
+// against `openssl ocsp` as the responder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -13,8 +15,9 @@ import { formatIssue } from '../src/config/locate.js';
 import { startDrawbridge, type Drawbridge } from '../src/server/server.js';
 import { checkTlsFiles } from '../src/tls/check.js';
 import { contextsOf } from '../src/tls/contexts.js';
+import { readOcspResponse } from '../src/tls/ocsp.js';
 import { certDir, makeCa, makeCert, type TestCa } from './helpers/certs.js';
-import { movableClock, SESSION_SECRET } from './helpers/stack.js';
+import { movableClock, reservePort, SESSION_SECRET } from './helpers/stack.js';
 
 interface TlsInstance {
   db: Drawbridge;
@@ -364,4 +367,59 @@ test('upstreamTls.insecureSkipVerify: refused without acknowledge; with it, a wa
   let out = '';
   await runCli(['explain', t.configFile, '--url', 'https://app.localhost/'], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} }, env: {} });
   assert.match(out, /upstream TLS: NOT VERIFIED \(upstreamTls\.insecureSkipVerify; acknowledged: "vendor appliance with a fixed self-signed certificate"\)/);
+});
+
+test('OCSP stapling: the response of the certificate\'s responder (openssl ocsp) is stapled and cached until nextUpdate; none after, logged', async () => {
+  const dir = certDir();
+  const ca = makeCa(dir);
+  const ocspPort = await reservePort();
+  const leaf = makeCert(dir, ca, 'ocsp', ['app.localhost', 'auth.localhost'], { ocspUrl: `http://127.0.0.1:${ocspPort}` });
+  const serial = new X509Certificate(leaf.pem).serialNumber.toUpperCase();
+  const index = join(dir, 'index.txt');
+  writeFileSync(index, `V\t301231235959Z\t\t${serial.length % 2 ? `0${serial}` : serial}\tunknown\t/CN=app.localhost\n`);
+  const responder = spawn('openssl', ['ocsp', '-index', index, '-port', String(ocspPort), '-rsigner', ca.certFile, '-rkey', ca.keyFile, '-CA', ca.certFile, '-ndays', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const responderGone = new Promise((r) => responder.once('exit', r));
+  // It answers one connection at a time: wait for its own word that it listens rather than probing the port.
+  let said = '';
+  await new Promise<void>((resolve, reject) => {
+    const hear = (chunk: Buffer) => {
+      said += chunk.toString();
+      if (said.includes('waiting for OCSP client connections')) resolve();
+    };
+    responder.stdout!.on('data', hear);
+    responder.stderr!.on('data', hear);
+    responder.once('exit', () => reject(new Error(`openssl ocsp exited: ${said}`)));
+  });
+  const clock = movableClock();
+  const t = await startTls(dir, `certFile: ${leaf.certFile}\nkeyFile: ${leaf.keyFile}`, { now: clock.now });
+  const staple = () =>
+    new Promise<Buffer | undefined>((resolve, reject) => {
+      let response: Buffer | undefined;
+      const s = connect({ host: '127.0.0.1', port: t.db.port, servername: 'app.localhost', ca: ca.pem, requestOCSP: true });
+      s.on('OCSPResponse', (r: Buffer | null) => (response = r ?? undefined));
+      s.once('secureConnect', () => {
+        s.destroy();
+        resolve(response);
+      });
+      s.once('error', reject);
+    });
+  try {
+    const first = await staple();
+    assert.ok(first && first.length > 0, 'a staple');
+    const status = readOcspResponse(first);
+    assert.equal(status.status, 'good');
+    assert.ok(status.nextUpdate! > clock.now());
+    // The responder goes away: the cached response is still stapled until its nextUpdate.
+    responder.kill();
+    await responderGone;
+    assert.deepEqual(await staple(), first);
+    clock.advance(2 * 24 * 3600 * 1000);
+    assert.equal(await staple(), undefined, 'no stale staple');
+    const failure = t.logs.find((l) => l.event === 'tls-ocsp');
+    assert.equal(failure?.result, 'failure');
+    assert.equal(failure?.url, `http://127.0.0.1:${ocspPort}`);
+  } finally {
+    responder.kill();
+    await t.close();
+  }
 });

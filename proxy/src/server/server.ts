@@ -246,6 +246,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const server = options.server ?? createListener(config, { now });
   const tls = contextsOf(server);
   tls?.start();
+  tls?.reportOcspTo((e) => logger.warn({ event: 'tls-ocsp', result: 'failure', ...e, message: 'no OCSP response to staple: clients that ask for one get none' }));
   registerTlsMetrics(metrics.registry, { certificates: () => tls?.certificates() ?? [], insecureRoutes: () => insecureRoutes(snapshot) });
   server.on('request', pipeline.handle);
   // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only

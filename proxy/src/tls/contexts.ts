@@ -7,6 +7,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions, typ
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../policy/duration.js';
 import { certifiedKey, nameCovers, readCertifiedKey, type CertifiedKey, type FileLabel } from './certificate.js';
+import { OcspStapler } from './ocsp.js';
 import { policyOptions } from './policy.js';
 
 type TlsConfig = NonNullable<Config['tls']>;
@@ -52,12 +53,15 @@ export class TlsContexts {
   private ticketKeyAt: number;
   private rotationMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private readonly ocsp: OcspStapler;
+  private ocspReport: ((e: { error: string; url: string; names: string }) => void) | undefined;
 
   constructor(tls: TlsConfig, options: TlsContextsOptions = {}) {
     this.now = options.now ?? Date.now;
     this.policy = policyOptions(tls);
     this.rotationMs = parseDuration(tls.ticketKeyRotation ?? '12h');
     this.ticketKeyAt = this.now();
+    this.ocsp = new OcspStapler({ now: this.now, onError: (error, url, names) => this.ocspReport?.({ error, url, names }) });
     this.fromFiles = this.loadFiles(tls);
   }
 
@@ -71,6 +75,15 @@ export class TlsContexts {
   attach(server: Listener): void {
     this.servers.add(server);
     server.once('close', () => this.servers.delete(server));
+    // Asked only by clients that request a staple (status_request): the certificate's responder, cached.
+    server.on('OCSPRequest', (cert: Buffer, issuer: Buffer | null, cb: (err: Error | null, response?: Buffer) => void) => {
+      void this.ocsp.response(cert, issuer).then((response) => cb(null, response));
+    });
+  }
+
+  /** Where a failure to get an OCSP response is reported (no staple is sent then). */
+  reportOcspTo(report: (e: { error: string; url: string; names: string }) => void): void {
+    this.ocspReport = report;
   }
 
   /** The certificate a client asking for `servername` gets (undefined: none covers it, the default is used). */
