@@ -395,7 +395,7 @@ test('OCSP stapling: the response of the certificate\'s responder (openssl ocsp)
   const staple = () =>
     new Promise<Buffer | undefined>((resolve, reject) => {
       let response: Buffer | undefined;
-      const s = connect({ host: '127.0.0.1', port: t.db.port, servername: 'app.localhost', ca: ca.pem, requestOCSP: true });
+      const s = connect({ host: '127.0.0.1', port: t.db.port, servername: 'app.localhost', ca: ca.pem, requestOCSP: true } as ConnectionOptions);
       s.on('OCSPResponse', (r: Buffer | null) => (response = r ?? undefined));
       s.once('secureConnect', () => {
         s.destroy();

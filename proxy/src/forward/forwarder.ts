@@ -4,7 +4,6 @@
 // the upstream's address or error. A forwarded WebSocket can be closed by Drawbridge (a policy close, 1008).
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { DrawbridgeError } from '../errors.js';
