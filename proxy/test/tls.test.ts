@@ -423,3 +423,21 @@ test('OCSP stapling: the response of the certificate\'s responder (openssl ocsp)
     await t.close();
   }
 });
+
+test('validate CLI: a TLS file missing on this machine is a warning (checked away from it), an error with --strict-env, as serve requires', async () => {
+  const dir = certDir();
+  const file = join(dir, 'away.yaml');
+  writeFileSync(file, `publicUrl: https://auth.localhost\nidp: { issuer: "https://idp.example.com", clientId: c, clientSecret: s }\nsession: { secret: ${SESSION_SECRET} }\ntls: { certFile: /nonexistent/tls.crt, keyFile: /nonexistent/tls.key }\nroutes:\n  - { name: app, from: https://app.localhost, to: "http://127.0.0.1:9", public: true }\n`);
+  const { runCli } = await import('../src/cli/index.js');
+  const run = async (...argv: string[]) => {
+    let err = '';
+    const code = await runCli(argv, { stdout: { write: () => {} }, stderr: { write: (s: string) => (err += s) }, env: {} });
+    return { code, err };
+  };
+  const away = await run('validate', file);
+  assert.equal(away.code, 0, away.err);
+  assert.match(away.err, /away\.yaml:4:8: warning: tls\.certFile \(\/nonexistent\/tls\.crt\) cannot be read: no such file \(serve refuses to start without it\)/);
+  const strict = await run('validate', '--strict-env', file);
+  assert.equal(strict.code, 1);
+  assert.match(strict.err, /away\.yaml:4:8: tls\.certFile \(\/nonexistent\/tls\.crt\) cannot be read: no such file\n/);
+});

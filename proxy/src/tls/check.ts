@@ -18,9 +18,23 @@ export interface FileIssue {
 /** Warn when a certificate expires within this long. */
 export const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
 
+export interface CheckTlsOptions {
+  /**
+   * 'error' (serve, reload): a file that does not exist is an error. 'warn' (validate without --strict-env): a
+   * warning, so that a configuration can be checked away from the machine it runs on; the other checks still run.
+   */
+  missingFiles?: 'error' | 'warn';
+}
+
 /** Checks every TLS file of a (schema- and semantics-valid) configuration. Reads files; `now` is the clock. */
-export function checkTlsFiles(config: Config, now: number = Date.now()): FileIssue[] {
-  const issues: FileIssue[] = [];
+export function checkTlsFiles(config: Config, now: number = Date.now(), options: CheckTlsOptions = {}): FileIssue[] {
+  const found: FileIssue[] = [];
+  checkAll(config, now, found);
+  if (options.missingFiles !== 'warn') return found;
+  return found.map((i) => (/cannot be read: no such file$/.test(i.message) ? { ...i, message: `warning: ${i.message} (serve refuses to start without it)`, warning: true } : i));
+}
+
+function checkAll(config: Config, now: number, issues: FileIssue[]): void {
   const tls = config.tls;
   if (tls) {
     const served: CertifiedKey[] = [];
@@ -72,7 +86,6 @@ export function checkTlsFiles(config: Config, now: number = Date.now()): FileIss
     }
     if (up.certFile && up.keyFile) checkPair(['routes', i, 'upstreamTls'], at('certFile'), at('keyFile'), now, issues);
   });
-  return issues;
 }
 
 /** Reads and checks one pair; its problems are added at the key of the file at fault. */
