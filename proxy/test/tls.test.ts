@@ -441,3 +441,34 @@ test('validate CLI: a TLS file missing on this machine is a warning (checked awa
   assert.equal(strict.code, 1);
   assert.match(strict.err, /away\.yaml:4:8: tls\.certFile \(\/nonexistent\/tls\.crt\) cannot be read: no such file\n/);
 });
+
+test('install (the interface ACME uses): a certificate installed for a name is served by SNI at once and wins over the files; a bad pair throws and changes nothing', async () => {
+  const dir = certDir();
+  const ca = makeCa(dir);
+  const main = pair(dir, ca, ['auth.localhost', 'app.localhost']);
+  const acme = pair(dir, ca, ['app.localhost']);
+  const other = pair(dir, ca, ['app.localhost']);
+  const t = await startTls(dir, `certFile: ${main.certFile}\nkeyFile: ${main.keyFile}`);
+  const fp = async (servername: string) => {
+    const s = await open(t.db.port, { servername, ca: ca.pem });
+    s.destroy();
+    return served(s);
+  };
+  try {
+    const contexts = contextsOf(t.db.server)!;
+    assert.equal(await fp('app.localhost'), fingerprint(main.pem));
+    const installed = contexts.install(acme.chainPem, acme.keyPem, { names: ['app.localhost'] });
+    assert.equal(installed.source, 'acme');
+    assert.equal(await fp('app.localhost'), fingerprint(acme.pem));
+    assert.equal(await fp('auth.localhost'), fingerprint(main.pem));
+    assert.throws(() => contexts.install(other.chainPem, acme.keyPem, { names: ['app.localhost'] }), /does not match the certificate/);
+    assert.equal(await fp('app.localhost'), fingerprint(acme.pem), 'the refused pair changed nothing');
+    // A reload of the files keeps the installed certificate.
+    assert.deepEqual(await t.db.reload(), { ok: true });
+    assert.equal(await fp('app.localhost'), fingerprint(acme.pem));
+    contexts.remove('app.localhost');
+    assert.equal(await fp('app.localhost'), fingerprint(main.pem));
+  } finally {
+    await t.close();
+  }
+});
