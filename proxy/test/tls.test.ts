@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
@@ -470,5 +472,53 @@ test('install (the interface ACME uses): a certificate installed for a name is s
     assert.equal(await fp('app.localhost'), fingerprint(main.pem));
   } finally {
     await t.close();
+  }
+});
+
+test('upstream mutual TLS: a renewed client certificate (and CA file) is used after a reload; a bad one is refused and the pool in force keeps working', async () => {
+  const dir = certDir();
+  const ca = makeCa(dir);
+  const edge = pair(dir, ca, ['app.localhost', 'auth.localhost']);
+  const server = makeCert(dir, ca, 'upstream', ['upstream.internal']);
+  const [one, two] = [makeCert(dir, ca, 'client', ['drawbridge-client']), makeCert(dir, ca, 'client', ['drawbridge-client'])];
+  const clientCert = join(dir, 'client.crt');
+  const clientKey = join(dir, 'client.key');
+  copyFileSync(one.certFile, clientCert);
+  copyFileSync(one.keyFile, clientKey);
+  const seen: (string | undefined)[] = [];
+  const upstream = https.createServer({ cert: server.chainPem, key: server.keyPem, ca: ca.pem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    seen.push((req.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const upPort = (upstream.address() as net.AddressInfo).port;
+  const t = await startTls(dir, `certFile: ${edge.certFile}\nkeyFile: ${edge.keyFile}`, {
+    routes: `  - { name: app, from: https://app.localhost, to: "https://127.0.0.1:${upPort}", public: true, upstreamTls: { caFile: ${ca.certFile}, certFile: ${clientCert}, keyFile: ${clientKey}, serverName: upstream.internal } }`,
+  });
+  const get = async () => {
+    const s = await open(t.db.port, { servername: 'app.localhost', ca: ca.pem });
+    const status = await request(s, 'app.localhost');
+    s.destroy();
+    return status;
+  };
+  try {
+    assert.equal(await get(), 200);
+    assert.equal(seen.at(-1), fingerprint(one.pem));
+    assert.ok(t.db.watchedFiles().includes(clientCert) && t.db.watchedFiles().includes(ca.certFile));
+    copyFileSync(two.keyFile, clientKey);
+    copyFileSync(two.certFile, clientCert);
+    assert.deepEqual(await t.db.reload(), { ok: true });
+    assert.equal(await get(), 200);
+    assert.equal(seen.at(-1), fingerprint(two.pem), 'the new client certificate, on a new pool');
+    // A client key that is not the certificate's: refused, the pool in force keeps working.
+    copyFileSync(one.keyFile, clientKey);
+    const refused = await t.db.reload();
+    assert.match((refused as { errors: string[] }).errors.join('\n'), /routes\[0\]\.upstreamTls\.keyFile \(.*client\.key\) does not match the certificate/);
+    assert.equal(await get(), 200);
+    assert.equal(seen.at(-1), fingerprint(two.pem));
+  } finally {
+    await t.close();
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
   }
 });
