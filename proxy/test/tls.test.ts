@@ -522,3 +522,14 @@ test('upstream mutual TLS: a renewed client certificate (and CA file) is used af
     await new Promise((r) => upstream.close(r));
   }
 });
+
+test('validate: a tls.ciphers list OpenSSL refuses is an error at its key, without the OpenSSL error code', () => {
+  const dir = certDir();
+  const ca = makeCa(dir);
+  const ec = makeCert(dir, ca, 'ec', ['auth.localhost', 'app.localhost']);
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, `publicUrl: https://auth.localhost\nidp: { issuer: "https://idp.example.com", clientId: c, clientSecret: s }\nsession: { secret: ${SESSION_SECRET} }\ntls:\n  certFile: ${ec.certFile}\n  keyFile: ${ec.keyFile}\n  ciphers: NO-SUCH-SUITE\nroutes:\n  - { name: app, from: https://app.localhost, to: "http://127.0.0.1:9", public: true }\n`);
+  const r = loadConfigFile(file, {}, { fileChecks: (c) => checkTlsFiles(c) });
+  assert.equal(r.ok, false);
+  assert.match((r as { errors: { message: string; line: number }[] }).errors.map((e) => `${e.line}: ${e.message}`).join('\n'), /^7: tls\.ciphers is refused by OpenSSL: no cipher match$/m);
+});

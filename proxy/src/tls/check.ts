@@ -52,7 +52,7 @@ function checkAll(config: Config, now: number, issues: FileIssue[]): void {
       createSecureContext(policyOptions(tls));
     } catch (e) {
       const field = tls.curves !== undefined && /curve|group/i.test((e as Error).message) ? 'curves' : tls.ciphers !== undefined ? 'ciphers' : 'minVersion';
-      issues.push({ path: ['tls', field], message: `tls.${field} is refused by OpenSSL: ${(e as Error).message}` });
+      issues.push({ path: ['tls', field], message: `tls.${field} is refused by OpenSSL: ${(e as Error).message.replace(/^error:[0-9A-F]+:[^:]*::/, '')}` });
     }
     // Every name Drawbridge answers on over TLS must be covered, or browsers refuse the connection.
     if (served.length === pairs.length && served.length > 0) {
