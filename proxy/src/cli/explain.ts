@@ -101,6 +101,9 @@ export const explain: Command = async (args, io) => {
       // Where an allowed request goes: `to` and the rewritten path (what the sample app's echo shows it received).
       const upstream = upstreamTarget(route, result.path, result.query);
       out.push(`upstream: ${upstream.ok ? `${route.upstream.origin}${upstream.path}` : `none: refused with 400 (${upstream.reason})`}`);
+      if (route.upstreamTls?.insecureSkipVerify === true) {
+        out.push(`upstream TLS: NOT VERIFIED (upstreamTls.insecureSkipVerify; acknowledged: "${route.upstreamTls.acknowledge ?? ''}")`);
+      }
       const needs = decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : decision.signInNeed ? ` (asks the IdP at once for ${describeStepUp(decision.signInNeed)})` : '';
       out.push(`decision: ${decision.outcome}${needs}`);
       out.push(`reasons:  ${decision.reasons.map(reasonText).join('; ')}`);

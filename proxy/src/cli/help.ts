@@ -47,11 +47,13 @@ Exit codes:
   validate: `Usage: drawbridge validate [--strict-env] FILE...
 
 Checks configuration files offline: YAML syntax, unknown keys, types, and the semantic checks (duplicate routes,
-unknown policies, invalid CIDRs and regexes, routes no request can reach). Every error is printed as
-FILE:LINE:COL: message. A missing \${NAME} environment variable is a warning, unless --strict-env.
+unknown policies, invalid CIDRs and regexes, routes no request can reach), and reads the TLS files they name (key
+and certificate match, expiry, names, chain: docs/tls.md). Every error is printed as FILE:LINE:COL: message. A
+missing \${NAME} environment variable, or a TLS file that does not exist on this machine, is a warning, unless
+--strict-env.
 
 Options:
-  --strict-env             a missing environment variable is an error
+  --strict-env             a missing environment variable or TLS file is an error (what serve requires)
 
 Exit codes:
   0  every file is valid

@@ -1,10 +1,12 @@
 // cli/serve.ts — `drawbridge serve [--config FILE]`: runs the proxy until SIGTERM/SIGINT, then drains the requests in
-// flight and logs `event: shutdown`; reloads the configuration on SIGHUP and when the file's content changes.
+// flight and logs `event: shutdown`; reloads the configuration on SIGHUP and when its content, or that of a TLS
+// file it names, changes.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { fileChecksum, startDrawbridge, type Drawbridge } from '../server/server.js';
+import { checkTlsFiles } from '../tls/check.js';
 import type { Command } from './io.js';
 
 const POLL_MS = 2000;
@@ -32,28 +34,32 @@ export const serve: Command = async (args, io) => {
     io.stderr.write(missingConfigHelp(file, values.config === undefined && io.env.DRAWBRIDGE_CONFIG === undefined));
     return 1;
   }
-  const loaded = loadConfigFile(file, io.env);
+  // The TLS files are read and checked too: a bad one is reported at its key, never as a bare OpenSSL message.
+  const loaded = loadConfigFile(file, io.env, { fileChecks: (c) => checkTlsFiles(c) });
   if (!loaded.ok) {
     for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
     io.stderr.write(`drawbridge serve: ${file} is invalid; not starting\n`);
     return 1;
   }
+  for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
   const instance: Drawbridge = await startDrawbridge({ config: loaded.config, configFile: file, env: io.env });
-  let last = fileChecksum(file);
+  // The configuration and the TLS files it names (certificates, keys, CAs): a change to any of them reloads.
+  const checksums = () => [file, ...instance.watchedFiles()].map(fileChecksum).join(':');
+  let last = checksums();
   let reloading = false;
   const reload = async () => {
     if (reloading) return;
     reloading = true;
     try {
       await instance.reload();
-      last = fileChecksum(file);
+      last = checksums();
     } finally {
       reloading = false;
     }
   };
   const poll = setInterval(() => {
-    const now = fileChecksum(file);
-    if (now !== '' && now !== last) void reload();
+    const now = checksums();
+    if (!now.startsWith(':') && now !== last) void reload();
   }, POLL_MS);
   poll.unref();
   const stop = (signal: NodeJS.Signals) => {

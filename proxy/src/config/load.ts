@@ -17,6 +17,12 @@ export interface LoadOptions {
    * replaced by a placeholder and reported as a warning, so a file can be checked away from its environment.
    */
   missingEnv?: 'error' | 'warn';
+  /**
+   * Checks that read the files a valid configuration names (tls/check.ts `checkTlsFiles`): run after the
+   * semantic checks; an issue with `warning` is reported without refusing the file. Injected, so that this module
+   * stays free of I/O.
+   */
+  fileChecks?: (config: Config) => readonly { path: (string | number)[]; message: string; warning?: boolean }[];
 }
 
 // Stands in for a missing ${NAME}: long enough to pass the secret-length check, so the missing variable
@@ -36,7 +42,13 @@ export function loadConfigText(text: string, file: string, env: Readonly<Record<
   }
   const errors = checkSemantics(parsed.value).map((s) => parsed.locator.issue(s.path, s.message, { key: s.key }));
   if (errors.length > 0) return { ok: false, errors: sortIssues([...errors, ...parsed.warnings]) };
-  return { ok: true, config: parsed.value, warnings: parsed.warnings };
+  const warnings = [...parsed.warnings];
+  for (const f of options.fileChecks?.(parsed.value) ?? []) {
+    // Pointed at the key (`keyFile:`), which names the file in the message.
+    (f.warning ? warnings : errors).push(parsed.locator.issue(f.path, f.message, { key: true }));
+  }
+  if (errors.length > 0) return { ok: false, errors: sortIssues([...errors, ...warnings]) };
+  return { ok: true, config: parsed.value, warnings: sortIssues(warnings) };
 }
 
 /**

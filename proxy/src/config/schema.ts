@@ -64,15 +64,34 @@ const hstsSchema = z
     path: ['preload'],
   });
 
+/** TLS versions a `minVersion` may name (older ones are never offered). */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+const certificatePair = z.strictObject({
+  certFile: z.string().min(1).describe('PEM certificate chain file: the leaf first, then its intermediates.'),
+  keyFile: z.string().min(1).describe('PEM private key file (unencrypted).'),
+});
+
 const tlsFiles = z.strictObject({
-  certFile: z.string().min(1).describe('PEM certificate chain file.'),
-  keyFile: z.string().min(1).describe('PEM private key file.'),
+  certFile: z.string().min(1).optional().describe('PEM certificate chain file of the default certificate: the leaf first, then its intermediates. Re-read on SIGHUP and when it changes (docs/tls.md).'),
+  keyFile: z.string().min(1).optional().describe('PEM private key file of the default certificate (unencrypted).'),
+  certificates: z
+    .array(certificatePair)
+    .default([])
+    .describe('More certificates, chosen by the name the client asks for (SNI) among each certificate\'s DNS names (wildcards too). A client asking for no name, or a name none covers, gets the default certificate (certFile/keyFile, else the first of these).'),
+  minVersion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('Oldest TLS version accepted.'),
+  ciphers: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('OpenSSL cipher list (TLS 1.2 suites and TLS 1.3 suite names, colon-separated). Default: the AEAD forward-secret suites only (docs/tls.md).'),
+  curves: z.string().min(1).optional().describe('Key-exchange groups, colon-separated (node\'s ecdhCurve). Default: X25519:P-256:P-384.'),
+  ticketKeyRotation: durationSchema.default('12h').describe('How often the session-ticket key is replaced by a fresh random one (tickets under an older key make a full handshake).'),
   hsts: z
     .union([z.literal(false), hstsSchema])
     .optional()
     .describe('Strict-Transport-Security on every response over HTTPS (TLS here, or X-Forwarded-Proto: https from a trusted proxy), proxied ones included unless the upstream sends its own. Absent: max-age one year, no includeSubDomains, no preload. false: none.'),
 });
-
 const memoryStore = z.strictObject({
   type: z.literal('memory'),
   maxSessions: z.number().int().positive().default(100000).describe('Upper bound on sessions held; the least recently used is evicted beyond it. Each session is kept packed (about 1 KB with its tokens), and the 5,000 most recently read also unpacked (about 2 KB more each): 100,000 sessions take about 100–140 MB.'),
@@ -180,13 +199,17 @@ export const routeSchema = z.strictObject({
   timeout: durationSchema.default('30s').describe('Upstream response timeout; 504 when it passes.'),
   upstreamTls: z
     .strictObject({
-      caFile: z.string().optional().describe('CA bundle to verify the upstream.'),
-      certFile: z.string().optional().describe('Client certificate (mutual TLS).'),
-      keyFile: z.string().optional().describe('Client key (mutual TLS).'),
-      serverName: z.string().optional().describe('SNI and name to verify.'),
-      insecureSkipVerify: z.boolean().default(false).describe('Do not verify the upstream certificate (testing only).'),
+      caFile: z.string().min(1).optional().describe('CA certificates (PEM) trusted for the upstream, in addition to the system roots (see caOnly).'),
+      caOnly: z.boolean().default(false).describe('Trust only caFile\'s certificates, not the system roots.'),
+      certFile: z.string().min(1).optional().describe('Client certificate (mutual TLS); needs keyFile.'),
+      keyFile: z.string().min(1).optional().describe('Client key (mutual TLS); needs certFile.'),
+      serverName: z.string().min(1).optional().describe('SNI and name to verify.'),
+      minVersion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('Oldest TLS version accepted from the upstream.'),
+      insecureSkipVerify: z.boolean().default(false).describe('Do not verify the upstream certificate (testing only): refused unless `acknowledge` says why; logged as a warning at start and at every reload, counted in drawbridge_upstream_tls_insecure_routes, shown by `explain`.'),
+      acknowledge: z.string().min(1).optional().describe('Required with insecureSkipVerify: true — why this upstream cannot be verified.'),
     })
-    .optional(),
+    .optional()
+    .describe('TLS to an https:// upstream. The files are re-read on SIGHUP and when they change.'),
   session: sessionTimeouts.optional().describe('Shorter session timeouts for this route.'),
 });
 
@@ -194,7 +217,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional().describe('Editor hint; ignored.'),
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
   publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
-  tls: tlsFiles.optional().describe('Serve HTTPS with these files.'),
+  tls: tlsFiles.optional().describe('Serve HTTPS: certificates, versions, suites (docs/tls.md). The files are re-read on SIGHUP and when they change; adding or removing `tls` needs a restart.'),
   trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z
     .strictObject({ listen: listenAddress.default('127.0.0.1:9090').describe('Admin listener: /metrics /healthz /readyz.') })

@@ -7,7 +7,7 @@ import { parseFrom } from '../routes/from.js';
 import { findUnreachable, type RouteShape } from '../routes/reachability.js';
 import { NO_PLACEHOLDER_HEADERS, parseHeaderTemplate } from '../routes/header-template.js';
 import { isCanonicalPath, parseReplacement } from '../routes/rewrite.js';
-import type { Config } from './schema.js';
+import type { Config, RouteConfig } from './schema.js';
 
 export interface SemanticIssue {
   path: (string | number)[];
@@ -87,6 +87,8 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
     issues.push({ path: ['limits', 'headersTimeout'], message: 'limits.headersTimeout is longer than limits.requestTimeout' });
   }
 
+  if (config.tls && typeof config.tls === 'object') checkTlsShape(config.tls, issues);
+
   const names = new Map<string, number>();
   const hostPrefixes = new Map<string, number>();
   const shapes: RouteShape[] = [];
@@ -159,6 +161,7 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
     if (route.upstreamTls && to?.protocol === 'http:') {
       issues.push({ path: at('upstreamTls'), message: 'upstreamTls is set but "to" is http://' });
     }
+    if (route.upstreamTls && typeof route.upstreamTls === 'object') checkUpstreamTls(route.upstreamTls, at, issues);
 
     if (route.public === true) {
       if (route.policy !== undefined) issues.push({ path: at('policy'), message: 'a public route has no policy (public routes skip sign-in and policy): remove one of them' });
@@ -260,4 +263,31 @@ function durationOr(value: unknown, fallback: string): number {
   } catch {
     return parseDuration(fallback);
   }
+}
+
+/** `tls`: a default certificate is a certFile and keyFile pair; there is at least one certificate. */
+function checkTlsShape(tls: Loose<NonNullable<Config['tls']>>, issues: SemanticIssue[]): void {
+  if (str(tls.certFile) !== str(tls.keyFile)) {
+    const missing = str(tls.certFile) ? 'keyFile' : 'certFile';
+    issues.push({ path: ['tls', str(tls.certFile) ? 'certFile' : 'keyFile'], message: `tls.${missing} is missing: a certificate needs both tls.certFile and tls.keyFile` });
+  } else if (!str(tls.certFile) && !(Array.isArray(tls.certificates) && tls.certificates.length > 0)) {
+    issues.push({ path: ['tls'], message: 'tls needs a certificate: tls.certFile and tls.keyFile, or tls.certificates', key: true });
+  }
+}
+
+/** `upstreamTls`: a client certificate is a pair; verification is off only when acknowledged, and then alone. */
+function checkUpstreamTls(tls: Loose<NonNullable<RouteConfig['upstreamTls']>>, at: (...rest: (string | number)[]) => (string | number)[], issues: SemanticIssue[]): void {
+  if (str(tls.certFile) !== str(tls.keyFile)) {
+    const [has, missing] = str(tls.certFile) ? ['certFile', 'keyFile'] : ['keyFile', 'certFile'];
+    issues.push({ path: at('upstreamTls', has), message: `upstreamTls.${has} without upstreamTls.${missing}: a client certificate needs both (no certificate would be sent and the upstream would refuse)` });
+  }
+  if (tls.insecureSkipVerify === true) {
+    if (!str(tls.acknowledge) || tls.acknowledge.trim() === '') {
+      issues.push({ path: at('upstreamTls', 'insecureSkipVerify'), message: 'upstreamTls.insecureSkipVerify: true turns off the verification of the upstream\'s certificate (anyone on the path can read and change the traffic): it is accepted only with upstreamTls.acknowledge: "<why this upstream cannot be verified>"' });
+    }
+    if (str(tls.caFile)) issues.push({ path: at('upstreamTls', 'caFile'), message: 'upstreamTls.caFile has no effect with insecureSkipVerify: true (nothing is verified): remove one of them' });
+  } else if (tls.acknowledge !== undefined) {
+    issues.push({ path: at('upstreamTls', 'acknowledge'), message: 'upstreamTls.acknowledge is only for insecureSkipVerify: true: remove it' });
+  }
+  if (tls.caOnly === true && !str(tls.caFile)) issues.push({ path: at('upstreamTls', 'caOnly'), message: 'upstreamTls.caOnly needs upstreamTls.caFile (it would trust no certificate at all)' });
 }

@@ -637,28 +637,28 @@ test('an upstream over TLS: verified with the route\'s caFile; a wrong CA → 50
     tlsServer.close();
   });
 
-  const good = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'ca.crt'), insecureSkipVerify: false } }));
+  const good = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'ca.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } }));
   t.after(() => good.close());
   const ok = await request(good.port, '/tls');
   assert.equal(ok.status, 200);
   assert.equal(ok.body, 'secure');
   assert.equal(seen.at(-1)!['x-forwarded-user'], 'alice');
 
-  const byIp = await startFront(makeRoute(`https://127.0.0.1:${tlsPort}`, { preserveHost: true, upstreamTls: { caFile: join(dir, 'ca.crt'), insecureSkipVerify: false } }));
+  const byIp = await startFront(makeRoute(`https://127.0.0.1:${tlsPort}`, { preserveHost: true, upstreamTls: { caFile: join(dir, 'ca.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } }));
   t.after(() => byIp.close());
   // With preserveHost the certificate is still checked against the upstream's name, not the client's Host.
   assert.equal((await request(byIp.port, '/tls', { headers: { host: 'app.example.com' } })).status, 200);
 
-  const wrong = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'other-ca.crt'), insecureSkipVerify: false } }));
+  const wrong = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'other-ca.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } }));
   t.after(() => wrong.close());
   const refused = await request(wrong.port, '/tls');
   assert.equal(refused.status, 502);
   assert.match(wrong.errors[0].message, /certificate/i);
 
-  const missing = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), insecureSkipVerify: false } }));
+  const missing = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } }));
   t.after(() => missing.close());
   assert.equal((await request(missing.port, '/tls')).status, 502);
-  assert.throws(() => missing.forwarder.prepare([makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), insecureSkipVerify: false } })]), { code: 'DRB_CONFIG_READ' });
+  assert.throws(() => missing.forwarder.prepare([makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } })]), { code: 'DRB_CONFIG_READ' });
 });
 
 test('a WebSocket upgrade is forwarded with identity headers and echoed', T, async (t) => {

@@ -2,15 +2,14 @@
 // http-proxy-3 (plain requests by Drawbridge's own relay pass in its chain, upgrades by the library's ws passes)
 // and a keep-alive agent per upstream, with the route's timeout; failures become 502/504 pages that never show
 // the upstream's address or error. A forwarded WebSocket can be closed by Drawbridge (a policy close, 1008).
-import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
 import { upstreamTarget } from '../routes/rewrite.js';
+import { upstreamTls } from '../tls/upstream.js';
 import { closeFrame, FrameBoundary } from './ws-frames.js';
 
 /** How one forwarded request ended, for the request log and metrics. */
@@ -475,12 +474,13 @@ export class Forwarder {
     const { upstream } = route;
     const secure = upstream.protocol === 'https:';
     const tls = route.upstreamTls;
-    // Routes to the same upstream with the same TLS settings share one pool: 10,000 routes to one app must not
-    // mean 10,000 pools of cold connections.
-    const key = secure ? `${upstream.origin}|${tls?.caFile ?? ''}|${tls?.certFile ?? ''}|${tls?.keyFile ?? ''}|${tls?.serverName ?? ''}|${tls?.insecureSkipVerify === true}` : upstream.origin;
+    // Routes to the same upstream with the same TLS settings (and file contents: a renewed file makes a new pool)
+    // share one pool: 10,000 routes to one app must not mean 10,000 pools of cold connections.
+    const tlsOptions = secure ? upstreamTls(route) : undefined;
+    const key = tlsOptions ? `${upstream.origin}|${tlsOptions.fingerprint}` : upstream.origin;
     let pool = generation.get(key);
     if (pool) return pool;
-    const agent = secure ? this.httpsAgent(route) : new http.Agent(this.agentOptions);
+    const agent = tlsOptions ? new https.Agent({ ...this.agentOptions, ...tlsOptions.options }) : new http.Agent(this.agentOptions);
     const proxy = createProxyServer({
       target: new URL(upstream.origin),
       agent,
@@ -506,33 +506,6 @@ export class Forwarder {
     generation.set(key, pool);
     this.pools.add(pool);
     return pool;
-  }
-
-  private httpsAgent(route: Route): https.Agent {
-    const tls = route.upstreamTls;
-    const read = (field: 'caFile' | 'certFile' | 'keyFile'): Buffer | undefined => {
-      const file = tls?.[field];
-      if (file === undefined) return undefined;
-      try {
-        return readFileSync(file);
-      } catch (cause) {
-        throw new DrawbridgeError('DRB_CONFIG_READ', `route "${route.name}" upstreamTls.${field}: ${(cause as Error).message}`, { cause });
-      }
-    };
-    const ca = read('caFile');
-    const cert = read('certFile');
-    const key = read('keyFile');
-    const { hostname } = route.upstream;
-    const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-    return new https.Agent({
-      ...this.agentOptions,
-      ...(ca ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      // Always explicit: left unset, node derives SNI from the Host header, i.e. the client's host with preserveHost.
-      servername: tls?.serverName ?? (isIP(bare) ? '' : hostname),
-      rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
-    });
   }
 
   // These listeners run before http-proxy-3's own (it emits proxyReqWs before it listens), which then write the

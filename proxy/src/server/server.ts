@@ -34,6 +34,10 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
 import type { Runtime, Snapshot } from '../runtime/runtime.js';
 import { drawbridgeVersion } from '../version.js';
+import { CertificateError } from '../tls/certificate.js';
+import { checkTlsFiles, EXPIRY_WARNING_MS } from '../tls/check.js';
+import { bindContexts, contextsOf, TlsContexts } from '../tls/contexts.js';
+import { registerTlsMetrics } from '../tls/metrics.js';
 import { WebSockets } from '../runtime/websockets.js';
 
 export interface StartOptions {
@@ -71,6 +75,8 @@ export interface Drawbridge {
   readonly store: SessionStore;
   /** The open WebSockets; `websockets.sweep()` re-admits them now (tests drive it instead of waiting for the timer). */
   readonly websockets: WebSockets;
+  /** The TLS files (listener certificates, upstream certificates and CAs) whose change should reload, like the configuration's. */
+  watchedFiles(): string[];
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
@@ -82,8 +88,12 @@ export interface Drawbridge {
   close(options?: { drainMs?: number; signal?: string }): Promise<void>;
 }
 
-/** Creates the proxy listener with the configured limits (header size, timeouts). */
-export function createListener(config: Config): http.Server | https.Server {
+/**
+ * Creates the proxy listener with the configured limits (header size, timeouts) and, with `tls`, its certificates
+ * and TLS policy (tls/contexts.ts; `contextsOf(server)` finds them). A bad certificate or key throws a
+ * DrawbridgeError naming the configuration key and the file.
+ */
+export function createListener(config: Config, listenerOptions: { now?: () => number } = {}): http.Server | https.Server {
   const options = {
     maxHeaderSize: config.limits.maxHeaderSize,
     requestTimeout: parseDuration(config.limits.requestTimeout),
@@ -96,9 +106,22 @@ export function createListener(config: Config): http.Server | https.Server {
   // Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every 30 s by default: a
   // slowloris trickling one byte a second would be held that long whatever the limits say.
   const sweep = Math.max(100, Math.min(1000, Math.floor(Math.min(options.headersTimeout, options.requestTimeout || Infinity) / 2)));
-  const server = config.tls
-    ? https.createServer({ ...options, connectionsCheckingInterval: sweep, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
-    : http.createServer({ ...options, connectionsCheckingInterval: sweep });
+  let contexts: TlsContexts | undefined;
+  if (config.tls) {
+    try {
+      contexts = new TlsContexts(config.tls, listenerOptions.now ? { now: listenerOptions.now } : {});
+    } catch (e) {
+      throw e instanceof CertificateError ? new DrawbridgeError('DRB_CONFIG_READ', e.message, { cause: e }) : e;
+    }
+  }
+  let server: http.Server | https.Server;
+  if (contexts) {
+    const secure = https.createServer({ ...options, connectionsCheckingInterval: sweep, ...contexts.serverOptions() });
+    bindContexts(secure, contexts);
+    server = secure;
+  } else {
+    server = http.createServer({ ...options, connectionsCheckingInterval: sweep });
+  }
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.headersTimeout = options.headersTimeout;
   server.requestTimeout = options.requestTimeout;
@@ -143,8 +166,8 @@ function makeSnapshot(config: Config): Snapshot {
   return Object.freeze({ compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted, hsts: hstsValue(config.tls) });
 }
 
-/** Sections a reload cannot change without a restart (listeners, IdP, store, keys). */
-const RESTART_ONLY = ['listen', 'publicUrl', 'tls', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
+/** Sections a reload cannot change without a restart (listeners, IdP, store, keys); `tls` files and policy reload, adding or removing `tls` does not. */
+const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
 
 /** While Redis stays unreachable its client reports every reconnect attempt: one log line per this many ms. */
 const STORE_ERROR_LOG_EVERY_MS = 10_000;
@@ -221,7 +244,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
   }
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
-  const server = options.server ?? createListener(config);
+  const server = options.server ?? createListener(config, { now });
+  const tls = contextsOf(server);
+  tls?.start();
+  tls?.reportOcspTo((e) => logger.warn({ event: 'tls-ocsp', result: 'failure', ...e, message: 'no OCSP response to staple: clients that ask for one get none' }));
+  registerTlsMetrics(metrics.registry, { certificates: () => tls?.certificates() ?? [], insecureRoutes: () => insecureRoutes(snapshot) });
   server.on('request', pipeline.handle);
   // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only
   // to requests it lets through, so a refused client is answered before it uploads its body.
@@ -336,6 +363,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     res.writeHead(404).end();
   }
   const adminAddress = adminServer?.address() as AddressInfo | undefined;
+  logInsecureUpstreams(logger, snapshot);
+  if (tls) logCertificates(logger, tls, now());
   logger.info({ event: 'start', version: drawbridgeVersion(), listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', idp: config.idp.issuer, routes: config.routes.length, store: store.kind });
 
   let closed = false;
@@ -351,7 +380,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     ready,
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
-      const result = loadConfigFile(options.configFile, options.env ?? process.env);
+      const result = loadConfigFile(options.configFile, options.env ?? process.env, { fileChecks: (c) => checkTlsFiles(c, now()) });
       checksum = result.text !== undefined ? sha(result.text) : checksum;
       if (!result.ok) {
         const errors = result.errors.map(formatIssue);
@@ -365,9 +394,17 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) kept.push(key);
         (next as Record<string, unknown>)[key] = config[key];
       }
+      // The listener speaks TLS or not from its start: `tls` added or removed waits for a restart, its files and
+      // policy apply now.
+      if ((next.tls === undefined) !== (config.tls === undefined)) {
+        kept.push('tls');
+        next.tls = config.tls;
+      }
       try {
         const candidate = makeSnapshot(next);
         prepareIdentityHeaders(candidate.compiled.table.routes);
+        // Certificates first: a bad pair throws here, before anything changed.
+        if (tls && next.tls) tls.reload(next.tls);
         forwarder.prepare(candidate.compiled.table.routes);
         snapshot = candidate;
       } catch (e) {
@@ -376,6 +413,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         return { ok: false, errors: [(e as Error).message] };
       }
       metrics.reload('success');
+      logInsecureUpstreams(logger, snapshot);
+      if (tls) logCertificates(logger, tls, now());
       logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
       // Open WebSockets meet the new routes and policies now, not at the next periodic sweep.
       void websockets.sweep();
@@ -388,6 +427,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const pending = inFlight;
       websockets.close();
       oidc.close();
+      tls?.close();
       // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
       const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
       const drainMs = closeOptions.drainMs ?? 0;
@@ -410,6 +450,10 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
       }
       logger.close();
+    },
+    watchedFiles() {
+      const routes = snapshot.compiled.table.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile]);
+      return [...new Set([...(tls?.files() ?? []), ...routes.filter((f): f is string => typeof f === 'string')])];
     },
     /** The checksum of the file as last read (reload polling compares it). */
     get checksum() {
@@ -442,4 +486,25 @@ export function fileChecksum(file: string): string {
   } catch {
     return '';
   }
+}
+
+/** Routes whose upstream certificate is not verified (upstreamTls.insecureSkipVerify, acknowledged). */
+function insecureRoutes(snapshot: Snapshot): string[] {
+  return snapshot.compiled.table.routes.filter((r) => r.upstreamTls?.insecureSkipVerify === true).map((r) => r.name);
+}
+
+/** One warning per route that does not verify its upstream, at start and at every reload. */
+function logInsecureUpstreams(logger: Logger, snapshot: Snapshot): void {
+  for (const route of snapshot.compiled.table.routes) {
+    if (route.upstreamTls?.insecureSkipVerify !== true) continue;
+    logger.warn({ event: 'upstream-tls-insecure', route: route.name, upstream: route.upstream.origin, acknowledge: route.upstreamTls.acknowledge ?? '', message: `route "${route.name}" does not verify its upstream's certificate (upstreamTls.insecureSkipVerify): anyone between Drawbridge and ${route.upstream.origin} can read and change its traffic` });
+  }
+}
+
+/** The certificates served, logged at start and at every reload (a certificate close to expiry is a warning). */
+function logCertificates(logger: Logger, tls: TlsContexts, now: number): void {
+  const certificates = tls.certificates().map((c) => ({ source: c.source, names: c.names, notAfter: new Date(c.certified.notAfter).toISOString(), ...(c.files ? { files: c.files.map((f) => f.file) } : {}) }));
+  const soon = tls.certificates().filter((c) => c.certified.notAfter - now < EXPIRY_WARNING_MS);
+  if (soon.length > 0) logger.warn({ event: 'tls', certificates, message: `a certificate expires within 14 days: ${soon.map((c) => c.names.join(', ')).join('; ')}` });
+  else logger.info({ event: 'tls', certificates });
 }
