@@ -33,6 +33,11 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
 import type { Runtime, Snapshot } from './runtime.js';
 import { drawbridgeVersion } from '../version.js';
+import { acmeHosts } from '../config/acme-hosts.js';
+import { AcmeManager } from '../tls/acme.js';
+import { acmeEdgeOf, acmeListenerOptions, attachAcmeEdge, createAcmeEdge } from '../tls/acme-listener.js';
+import { DirectoryStorage } from '../tls/acme-storage.js';
+import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from './websockets.js';
 
 export interface StartOptions {
@@ -56,6 +61,10 @@ export interface StartOptions {
   websocketSweepMs?: number;
   /** How often the IdP is probed for /readyz (default 30 s); tests shorten it. */
   idpProbeIntervalMs?: number;
+  /** tls.acme: the port-80 listener, already listening (tests use port 0); default: listen on tls.acme.httpListen. */
+  acmeHttpServer?: http.Server;
+  /** tls.acme: timer and polling settings of the certificate manager (tests drive check() on the injected clock). */
+  acme?: Pick<import('../tls/acme.js').AcmeManagerOptions, 'schedule' | 'poll' | 'retry'>;
 }
 
 export interface Drawbridge {
@@ -70,6 +79,9 @@ export interface Drawbridge {
   readonly store: SessionStore;
   /** The open WebSockets; `websockets.sweep()` re-admits them now (tests drive it instead of waiting for the timer). */
   readonly websockets: WebSockets;
+  /** tls.acme: the certificate manager (`check()` orders what is due now) and the port-80 listener. */
+  readonly acme?: AcmeManager;
+  readonly acmeHttpServer?: http.Server;
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
@@ -95,9 +107,14 @@ export function createListener(config: Config): http.Server | https.Server {
   // Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every 30 s by default: a
   // slowloris trickling one byte a second would be held that long whatever the limits say.
   const sweep = Math.max(100, Math.min(1000, Math.floor(Math.min(options.headersTimeout, options.requestTimeout || Infinity) / 2)));
+  // tls.acme (SEAM, issue 19): the SNI/ALPN callbacks serve obtained certificates by name and answer TLS-ALPN-01;
+  // certFile/keyFile, when also set, stay the default for every other name.
+  const acmeEdge = config.tls?.acme ? createAcmeEdge() : undefined;
+  const files = config.tls?.certFile && config.tls.keyFile ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : {};
   const server = config.tls
-    ? https.createServer({ ...options, connectionsCheckingInterval: sweep, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
+    ? https.createServer({ ...options, connectionsCheckingInterval: sweep, ...files, ...(acmeEdge ? acmeListenerOptions(acmeEdge) : {}) })
     : http.createServer({ ...options, connectionsCheckingInterval: sweep });
+  if (acmeEdge) attachAcmeEdge(server as https.Server, acmeEdge);
   server.keepAliveTimeout = options.keepAliveTimeout;
   server.headersTimeout = options.headersTimeout;
   server.requestTimeout = options.requestTimeout;
@@ -254,25 +271,54 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   });
   let adminServer: http.Server | undefined;
   const adminListen = options.adminListen ?? config.admin.listen;
-  // Every listener binds or nothing runs: a process serving the proxy with no /healthz (or the reverse) is worse
-  // than one that exits and is restarted where someone sees why.
+  // tls.acme (SEAM, issue 19): the challenge responder and certificate store of the listener (tls/acme-listener.ts),
+  // the port-80 listener (HTTP-01 and redirects) and the manager that fills the store.
+  const acmeConfig = config.tls?.acme;
+  const acmeEdge = acmeConfig ? acmeEdgeOf(server) : undefined;
+  if (acmeConfig && !acmeEdge) throw new DrawbridgeError('DRB_INTERNAL', 'tls.acme needs a listener made by createListener(config)');
+  let acmeHttpServer: http.Server | undefined = options.acmeHttpServer;
+  if (acmeConfig && acmeEdge) {
+    const handler = httpChallengeHandler({ challenges: acmeEdge.challenges, httpsPort: Number(new URL(config.publicUrl).port || 443), serves: (hostname) => servesHost(snapshot, hostname) });
+    if (acmeHttpServer) acmeHttpServer.on('request', handler);
+    else if (acmeConfig.httpListen !== false) acmeHttpServer = createHttpChallengeServer(handler);
+  }
   try {
     if (!options.server) await bind(server, config.listen, 'proxy listener');
     if (adminListen !== false) {
       adminServer = http.createServer((req, res) => adminHandle(req, res));
       await bind(adminServer, adminListen, 'admin listener');
     }
+    if (acmeHttpServer && !options.acmeHttpServer && acmeConfig && acmeConfig.httpListen !== false) await bind(acmeHttpServer, acmeConfig.httpListen, 'ACME HTTP listener');
   } catch (e) {
     logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
     websockets.close();
     server.closeAllConnections?.();
-    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
     forwarder.close();
     await store.close().catch(() => {});
     logger.close();
     throw e;
   }
   void oidc.start();
+  let acmeManager: AcmeManager | undefined;
+  if (acmeConfig && acmeEdge) {
+    acmeManager = new AcmeManager({
+      hosts: acmeHosts(config).hosts,
+      email: acmeConfig.email,
+      directoryUrl: acmeConfig.directory,
+      ...(acmeConfig.caFile ? { caPem: readFileSync(acmeConfig.caFile, 'utf8') } : {}),
+      challengeTypes: acmeHttpServer ? acmeConfig.challenges : acmeConfig.challenges.filter((c) => c !== 'http-01'),
+      storage: new DirectoryStorage(acmeConfig.storage, acmeConfig.directory),
+      // SEAM (issue 19): the lead connects this to the listener's certificate store (tls/contexts.ts) at merge.
+      sink: acmeEdge.certificates,
+      challenges: acmeEdge.challenges,
+      logger,
+      registry: metrics.registry,
+      now,
+      ...options.acme,
+    });
+    await acmeManager.start();
+  }
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
@@ -344,6 +390,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     metrics,
     store,
     websockets,
+    ...(acmeManager ? { acme: acmeManager } : {}),
+    ...(acmeHttpServer ? { acmeHttpServer } : {}),
     ready,
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
@@ -384,8 +432,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const pending = inFlight;
       websockets.close();
       oidc.close();
+      acmeManager?.close();
       // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
-      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
       const drainMs = closeOptions.drainMs ?? 0;
       if (drainMs > 0 && inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -399,6 +448,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const abandoned = inFlight;
       server.closeAllConnections?.();
       adminServer?.closeAllConnections();
+      acmeHttpServer?.closeAllConnections();
       await stopped;
       forwarder.close();
       await store.close();
@@ -425,6 +475,12 @@ export function sessionSummary(r: import('../session/store.js').SessionRecord): 
     lastSeenAt: new Date(r.lastSeenAt).toISOString(),
     expiresAt: new Date(Math.min(r.expiresAt, r.lastSeenAt + r.idleTimeoutMs)).toISOString(),
   };
+}
+
+/** Whether a route (or publicUrl) serves this host name: the port-80 listener redirects only those. */
+function servesHost(snapshot: Snapshot, hostname: string): boolean {
+  if (new URL(snapshot.compiled.publicOrigin).hostname === hostname) return true;
+  return snapshot.compiled.table.routes.some((r) => (r.wildcard ? hostname.endsWith(`.${r.hostname}`) : r.hostname === hostname));
 }
 
 function sha(text: string): string {
