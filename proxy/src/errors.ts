@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   DRB_CONFIG_INVALID: [500, 'The configuration file has errors; each is reported as FILE:LINE:COL: message.'],
   DRB_CONFIG_READ: [500, 'The configuration file could not be read.'],
   DRB_ENV_MISSING: [500, 'A ${NAME} reference names an environment variable that is not set.'],
-  DRB_LISTEN_FAILED: [500, 'A listener (the proxy or the admin one) could not bind its address: in use, or a privileged port without permission.'],
+  DRB_LISTEN_FAILED: [500, 'A listener (the proxy, the admin one, or the port-80 listener of tls.acme) could not bind its address: in use, or a privileged port without permission.'],
   DRB_BAD_REQUEST: [400, 'The request path, host or headers are malformed or ambiguous and were refused before matching.'],
   DRB_NO_ROUTE: [404, 'No route serves this host and path.'],
   DRB_METHOD_NOT_ALLOWED: [405, 'A route serves this path but not with this method.'],

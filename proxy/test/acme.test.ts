@@ -50,8 +50,8 @@ async function listen(server: http.Server | https.Server): Promise<number> {
 }
 
 /** pebble, an upstream app and a Drawbridge with tls.acme for `hosts`, every listener on an ephemeral port. */
-async function startAcme(hosts: string[], acmeExtra: string, app: string): Promise<Instance> {
-  const storage = mkdtempSync(join(tmpdir(), 'drawbridge-acme-'));
+async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?: { pebble: Pebble; storage: string }): Promise<Instance> {
+  const storage = reuse?.storage ?? mkdtempSync(join(tmpdir(), 'drawbridge-acme-'));
   const block = (directory: string, caFile: string) => `  acme: { email: ops@example.com, directory: "${directory}", caFile: "${caFile}", storage: "${storage}"${acmeExtra} }`;
   const probe = loadConfigText(configText(1, app, block('https://127.0.0.1:1/dir', '/dev/null'), hosts), 'probe.yaml');
   assert.ok(probe.ok, probe.ok ? '' : probe.errors.map(formatIssue).join('\n'));
@@ -59,7 +59,7 @@ async function startAcme(hosts: string[], acmeExtra: string, app: string): Promi
   const port = await listen(server);
   const acmeHttpServer = http.createServer();
   const httpPort = await listen(acmeHttpServer);
-  const pebble = await startPebble({ httpPort, tlsPort: port });
+  const pebble = reuse?.pebble ?? (await startPebble({ httpPort, tlsPort: port }));
   const loaded = loadConfigText(configText(port, app, block(pebble.directoryUrl, pebble.caFile), hosts), 'acme.yaml');
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatIssue).join('\n'));
   const lines: string[] = [];
@@ -88,7 +88,7 @@ async function startAcme(hosts: string[], acmeExtra: string, app: string): Promi
     log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     async close() {
       await drawbridge.close();
-      await pebble.close();
+      if (!reuse) await pebble.close();
     },
   };
 }
@@ -152,13 +152,25 @@ test('tls.acme over HTTP-01: certificates for two hosts from pebble, served by n
     const seen = await served(acme.port, host, acme.root);
     assert.equal(seen.authorized, true, seen.error);
     assert.equal(seen.cert.subjectaltname, `DNS:${host}`);
-    assert.match(seen.cert.issuer.CN, /Pebble Intermediate/);
+    assert.match(String(seen.cert.issuer.CN), /Pebble Intermediate/);
     const res = await httpsGet(acme.port, host, acme.root);
     assert.deepEqual([res.status, res.body], [200, 'hello from the app']);
   }
   const stored = readFileSync(join(acme.storage, `127.0.0.1-${new URL(acme.pebble.directoryUrl).port}-dir`, 'certificates', 'a.test', 'cert.pem'), 'utf8');
   assert.equal(new (await import('node:crypto')).X509Certificate(stored).serialNumber, (await served(acme.port, 'a.test', acme.root)).cert.serialNumber);
   assert.ok(acme.log().some((l) => l.event === 'acme' && l.host === 'b.test' && l.result === 'success'));
+
+  // A restart serves the stored certificates at once, without ordering.
+  const again = await startAcme(['a.test', 'b.test'], ', challenges: [http-01]', app.url, { pebble: acme.pebble, storage: acme.storage });
+  try {
+    const reloaded = await served(again.port, 'a.test', acme.root);
+    assert.equal(reloaded.authorized, true, reloaded.error);
+    assert.equal(reloaded.cert.serialNumber, (await served(acme.port, 'a.test', acme.root)).cert.serialNumber);
+    await again.drawbridge.acme!.check();
+    assert.deepEqual(again.log().filter((l) => l.event === 'acme').map((l) => [l.host, l.result]), [['a.test', 'loaded'], ['b.test', 'loaded']]);
+  } finally {
+    await again.close();
+  }
 
   // Port 80: challenges only for pending tokens, 308 to HTTPS for served hosts, nothing for others.
   assert.deepEqual(await httpGet(acme.httpPort, 'a.test', '/some/page?x=1'), { status: 308, location: `https://a.test:${acme.port}/some/page?x=1`, body: 'Permanent Redirect\n' });
@@ -196,6 +208,26 @@ test('tls.acme over HTTP-01: certificates for two hosts from pebble, served by n
   assert.equal((await manager.check()).find((s) => s.host === 'a.test')!.failures, 1);
 });
 
+test('the port-80 listener binds or Drawbridge does not start (DRB_LISTEN_FAILED naming it)', { timeout: 30_000 }, async () => {
+  const taken = http.createServer();
+  const port = await listen(taken);
+  try {
+    const storage = mkdtempSync(join(tmpdir(), 'drawbridge-acme-'));
+    const text = configText(443, 'http://127.0.0.1:9', `  acme: { email: ops@example.com, directory: "https://127.0.0.1:9/dir", storage: "${storage}", httpListen: "127.0.0.1:${port}" }`, ['a.test']);
+    const loaded = loadConfigText(text, 'acme.yaml');
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatIssue).join('\n'));
+    const lines: string[] = [];
+    const logStream = new Writable({ write: (c, _e, cb) => (lines.push(c.toString()), cb()) });
+    await assert.rejects(startDrawbridge({ config: loaded.config, adminListen: false, logStream, logBatch: false }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'DRB_LISTEN_FAILED');
+      assert.match(e.message, new RegExp(`the ACME HTTP listener cannot listen on 127\\.0\\.0\\.1:${port}.*already in use`));
+      return true;
+    });
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
+});
+
 test('tls.acme over TLS-ALPN-01: pebble validates on the TLS listener (acme-tls/1), the issued certificate is served; acme-tls/1 without a pending challenge is refused', { timeout: 120_000 }, async (t) => {
   const app = await startApp();
   const acme = await startAcme(['c.test'], ', challenges: [tls-alpn-01], httpListen: false', app.url);
@@ -209,6 +241,8 @@ test('tls.acme over TLS-ALPN-01: pebble validates on the TLS listener (acme-tls/
   assert.equal(seen.authorized, true, seen.error);
   assert.equal(seen.cert.subjectaltname, 'DNS:c.test');
   assert.deepEqual(await httpsGet(acme.port, 'c.test', acme.root).then((r) => [r.status, r.body]), [200, 'hello from the app']);
+  // A name with no certificate (and no tls.certFile): the handshake is refused, no other host's certificate is shown.
+  await assert.rejects(served(acme.port, 'other.test', acme.root));
   // A client asking for acme-tls/1 when no challenge is pending gets no certificate and no application data.
   await assert.rejects(
     new Promise((resolve, reject) => {

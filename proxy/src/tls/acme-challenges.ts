@@ -56,11 +56,11 @@ export class AcmeChallenges implements ChallengeResponder {
    * acme-tls/1 never gets a normal certificate and application data.
    */
   alpnCallback(protocols: readonly string[] = ['http/1.1']): (this: TLSSocket, info: { servername: string; protocols: string[] }) => string | undefined {
-    const challenges = this;
+    const { alpn, alpnSockets } = this;
     return function (this: TLSSocket, info) {
       if (info.protocols.includes(ACME_TLS_ALPN)) {
-        if (info.servername && challenges.alpn.has(info.servername.toLowerCase())) {
-          challenges.alpnSockets.add(this);
+        if (info.servername && alpn.has(info.servername.toLowerCase())) {
+          alpnSockets.add(this);
           return ACME_TLS_ALPN;
         }
         return undefined;

@@ -94,24 +94,33 @@ export function inspectCertificate(host: string, certificate: StoredCertificate)
   return { notBefore, notAfter };
 }
 
-/** Per-origin HTTPS agents for acme-client's shared axios instance (a `caFile` for one directory, not the process). */
-const AGENTS = new Map<string, https.Agent>();
+/**
+ * Per-origin HTTPS agents for acme-client's shared axios instance (a `caFile` for one directory, not the process);
+ * counted, since several instances in one process (tests, a restart in place) may use the same directory.
+ */
+const AGENTS = new Map<string, { agent: https.Agent; ca: string; refs: number }>();
 let interceptorInstalled = false;
 function trustFor(directoryUrl: string, caPem: string): () => void {
   if (!interceptorInstalled) {
     interceptorInstalled = true;
     acme.axios.interceptors.request.use((config) => {
-      const agent = config.url ? AGENTS.get(originOf(config.url)) : undefined;
-      if (agent) config.httpsAgent = agent;
+      const entry = config.url ? AGENTS.get(originOf(config.url)) : undefined;
+      if (entry) config.httpsAgent = entry.agent;
       return config;
     });
   }
   const origin = originOf(directoryUrl);
-  const agent = new https.Agent({ ca: [...tls.rootCertificates, caPem], keepAlive: false });
-  AGENTS.set(origin, agent);
+  let entry = AGENTS.get(origin);
+  if (!entry || entry.ca !== caPem) {
+    entry = { agent: new https.Agent({ ca: [...tls.rootCertificates, caPem] }), ca: caPem, refs: 0 };
+    AGENTS.set(origin, entry);
+  }
+  entry.refs++;
+  const mine = entry;
   return () => {
-    if (AGENTS.get(origin) === agent) AGENTS.delete(origin);
-    agent.destroy();
+    if (--mine.refs > 0) return;
+    if (AGENTS.get(origin) === mine) AGENTS.delete(origin);
+    mine.agent.destroy();
   };
 }
 function originOf(url: string): string {
