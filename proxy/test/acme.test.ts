@@ -2,7 +2,7 @@
 // HTTP-01 and TLS-ALPN-01, the issued chain served by name, renewal on the injected clock, a failed challenge that
 // keeps the certificate in use, and the port-80 listener's redirects. No sleeps: the test awaits check().
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,8 @@ import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { createListener, startDrawbridge, type Drawbridge } from '../src/server/server.js';
 import { startPebble, type Pebble } from './helpers/pebble.js';
+import { startRedis } from './helpers/redis.js';
+import { RedisCertificateStorage } from '../src/tls/acme-redis-storage.js';
 
 const SECRET = 'test-session-secret-0123456789abcdef0123456789';
 
@@ -49,26 +51,36 @@ async function listen(server: http.Server | https.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** pebble, an upstream app and a Drawbridge with tls.acme for `hosts`, every listener on an ephemeral port. */
-async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?: { pebble: Pebble; storage: string }): Promise<Instance> {
-  const storage = reuse?.storage ?? mkdtempSync(join(tmpdir(), 'drawbridge-acme-'));
-  const block = (directory: string, caFile: string) => `  acme: { email: ops@example.com, directory: "${directory}", caFile: "${caFile}", storage: "${storage}"${acmeExtra} }`;
-  const probe = loadConfigText(configText(1, app, block('https://127.0.0.1:1/dir', '/dev/null'), hosts), 'probe.yaml');
+interface Listeners {
+  server: http.Server | https.Server;
+  port: number;
+  acmeHttpServer: http.Server;
+  httpPort: number;
+}
+
+/** A Drawbridge's proxy listener (made for tls.acme) and port-80 listener, both on ephemeral ports. */
+async function listeners(hosts: string[], app: string): Promise<Listeners> {
+  const probe = loadConfigText(configText(1, app, '  acme: { email: ops@example.com }', hosts), 'probe.yaml');
   assert.ok(probe.ok, probe.ok ? '' : probe.errors.map(formatIssue).join('\n'));
   const server = createListener(probe.config);
   const port = await listen(server);
   const acmeHttpServer = http.createServer();
   const httpPort = await listen(acmeHttpServer);
-  const pebble = reuse?.pebble ?? (await startPebble({ httpPort, tlsPort: port }));
-  const loaded = loadConfigText(configText(port, app, block(pebble.directoryUrl, pebble.caFile), hosts), 'acme.yaml');
+  return { server, port, acmeHttpServer, httpPort };
+}
+
+/** A Drawbridge with tls.acme for `hosts` on `l`, ordering from `pebble`; the clock is the instance's own. */
+async function launch(l: Listeners, hosts: string[], acmeExtra: string, app: string, pebble: Pebble, storage: string, extra = ''): Promise<Instance> {
+  const block = `  acme: { email: ops@example.com, directory: "${pebble.directoryUrl}", caFile: "${pebble.caFile}", storage: "${storage}"${acmeExtra} }`;
+  const loaded = loadConfigText(configText(l.port, app, block, hosts).replace('session: {', `session: {${extra}`), 'acme.yaml');
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatIssue).join('\n'));
   const lines: string[] = [];
   const logStream = new Writable({ write: (c, _e, cb) => (lines.push(...c.toString().split('\n').filter(Boolean)), cb()) });
   const clock = { now: Date.now() };
   const drawbridge = await startDrawbridge({
     config: loaded.config,
-    server,
-    acmeHttpServer,
+    server: l.server,
+    acmeHttpServer: l.acmeHttpServer,
     adminListen: false,
     logStream,
     logBatch: false,
@@ -76,18 +88,28 @@ async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?
     // The timer never fires by itself: the test calls check() after moving the clock.
     acme: { schedule: () => () => {}, poll: { minMs: 50, maxMs: 500, attempts: 60 }, retry: { baseMs: 60_000, maxMs: 3_600_000 } },
   });
-  const root = await pebble.root();
   return {
     drawbridge,
-    port,
-    httpPort,
+    port: l.port,
+    httpPort: l.httpPort,
     pebble,
-    root,
+    root: await pebble.root(),
     storage,
     clock,
-    log: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    log: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    close: () => drawbridge.close(),
+  };
+}
+
+/** pebble, and a Drawbridge with tls.acme for `hosts` whose listeners pebble validates. */
+async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?: { pebble: Pebble; storage: string }): Promise<Instance> {
+  const l = await listeners(hosts, app);
+  const pebble = reuse?.pebble ?? (await startPebble({ httpPort: l.httpPort, tlsPort: l.port }));
+  const instance = await launch(l, hosts, acmeExtra, app, pebble, reuse?.storage ?? mkdtempSync(join(tmpdir(), 'drawbridge-acme-')));
+  return {
+    ...instance,
     async close() {
-      await drawbridge.close();
+      await instance.close();
       if (!reuse) await pebble.close();
     },
   };
@@ -251,4 +273,65 @@ test('tls.acme over TLS-ALPN-01: pebble validates on the TLS listener (acme-tls/
     }),
     /no application protocol|alert number 120/i,
   );
+});
+
+test('tls.acme with the Redis session store: replicas share the account and certificates, and any replica answers the HTTP-01 challenge of another', { timeout: 120_000 }, async (t) => {
+  const app = await startApp();
+  const redis = await startRedis();
+  const hosts = ['d.test'];
+  const la = await listeners(hosts, app.url);
+  const lb = await listeners(hosts, app.url);
+  // The CA reaches replica B's port 80 (a load balancer's choice), whichever replica ordered.
+  const pebble = await startPebble({ httpPort: lb.httpPort, tlsPort: lb.port });
+  const storage = mkdtempSync(join(tmpdir(), 'drawbridge-acme-'));
+  const store = ` store: { type: redis, url: "${redis.url}" },`;
+  const b = await launch(lb, hosts, ', challenges: [http-01]', app.url, pebble, storage, store);
+  const replicas: { a?: Instance } = {};
+  t.after(async () => {
+    await replicas.a?.close();
+    await b.close();
+    await pebble.close();
+    await redis.stop();
+    await app.close();
+  });
+  assert.deepEqual((await b.drawbridge.acme!.check()).map((s) => [s.host, s.failures, s.lastError]), [['d.test', 0, undefined]], pebble.output());
+  // Replica A starts with B's certificate from Redis: served at once, nothing ordered.
+  const a = (replicas.a = await launch(la, hosts, ', challenges: [http-01]', app.url, pebble, storage, store));
+  assert.equal((await served(a.port, 'd.test', a.root)).cert.serialNumber, (await served(b.port, 'd.test', b.root)).cert.serialNumber);
+  await a.drawbridge.acme!.check();
+  assert.deepEqual(a.log().filter((l) => l.event === 'acme').map((l) => l.result), ['loaded']);
+  // Nothing in the directory: the certificate and key are in Redis only, encrypted.
+  assert.deepEqual(readdirSync(storage), []);
+
+  // A renews; pebble validates on B's port 80, which answers A's token from Redis.
+  a.clock.now = a.drawbridge.acme!.status()[0]!.renewAt! + 1000;
+  const renewed = await a.drawbridge.acme!.check();
+  assert.deepEqual(renewed.map((s) => [s.failures, s.lastError]), [[0, undefined]], pebble.output());
+  const newSerial = (await served(a.port, 'd.test', a.root)).cert.serialNumber;
+  assert.notEqual(newSerial, (await served(b.port, 'd.test', b.root)).cert.serialNumber);
+  // B, due too, finds A's newer certificate in Redis and serves it without ordering.
+  b.clock.now = a.clock.now;
+  await b.drawbridge.acme!.check();
+  assert.equal((await served(b.port, 'd.test', b.root)).cert.serialNumber, newSerial);
+  assert.equal(b.log().filter((l) => l.event === 'acme' && l.result === 'success').length, 1, 'B ordered only its first certificate');
+
+  // The storage itself: one ordering lock per host; values encrypted, unreadable under another secret.
+  const options = { url: redis.url, prefix: 'drawbridge:', directoryUrl: pebble.directoryUrl };
+  const mine = new RedisCertificateStorage({ ...options, secret: SECRET });
+  const other = new RedisCertificateStorage({ ...options, secret: `${SECRET}-another` });
+  await Promise.all([mine.start(), other.start()]);
+  try {
+    const release = await mine.lock('e.test', 60_000);
+    assert.ok(release);
+    assert.equal(await other.lock('e.test', 60_000), undefined, 'another replica cannot take a held lock');
+    await release();
+    const again = await other.lock('e.test', 60_000);
+    assert.ok(again);
+    await again();
+    assert.ok((await mine.load('d.test'))?.keyPem.includes('PRIVATE KEY'));
+    assert.equal(await other.load('d.test'), undefined);
+    assert.equal(await other.loadAccountKey(), undefined);
+  } finally {
+    await Promise.all([mine.close(), other.close()]);
+  }
 });

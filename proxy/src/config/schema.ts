@@ -56,7 +56,7 @@ const acmeSettings = z.strictObject({
     .union([z.literal('auto'), z.array(z.string().min(1)).min(1)])
     .default('auto')
     .describe('Host names to obtain certificates for: `auto` (publicUrl\'s host and every exact route host; wildcard routes cannot be validated by HTTP-01 or TLS-ALPN-01) or a list of exact names.'),
-  storage: z.string().min(1).default('drawbridge-acme').describe('Directory holding the account key and each host\'s certificate and key (created with mode 0700; relative to the working directory).'),
+  storage: z.string().min(1).default('drawbridge-acme').describe('Directory holding the account key and each host\'s certificate and key (created with mode 0700; relative to the working directory). With the Redis session store they are kept (encrypted) in Redis instead, shared by the replicas.'),
   caFile: z.string().min(1).optional().describe('CA bundle trusted for the ACME server\'s own HTTPS (a private or test CA such as pebble\'s), added to the system roots.'),
   challenges: z
     .array(z.enum(ACME_CHALLENGES))

@@ -36,7 +36,8 @@ import { drawbridgeVersion } from '../version.js';
 import { acmeHosts } from '../config/acme-hosts.js';
 import { AcmeManager } from '../tls/acme.js';
 import { acmeEdgeOf, acmeListenerOptions, attachAcmeEdge, createAcmeEdge } from '../tls/acme-listener.js';
-import { DirectoryStorage } from '../tls/acme-storage.js';
+import { DirectoryStorage, type CertificateStorage } from '../tls/acme-storage.js';
+import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
 import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from './websockets.js';
 
@@ -277,8 +278,16 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const acmeEdge = acmeConfig ? acmeEdgeOf(server) : undefined;
   if (acmeConfig && !acmeEdge) throw new DrawbridgeError('DRB_INTERNAL', 'tls.acme needs a listener made by createListener(config)');
   let acmeHttpServer: http.Server | undefined = options.acmeHttpServer;
-  if (acmeConfig && acmeEdge) {
-    const handler = httpChallengeHandler({ challenges: acmeEdge.challenges, httpsPort: Number(new URL(config.publicUrl).port || 443), serves: (hostname) => servesHost(snapshot, hostname) });
+  // With the Redis session store, replicas share the ACME account, certificates and pending HTTP-01 answers there.
+  const sessionStore = config.session.store;
+  const acmeStorage: CertificateStorage | undefined = !acmeConfig
+    ? undefined
+    : sessionStore.type === 'redis'
+      ? new RedisCertificateStorage({ url: sessionStore.url, prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
+      : new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
+  if (acmeConfig && acmeEdge && acmeStorage) {
+    const lookup = acmeStorage.loadChallenge?.bind(acmeStorage);
+    const handler = httpChallengeHandler({ challenges: acmeEdge.challenges, httpsPort: Number(new URL(config.publicUrl).port || 443), serves: (hostname) => servesHost(snapshot, hostname), ...(lookup ? { lookup } : {}) });
     if (acmeHttpServer) acmeHttpServer.on('request', handler);
     else if (acmeConfig.httpListen !== false) acmeHttpServer = createHttpChallengeServer(handler);
   }
@@ -301,14 +310,17 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   }
   void oidc.start();
   let acmeManager: AcmeManager | undefined;
-  if (acmeConfig && acmeEdge) {
+  if (acmeConfig && acmeEdge && acmeStorage) {
+    if (acmeStorage instanceof RedisCertificateStorage) {
+      await acmeStorage.start().catch((e: Error) => logger.error({ event: 'acme', result: 'failure', step: 'storage', error: `connecting to Redis for ACME storage: ${e.message}` }));
+    }
     acmeManager = new AcmeManager({
       hosts: acmeHosts(config).hosts,
       email: acmeConfig.email,
       directoryUrl: acmeConfig.directory,
       ...(acmeConfig.caFile ? { caPem: readFileSync(acmeConfig.caFile, 'utf8') } : {}),
       challengeTypes: acmeHttpServer ? acmeConfig.challenges : acmeConfig.challenges.filter((c) => c !== 'http-01'),
-      storage: new DirectoryStorage(acmeConfig.storage, acmeConfig.directory),
+      storage: acmeStorage,
       // SEAM (issue 19): the lead connects this to the listener's certificate store (tls/contexts.ts) at merge.
       sink: acmeEdge.certificates,
       challenges: acmeEdge.challenges,
@@ -452,6 +464,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       await stopped;
       forwarder.close();
       await store.close();
+      if (acmeStorage instanceof RedisCertificateStorage) await acmeStorage.close();
       if (closeOptions.signal !== undefined) {
         logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
       }

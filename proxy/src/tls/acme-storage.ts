@@ -18,6 +18,12 @@ export interface CertificateStorage {
   saveAccountKey(keyPem: string): Promise<void>;
   load(host: string): Promise<StoredCertificate | undefined>;
   save(host: string, certificate: StoredCertificate): Promise<void>;
+  /** Shared storage only: takes the ordering lock of `host` for `ttlMs`; `undefined` when another replica holds it. */
+  lock?(host: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+  /** Shared storage only: a pending HTTP-01 answer, so that any replica the CA reaches can give it. */
+  saveChallenge?(token: string, host: string, keyAuthorization: string, ttlMs: number): Promise<void>;
+  deleteChallenge?(token: string): Promise<void>;
+  loadChallenge?(token: string): Promise<{ host: string; keyAuthorization: string } | undefined>;
 }
 
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;

@@ -67,6 +67,13 @@ interface HostState {
   lastError?: string;
 }
 
+/** How long a replica may hold the ordering lock of a host (an order takes seconds; a crashed holder is outlived). */
+const LOCK_MS = 10 * 60_000;
+/** When a replica that found the lock taken looks again (by then the holder has stored the certificate, or failed). */
+const LOCKED_RETRY_MS = 2 * 60_000;
+/** How long a shared HTTP-01 answer lives. */
+const CHALLENGE_TTL_MS = 10 * 60_000;
+
 /** The longest a timer waits before the manager looks again (a clock that jumps is noticed within this). */
 const MAX_SLEEP_MS = 60 * 60 * 1000;
 
@@ -236,7 +243,15 @@ export class AcmeManager {
   private async order(host: string, s: HostState): Promise<void> {
     const logger = this.options.logger;
     const renewing = s.cert !== undefined;
+    if (await this.fromStorage(host, s)) return;
+    let release: (() => Promise<void>) | undefined;
     try {
+      release = this.options.storage.lock ? await this.options.storage.lock(host, LOCK_MS) : async () => {};
+      if (!release) {
+        s.retryAt = this.now() + LOCKED_RETRY_MS;
+        logger.info({ event: 'acme', host, result: 'waiting', message: 'another replica is ordering this certificate; its result is picked up from the shared storage' });
+        return;
+      }
       const client = await this.account();
       const [keyBuf, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
       const certPem = await client.auto({
@@ -274,7 +289,35 @@ export class AcmeManager {
         retryAt: new Date(s.retryAt).toISOString(),
         message: s.cert ? `the certificate in use stays (valid until ${new Date(s.cert.notAfter).toISOString()})` : `no certificate for ${host} yet: TLS connections for it are refused`,
       });
+    } finally {
+      await release?.();
     }
+  }
+
+  /**
+   * Shared storage: another replica may have stored a newer certificate for `host`. Installs it; returns true when it
+   * is not due for renewal (nothing to order).
+   */
+  private async fromStorage(host: string, s: HostState): Promise<boolean> {
+    let stored: StoredCertificate | undefined;
+    try {
+      stored = await this.options.storage.load(host);
+    } catch {
+      return false;
+    }
+    if (!stored) return false;
+    try {
+      const { notAfter } = inspectCertificate(host, stored);
+      if (s.cert && notAfter <= s.cert.notAfter) return false;
+      this.use(host, stored);
+    } catch {
+      return false;
+    }
+    s.failures = 0;
+    delete s.retryAt;
+    delete s.lastError;
+    this.options.logger.info({ event: 'acme', host, result: 'loaded', notAfter: new Date(s.cert!.notAfter).toISOString(), message: `a newer certificate from ${this.options.storage.description}` });
+    return this.now() < s.cert!.renewAt;
   }
 
   /** Validates and installs a certificate for `host`, then records its window. Throws (nothing changed) when unusable. */
@@ -287,7 +330,11 @@ export class AcmeManager {
 
   private async present(authz: acme.Authorization, challenge: { type: string; token: string }, keyAuthorization: string): Promise<void> {
     const host = authz.identifier.value;
-    if (challenge.type === 'http-01') return this.options.challenges.setHttp(host, challenge.token, keyAuthorization);
+    if (challenge.type === 'http-01') {
+      this.options.challenges.setHttp(host, challenge.token, keyAuthorization);
+      await this.options.storage.saveChallenge?.(challenge.token, host, keyAuthorization, CHALLENGE_TTL_MS);
+      return;
+    }
     if (challenge.type === 'tls-alpn-01') {
       const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
       return this.options.challenges.setAlpn(host, cert.toString(), key.toString());
@@ -295,8 +342,11 @@ export class AcmeManager {
     throw new Error(`the CA offers no challenge type Drawbridge answers among ${this.options.challengeTypes.join(', ')} (got ${challenge.type})`);
   }
 
-  private withdraw(host: string, challenge: { type: string; token: string }): void {
-    if (challenge.type === 'http-01') this.options.challenges.deleteHttp(challenge.token);
+  private async withdraw(host: string, challenge: { type: string; token: string }): Promise<void> {
+    if (challenge.type === 'http-01') {
+      this.options.challenges.deleteHttp(challenge.token);
+      await this.options.storage.deleteChallenge?.(challenge.token);
+    }
     if (challenge.type === 'tls-alpn-01') this.options.challenges.deleteAlpn(host);
   }
 
@@ -307,6 +357,8 @@ export class AcmeManager {
     if (!accountKey) {
       accountKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
       await this.options.storage.saveAccountKey(accountKey);
+      // Shared storage: a replica that stored its key first wins, so that all use one account.
+      accountKey = (await this.options.storage.loadAccountKey()) ?? accountKey;
       this.options.logger.info({ event: 'acme', result: 'account-key', message: `created an ACME account key in ${this.options.storage.description}` });
     }
     const poll = this.options.poll ?? { minMs: 1000, maxMs: 10_000, attempts: 12 };

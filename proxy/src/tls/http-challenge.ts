@@ -13,6 +13,8 @@ export interface HttpChallengeOptions {
   serves(hostname: string): boolean;
   /** The port of the HTTPS redirect target (publicUrl's); 443 is left out of the URL. */
   httpsPort: number;
+  /** Shared storage (several replicas): a pending HTTP-01 answer another replica stored. */
+  lookup?: (token: string) => Promise<{ host: string; keyAuthorization: string } | undefined>;
 }
 
 /** What the listener answers a request with: status, headers, body. Pure, so the rules are tested without sockets. */
@@ -34,8 +36,15 @@ export function httpChallengeAnswer(method: string | undefined, url: string | un
 
 /** The port-80 listener's request handler, answering with `httpChallengeAnswer`. */
 export function httpChallengeHandler(options: HttpChallengeOptions): http.RequestListener {
-  return (req, res) => {
-    const answer = httpChallengeAnswer(req.method, req.url, req.headers.host, options);
+  return async (req, res) => {
+    let answer = httpChallengeAnswer(req.method, req.url, req.headers.host, options);
+    const token = req.url?.startsWith(CHALLENGE_PREFIX) ? req.url.slice(CHALLENGE_PREFIX.length).split('?')[0] : undefined;
+    if (answer.status === 404 && token && options.lookup && /^[A-Za-z0-9_-]{16,256}$/.test(token) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const host = normalizeHost(req.headers.host, 'http');
+      const shared = await options.lookup(token).catch(() => undefined);
+      // Bound to the name being validated, as for a local answer.
+      if (shared && host.ok && shared.host === host.hostname) answer = { status: 200, headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, body: shared.keyAuthorization };
+    }
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)), connection: 'close' });
     res.end(req.method === 'HEAD' ? undefined : answer.body);
   };
