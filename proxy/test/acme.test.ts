@@ -2,6 +2,7 @@
 // HTTP-01 and TLS-ALPN-01, the issued chain served by name, renewal on the injected clock, a failed challenge that
 // keeps the certificate in use, and the port-80 listener's redirects. No sleeps: the test awaits check().
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -59,8 +60,8 @@ interface Listeners {
 }
 
 /** A Drawbridge's proxy listener (made for tls.acme) and port-80 listener, both on ephemeral ports. */
-async function listeners(hosts: string[], app: string): Promise<Listeners> {
-  const probe = loadConfigText(configText(1, app, '  acme: { email: ops@example.com }', hosts), 'probe.yaml');
+async function listeners(hosts: string[], app: string, files = ''): Promise<Listeners> {
+  const probe = loadConfigText(configText(1, app, `${files}  acme: { email: ops@example.com }`, hosts), 'probe.yaml');
   assert.ok(probe.ok, probe.ok ? '' : probe.errors.map(formatIssue).join('\n'));
   const server = createListener(probe.config);
   const port = await listen(server);
@@ -70,8 +71,8 @@ async function listeners(hosts: string[], app: string): Promise<Listeners> {
 }
 
 /** A Drawbridge with tls.acme for `hosts` on `l`, ordering from `pebble`; the clock is the instance's own. */
-async function launch(l: Listeners, hosts: string[], acmeExtra: string, app: string, pebble: Pebble, storage: string, extra = ''): Promise<Instance> {
-  const block = `  acme: { email: ops@example.com, directory: "${pebble.directoryUrl}", caFile: "${pebble.caFile}", storage: "${storage}"${acmeExtra} }`;
+async function launch(l: Listeners, hosts: string[], acmeExtra: string, app: string, pebble: Pebble, storage: string, extra = '', files = ''): Promise<Instance> {
+  const block = `${files}  acme: { email: ops@example.com, directory: "${pebble.directoryUrl}", caFile: "${pebble.caFile}", storage: "${storage}"${acmeExtra} }`;
   const loaded = loadConfigText(configText(l.port, app, block, hosts).replace('session: {', `session: {${extra}`), 'acme.yaml');
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatIssue).join('\n'));
   const lines: string[] = [];
@@ -102,10 +103,10 @@ async function launch(l: Listeners, hosts: string[], acmeExtra: string, app: str
 }
 
 /** pebble, and a Drawbridge with tls.acme for `hosts` whose listeners pebble validates. */
-async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?: { pebble: Pebble; storage: string }): Promise<Instance> {
-  const l = await listeners(hosts, app);
+async function startAcme(hosts: string[], acmeExtra: string, app: string, reuse?: { pebble: Pebble; storage: string }, files = ''): Promise<Instance> {
+  const l = await listeners(hosts, app, files);
   const pebble = reuse?.pebble ?? (await startPebble({ httpPort: l.httpPort, tlsPort: l.port }));
-  const instance = await launch(l, hosts, acmeExtra, app, pebble, reuse?.storage ?? mkdtempSync(join(tmpdir(), 'drawbridge-acme-')));
+  const instance = await launch(l, hosts, acmeExtra, app, pebble, reuse?.storage ?? mkdtempSync(join(tmpdir(), 'drawbridge-acme-')), '', files);
   return {
     ...instance,
     async close() {
@@ -334,4 +335,21 @@ test('tls.acme with the Redis session store: replicas share the account and cert
   } finally {
     await Promise.all([mine.close(), other.close()]);
   }
+});
+
+test('tls.acme beside certFile/keyFile: the ACME certificate for its names, the file certificate for every other name (a wildcard route)', { timeout: 120_000 }, async (t) => {
+  const app = await startApp();
+  const dir = mkdtempSync(join(tmpdir(), 'drawbridge-acme-files-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=files.test', '-addext', 'subjectAltName=DNS:*.wild.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const acme = await startAcme(['g.test'], ', challenges: [http-01], hosts: [g.test]', app.url, undefined, `  certFile: "${join(dir, 'cert.pem')}"\n  keyFile: "${join(dir, 'key.pem')}"\n`);
+  t.after(async () => {
+    await acme.close();
+    await app.close();
+  });
+  assert.deepEqual((await acme.drawbridge.acme!.check()).map((s) => [s.host, s.failures]), [['g.test', 0]], acme.pebble.output());
+  assert.equal((await served(acme.port, 'g.test', acme.root)).cert.subjectaltname, 'DNS:g.test');
+  const file = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const other = await served(acme.port, 'x.wild.test', file);
+  assert.equal(other.cert.subjectaltname, 'DNS:*.wild.test');
+  assert.equal(other.authorized, true, other.error);
 });
