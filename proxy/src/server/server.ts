@@ -291,6 +291,16 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if (acmeHttpServer) acmeHttpServer.on('request', handler);
     else if (acmeConfig.httpListen !== false) acmeHttpServer = createHttpChallengeServer(handler);
   }
+  let acmeCaPem: string | undefined;
+  if (acmeConfig?.caFile) {
+    try {
+      acmeCaPem = readFileSync(acmeConfig.caFile, 'utf8');
+    } catch (e) {
+      throw wrap(`reading tls.acme.caFile ${acmeConfig.caFile}`, e, 'DRB_CONFIG_READ');
+    }
+  }
+  // Every listener binds or nothing runs: a process serving the proxy with no /healthz (or the reverse) is worse
+  // than one that exits and is restarted where someone sees why.
   try {
     if (!options.server) await bind(server, config.listen, 'proxy listener');
     if (adminListen !== false) {
@@ -318,7 +328,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       hosts: acmeHosts(config).hosts,
       email: acmeConfig.email,
       directoryUrl: acmeConfig.directory,
-      ...(acmeConfig.caFile ? { caPem: readFileSync(acmeConfig.caFile, 'utf8') } : {}),
+      ...(acmeCaPem !== undefined ? { caPem: acmeCaPem } : {}),
       challengeTypes: acmeHttpServer ? acmeConfig.challenges : acmeConfig.challenges.filter((c) => c !== 'http-01'),
       storage: acmeStorage,
       // SEAM (issue 19): the lead connects this to the listener's certificate store (tls/contexts.ts) at merge.
