@@ -232,6 +232,8 @@ export class AcmeManager {
   private async runDue(): Promise<AcmeHostStatus[]> {
     for (const [host, s] of this.state) {
       if (this.closed) break;
+      // Shared storage: another replica's newer certificate is taken at every check, due or not.
+      if (this.options.storage.lock) await this.fromStorage(host, s);
       const now = this.now();
       if (s.retryAt !== undefined && now < s.retryAt) continue;
       if (s.cert && now < s.cert.renewAt) continue;
