@@ -20,7 +20,7 @@ export interface ProblemSpec {
 export const ERROR_CODES = {
   DRB_CONFIG_INVALID: { status: 500, slug: 'config_invalid', title: 'Configuration error', meaning: 'The configuration file has errors; each is reported as FILE:LINE:COL: message.' },
   DRB_CONFIG_READ: { status: 500, slug: 'config_read', title: 'Configuration error', meaning: 'The configuration file could not be read.' },
-  DRB_LISTEN_FAILED: { status: 500, slug: 'listen_failed', title: 'Listener error', meaning: 'A listener (the proxy or the admin one) could not bind its address: in use, or a privileged port without permission.' },
+  DRB_LISTEN_FAILED: { status: 500, slug: 'listen_failed', title: 'Listener error', meaning: 'A listener (the proxy, the admin one, or the port-80 listener of tls.acme) could not bind its address: in use, or a privileged port without permission.' },
   DRB_BAD_REQUEST: { status: 400, slug: 'bad_request', title: 'Bad request', meaning: 'The request path, host or headers are malformed or ambiguous and were refused before matching.' },
   DRB_NO_ROUTE: { status: 404, slug: 'not_found', title: 'Page not found', meaning: 'No route serves this host and path.' },
   DRB_METHOD_NOT_ALLOWED: { status: 405, slug: 'method_not_allowed', title: 'Request not allowed', meaning: 'A route serves this path but not with this method.' },

@@ -19,6 +19,7 @@ const LAYERS = [
   ['routes'],
   ['config'],
   ['telemetry'],
+  ['tls'],
   ['session'],
   ['oidc'],
   ['forward'],

@@ -72,9 +72,37 @@ const certificatePair = z.strictObject({
   keyFile: z.string().min(1).describe('PEM private key file (unencrypted).'),
 });
 
+/** The ACME challenge types Drawbridge answers itself (DNS-01 needs a DNS provider's API: not supported). */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+
+const acmeSettings = z.strictObject({
+  email: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an email address').describe('Contact address of the ACME account (the CA writes to it about expiring certificates and policy changes).'),
+  directory: z
+    .string()
+    .url('expected the ACME directory URL')
+    .default('https://acme-v02.api.letsencrypt.org/directory')
+    .describe('ACME directory URL of the CA (default Let\'s Encrypt production; staging: https://acme-staging-v02.api.letsencrypt.org/directory).'),
+  hosts: z
+    .union([z.literal('auto'), z.array(z.string().min(1)).min(1)])
+    .default('auto')
+    .describe('Host names to obtain certificates for: `auto` (publicUrl\'s host and every exact route host; wildcard routes cannot be validated by HTTP-01 or TLS-ALPN-01) or a list of exact names.'),
+  storage: z.string().min(1).default('drawbridge-acme').describe('Directory holding the account key and each host\'s certificate and key (created with mode 0700; relative to the working directory). With the Redis session store they are kept (encrypted) in Redis instead, shared by the replicas.'),
+  caFile: z.string().min(1).optional().describe('CA bundle trusted for the ACME server\'s own HTTPS (a private or test CA such as pebble\'s), added to the system roots.'),
+  challenges: z
+    .array(z.enum(ACME_CHALLENGES))
+    .min(1)
+    .default(['http-01', 'tls-alpn-01'])
+    .describe('Challenge types offered, in order of preference: `http-01` (answered on httpListen, which the CA reaches on port 80) and `tls-alpn-01` (answered on the TLS listener, which the CA reaches on port 443).'),
+  httpListen: z
+    .union([listenAddress, z.literal(false)])
+    .default(':80')
+    .describe('The plain-HTTP listener: answers HTTP-01 challenges and redirects every other request to HTTPS (308); `false` for none (then only tls-alpn-01 can be used).'),
+});
+
 const tlsFiles = z.strictObject({
   certFile: z.string().min(1).optional().describe('PEM certificate chain file of the default certificate: the leaf first, then its intermediates. Re-read on SIGHUP and when it changes (docs/tls.md).'),
   keyFile: z.string().min(1).optional().describe('PEM private key file of the default certificate (unencrypted).'),
+  acme: acmeSettings.optional().describe('Obtain and renew certificates automatically from an ACME CA (Let\'s Encrypt); see docs/tls.md "Automatic certificates (ACME)". certFile/keyFile beside it are served to the names ACME does not manage (e.g. wildcards).'),
   certificates: z
     .array(certificatePair)
     .default([])
@@ -217,7 +245,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional().describe('Editor hint; ignored.'),
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
   publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
-  tls: tlsFiles.optional().describe('Serve HTTPS: certificates, versions, suites (docs/tls.md). The files are re-read on SIGHUP and when they change; adding or removing `tls` needs a restart.'),
+  tls: tlsFiles.optional().describe('Serve HTTPS: certificates from files, by name (SNI) or obtained by ACME; versions, suites (docs/tls.md). The files are re-read on SIGHUP and when they change; adding or removing `tls` needs a restart.'),
   trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z
     .strictObject({ listen: listenAddress.default('127.0.0.1:9090').describe('Admin listener: /metrics /healthz /readyz.') })

@@ -2,6 +2,7 @@
 // host+prefix pairs, routes no request can reach, policy references and cycles, regexes, upstream schemes,
 // secrets, https.
 import { checkPolicies } from '../policy/evaluate.js';
+import { acmeHosts } from './acme-hosts.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseFrom } from '../routes/from.js';
 import { findUnreachable, type RouteShape } from '../routes/reachability.js';
@@ -87,7 +88,7 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
     issues.push({ path: ['limits', 'headersTimeout'], message: 'limits.headersTimeout is longer than limits.requestTimeout' });
   }
 
-  if (config.tls && typeof config.tls === 'object') checkTlsShape(config.tls, issues);
+  checkTls(config, issues);
 
   const names = new Map<string, number>();
   const hostPrefixes = new Map<string, number>();
@@ -257,21 +258,31 @@ function checkHeaderTemplates(route: LooseRoute, at: At, issues: SemanticIssue[]
   }
 }
 
+/** `tls`: a default file pair is whole, something serves certificates, and ACME has names it can validate. */
+function checkTls(config: Loose<Config>, issues: SemanticIssue[]): void {
+  const tls = config.tls;
+  if (!tls || typeof tls !== 'object') return;
+  const hasCert = str(tls.certFile);
+  const hasKey = str(tls.keyFile);
+  if (hasCert !== hasKey) issues.push({ path: ['tls', hasCert ? 'certFile' : 'keyFile'], message: `tls.${hasCert ? 'certFile' : 'keyFile'} needs tls.${hasCert ? 'keyFile' : 'certFile'}: a certificate and its key go together` });
+  const more = Array.isArray(tls.certificates) && tls.certificates.length > 0;
+  if (!hasCert && !hasKey && !tls.acme && !more) issues.push({ path: ['tls'], message: 'tls needs certFile and keyFile, or acme (certificates obtained automatically), or tls.certificates (chosen by name)', key: true });
+  if (!tls.acme || typeof tls.acme !== 'object') return;
+  if (str(config.publicUrl) && !/^https:\/\//i.test(config.publicUrl)) issues.push({ path: ['tls', 'acme'], message: 'tls.acme serves HTTPS: publicUrl must be https://', key: true });
+  const acme = tls.acme;
+  if (acme.httpListen === false && Array.isArray(acme.challenges) && !acme.challenges.includes('tls-alpn-01')) {
+    issues.push({ path: ['tls', 'acme', 'httpListen'], message: 'tls.acme.httpListen is false and tls-alpn-01 is not among tls.acme.challenges: no challenge could be answered' });
+  }
+  const { hosts, problems } = acmeHosts(config);
+  for (const p of problems) issues.push(p);
+  if (hosts.length === 0 && problems.length === 0) issues.push({ path: ['tls', 'acme', 'hosts'], message: 'tls.acme has no host name to obtain a certificate for (publicUrl and the routes use IP addresses only): list names in tls.acme.hosts', key: true });
+}
+
 function durationOr(value: unknown, fallback: string): number {
   try {
     return parseDuration(str(value) ? value : fallback);
   } catch {
     return parseDuration(fallback);
-  }
-}
-
-/** `tls`: a default certificate is a certFile and keyFile pair; there is at least one certificate. */
-function checkTlsShape(tls: Loose<NonNullable<Config['tls']>>, issues: SemanticIssue[]): void {
-  if (str(tls.certFile) !== str(tls.keyFile)) {
-    const missing = str(tls.certFile) ? 'keyFile' : 'certFile';
-    issues.push({ path: ['tls', str(tls.certFile) ? 'certFile' : 'keyFile'], message: `tls.${missing} is missing: a certificate needs both tls.certFile and tls.keyFile` });
-  } else if (!str(tls.certFile) && !(Array.isArray(tls.certificates) && tls.certificates.length > 0)) {
-    issues.push({ path: ['tls'], message: 'tls needs a certificate: tls.certFile and tls.keyFile, or tls.certificates', key: true });
   }
 }
 

@@ -38,6 +38,12 @@ import { CertificateError } from '../tls/certificate.js';
 import { checkTlsFiles, EXPIRY_WARNING_MS } from '../tls/check.js';
 import { bindContexts, contextsOf, TlsContexts } from '../tls/contexts.js';
 import { registerTlsMetrics } from '../tls/metrics.js';
+import { acmeHosts } from '../config/acme-hosts.js';
+import { AcmeManager } from '../tls/acme.js';
+import { acmeEdgeOf, acmeListenerOptions, attachAcmeEdge, createAcmeEdge } from '../tls/acme-listener.js';
+import { DirectoryStorage, type CertificateStorage } from '../tls/acme-storage.js';
+import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
+import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from '../runtime/websockets.js';
 
 export interface StartOptions {
@@ -61,6 +67,10 @@ export interface StartOptions {
   websocketSweepMs?: number;
   /** How often the IdP is probed for /readyz (default 30 s); tests shorten it. */
   idpProbeIntervalMs?: number;
+  /** tls.acme: the port-80 listener, already listening (tests use port 0); default: listen on tls.acme.httpListen. */
+  acmeHttpServer?: http.Server;
+  /** tls.acme: timer and polling settings of the certificate manager (tests drive check() on the injected clock). */
+  acme?: Pick<import('../tls/acme.js').AcmeManagerOptions, 'schedule' | 'poll' | 'retry'>;
 }
 
 export interface Drawbridge {
@@ -77,6 +87,9 @@ export interface Drawbridge {
   readonly websockets: WebSockets;
   /** The TLS files (listener certificates, upstream certificates and CAs) whose change should reload, like the configuration's. */
   watchedFiles(): string[];
+  /** tls.acme: the certificate manager (`check()` orders what is due now) and the port-80 listener. */
+  readonly acme?: AcmeManager;
+  readonly acmeHttpServer?: http.Server;
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
@@ -114,10 +127,14 @@ export function createListener(config: Config, listenerOptions: { now?: () => nu
       throw e instanceof CertificateError ? new DrawbridgeError('DRB_CONFIG_READ', e.message, { cause: e }) : e;
     }
   }
+  // tls.acme: TLS-ALPN-01 answered in front of the store's SNI selection; obtained certificates go into the store.
+  const acmeEdge = contexts && config.tls?.acme ? createAcmeEdge(contexts) : undefined;
   let server: http.Server | https.Server;
   if (contexts) {
-    const secure = https.createServer({ ...options, connectionsCheckingInterval: sweep, ...contexts.serverOptions() });
+    const tlsOptions = contexts.serverOptions();
+    const secure = https.createServer({ ...options, connectionsCheckingInterval: sweep, ...tlsOptions, ...(acmeEdge ? acmeListenerOptions(acmeEdge, tlsOptions.SNICallback) : {}) });
     bindContexts(secure, contexts);
+    if (acmeEdge) attachAcmeEdge(secure, acmeEdge);
     server = secure;
   } else {
     server = http.createServer({ ...options, connectionsCheckingInterval: sweep });
@@ -285,6 +302,33 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   });
   let adminServer: http.Server | undefined;
   const adminListen = options.adminListen ?? config.admin.listen;
+  // tls.acme: the challenge responder and certificate store of the listener (tls/acme-listener.ts),
+  // the port-80 listener (HTTP-01 and redirects) and the manager that fills the store.
+  const acmeConfig = config.tls?.acme;
+  const acmeEdge = acmeConfig ? acmeEdgeOf(server) : undefined;
+  if (acmeConfig && !acmeEdge) throw new DrawbridgeError('DRB_INTERNAL', 'tls.acme needs a listener made by createListener(config)');
+  let acmeHttpServer: http.Server | undefined = options.acmeHttpServer;
+  // With the Redis session store, replicas share the ACME account, certificates and pending HTTP-01 answers there.
+  const sessionStore = config.session.store;
+  const acmeStorage: CertificateStorage | undefined = !acmeConfig
+    ? undefined
+    : sessionStore.type === 'redis'
+      ? new RedisCertificateStorage({ url: sessionStore.url, prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
+      : new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
+  if (acmeConfig && acmeEdge && acmeStorage) {
+    const lookup = acmeStorage.loadChallenge?.bind(acmeStorage);
+    const handler = httpChallengeHandler({ challenges: acmeEdge.challenges, httpsPort: Number(new URL(config.publicUrl).port || 443), serves: (hostname) => servesHost(snapshot, hostname), ...(lookup ? { lookup } : {}) });
+    if (acmeHttpServer) acmeHttpServer.on('request', handler);
+    else if (acmeConfig.httpListen !== false) acmeHttpServer = createHttpChallengeServer(handler);
+  }
+  let acmeCaPem: string | undefined;
+  if (acmeConfig?.caFile) {
+    try {
+      acmeCaPem = readFileSync(acmeConfig.caFile, 'utf8');
+    } catch (e) {
+      throw wrap(`reading tls.acme.caFile ${acmeConfig.caFile}`, e, 'DRB_CONFIG_READ');
+    }
+  }
   // Every listener binds or nothing runs: a process serving the proxy with no /healthz (or the reverse) is worse
   // than one that exits and is restarted where someone sees why.
   try {
@@ -293,17 +337,40 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       adminServer = http.createServer((req, res) => adminHandle(req, res));
       await bind(adminServer, adminListen, 'admin listener');
     }
+    if (acmeHttpServer && !options.acmeHttpServer && acmeConfig && acmeConfig.httpListen !== false) await bind(acmeHttpServer, acmeConfig.httpListen, 'ACME HTTP listener');
   } catch (e) {
     logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
     websockets.close();
     server.closeAllConnections?.();
-    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+    await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
     forwarder.close();
     await store.close().catch(() => {});
     logger.close();
     throw e;
   }
   void oidc.start();
+  let acmeManager: AcmeManager | undefined;
+  if (acmeConfig && acmeEdge && acmeStorage) {
+    if (acmeStorage instanceof RedisCertificateStorage) {
+      await acmeStorage.start().catch((e: Error) => logger.error({ event: 'acme', result: 'failure', step: 'storage', error: `connecting to Redis for ACME storage: ${e.message}` }));
+    }
+    acmeManager = new AcmeManager({
+      hosts: acmeHosts(config).hosts,
+      email: acmeConfig.email,
+      directoryUrl: acmeConfig.directory,
+      ...(acmeCaPem !== undefined ? { caPem: acmeCaPem } : {}),
+      challengeTypes: acmeHttpServer ? acmeConfig.challenges : acmeConfig.challenges.filter((c) => c !== 'http-01'),
+      storage: acmeStorage,
+      // Into the listener's certificate store (tls/contexts.ts): by name, for new connections at once.
+      sink: acmeEdge.certificates,
+      challenges: acmeEdge.challenges,
+      logger,
+      registry: metrics.registry,
+      now,
+      ...options.acme,
+    });
+    await acmeManager.start();
+  }
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
@@ -377,6 +444,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     metrics,
     store,
     websockets,
+    ...(acmeManager ? { acme: acmeManager } : {}),
+    ...(acmeHttpServer ? { acmeHttpServer } : {}),
     ready,
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
@@ -428,8 +497,9 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       websockets.close();
       oidc.close();
       tls?.close();
+      acmeManager?.close();
       // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
-      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined]);
+      const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
       const drainMs = closeOptions.drainMs ?? 0;
       if (drainMs > 0 && inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -443,9 +513,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const abandoned = inFlight;
       server.closeAllConnections?.();
       adminServer?.closeAllConnections();
+      acmeHttpServer?.closeAllConnections();
       await stopped;
       forwarder.close();
       await store.close();
+      if (acmeStorage instanceof RedisCertificateStorage) await acmeStorage.close();
       if (closeOptions.signal !== undefined) {
         logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
       }
@@ -473,6 +545,12 @@ export function sessionSummary(r: import('../session/store.js').SessionRecord): 
     lastSeenAt: new Date(r.lastSeenAt).toISOString(),
     expiresAt: new Date(Math.min(r.expiresAt, r.lastSeenAt + r.idleTimeoutMs)).toISOString(),
   };
+}
+
+/** Whether a route (or publicUrl) serves this host name: the port-80 listener redirects only those. */
+function servesHost(snapshot: Snapshot, hostname: string): boolean {
+  if (new URL(snapshot.compiled.publicOrigin).hostname === hostname) return true;
+  return snapshot.compiled.table.routes.some((r) => (r.wildcard ? hostname.endsWith(`.${r.hostname}`) : r.hostname === hostname));
 }
 
 function sha(text: string): string {

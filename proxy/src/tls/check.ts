@@ -4,6 +4,7 @@
 import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { acmeHosts } from '../config/acme-hosts.js';
 import { parseFrom } from '../routes/from.js';
 import { CertificateError, certifiedKey, chainProblem, nameCovers, parseCertificates, parsePrivateKey, readPem, type CertifiedKey, type FileLabel } from './certificate.js';
 import { policyOptions } from './policy.js';
@@ -56,7 +57,9 @@ function checkAll(config: Config, now: number, issues: FileIssue[]): void {
     }
     // Every name Drawbridge answers on over TLS must be covered, or browsers refuse the connection.
     if (served.length === pairs.length && served.length > 0) {
-      const covered = (host: string) => served.some((c) => (isIP(host) ? c.names.includes(host) : c.names.some((n) => nameCovers(n, host))));
+      // Names tls.acme obtains certificates for are covered by those (validate checks what ACME can obtain).
+      const acmeManaged = new Set(tls.acme ? acmeHosts(config).hosts : []);
+      const covered = (host: string) => acmeManaged.has(host.toLowerCase()) || served.some((c) => (isIP(host) ? c.names.includes(host) : c.names.some((n) => nameCovers(n, host))));
       const names = served.map((c) => c.names.join(', ') || 'no DNS name').join('; ');
       let publicHost: string | undefined;
       try {
