@@ -1,0 +1,188 @@
+// forward/flight.ts — one forwarded request or upgrade in flight (the state the relay and the WebSocket path share,
+// attached to the request so shared listeners allocate no closure per request), its timeout, and its one ending:
+// a failure becomes Drawbridge's 502/504 (never the upstream's address or error), `done` is called once.
+import * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { DrawbridgeError } from '../errors.js';
+import type { Route } from '../routes/compile.js';
+import type { FrameBoundary } from './ws-frames.js';
+
+/** How one forwarded request ended, for the request log and metrics. */
+export interface ForwardResult {
+  /** Status sent to the client: the upstream's, 502/504 on failure, 101 for an upgrade, 499 if the client left first. */
+  status: number;
+  /** Milliseconds from dispatch to the upstream's response headers (or to the failure). */
+  upstreamMs: number;
+  error?: 'unavailable' | 'timeout';
+}
+
+export type ForwardDone = (result: ForwardResult) => void;
+
+/** Writes Drawbridge's own 502/504 page; must not include upstream details. */
+export type RenderError = (res: http.ServerResponse, status: 502 | 504) => void;
+
+/** Client closed the request before a response (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
+export const FLIGHT = Symbol('drawbridge.flight');
+
+/** One request in flight, attached to its IncomingMessage. */
+export interface Flight {
+  readonly route: Route;
+  readonly req: http.IncomingMessage;
+  /** The client's response (web) or socket (ws). */
+  readonly target: http.ServerResponse | Duplex;
+  readonly onError: ((err: Error, req: http.IncomingMessage) => void) | undefined;
+  /** True for a cookie name that belongs to Drawbridge (see ForwarderOptions.reservedCookie). */
+  readonly reservedCookie: ((name: string) => boolean) | undefined;
+  readonly start: number;
+  readonly done: ForwardDone;
+  readonly renderError: RenderError | undefined;
+  /** The upstream request, captured from the agent (web) or the proxyReqWs event (ws). */
+  proxyReq: http.ClientRequest | undefined;
+  timer: NodeJS.Timeout | undefined;
+  upstreamMs: number;
+  status: number;
+  error: 'unavailable' | 'timeout' | undefined;
+  timedOut: boolean;
+  /** The 101 was relayed (ws): failures after it only close the socket. */
+  upgraded: boolean;
+  reported: boolean;
+  /** After the 101 (ws): the upstream's socket, and the frame boundaries of what it sent the client. */
+  upstreamSocket: Duplex | undefined;
+  frames: FrameBoundary | undefined;
+  /** Drawbridge closed the WebSocket itself (`WebSocketHandle.close`): what fails after that is no upstream error. */
+  closedByUs: boolean;
+}
+
+
+export type InFlight = http.IncomingMessage & { [FLIGHT]?: Flight };
+
+export type InFlightUpstream = http.ClientRequest & { [FLIGHT]?: Flight };
+
+/** setTimeout callback (the flight comes as an argument, so no closure per request). */
+export function onTimeout(flight: Flight): void {
+  flight.timer = undefined;
+  if (flight.upgraded || flight.error !== undefined) return;
+  flight.timedOut = true;
+  if (flight.proxyReq && !flight.proxyReq.destroyed) {
+    // The library reports the aborted request through its error event, which answers 504 (timedOut is set).
+    flight.proxyReq.destroy();
+  } else {
+    fail(flight, new Error('upstream timeout'));
+  }
+}
+
+/** Records an upstream failure once, logs it through onError, and answers 502/504 if nothing was sent yet. */
+export function fail(flight: Flight, err: Error): void {
+  if (flight.error !== undefined) return;
+  clearFlightTimer(flight);
+  const timeout = flight.timedOut;
+  flight.error = timeout ? 'timeout' : 'unavailable';
+  flight.upstreamMs = performance.now() - flight.start;
+  const status = timeout ? 504 : 502;
+  const { req, target } = flight;
+  if (flight.onError) {
+    const { route } = flight;
+    const what = timeout ? `no response within ${route.timeoutMs} ms` : err.message;
+    const code = timeout ? 'DRB_UPSTREAM_TIMEOUT' : 'DRB_UPSTREAM_UNAVAILABLE';
+    try {
+      flight.onError(new DrawbridgeError(code, `forwarding ${req.method} to route "${route.name}" (${route.upstream.origin}): ${what}`, { cause: err }), req);
+    } catch {
+      // A failing logger must not leave the client without an answer.
+    }
+  }
+  if (target instanceof http.ServerResponse) {
+    if (target.headersSent || !flight.renderError) {
+      target.destroy();
+      return;
+    }
+    try {
+      flight.renderError(target, status);
+    } catch {
+      target.destroy();
+    }
+    return;
+  }
+  flight.status = status;
+  // No 101 was relayed (checked by the caller): the client still expects an HTTP response.
+  writeRawStatus(target, status, timeout ? 'Gateway Timeout' : 'Bad Gateway');
+}
+
+export function ignore(): void {}
+
+export function newFlight(
+  route: Route,
+  req: http.IncomingMessage,
+  target: http.ServerResponse | Duplex,
+  onError: Flight['onError'],
+  reservedCookie: Flight['reservedCookie'],
+  done: ForwardDone,
+  renderError: RenderError | undefined,
+): Flight {
+  return {
+    route,
+    req,
+    target,
+    onError,
+    reservedCookie,
+    start: performance.now(),
+    done,
+    renderError,
+    proxyReq: undefined,
+    timer: undefined,
+    upstreamMs: -1,
+    status: 0,
+    error: undefined,
+    timedOut: false,
+    upgraded: false,
+    reported: false,
+    upstreamSocket: undefined,
+    frames: undefined,
+    closedByUs: false,
+  };
+}
+
+/** Calls `done` once, with the status the client got. */
+export function report(flight: Flight, res?: http.ServerResponse): void {
+  if (flight.reported) return;
+  flight.reported = true;
+  clearFlightTimer(flight);
+  if (flight.upstreamMs < 0) flight.upstreamMs = performance.now() - flight.start;
+  const failed = flight.error === 'timeout' ? 504 : flight.error ? 502 : CLIENT_CLOSED;
+  const status = res ? (res.headersSent ? res.statusCode : failed) : flight.status === 0 ? failed : flight.status;
+  const result: ForwardResult = { status, upstreamMs: flight.upstreamMs };
+  if (flight.error !== undefined) result.error = flight.error;
+  flight.done(result);
+}
+
+export function clearFlightTimer(flight: Flight): void {
+  if (flight.timer !== undefined) {
+    clearTimeout(flight.timer);
+    flight.timer = undefined;
+  }
+}
+
+export function writeRawStatus(socket: Duplex, status: number, reason: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+}
+
+// Registered on every pool's proxy (forward/pools.ts): http-proxy-3's error event, for plain requests and upgrades.
+export const onProxyError = (err: Error, req: http.IncomingMessage, target: http.ServerResponse | Duplex): void => {
+  const flight = (req as InFlight)[FLIGHT];
+  if (!flight) {
+    target.destroy();
+    return;
+  }
+  // An error from the client's own socket after the upgrade is the client leaving, not an upstream failure; a
+  // WebSocket request the upstream already answered (non-101, relayed by the library) gets no second answer.
+  if (flight.upgraded || flight.closedByUs || (flight.renderError === undefined && flight.status !== 0)) {
+    flight.target.destroy();
+    return;
+  }
+  fail(flight, err);
+};
