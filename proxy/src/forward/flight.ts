@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
+import type { Pool } from './pools.js';
 import type { FrameBoundary } from './ws-frames.js';
 
 /** How one forwarded request ended, for the request log and metrics. */
@@ -29,6 +30,8 @@ export const FLIGHT = Symbol('drawbridge.flight');
 /** One request in flight, attached to its IncomingMessage. */
 export interface Flight {
   readonly route: Route;
+  /** The pool it goes through: entered by `newFlight`, left by `report`. */
+  readonly pool: Pool;
   readonly req: http.IncomingMessage;
   /** The client's response (web) or socket (ws). */
   readonly target: http.ServerResponse | Duplex;
@@ -111,8 +114,10 @@ export function fail(flight: Flight, err: Error): void {
 
 export function ignore(): void {}
 
+/** A flight through `pool`, which it enters (`report` leaves it). */
 export function newFlight(
   route: Route,
+  pool: Pool,
   req: http.IncomingMessage,
   target: http.ServerResponse | Duplex,
   onError: Flight['onError'],
@@ -120,8 +125,10 @@ export function newFlight(
   done: ForwardDone,
   renderError: RenderError | undefined,
 ): Flight {
+  pool.enter();
   return {
     route,
+    pool,
     req,
     target,
     onError,
@@ -147,6 +154,7 @@ export function newFlight(
 export function report(flight: Flight, res?: http.ServerResponse): void {
   if (flight.reported) return;
   flight.reported = true;
+  flight.pool.leave();
   clearFlightTimer(flight);
   if (flight.upstreamMs < 0) flight.upstreamMs = performance.now() - flight.start;
   const failed = flight.error === 'timeout' ? 504 : flight.error ? 502 : CLIENT_CLOSED;

@@ -14,6 +14,7 @@ import { onResponseClose } from './relay.js';
 import { closeWebSocket, type WebSocketHandle } from './websocket.js';
 
 export type { ForwardDone, ForwardResult, RenderError } from './flight.js';
+export type { Pool } from './pools.js';
 export type { WebSocketHandle } from './websocket.js';
 
 /** Options of `Forwarder`. */
@@ -63,32 +64,26 @@ export class Forwarder {
   }
 
   /**
-   * Creates the agents of a configuration's routes (reading upstream TLS files now, so a missing file fails the
-   * start or the reload, not a request) and starts a new agent generation; idle agents of older ones are destroyed.
+   * Creates the pools of a configuration's routes, aligned with `routes` (reading upstream TLS files now, so a
+   * missing file fails the start or the reload, not a request). Routes to the same upstream with the same TLS
+   * settings share one pool. Release each (`Pool.release`) when the configuration is replaced.
    */
-  prepare(routes: readonly Route[]): void {
-    this.pools.prepare(routes);
+  provision(routes: readonly Route[]): readonly Pool[] {
+    return this.pools.provision(routes);
   }
 
   /**
    * Forwards `req` (with `req.url` already the upstream path, see `upstreamPath`, and headers already stripped
-   * and set) to `route.upstream`. The upstream's response is relayed untouched except for what `relayedHeader`
+   * and set) to `route.upstream` through `pool` (the route's, from `provision`). The upstream's response is relayed untouched except for what `relayedHeader`
    * refuses (hop-by-hop headers, Set-Cookie for Drawbridge's cookies). Refused/reset/DNS failure → `renderError(res, 502)`; no response headers within
    * `route.timeoutMs` → `renderError(res, 504)`; a failure after the response started destroys the client socket.
    * `done` is called once, when the response is finished or the client connection closed.
    */
-  web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, done: ForwardDone, renderError: RenderError): void {
-    const flight = newFlight(route, req, res, this.onError, this.reservedCookie, done, renderError);
+  web(req: http.IncomingMessage, res: http.ServerResponse, route: Route, pool: Pool, done: ForwardDone, renderError: RenderError): void {
+    const flight = newFlight(route, pool, req, res, this.onError, this.reservedCookie, done, renderError);
     (req as InFlight)[FLIGHT] = flight;
     // `on`, not `once`: close is emitted once anyway, and once() allocates a wrapper per request.
     res.on('close', onResponseClose);
-    let pool: Pool;
-    try {
-      pool = this.pools.entry(route);
-    } catch (err) {
-      fail(flight, err as Error);
-      return;
-    }
     const headers = req.headers;
     if (!route.preserveHost) headers.host = route.upstream.hostHeader;
     // A plain request never asks the upstream to switch protocols (upgrades go through ws()).
@@ -111,21 +106,14 @@ export class Forwarder {
    * upstream's answer, 101 or not, goes through the same header rule as a plain response (`relayedHeader`).
    * `done` is called once, when the client socket closes. The handle closes the WebSocket from Drawbridge's side.
    */
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, done: ForwardDone): WebSocketHandle {
-    const flight = newFlight(route, req, socket, this.onError, this.reservedCookie, done, undefined);
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, route: Route, pool: Pool, done: ForwardDone): WebSocketHandle {
+    const flight = newFlight(route, pool, req, socket, this.onError, this.reservedCookie, done, undefined);
     (req as InFlight)[FLIGHT] = flight;
     const handle: WebSocketHandle = { close: (code, reason) => closeWebSocket(flight, code, reason) };
     socket.once('close', () => report(flight));
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       flight.status = 400;
       writeRawStatus(socket, 400, 'Bad Request');
-      return handle;
-    }
-    let pool: Pool;
-    try {
-      pool = this.pools.entry(route);
-    } catch (err) {
-      fail(flight, err as Error);
       return handle;
     }
     if (!route.preserveHost) req.headers.host = route.upstream.hostHeader;
@@ -141,6 +129,11 @@ export class Forwarder {
   /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
   socketCounts(): { active: number; free: number } {
     return this.pools.socketCounts();
+  }
+
+  /** Pools not yet destroyed: the configuration in force's, and replaced ones' still carrying requests. */
+  poolCount(): number {
+    return this.pools.size;
   }
 
   /** Destroys every agent (and their pooled connections). Safe to call twice. */

@@ -1,6 +1,6 @@
 // forward/pools.ts — the upstream connection pools: a keep-alive agent (with the route's upstream TLS options) and
-// the http-proxy-3 instance bound to it, per upstream, in generations (a reload starts a new one; older pools are
-// destroyed once idle).
+// the http-proxy-3 instance bound to it, per upstream, provisioned with a configuration snapshot and destroyed once
+// a reload has replaced it and nothing forwarded through them is left.
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -16,43 +16,56 @@ import { onProxyReqWs } from './websocket.js';
  * One upstream's connection pool and the http-proxy-3 instance bound to it. The target and agent are the
  * instance's own options rather than per-call options: http-proxy merges per-call options into a fresh object on
  * every request, and measured end to end that costs ~15% of the CPU of a proxied request; the instance's own
- * options are merged by a plain clone.
+ * options are merged by a plain clone. A pool belongs to the snapshot it was provisioned for (server/provision.ts);
+ * once that snapshot is replaced (`release`), its agent is destroyed as soon as no request or WebSocket it
+ * carries is left.
  */
-export interface Pool {
-  readonly agent: http.Agent;
-  readonly proxy: ProxyServer;
+export class Pool {
+  /** Requests and WebSockets forwarded through this pool that have not ended yet. */
+  private inFlight = 0;
+  private released = false;
+  private destroyed = false;
+
+  constructor(
+    readonly agent: http.Agent,
+    readonly proxy: ProxyServer,
+    private readonly onDestroy: (pool: Pool) => void,
+  ) {}
+
+  /** A request or upgrade starts through this pool (the forwarder calls `leave` once when it ends). */
+  enter(): void {
+    this.inFlight++;
+  }
+
+  leave(): void {
+    if (--this.inFlight === 0 && this.released) this.destroy();
+  }
+
+  /** Its snapshot was replaced: destroyed now if idle, else when the last request through it ends. Idempotent. */
+  release(): void {
+    this.released = true;
+    if (this.inFlight === 0) this.destroy();
+  }
+
+  /** Destroys the agent and its connections now. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.agent.destroy();
+    this.onDestroy(this);
+  }
 }
 
 function upstreamHostname(hostname: string): string {
   return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
 }
 
-/**
- * A route's pool, kept on the route (`route.runtime.pool`) so a request finds it without a map lookup. `owner`
- * is the Pools (of a Forwarder) it belongs to: several may share a process (and a compiled route), and each has its own pools.
- * `route` is the route it was chosen for: a copy of a route (`{ ...route, upstream }`) shares its runtime object.
- */
-interface PoolSlot {
-  readonly owner: Pools;
-  readonly route: Route;
-  readonly pool: Pool;
-}
-
-function poolSlot(route: Route): PoolSlot | undefined {
-  return route.runtime.pool as PoolSlot | undefined;
-}
-
-function setPoolSlot(route: Route, slot: PoolSlot): void {
-  route.runtime.pool = slot;
-}
-
 /** The pools of one Forwarder. */
 export class Pools {
   private readonly agentOptions: http.AgentOptions;
-  /** Pools of the current configuration by upstream and TLS settings; `prepare` starts a new generation. */
-  private generation = new Map<string, Pool>();
-  /** Every pool not yet destroyed, for close(); pools of earlier generations are dropped once idle. */
+  /** Every pool not yet destroyed, for socketCounts() and close(). */
   private readonly pools = new Set<Pool>();
+  private readonly forget = (pool: Pool): void => void this.pools.delete(pool);
   private closed = false;
 
   constructor(agentOptions: http.AgentOptions) {
@@ -60,32 +73,19 @@ export class Pools {
   }
 
   /**
-   * Creates the agents of a configuration's routes (reading upstream TLS files now, so a missing file fails the
-   * start or the reload, not a request) and starts a new agent generation; idle agents of older ones are destroyed.
+   * Creates the pools of a configuration's routes, one per upstream and TLS settings, reading upstream TLS files
+   * now (a missing file fails the start or the reload, not a request). The result is aligned with `routes`; the
+   * caller releases each pool (`Pool.release`) when the configuration is replaced.
    */
-  prepare(routes: readonly Route[]): void {
-    const generation = new Map<string, Pool>();
-    for (const route of routes) setPoolSlot(route, { owner: this, route, pool: this.pool(route, generation) });
-    this.generation = generation;
-    const current = new Set(generation.values());
-    for (const pool of this.pools) {
-      if (current.has(pool)) continue;
-      const { agent } = pool;
-      if (Object.keys(agent.sockets).length === 0 && Object.keys(agent.requests).length === 0) {
-        agent.destroy();
-        this.pools.delete(pool);
-      }
+  provision(routes: readonly Route[]): readonly Pool[] {
+    const byKey = new Map<string, Pool>();
+    const made: Pool[] = [];
+    try {
+      return routes.map((route) => this.pool(route, byKey, made));
+    } catch (err) {
+      for (const pool of made) pool.destroy();
+      throw err;
     }
-  }
-
-  /** The route's pool: the one `prepare` gave it, else (a route `prepare` never saw) one of the current generation. */
-  entry(route: Route): Pool {
-    const slot = poolSlot(route);
-    if (slot !== undefined && slot.owner === this && slot.route === route) return slot.pool;
-    // Not prepared here (or prepared by another Forwarder of this process, whose pool is not this one's).
-    const pool = this.pool(route, this.generation);
-    setPoolSlot(route, { owner: this, route, pool });
-    return pool;
   }
 
   /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
@@ -99,23 +99,26 @@ export class Pools {
     return { active, free };
   }
 
+  /** Pools not yet destroyed (those of the configuration in force and of replaced ones still in use). */
+  get size(): number {
+    return this.pools.size;
+  }
+
   /** Destroys every agent (and their pooled connections). Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const pool of this.pools) pool.agent.destroy();
-    this.pools.clear();
-    this.generation.clear();
+    for (const pool of [...this.pools]) pool.destroy();
   }
 
-  private pool(route: Route, generation: Map<string, Pool>): Pool {
+  private pool(route: Route, byKey: Map<string, Pool>, made: Pool[]): Pool {
     const { upstream } = route;
     const secure = upstream.protocol === 'https:';
     const tls = route.upstreamTls;
     // Routes to the same upstream with the same TLS settings share one pool: 10,000 routes to one app must not
     // mean 10,000 pools of cold connections.
     const key = secure ? `${upstream.origin}|${tls?.caFile ?? ''}|${tls?.certFile ?? ''}|${tls?.keyFile ?? ''}|${tls?.serverName ?? ''}|${tls?.insecureSkipVerify === true}` : upstream.origin;
-    let pool = generation.get(key);
+    let pool = byKey.get(key);
     if (pool) return pool;
     const agent = secure ? this.httpsAgent(route) : new http.Agent(this.agentOptions);
     const proxy = createProxyServer({
@@ -139,8 +142,9 @@ export class Pools {
     proxy.on('proxyReqWs', onProxyReqWs);
     // The client went away: the library already destroyed the upstream request; `done` is called on close.
     proxy.on('econnreset', ignore);
-    pool = { agent, proxy };
-    generation.set(key, pool);
+    pool = new Pool(agent, proxy, this.forget);
+    byKey.set(key, pool);
+    made.push(pool);
     this.pools.add(pool);
     return pool;
   }

@@ -12,7 +12,6 @@ import type { Config } from '../config/schema.js';
 import { DrawbridgeError, wrap } from '../errors.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
-import { prepareIdentityHeaders } from '../forward/identity-headers.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
 import { IdentitySource } from '../oidc/identity.js';
@@ -31,6 +30,7 @@ import { isOwnCookie } from '../session/cookie.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
+import { provisionSnapshot, releaseSnapshot } from './provision.js';
 import type { Runtime, Snapshot } from './runtime.js';
 import { drawbridgeVersion } from '../version.js';
 import { WebSockets } from './websockets.js';
@@ -132,7 +132,7 @@ function closeServer(server: http.Server | https.Server): Promise<void> {
   return new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()));
 }
 
-function makeSnapshot(config: Config): Snapshot {
+function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
   const compiled = compileConfig(config);
   const trusted = config.trustedProxies.map((t) => {
     const parsed = parseCidr(t);
@@ -173,11 +173,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     options.logger ??
     createLogger({ level: config.log.level, format: config.log.format, ...(options.logStream ? { stream: options.logStream } : {}), batch: options.logBatch ?? options.logStream === undefined });
   const metrics = createMetrics();
-  let snapshot = makeSnapshot(config);
+  const compiled = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
   const store = makeStore(config, keys, options.now ?? Date.now, logger);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
-  const publicOrigin = snapshot.compiled.publicOrigin;
+  const publicOrigin = compiled.compiled.publicOrigin;
   let clientKey: ClientKey | undefined;
   if (config.idp.privateKeyFile) {
     try {
@@ -205,8 +205,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   // Upstream pools (and their TLS files) and header plans (and Basic password files) are made now: a missing file
   // fails the start, not a request.
-  prepareIdentityHeaders(snapshot.compiled.table.routes);
-  forwarder.prepare(snapshot.compiled.table.routes);
+  let snapshot = provisionSnapshot(compiled, { forwarder, metrics });
   const now = options.now ?? Date.now;
   const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
   const identities = new IdentitySource(oidc, logger);
@@ -362,10 +361,10 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         (next as Record<string, unknown>)[key] = config[key];
       }
       try {
-        const candidate = makeSnapshot(next);
-        prepareIdentityHeaders(candidate.compiled.table.routes);
-        forwarder.prepare(candidate.compiled.table.routes);
+        const candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
+        const replaced = snapshot;
         snapshot = candidate;
+        releaseSnapshot(replaced, candidate);
       } catch (e) {
         metrics.reload('failure');
         logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
