@@ -1,6 +1,6 @@
 // bench/steps/drawbridge-rows.ts — the Drawbridge rows: public and signed-in with the memory store (one process),
 // signed-in with Redis (skipped with the reason when redis-server cannot start).
-import { startRedis, type TestRedis } from '../../proxy/test/helpers/redis.js';
+import { startRedis, type TestRedis } from '../../test-support/redis.js';
 import { startChild, type Child } from '../child.js';
 import type { BenchRun, RowPlan } from './common.js';
 

@@ -5,8 +5,8 @@
 // client sent ahead of what an appending proxy wrote do not win; `Forwarded` is neither read nor passed on.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw } from '../../test-support/raw.js';
+import { cookieOn, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 // 127.0.0.0/8 is both where the test's "proxy" connects from and a range some routes admit, the way an office
 // network admits its own load balancer's 10.x address: the old code made an unreadable hop that address.

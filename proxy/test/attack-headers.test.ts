@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { head, headerPairs, headerValues, marker, sendRaw, type Exchange } from './helpers/raw.js';
-import { cookieOn, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { head, headerPairs, headerValues, marker, sendRaw, type Exchange } from '../../test-support/raw.js';
+import { cookieOn, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 /** One request as a recording upstream got it, trailers included (the sample app does not read trailers). */
 interface Recorded {

@@ -4,8 +4,8 @@
 // authorized, logged and passed upstream; a host no route serves never reaches an upstream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, headerValues, marker, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { MemoryStore } from '../src/session/memory-store.js';
-import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw } from '../../test-support/raw.js';
+import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;

@@ -7,8 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUnderPrefix, normalizeTarget } from '../src/routes/normalize.js';
-import { head, headerValues, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: admin

@@ -5,8 +5,8 @@
 // is logged, and nothing it carried — above all the hidden request to /admin — reaches the upstream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, marker, sendRaw, type Exchange } from './helpers/raw.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { head, marker, sendRaw, type Exchange } from '../../test-support/raw.js';
+import { startStack, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: admin

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { sessionCookie, startStack, waitFor, type Stack, signInStart } from './helpers/stack.js';
+import { sessionCookie, startStack, waitFor, type Stack, signInStart } from '../../test-support/stack.js';
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {

@@ -8,8 +8,8 @@ import net, { type AddressInfo } from 'node:net';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import type { Drawbridge } from '../src/server/server.js';
-import { startRedis } from './helpers/redis.js';
-import { movableClock, received, reservePort, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { startRedis } from '../../test-support/redis.js';
+import { movableClock, received, reservePort, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isUnderPrefix, normalizeHost, normalizeTarget } from '../src/routes/normalize.js';
-import { head, headerPairs, sendRaw } from './helpers/raw.js';
-import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerPairs, sendRaw } from '../../test-support/raw.js';
+import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: admin

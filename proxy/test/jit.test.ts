@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../src/cli/index.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 /** An instant written with a UTC offset of `offsetMin` minutes, e.g. 2030-01-01T05:30:00+05:30. */
 function isoWithOffset(ms: number, offsetMin: number): string {

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForms } from '../../e2e/support/http-client.js';
 import { newSessionId } from '../src/session/cookie.js';
-import { mapLimit, rawHttp, sessionCookie, startStack, type RawResponse, type Stack } from './helpers/stack.js';
+import { mapLimit, rawHttp, sessionCookie, startStack, type RawResponse, type Stack } from '../../test-support/stack.js';
 
 const PAYLOADS = readFileSync(new URL('./testdata/openredirects.txt', import.meta.url), 'utf8')
   .split('\n')

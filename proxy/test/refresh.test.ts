@@ -7,8 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { startRedis } from './helpers/redis.js';
-import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from './helpers/stack.js';
+import { startRedis } from '../../test-support/redis.js';
+import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from '../../test-support/stack.js';
 
 // Access (and ID) tokens live 4 s; Drawbridge refreshes at 80% of that, 3.2 s after the sign-in.
 const TOKEN_TTL_SEC = 4;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
-import { received, SESSION_SECRET, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { received, SESSION_SECRET, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

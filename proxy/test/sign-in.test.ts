@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { received, sessionCookie, signInStart, type Stack, startStack } from './helpers/stack.js';
+import { received, sessionCookie, signInStart, type Stack, startStack } from '../../test-support/stack.js';
 
 let s: Stack;
 

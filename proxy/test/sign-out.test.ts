@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseForms, type CookieJarClient, type HttpResponse } from '../../e2e/support/http-client.js';
 import { newSessionId } from '../src/session/cookie.js';
 import { sealReturnState } from '../src/pages/return-state.js';
-import { sessionCookie, startStack, type Stack, cookieOn, signInStart } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack, cookieOn, signInStart } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

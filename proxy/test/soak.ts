@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { Identity } from '../src/policy/input.js';
-import { SESSION_COOKIE, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { SESSION_COOKIE, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
-import { rawHttp, received, sessionCookie, startStack, type Stack, cookieOn } from './helpers/stack.js';
+import { rawHttp, received, sessionCookie, startStack, type Stack, cookieOn } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

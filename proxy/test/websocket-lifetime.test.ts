@@ -12,8 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { runCli } from '../src/cli/index.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-import { movableClock, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { startRedis, type TestRedis } from '../../test-support/redis.js';
+import { movableClock, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const MINUTE = 60_000;
 /** No periodic sweep during a test: every close below comes from the event under test or the sweep the test runs. */

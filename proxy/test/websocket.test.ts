@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { rawHttp, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { rawHttp, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 let s: Stack;
 let alice: string;
