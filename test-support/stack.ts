@@ -15,6 +15,7 @@ import { formatIssue } from '../proxy/src/config/locate.js';
 import { createListener, startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
 import { sealSessionId } from '../proxy/src/session/cookie.js';
 import { deriveKeys } from '../proxy/src/session/keys.js';
+import { DEFAULT_ROUTES } from './routes.js';
 
 export const CLIENT_ID = 'drawbridge';
 export const CLIENT_SECRET = 'dev-client-secret-0123456789abcdef0123456789';
@@ -114,19 +115,6 @@ export interface Stack {
   stopIdp(): Promise<void>;
   close(): Promise<void>;
 }
-
-const DEFAULT_ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
 
 function configText(port: number, issuer: string, app: string, o: StackOptions, client = { id: CLIENT_ID, secret: CLIENT_SECRET }): string {
   const routes = (o.routes ?? DEFAULT_ROUTES).replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app);

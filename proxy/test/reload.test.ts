@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
 import { received, SESSION_SECRET, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -95,21 +96,11 @@ function metricValue(text: string, series: string): number {
 }
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: legacy
+${APP_ROUTE}  - name: legacy
     from: http://legacy.localhost:{{PORT}}
     to: {{APP}}
     public: true
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${PUBLIC_ROUTE}`;
 
 let s: Stack;
 let app2: SampleApp;
