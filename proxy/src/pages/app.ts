@@ -1,6 +1,7 @@
 // pages/app.ts — the Express 5 app (with helmet) behind every reserved path /.drawbridge/*:
 // sign-in, callback, hand-off, sign-out, me, JWKS and back-channel logout. Never on the proxied path.
-import { createHash, randomBytes, createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes, createHmac, timingSafeEqual } from 'node:crypto';
+import { sha256Base64url as sha256 } from '../digest.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
@@ -581,10 +582,6 @@ function onwardParams(query: URLSearchParams): string {
   rest.delete('hb');
   const text = rest.toString();
   return text ? `&${text}` : '';
-}
-
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('base64url');
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -1,6 +1,7 @@
 // server/pipeline.ts — the lean proxied path (SPEC §3): normalize → match once → strip →
 // authenticate → authorize → forward, and one log line per request. No Express on this path.
 import { randomUUID } from 'node:crypto';
+import { sha256Base64url } from '../digest.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decide, type Decision } from '../policy/evaluate.js';
@@ -17,7 +18,6 @@ import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage, unav
 import { bearerToken, verifyBearer } from '../oidc/bearer.js';
 import { Sessions, type LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
-import { createHash } from 'node:crypto';
 import { Refresher } from './refresh.js';
 import { clientInfo, hasDuplicateHost } from './client-info.js';
 import { isBrowser, redirect, sendJson, sendPage } from './respond.js';
@@ -216,7 +216,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       return { invalid: result.reason };
     }
     const identity = rt.identities.bearer(result.claims, x.snap.compiled.config.idp, now, x.id);
-    const digest = createHash('sha256').update(token).digest('base64url');
+    const digest = sha256Base64url(token);
     return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
   }
 

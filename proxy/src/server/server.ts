@@ -1,11 +1,11 @@
 // server/server.ts — wires Drawbridge together: listeners (proxy and admin), the session store,
 // the IdP client, the assertion signer and the forwarder; reload swaps the configuration atomically.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { sha256Hex } from '../digest.js';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import type { Config } from '../config/schema.js';
@@ -275,7 +275,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
-  let checksum = options.configFile ? fileChecksum(options.configFile) : '';
   async function ready() {
     // The IdP: discovered, and answering the periodic probe (oidc.health(): its latest probe, at most a few intervals old).
     const idp = oidc.health();
@@ -347,7 +346,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
       const result = loadConfigFile(options.configFile, options.env ?? process.env);
-      checksum = result.text !== undefined ? sha(result.text) : checksum;
       if (!result.ok) {
         const errors = result.errors.map(formatIssue);
         metrics.reload('failure');
@@ -406,10 +404,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       }
       logger.close();
     },
-    /** The checksum of the file as last read (reload polling compares it). */
-    get checksum() {
-      return checksum;
-    },
   } as Drawbridge;
 }
 
@@ -426,14 +420,10 @@ export function sessionSummary(r: import('../session/store.js').SessionRecord): 
   };
 }
 
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** SHA-256 of a file's content, or '' when unreadable. */
 export function fileChecksum(file: string): string {
   try {
-    return sha(readFileSync(file, 'utf8'));
+    return sha256Hex(readFileSync(file, 'utf8'));
   } catch {
     return '';
   }
