@@ -523,7 +523,7 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     if (!rt.oidc.ready) return sendJson(res, 503, { error: 'temporarily_unavailable' });
     let claims;
     try {
-      claims = await verifyLogoutToken(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
+      claims = await verifyLogoutToken(token, { jwks: rt.oidc.jwks.logout, jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
     } catch (e) {
       return bad((e as Error).message);
     }

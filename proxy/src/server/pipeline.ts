@@ -210,7 +210,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** Verifies a bearer token against the IdP's keys; its claims feed the same policy. */
   async function authenticateBearer(token: string, route: Route, x: Exchange, now: number): Promise<BearerAuth> {
     if (!rt.oidc.ready || route.bearer === false) return 'idp-unavailable';
-    const result = await verifyBearer(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audiences: route.bearer.audiences, now });
+    const result = await verifyBearer(token, { jwks: rt.oidc.jwks.bearer, jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audiences: route.bearer.audiences, now });
     if (!result.ok) {
       rt.logger.warn({ event: 'bearer', result: 'invalid', requestId: x.id, route: route.name, reason: result.reason });
       return { invalid: result.reason };
