@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, test, type TestContext } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { received, startReplica, startStack, waitFor, type Replica, type Stack } from '../proxy/test/helpers/stack.js';
+import { received, startReplica, startStack, waitFor, type Replica, type Stack } from '../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples/verify-assertion');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, newContext, STEP_MS } from './browser/support.js';
 import { startLemonLdap, type LemonLdap } from './lemonldap/lemonldap.js';
-import { startStack, waitFor, type Stack } from '../proxy/test/helpers/stack.js';
+import { startStack, waitFor, type Stack } from '../test-support/stack.js';
 
 const TIMEOUT = 90_000;
 /** LL::NG's access (and ID) token lifetime: Drawbridge refreshes at 80% of it, so a refresh comes due in 4 s. */

@@ -4,17 +4,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Cookie, Response } from 'playwright-core';
 import { JWT_LIKE, launchBrowser, newContext, onIdpSignInForm, openAndSignIn, signInAtIdp, startStack, type Stack } from './support.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const TIMEOUT = 60_000;
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: app2
+${APP_ROUTE}  - name: app2
     from: http://app2.localhost:{{PORT}}
     to: {{APP}}
     policy:

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { startNginx, nginxPreamble, nginxTempPaths, type RunningNginx } from '../support/nginx.js';
-import { reservePort } from '../../proxy/test/helpers/stack.js';
+import { reservePort } from '../../test-support/stack.js';
 import { launchBrowser, newContext, onIdpSignInForm, openAndSignIn, recordNavigations, signInAtIdp, startStack, type Stack } from './support.js';
 
 const TIMEOUT = 60_000;

@@ -5,6 +5,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { closedPort, launchBrowser, newContext, onIdpSignInForm, openAndSignIn, runAxe, screenshot, seriousFindings, signInAtIdp, startStack, watchCsp, type Stack } from './support.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const TIMEOUT = 60_000;
 
@@ -16,13 +17,7 @@ let downPort: number;
 before(async () => {
   downPort = await closedPort();
   const routes = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: app-down
+${APP_ROUTE}  - name: app-down
     from: http://app.localhost:{{PORT}}/down
     to: http://127.0.0.1:${downPort}
     policy:

@@ -5,17 +5,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, movableClock, newContext, onIdpSignInForm, openAndSignIn, recordNavigations, signInAtIdp, startStack, type Stack } from './support.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const TIMEOUT = 60_000;
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: app-admin
+${APP_ROUTE}  - name: app-admin
     from: http://app.localhost:{{PORT}}/admin
     to: {{APP}}
     policy:

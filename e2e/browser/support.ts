@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { startStack, type Stack, type StackOptions } from '../../proxy/test/helpers/stack.js';
+import { startStack, type Stack, type StackOptions } from '../../test-support/stack.js';
 
 export { startStack, type Stack, type StackOptions };
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Cookie, Page, Request, Response } from 'playwright-core';
-import { received } from '../../proxy/test/helpers/stack.js';
+import { received } from '../../test-support/stack.js';
 import { launchBrowser, newContext, onIdpSignInForm, openAndSignIn, recordNavigations, signInAtIdp, startStack, type Stack } from './support.js';
 
 const TIMEOUT = 60_000;

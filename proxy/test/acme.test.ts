@@ -15,8 +15,8 @@ import tls, { type PeerCertificate } from 'node:tls';
 import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { createListener, startDrawbridge, type Drawbridge } from '../src/server/server.js';
-import { startPebble, type Pebble } from './helpers/pebble.js';
-import { startRedis } from './helpers/redis.js';
+import { startPebble, type Pebble } from '../../test-support/pebble.js';
+import { startRedis } from '../../test-support/redis.js';
 import { RedisCertificateStorage } from '../src/tls/acme-redis-storage.js';
 
 const SECRET = 'test-session-secret-0123456789abcdef0123456789';

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { rawHttp, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { rawHttp, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 let s: Stack;
 

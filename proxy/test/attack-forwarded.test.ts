@@ -5,8 +5,9 @@
 // client sent ahead of what an appending proxy wrote do not win; `Forwarded` is neither read nor passed on.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw } from '../../test-support/raw.js';
+import { cookieOn, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 // 127.0.0.0/8 is both where the test's "proxy" connects from and a range some routes admit, the way an office
 // network admits its own load balancer's 10.x address: the old code made an unreadable hop that address.
@@ -37,17 +38,7 @@ const ROUTES = `routes:
     policy:
       allow:
         - not: { ip: [192.0.2.0/24] }
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${APP_ROUTE}${PUBLIC_ROUTE}`;
 
 // What proxies write in X-Forwarded-For that is no address: Squid's `unknown`, an RFC 7239 obfuscated name, junk,
 // a bad port, an unclosed bracket.

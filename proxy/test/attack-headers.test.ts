@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { head, headerPairs, headerValues, marker, sendRaw, type Exchange } from './helpers/raw.js';
-import { cookieOn, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { head, headerPairs, headerValues, marker, sendRaw, type Exchange } from '../../test-support/raw.js';
+import { cookieOn, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 /** One request as a recording upstream got it, trailers included (the sample app does not read trailers). */
 interface Recorded {
@@ -66,24 +67,14 @@ before(async () => {
   s = await startStack({
     extra: `assertion: { header: ${ASSERTION_HEADER} }`,
     routes: `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: renamed
+${APP_ROUTE}  - name: renamed
     from: http://renamed.localhost:{{PORT}}
     to: {{APP}}
     identityHeaders: { user: ${RENAMED.user}, email: ${RENAMED.email}, groups: ${RENAMED.groups}, name: ${RENAMED.name} }
     policy:
       allow:
         - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-  - name: readonly
+${PUBLIC_ROUTE}  - name: readonly
     from: http://readonly.localhost:{{PORT}}
     to: {{APP}}
     methods: [GET, HEAD]

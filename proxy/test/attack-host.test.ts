@@ -4,21 +4,12 @@
 // authorized, logged and passed upstream; a host no route serves never reaches an upstream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, headerValues, marker, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-  - name: vhost
+${APP_ROUTE}${PUBLIC_ROUTE}  - name: vhost
     from: http://vhost.localhost:{{PORT}}
     to: {{APP}}
     public: true

@@ -9,8 +9,8 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
 import { MAX_ASSERTION_GROUPS_BYTES } from '../src/forward/assertion.js';
 import { MAX_GROUPS_HEADER_BYTES } from '../src/forward/identity-headers.js';
-import { head, headerPairs, headerValues, marker, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, type Stack, cookieOn } from './helpers/stack.js';
+import { head, headerPairs, headerValues, marker, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, type Stack, cookieOn } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: by-email

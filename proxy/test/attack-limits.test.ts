@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { MemoryStore } from '../src/session/memory-store.js';
-import { head, headerValues, marker, sendRaw } from './helpers/raw.js';
-import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, marker, sendRaw } from '../../test-support/raw.js';
+import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { DEFAULT_ROUTES } from '../../test-support/routes.js';
 
 const HEADERS_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 3000;
@@ -16,25 +17,12 @@ const KEEP_ALIVE_TIMEOUT_MS = 1000;
 // Node enforces the first two when it sweeps its connections; Drawbridge sweeps at least every second.
 const SWEEP_MS = 1000;
 
-const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
-
 let s: Stack;
 let host: string;
 
 before(async () => {
   s = await startStack({
-    routes: ROUTES,
+    routes: DEFAULT_ROUTES,
     extra: `limits: { maxHeaderSize: 16384, headersTimeout: ${HEADERS_TIMEOUT_MS / 1000}s, requestTimeout: ${REQUEST_TIMEOUT_MS / 1000}s, keepAliveTimeout: ${KEEP_ALIVE_TIMEOUT_MS / 1000}s }`,
   });
   host = `Host: public.localhost:${s.port}`;

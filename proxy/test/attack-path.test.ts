@@ -6,22 +6,14 @@
 // (Pomerium CVE-2023-33189, oauth2-proxy CVE-2025-54576).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isUnderPrefix, normalizeTarget } from '../src/routes/normalize.js';
-import { head, headerValues, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { normalizeTarget } from '../src/routes/normalize.js';
+import { isUnderPrefix } from '../src/routes/path-prefix.js';
+import { head, headerValues, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { ADMIN_UNDER_PUBLIC_ROUTES } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: admin
-    from: http://app.localhost:{{PORT}}/admin
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [wiki-admins]
-  - name: public
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${ADMIN_UNDER_PUBLIC_ROUTES}`;
 
 /** How a target must be handled: refused (400), matched to the admin route, or to the public route. */
 type Expected = { kind: 'bad' } | { kind: 'admin'; upstream: string } | { kind: 'public'; upstream: string };

@@ -8,21 +8,16 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { followSignIn, head, sendRaw, type WireResponse } from './helpers/raw.js';
-import { mapLimit, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { followSignIn, head, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { mapLimit, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const PAYLOADS = readFileSync(new URL('./testdata/openredirects.txt', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line !== '');
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: app2
+${APP_ROUTE}  - name: app2
     from: http://app2.localhost:{{PORT}}
     to: {{APP}}
     policy:

@@ -8,8 +8,8 @@ import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { newSessionId, sealSessionId } from '../src/session/cookie.js';
 import { deriveKeys } from '../src/session/keys.js';
-import { head, marker, sendRaw } from './helpers/raw.js';
-import { movableClock, SESSION_SECRET, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { head, marker, sendRaw } from '../../test-support/raw.js';
+import { movableClock, SESSION_SECRET, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 const clock = movableClock();
 let s: Stack;

@@ -5,21 +5,12 @@
 // is logged, and nothing it carried — above all the hidden request to /admin — reaches the upstream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, marker, sendRaw, type Exchange } from './helpers/raw.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { head, marker, sendRaw, type Exchange } from '../../test-support/raw.js';
+import { startStack, type Stack } from '../../test-support/stack.js';
+import { ADMIN_UNDER_PUBLIC_ROUTES } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: admin
-    from: http://app.localhost:{{PORT}}/admin
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [wiki-admins]
-  - name: public
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${ADMIN_UNDER_PUBLIC_ROUTES}`;
 
 let s: Stack;
 let host: string;

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { SignJwtOptions } from '../../e2e/idp/dev-idp.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { startRedis } from './helpers/redis.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startRedis } from '../../test-support/redis.js';
+import { startStack, type Stack } from '../../test-support/stack.js';
 
 const HTML = { accept: 'text/html' };
 const ROUTES = `routes:

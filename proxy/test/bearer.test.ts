@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { SignJwtOptions } from '../../e2e/idp/dev-idp.js';
-import { received, startStack, type Stack } from './helpers/stack.js';
+import { received, startStack, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: api

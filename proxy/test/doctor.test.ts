@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { startDevIdp, type DevIdp } from '../../e2e/idp/dev-idp.js';
 import { runCli } from '../src/cli/index.js';
-import { reservePort } from './helpers/stack.js';
+import { reservePort } from '../../test-support/stack.js';
 
 const SECRET = 'doctor-client-secret-0123456789abcdef0123456789';
 const PUBLIC_URL = 'http://auth.localhost:8443';

@@ -2,8 +2,8 @@
 // lets through, so a refused client is answered before it uploads its body.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, sendRaw } from './helpers/raw.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { head, sendRaw } from '../../test-support/raw.js';
+import { startStack, type Stack } from '../../test-support/stack.js';
 
 let s: Stack;
 before(async () => {

@@ -6,7 +6,8 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { sessionCookie, startStack, waitFor, type Stack, signInStart } from './helpers/stack.js';
+import { sessionCookie, startStack, waitFor, type Stack, signInStart } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -275,13 +276,7 @@ describe('upstream failures, routing and denial', () => {
     dead = await closedPort();
     s = await startStack({
       routes: `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: down
+${APP_ROUTE}  - name: down
     from: http://down.localhost:{{PORT}}
     to: http://127.0.0.1:${dead}
     policy:

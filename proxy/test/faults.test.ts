@@ -8,27 +8,18 @@ import net, { type AddressInfo } from 'node:net';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import type { Drawbridge } from '../src/server/server.js';
-import { startRedis } from './helpers/redis.js';
-import { movableClock, received, reservePort, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { startRedis } from '../../test-support/redis.js';
+import { movableClock, received, reservePort, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: open
+${APP_ROUTE}  - name: open
     from: http://open.localhost:{{PORT}}
     to: {{APP}}
     policy:
       allow:
         - authenticated: true
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${PUBLIC_ROUTE}`;
 
 const JSON_ACCEPT = { accept: 'application/json' };
 let markers = 0;

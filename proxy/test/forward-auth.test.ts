@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { rawHttp, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { rawHttp, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

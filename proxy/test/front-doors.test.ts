@@ -19,7 +19,7 @@ import { DEFAULT_CLIENT_IP, identityFromSpec, Simulator, type IdentitySpec, type
 import { sealSessionId } from '../src/session/cookie.js';
 import { tokenFields } from '../src/session/sessions.js';
 import { TARGETS } from '../src/routes/normalize.case.js';
-import { waitFor } from './helpers/stack.js';
+import { waitFor } from '../../test-support/stack.js';
 
 const SECRET = 'front-doors-session-secret-0123456789abcdef';
 // Cases without a time run now, as `drawbridge test` runs them.

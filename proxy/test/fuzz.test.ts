@@ -7,22 +7,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isUnderPrefix, normalizeHost, normalizeTarget } from '../src/routes/normalize.js';
-import { head, headerPairs, sendRaw } from './helpers/raw.js';
-import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { normalizeHost, normalizeTarget } from '../src/routes/normalize.js';
+import { isUnderPrefix } from '../src/routes/path-prefix.js';
+import { head, headerPairs, sendRaw } from '../../test-support/raw.js';
+import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { ADMIN_UNDER_PUBLIC_ROUTES } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: admin
-    from: http://app.localhost:{{PORT}}/admin
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [wiki-admins]
-  - name: public
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-  - name: api
+${ADMIN_UNDER_PUBLIC_ROUTES}  - name: api
     from: http://api.localhost:{{PORT}}
     to: {{APP}}
     identityHeaders: { user: X-Auth-Request-User, email: X-Auth-Request-Email, groups: X-Auth-Request-Groups, name: X-Auth-Request-Name }

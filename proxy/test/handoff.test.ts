@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CookieJarClient, HttpResponse } from '../../e2e/support/http-client.js';
-import { received, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 let s: Stack;
 /** TTLs the pages asked the store for, by key kind ('handoff', 'login', ...). */

@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SECURITY_HEADERS } from '../src/runtime/respond.js';
-import { head, marker, sendRaw } from './helpers/raw.js';
-import { cookieForOrigin, reservePort, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, marker, sendRaw } from '../../test-support/raw.js';
+import { cookieForOrigin, reservePort, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const T = { timeout: 30_000 };
 const ONE_YEAR = 'max-age=31536000';

@@ -14,7 +14,7 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, SignJWT, type
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import { loadConfigText } from '../src/config/load.js';
 import { startDrawbridge } from '../src/server/server.js';
-import { CLIENT_SECRET, movableClock, received, signInStart, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { CLIENT_SECRET, movableClock, received, signInStart, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const HTML = { accept: 'text/html' };
 const marker = (name: string) => `${name}${Date.now()}${Math.random().toString(36).slice(2, 6)}`;

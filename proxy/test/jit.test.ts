@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../src/cli/index.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 /** An instant written with a UTC offset of `offsetMin` minutes, e.g. 2030-01-01T05:30:00+05:30. */
 function isoWithOffset(ms: number, offsetMin: number): string {
@@ -22,13 +23,7 @@ const GRANT_ENDS = START + 3 * 60_000;
 const GRANT_STARTS = START + 2 * 60_000;
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: until
+${APP_ROUTE}  - name: until
     from: http://until.localhost:{{PORT}}
     to: {{APP}}
     policy:

@@ -14,7 +14,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
  * top-level files are `errors`, `version` and `header-names` (the bottom) and `main` (the top, the bin entry).
  */
 const LAYERS = [
-  ['errors', 'version', 'header-names'],
+  ['errors', 'version', 'header-names', 'digest'],
   ['policy'],
   ['routes'],
   ['config'],

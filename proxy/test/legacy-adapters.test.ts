@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
-import { head, headerValues, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, headerValues, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drawbridge-legacy-'));
 const passwordFile = join(dir, 'legacy-password');

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForms } from '../../e2e/support/http-client.js';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
-import { head, sendRaw } from './helpers/raw.js';
+import { sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { head, sendRaw } from '../../test-support/raw.js';
 
 const FIELDS = ['time', 'level', 'event', 'requestId', 'route', 'method', 'host', 'path', 'status', 'durationMs', 'upstreamMs', 'ip', 'user', 'email', 'decision', 'reasons'];
 

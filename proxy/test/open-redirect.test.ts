@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForms } from '../../e2e/support/http-client.js';
 import { newSessionId } from '../src/session/cookie.js';
-import { mapLimit, rawHttp, sessionCookie, startStack, type RawResponse, type Stack } from './helpers/stack.js';
+import { mapLimit, rawHttp, sessionCookie, startStack, type RawResponse, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const PAYLOADS = readFileSync(new URL('./testdata/openredirects.txt', import.meta.url), 'utf8')
   .split('\n')
@@ -31,13 +32,7 @@ const ALLOWLIST: { from: string; public?: boolean; wildcardHandoff?: boolean }[]
 ];
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-${ALLOWLIST.map(
+${APP_ROUTE}${ALLOWLIST.map(
   (r, i) => `  - name: allow-${i}
     from: ${r.from}
     to: {{APP}}

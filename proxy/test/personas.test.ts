@@ -8,16 +8,11 @@ import { decodeJwt } from 'jose';
 import { findLoginForm, findOtpForm } from '../../e2e/idp/sign-in.js';
 import type { ClaimShapeOptions } from '../../e2e/idp/dev-idp.js';
 import { parseForms, type CookieJarClient, type HttpResponse } from '../../e2e/support/http-client.js';
-import { movableClock, received, startStack, type Stack } from './helpers/stack.js';
+import { movableClock, received, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: staff
+${APP_ROUTE}  - name: staff
     from: http://staff.localhost:{{PORT}}
     to: {{APP}}
     policy:

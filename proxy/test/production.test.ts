@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
-import { SESSION_SECRET, waitFor } from './helpers/stack.js';
+import { SESSION_SECRET, waitFor } from '../../test-support/stack.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

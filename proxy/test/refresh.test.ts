@@ -7,8 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { startRedis } from './helpers/redis.js';
-import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from './helpers/stack.js';
+import { startRedis } from '../../test-support/redis.js';
+import { CLIENT_ID, CLIENT_SECRET, mapLimit, received, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 // Access (and ID) tokens live 4 s; Drawbridge refreshes at 80% of that, 3.2 s after the sign-in.
 const TOKEN_TTL_SEC = 4;
@@ -17,13 +18,7 @@ const HTML = { accept: 'text/html' };
 let s: Stack;
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: admin
+${APP_ROUTE}  - name: admin
     from: http://admin.localhost:{{PORT}}
     to: {{APP}}
     policy:

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
-import { received, SESSION_SECRET, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { received, SESSION_SECRET, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -95,21 +96,11 @@ function metricValue(text: string, series: string): number {
 }
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: legacy
+${APP_ROUTE}  - name: legacy
     from: http://legacy.localhost:{{PORT}}
     to: {{APP}}
     public: true
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+${PUBLIC_ROUTE}`;
 
 let s: Stack;
 let app2: SampleApp;
@@ -234,6 +225,43 @@ test('in flight across a reload: a stream and a WebSocket finish on the route th
   }
   writeFileSync(s.configFile, original);
   assert.deepEqual(await s.db.reload(), { ok: true });
+});
+
+test('a reload releases what the replaced configuration provisioned: its pools once their requests end, the series of removed routes', { timeout: 60_000 }, async () => {
+  writeFileSync(s.configFile, original);
+  assert.deepEqual(await s.db.reload(), { ok: true });
+  const forwarder = s.db.runtime.forwarder;
+  const scrape = () => s.db.metrics.registry.metrics();
+  // Every route of the file goes to one upstream: one pool (pools of earlier tests' configurations are gone once idle).
+  await waitFor(() => forwarder.poolCount() === 1, 10_000);
+  const host = (name: string) => `${name}.localhost:${s.port}`;
+  const marker = `release${Date.now()}`;
+  assert.equal((await get(s.port, host('legacy'), `/x?${marker}`)).status, 200);
+  assert.match(await scrape(), /drawbridge_requests_total\{route="legacy"/);
+
+  const legacy = stream(s.port, host('legacy'), `/stream?ms=250&chunks=8&${marker}=legacy`);
+  await legacy.first;
+  writeFileSync(
+    s.configFile,
+    original
+      .replace(/ {2}- name: legacy\n[\s\S]*?public: true\n/, '')
+      .replace(/(- name: public\n[^\n]*\n {4}to: )\S+/, `$1${app2.url}`),
+  );
+  assert.deepEqual(await s.db.reload(), { ok: true });
+  assert.ok(!legacy.ended(), 'the stream was still in flight when the table changed');
+  // The new configuration's two upstreams, and the replaced one's pool while the stream goes through it.
+  assert.equal(forwarder.poolCount(), 3);
+  assert.doesNotMatch(await scrape(), /route="legacy"/, 'the removed route\'s series are dropped at once');
+  assert.match(await scrape(), /drawbridge_requests_total\{route="app"/, 'a kept route keeps its series');
+
+  const done = await legacy.done;
+  assert.equal(done.status, 200);
+  assert.equal(done.complete, true, 'the request in flight finished through the replaced pool');
+  await waitFor(() => forwarder.poolCount() === 2, 10_000);
+  assert.doesNotMatch(await scrape(), /route="legacy"/, 'the request that finished after the reload brought no series back');
+  writeFileSync(s.configFile, original);
+  assert.deepEqual(await s.db.reload(), { ok: true });
+  await waitFor(() => forwarder.poolCount() === 1, 10_000);
 });
 
 test('`drawbridge serve` reloads a changed file by itself, reloads on SIGHUP, and refuses an invalid file with FILE:LINE:COL', { timeout: 150_000 }, async () => {

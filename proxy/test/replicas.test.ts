@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { runCli } from '../src/cli/index.js';
-import { sessionCookie, startReplica, startStack, waitFor, type Replica, type Stack, signInStart } from './helpers/stack.js';
+import { sessionCookie, startReplica, startStack, waitFor, type Replica, type Stack, signInStart } from '../../test-support/stack.js';
 
 /**
  * A redis-server whose data outlives a restart (append-only file, fsync on every write), as a production Redis

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reservePort, SESSION_SECRET, waitFor } from './helpers/stack.js';
+import { reservePort, SESSION_SECRET, waitFor } from '../../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };

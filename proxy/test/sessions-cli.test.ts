@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli } from '../src/cli/index.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { startRedis, type TestRedis } from '../../test-support/redis.js';
+import { sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 const HTML = { accept: 'text/html' };
 const ROUTES = `routes:

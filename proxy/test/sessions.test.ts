@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
-import { movableClock, received, sessionCookie, signInStart, type Stack, startStack } from './helpers/stack.js';
+import { movableClock, received, sessionCookie, signInStart, type Stack, startStack } from '../../test-support/stack.js';
 
 const MINUTE = 60_000;
 const clock = movableClock();

@@ -5,20 +5,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
-import { received, sessionCookie, signInStart, type Stack, startStack } from './helpers/stack.js';
+import { received, sessionCookie, signInStart, type Stack, startStack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 let s: Stack;
 
 before(async () => {
   s = await startStack({
     routes: `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: other
+${APP_ROUTE}  - name: other
     from: http://other.localhost:{{PORT}}
     to: {{APP}}
     policy:

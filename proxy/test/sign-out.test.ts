@@ -8,16 +8,11 @@ import assert from 'node:assert/strict';
 import { parseForms, type CookieJarClient, type HttpResponse } from '../../e2e/support/http-client.js';
 import { newSessionId } from '../src/session/cookie.js';
 import { sealReturnState } from '../src/pages/return-state.js';
-import { sessionCookie, startStack, type Stack, cookieOn, signInStart } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack, cookieOn, signInStart } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: reports
+${APP_ROUTE}  - name: reports
     from: http://reports.localhost:{{PORT}}
     to: {{APP}}
     policy:

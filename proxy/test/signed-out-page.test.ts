@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
-import { sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 const NOT_SIGNED_IN = /You’re not signed in/;
 const SIGNED_OUT = /You’re signed out/;

@@ -10,20 +10,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { Identity } from '../src/policy/input.js';
-import { SESSION_COOKIE, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
-
-const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
+import { SESSION_COOKIE, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { DEFAULT_ROUTES } from '../../test-support/routes.js';
 
 /** What one iteration of a connection's loop does, how often (weight), and what it must get. */
 const KINDS = [
@@ -316,7 +304,7 @@ async function connectionLoop(s: Stack, id: number, until: number, cookies: { al
 async function main(): Promise<number> {
   const opts = options();
   const failures: string[] = [];
-  const s = await startStack({ routes: ROUTES });
+  const s = await startStack({ routes: DEFAULT_ROUTES });
   let housekeeping: NodeJS.Timeout | undefined;
   try {
     const cookies = await makeSessions(s);

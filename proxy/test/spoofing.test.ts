@@ -6,20 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { RecordedRequest } from '../../e2e/sample-app/sample-app.js';
-import { rawHttp, received, sessionCookie, startStack, type Stack, cookieOn } from './helpers/stack.js';
+import { rawHttp, received, sessionCookie, startStack, type Stack, cookieOn } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-  - name: office
+${APP_ROUTE}${PUBLIC_ROUTE}  - name: office
     from: http://office.localhost:{{PORT}}
     to: {{APP}}
     policy:

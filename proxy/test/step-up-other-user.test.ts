@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
-import { received, sessionCookie, startStack, type Stack, type StackOptions } from './helpers/stack.js';
+import { received, sessionCookie, startStack, type Stack, type StackOptions } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { movableClock, received, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { movableClock, received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: app

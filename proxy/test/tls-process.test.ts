@@ -8,8 +8,8 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { certDir, makeCa, makeCert } from './helpers/certs.js';
-import { reservePort, SESSION_SECRET } from './helpers/stack.js';
+import { certDir, makeCa, makeCert } from '../../test-support/certs.js';
+import { reservePort, SESSION_SECRET } from '../../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children = new Set<ChildProcess>();

@@ -18,8 +18,8 @@ import { startDrawbridge, type Drawbridge } from '../src/server/server.js';
 import { checkTlsFiles } from '../src/tls/check.js';
 import { contextsOf } from '../src/tls/contexts.js';
 import { readOcspResponse } from '../src/tls/ocsp.js';
-import { certDir, makeCa, makeCert, type TestCa } from './helpers/certs.js';
-import { movableClock, reservePort, SESSION_SECRET } from './helpers/stack.js';
+import { certDir, makeCa, makeCert, type TestCa } from '../../test-support/certs.js';
+import { movableClock, reservePort, SESSION_SECRET } from '../../test-support/stack.js';
 
 interface TlsInstance {
   db: Drawbridge;

@@ -5,8 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
-import { head, sendRaw, setCookiePairs } from './helpers/raw.js';
-import { received, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { head, sendRaw, setCookiePairs } from '../../test-support/raw.js';
+import { received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
 let s: Stack;
 /** Added to the real clock (the hand-off ticket's lifetime is checked against it). */

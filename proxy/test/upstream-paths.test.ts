@@ -4,8 +4,8 @@
 // non-canonical path (`..` from the allowed `/files/..x`) is refused with 400, logged, and never sent.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { head, sendRaw, type WireResponse } from './helpers/raw.js';
-import { sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { head, sendRaw, type WireResponse } from '../../test-support/raw.js';
+import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 const ROUTES = `routes:
   - name: static

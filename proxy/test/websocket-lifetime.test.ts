@@ -12,8 +12,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { runCli } from '../src/cli/index.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-import { movableClock, sessionCookie, startStack, waitFor, type Stack } from './helpers/stack.js';
+import { startRedis, type TestRedis } from '../../test-support/redis.js';
+import { movableClock, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE } from '../../test-support/routes.js';
 
 const MINUTE = 60_000;
 /** No periodic sweep during a test: every close below comes from the event under test or the sweep the test runs. */
@@ -21,13 +22,7 @@ const NO_TIMER = 3_600_000;
 const T = { timeout: 30_000 };
 
 const routes = (before: string) => `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: short
+${APP_ROUTE}  - name: short
     from: http://short.localhost:{{PORT}}
     to: {{APP}}
     session: { maxLifetime: 10m }

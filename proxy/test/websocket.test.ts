@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { rawHttp, sessionCookie, startStack, type Stack } from './helpers/stack.js';
+import { rawHttp, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 
 let s: Stack;
 let alice: string;
@@ -51,17 +52,7 @@ before(async () => {
     policy:
       allow:
         - authenticated: true
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-  - name: nows
+${APP_ROUTE}${PUBLIC_ROUTE}  - name: nows
     from: http://nows.localhost:{{PORT}}
     to: {{APP}}
     websockets: false

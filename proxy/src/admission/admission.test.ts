@@ -11,9 +11,11 @@ import type { LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { absoluteUrlInput, classify } from './classify.js';
 import { admit, givenPrincipal, type Admission, type AdmitContext, type AdmitRequest } from './admit.js';
+import { JwksCache } from '../oidc/jwks.js';
 
 function compiled(): CompiledConfig {
   const text = `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
 idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
 session: { secret: a-session-secret-that-is-long-enough-0123456789 }
 routes:
@@ -70,7 +72,7 @@ function context(sessions: Record<string, SessionRecord>, sync: boolean, failing
       touchIfDue: () => undefined,
     },
     refresher: { due: () => false, refresh: () => Promise.reject(new Error('no refresh')) },
-    oidc: { ready: false, issuer: '', jwksUri: () => new URL('https://idp.example.com/jwks') },
+    oidc: { ready: false, issuer: '', jwksUri: () => new URL('https://idp.example.com/jwks'), jwks: { bearer: new JwksCache() } },
     identities: { bearer: () => alice },
     signer: { sign: () => (ctx.signed++, 'signed.jwt.value') },
     logger: { warn: () => undefined, error: () => void ctx.errors++ },

@@ -3,12 +3,13 @@
 // "may this request through, and as whom?" for every front door: the proxy, WebSocket upgrades, forward-auth and
 // explain/test. A session the memory store holds is read without a promise (no microtask hop per request): the
 // answer is then an Admission, else a promise of one (Redis, a due refresh, a bearer token).
-import { createHash } from 'node:crypto';
+import { sha256Base64url } from '../digest.js';
 import { decide, type Decision } from '../policy/evaluate.js';
 import type { Identity } from '../policy/input.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
 import { signInStartUrl } from '../pages/paths.js';
 import { verifyBearer } from '../oidc/bearer.js';
+import type { JwksCache } from '../oidc/jwks.js';
 import type { AssertionSubject } from '../forward/assertion.js';
 import type { LoadResult, SessionLimits } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
@@ -113,7 +114,7 @@ export interface AdmitContext {
     due(record: SessionRecord, now: number): boolean;
     refresh(record: SessionRecord, requestId: string): Promise<{ state: 'valid'; record: SessionRecord } | { state: 'ended' }>;
   };
-  readonly oidc: { readonly ready: boolean; readonly issuer: string; jwksUri(): URL };
+  readonly oidc: { readonly ready: boolean; readonly issuer: string; jwksUri(): URL; readonly jwks: { readonly bearer: JwksCache } };
   readonly identities: { bearer(claims: Record<string, unknown>, idp: Config['idp'], now: number, requestId?: string): Identity };
   /** Absent (explain/test): no assertion is signed. */
   readonly signer?: { sign(subject: AssertionSubject): string };
@@ -235,12 +236,12 @@ function sessionInUse(ctx: AdmitContext, req: AdmitRequest, record: SessionRecor
 async function authenticateBearer(ctx: AdmitContext, req: AdmitRequest, token: string): Promise<BearerAuth> {
   const route = req.route;
   if (!ctx.oidc.ready || route.bearer === false) return 'idp-unavailable';
-  const result = await verifyBearer(token, { jwksUri: ctx.oidc.jwksUri(), issuer: ctx.oidc.issuer, audiences: route.bearer.audiences, now: req.now });
+  const result = await verifyBearer(token, { jwks: ctx.oidc.jwks.bearer, jwksUri: ctx.oidc.jwksUri(), issuer: ctx.oidc.issuer, audiences: route.bearer.audiences, now: req.now });
   if (!result.ok) {
     ctx.logger.warn({ event: 'bearer', result: 'invalid', requestId: req.requestId, route: route.name, reason: result.reason });
     return { invalid: result.reason };
   }
   const identity = ctx.identities.bearer(result.claims, req.compiled.config.idp, req.now, req.requestId);
-  const digest = createHash('sha256').update(token).digest('base64url');
+  const digest = sha256Base64url(token);
   return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
 }

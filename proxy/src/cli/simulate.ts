@@ -55,6 +55,9 @@ const OFFLINE: AdmitContext = {
     ready: false,
     issuer: '',
     jwksUri: offline,
+    get jwks(): never {
+      return offline();
+    },
   },
   identities: { bearer: offline },
   logger: { warn: offline, error: offline },

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { Forwarder, upstreamPath, type ForwardResult, type RenderError, type WebSocketHandle } from './forwarder.js';
 import { alice, listen, makeRoute, rawExchange, request, startUpstream, type RecordingUpstream } from './harness.case.js';
 import { isOwnCookie } from '../session/cookie.js';
-import { setIdentityHeaders } from './identity-headers.js';
+import { headerPlan, setIdentityHeaders } from './identity-headers.js';
 import { compileStripper, stripClientHeaders } from './strip.js';
 
 const T = { timeout: 15_000 };
@@ -53,11 +53,14 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
   const handles: WebSocketHandle[] = [];
   const forwarder = new Forwarder({ onError: (err) => errors.push(err), ...(opts.reservedCookie ? { reservedCookie: opts.reservedCookie } : {}) });
   const identity = opts.identity ?? alice();
+  // Provisioned once, as a snapshot's routes are (server/provision.ts).
+  const plan = headerPlan(route);
+  const [pool] = forwarder.provision([route]);
   const prepare = (req: http.IncomingMessage): void => {
     const url = new URL(req.url ?? '/', 'http://front');
     stripClientHeaders(req, stripper, { trustedPeer: opts.trustedPeer ?? false, cookieBase: 'drawbridge', consumedBearer: opts.consumedBearer ?? false });
     const forwardedFor = opts.trustedPeer ? (req.headers['x-forwarded-for'] as string | undefined) : undefined;
-    setIdentityHeaders(req.headers, route, identity, {
+    setIdentityHeaders(req.headers, plan, identity, {
       assertion: { name: 'X-Drawbridge-Assertion', value: ASSERTION },
       requestId: 'req-1',
       clientIp: req.socket.remoteAddress ?? '',
@@ -71,11 +74,11 @@ async function startFront(route: Route, opts: FrontOptions = {}): Promise<Front>
   };
   const server = http.createServer((req, res) => {
     prepare(req);
-    forwarder.web(req, res, route, (r) => results.push(r), renderError);
+    forwarder.web(req, res, route, pool!, (r) => results.push(r), renderError);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     prepare(req);
-    handles.push(forwarder.ws(req, socket, head, route, (r) => results.push(r)));
+    handles.push(forwarder.ws(req, socket, head, route, pool!, (r) => results.push(r)));
   });
   const port = await listen(server);
   return {
@@ -500,10 +503,12 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   const results: ForwardResult[] = [];
   const forwarder = new Forwarder();
   t.after(() => forwarder.close());
-  forwarder.prepare([one, two]);
+  const [onePool, twoPool] = forwarder.provision([one, two]);
+  assert.equal(onePool, twoPool);
   const server = http.createServer((req, res) => {
     stripClientHeaders(req, stripper, { trustedPeer: false, cookieBase: '', consumedBearer: false });
-    forwarder.web(req, res, req.url!.startsWith('/two') ? two : one, (r) => results.push(r), renderError);
+    const isTwo = req.url!.startsWith('/two');
+    forwarder.web(req, res, isTwo ? two : one, (isTwo ? twoPool : onePool)!, (r) => results.push(r), renderError);
   });
   const port = await listen(server);
   t.after(() => {
@@ -515,7 +520,7 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   await until(() => results.length === 6);
 });
 
-test('two Forwarders sharing one compiled route each use their own pool (the pool kept on the route is per Forwarder)', T, async (t) => {
+test('two Forwarders sharing one compiled route each use their own pool', T, async (t) => {
   const own = await startUpstream();
   t.after(() => own.close());
   const route = makeRoute(own.url);
@@ -523,12 +528,13 @@ test('two Forwarders sharing one compiled route each use their own pool (the poo
   const b = new Forwarder();
   t.after(() => a.close());
   t.after(() => b.close());
-  a.prepare([route]);
-  b.prepare([route]);
+  const [aPool] = a.provision([route]);
+  const [bPool] = b.provision([route]);
   const results: ForwardResult[] = [];
   const server = http.createServer((req, res) => {
     stripClientHeaders(req, stripper, { trustedPeer: false, cookieBase: '', consumedBearer: false });
-    (req.url!.startsWith('/b') ? b : a).web(req, res, route, (r) => results.push(r), renderError);
+    const isB = req.url!.startsWith('/b');
+    (isB ? b : a).web(req, res, route, (isB ? bPool : aPool)!, (r) => results.push(r), renderError);
   });
   const port = await listen(server);
   t.after(() => {
@@ -655,10 +661,11 @@ test('an upstream over TLS: verified with the route\'s caFile; a wrong CA → 50
   assert.equal(refused.status, 502);
   assert.match(wrong.errors[0].message, /certificate/i);
 
-  const missing = await startFront(makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } }));
+  // A missing caFile fails provisioning (the start or the reload), never a request.
+  const missing = new Forwarder();
   t.after(() => missing.close());
-  assert.equal((await request(missing.port, '/tls')).status, 502);
-  assert.throws(() => missing.forwarder.prepare([makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } })]), { code: 'DRB_CONFIG_READ' });
+  assert.throws(() => missing.provision([makeRoute(`https://localhost:${tlsPort}`, { upstreamTls: { caFile: join(dir, 'nope.crt'), caOnly: false, minVersion: 'TLSv1.2', insecureSkipVerify: false } })]), { code: 'DRB_CONFIG_READ' });
+  assert.equal(missing.poolCount(), 0);
 });
 
 test('a WebSocket upgrade is forwarded with identity headers and echoed', T, async (t) => {

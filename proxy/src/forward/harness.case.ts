@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Identity } from '../policy/input.js';
-import { RouteRuntime, type Route } from '../routes/compile.js';
+import type { Route } from '../routes/compile.js';
 
 /** A compiled route as compileConfig would build it for `to: upstream`; fields overridable. */
 export function makeRoute(upstream: string, overrides: Partial<Route> = {}): Route {
@@ -13,7 +13,6 @@ export function makeRoute(upstream: string, overrides: Partial<Route> = {}): Rou
   return {
     index: 0,
     name: 'app',
-    runtime: new RouteRuntime(),
     from: 'http://app.example.com',
     scheme: 'http',
     hostname: 'app.example.com',

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHeaderTemplate, type HeaderTemplate } from '../routes/header-template.js';
-import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, MAX_TEMPLATE_BYTES, prepareIdentityHeaders, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
+import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, MAX_TEMPLATE_BYTES, headerPlan, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
 
 const extras: IdentityExtras = { requestId: 'req-1', clientIp: '192.0.2.7', proto: 'https', host: 'app.example.com' };
 const HEADER_SAFE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$|^$/;
@@ -43,7 +43,7 @@ test('encodeHeaderValue: always header-safe and decodeURIComponent gives back th
 
 test('setIdentityHeaders: identity, proxy headers and request id under the default names', () => {
   const h: IncomingHttpHeaders = { host: 'app.example.com' };
-  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, assertion: { name: 'X-Drawbridge-Assertion', value: 'jwt' } });
+  setIdentityHeaders(h, headerPlan(makeRoute('http://127.0.0.1:1')), alice(), { ...extras, assertion: { name: 'X-Drawbridge-Assertion', value: 'jwt' } });
   assert.deepEqual(h, {
     host: 'app.example.com',
     'x-forwarded-user': 'alice',
@@ -61,22 +61,22 @@ test('setIdentityHeaders: identity, proxy headers and request id under the defau
 test('setIdentityHeaders: renamed headers, missing fields skipped, identityHeaders false sends none', () => {
   const renamed = makeRoute('http://127.0.0.1:1', { identityHeaders: { user: 'Remote-User', email: 'Remote-Email', groups: 'Remote-Groups', name: 'Remote-Name' } });
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, renamed, alice({ email: undefined, name: undefined, groups: [] }), extras);
+  setIdentityHeaders(h, headerPlan(renamed), alice({ email: undefined, name: undefined, groups: [] }), extras);
   assert.equal(h['remote-user'], 'alice');
   assert.equal('remote-email' in h || 'remote-name' in h || 'remote-groups' in h || 'x-forwarded-user' in h, false);
 
   const none: IncomingHttpHeaders = {};
-  setIdentityHeaders(none, makeRoute('http://127.0.0.1:1', { identityHeaders: false }), alice(), extras);
+  setIdentityHeaders(none, headerPlan(makeRoute('http://127.0.0.1:1', { identityHeaders: false })), alice(), extras);
   assert.deepEqual(Object.keys(none).sort(), ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id']);
 
   const anonymous: IncomingHttpHeaders = {};
-  setIdentityHeaders(anonymous, makeRoute('http://127.0.0.1:1'), undefined, extras);
+  setIdentityHeaders(anonymous, headerPlan(makeRoute('http://127.0.0.1:1')), undefined, extras);
   assert.equal(anonymous['x-forwarded-user'], undefined);
 });
 
 test('setIdentityHeaders: values are encoded; a comma inside a group is %2C', () => {
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice({ user: 'zoë', name: 'Zoë\r\nX-Evil: 1', groups: ['a,b', 'ü', '50%', 'plain'] }), extras);
+  setIdentityHeaders(h, headerPlan(makeRoute('http://127.0.0.1:1')), alice({ user: 'zoë', name: 'Zoë\r\nX-Evil: 1', groups: ['a,b', 'ü', '50%', 'plain'] }), extras);
   assert.equal(h['x-forwarded-user'], 'zo%C3%AB');
   assert.equal(h['x-forwarded-name'], 'Zo%C3%AB%0D%0AX-Evil: 1');
   assert.equal(h['x-forwarded-groups'], 'a%2Cb,%C3%BC,50%25,plain');
@@ -86,29 +86,29 @@ test('setIdentityHeaders: values are encoded; a comma inside a group is %2C', ()
 test('setIdentityHeaders: the groups header is capped at 8 KiB and flagged as truncated', () => {
   const groups = Array.from({ length: 1000 }, (_, i) => `group-${String(i).padStart(4, '0')}-of-many`);
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice({ groups }), extras);
+  setIdentityHeaders(h, headerPlan(makeRoute('http://127.0.0.1:1')), alice({ groups }), extras);
   const value = h['x-forwarded-groups'] as string;
   assert.ok(value.length <= MAX_GROUPS_HEADER_BYTES && value.length > MAX_GROUPS_HEADER_BYTES - 30);
   assert.deepEqual(value.split(','), groups.slice(0, value.split(',').length));
   assert.equal(h['x-drawbridge-groups-truncated'], '1');
 
   const small: IncomingHttpHeaders = {};
-  setIdentityHeaders(small, makeRoute('http://127.0.0.1:1'), alice(), extras);
+  setIdentityHeaders(small, headerPlan(makeRoute('http://127.0.0.1:1')), alice(), extras);
   assert.equal(small['x-drawbridge-groups-truncated'], undefined);
 });
 
 test('setIdentityHeaders: X-Forwarded-For appends the peer to a trusted chain', () => {
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, forwardedFor: '203.0.113.9, 10.0.0.2' });
+  setIdentityHeaders(h, headerPlan(makeRoute('http://127.0.0.1:1')), alice(), { ...extras, forwardedFor: '203.0.113.9, 10.0.0.2' });
   assert.equal(h['x-forwarded-for'], '203.0.113.9, 10.0.0.2, 192.0.2.7');
 });
 
 test('setIdentityHeaders: the access token only on passAccessToken routes', () => {
   const off: IncomingHttpHeaders = {};
-  setIdentityHeaders(off, makeRoute('http://127.0.0.1:1'), alice(), { ...extras, accessToken: 'at' });
+  setIdentityHeaders(off, headerPlan(makeRoute('http://127.0.0.1:1')), alice(), { ...extras, accessToken: 'at' });
   assert.equal(off['x-forwarded-access-token'], undefined);
   const on: IncomingHttpHeaders = {};
-  setIdentityHeaders(on, makeRoute('http://127.0.0.1:1', { passAccessToken: true }), alice(), { ...extras, accessToken: 'at' });
+  setIdentityHeaders(on, headerPlan(makeRoute('http://127.0.0.1:1', { passAccessToken: true })), alice(), { ...extras, accessToken: 'at' });
   assert.equal(on['x-forwarded-access-token'], 'at');
 });
 
@@ -121,25 +121,24 @@ test('setIdentityHeaders: removeRequestHeaders then setRequestHeaders, last', ()
     ],
   });
   const h: IncomingHttpHeaders = { 'x-legacy': '1', 'x-forwarded-proto': 'http' };
-  setIdentityHeaders(h, route, alice(), { ...extras, proto: 'http' });
+  setIdentityHeaders(h, headerPlan(route), alice(), { ...extras, proto: 'http' });
   assert.equal(h['x-legacy'], undefined);
   assert.equal(h['x-forwarded-name'], undefined);
   assert.equal(h['x-app-key'], 'k1');
   assert.equal(h['x-forwarded-proto'], 'https');
 });
 
-test('setIdentityHeaders: a copy of a route (sharing its runtime object) gets its own header plan', () => {
+test('setIdentityHeaders: a copy of a route gets its own header plan', () => {
   const route = makeRoute('http://127.0.0.1:1');
-  setIdentityHeaders({}, route, alice(), extras);
+  setIdentityHeaders({}, headerPlan(route), alice(), extras);
   const copy = { ...route, identityHeaders: { user: 'Remote-User', email: 'Remote-Email', groups: 'Remote-Groups', name: 'Remote-Name' }, setRequestHeaders: [['X-App', '1'] as const] };
-  assert.equal(copy.runtime, route.runtime);
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, copy, alice(), extras);
+  setIdentityHeaders(h, headerPlan(copy), alice(), extras);
   assert.equal(h['remote-user'], 'alice');
   assert.equal(h['x-forwarded-user'], undefined);
   assert.equal(h['x-app'], '1');
   const again: IncomingHttpHeaders = {};
-  setIdentityHeaders(again, route, alice(), extras);
+  setIdentityHeaders(again, headerPlan(route), alice(), extras);
   assert.equal(again['x-forwarded-user'], 'alice');
   assert.equal(again['x-app'], undefined);
 });
@@ -160,7 +159,7 @@ test('setRequestHeaders placeholders: expanded per request, encoded like identit
     ],
   });
   const h: IncomingHttpHeaders = { 'remote-user': 'mallory' };
-  setIdentityHeaders(h, route, alice({ claims: { dept: 'R&D', roles: ['a,b', 'c', 7] } }), extras);
+  setIdentityHeaders(h, headerPlan(route), alice({ claims: { dept: 'R&D', roles: ['a,b', 'c', 7] } }), extras);
   assert.equal(h['remote-user'], 'alice');
   assert.equal(h['x-who'], 'Alice Liddell <alice@example.com> in engineering,staff');
   assert.equal(h['x-dept'], 'R&D');
@@ -171,7 +170,7 @@ test('setRequestHeaders placeholders: expanded per request, encoded like identit
 test('setRequestHeaders placeholders: CR/LF, NUL, non-ASCII and % in claims are percent-encoded, never raw', () => {
   const route = makeRoute('http://127.0.0.1:1', { setRequestHeaders: [['Remote-User', '{user}'], ['X-Name', 'n={name}'], ['X-C', '{claim:c}']] });
   const h: IncomingHttpHeaders = {};
-  setIdentityHeaders(h, route, alice({ user: 'bob\r\nX-Forwarded-User: admin', name: 'Zoë 100%', claims: { c: 'a\0b\nc' } }), extras);
+  setIdentityHeaders(h, headerPlan(route), alice({ user: 'bob\r\nX-Forwarded-User: admin', name: 'Zoë 100%', claims: { c: 'a\0b\nc' } }), extras);
   assert.equal(h['remote-user'], 'bob%0D%0AX-Forwarded-User: admin');
   assert.equal(h['x-name'], 'n=Zo%C3%AB 100%25');
   assert.equal(h['x-c'], 'a%00b%0Ac');
@@ -184,37 +183,36 @@ test('setRequestHeaders placeholders: no identity, a missing, empty, unverified 
     setRequestHeaders: [['Remote-User', '{user}'], ['X-Mail', 'mail={email}'], ['X-C', '{claim:c}'], ['X-Fixed', 'yes']],
   });
   const anon: IncomingHttpHeaders = { 'remote-user': 'admin', 'x-mail': 'mail=admin@corp', 'x-c': 'x' };
-  setIdentityHeaders(anon, route, undefined, extras);
+  setIdentityHeaders(anon, headerPlan(route), undefined, extras);
   assert.deepEqual([anon['remote-user'], anon['x-mail'], anon['x-c'], anon['x-fixed']], [undefined, undefined, undefined, 'yes']);
   const cases = [alice({ emailVerified: false, claims: { c: { nested: 1 } } }), alice({ email: undefined, claims: { c: '' } }), alice({ emailVerified: false, claims: { c: [{}] } })];
   for (const id of cases) {
     const h: IncomingHttpHeaders = { 'x-mail': 'spoof', 'x-c': 'spoof' };
-    setIdentityHeaders(h, route, id, extras);
+    setIdentityHeaders(h, headerPlan(route), id, extras);
     assert.equal(h['x-mail'], undefined);
     assert.equal(h['x-c'], undefined);
     assert.equal(h['remote-user'], 'alice');
   }
   const huge: IncomingHttpHeaders = { 'remote-user': 'spoof' };
-  setIdentityHeaders(huge, route, alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES + 1) }), extras);
+  setIdentityHeaders(huge, headerPlan(route), alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES + 1) }), extras);
   assert.equal(huge['remote-user'], undefined);
   const encodedHuge: IncomingHttpHeaders = {};
   // Under the cap raw, over it encoded: the cap is on what is sent.
-  setIdentityHeaders(encodedHuge, route, alice({ user: '\n'.repeat(3000) }), extras);
+  setIdentityHeaders(encodedHuge, headerPlan(route), alice({ user: '\n'.repeat(3000) }), extras);
   assert.equal(encodedHuge['remote-user'], undefined);
   const fits: IncomingHttpHeaders = {};
-  setIdentityHeaders(fits, route, alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES) }), extras);
+  setIdentityHeaders(fits, headerPlan(route), alice({ user: 'a'.repeat(MAX_TEMPLATE_BYTES) }), extras);
   assert.equal(fits['remote-user'], 'a'.repeat(MAX_TEMPLATE_BYTES));
 });
 
 test('upstreamAuth.basic: Authorization Basic base64(user:password) in UTF-8, replacing the client\'s', () => {
   const route = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('{user}'), passwordFile: pwFile } });
-  prepareIdentityHeaders([route]);
   const h: IncomingHttpHeaders = { authorization: 'Basic YWRtaW46YWRtaW4=' };
-  setIdentityHeaders(h, route, alice({ user: 'josé' }), extras);
+  setIdentityHeaders(h, headerPlan(route), alice({ user: 'josé' }), extras);
   assert.equal(h.authorization, `Basic ${Buffer.from('josé:s3cr:et', 'utf8').toString('base64')}`);
   const fixed = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('svc-wiki'), passwordFile: pwFile } });
   const f: IncomingHttpHeaders = { authorization: 'Bearer x' };
-  setIdentityHeaders(f, fixed, undefined, extras);
+  setIdentityHeaders(f, headerPlan(fixed), undefined, extras);
   assert.equal(f.authorization, `Basic ${Buffer.from('svc-wiki:s3cr:et').toString('base64')}`);
 });
 
@@ -222,12 +220,12 @@ test('upstreamAuth.basic: a user with ":" or a control character, none, or over 
   const route = makeRoute('http://127.0.0.1:1', { basicAuth: { user: tpl('{user}'), passwordFile: pwFile } });
   for (const id of [alice({ user: 'admin:x' }), alice({ user: 'a\r\nb' }), alice({ user: 'a\u0085b' }), alice({ user: 'x'.repeat(MAX_TEMPLATE_BYTES + 1) }), undefined]) {
     const h: IncomingHttpHeaders = { authorization: 'Basic YWRtaW46YWRtaW4=' };
-    setIdentityHeaders(h, route, id, extras);
+    setIdentityHeaders(h, headerPlan(route), id, extras);
     assert.equal(h.authorization, undefined, JSON.stringify(id?.user));
   }
 });
 
-test('upstreamAuth.basic: an unreadable password file fails prepareIdentityHeaders (start or reload), naming the route', () => {
+test('upstreamAuth.basic: an unreadable password file fails headerPlan (provisioning: start or reload), naming the route', () => {
   const route = makeRoute('http://127.0.0.1:1', { name: 'legacy', basicAuth: { user: tpl('{user}'), passwordFile: join(dir, 'missing') } });
-  assert.throws(() => prepareIdentityHeaders([route]), (e: Error & { code?: string }) => e.code === 'DRB_CONFIG_READ' && /route "legacy" upstreamAuth.basic.passwordFile: .*ENOENT/.test(e.message));
+  assert.throws(() => headerPlan(route), (e: Error & { code?: string }) => e.code === 'DRB_CONFIG_READ' && /route "legacy" upstreamAuth.basic.passwordFile: .*ENOENT/.test(e.message));
 });

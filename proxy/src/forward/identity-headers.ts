@@ -121,8 +121,12 @@ interface SetHeader {
   readonly template: HeaderTemplate | undefined;
 }
 
-interface RoutePlan {
-  /** The route the plan was made for: a copy of a route (`{ ...route }`) shares its runtime, not its plan. */
+/**
+ * A route's header plan (`headerPlan`): lower-cased names, header-safe configured values, parsed templates and the
+ * Basic password, made when a configuration snapshot is provisioned (server/provision.ts).
+ */
+export interface HeaderPlan {
+  /** The route the plan was made for. */
   readonly route: Route;
   readonly user: string | undefined;
   readonly email: string | undefined;
@@ -149,15 +153,16 @@ function basicCredentials(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
 
-/** Lower-cased names, header-safe configured values and parsed templates, computed once per compiled route and kept on it. */
-function planFor(route: Route): RoutePlan {
-  const runtime = route.runtime;
-  const cached = runtime.identityPlan as RoutePlan | undefined;
-  if (cached !== undefined && cached.route === route) return cached;
+/**
+ * The route's header plan, reading its `upstreamAuth.basic.passwordFile`: made when a snapshot is provisioned, so
+ * a file that cannot be read fails the start or the reload (DRB_CONFIG_READ), never a request, and a changed
+ * password is read at the next reload.
+ */
+export function headerPlan(route: Route): HeaderPlan {
   const names = route.identityHeaders;
   const basic = route.basicAuth;
   const password = basic ? readPassword(route, basic.passwordFile) : '';
-  const plan: RoutePlan = {
+  return {
     route,
     user: names ? names.user.toLowerCase() : undefined,
     email: names ? names.email.toLowerCase() : undefined,
@@ -175,17 +180,6 @@ function planFor(route: Route): RoutePlan {
       ? { user: basic.user, password, fixed: basic.user.dynamic ? undefined : basicUser(basic.user, undefined, password) }
       : undefined,
   };
-  runtime.identityPlan = plan;
-  return plan;
-}
-
-/**
- * Builds the header plans of a configuration's routes now, reading every `upstreamAuth.basic.passwordFile`: a file
- * that cannot be read fails the start or the reload (DRB_CONFIG_READ), never a request, and a changed password is
- * read at the next reload.
- */
-export function prepareIdentityHeaders(routes: readonly Route[]): void {
-  for (const route of routes) planFor(route);
 }
 
 /** The value of one placeholder, header-safe (`encode`) or raw; undefined when the identity has none. */
@@ -254,7 +248,7 @@ function basicUser(user: HeaderTemplate, identity: Identity | undefined, passwor
 }
 
 /**
- * Sets, in place on the request headers that will be forwarded: the identity under the route's names (none when
+ * Sets, following the route's header `plan`, in place on the request headers that will be forwarded: the identity under the route's names (none when
  * `route.identityHeaders` is false or there is no identity; a field the identity lacks, or an email the IdP marked
  * unverified, is skipped; groups
  * comma-separated, capped at MAX_GROUPS_HEADER_BYTES), the assertion, `x-forwarded-access-token` on
@@ -263,8 +257,7 @@ function basicUser(user: HeaderTemplate, identity: Identity | undefined, passwor
  * is removed), and `upstreamAuth.basic` (the client's Authorization is always replaced or removed). Identity values
  * are encoded with `encodeHeaderValue`. Call after `stripClientHeaders`.
  */
-export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, identity: Identity | undefined, extras: IdentityExtras): void {
-  const plan = planFor(route);
+export function setIdentityHeaders(headers: IncomingHttpHeaders, plan: HeaderPlan, identity: Identity | undefined, extras: IdentityExtras): void {
   if (identity && plan.user !== undefined) {
     headers[plan.user] = encodeHeaderValue(identity.user);
     // An address the IdP did not say it verified is anyone's to claim ("nOAuth"): never passed as identity.
@@ -277,7 +270,7 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, route: Route, i
     if (identity.name !== undefined) headers[plan.name!] = encodeHeaderValue(identity.name);
   }
   if (extras.assertion) headers[extras.assertion.name.toLowerCase()] = extras.assertion.value;
-  if (route.passAccessToken && extras.accessToken) headers[HEADERS.accessToken] = encodeHeaderValue(extras.accessToken);
+  if (plan.route.passAccessToken && extras.accessToken) headers[HEADERS.accessToken] = encodeHeaderValue(extras.accessToken);
   headers[HEADERS.forwardedFor] = extras.forwardedFor ? `${extras.forwardedFor}, ${extras.clientIp}` : extras.clientIp;
   headers[HEADERS.forwardedProto] = extras.proto;
   headers[HEADERS.forwardedHost] = extras.host;

@@ -1,7 +1,7 @@
 // oidc/bearer.ts — API clients on `bearer: true` routes: `Authorization: Bearer <JWT>` verified against
 // the IdP's JWKS (cached; refetched on an unknown kid, at most every 30 s), iss, aud, exp, nbf.
 import { decodeJwt, errors, jwtVerify } from 'jose';
-import { ASYMMETRIC_ALGORITHMS, remoteJwks } from './jwks.js';
+import { ASYMMETRIC_ALGORITHMS, type JwksCache } from './jwks.js';
 
 /** Allowed clock difference with the IdP for exp/nbf/iat, in seconds. */
 export const BEARER_SKEW_SEC = 30;
@@ -34,11 +34,14 @@ export function bearerBinding(token: string): { until: number; audiences: readon
   }
 }
 
-/** Verifies a bearer JWT; never throws — a failure says why in plain words (for the 401 JSON). */
-export async function verifyBearer(token: string, opts: { jwksUri: URL; issuer: string; audiences: readonly string[]; now: number }): Promise<BearerResult> {
+/**
+ * Verifies a bearer JWT against the keys at `jwksUri`, cached in `jwks` (the IdP client's bearer-token cache,
+ * `OidcClient.jwks.bearer`); never throws — a failure says why in plain words (for the 401 JSON).
+ */
+export async function verifyBearer(token: string, opts: { jwks: JwksCache; jwksUri: URL; issuer: string; audiences: readonly string[]; now: number }): Promise<BearerResult> {
   if (token.length > 16384) return { ok: false, reason: 'token too large' };
   try {
-    const { payload } = await jwtVerify(token, remoteJwks(opts.jwksUri), {
+    const { payload } = await jwtVerify(token, opts.jwks.keys(opts.jwksUri), {
       issuer: opts.issuer,
       audience: [...opts.audiences],
       algorithms: ALGORITHMS,

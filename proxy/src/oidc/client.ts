@@ -9,7 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { chooseAuthMethod, clientAuthentication, type ClientKey, type TokenEndpointAuthMethod } from './client-auth.js';
 import { clean, describeDiscoveryFailure, oauthError, describeTokenFailure, discoveryStatusFailure, discoveryUrl, failureFields, type IdpFailure } from './diagnose.js';
 import { idTokenAlgorithms, IdTokenRejected, verifyIdTokenSignature, type IdTokenAlgorithms } from './id-token.js';
-import { remoteJwks } from './jwks.js';
+import { JwksCache } from './jwks.js';
 
 export interface AuthorizationRequest {
   state: string;
@@ -57,6 +57,11 @@ export const DEFAULT_PROBE_INTERVAL_MS = 30_000;
 
 /** One IdP. `start()` returns at once; `ready` turns true when discovery succeeded. */
 export class OidcClient {
+  /**
+   * The IdP's keys, one cache per kind of token verified with them: an unknown `kid` in a bearer token (anyone can
+   * send one) refetches and cools down the bearer cache only, never the one back-channel logouts or sign-ins use.
+   */
+  readonly jwks = Object.freeze({ idTokens: new JwksCache(), logout: new JwksCache(), bearer: new JwksCache() });
   private config?: oidc.Configuration;
   private timer?: NodeJS.Timeout;
   private probeTimer?: NodeJS.Timeout;
@@ -344,7 +349,7 @@ export class OidcClient {
   private async verifyIdToken(idToken: string, grant: string, requestId: string | undefined): Promise<void> {
     const jwksUri = this.jwksUri();
     try {
-      await verifyIdTokenSignature(idToken, { jwks: remoteJwks(jwksUri), jwksUri, algorithms: this.algorithms, clientSecret: this.idp.clientSecret });
+      await verifyIdTokenSignature(idToken, { jwks: this.jwks.idTokens.keys(jwksUri), jwksUri, algorithms: this.algorithms, clientSecret: this.idp.clientSecret });
     } catch (e) {
       if (e instanceof IdTokenRejected) {
         this.logger.error({ event: 'idp-id-token-error', grant, ...(requestId ? { requestId } : {}), url: jwksUri.href, error: e.message, alg: e.alg ?? '', kid: e.kid ?? '', hint: e.hint });

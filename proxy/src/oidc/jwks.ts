@@ -1,17 +1,22 @@
-// oidc/jwks.ts — the IdP's published keys (jwks_uri), fetched and cached once per URL for every verifier: ID tokens,
-// back-channel logout tokens and bearer tokens share one cache (one fetch, one refetch on an unknown `kid`).
+// oidc/jwks.ts — the IdP's published keys (jwks_uri), fetched and cached by explicit cache objects: the IdP client
+// (oidc/client.ts) owns one per kind of token it verifies (ID tokens, back-channel logout tokens, bearer tokens), so
+// what one kind does to its cache (a refetch on an unknown `kid`, and the cooldown after it) never reaches another,
+// and two Drawbridge instances in one process share nothing.
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 
-const jwksCache = new Map<string, JWTVerifyGetKey>();
+/** The JWKS of an IdP by jwks_uri, fetched and cached by jose (refreshed on an unknown `kid`, at most every 30 s). */
+export class JwksCache {
+  readonly #byUri = new Map<string, JWTVerifyGetKey>();
 
-/** The JWKS of an IdP, fetched and cached by jose (refreshed on an unknown `kid`, at most every 30 s). */
-export function remoteJwks(uri: URL): JWTVerifyGetKey {
-  let jwks = jwksCache.get(uri.href);
-  if (!jwks) {
-    jwks = createRemoteJWKSet(uri, { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
-    jwksCache.set(uri.href, jwks);
+  /** The keys published at `uri`, fetched on first use. */
+  keys(uri: URL): JWTVerifyGetKey {
+    let jwks = this.#byUri.get(uri.href);
+    if (!jwks) {
+      jwks = createRemoteJWKSet(uri, { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+      this.#byUri.set(uri.href, jwks);
+    }
+    return jwks;
   }
-  return jwks;
 }
 
 /** Asymmetric JWS algorithms Drawbridge verifies IdP tokens with (`none` and HMAC are never among them). */

@@ -2,7 +2,7 @@
 // (IdP JWKS), iss, aud, iat freshness, typ, the logout event, sub and/or sid, and no nonce. Tokens of the final
 // specification and of the widely deployed drafts (typ JWT, no exp) both pass; see verifyLogoutToken.
 import { jwtVerify } from 'jose';
-import { ASYMMETRIC_ALGORITHMS, remoteJwks } from './jwks.js';
+import { ASYMMETRIC_ALGORITHMS, type JwksCache } from './jwks.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 /** How old (by `iat`) a logout token may be; also the whole life of a token without `exp`. */
@@ -24,16 +24,17 @@ export interface LogoutClaims {
 }
 
 /**
- * Verifies a logout token; throws with a plain reason on any defect. `now` in ms.
+ * Verifies a logout token against the keys at `jwksUri`, cached in `jwks` (the IdP client's logout-token cache,
+ * `OidcClient.jwks.logout`); throws with a plain reason on any defect. `now` in ms.
  *
  * `exp`: the final specification requires it, the drafts deployed by many IdPs do not send it. A token with `exp`
  * must not be expired; a token without one is accepted only while its `iat` is at most LOGOUT_TOKEN_MAX_AGE_SEC old
  * (and at most LOGOUT_TOKEN_SKEW_SEC in the future) — the same window every token gets. Replays within that window are
  * refused by the receiver, which records the `jti` (kept longer than the window) before anything ends.
  */
-export async function verifyLogoutToken(token: string, opts: { jwksUri: URL; issuer: string; audience: string; now: number }): Promise<LogoutClaims> {
+export async function verifyLogoutToken(token: string, opts: { jwks: JwksCache; jwksUri: URL; issuer: string; audience: string; now: number }): Promise<LogoutClaims> {
   const nowSec = Math.floor(opts.now / 1000);
-  const { payload, protectedHeader } = await jwtVerify(token, remoteJwks(opts.jwksUri), {
+  const { payload, protectedHeader } = await jwtVerify(token, opts.jwks.keys(opts.jwksUri), {
     issuer: opts.issuer,
     audience: opts.audience,
     algorithms: [...ASYMMETRIC_ALGORITHMS],

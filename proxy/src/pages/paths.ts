@@ -1,5 +1,6 @@
 // pages/paths.ts — every reserved path of Drawbridge, in one place (SPEC §4). They are served on
 // every route host (and publicUrl), are never forwarded, and all live under one prefix.
+import { isUnderPrefix } from '../routes/path-prefix.js';
 
 export const RESERVED_PREFIX = '/.drawbridge';
 
@@ -18,7 +19,7 @@ export const PATHS = Object.freeze({
 
 /** True for `/.drawbridge` and anything under it (on the normalized path). */
 export function isReservedPath(path: string): boolean {
-  return path.startsWith(RESERVED_PREFIX) && (path.length === RESERVED_PREFIX.length || path.charCodeAt(RESERVED_PREFIX.length) === 47);
+  return isUnderPrefix(path, RESERVED_PREFIX);
 }
 
 /** True for the forward-auth endpoint: `/.drawbridge/auth`, or under it (Envoy's `path_prefix` form). */

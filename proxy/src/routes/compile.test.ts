@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { loadConfigText } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { compileConfig, type MatchResult } from './compile.js';
-import { isUnderPrefix, normalizeTarget } from './normalize.js';
+import { normalizeTarget } from './normalize.js';
+import { isUnderPrefix } from './path-prefix.js';
 
 function compiled(routes: string) {
   const text = `publicUrl: https://auth.example.com

@@ -34,40 +34,10 @@ export interface Upstream {
   readonly hostHeader: string;
 }
 
-/**
- * Per-route data that other modules derive at run time (header plans, upstream pools, metric children, …), kept
- * on the route so that a request reads it from the object it already holds, instead of from a Map or WeakMap keyed
- * by the route or its name (with thousands of routes those lookups miss the CPU caches). The routes module does
- * not know the types: each field belongs to one module, which reads and writes it through its own typed accessor
- * and must check that a value it finds is its own (several servers, forwarders or metric registries may share
- * one process and one compiled route). Every field is set in the constructor, so every instance has one shape.
- */
-export class RouteRuntime {
-  /** forward/identity-headers.ts */
-  identityPlan: unknown;
-  /** forward/forwarder.ts */
-  pool: unknown;
-  /** telemetry/metrics.ts */
-  metrics: unknown;
-
-  constructor() {
-    this.identityPlan = undefined;
-    this.pool = undefined;
-    this.metrics = undefined;
-  }
-
-  /** Run-time state is not configuration: left out of JSON dumps of a route. */
-  toJSON(): undefined {
-    return undefined;
-  }
-}
-
 /** One compiled route: the object matched once per request and used to authorize AND forward. */
 export interface Route {
   readonly index: number;
   readonly name: string;
-  /** Mutable run-time data of other modules (the route itself is frozen); see RouteRuntime. */
-  readonly runtime: RouteRuntime;
   readonly from: string;
   readonly scheme: 'http' | 'https';
   readonly hostname: string;
@@ -343,7 +313,6 @@ export function compileConfig(config: Config): CompiledConfig {
       policy,
       index,
       name: rc.name,
-      runtime: new RouteRuntime(),
       from: rc.from,
       scheme: from.scheme,
       hostname: from.hostname,

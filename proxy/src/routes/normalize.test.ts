@@ -2,7 +2,8 @@
 // (SPEC §3 step 1): one row per case, each an input and what must come out or why it must be refused.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isUnderPrefix, normalizeHost, normalizeTarget } from './normalize.js';
+import { normalizeHost, normalizeTarget } from './normalize.js';
+import { isUnderPrefix } from './path-prefix.js';
 import { TARGETS, type Refused } from './normalize.case.js';
 
 describe('normalizeTarget', () => {

@@ -405,17 +405,3 @@ function serializeIpv6(pieces: number[]): string {
   return out;
 }
 
-/**
- * True when `path` equals `prefix` or lies under it segment-wise ("/admin" → "/admin", "/admin/x"; never
- * "/administrator"). Both must be normalized. Prefix "/" matches all; a trailing "/" on the prefix is ignored
- * ("/admin/" also matches "/admin"); a prefix not starting with "/" matches nothing.
- */
-export function isUnderPrefix(path: string, prefix: string): boolean {
-  if (prefix.charCodeAt(0) !== SLASH) return false;
-  let n = prefix.length;
-  if (prefix.charCodeAt(n - 1) === SLASH) n--;
-  if (n === 0) return true;
-  if (path.length > n && path.charCodeAt(n) !== SLASH) return false;
-  if (n === prefix.length) return path.startsWith(prefix);
-  return path.length === n ? prefix.startsWith(path) : path.startsWith(prefix);
-}

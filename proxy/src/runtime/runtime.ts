@@ -8,14 +8,29 @@ import type { Reason } from '../policy/rule.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
 import type { AssertionSigner } from '../forward/assertion.js';
 import type { Forwarder } from '../forward/forwarder.js';
+import type { HeaderPlan } from '../forward/identity-headers.js';
+import type { Pool } from '../forward/pools.js';
 import type { Stripper } from '../forward/strip.js';
 import type { OidcClient } from '../oidc/client.js';
 import type { IdentitySource } from '../oidc/identity.js';
 import type { Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
 import type { WebSockets } from './websockets.js';
+
+/**
+ * A route's run-time state, built when its snapshot is made (server/provision.ts `provisionSnapshot`) and released
+ * when a reload replaces it (`releaseSnapshot`); a request only reads it.
+ */
+export interface RouteState {
+  /** What `setIdentityHeaders` sets on the route's requests (Basic password read). */
+  readonly headers: HeaderPlan;
+  /** The upstream's connection pool, shared by the snapshot's routes to the same upstream and TLS settings. */
+  readonly pool: Pool;
+  /** The route's children of the per-request series. */
+  readonly metrics: RouteMetrics;
+}
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */
 export interface Snapshot {
@@ -24,6 +39,9 @@ export interface Snapshot {
   readonly trusted: readonly Cidr[];
   /** The Strict-Transport-Security value sent over HTTPS (server/hsts.ts from `tls.hsts`); undefined: none. */
   readonly hsts: string | undefined;
+
+  /** Each route's run-time state, by `route.index` (the snapshot's own routes only). */
+  readonly routes: readonly RouteState[];
 }
 
 export interface Runtime {

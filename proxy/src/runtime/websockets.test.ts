@@ -32,7 +32,7 @@ ${routes}`;
   const r = loadConfigText(text, 't.yaml');
   if (!r.ok) throw new Error(r.errors.map(formatIssue).join('\n'));
   const compiled = compileConfig(r.config);
-  return { compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted: [], hsts: undefined };
+  return { compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted: [], hsts: undefined, routes: [] };
 }
 
 const ROUTES = `  - { name: app, from: "https://app.example.com", to: "http://10.0.0.1:80", policy: { allow: [ { groups: [engineering] } ] } }

@@ -81,7 +81,7 @@ function browserNavigation(req: IncomingMessage, method: string): boolean {
 /** The headers the front proxy copies upstream: identity, assertion, access token and the route's own edits. */
 export function admittedHeaders(rt: Runtime, x: Exchange, a: Extract<Admission, { kind: 'allow' }>): Record<string, string> {
   const headers: IncomingHttpHeaders = {};
-  setIdentityHeaders(headers, a.route, a.principal?.identity, {
+  setIdentityHeaders(headers, x.snap.routes[a.route.index]!.headers, a.principal?.identity, {
     assertion: a.assertion !== undefined ? { name: x.snap.compiled.config.assertion.header, value: a.assertion } : undefined,
     accessToken: a.principal?.accessToken || undefined,
     requestId: x.id,

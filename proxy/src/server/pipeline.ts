@@ -180,7 +180,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // The upstream's virtual host is the host that was matched and authorized, never the raw header's spelling
     // ("APP.example.com.:443") or a Host the trusted X-Forwarded-Host overrode.
     if (route.preserveHost) req.headers.host = x.host!;
-    setIdentityHeaders(req.headers, route, principal?.identity, {
+    setIdentityHeaders(req.headers, x.snap.routes[route.index]!.headers, principal?.identity, {
       assertion: assertion !== undefined ? { name: x.snap.compiled.config.assertion.header, value: assertion } : undefined,
       accessToken: principal?.accessToken || undefined,
       requestId: x.id,
@@ -218,10 +218,12 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (req.headers.expect !== undefined) res.writeContinue();
     // From here the forwarder's completion (on the response's close) writes the log line, with the upstream's time.
     x.forwarded = true;
+    const state = x.snap.routes[route.index]!;
     rt.forwarder.web(
       req,
       res,
       route,
+      state.pool,
       (r) => {
         x.upstreamMs = r.upstreamMs;
         if (r.error) x.decision = `allow:upstream-${r.error}`;
@@ -230,7 +232,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
           x.errorCode = r.problem.code;
           if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
         }
-        rt.metrics.upstream(route, r.upstreamMs / 1000);
+        rt.metrics.upstream(state.metrics, r.upstreamMs / 1000);
         logRequest(rt, req, res, x);
       },
       (resp, problem) => answerProblem(req, resp, problem.code, problem.cause !== undefined ? { cause: problem.cause } : {}),
@@ -302,6 +304,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       socket,
       head,
       route,
+      x.snap.routes[route.index]!.pool,
       (r) => {
         x.upstreamMs = r.upstreamMs;
         if (r.problem) {
@@ -371,7 +374,7 @@ function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: numb
 function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, flag: 'aborted' | 'websocket' | undefined): void {
   const durationMs = performance.now() - x.t0;
   const decision = x.decision ?? (x.page ? 'page' : 'unknown');
-  rt.metrics.request(x.route, decision, status, durationMs / 1000);
+  rt.metrics.request(x.route && x.snap.routes[x.route.index]!.metrics, decision, status, durationMs / 1000);
   const fields: RequestLogFields = {
     event: 'request',
     requestId: x.id,

@@ -1,11 +1,11 @@
 // server/server.ts — wires Drawbridge together: listeners (proxy and admin), the session store,
 // the IdP client, the assertion signer and the forwarder; reload swaps the configuration atomically.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { sha256Hex } from '../digest.js';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import type { Config } from '../config/schema.js';
@@ -13,7 +13,6 @@ import { DrawbridgeError, wrap } from '../errors.js';
 import { hstsValue } from './hsts.js';
 import { AssertionSigner } from '../forward/assertion.js';
 import { Forwarder } from '../forward/forwarder.js';
-import { prepareIdentityHeaders } from '../forward/identity-headers.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
 import { IdentitySource } from '../oidc/identity.js';
@@ -32,6 +31,7 @@ import { isOwnCookie } from '../session/cookie.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createPipeline } from './pipeline.js';
+import { provisionSnapshot, releaseSnapshot } from './provision.js';
 import type { Runtime, Snapshot } from '../runtime/runtime.js';
 import { drawbridgeVersion } from '../version.js';
 import { CertificateError } from '../tls/certificate.js';
@@ -173,7 +173,7 @@ function closeServer(server: http.Server | https.Server): Promise<void> {
   return new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()));
 }
 
-function makeSnapshot(config: Config): Snapshot {
+function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
   const compiled = compileConfig(config);
   const trusted = config.trustedProxies.map((t) => {
     const parsed = parseCidr(t);
@@ -214,11 +214,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     options.logger ??
     createLogger({ level: config.log.level, format: config.log.format, ...(options.logStream ? { stream: options.logStream } : {}), batch: options.logBatch ?? options.logStream === undefined });
   const metrics = createMetrics();
-  let snapshot = makeSnapshot(config);
+  const compiled = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
   const store = makeStore(config, keys, options.now ?? Date.now, logger);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
-  const publicOrigin = snapshot.compiled.publicOrigin;
+  const publicOrigin = compiled.compiled.publicOrigin;
   let clientKey: ClientKey | undefined;
   if (config.idp.privateKeyFile) {
     try {
@@ -246,8 +246,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   // Upstream pools (and their TLS files) and header plans (and Basic password files) are made now: a missing file
   // fails the start, not a request.
-  prepareIdentityHeaders(snapshot.compiled.table.routes);
-  forwarder.prepare(snapshot.compiled.table.routes);
+  let snapshot = provisionSnapshot(compiled, { forwarder, metrics });
   const now = options.now ?? Date.now;
   const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
   const identities = new IdentitySource(oidc, logger);
@@ -374,7 +373,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
 
-  let checksum = options.configFile ? fileChecksum(options.configFile) : '';
   async function ready() {
     // The IdP: discovered, and answering the periodic probe (oidc.health(): its latest probe, at most a few intervals old).
     const idp = oidc.health();
@@ -450,7 +448,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     async reload() {
       if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
       const result = loadConfigFile(options.configFile, options.env ?? process.env, { fileChecks: (c) => checkTlsFiles(c, now()) });
-      checksum = result.text !== undefined ? sha(result.text) : checksum;
       if (!result.ok) {
         const errors = result.errors.map(formatIssue);
         metrics.reload('failure');
@@ -470,12 +467,17 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         next.tls = config.tls;
       }
       try {
-        const candidate = makeSnapshot(next);
-        prepareIdentityHeaders(candidate.compiled.table.routes);
-        // Certificates first: a bad pair throws here, before anything changed.
-        if (tls && next.tls) tls.reload(next.tls);
-        forwarder.prepare(candidate.compiled.table.routes);
+        const candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
+        try {
+          // A bad certificate pair throws here, before anything is in force; the candidate is released.
+          if (tls && next.tls) tls.reload(next.tls);
+        } catch (e) {
+          releaseSnapshot(candidate, snapshot);
+          throw e;
+        }
+        const replaced = snapshot;
         snapshot = candidate;
+        releaseSnapshot(replaced, candidate);
       } catch (e) {
         metrics.reload('failure');
         logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
@@ -527,10 +529,6 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const routes = snapshot.compiled.table.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile]);
       return [...new Set([...(tls?.files() ?? []), ...routes.filter((f): f is string => typeof f === 'string')])];
     },
-    /** The checksum of the file as last read (reload polling compares it). */
-    get checksum() {
-      return checksum;
-    },
   } as Drawbridge;
 }
 
@@ -553,14 +551,10 @@ function servesHost(snapshot: Snapshot, hostname: string): boolean {
   return snapshot.compiled.table.routes.some((r) => (r.wildcard ? hostname.endsWith(`.${r.hostname}`) : r.hostname === hostname));
 }
 
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** SHA-256 of a file's content, or '' when unreadable. */
 export function fileChecksum(file: string): string {
   try {
-    return sha(readFileSync(file, 'utf8'));
+    return sha256Hex(readFileSync(file, 'utf8'));
   } catch {
     return '';
   }

@@ -1,7 +1,7 @@
 // session/one-time.ts — the short-lived records the sign-in flow keeps in the session store, each taken at most
 // once: login attempts, hand-off codes, replaced sessions, logout-token jtis and pending user switches. Each kind owns its key prefix, how
 // its id becomes a key (hashed where the id is a secret), its lifetime and its codec; nothing else names a prefix.
-import { createHash } from 'node:crypto';
+import { sha256Base64url as sha256 } from '../digest.js';
 import type { Identity } from '../policy/input.js';
 import type { StepUpNeed } from '../policy/rule.js';
 import type { HandoffTicket } from './handoff-binding.js';
@@ -127,6 +127,3 @@ export function oneTimeRecords(store: Pick<SessionStore, 'putOnce' | 'takeOnce'>
   };
 }
 
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('base64url');
-}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createClient, RESP_TYPES } from 'redis';
-import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { startRedis, type TestRedis } from '../../../test-support/redis.js';
 import { DrawbridgeError } from '../errors.js';
 import { deriveKeys } from './keys.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';

@@ -2,6 +2,7 @@
 // at rest, keys hashed (no session id, user or token is readable in Redis), fail closed when Redis is unreachable.
 // Session reads are cached in process, kept coherent across replicas by Redis's client tracking (see `get`).
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { sha256Hex } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import { createClient, RESP_TYPES } from 'redis';
 import { DrawbridgeError, wrap } from '../errors.js';
@@ -88,9 +89,6 @@ if not cur or redis.sha1hex(cur) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
-function sha256hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
 
 function escapeGlob(value: string): string {
   return value.replace(/[*?[\]\\]/g, '\\$&');
@@ -528,7 +526,7 @@ export class RedisStore implements SessionStore {
 
   // The raw id never reaches Redis: only its SHA-256, which cannot be turned back into a cookie.
   #sessionKey(id: string): string {
-    return this.#sessionPrefix() + sha256hex(id);
+    return this.#sessionPrefix() + sha256Hex(id);
   }
 
   #keyedHash(label: string, value: string): string {

@@ -1,6 +1,7 @@
 // session/sessions.ts — sessions as the server uses them: read the cookie, load and check a
 // session against the route's timeouts, create one at sign-in (always a new id), CSRF tokens.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sha256Base64url } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
 import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
@@ -153,7 +154,7 @@ export class Sessions {
   static sidHash(id: string): string {
     let hash = Sessions.sidHashes.get(id);
     if (hash === undefined) {
-      hash = createHash('sha256').update(`drawbridge-sid\0${id}`).digest('base64url').slice(0, 22);
+      hash = sha256Base64url(`drawbridge-sid\0${id}`).slice(0, 22);
       Sessions.sidHashes.set(id, hash);
     }
     return hash;

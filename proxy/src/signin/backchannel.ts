@@ -20,7 +20,7 @@ export function backchannelLogout(cx: SignInContext): SignInHandler {
     if (!rt.oidc.ready) return answerProblem(req, res, 'DRB_IDP_UNAVAILABLE', { format: 'json' });
     let claims;
     try {
-      claims = await verifyLogoutToken(token, { jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
+      claims = await verifyLogoutToken(token, { jwks: rt.oidc.jwks.logout, jwksUri: rt.oidc.jwksUri(), issuer: rt.oidc.issuer, audience: cfg().config.idp.clientId, now: rt.now() });
     } catch (e) {
       return bad((e as Error).message);
     }

@@ -78,6 +78,12 @@ export class FastCounter implements Series {
     return child;
   }
 
+  /** Drops every child whose first label value is `a` (a route a reload removed). */
+  removeFirst(a: string): void {
+    this.#tree.delete(a);
+    for (const [key, child] of this.#children) if (child.labels[this.labelNames[0]!] === a) this.#children.delete(key);
+  }
+
   get(): Promise<Snapshot> {
     return Promise.resolve({
       name: this.name,
@@ -148,6 +154,11 @@ export class FastHistogram implements Series {
       this.#children.set(labelValue, child);
     }
     return child;
+  }
+
+  /** Drops the child of this label value (a route a reload removed). */
+  remove(labelValue: string): void {
+    this.#children.delete(labelValue);
   }
 
   get(): Promise<Snapshot> {

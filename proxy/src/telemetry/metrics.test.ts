@@ -1,11 +1,11 @@
-// telemetry/metrics.test.ts — the per-request series as scraped, and the children cached on compiled routes:
-// per Metrics instance, dropped by a reset, never shared by a copy of a route.
+// telemetry/metrics.test.ts — the per-request series as scraped, and a route's children (`Metrics.route`): per
+// Metrics instance, taken again after a reset, dropped when the route is removed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfigText } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { compileConfig, type Route } from '../routes/compile.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics, type RouteMetrics } from './metrics.js';
 
 function routes(): readonly Route[] {
   const text = `publicUrl: https://auth.example.com
@@ -30,17 +30,19 @@ async function value(metrics: Metrics, series: string): Promise<number | undefin
 const APP_2XX = 'drawbridge_requests_total{route="app",decision="allow",status_class="2xx"}';
 
 test('two Metrics instances sharing one compiled route count separately', async () => {
-  const [app] = routes();
+  const [route] = routes();
   const a = createMetrics({ defaults: false });
   const b = createMetrics({ defaults: false });
+  const appA = a.route(route!);
+  const appB = b.route(route!);
   // Interleaved, so each instance finds the other's children on the route.
-  a.request(app, 'allow', 200, 0.01);
-  b.request(app, 'allow', 200, 0.01);
-  a.request(app, 'allow', 204, 0.01);
-  a.upstream(app!, 0.005);
-  b.upstream(app!, 0.005);
-  b.upstream(app!, 0.005);
-  a.request(app, 'allow', 200, 0.01);
+  a.request(appA, 'allow', 200, 0.01);
+  b.request(appB, 'allow', 200, 0.01);
+  a.request(appA, 'allow', 204, 0.01);
+  a.upstream(appA, 0.005);
+  b.upstream(appB, 0.005);
+  b.upstream(appB, 0.005);
+  a.request(appA, 'allow', 200, 0.01);
   assert.equal(await value(a, APP_2XX), 3);
   assert.equal(await value(b, APP_2XX), 1);
   assert.equal(await value(a, 'drawbridge_request_duration_seconds_count{route="app"}'), 3);
@@ -50,36 +52,38 @@ test('two Metrics instances sharing one compiled route count separately', async 
 });
 
 test('after a reset, counting through a route starts again from 0 and is reported', async () => {
-  const [app] = routes();
+  const [route] = routes();
   const m = createMetrics({ defaults: false });
+  const app = m.route(route!);
   m.request(app, 'allow', 200, 0.01);
   m.request(app, 'allow', 200, 0.01);
-  m.upstream(app!, 0.005);
+  m.upstream(app, 0.005);
   assert.equal(await value(m, APP_2XX), 2);
   m.registry.resetMetrics();
   assert.equal(await value(m, APP_2XX), undefined);
   m.request(app, 'allow', 200, 0.01);
-  m.upstream(app!, 0.005);
-  m.upstream(app!, 0.005);
+  m.upstream(app, 0.005);
+  m.upstream(app, 0.005);
   assert.equal(await value(m, APP_2XX), 1);
   assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="app"}'), 1);
   assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 2);
   // One series reset on its own invalidates the cached children too.
   m.registry.getSingleMetric('drawbridge_upstream_duration_seconds')!.reset();
-  m.upstream(app!, 0.005);
+  m.upstream(app, 0.005);
   assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="app"}'), 1);
   assert.equal(await value(m, APP_2XX), 1);
 });
 
 test('series by route name, decision and status class: routes of one name share a series, copies and no route count under their own name', async () => {
-  const [app, wiki] = routes();
-  const [reloaded] = routes();
-  assert.notEqual(app, reloaded);
+  const [appRoute, wikiRoute] = routes();
+  const [reloadedRoute] = routes();
+  assert.notEqual(appRoute, reloadedRoute);
   const m = createMetrics({ defaults: false });
+  const [app, reloaded, wiki] = [appRoute, reloadedRoute, wikiRoute].map((r) => m.route(r!)) as [RouteMetrics, RouteMetrics, RouteMetrics];
   m.request(app, 'allow', 200, 0.01);
   m.request(reloaded, 'allow', 299, 0.01);
   m.request(wiki, 'deny', 403, 0.01);
-  m.request({ ...app!, name: 'copy' }, 'allow', 200, 0.01);
+  m.request(m.route({ ...appRoute!, name: 'copy' }), 'allow', 200, 0.01);
   m.request(app, 'allow', 200, 0.01);
   m.request(undefined, 'no-route', 404, 0.01);
   for (const status of [0, 101, 302, 502, 600, Number.NaN]) m.request(app, 'page', status, 0.01);
@@ -95,9 +99,32 @@ test('series by route name, decision and status class: routes of one name share 
   assert.doesNotMatch(await m.registry.metrics(), /^drawbridge_upstream_duration_seconds_count/m);
 });
 
-test('the runtime data on a route is left out of a JSON dump of it', () => {
-  const [app] = routes();
-  createMetrics({ defaults: false }).request(app, 'allow', 200, 0.01);
-  assert.ok(app!.runtime.metrics !== undefined);
-  assert.equal('runtime' in JSON.parse(JSON.stringify(app)), false);
+test('a compiled route carries no run-time state: counting through it leaves it as it was', () => {
+  const [route] = routes();
+  const before = JSON.stringify(route);
+  const m = createMetrics({ defaults: false });
+  m.request(m.route(route!), 'allow', 200, 0.01);
+  assert.equal(JSON.stringify(route), before);
+  assert.equal('runtime' in JSON.parse(JSON.stringify(route)), false);
+});
+
+test('a removed route\'s series are dropped, and what its old children still count is not reported', async () => {
+  const [appRoute, wikiRoute] = routes();
+  const m = createMetrics({ defaults: false });
+  const app = m.route(appRoute!);
+  const wiki = m.route(wikiRoute!);
+  m.request(app, 'allow', 200, 0.01);
+  m.upstream(app, 0.005);
+  m.request(wiki, 'allow', 200, 0.01);
+  m.request(app, 'deny', 403, 0.01);
+  app.remove();
+  m.request(app, 'allow', 200, 0.01);
+  m.upstream(app, 0.005);
+  const text = await m.registry.metrics();
+  assert.doesNotMatch(text, /route="app"/);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="wiki",decision="allow",status_class="2xx"}'), 1);
+  // A route of that name in a later configuration counts again, from 0.
+  const again = m.route(routes()[0]!);
+  m.request(again, 'allow', 200, 0.01);
+  assert.equal(await value(m, APP_2XX), 1);
 });

@@ -6,9 +6,14 @@ import { Epoch, FastCounter, FastHistogram, type HistogramChild } from './fast-m
 
 export interface Metrics {
   readonly registry: Registry;
+  /**
+   * The route's children of the per-request series, made when a configuration snapshot is provisioned
+   * (server/provision.ts); `RouteMetrics.remove` drops its series when a reload removed the route.
+   */
+  route(route: Route): RouteMetrics;
   /** Counts a finished request under its route's name (`route=""` when none matched). */
-  request(route: Route | undefined, decision: string, status: number, seconds: number): void;
-  upstream(route: Route, seconds: number): void;
+  request(route: RouteMetrics | undefined, decision: string, status: number, seconds: number): void;
+  upstream(route: RouteMetrics, seconds: number): void;
   signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'idp-misconfigured' | 'step-up-failed'): void;
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
@@ -27,27 +32,54 @@ const OTHER_CLASS = CLASSES.length - 1;
 
 type CounterChild = { value: number };
 
+/** One route's children of the per-request series of one Metrics instance (`Metrics.route`). */
+export interface RouteMetrics {
+  readonly route: Route;
+  /**
+   * Drops the route's series (a reload removed the route): they are no longer scraped, and what is still counted
+   * through this object (a request that began before the reload) is not counted.
+   */
+  remove(): void;
+}
+
 /**
- * One route's children of the per-request series of one Metrics instance, kept on the route
- * (`route.runtime.metrics`) so a request finds them without looking up its route's name in the series' maps.
- * Children are created when first counted, exactly as without this cache (so the scrape output is the same).
- * Valid for `route` only (a copy of a route, `{ ...route, name }`, shares its runtime object), while `epoch` is
- * this instance's (one process may run several, each with its own registry) and no series was reset since
- * (`seen`): a reset drops the series' children, and counting into a dropped one would be lost.
+ * `RouteMetrics`: the children are created when first counted, exactly as without this object (so the scrape output
+ * is the same), and taken again after any series was reset (`seen`): a reset drops the series' children, and
+ * counting into a dropped one would be lost.
  */
-class RouteChildren {
+class RouteChildren implements RouteMetrics {
   /** drawbridge_requests_total by decision, then by index in CLASSES. */
   readonly requests = new Map<string, (CounterChild | undefined)[]>();
   /** The same counter's child of the usual case (`allow`, `2xx`), without the map lookup. */
   allowed: CounterChild | undefined = undefined;
   duration: HistogramChild | undefined = undefined;
   upstream: HistogramChild | undefined = undefined;
+  seen: number;
+  removed = false;
 
   constructor(
     readonly route: Route,
     readonly epoch: Epoch,
-    readonly seen: number,
-  ) {}
+    readonly onRemove: (name: string) => void,
+  ) {
+    this.seen = epoch.value;
+  }
+
+  /** Itself, its children dropped if a series was reset since they were taken. */
+  current(): RouteChildren {
+    if (this.seen !== this.epoch.value) {
+      this.requests.clear();
+      this.allowed = this.duration = this.upstream = undefined;
+      this.seen = this.epoch.value;
+    }
+    return this;
+  }
+
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.onRemove(this.route.name);
+  }
 }
 
 /** Creates a registry with every Drawbridge series and the process defaults. */
@@ -86,25 +118,28 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
 
-  const childrenOf = (route: Route): RouteChildren => {
-    const cached = route.runtime.metrics as RouteChildren | undefined;
-    if (cached !== undefined && cached.route === route && cached.epoch === epoch && cached.seen === epoch.value) return cached;
-    const fresh = new RouteChildren(route, epoch, epoch.value);
-    route.runtime.metrics = fresh;
-    return fresh;
+  const removeRoute = (name: string): void => {
+    requests.removeFirst(name);
+    duration.remove(name);
+    upstream.remove(name);
   };
 
   return {
     registry,
-    request(route, decision, status, seconds) {
+    route(route) {
+      return new RouteChildren(route, epoch, removeRoute);
+    },
+    request(metrics, decision, status, seconds) {
       const k = Math.floor(status / 100);
       const cls = k >= 0 && k < OTHER_CLASS ? k : OTHER_CLASS;
-      if (route === undefined) {
+      if (metrics === undefined) {
         requests.child3('', decision, CLASSES[cls]!).value++;
         duration.child('').observe(seconds);
         return;
       }
-      const children = childrenOf(route);
+      const children = (metrics as RouteChildren).current();
+      if (children.removed) return;
+      const route = children.route;
       if (cls === 2 && decision === 'allow') {
         let allowed = children.allowed;
         if (allowed === undefined) children.allowed = allowed = requests.child3(route.name, decision, CLASSES[cls]!);
@@ -120,10 +155,11 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       if (time === undefined) children.duration = time = duration.child(route.name);
       time.observe(seconds);
     },
-    upstream(route, seconds) {
-      const children = childrenOf(route);
+    upstream(metrics, seconds) {
+      const children = (metrics as RouteChildren).current();
+      if (children.removed) return;
       let time = children.upstream;
-      if (time === undefined) children.upstream = time = upstream.child(route.name);
+      if (time === undefined) children.upstream = time = upstream.child(children.route.name);
       time.observe(seconds);
     },
     signIn(result) {

@@ -6,7 +6,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { makeRoute } from '../forward/harness.case.js';
-import { certDir, makeCa, makeCert } from '../../test/helpers/certs.js';
+import { certDir, makeCa, makeCert } from '../../../test-support/certs.js';
 import { upstreamTls } from './upstream.js';
 
 const base = { caOnly: false, minVersion: 'TLSv1.2' as const, insecureSkipVerify: false };

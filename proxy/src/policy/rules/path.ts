@@ -1,14 +1,8 @@
 // policy/rules/path.ts — `path: [/reports]`: the normalized path is under one of the listed prefixes,
 // segment by segment.
 import { z } from 'zod';
-import { parsePathPrefix } from '../../routes/path-prefix.js';
+import { isUnderPrefix, parsePathPrefix } from '../../routes/path-prefix.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
-
-/** `/admin` holds `/admin` and `/admin/x` but not `/administrator`; `/` holds every path. */
-function under(path: string, prefix: string): boolean {
-  if (prefix === '/') return true;
-  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f);
-}
 
 const WHAT = 'a path prefix';
 
@@ -45,7 +39,7 @@ export const pathRule = defineRule({
       return { prefix: parsed.prefix, ok: frozen(pass('path-ok', parsed.prefix)) };
     });
     return function path(input) {
-      for (const { prefix, ok } of entries) if (under(input.path, prefix)) return ok;
+      for (const { prefix, ok } of entries) if (isUnderPrefix(input.path, prefix)) return ok;
       return fail('path-outside', input.path);
     };
   },

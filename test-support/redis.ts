@@ -1,4 +1,4 @@
-// test/helpers/redis.ts — starts a throw-away redis-server on a free loopback port for tests and benchmarks
+// test-support/redis.ts — starts a throw-away redis-server on a free loopback port for tests and benchmarks
 // (no persistence), and stops or restarts it on the same port to simulate an outage.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';

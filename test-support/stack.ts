@@ -1,20 +1,21 @@
-// proxy/test/helpers/stack.ts — a whole Drawbridge on loopback for integration tests: the dev IdP,
+// test-support/stack.ts — a whole Drawbridge on loopback for integration tests: the dev IdP,
 // the sample app as upstream, and Drawbridge itself, every listener on an ephemeral port.
 import { Writable } from 'node:stream';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
-import { startDevIdp, type DevIdp, type DevIdpClient, type DevIdpOptions } from '../../../e2e/idp/dev-idp.js';
-import { createMemoryAdapter } from '../../../e2e/idp/memory-adapter.js';
-import { startSampleApp, type SampleApp } from '../../../e2e/sample-app/sample-app.js';
-import { signInAtIdp, type SignInResult } from '../../../e2e/idp/sign-in.js';
-import { CookieJarClient, type CookieJarClientOptions } from '../../../e2e/support/http-client.js';
-import { loadConfigText } from '../../src/config/load.js';
-import { formatIssue } from '../../src/config/locate.js';
-import { createListener, startDrawbridge, type Drawbridge } from '../../src/server/server.js';
-import { sealSessionId } from '../../src/session/cookie.js';
-import { deriveKeys } from '../../src/session/keys.js';
+import { startDevIdp, type DevIdp, type DevIdpClient, type DevIdpOptions } from '../e2e/idp/dev-idp.js';
+import { createMemoryAdapter } from '../e2e/idp/memory-adapter.js';
+import { startSampleApp, type SampleApp } from '../e2e/sample-app/sample-app.js';
+import { signInAtIdp, type SignInResult } from '../e2e/idp/sign-in.js';
+import { CookieJarClient, type CookieJarClientOptions } from '../e2e/support/http-client.js';
+import { loadConfigText } from '../proxy/src/config/load.js';
+import { formatIssue } from '../proxy/src/config/locate.js';
+import { createListener, startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
+import { sealSessionId } from '../proxy/src/session/cookie.js';
+import { deriveKeys } from '../proxy/src/session/keys.js';
+import { DEFAULT_ROUTES } from './routes.js';
 
 export const CLIENT_ID = 'drawbridge';
 export const CLIENT_SECRET = 'dev-client-secret-0123456789abcdef0123456789';
@@ -114,19 +115,6 @@ export interface Stack {
   stopIdp(): Promise<void>;
   close(): Promise<void>;
 }
-
-const DEFAULT_ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering]
-  - name: public
-    from: http://public.localhost:{{PORT}}
-    to: {{APP}}
-    public: true
-`;
 
 function configText(port: number, issuer: string, app: string, o: StackOptions, client = { id: CLIENT_ID, secret: CLIENT_SECRET }): string {
   const routes = (o.routes ?? DEFAULT_ROUTES).replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app);

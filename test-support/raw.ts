@@ -1,4 +1,4 @@
-// proxy/test/helpers/raw.ts — exact bytes over a raw TCP socket, for the attack suites: what node's http client
+// test-support/raw.ts — exact bytes over a raw TCP socket, for the attack suites: what node's http client
 // would refuse or repair (bad request lines, duplicate or folded headers, smuggled bodies, slow senders) is sent
 // as written, and every response the server wrote on the connection is read back and parsed.
 import net from 'node:net';

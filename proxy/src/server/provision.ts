@@ -1,0 +1,38 @@
+// server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan,
+// upstream pool and metric children are built when the snapshot is made, and released when a reload replaces it.
+// A request only reads them (`snapshot.routes[route.index]`).
+import { headerPlan } from '../forward/identity-headers.js';
+import type { Forwarder } from '../forward/forwarder.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { RouteState, Snapshot } from '../runtime/runtime.js';
+
+/** What provisioning builds from. */
+export interface ProvisionServices {
+  readonly forwarder: Forwarder;
+  readonly metrics: Metrics;
+}
+
+/**
+ * The snapshot with its routes' run-time state. Reads every route's files now (upstream TLS, Basic password): a
+ * file that cannot be read fails the start or the reload (DRB_CONFIG_READ), never a request, and nothing of the
+ * failed snapshot is left behind.
+ */
+export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: ProvisionServices): Snapshot {
+  const routes = base.compiled.table.routes;
+  const headers = routes.map(headerPlan);
+  const pools = services.forwarder.provision(routes);
+  const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route) }));
+  return Object.freeze({ ...base, routes: Object.freeze(states) });
+}
+
+/**
+ * Cleanup of `old` once `next` is in force: its pools are destroyed when the requests and WebSockets still going
+ * through them end, and the series of routes `next` no longer has (by name) are dropped.
+ */
+export function releaseSnapshot(old: Snapshot, next: Snapshot | undefined): void {
+  const names = new Set(next?.compiled.table.routes.map((r) => r.name));
+  for (const state of old.routes) {
+    state.pool.release();
+    if (!names.has(state.metrics.route.name)) state.metrics.remove();
+  }
+}
