@@ -97,9 +97,13 @@ export class TlsContexts {
     return undefined;
   }
 
-  /** The certificate served without SNI or for a name no certificate covers. */
+  /**
+   * The certificate served without SNI or for a name no certificate covers: the files' first. An installed (ACME)
+   * certificate is only ever served to its own names: a client asking for any other name gets no handshake, not
+   * another host's certificate (which would also tell it which names Drawbridge serves).
+   */
   defaultCertificate(): ServedCertificate | undefined {
-    return this.fromFiles[0] ?? this.installed.values().next().value;
+    return this.fromFiles[0];
   }
 
   /** Every certificate served, files first. */
@@ -123,7 +127,7 @@ export class TlsContexts {
     try {
       const loaded = this.loadFiles(tls);
       this.fromFiles = loaded;
-      } catch (e) {
+    } catch (e) {
       this.policy = previous;
       throw e;
     }
