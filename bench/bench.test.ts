@@ -32,6 +32,10 @@ test('npm run bench -- --quick writes well-formed results to bench/out/', { time
     if (r.rps === null) assert.ok((r.skipped ?? r.invalid ?? '').length > 0, `${r.name}: no figure and no reason`);
     else for (const v of [r.rps, r.p50Ms, r.p99Ms]) assert.ok(Number.isFinite(v), `${r.name}: ${v} is not finite`);
   }
+  // `invalid` means the bench measured the wrong thing (a row's check request was not answered 2xx by the upstream
+  // as the expected user): a bench bug, never noise. The routes rows once ran on 401s (a cookie for another host).
+  for (const r of results.rows) assert.equal(r.invalid, undefined, `${r.name}: ${r.invalid}`);
+  for (const t of results.targets) assert.doesNotMatch(t.skipped ?? '', /answered|sanity|expected/, `${t.name}: ${t.skipped}`);
   const md = readFileSync(join(OUT, 'performance.md'), 'utf8');
   assert.match(md, /!\[[^\]]*\]\(bench\.svg\)/);
   assert.match(readFileSync(join(OUT, 'bench.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);

@@ -2,7 +2,7 @@
 // public route and an authenticated route, a memory or redis store, and one session created directly in the
 // store (no IdP on the hot path). Reports its port and the Cookie header that carries the session. With
 // `--routes N`, the routes row's configuration instead: N generated routes (bench/micro-routes.ts), all allowing.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
@@ -11,7 +11,7 @@ import { formatIssue } from '../proxy/src/config/locate.js';
 import { startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
 import { isMain, serveChild } from './child.js';
 import { benchSession } from './fixtures.js';
-import { ALLOWING_POLICIES, routesConfig } from './micro-routes.js';
+import { ALLOWING_POLICIES, routeRequests, routesConfig } from './micro-routes.js';
 
 export const BENCH_SESSION_SECRET = 'bench-session-secret-0123456789abcdef0123456789';
 
@@ -24,6 +24,9 @@ export interface DrawbridgeBenchOptions {
   store: string;
   /** Instead of the public and app routes: this many generated routes (routesBenchConfigText). */
   routes?: number;
+  /** With `routes`: write the routes row's request list here, `requestCount` lines of "host path cookie". */
+  requestsFile?: string;
+  requestCount?: number;
 }
 
 /**
@@ -129,15 +132,31 @@ export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{
   const { identity, tokens, idpSid } = benchSession(1, now);
   const record = await db.runtime.sessions.create(identity, tokens, idpSid, now);
   const cookie = db.runtime.sessions.setCookie(record, false, now, `http://${HOSTS.auth}`).split(';')[0]!;
+  // The routes rows send their requests to many hosts: a session cookie is valid only on the origin it was set
+  // for (SPEC §11), so each line of the request list carries that host's cookie for the same session.
+  if (o.requestsFile !== undefined && o.routes !== undefined) {
+    const cookies = new Map<string, string>();
+    const cookieFor = (host: string) => {
+      let c = cookies.get(host);
+      if (c === undefined) cookies.set(host, (c = db.runtime.sessions.setCookie(record, false, now, `http://${host}`).split(';')[0]!));
+      return c;
+    };
+    writeFileSync(o.requestsFile, routeRequests(o.routes, o.requestCount ?? o.routes).map((r) => `${r.hostname} ${r.path} ${cookieFor(r.hostname)}\n`).join(''));
+  }
   return { db, cookie, user: identity.user, logs: logStream, loadMs };
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' }, routes: { type: 'string' } } });
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' }, routes: { type: 'string' }, requests: { type: 'string' }, 'request-count': { type: 'string' } } });
   let started: Awaited<ReturnType<typeof startBenchDrawbridge>> | undefined;
   await serveChild(
     async () => {
-      started = await startBenchDrawbridge({ upstream: values.upstream!, store: values.store!, ...(values.routes !== undefined ? { routes: Number(values.routes) } : {}) });
+      started = await startBenchDrawbridge({
+        upstream: values.upstream!,
+        store: values.store!,
+        ...(values.routes !== undefined ? { routes: Number(values.routes) } : {}),
+        ...(values.requests !== undefined ? { requestsFile: values.requests, requestCount: Number(values['request-count']) } : {}),
+      });
       return { port: started.db.port, cookie: started.cookie, user: started.user, loadMs: started.loadMs };
     },
     async () => started?.db.close(),

@@ -23,13 +23,18 @@ export interface LoadSpec {
 
 /** The requests of `spec`, as raw HTTP/1.1 bytes: one, or one per line of `spec.requestsFile`. */
 export function rawRequests(spec: LoadSpec): Buffer[] {
-  const headers = Object.entries(spec.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  const raw = (host: string, path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n${headers}\r\n`, 'latin1');
+  const headersWith = (cookie?: string) =>
+    Object.entries(cookie === undefined ? spec.headers : { ...Object.fromEntries(Object.entries(spec.headers).filter(([k]) => k.toLowerCase() !== 'cookie')), cookie })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+  const headers = headersWith();
+  const raw = (host: string, path: string, cookie?: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n${cookie === undefined ? headers : headersWith(cookie)}\r\n`, 'latin1');
   if (spec.requestsFile === undefined) return [raw(spec.host, spec.path)];
   const out: Buffer[] = [];
   for (const line of readFileSync(spec.requestsFile, 'utf8').split('\n')) {
-    const m = /^(\S+) (\S+)$/.exec(line);
-    if (m) out.push(raw(m[1]!, m[2]!));
+    // "host path", or "host path cookie" (the routes rows: each host's own session cookie).
+    const m = /^(\S+) (\S+)(?: (\S+))?$/.exec(line);
+    if (m) out.push(raw(m[1]!, m[2]!, m[3]));
   }
   if (out.length === 0) throw new Error(`${spec.requestsFile}: no requests`);
   return out;

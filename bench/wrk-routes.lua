@@ -1,5 +1,6 @@
 -- bench/wrk-routes.lua — wrk-report.lua plus a list of requests: init(args) reads args[1], one "host path" a
--- line, and every request takes the next one (cycling), with the command line's headers and that Host.
+-- line (or "host path cookie": that cookie replaces the command line's), and every request takes the next one
+-- (cycling), with the command line's headers and that Host.
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "wrk-report.lua")
 
@@ -12,10 +13,14 @@ function init(args)
   report_init(args)
   local file = assert(io.open(args[1], "r"), "wrk-routes.lua: cannot open the request list " .. tostring(args[1]))
   for line in file:lines() do
-    local host, path = line:match("^(%S+) (%S+)$")
+    -- "host path", or "host path cookie" (the routes rows: each host's own session cookie)
+    local host, path, cookie = line:match("^(%S+) (%S+) ?(%S*)$")
     if host then
       local headers = {}
-      for name, value in pairs(wrk.headers) do headers[name] = value end
+      for name, value in pairs(wrk.headers) do
+        if cookie == "" or name:lower() ~= "cookie" then headers[name] = value end
+      end
+      if cookie ~= "" then headers["Cookie"] = cookie end
       headers["Host"] = host
       count = count + 1
       requests[count] = wrk.format("GET", path, headers)

@@ -55,7 +55,7 @@ export interface RowPlan {
   /** Routes rows: the request list (bench/wrk-routes.lua, LoadSpec.requestsFile), its length, some of its entries. */
   requestsFile?: string;
   requestCount?: number;
-  sample?: Array<{ hostname: string; path: string }>;
+  sample?: Array<{ hostname: string; path: string; cookie?: string }>;
 }
 
 export interface RoundResult {

@@ -1,10 +1,9 @@
 // bench/steps/routes-rows.ts — the end-to-end routes rows: Drawbridge with N generated routes (the same session,
 // memory store and upstream), requests spread over every route; and their summary, the large table against the small.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChild, type Child } from '../child.js';
-import { routeRequests } from '../micro-routes.js';
 import type { ReportDetails } from '../report.js';
 import { fmtRatio, log, median, statusProblem, type BenchRun, type RoundResult, type RoutesRowName, type RowPlan } from './common.js';
 import type { DbReady } from './drawbridge-rows.js';
@@ -21,15 +20,22 @@ export async function startRoutesRows({ o, pin, cleanups }: BenchRun, plans: Row
   for (const n of o.routes) {
     const name: RoutesRowName = `drawbridge-routes-${n}`;
     log(`starting Drawbridge with ${n.toLocaleString('en-US')} routes`);
-    const list = routeRequests(n, Math.max(2, Math.ceil(2000 / n)) * n);
+    const requestCount = Math.max(2, Math.ceil(2000 / n)) * n;
     const requestsFile = join(routesDir, `${name}.requests`);
-    writeFileSync(requestsFile, list.map((r) => `${r.hostname} ${r.path}\n`).join(''));
-    const sample = Array.from({ length: 12 }, (_, k) => list[Math.floor((k * list.length) / 12)]!);
     try {
-      const c = await startChild<RoutesReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', '--routes', String(n)], { cpu: pin.proxy, readyTimeoutMs: 180_000 });
+      // The child writes the request list (micro-routes.ts routeRequests), each line with its host's session cookie.
+      const c = await startChild<RoutesReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', '--routes', String(n), '--requests', requestsFile, '--request-count', String(requestCount)], { cpu: pin.proxy, readyTimeoutMs: 180_000 });
       cleanups.push(() => c.stop());
       routesChildren.push(c);
-      plans.push({ name, port: c.ready.port, host: list[0]!.hostname, headers: { cookie: c.ready.cookie }, upstream, expectUser: c.ready.user, drawbridge: c, pids: [c.process.pid!], requestsFile, requestCount: list.length, sample });
+      const list = readFileSync(requestsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [hostname, path, cookie] = line.split(' ') as [string, string, string];
+          return { hostname, path, cookie };
+        });
+      const sample = Array.from({ length: 12 }, (_, k) => list[Math.floor((k * list.length) / 12)]!);
+      plans.push({ name, port: c.ready.port, host: list[0]!.hostname, headers: { cookie: list[0]!.cookie }, upstream, expectUser: c.ready.user, drawbridge: c, pids: [c.process.pid!], requestsFile, requestCount: list.length, sample });
     } catch (e) {
       routesChildren.push(undefined);
       plans.push({ name, port: 0, host: '', headers: {}, upstream, expectUser: null, pids: [], skipped: (e as Error).message.split('\n')[0]! });

@@ -29,7 +29,7 @@ async function sanity(row: RowPlan, cookieName: string): Promise<string | undefi
     const plain = await probe(row.port, row.host, row.headers, '/');
     if (plain.status !== 200) return `sanity request answered ${plain.status}`;
     for (const s of row.sample ?? []) {
-      const r = await probe(row.port, s.hostname, row.headers, s.path);
+      const r = await probe(row.port, s.hostname, s.cookie !== undefined ? { ...row.headers, cookie: s.cookie } : row.headers, s.path);
       if (r.status !== 200) return `sanity request to ${s.hostname}${s.path} answered ${r.status}: ${r.body.slice(0, 120)}`;
     }
     return undefined;
