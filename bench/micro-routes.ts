@@ -5,7 +5,7 @@
 import { stringify } from 'yaml';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
-import { configSchema } from '../proxy/src/config/schema.js';
+import { configSchema } from '../proxy/src/schema/config.js';
 import { checkSemantics } from '../proxy/src/config/semantic.js';
 import { decide } from '../proxy/src/policy/evaluate.js';
 import type { Identity } from '../proxy/src/policy/input.js';

@@ -49,7 +49,7 @@ export const HEADERS = Object.freeze({
   proxyAuthorization: 'proxy-authorization',
 
   // The URL- and method-override headers (X-Original-URL, X-HTTP-Method-Override, ...) are listed in one place with
-  // why each is there, config/schema.ts OVERRIDE_HEADERS, which also validates a route's `keepRequestHeaders`.
+  // why each is there, schema/config.ts OVERRIDE_HEADERS, which also validates a route's `keepRequestHeaders`.
 
   // Connection management (hop-by-hop, RFC 9110 §7.6.1) and message framing.
   connection: 'connection',

@@ -6,8 +6,8 @@
 // (Pomerium CVE-2023-33189, oauth2-proxy CVE-2025-54576).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeTarget } from '../src/routes/normalize.js';
-import { isUnderPrefix } from '../src/routes/path-prefix.js';
+import { normalizeTarget } from '../src/url/normalize.js';
+import { isUnderPrefix } from '../src/url/path-prefix.js';
 import { head, headerValues, sendRaw, type WireResponse } from '../../test-support/raw.js';
 import { sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 import { ADMIN_UNDER_PUBLIC_ROUTES } from '../../test-support/routes.js';

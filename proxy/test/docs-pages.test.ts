@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/schema/config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

@@ -18,7 +18,7 @@ import { createListener, startDrawbridge, type Drawbridge } from '../src/server/
 import { DEFAULT_CLIENT_IP, identityFromSpec, Simulator, type IdentitySpec, type Simulation } from '../src/cli/simulate.js';
 import { sealSessionId } from '../src/session/cookie.js';
 import { tokenFields } from '../src/session/sessions.js';
-import { TARGETS } from '../src/routes/normalize.case.js';
+import { TARGETS } from '../src/url/normalize.case.js';
 import { waitFor } from '../../test-support/stack.js';
 
 const SECRET = 'front-doors-session-secret-0123456789abcdef';

@@ -7,8 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { normalizeHost, normalizeTarget } from '../src/routes/normalize.js';
-import { isUnderPrefix } from '../src/routes/path-prefix.js';
+import { normalizeHost, normalizeTarget } from '../src/url/normalize.js';
+import { isUnderPrefix } from '../src/url/path-prefix.js';
 import { head, headerPairs, sendRaw } from '../../test-support/raw.js';
 import { cookieForOrigin, cookieOn, sessionCookie, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 import { ADMIN_UNDER_PUBLIC_ROUTES } from '../../test-support/routes.js';

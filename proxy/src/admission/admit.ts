@@ -14,7 +14,7 @@ import type { AssertionSubject } from '../forward/assertion.js';
 import type { LoadResult, SessionLimits } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { Sessions } from '../session/sessions.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { acrValuesFor, signInNeedQuery, stepUpQuery } from '../signin/step-up.js';
 
 /** Who a request acts as: a session, a verified bearer token, or (explain/test) an identity given outright. */

@@ -3,7 +3,7 @@
 // WebSocket upgrades, forward-auth, explain/test) classifies with this function, so they can never disagree on it.
 import { isReservedPath } from '../pages/paths.js';
 import type { Route, RouteTable } from '../routes/compile.js';
-import { normalizeHost, normalizeTarget } from '../routes/normalize.js';
+import { normalizeHost, normalizeTarget } from '../url/normalize.js';
 
 /** What {@link classify} reads: the scheme and raw host the client used, the raw request-target and the method. */
 export interface ClassifyInput {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import * as oidc from 'openid-client';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { chooseAuthMethod, clientAuthentication, loadClientKey, type ClientKey, type TokenEndpointAuthMethod } from '../oidc/client-auth.js';
 import { clean, describeTokenFailure, discoveryStatusFailure, discoveryUrl, oauthErrorHint } from '../oidc/diagnose.js';
 import { idTokenAlgorithms } from '../oidc/id-token.js';

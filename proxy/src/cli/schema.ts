@@ -1,6 +1,6 @@
 // cli/schema.ts — `drawbridge schema [--tests]`: prints the JSON Schema generated from the zod schema of the
 // configuration, or of a policy tests file.
-import { configJsonSchema } from '../config/schema.js';
+import { configJsonSchema } from '../schema/config.js';
 import type { Command } from './io.js';
 import { testsJsonSchema } from './test.js';
 

@@ -5,7 +5,7 @@ import type { Decision } from '../policy/evaluate.js';
 import { admit, givenPrincipal, type Admission, type AdmitContext } from '../admission/admit.js';
 import { absoluteUrlInput, classify } from '../admission/classify.js';
 import type { Identity } from '../policy/input.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseIp } from '../policy/cidr.js';
 

@@ -1,7 +1,7 @@
 // config/acme-hosts.ts — which host names `tls.acme` obtains certificates for (`hosts: auto` or a list), and why a
 // name cannot be one: wildcards need DNS-01, IP addresses have no domain to validate.
 import { parseFrom } from '../routes/from.js';
-import { normalizeHost } from '../routes/normalize.js';
+import { normalizeHost } from '../url/normalize.js';
 
 export interface AcmeHostProblem {
   /** Where the name comes from: ['tls', 'acme', 'hosts', i] or ['routes', i, 'from']. */

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { interpolateEnv } from './interpolate.js';
 import { Locator, type ConfigIssue } from './locate.js';
 import { describeIssue, type Issue } from './issues.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, type Config } from '../schema/config.js';
 import { checkSemantics } from './semantic.js';
 
 export type LoadResult = { ok: true; config: Config; warnings: ConfigIssue[] } | { ok: false; errors: ConfigIssue[] };

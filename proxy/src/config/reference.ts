@@ -2,7 +2,7 @@
 // JSON Schema of the zod schema: every key with its type, default and description. Run directly, it prints it:
 // `node --import tsx proxy/src/config/reference.ts > docs/configuration.md`.
 import { pathToFileURL } from 'node:url';
-import { configJsonSchema } from './schema.js';
+import { configJsonSchema } from '../schema/config.js';
 
 /** The part of JSON Schema that `z.toJSONSchema` emits for this configuration. */
 interface JsonSchema {
@@ -177,7 +177,7 @@ export function renderReference(): string {
   const out: string[] = [];
   out.push('# Configuration reference');
   out.push('');
-  out.push('<!-- Generated from the zod schema (proxy/src/config/schema.ts) by');
+  out.push('<!-- Generated from the zod schema (proxy/src/schema/config.ts) by');
   out.push('     `node --import tsx proxy/src/config/reference.ts > docs/configuration.md`. Do not edit by hand:');
   out.push('     proxy/test/docs.test.ts fails when this file and the schema disagree. -->');
   out.push('');

@@ -8,7 +8,7 @@ import { parseFrom } from '../routes/from.js';
 import { findUnreachable, type RouteShape } from '../routes/reachability.js';
 import { NO_PLACEHOLDER_HEADERS, parseHeaderTemplate } from '../routes/header-template.js';
 import { isCanonicalPath, parseReplacement } from '../routes/rewrite.js';
-import type { Config, RouteConfig } from './schema.js';
+import type { Config, RouteConfig } from '../schema/config.js';
 
 export interface SemanticIssue {
   path: (string | number)[];

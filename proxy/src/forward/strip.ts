@@ -4,7 +4,7 @@
 // `Forwarded`, URL- and method-override headers, and hop-by-hop headers. Replaces `req.headers` before the proxy
 // library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
-import { OVERRIDE_HEADERS } from '../config/schema.js';
+import { OVERRIDE_HEADERS } from '../schema/config.js';
 import { isOwnCookie, removeCookies } from '../session/cookie.js';
 import { DEFAULT_IDENTITY_HEADERS, DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from '../header-names.js';
 
@@ -37,7 +37,7 @@ export interface StripOptions {
 // - `Forwarded` (RFC 7239): Drawbridge never reads it and sends X-Forwarded-* instead; passed on, it would carry a
 //   chain (or a client's for=/host=/proto= a proxy appended to) that frameworks preferring it over X-Forwarded-*
 //   (Spring's ForwardedHeaderFilter, Rack 3) would read in place of what Drawbridge decided on;
-// - the override headers (config/schema.ts OVERRIDE_HEADERS): the URL and method Drawbridge authorized are the
+// - the override headers (schema/config.ts OVERRIDE_HEADERS): the URL and method Drawbridge authorized are the
 //   request line's, an application honouring these would serve another. A route may keep one (`keepRequestHeaders`).
 const DROPPED: ReadonlySet<string> = new Set([HEADERS.keepAlive, HEADERS.proxyConnection, HEADERS.proxyAuthorization, HEADERS.forwarded, ...OVERRIDE_HEADERS]);
 const KEEPABLE: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);

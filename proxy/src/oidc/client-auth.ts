@@ -3,7 +3,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importPKCS8, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import type { TOKEN_ENDPOINT_AUTH_METHODS } from '../config/schema.js';
+import type { TOKEN_ENDPOINT_AUTH_METHODS } from '../schema/config.js';
 
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 

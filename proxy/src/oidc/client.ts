@@ -4,7 +4,7 @@
 // that /readyz reports. Every failure is logged with the URL, the IdP's status and error, and a hint.
 import * as oidc from 'openid-client';
 import { DrawbridgeError, wrap } from '../errors.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { chooseAuthMethod, clientAuthentication, type ClientKey, type TokenEndpointAuthMethod } from './client-auth.js';
 import { clean, describeDiscoveryFailure, oauthError, describeTokenFailure, discoveryStatusFailure, discoveryUrl, failureFields, type IdpFailure } from './diagnose.js';

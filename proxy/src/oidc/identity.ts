@@ -1,7 +1,7 @@
 // oidc/identity.ts — where a session's identity comes from: the ID token, completed (or, at a refresh without an
 // ID token, replaced) by the userinfo endpoint as `idp.userinfo` says; the same rules at sign-in and at refresh; and
 // the once-per-user log line when a mapped claim is missing.
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import type { Identity } from '../policy/input.js';
 import type { Logger } from '../telemetry/logger.js';
 import { absentClaims, identityFromClaims, mergeUserinfo, missingIdentityClaims, SIGN_IN_CLAIMS, statedEmailVerified, type ClaimNames } from './claims.js';

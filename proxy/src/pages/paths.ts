@@ -1,6 +1,6 @@
 // pages/paths.ts — every reserved path of Drawbridge, in one place (SPEC §4). They are served on
 // every route host (and publicUrl), are never forwarded, and all live under one prefix.
-import { isUnderPrefix } from '../routes/path-prefix.js';
+import { isUnderPrefix } from '../url/path-prefix.js';
 
 export const RESERVED_PREFIX = '/.drawbridge';
 

@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { loadConfigText } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { compileConfig, type MatchResult } from './compile.js';
-import { normalizeTarget } from './normalize.js';
-import { isUnderPrefix } from './path-prefix.js';
+import { normalizeTarget } from '../url/normalize.js';
+import { isUnderPrefix } from '../url/path-prefix.js';
 
 function compiled(routes: string) {
   const text = `publicUrl: https://auth.example.com

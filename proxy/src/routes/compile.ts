@@ -1,6 +1,6 @@
 // routes/compile.ts — validated Config → an immutable route table. All heavy work (parsing `from`,
 // compiling policies and regexes, indexing hosts and prefixes) happens here, once; match() only reads.
-import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../config/schema.js';
+import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
 import type { MfaMethods } from '../policy/rule.js';
@@ -62,7 +62,7 @@ export interface Route {
   readonly setRequestHeaders: readonly (readonly [string, string])[];
   /** Lower-case names. */
   readonly removeRequestHeaders: readonly string[];
-  /** The override headers (config/schema.ts OVERRIDE_HEADERS) this route forwards, lower-case; undefined for none. */
+  /** The override headers (schema/config.ts OVERRIDE_HEADERS) this route forwards, lower-case; undefined for none. */
   readonly keepRequestHeaders: ReadonlySet<string> | undefined;
   readonly preserveHost: boolean;
   readonly websockets: boolean;

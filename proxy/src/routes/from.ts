@@ -1,7 +1,7 @@
 // routes/from.ts — parses a route's `from` (scheme://host[:port][/path-prefix]) into the parts the
 // route table indexes. Hosts and prefixes go through the same normalization as requests.
-import { normalizeHost } from './normalize.js';
-import { parsePathPrefix } from './path-prefix.js';
+import { normalizeHost } from '../url/normalize.js';
+import { parsePathPrefix } from '../url/path-prefix.js';
 
 export interface ParsedFrom {
   scheme: 'http' | 'https';

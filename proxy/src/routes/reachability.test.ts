@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { configSchema } from '../config/schema.js';
+import { configSchema } from '../schema/config.js';
 import { checkSemantics } from '../config/semantic.js';
 import { compileConfig } from './compile.js';
 import { regexShape } from './reachability.js';

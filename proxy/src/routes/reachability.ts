@@ -1,6 +1,6 @@
 // routes/reachability.ts — the routes no request can ever reach (`validate` and reload refuse them): RouteTable.match's
 // host entries, port inheritance and order (prefix routes, then regex routes in file order) modelled on the routes.
-import { normalizeTarget } from './normalize.js';
+import { normalizeTarget } from '../url/normalize.js';
 
 /** What the analysis needs of a route: its parsed `from`, its regex source, its methods. */
 export interface RouteShape {

@@ -1,7 +1,7 @@
 // routes/return-target.ts — decides where a browser may be sent back to after sign-in, sign-out or
 // hand-off (`rd`). Dangerous shapes are refused on the raw string, before any URL parsing.
 import type { CompiledConfig } from './compile.js';
-import { normalizeHost } from './normalize.js';
+import { normalizeHost } from '../url/normalize.js';
 
 // Control characters, space, backslash and anything non-ASCII: browsers "repair" these in ways
 // that turn a harmless-looking target into another origin (`/\evil.com`, `/\t/evil.com`).

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { normalizeTarget } from './normalize.js';
+import { normalizeTarget } from '../url/normalize.js';
 import { compileRewrite, isCanonicalPath, parseReplacement, rewritePath, upstreamTarget, type PathRewrite, type RewriteConfig } from './rewrite.js';
 
 function routeOf(to: string, prefix: string, stripPrefix: boolean, rewrite?: RewriteConfig): { upstream: { basePath: string }; rewrite: PathRewrite | undefined } {

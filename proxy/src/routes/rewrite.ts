@@ -2,7 +2,7 @@
 // path with the route's prefix stripped or replaced (`stripPrefix`, `rewrite.prefix`), or rewritten by a regex
 // (`rewrite.regex` + `rewrite.replace`). Compiled once per route; a regex result that is not a canonical path is refused.
 import type { Route } from './compile.js';
-import { normalizeTarget } from './normalize.js';
+import { normalizeTarget } from '../url/normalize.js';
 
 /** A route's `rewrite` as configured. */
 export type RewriteConfig = { readonly prefix: string } | { readonly regex: string; readonly replace: string };

@@ -2,7 +2,7 @@
 import { SECURITY_HEADERS } from '../runtime/respond.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { configSchema } from '../config/schema.js';
+import { configSchema } from '../schema/config.js';
 import { hstsValue } from './hsts.js';
 
 const tls = (hsts: unknown) => configSchema.shape.tls.parse({ certFile: 'tls.crt', keyFile: 'tls.key', ...(hsts === undefined ? {} : { hsts }) });

@@ -1,8 +1,8 @@
 // server/hsts.ts — the Strict-Transport-Security value (RFC 6797) of a configuration's `tls.hsts`, made once
 // with the snapshot; every response over HTTPS carries it (Drawbridge's own answers, proxied ones unless the
 // upstream sends its own).
-import type { Config } from '../config/schema.js';
-import { HSTS_DEFAULT_MAX_AGE } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
+import { HSTS_DEFAULT_MAX_AGE } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 
 /**

@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import { sha256Hex } from '../digest.js';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { DrawbridgeError, wrap } from '../errors.js';
 import { hstsValue } from './hsts.js';
 import { AssertionSigner } from '../forward/assertion.js';

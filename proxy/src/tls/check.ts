@@ -3,7 +3,7 @@
 // names that do not cover publicUrl's host or a route's, a chain that does not reach a root; upstream pairs and CAs.
 import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { acmeHosts } from '../config/acme-hosts.js';
 import { parseFrom } from '../routes/from.js';
 import { CertificateError, certifiedKey, chainProblem, nameCovers, parseCertificates, parsePrivateKey, readPem, type CertifiedKey, type FileLabel } from './certificate.js';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { certifiedKey, nameCovers, readCertifiedKey, type CertifiedKey, type FileLabel } from './certificate.js';
 import { OcspStapler } from './ocsp.js';

@@ -2,7 +2,7 @@
 // (`/.well-known/acme-challenge/<token>`) and redirects everything else to HTTPS with 308. It never proxies,
 // never signs anyone in, and redirects only to the host names Drawbridge serves (no open redirect).
 import http from 'node:http';
-import { normalizeHost } from '../routes/normalize.js';
+import { normalizeHost } from '../url/normalize.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 
 const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';

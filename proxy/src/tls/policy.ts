@@ -1,7 +1,7 @@
 // tls/policy.ts — the TLS policy of the listener: versions, suites and groups, from `tls` with safe defaults
 // (TLS 1.2+, AEAD forward-secret suites only: no RSA key exchange, no CBC, no SHA-1 MACs).
 import type { SecureContextOptions } from 'node:tls';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../schema/config.js';
 
 /**
  * The default suites: TLS 1.3's three, then TLS 1.2's ECDHE with AES-GCM or ChaCha20-Poly1305 (Mozilla's

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseFrom } from '../../routes/from.js';
-import { normalizeTarget } from '../../routes/normalize.js';
+import { normalizeTarget } from '../../url/normalize.js';
 import { expectVerdict, input, rule, ruleErrors } from '../fixture.case.js';
 
 test('path: prefixes match whole segments', () => {

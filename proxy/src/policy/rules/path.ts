@@ -1,7 +1,7 @@
 // policy/rules/path.ts — `path: [/reports]`: the normalized path is under one of the listed prefixes,
 // segment by segment.
 import { z } from 'zod';
-import { isUnderPrefix, parsePathPrefix } from '../../routes/path-prefix.js';
+import { isUnderPrefix, parsePathPrefix } from '../../url/path-prefix.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
 
 const WHAT = 'a path prefix';

@@ -1,4 +1,4 @@
-// routes/normalize.ts — canonical request-target, Host and header-name hygiene (SPEC §3 step 1): the one
+// url/normalize.ts — canonical request-target, Host and header-name hygiene (SPEC §3 step 1): the one
 // place that decides what path and host a request names, so matching, policy and forwarding see the same strings.
 
 export type PathResult = { ok: true; path: string; query: string } | { ok: false; reason: string };

@@ -1,4 +1,4 @@
-// routes/path-prefix.ts — a path prefix as the configuration writes one (the path of a route's `from`, each
+// url/path-prefix.ts — a path prefix as the configuration writes one (the path of a route's `from`, each
 // entry of a `path:` rule): refused unless it is already in the normalized form requests are matched in (SPEC §3);
 // and the one segment-wise test of a path against a prefix (routes, `path:` rules, Drawbridge's reserved paths).
 import { normalizeTarget } from './normalize.js';

@@ -1,4 +1,4 @@
-// routes/normalize.property.test.ts — fast-check properties of request-target normalization: idempotence, the
+// url/normalize.property.test.ts — fast-check properties of request-target normalization: idempotence, the
 // shape of every accepted path, agreement with a slow reference model, and noisy spellings of a path collapsing to it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// config/schema.ts — the one zod schema of drawbridge.yaml: it gives the TypeScript types, the
+// schema/config.ts — the one zod schema of drawbridge.yaml: it gives the TypeScript types, the
 // validation messages and (via z.toJSONSchema) config/drawbridge.schema.json. Descriptions double as docs.
 import { z } from 'zod';
 import { durationSchema, parseDuration } from '../policy/duration.js';

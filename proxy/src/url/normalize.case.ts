@@ -1,4 +1,4 @@
-// routes/normalize.case.ts — the request-target normalization matrix (SPEC §3 step 1): one row per case, an input
+// url/normalize.case.ts — the request-target normalization matrix (SPEC §3 step 1): one row per case, an input
 // and what must come out or why it must be refused. normalize.test.ts checks normalizeTarget against it, and
 // proxy/test/front-doors.test.ts sends every row through every front door (proxy, WebSocket, forward-auth, explain).
 

@@ -1,4 +1,4 @@
-// routes/normalize.test.ts — table-driven cases for request-target, Host, header-name and prefix normalization
+// url/normalize.test.ts — table-driven cases for request-target, Host, header-name and prefix normalization
 // (SPEC §3 step 1): one row per case, each an input and what must come out or why it must be refused.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
