@@ -2,13 +2,20 @@
 // work on the hot path. bare-http-proxy, a lean node:http relay (bench/lean-proxy.ts: the floor of node's HTTP
 // client and server), Drawbridge on a public route and authenticated (memory store), pinned as in the bench,
 // interleaved rounds with wrk; prints each row's proxy CPU µs per request (from /proc, steadier than req/s on a
-// shared machine) and its ratios to bare, as medians of per-round figures.
+// shared machine) and its ratios to bare, as medians of per-round figures. `--base DIR` adds the same two Drawbridge
+// rows from another checkout (e.g. a git worktree of the previous commit) to the same interleaved rounds: a before
+// and after measured in one run.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { detectPinning, pinSelf, startChild } from './child.js';
 import { runWrk } from './wrk.js';
 
-const rounds = Number(process.argv[2] ?? 6);
-const seconds = Number(process.argv[3] ?? 3);
+const args = process.argv.slice(2);
+const baseAt = args.indexOf('--base');
+const baseDir = baseAt >= 0 ? args.splice(baseAt, 2)[1] : undefined;
+const rounds = Number(args[0] ?? 6);
+const seconds = Number(args[1] ?? 3);
 
 /** User + system CPU seconds of a process. */
 function cpuSeconds(pid: number): number {
@@ -26,24 +33,32 @@ const bare = await startChild<{ port: number }>('./bare-proxy.ts', [url], { cpu:
 const lean = await startChild<{ port: number }>('./lean-proxy.ts', [url], { cpu: pin.proxy });
 const db = await startChild<{ port: number; cookie: string }>('./drawbridge-proxy.ts', ['--upstream', url, '--store', 'memory'], { cpu: pin.proxy });
 db.process.send({ type: 'quiet' });
+const before = baseDir === undefined ? undefined : await startChild<{ port: number; cookie: string }>(pathToFileURL(join(baseDir, 'bench/drawbridge-proxy.ts')).href, ['--upstream', url, '--store', 'memory'], { cpu: pin.proxy });
+before?.process.send({ type: 'quiet' });
 const rows: Array<{ name: string; port: number; host: string; headers: Record<string, string>; pid: number }> = [
   { name: 'bare', port: bare.ready.port, host: 'bench.localhost', headers: {}, pid: bare.process.pid! },
   { name: 'lean', port: lean.ready.port, host: 'bench.localhost', headers: {}, pid: lean.process.pid! },
   { name: 'public', port: db.ready.port, host: 'public.localhost', headers: {}, pid: db.process.pid! },
   { name: 'auth', port: db.ready.port, host: 'app.localhost', headers: { cookie: db.ready.cookie }, pid: db.process.pid! },
+  ...(before
+    ? [
+        { name: 'public-base', port: before.ready.port, host: 'public.localhost', headers: {}, pid: before.process.pid! },
+        { name: 'auth-base', port: before.ready.port, host: 'app.localhost', headers: { cookie: before.ready.cookie }, pid: before.process.pid! },
+      ]
+    : []),
 ];
 const spec = (row: (typeof rows)[number], ms: number) => ({ port: row.port, host: row.host, path: '/', headers: row.headers, connections: 32, durationMs: ms });
 const figures = new Map(rows.map((r) => [r.name, { rps: [] as number[], us: [] as number[] }]));
 for (const row of rows) await runWrk(spec(row, 2000), pin.load);
 for (let round = 0; round < rounds; round++) {
   for (const row of rows) {
-    const before = cpuSeconds(row.pid);
+    const cpu0 = cpuSeconds(row.pid);
     const result = await runWrk(spec(row, seconds * 1000), pin.load);
-    const after = cpuSeconds(row.pid);
+    const cpu1 = cpuSeconds(row.pid);
     const bad = Object.keys(result.statuses).filter((s) => !s.startsWith('2'));
     if (bad.length > 0) throw new Error(`${row.name}: non-2xx answers ${JSON.stringify(result.statuses)}`);
     figures.get(row.name)!.rps.push(result.rps);
-    figures.get(row.name)!.us.push((1e6 * (after - before)) / result.requests);
+    figures.get(row.name)!.us.push((1e6 * (cpu1 - cpu0)) / result.requests);
   }
 }
 const base = figures.get('bare')!;
@@ -51,8 +66,9 @@ for (const row of rows) {
   const f = figures.get(row.name)!;
   const byRps = median(f.rps.map((x, i) => x / base.rps[i]!));
   const byCpu = median(f.us.map((x, i) => base.us[i]! / x));
-  console.log(`${row.name.padEnd(7)} ${median(f.rps).toFixed(0).padStart(6)} req/s  ${median(f.us).toFixed(1).padStart(6)} µs CPU/request  × bare: ${byRps.toFixed(3)} by req/s, ${byCpu.toFixed(3)} by CPU`);
+  console.log(`${row.name.padEnd(11)} ${median(f.rps).toFixed(0).padStart(6)} req/s  ${median(f.us).toFixed(1).padStart(6)} µs CPU/request  × bare: ${byRps.toFixed(3)} by req/s, ${byCpu.toFixed(3)} by CPU`);
 }
+await before?.stop();
 await db.stop();
 await lean.stop();
 await bare.stop();
