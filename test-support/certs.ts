@@ -1,4 +1,4 @@
-// test/helpers/certs.ts — certificates made at test time with the openssl CLI: a CA, leaves it signs (names, lifetime,
+// test-support/certs.ts — certificates made at test time with the openssl CLI: a CA, leaves it signs (names, lifetime,
 // an OCSP URL), and the files a `tls` block points at.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// proxy/test/helpers/pebble.ts — Debian's pebble (the ACME test server) for one test: its own HTTPS certificate,
+// test-support/pebble.ts — Debian's pebble (the ACME test server) for one test: its own HTTPS certificate,
 // a DNS server answering 127.0.0.1 for every name (so its validation authority reaches Drawbridge on loopback),
 // every listener on an ephemeral port (found through /proc, since pebble prints ":0").
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';

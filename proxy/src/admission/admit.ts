@@ -179,7 +179,7 @@ export function stepUpChallenge(decision: Decision, mfaAcrValues: readonly strin
   return `Bearer error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required"${acr?.length ? `, acr_values="${acr.join(' ')}"` : ''}${need?.maxAge !== undefined ? `, max_age=${need.maxAge}` : ''}`;
 }
 
-/** Where this request's browser starts signing in: on its own origin, which binds the hand-off to it (pages/app.ts). */
+/** Where this request's browser starts signing in: on its own origin, which binds the hand-off to it (signin/start.ts). */
 function signInUrl(req: AdmitRequest, decision: Decision, freshSignIn: boolean): string {
   const back = `${req.origin}${req.path}${req.query ? `?${req.query}` : ''}`;
   // A step-up names what the session lacks. A first sign-in asks at once for what the route demands of every

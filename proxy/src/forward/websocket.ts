@@ -6,7 +6,7 @@ import { clearFlightTimer, FLIGHT, ignore, type Flight, type InFlight } from './
 import { relayedHeader } from './relay.js';
 import { closeFrame, FrameBoundary } from './ws-frames.js';
 
-/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (server/websockets.ts). */
+/** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (runtime/websockets.ts). */
 export interface WebSocketHandle {
   /**
    * Closes it for good. After the 101: nothing more is relayed either way, the upstream's socket is destroyed, and

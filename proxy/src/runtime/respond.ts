@@ -16,7 +16,7 @@ export function isBrowser(req: IncomingMessage): boolean {
 
 /**
  * The security headers of every response Drawbridge makes itself: its pages, its JSON, the Express app under
- * /.drawbridge/ (pages/app.ts applies the same object). Never applied to an upstream's responses. Each page sets
+ * /.drawbridge/ (signin/router.ts applies the same object). Never applied to an upstream's responses. Each page sets
  * its own Content-Security-Policy (PAGE_CSP, or one naming the IdP in form-action).
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(helmetHeaders());
