@@ -7,11 +7,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { received, reservePort, startStack, waitFor, type Stack } from '../test-support/stack.js';
+import { accepts, requestVia, reservePort, type PlainResponse } from '../test-support/net.js';
+import { received, startStack, waitFor, type Stack } from '../test-support/stack.js';
 
 const TIMEOUT = 60_000;
 const caddyMissing = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0 ? undefined : 'caddy is not installed (.ci/run installs it)';
@@ -39,14 +38,6 @@ function caddyfile(port: number, drawbridge: number, app: string): string {
     site = site.replace(from, to);
   }
   return `{\n\tadmin off\n\tauto_https off\n}\n\n${site}`;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 before(async () => {
@@ -91,17 +82,8 @@ after(async () => {
 const legacy = (path: string) => `http://legacy.localhost:${caddyPort}${path}`;
 
 /** A request to Caddy with exactly these headers. */
-function viaCaddy(path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: caddyPort, path, headers: { host: `legacy.localhost:${caddyPort}`, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function viaCaddy(path: string, headers: Record<string, string>): Promise<PlainResponse> {
+  return requestVia(caddyPort, `legacy.localhost:${caddyPort}`, path, headers);
 }
 
 test('Caddy forward_auth: a browser without a session is sent to sign in on the route host; signed in, it gets the deep link with the identity Drawbridge decided', { skip: caddyMissing, timeout: TIMEOUT }, async () => {

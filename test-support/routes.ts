@@ -33,3 +33,18 @@ export const ADMIN_UNDER_PUBLIC_ROUTES = `  - name: admin
     to: {{APP}}
     public: true
 `;
+
+/** `app.localhost` for engineering or wiki-admins, and `admin.localhost` for them with MFA (the step-up tests). */
+export const STEP_UP_ROUTES = `  - name: app
+    from: http://app.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - groups: [engineering, wiki-admins]
+  - name: admin
+    from: http://admin.localhost:{{PORT}}
+    to: {{APP}}
+    policy:
+      allow:
+        - and: [ { groups: [engineering, wiki-admins] }, { mfa: true } ]
+`;

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net, { type AddressInfo } from 'node:net';
+import { reservePort } from './net.js';
 import { startDevIdp, type DevIdp, type DevIdpClient, type DevIdpOptions } from '../e2e/idp/dev-idp.js';
 import { createMemoryAdapter } from '../e2e/idp/memory-adapter.js';
 import { startSampleApp, type SampleApp } from '../e2e/sample-app/sample-app.js';
@@ -248,17 +249,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** A loopback port that was free a moment ago (for a listener that starts later). */
-export function reservePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { reservePort };
 
 /** Polls `check` until it is true or `ms` pass. */
 export async function waitFor(check: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<void> {

@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
-import { startNginx, nginxPreamble, nginxTempPaths, type RunningNginx } from '../support/nginx.js';
-import { reservePort } from '../../test-support/stack.js';
+import { startNginx, nginxPreamble, nginxTempPaths, type RunningNginx } from '../../test-support/nginx.js';
+import { requestVia, type PlainResponse } from '../../test-support/net.js';
+import { reservePort } from '../../test-support/net.js';
 import { launchBrowser, newContext, onIdpSignInForm, openAndSignIn, recordNavigations, signInAtIdp, startStack, type Stack } from './support.js';
 
 const TIMEOUT = 60_000;
@@ -74,17 +74,8 @@ async function sampleAppSees(page: Page): Promise<{ assertion: string; user: str
 }
 
 /** A request to nginx with exactly these headers (node's client; *.localhost connects to 127.0.0.1). */
-function viaNginx(path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: nginxPort, path, headers: { host: `legacy.localhost:${nginxPort}`, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function viaNginx(path: string, headers: Record<string, string>): Promise<PlainResponse> {
+  return requestVia(nginxPort, `legacy.localhost:${nginxPort}`, path, headers);
 }
 
 test('behind nginx auth_request: a deep link sends the browser to sign in and back to it, as alice, with a verified assertion', { timeout: TIMEOUT }, async () => {

@@ -3,10 +3,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reservePort } from '../../test-support/net.js';
 
 const SETUP = fileURLToPath(new URL('./setup.sh', import.meta.url));
 const FASTCGI_SERVER = '/usr/sbin/llng-fastcgi-server';
@@ -67,7 +67,7 @@ export async function startLemonLdap(options: LemonLdapOptions): Promise<LemonLd
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce({ ...options, clientId, clientSecret }, await freePort());
+      return await startOnce({ ...options, clientId, clientSecret }, await reservePort());
     } catch (e) {
       lastError = e as Error;
       if (!(e instanceof PortTaken)) throw e;
@@ -165,14 +165,3 @@ async function waitForDiscovery(issuer: string, children: ChildProcess[]): Promi
   throw new Error(`no discovery document within ${START_MS / 1000} s (last: ${last})`);
 }
 
-/** A loopback port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}

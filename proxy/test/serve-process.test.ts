@@ -1,23 +1,19 @@
 // proxy/test/serve-process.test.ts — `drawbridge serve` as a process, through bin/drawbridge.js: it exits non-zero
 // when a listener cannot bind (never half-running), and it starts and stops with the lines an operator looks for.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { drawbridgeProcess } from '../../test-support/process.js';
 import { reservePort, SESSION_SECRET, waitFor } from '../../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const dir = mkdtempSync(join(tmpdir(), 'drawbridge-serve-process-'));
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
 
 function configFile(listen: number, admin: number, extra = ''): string {
   const file = join(dir, `drawbridge-${listen}-${admin}.yaml`);
@@ -44,52 +40,7 @@ ${extra}`,
   return file;
 }
 
-interface Serving {
-  child: ChildProcess;
-  logs: Record<string, any>[];
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** Resolves with the first log line matching, or rejects when the process exits first. */
-  line(match: (l: Record<string, any>) => boolean): Promise<Record<string, any>>;
-}
 
-/** Starts `bin/drawbridge.js ...args` and collects its JSON log lines and stderr. */
-function drawbridge(...args: string[]): Serving {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/drawbridge.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
-  children.add(child);
-  const logs: Record<string, any>[] = [];
-  const waiters: { match: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
-  let stderr = '';
-  let pending = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const text of lines) {
-      if (!text.trim()) continue;
-      const line = JSON.parse(text) as Record<string, any>;
-      logs.push(line);
-      for (const w of [...waiters]) if (w.match(line)) w.resolve(line);
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    logs,
-    stderr: () => stderr,
-    exited,
-    line(match) {
-      const seen = logs.find(match);
-      if (seen) return Promise.resolve(seen);
-      return Promise.race([
-        new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve })),
-        exited.then((code) => Promise.reject(new Error(`exited (${code}) first: ${stderr}`))),
-      ]);
-    },
-  };
-}
 
 /** A listener holding a loopback port, as another process would. */
 async function occupy(): Promise<{ port: number; close(): Promise<void> }> {
@@ -101,7 +52,7 @@ async function occupy(): Promise<{ port: number; close(): Promise<void> }> {
 test('serve exits non-zero, naming the address and the cause, when the proxy listener cannot bind', { timeout: 120_000 }, async () => {
   const held = await occupy();
   try {
-    const s = drawbridge('serve', '--config', configFile(held.port, await reservePort()));
+    const s = drawbridgeProcess('serve', '--config', configFile(held.port, await reservePort()));
     const code = await s.exited;
     assert.notEqual(code, 0);
     assert.match(s.stderr(), new RegExp(`proxy listener cannot listen on 127\\.0\\.0\\.1:${held.port} .*already in use \\[EADDRINUSE\\]`));
@@ -115,7 +66,7 @@ test('serve exits non-zero, naming the address and the cause, when the proxy lis
 test('serve exits non-zero when the admin listener cannot bind: no proxy left serving without /healthz', { timeout: 120_000 }, async () => {
   const held = await occupy();
   try {
-    const s = drawbridge('serve', '--config', configFile(await reservePort(), held.port));
+    const s = drawbridgeProcess('serve', '--config', configFile(await reservePort(), held.port));
     const code = await s.exited;
     assert.notEqual(code, 0);
     assert.match(s.stderr(), new RegExp(`admin listener cannot listen on 127\\.0\\.0\\.1:${held.port} .*already in use \\[EADDRINUSE\\]`));
@@ -140,7 +91,7 @@ test('serve logs its version, listen addresses and IdP at start; SIGTERM drains 
   try {
     const [port, adminPort] = [await reservePort(), await reservePort()];
     const file = configFile(port, adminPort, `  - name: slow\n    from: http://slow.localhost:${port}\n    to: http://127.0.0.1:${upstreamPort}\n    public: true\n`);
-    const s = drawbridge('serve', '--config', file);
+    const s = drawbridgeProcess('serve', '--config', file);
     const start = await s.line((l) => l.event === 'start');
     assert.equal(start.version, PACKAGE.version);
     assert.equal(start.listen, `http://127.0.0.1:${port}`);

@@ -8,21 +8,10 @@ import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { parseForms, type CookieJarClient } from '../../e2e/support/http-client.js';
 import { received, sessionCookie, startStack, type Stack, type StackOptions } from '../../test-support/stack.js';
+import { STEP_UP_ROUTES } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering, wiki-admins]
-  - name: admin
-    from: http://admin.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - and: [ { groups: [engineering, wiki-admins] }, { mfa: true } ]
-`;
+${STEP_UP_ROUTES}`;
 const HTML = { accept: 'text/html' };
 
 function suite(name: string, options: StackOptions, aliceSurvives: boolean): void {

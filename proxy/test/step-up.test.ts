@@ -7,21 +7,10 @@ import assert from 'node:assert/strict';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import { movableClock, received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
+import { STEP_UP_ROUTES } from '../../test-support/routes.js';
 
 const ROUTES = `routes:
-  - name: app
-    from: http://app.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - groups: [engineering, wiki-admins]
-  - name: admin
-    from: http://admin.localhost:{{PORT}}
-    to: {{APP}}
-    policy:
-      allow:
-        - and: [ { groups: [engineering, wiki-admins] }, { mfa: true } ]
-  - name: vault
+${STEP_UP_ROUTES}  - name: vault
     title: Secrets vault
     from: http://vault.localhost:{{PORT}}
     to: {{APP}}

@@ -1,55 +1,16 @@
 // test/tls-process.test.ts — `drawbridge serve` over TLS as a process: certificate files replaced on disk, or SIGHUP,
 // reach new connections without a restart; a bad pair at start is reported at its key, never as a bare OpenSSL error.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { certDir, makeCa, makeCert } from '../../test-support/certs.js';
+import { drawbridgeProcess } from '../../test-support/process.js';
 import { reservePort, SESSION_SECRET } from '../../test-support/stack.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
 
-function serve(config: string) {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/drawbridge.js'), 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
-  children.add(child);
-  const logs: Record<string, any>[] = [];
-  const waiters: { match: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
-  let stderr = '';
-  let pending = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const text of lines.filter((l) => l.trim())) {
-      const line = JSON.parse(text) as Record<string, any>;
-      logs.push(line);
-      for (const w of [...waiters]) if (w.match(line)) w.resolve(line);
-    }
-  });
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    logs,
-    exited,
-    stderr: () => stderr,
-    /** The next log line matching after `from` lines, or a rejection when the process exits first. */
-    line(match: (l: Record<string, any>) => boolean, from = 0): Promise<Record<string, any>> {
-      const seen = logs.slice(from).find(match);
-      if (seen) return Promise.resolve(seen);
-      return Promise.race([new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve })), exited.then((code) => Promise.reject(new Error(`exited (${code}) first: ${stderr}`)))]);
-    },
-  };
-}
 
 function servedCert(port: number, ca: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -90,7 +51,7 @@ test('serve: replaced certificate files and SIGHUP reach new connections without
   copyFileSync(one.certFile, certFile);
   copyFileSync(one.keyFile, keyFile);
   const port = await reservePort();
-  const s = serve(config(dir, port, certFile, keyFile));
+  const s = drawbridgeProcess('serve', '--config', config(dir, port, certFile, keyFile));
   await s.line((l) => l.event === 'start');
   const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
   assert.equal(await servedCert(port, ca.pem), fp(one.pem));
@@ -120,7 +81,7 @@ test('serve: a key that does not match its certificate stops the start with FILE
   const one = makeCert(dir, ca, 'one', ['auth.localhost', 'app.localhost']);
   const other = makeCert(dir, ca, 'other', ['auth.localhost', 'app.localhost']);
   const file = config(dir, await reservePort(), one.certFile, other.keyFile);
-  const s = serve(file);
+  const s = drawbridgeProcess('serve', '--config', file);
   assert.equal(await s.exited, 1);
   assert.match(s.stderr(), new RegExp(`drawbridge\\.yaml:8:3: tls\\.keyFile \\(${other.keyFile}\\) does not match the certificate of tls\\.certFile \\(${one.certFile}\\)`));
   assert.doesNotMatch(s.stderr(), /error:[0-9A-F]{8}|ERR_OSSL|ENOENT/);

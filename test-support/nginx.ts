@@ -1,10 +1,10 @@
-// e2e/support/nginx.ts — Debian's nginx for end-to-end tests: run as the current user in the foreground from a
+// test-support/nginx.ts — Debian's nginx for tests and benches: run as the current user in the foreground from a
 // temporary prefix (its own configuration, pid, temp paths and error log) on a loopback port, stopped by its pid.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { accepts } from './net.js';
 
 /** The nginx binary, or the reason there is none. */
 export function findNginx(): { binary: string } | { reason: string } {
@@ -30,33 +30,45 @@ export function nginxTempPaths(prefix: string): string {
   return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${prefix}/tmp/${k};`).join('\n');
 }
 
+/** The nginx version line (`nginx/1.22.1`). */
+export function nginxVersion(binary: string): string {
+  return (spawnSync(binary, ['-v'], { encoding: 'utf8' }).stderr ?? '').trim().replace(/^nginx version:\s*/, '');
+}
+
 export interface RunningNginx {
   readonly port: number;
   readonly prefix: string;
+  /** The process started (with `command`, the wrapper, e.g. taskset, which execs nginx). */
+  readonly process: ChildProcess;
   /** What nginx wrote to its error log so far. */
   errors(): string;
   /** Stops nginx (SIGTERM, then SIGKILL) and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
+export interface StartNginxOptions {
+  /** The nginx binary (default: the one findNginx finds). */
+  binary?: string;
+  /** Wraps the command line (the bench pins nginx to a CPU with taskset). */
+  command?: (binary: string, args: string[]) => [string, string[]];
 }
 
 /** Starts nginx with the configuration `config(prefix)` listening on 127.0.0.1:`port`; resolves once it accepts. */
-export async function startNginx(port: number, config: (prefix: string) => string): Promise<RunningNginx> {
-  const found = findNginx();
-  if ('reason' in found) throw new Error(found.reason);
-  const prefix = mkdtempSync(join(tmpdir(), 'drawbridge-e2e-nginx-'));
+export async function startNginx(port: number, config: (prefix: string) => string, options: StartNginxOptions = {}): Promise<RunningNginx> {
+  let binary = options.binary;
+  if (binary === undefined) {
+    const found = findNginx();
+    if ('reason' in found) throw new Error(found.reason);
+    binary = found.binary;
+  }
+  const prefix = mkdtempSync(join(tmpdir(), 'drawbridge-nginx-'));
   mkdirSync(join(prefix, 'tmp'));
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(conf, config(prefix));
   // -e: the error log before the configuration is read (else nginx tries /var/log/nginx/error.log).
-  const child: ChildProcess = spawn(found.binary, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')];
+  const [cmd, argv] = options.command ? options.command(binary, args) : [binary, args];
+  const child: ChildProcess = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -85,7 +97,7 @@ export async function startNginx(port: number, config: (prefix: string) => strin
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break;
-    if (await accepts(port)) return { port, prefix, errors, stop };
+    if (await accepts(port)) return { port, prefix, process: child, errors, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
   const log = errors();
