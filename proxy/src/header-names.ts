@@ -72,4 +72,9 @@ export const HEADERS = Object.freeze({
   location: 'location',
   setCookie: 'set-cookie',
   wwwAuthenticate: 'www-authenticate',
+
+  // Sent to the access-request webhook (access/webhook.ts; docs/access-requests.md).
+  webhookSignature: 'x-drawbridge-signature',
+  webhookEvent: 'x-drawbridge-event',
+  webhookDelivery: 'x-drawbridge-delivery',
 });

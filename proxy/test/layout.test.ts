@@ -24,6 +24,7 @@ const LAYERS = [
   ['tls'],
   ['session'],
   ['oidc'],
+  ['access'],
   ['forward'],
   ['pages'],
   ['runtime'],
