@@ -1,4 +1,5 @@
 // policy/input.ts — what a policy decision is made from: who (Identity), what and from where (PolicyInput).
+import type { SessionContext } from './context.js';
 
 /** The signed-in user as the policy, the headers and the assertion see them. */
 export interface Identity {
@@ -41,6 +42,8 @@ export interface PolicyInput {
   now: number;
   /** The verified client (device) certificate of this request, when there is one. */
   device?: DeviceCertificate;
+  /** The session's bound context, this request's agent family and the session's risk signals (`context`, `risk` rules). */
+  session?: SessionContext;
 }
 
 export interface DeviceCertificate {
