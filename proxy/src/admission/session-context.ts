@@ -32,6 +32,8 @@ function keyOf(seen: SeenContext): string {
 export class SessionContexts {
   // Session id → the context last handled by this process: a change is logged and written once, not once per request.
   readonly #last = new LRUCache<string, string>({ max: 10_000 });
+  // Session id → its last queued store write (only while writes are in flight).
+  readonly #writes = new Map<string, Promise<void>>();
   // User-Agent header → its family: the same few strings come again and again.
   readonly #agents = new LRUCache<string, string>({ max: 1_000 });
 
@@ -101,15 +103,25 @@ export class SessionContexts {
    * older than a refresh that replaced its tokens. `network`: also check whether it is new for the user.
    */
   #background(record: SessionRecord, req: RequestContext, change: (r: SessionRecord) => void, network?: string): void {
-    void (async () => {
-      let fresh = await this.store.get(record.id);
+    const id = record.id;
+    const write = async (): Promise<void> => {
+      let fresh = await this.store.get(id);
       if (fresh === undefined) return;
       if (network !== undefined && (await this.store.putOnce(userNetworkKey(record.identity.sub, network), '1', this.userNetworkTtlMs()))) {
         fresh = { ...fresh, signals: addSignal(fresh.signals, { kind: 'new-network', at: req.now, detail: network }) };
       }
       change(fresh);
       await this.store.replace(fresh);
-    })().catch((e: Error) => this.logger.warn({ event: 'session-context', error: e.message, requestId: req.requestId }));
+    };
+    // One write at a time per session in this process, each on the record the previous one wrote: two refusals in
+    // flight together must both count. (Replicas writing the same session at the same instant may still lose one.)
+    const next = (this.#writes.get(id) ?? Promise.resolve())
+      .then(write)
+      .catch((e: Error) => this.logger.warn({ event: 'session-context', error: e.message, requestId: req.requestId }));
+    this.#writes.set(id, next);
+    void next.then(() => {
+      if (this.#writes.get(id) === next) this.#writes.delete(id);
+    });
   }
 }
 
