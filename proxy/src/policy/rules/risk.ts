@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { RiskSignal } from '../context.js';
 import { durationSchema, parseDuration } from '../duration.js';
-import { defineRule, fail, frozen, pass, type Reason, type Verdict } from '../rule.js';
+import { defineRule, fail, frozen, type Reason, type Verdict } from '../rule.js';
 
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
 const NO_SESSION = frozen(fail('risk-low', 'no session: no signals'));
