@@ -30,8 +30,9 @@ function keyOf(seen: SeenContext): string {
 
 /** Sessions' contexts as admission reads and records them. */
 export class SessionContexts {
-  // Session id → the context last handled by this process: a change is logged and written once, not once per request.
-  readonly #last = new LRUCache<string, string>({ max: 10_000 });
+  // Session id → the context last handled by this process (as sent, and as compared): a change is logged and written
+  // once, not once per request.
+  readonly #last = new LRUCache<string, { raw: string; key: string; agent: string }>({ max: 10_000 });
   // Session id → its last queued store write (only while writes are in flight).
   readonly #writes = new Map<string, Promise<void>>();
   // User-Agent header → its family: the same few strings come again and again.
@@ -58,12 +59,16 @@ export class SessionContexts {
    * with a `new-network` signal when the user had not been seen on that network).
    */
   context(record: SessionRecord, req: RequestContext): SessionContext {
+    // The usual request comes exactly as the last one of its session did: nothing to parse, compare or write.
+    const raw = `${req.ip ?? ''}\n${req.userAgent ?? ''}\n${req.device?.fingerprint256 ?? ''}`;
+    const last = this.#last.get(record.id);
+    if (last !== undefined && last.raw === raw) return { bound: record.binding, agent: last.agent, signals: record.signals ?? [] };
     const network = networkOf(req.ip);
     const seen: SeenContext = { ...(network !== undefined ? { network } : {}), agent: this.agent(req.userAgent), ...(req.device ? { device: req.device.fingerprint256 } : {}) };
     const key = keyOf(seen);
+    this.#last.set(record.id, { raw, key, agent: seen.agent });
     let signals: readonly RiskSignal[] = record.signals ?? [];
-    if (this.#last.get(record.id) !== key) {
-      this.#last.set(record.id, key);
+    if (last?.key !== key) {
       const before = record.seen ?? (record.binding ? seenOf(record.binding) : undefined);
       if (before === undefined || keyOf(before) !== key) {
         const signal: RiskSignal | undefined = before === undefined ? undefined : { kind: 'context-change', at: req.now, detail: describeChange(before, seen) };
