@@ -145,6 +145,17 @@ test('a change of context is logged once, with network prefixes only, and become
   assert.equal((await h.store.get('s1'))!.signals!.filter((s) => s.kind === 'new-network').length, 1);
 });
 
+test('every change is logged, also one straight after another (before the first is written)', async () => {
+  const h = harness();
+  await session(h, 's1', { ip: '203.0.113.7', agent: 'firefox/linux' });
+  // Synchronous admissions in a row: no background write can land in between.
+  const kinds: string[] = [];
+  for (const ip of ['198.51.100.20', '203.0.113.7', '198.51.100.21', '198.51.100.22']) kinds.push((admit(h.ctx, request('https://wiki.example.com/', { ip })) as Admission).kind);
+  assert.deepEqual(kinds, ['allow', 'allow', 'allow', 'allow']);
+  const changed = h.logs.filter((l) => l.event === 'session-context-changed').map((l) => `${l.oldNetwork} > ${l.newNetwork}`);
+  assert.deepEqual(changed, ['203.0.113.0/24 > 198.51.100.0/24', '198.51.100.0/24 > 203.0.113.0/24', '203.0.113.0/24 > 198.51.100.0/24'], 'the same /24 again is no change');
+});
+
 test('refusals are counted in the store, and a burst of them makes the risk rule deny, with the signal named', async () => {
   const h = harness();
   await session(h, 's1', { ip: '203.0.113.7', agent: 'firefox/linux' });

@@ -32,7 +32,7 @@ function keyOf(seen: SeenContext): string {
 export class SessionContexts {
   // Session id → the context last handled by this process (as sent, and as compared): a change is logged and written
   // once, not once per request.
-  readonly #last = new LRUCache<string, { raw: string; key: string; agent: string }>({ max: 10_000 });
+  readonly #last = new LRUCache<string, { raw: string; key: string; seen: SeenContext }>({ max: 10_000 });
   // Session id → its last queued store write (only while writes are in flight).
   readonly #writes = new Map<string, Promise<void>>();
   // User-Agent header → its family: the same few strings come again and again.
@@ -62,14 +62,15 @@ export class SessionContexts {
     // The usual request comes exactly as the last one of its session did: nothing to parse, compare or write.
     const raw = `${req.ip ?? ''}\n${req.userAgent ?? ''}\n${req.device?.fingerprint256 ?? ''}`;
     const last = this.#last.get(record.id);
-    if (last !== undefined && last.raw === raw) return { bound: record.binding, agent: last.agent, signals: record.signals ?? [] };
+    if (last !== undefined && last.raw === raw) return { bound: record.binding, agent: last.seen.agent, signals: record.signals ?? [] };
     const network = networkOf(req.ip);
     const seen: SeenContext = { ...(network !== undefined ? { network } : {}), agent: this.agent(req.userAgent), ...(req.device ? { device: req.device.fingerprint256 } : {}) };
     const key = keyOf(seen);
-    this.#last.set(record.id, { raw, key, agent: seen.agent });
+    this.#last.set(record.id, { raw, key, seen });
     let signals: readonly RiskSignal[] = record.signals ?? [];
     if (last?.key !== key) {
-      const before = record.seen ?? (record.binding ? seenOf(record.binding) : undefined);
+      // What this process saw last wins over the record, whose copy may predate a write still in flight.
+      const before = last?.seen ?? record.seen ?? (record.binding ? seenOf(record.binding) : undefined);
       if (before === undefined || keyOf(before) !== key) {
         const signal: RiskSignal | undefined = before === undefined ? undefined : { kind: 'context-change', at: req.now, detail: describeChange(before, seen) };
         if (signal) {

@@ -29,6 +29,8 @@ export interface Identity {
 /** One request as the policy sees it. Time is an input, never read from the clock inside a rule. */
 export interface PolicyInput {
   identity?: Identity;
+  /** The session's bound context, this request's agent family and the session's risk signals (`context`, `risk` rules). */
+  session?: SessionContext;
   /** Upper-case request method. */
   method: string;
   /** The normalized path (no query). */
@@ -42,8 +44,6 @@ export interface PolicyInput {
   now: number;
   /** The verified client (device) certificate of this request, when there is one. */
   device?: DeviceCertificate;
-  /** The session's bound context, this request's agent family and the session's risk signals (`context`, `risk` rules). */
-  session?: SessionContext;
 }
 
 export interface DeviceCertificate {
