@@ -5,7 +5,9 @@
 // answer is then an Admission, else a promise of one (Redis, a due refresh, a bearer token).
 import { sha256Base64url } from '../digest.js';
 import { decide, type Decision } from '../policy/evaluate.js';
-import type { Identity } from '../policy/input.js';
+import type { DeviceCertificate, Identity, PolicyInput } from '../policy/input.js';
+import { SESSION_DEVICE_REQUIRED, agentFamily, type SessionContext } from '../policy/context.js';
+import type { RequestContext, SessionContexts } from './session-context.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
 import { signInStartUrl } from '../pages/paths.js';
 import { verifyBearer } from '../oidc/bearer.js';
@@ -25,12 +27,15 @@ export interface Principal {
   /** The assertion's `sid`: a hash, never the session id. */
   readonly sid: string;
   readonly accessToken?: string;
+  /** The session record, when the principal is a session's (its bound context and risk signals). */
+  readonly record?: SessionRecord;
 }
 
 /** The principal of a session record. */
 export function sessionPrincipal(record: SessionRecord): Principal {
   return {
     identity: record.identity,
+    record,
     cacheKey: `${record.id}:${record.tokens.refreshAt ?? record.tokens.accessTokenExpiresAt ?? 0}:${record.identity.authTime ?? 0}`,
     sid: Sessions.sidHash(record.id),
     ...(record.tokens.accessToken ? { accessToken: record.tokens.accessToken } : {}),
@@ -67,6 +72,12 @@ export interface AdmitRequest {
   readonly principal?: Principal | undefined;
   /** Evaluate every rule (explain/test): the decision carries its trace. */
   readonly trace?: boolean;
+  /** The User-Agent header: its family is compared with the session's (the `context` rule). */
+  readonly userAgent?: string | undefined;
+  /** The verified client (device) certificate of this request, when there is one. */
+  readonly device?: DeviceCertificate | undefined;
+  /** explain/test: the session side given outright (the `context` and `risk` rules). */
+  readonly session?: SessionContext | undefined;
 }
 
 /** Why no decision could be made, or a bearer token's failure (answered with its own status). */
@@ -119,6 +130,8 @@ export interface AdmitContext {
   /** Absent (explain/test): no assertion is signed. */
   readonly signer?: { sign(subject: AssertionSubject): string };
   readonly logger: { warn(fields: Record<string, unknown>): void; error(fields: Record<string, unknown>): void };
+  /** Sessions' contexts and risk signals (absent in explain/test: the request's `session` is used as given). */
+  readonly contexts?: SessionContexts;
 }
 
 /** What a session read gives: a principal, undefined (anonymous or expired), or 'unavailable' (store down). */
@@ -155,7 +168,17 @@ function concludeAuth(ctx: AdmitContext, req: AdmitRequest, auth: Authenticated,
 
 function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | undefined, freshSignIn: boolean): Admission {
   const route = req.route;
-  const decision = decide(route, { identity: principal?.identity, method: req.method, path: req.path, ip: req.ip, now: req.now }, req.trace ? { trace: true } : undefined);
+  const record = principal?.record;
+  // A session started with a device certificate never works without that same certificate, whatever the route's policy.
+  if (record?.binding?.device !== undefined && req.device?.fingerprint256 !== record.binding.device) {
+    ctx.contexts?.denied(record, contextOf(req));
+    return { kind: 'deny', route, decision: SESSION_DEVICE_REQUIRED, principal };
+  }
+  const session = record === undefined ? req.session : sessionContext(ctx, record, req);
+  const input: PolicyInput = { identity: principal?.identity, method: req.method, path: req.path, ip: req.ip, now: req.now };
+  if (req.device !== undefined) input.device = req.device;
+  if (session !== undefined) input.session = session;
+  const decision = decide(route, input, req.trace ? { trace: true } : undefined);
   const mfaAcrValues = req.compiled.config.idp.mfaAcrValues;
   switch (decision.outcome) {
     case 'allow': {
@@ -163,6 +186,7 @@ function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | u
       return { kind: 'allow', route, decision, principal, assertion };
     }
     case 'deny':
+      if (record !== undefined) ctx.contexts?.denied(record, contextOf(req));
       return { kind: 'deny', route, decision, principal };
     default:
       // A valid token that lacks what the route needs: an API client cannot step up through a browser redirect.
@@ -170,6 +194,16 @@ function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | u
       if (decision.outcome === 'step-up') return { kind: 'step-up', route, decision, principal, signIn: signInUrl(req, decision, freshSignIn), challenge: stepUpChallenge(decision, mfaAcrValues) };
       return { kind: 'sign-in', route, decision, principal, signIn: signInUrl(req, decision, freshSignIn), challenge: `Bearer realm="${req.compiled.publicOrigin}"` };
   }
+}
+
+function contextOf(req: AdmitRequest): RequestContext {
+  return { ip: req.ip, userAgent: req.userAgent, device: req.device, now: req.now, requestId: req.requestId, route: req.route.name };
+}
+
+/** The session side of the request: recorded and logged by `ctx.contexts`, or read as it is (no context service). */
+function sessionContext(ctx: AdmitContext, record: SessionRecord, req: AdmitRequest): SessionContext {
+  if (ctx.contexts) return ctx.contexts.context(record, contextOf(req));
+  return { bound: record.binding, agent: agentFamily(req.userAgent), signals: record.signals ?? [] };
 }
 
 /** RFC 9470: what an API client must bring to satisfy a step-up (an `mfa` need names the configured MFA acr values). */

@@ -273,3 +273,43 @@ test('serve without a configuration file says how to create one, not that it is 
   assert.match(r.err, /docs\/getting-started\.md/);
   assert.doesNotMatch(r.err, /is invalid/);
 });
+
+test('explain: the risk rule lists the session signals that counted (--signal), and the context rule compares --session-ip', async () => {
+  const file = join(dir, 'risk.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - name: pay
+    from: https://pay.example.com
+    to: http://10.0.0.1
+    policy:
+      deny:
+        - risk: { threshold: 4, weights: { contextChange: 2, denialBurst: 3, newNetwork: 2 } }
+      allow:
+        - and: [ { groups: [finance] }, { context: { sameNetwork: /24 } } ]
+`,
+  );
+  const base = ['explain', file, '--url', 'https://pay.example.com/', '--user', 'erin', '--groups', 'finance', '--ip', '203.0.113.7', '--time', '2026-12-06T10:00:00Z'];
+  const calm = await run(...base, '--signal', 'context-change@10m');
+  assert.equal(calm.code, 0, calm.out + calm.err);
+  assert.match(calm.out, /decision: allow/);
+  assert.match(calm.out, /risk-low: .*\(score 2, threshold 4\)/);
+  const risky = await run(...base, '--signal', 'context-change@10m', '--signal', 'new-network@5m', '--signal', 'denial*5@30s', '--signal', 'context-change@2h');
+  assert.equal(risky.code, 1);
+  assert.match(risky.out, /decision: deny/);
+  assert.match(risky.out, /risk-ok: .*\(score 7, threshold 4\)/);
+  assert.match(risky.out, /risk-context-change: This session changed network, device or browser\. \(1 in the last 1h, weight 2 each\)/);
+  assert.match(risky.out, /risk-new-network: .*\(1 in the last 1h, weight 2 each\)/);
+  assert.match(risky.out, /risk-denial-burst: .*\(5 refusals within 1m, weight 3\)/);
+  const moved = await run(...base, '--session-ip', '198.51.100.9');
+  assert.equal(moved.code, 1);
+  assert.match(moved.out, /decision: step-up \(needs a sign-in at most 300s old\)/);
+  assert.match(moved.out, /context-network-changed: This session was started on another network\./);
+  const bad = await run(...base, '--signal', 'phase-of-moon');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--signal "phase-of-moon" is not KIND/);
+});

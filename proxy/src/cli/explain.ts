@@ -6,11 +6,12 @@ import { formatIssue } from '../config/locate.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Reason, StepUpNeed } from '../policy/rule.js';
 import { upstreamTarget } from '../routes/rewrite.js';
-import { checkClientIp, DEFAULT_CLIENT_IP, parseClaimValue, Simulator, type IdentitySpec } from './simulate.js';
+import { checkClientIp, DEFAULT_CLIENT_IP, parseClaimValue, parseSignals, Simulator, type IdentitySpec } from './simulate.js';
+import type { RiskSignal } from '../policy/context.js';
 import type { Command } from './io.js';
 
 const USAGE =
-  'usage: drawbridge explain FILE --url URL [--method M] [--user U] [--email E] [--email-unverified] [--groups a,b] [--claim k=v]... [--ip IP] [--amr a,b] [--acr X] [--auth-age 5m] [--time ISO]\n';
+  'usage: drawbridge explain FILE --url URL [--method M] [--user U] [--email E] [--email-unverified] [--groups a,b] [--claim k=v]... [--ip IP] [--amr a,b] [--acr X] [--auth-age 5m] [--time ISO] [--session-ip IP] [--signal KIND[*N][@AGO]]...\n';
 
 export const explain: Command = async (args, io) => {
   const { values, positionals } = parseArgs({
@@ -30,6 +31,8 @@ export const explain: Command = async (args, io) => {
       acr: { type: 'string' },
       'auth-age': { type: 'string' },
       time: { type: 'string' },
+      'session-ip': { type: 'string' },
+      signal: { type: 'string', multiple: true },
     },
   });
   const file = positionals[0];
@@ -46,6 +49,20 @@ export const explain: Command = async (args, io) => {
   if (badIp !== undefined) {
     io.stderr.write(`explain: --ip ${badIp}\n`);
     return 2;
+  }
+  const badSessionIp = values['session-ip'] === undefined ? undefined : checkClientIp(values['session-ip']);
+  if (badSessionIp !== undefined) {
+    io.stderr.write(`explain: --session-ip ${badSessionIp}\n`);
+    return 2;
+  }
+  const signals: RiskSignal[] = [];
+  for (const text of values.signal ?? []) {
+    const parsed = parseSignals(text, now);
+    if (typeof parsed === 'string') {
+      io.stderr.write(`explain: --signal ${parsed}\n`);
+      return 2;
+    }
+    signals.push(...parsed);
   }
   let claims: Record<string, unknown>;
   try {
@@ -74,12 +91,16 @@ export const explain: Command = async (args, io) => {
         }
       : undefined;
 
-  const result = new Simulator(loaded.config).run({ url: values.url, method: values.method, ip: values.ip, now, identity });
+  const session = { ...(values['session-ip'] !== undefined ? { ip: values['session-ip'] } : {}), signals };
+  const result = new Simulator(loaded.config).run({ url: values.url, method: values.method, ip: values.ip, now, identity, session });
   const out: string[] = [];
   out.push(`request:  ${(values.method ?? 'GET').toUpperCase()} ${values.url}`);
   out.push(`time:     ${new Date(now).toISOString()}`);
   out.push(`client:   ${values.ip === undefined ? `${DEFAULT_CLIENT_IP} (the default; --ip sets it)` : values.ip === 'unknown' ? 'unknown (ip rules are undecided)' : values.ip}`);
   out.push(`identity: ${describeIdentity(identity)}`);
+  if (identity && (values['session-ip'] !== undefined || signals.length > 0)) {
+    out.push(`session:  started from ${values['session-ip'] ?? 'the client address'}; signals: ${signals.length === 0 ? 'none' : (values.signal ?? []).join(', ')}`);
+  }
   switch (result.kind) {
     case 'bad-request':
       out.push(`decision: refused with 400 before matching — ${result.reason}`);

@@ -83,6 +83,9 @@ Options:
   --amr a,b                authentication methods (e.g. pwd,otp; mfa rules look here)
   --acr X                  the authentication context class
   --auth-age 5m            how long ago the user signed in (default 0s)
+  --session-ip IP          where the user's session was started (default: --ip), for context rules
+  --signal KIND[*N][@AGO]  a risk signal of the session, for risk rules; repeatable. KIND is context-change,
+                           new-network or denial; *N repeats it, @AGO dates it (default now): denial*6@30s
 
 Exit codes:
   0  allow (the request would be forwarded)

@@ -8,6 +8,7 @@ import type { Identity } from '../policy/input.js';
 import type { Config } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseIp } from '../policy/cidr.js';
+import { RISK_SIGNAL_KINDS, type RiskSignal, type RiskSignalKind, type SessionContext } from '../policy/context.js';
 
 /** A described identity, as `explain` flags and test files write it. */
 export interface IdentitySpec {
@@ -30,6 +31,26 @@ export interface SimulatedRequest {
   /** ms since epoch. */
   now: number;
   identity?: IdentitySpec;
+  /** The signed-in identity's session: where it started (default: `ip`) and its risk signals (`context`, `risk` rules). */
+  session?: { ip?: string; signals?: RiskSignal[] };
+}
+
+/**
+ * A risk signal as `explain --signal` writes it: `KIND[*COUNT][@AGO]` — `context-change`, `new-network@10m`,
+ * `denial*6@30s` (six refusals 30 s before the request). Signals `at` ms since epoch; a string says what is wrong.
+ */
+export function parseSignals(text: string, now: number): RiskSignal[] | string {
+  const m = /^([a-z-]+)(?:\*(\d{1,4}))?(?:@(\S+))?$/.exec(text);
+  if (!m || !RISK_SIGNAL_KINDS.includes(m[1] as RiskSignalKind)) return `"${text}" is not KIND[*COUNT][@AGO] with KIND one of ${RISK_SIGNAL_KINDS.join(', ')}`;
+  let ago = 0;
+  if (m[3] !== undefined) {
+    try {
+      ago = parseDuration(m[3]);
+    } catch {
+      return `"${m[3]}" is not a duration like 30s, 10m or 1h`;
+    }
+  }
+  return Array.from({ length: Number(m[2] ?? 1) }, () => ({ kind: m[1] as RiskSignalKind, at: now - ago }));
 }
 
 export type Simulation =
@@ -111,6 +132,10 @@ export function parseClaimValue(text: string): unknown {
   }
 }
 
+function simulatedSession(ip: string, signals: RiskSignal[]): SessionContext {
+  return { bound: { ...(ip !== 'unknown' ? { ip } : {}), agent: 'explain/other' }, agent: 'explain/other', signals };
+}
+
 /** Compiles once and simulates many requests against it. */
 export class Simulator {
   readonly compiled: CompiledConfig;
@@ -144,6 +169,8 @@ export class Simulator {
       requestId: 'simulated',
       principal: identity ? givenPrincipal(identity) : undefined,
       trace: true,
+      // A session as if started where the request is (or at `session.ip`), in the same browser, with these signals.
+      session: identity ? simulatedSession(req.session?.ip ?? req.ip ?? DEFAULT_CLIENT_IP, req.session?.signals ?? []) : undefined,
     });
     // Offline admission never waits (no store, no token): a promise here is a bug, not a decision.
     if (admission instanceof Promise) throw new Error('explain/test: admission did not decide synchronously');

@@ -25,6 +25,7 @@ import {
   signOutConfirmPage,
   signedOutPage,
   stepUpFailedPage,
+  contextChangedPage,
   unavailablePage,
   upstreamErrorPage,
 } from './views.js';
@@ -55,6 +56,7 @@ function allPages(t: string): Record<string, string> {
     'idp-misconfigured': idpMisconfiguredPage({ requestId: t }),
     'sign-in-error': signInErrorPage({ message: t, requestId: t, retryUrl: url }),
     'step-up-failed': stepUpFailedPage({ user: who, needs: t, requestId: t, signOutUrl: url, retryUrl: url }),
+    'context-changed': contextChangedPage({ user: who, changes: [{ text: t, detail: t }], signInUrl: url, signOutUrl: url, requestId: t, route: t }),
     'step-up-failed-name-only': stepUpFailedPage({ user: t, needs: t, requestId: t, signOutUrl: url }),
     'sign-out': signOutConfirmPage({ user: who, action: url, csrfToken: t, returnTo: url }),
     'signed-out': signedOutPage({ signInUrl: url }),

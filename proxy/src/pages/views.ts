@@ -508,6 +508,43 @@ ${actions(retryUrl !== undefined && button(retryUrl, 'Try again', true), button(
   });
 }
 
+/**
+ * 401 before a step-up that a change of context asked for (the `context` rule): says what changed ("this session was
+ * started on another network") and offers the fresh sign-in, after which the session is bound to where the user is now.
+ */
+export function contextChangedPage(options: {
+  user: PageUser;
+  /** What changed, in plain words (the reasons' sentences). */
+  changes: ReadonlyArray<{ text: string; detail?: string }>;
+  signInUrl: string;
+  signOutUrl: string;
+  requestId: string;
+  route: string | PageRoute;
+}): string {
+  const { user, changes, signInUrl, signOutUrl, requestId } = options;
+  const { words, routeName } = routeWords(options.route);
+  return layout({
+    title: ERROR_CODES.DRB_STEP_UP.title,
+    status: 401,
+    tone: 'warn',
+    icon: 'shield',
+    heading: 'Please sign in again',
+    lead: html`<strong>${words}</strong> checks that a session is used where it was started, and something changed.`,
+    requestId,
+    ...(routeName !== undefined ? { routeName } : {}),
+    body: html`<h2>What changed</h2>
+<ul class="reasons">${changes.map((r) => html`<li>${r.text}${r.detail && html`<span class="detail">${r.detail}</span>`}</li>`)}</ul>
+<h2>Signed in as</h2>
+${identityCard(user)}
+<h2>What you can do</h2>
+<ul class="steps">
+<li>If you moved (another network, another browser), sign in again: the session then continues from here.</li>
+<li>If you did not, someone else may be using your session: sign out, and tell your administrator with the request ID.</li>
+</ul>
+${actions(button(signInUrl, 'Sign in again', true), button(signOutUrl, 'Sign out'))}`,
+  });
+}
+
 /** GET /.drawbridge/sign_out: confirm before the POST (with its CSRF token) ends the session. */
 export function signOutConfirmPage(options: { user: PageUser; action: string; csrfToken: string; returnTo?: string }): string {
   const { user, action, csrfToken, returnTo } = options;

@@ -1,4 +1,5 @@
 // policy/input.ts — what a policy decision is made from: who (Identity), what and from where (PolicyInput).
+import type { SessionContext } from './context.js';
 
 /** The signed-in user as the policy, the headers and the assertion see them. */
 export interface Identity {
@@ -28,6 +29,8 @@ export interface Identity {
 /** One request as the policy sees it. Time is an input, never read from the clock inside a rule. */
 export interface PolicyInput {
   identity?: Identity;
+  /** The session's bound context, this request's agent family and the session's risk signals (`context`, `risk` rules). */
+  session?: SessionContext;
   /** Upper-case request method. */
   method: string;
   /** The normalized path (no query). */
@@ -39,4 +42,17 @@ export interface PolicyInput {
   ip: string | undefined;
   /** Request time, milliseconds since the epoch. */
   now: number;
+  /** The verified client (device) certificate of this request, when there is one. */
+  device?: DeviceCertificate;
+}
+
+export interface DeviceCertificate {
+  /** SHA-256 of the DER certificate, lower-case hex without colons. */
+  fingerprint256: string;
+  subject: Readonly<Record<string, string>>;   // e.g. { CN: 'laptop-42', O: 'Example' }
+  issuer: Readonly<Record<string, string>>;
+  /** subjectAltName entries as 'URI:…', 'DNS:…', 'email:…'. */
+  san: readonly string[];
+  /** Where it came from: the TLS handshake or a trusted peer's header. */
+  source: 'tls' | 'header';
 }

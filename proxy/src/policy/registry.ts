@@ -17,6 +17,8 @@ import { mfaRule } from './rules/mfa.js';
 import { acrRule } from './rules/acr.js';
 import { authAgeRule } from './rules/auth-age.js';
 import { policyRule } from './rules/policy.js';
+import { contextRule } from './rules/context.js';
+import { riskRule } from './rules/risk.js';
 import { andRule, notRule, orRule } from './combinators.js';
 
 /** Every rule, in the order the docs and the JSON Schema list them. */
@@ -36,6 +38,8 @@ export const RULES: readonly RuleDefinition[] = [
   mfaRule,
   acrRule,
   authAgeRule,
+  contextRule,
+  riskRule,
   policyRule,
   andRule,
   orRule,

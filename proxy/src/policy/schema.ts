@@ -20,6 +20,8 @@ import { mfaRule } from './rules/mfa.js';
 import { acrRule } from './rules/acr.js';
 import { authAgeRule } from './rules/auth-age.js';
 import { policyRule } from './rules/policy.js';
+import { contextRule } from './rules/context.js';
+import { riskRule } from './rules/risk.js';
 import { andRule, notRule, orRule } from './combinators.js';
 
 /** One rule as written in YAML: an object with exactly one of these keys. */
@@ -39,6 +41,8 @@ export interface RuleConfig {
   mfa?: z.infer<typeof mfaRule.schema>;
   acr?: z.infer<typeof acrRule.schema>;
   authAge?: z.infer<typeof authAgeRule.schema>;
+  context?: z.infer<typeof contextRule.schema>;
+  risk?: z.infer<typeof riskRule.schema>;
   policy?: z.infer<typeof policyRule.schema>;
   and?: RuleConfig[];
   or?: RuleConfig[];
@@ -82,6 +86,8 @@ export const ruleShape = {
   mfa: leaf(mfaRule),
   acr: leaf(acrRule),
   authAge: leaf(authAgeRule),
+  context: leaf(contextRule),
+  risk: leaf(riskRule),
   policy: leaf(policyRule),
   get and() {
     return z.array(ruleSchema).min(1).optional().describe(doc(andRule));

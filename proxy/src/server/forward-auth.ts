@@ -4,6 +4,7 @@
 // original origin (so the route host's cookie verifies), and answered 2xx with the identity headers and the assertion
 // to copy upstream, 401 with the sign-in location, or 403. Only a trusted proxy (`trustedProxies`) may ask.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { requestDevice } from '../runtime/device.js';
 import { admit, type Admission, type AdmitContext } from '../admission/admit.js';
 import { absoluteUrlInput, classify, type ClassifyInput } from '../admission/classify.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
@@ -150,6 +151,8 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       requestId: x.id,
       sessionId,
       bearer,
+      userAgent: req.headers['user-agent'],
+      device: requestDevice(req, x),
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`

@@ -6,6 +6,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Decision } from '../policy/evaluate.js';
 import { REASONS } from '../policy/reasons.js';
+import type { Reason } from '../policy/rule.js';
 import type { Route } from '../routes/compile.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
@@ -13,16 +14,18 @@ import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
 import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
-import { badRequestPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
+import { badRequestPage, contextChangedPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
 import { pageUser } from '../pages/page-user.js';
 import { bearerToken } from '../oidc/bearer.js';
 import { admit, type Admission, type AdmitContext, type Principal } from '../admission/admit.js';
+import { SessionContexts } from '../admission/session-context.js';
+import { requestDevice } from '../runtime/device.js';
 import { classify, type Classification } from '../admission/classify.js';
 import { Refresher } from './refresh.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
 import { answerProblem, type ProblemDetails } from '../runtime/problem.js';
-import { hstsFor } from '../runtime/respond.js';
+import { hstsFor, isBrowser } from '../runtime/respond.js';
 import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
 import { createForwardAuth } from './forward-auth.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
@@ -41,7 +44,8 @@ function recordAdmission(x: Exchange, a: Admission): void {
 /** Builds the request and upgrade handlers of the proxy listener. `pages` serves /.drawbridge/*. */
 export function createPipeline(rt: Runtime, pages: PageHandler) {
   const refresher = new Refresher(rt);
-  const ctx: AdmitContext = { sessions: rt.sessions, refresher, oidc: rt.oidc, identities: rt.identities, signer: rt.signer, logger: rt.logger };
+  const contexts = new SessionContexts(rt.sessions.store, rt.logger, () => rt.sessions.maxLifetimeMs);
+  const ctx: AdmitContext = { sessions: rt.sessions, refresher, oidc: rt.oidc, identities: rt.identities, signer: rt.signer, logger: rt.logger, contexts };
   // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
   const refusedSockets = new WeakSet<object>();
 
@@ -105,6 +109,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       requestId: x.id,
       sessionId,
       bearer,
+      userAgent: req.headers['user-agent'],
+      device: requestDevice(req, x),
     });
   }
 
@@ -154,6 +160,8 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
         return forward(req, res, x, a.route, a.principal, a.assertion);
       case 'sign-in':
       case 'step-up': {
+        // A step-up a change of context asked for: browsers are told what changed before they sign in again.
+        if (a.kind === 'step-up' && a.principal && isBrowser(req) && a.decision.reasons.some(isContextChange)) return contextChanged(req, res, a.route, a.principal, a.decision, a.signIn, a.challenge);
         return answerProblem(req, res, a.kind === 'step-up' ? 'DRB_STEP_UP' : 'DRB_UNAUTHENTICATED', { signIn: a.signIn, headers: { 'www-authenticate': a.challenge } });
       }
       case 'deny':
@@ -336,6 +344,21 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 }
 
 /** The 403 page and JSON of a denial (the page says who, which rule failed in plain words, and how to sign out). */
+/** The reasons of a `context` rule that saw a change (policy/rules/context.ts). */
+function isContextChange(r: Reason): boolean {
+  return r.code.startsWith('context-') && r.code !== 'context-ok';
+}
+
+/** 401 page saying what changed, with the step-up sign-in as its button (views.ts contextChangedPage). */
+function contextChanged(req: IncomingMessage, res: ServerResponse, route: Route, principal: Principal, decision: Decision, signIn: string, challenge: string): void {
+  const changes = decision.reasons.filter(isContextChange).map((r) => ({ text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
+  answerProblem(req, res, 'DRB_STEP_UP', {
+    format: 'html',
+    page: (requestId) => contextChangedPage({ user: pageUser(principal.identity), changes, signInUrl: signIn, signOutUrl: PATHS.signOut, requestId, route: pageRoute(route) }),
+    headers: { 'www-authenticate': challenge },
+  });
+}
+
 export function forbidden(x: Exchange, route: Route, decision: Decision): ProblemDetails {
   const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
   const id = x.identity;

@@ -45,6 +45,12 @@ test('record codec: every field comes back, with or without optional ones', () =
   bare.tokens = {};
   roundTrip(bare);
   roundTrip(signedIn());
+  // The bound context, the context last seen and the risk signals (session binding, docs/device-trust.md).
+  const bound = signedIn();
+  bound.binding = { ip: '203.0.113.7', device: 'ab'.repeat(32), agent: 'firefox/linux' };
+  bound.seen = { network: '198.51.100.0/24', agent: 'chrome/windows' };
+  bound.signals = [{ kind: 'context-change', at: 1, detail: 'network 203.0.113.0/24 → 198.51.100.0/24' }, { kind: 'denial', at: 2 }];
+  roundTrip(bound);
 });
 
 test('record codec: any token string comes back unchanged', () => {

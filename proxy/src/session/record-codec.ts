@@ -18,6 +18,7 @@ const DICTIONARY = Buffer.from(
     '"preferred_username":"","email":"","email_verified":true,"name":"","groups":[',
     '"claims":{"iss":"https://","sub":"',
     '"},"email":"","emailVerified":true,"name":"","acr":"","authTime":1',
+    '"binding":{"ip":"","agent":"chrome/windows"},"seen":{"network":"","agent":"firefox/linux"},"signals":[{"kind":"context-change","at":1',
     '},"createdAt":1,"lastSeenAt":1,"expiresAt":1,"idleTimeoutMs":,"idpSid":"',
     '","tokens":{"idToken":[,"",,"",-,""],"accessToken":[-,""],"refreshToken":[-,""],"accessTokenExpiresAt":1,"refreshAt":1}}',
     '{"identity":{"sub":"","user":"","groups":["',
@@ -83,6 +84,9 @@ export function unpackRecord(id: string, packed: string): SessionRecord {
     expiresAt: body.expiresAt,
     idleTimeoutMs: body.idleTimeoutMs,
   };
+  if (body.binding !== undefined) record.binding = body.binding;
+  if (body.seen !== undefined) record.seen = body.seen;
+  if (body.signals !== undefined) record.signals = body.signals;
   if (body.idpSid !== undefined) {
     const sid = record.identity.claims.sid;
     record.idpSid = sid === body.idpSid ? sid : body.idpSid;

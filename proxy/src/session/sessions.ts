@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { sha256Base64url } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
+import { networkOf, type SessionBinding } from '../policy/context.js';
 import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
 import type { SessionKeys } from './keys.js';
 import type { SessionRecord, SessionStore, SessionTokens } from './store.js';
@@ -108,8 +109,11 @@ export class Sessions {
     return this.store.touch(record.id, now);
   }
 
-  /** Creates a session with a NEW random id (no fixation); the caller deletes any previous one. */
-  async create(identity: Identity, tokens: SessionTokens, idpSid: string | undefined, now: number): Promise<SessionRecord> {
+  /**
+   * Creates a session with a NEW random id (no fixation); the caller deletes any previous one. `binding`: the context
+   * of the sign-in (network, device certificate, browser family), which the `context` rule compares requests with.
+   */
+  async create(identity: Identity, tokens: SessionTokens, idpSid: string | undefined, now: number, binding?: SessionBinding): Promise<SessionRecord> {
     const record: SessionRecord = {
       id: newSessionId(),
       identity,
@@ -120,8 +124,17 @@ export class Sessions {
       idleTimeoutMs: this.options.idleTimeoutMs,
     };
     if (idpSid !== undefined) record.idpSid = idpSid;
+    if (binding !== undefined) record.binding = binding;
     await this.store.set(record);
+    // The user is now known on this network: a session of theirs seen there later gets no `new-network` signal.
+    const network = networkOf(binding?.ip);
+    if (network !== undefined) await this.store.putOnce(userNetworkKey(identity.sub, network), '1', this.options.maxLifetimeMs);
     return record;
+  }
+
+  /** The sessions' maximum lifetime (ms): how long a network stays known for a user. */
+  get maxLifetimeMs(): number {
+    return this.options.maxLifetimeMs;
   }
 
   /** Set-Cookie value carrying the session id, valid on `origin` only; lives as long as the session may. */
@@ -159,6 +172,11 @@ export class Sessions {
     }
     return hash;
   }
+}
+
+/** The one-time key that marks a network (prefix) as seen for a user, for the `risk` rule's `new-network` signal. */
+export function userNetworkKey(sub: string, network: string): string {
+  return `user-network:${sha256Base64url(`${sub}\0${network}`)}`;
 }
 
 /** The tokens a session keeps (never logged, never shown). */

@@ -105,6 +105,15 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
     assert.deepEqual(await store.get(minimal.id), minimal);
   });
 
+  conformance('the bound context, the context last seen and the risk signals come back, and replace keeps them', async ({ store }, clock) => {
+    const record: SessionRecord = { ...sampleRecord(clock.t), binding: { ip: '203.0.113.7', device: 'ab'.repeat(32), agent: 'firefox/linux' } };
+    await store.set(record);
+    assert.deepEqual(await store.get(record.id), record);
+    const changed: SessionRecord = { ...record, seen: { network: '198.51.100.0/24', agent: 'chrome/windows' }, signals: [{ kind: 'context-change', at: clock.t, detail: 'browser' }, { kind: 'denial', at: clock.t }] };
+    assert.equal(await store.replace(changed), true);
+    assert.deepEqual(await store.get(record.id), changed);
+  });
+
   conformance('set replaces a record with the same id', async ({ store }, clock) => {
     const record = sampleRecord(clock.t);
     await store.set(record);

@@ -1,6 +1,7 @@
 // session/store.ts — the session store interface every backend (memory, redis) implements,
 // and the session record it holds. store.case.ts is the conformance suite they all pass.
 import type { Identity } from '../policy/input.js';
+import type { RiskSignal, SeenContext, SessionBinding } from '../policy/context.js';
 
 /** Tokens from the IdP. Never logged, never shown on a page, never forwarded unless `passAccessToken`. */
 export interface SessionTokens {
@@ -28,6 +29,12 @@ export interface SessionRecord {
   expiresAt: number;
   /** Idle timeout in ms that applied when the record was written. */
   idleTimeoutMs: number;
+  /** The context the session was created in (docs/device-trust.md); absent on sessions created before binding existed. */
+  binding?: SessionBinding;
+  /** The context last seen, so that each change is logged and counted once (admission/context.ts). */
+  seen?: SeenContext;
+  /** Recent risk signals, oldest first, at most SIGNALS_KEPT_PER_KIND of each kind (policy/rules/risk.ts). */
+  signals?: RiskSignal[];
 }
 
 /** Selects sessions for `deleteWhere` (`sessions revoke`, back-channel logout). Fields are ANDed; `{}` matches all. */
