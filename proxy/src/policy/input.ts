@@ -39,4 +39,17 @@ export interface PolicyInput {
   ip: string | undefined;
   /** Request time, milliseconds since the epoch. */
   now: number;
+  /** The verified client (device) certificate of this request, when there is one. */
+  device?: DeviceCertificate;
+}
+
+export interface DeviceCertificate {
+  /** SHA-256 of the DER certificate, lower-case hex without colons. */
+  fingerprint256: string;
+  subject: Readonly<Record<string, string>>;   // e.g. { CN: 'laptop-42', O: 'Example' }
+  issuer: Readonly<Record<string, string>>;
+  /** subjectAltName entries as 'URI:…', 'DNS:…', 'email:…'. */
+  san: readonly string[];
+  /** Where it came from: the TLS handshake or a trusted peer's header. */
+  source: 'tls' | 'header';
 }
