@@ -5,7 +5,7 @@
 // answer is then an Admission, else a promise of one (Redis, a due refresh, a bearer token).
 import { sha256Base64url } from '../digest.js';
 import { decide, type Decision } from '../policy/evaluate.js';
-import type { Identity } from '../policy/input.js';
+import type { DeviceCertificate, Identity } from '../policy/input.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
 import { signInStartUrl } from '../pages/paths.js';
 import { verifyBearer } from '../oidc/bearer.js';
@@ -63,6 +63,8 @@ export interface AdmitRequest {
   readonly sessionId?: string | undefined;
   /** The bearer token of a `bearer` route, when the request carried one (it wins over a cookie). */
   readonly bearer?: string | undefined;
+  /** The request's verified device certificate (runtime/device.ts), when there is one. */
+  readonly device?: DeviceCertificate | undefined;
   /** explain/test: the principal itself (no session, no token). */
   readonly principal?: Principal | undefined;
   /** Evaluate every rule (explain/test): the decision carries its trace. */
@@ -155,11 +157,11 @@ function concludeAuth(ctx: AdmitContext, req: AdmitRequest, auth: Authenticated,
 
 function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | undefined, freshSignIn: boolean): Admission {
   const route = req.route;
-  const decision = decide(route, { identity: principal?.identity, method: req.method, path: req.path, ip: req.ip, now: req.now }, req.trace ? { trace: true } : undefined);
+  const decision = decide(route, { identity: principal?.identity, method: req.method, path: req.path, ip: req.ip, now: req.now, ...(req.device ? { device: req.device } : {}) }, req.trace ? { trace: true } : undefined);
   const mfaAcrValues = req.compiled.config.idp.mfaAcrValues;
   switch (decision.outcome) {
     case 'allow': {
-      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid }) : undefined;
+      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid, ...(req.device ? { deviceFingerprint: req.device.fingerprint256 } : {}) }) : undefined;
       return { kind: 'allow', route, decision, principal, assertion };
     }
     case 'deny':

@@ -150,6 +150,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       requestId: x.id,
       sessionId,
       bearer,
+      device: x.client.device,
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`
