@@ -214,7 +214,13 @@ export class TlsContexts {
   /** Gives the listeners the current default certificate and policy (for new connections). */
   private applyDefault(): void {
     const first = this.defaultCertificate();
+    // Whether to ask for a client certificate is the listener's, read at each new connection (setSecureContext
+    // leaves it): tls.clientCa added or removed by a reload applies to the next connection.
+    const requestCert = (this.policy as { requestCert?: boolean }).requestCert === true;
     for (const server of this.servers) {
+      const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+      s.requestCert = requestCert;
+      if (requestCert) s.rejectUnauthorized = false;
       server.setSecureContext({ ...this.policy, ...(first ? { cert: first.certified.certPem, key: first.certified.keyPem } : {}), ticketKeys: this.ticketKey });
     }
   }
