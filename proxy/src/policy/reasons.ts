@@ -33,7 +33,7 @@ export const REASONS = {
   'ip-outside': 'You are not connecting from a network this route allows.',
   'ip-unknown': 'Your network address could not be determined, so no rule about networks can let you in.',
   'device-ok': 'Your device presented a certificate that this rule accepts.',
-  'device-missing': 'This page can only be reached from a device that presents your organization’s device certificate, and yours presented none (or one that is not valid).',
+  'device-missing': 'This page needs your organization’s device certificate, and your device presented no valid one.',
   'device-unauthorized': 'Your device’s certificate is not one this route accepts.',
   'time-ok': 'The current time is inside the window set by this rule.',
   'time-outside-window': 'This route cannot be reached at this time of day or on this day.',
