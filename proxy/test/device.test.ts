@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfigFile } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
+import { checkTlsFiles } from '../src/tls/check.js';
 import { startDrawbridge, type Drawbridge } from '../src/server/server.js';
 import { sealSessionId } from '../src/session/cookie.js';
 import type { Identity } from '../src/policy/input.js';
@@ -241,6 +242,19 @@ test('every SNI certificate asks for a device certificate naming the device CA, 
   const cookie = await aliceCookie(inst.db, 'app.localhost');
   assert.equal((await get(inst.db, 'app.localhost', '/', { cookie, cert: laptop, servername: 'other.localhost' })).status, 200);
   assert.equal((await get(inst.db, 'app.localhost', '/', { cookie, cert: foreign, servername: 'other.localhost' })).status, 403);
+});
+
+test('validate reads the device files: a missing CA bundle or a CRL no CA of it signed is an error at its key', T, () => {
+  const bad = join(certDir(), 'drawbridge.yaml');
+  writeFileSync(bad, configText(`clientCa: ${join(dir, 'nope.pem')}`));
+  const missing = loadConfigFile(bad, {}, { fileChecks: (c) => checkTlsFiles(c, Date.now()) });
+  assert.equal(missing.ok, false);
+  assert.match(missing.ok ? '' : missing.errors.map(formatIssue).join('\n'), /drawbridge\.yaml:\d+:\d+: tls\.clientCa \(.*nope\.pem\) cannot be read: no such file/);
+  writeFileSync(bad, configText(`clientCa: ${ca.certFile}\nclientCrl: ${makeCrl(dir, foreignCa, [])}`));
+  const foreignList = loadConfigFile(bad, {}, { fileChecks: (c) => checkTlsFiles(c, Date.now()) });
+  assert.match(foreignList.ok ? '' : foreignList.errors.map(formatIssue).join('\n'), /tls\.clientCrl: revocation list 1: signed by no certificate of tls\.clientCa/);
+  writeFileSync(bad, configText(`clientCa: ${ca.certFile}\nclientCrl: ${crlFile}`));
+  assert.equal(loadConfigFile(bad, {}, { fileChecks: (c) => checkTlsFiles(c, Date.now()) }).ok, true);
 });
 
 test('tls.clientCa added by a reload: new connections are asked for a device certificate', T, async () => {

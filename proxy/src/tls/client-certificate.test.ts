@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certDir, makeCa, makeCert, makeCrl, makeDeviceCert } from '../../../test-support/certs.js';
@@ -27,6 +28,7 @@ test('DeviceTrust: a certificate of the CA passes; a foreign, a revoked, an expi
   assert.equal(trust.check(x509(revoked.pem), now), 'revoked');
   assert.equal(trust.check(x509(laptop.pem), now + 40 * 86400_000), 'expired');
   assert.equal(trust.check(x509(laptop.pem), now - 86400_000), 'not-yet-valid');
+  assert.equal(trust.check(x509(ca.pem), now), 'not-for-client-auth', 'the CA itself is no device');
   // Without a CRL nothing is revoked.
   assert.equal(DeviceTrust.read(ca.certFile, undefined, keys).check(x509(revoked.pem), now), undefined);
 });
@@ -40,13 +42,24 @@ test('DeviceTrust: with a CRL file, a CA that has no list in it refuses its cert
   assert.equal(trust.check(x509(server.pem), now), undefined, 'a leaf with serverAuth and clientAuth is a client certificate too');
 });
 
+test('DeviceTrust: a certificate for servers only (extended key usage serverAuth) is no device', () => {
+  const key = join(dir, 'server-only.key');
+  const csr = join(dir, 'server-only.csr');
+  const crt = join(dir, 'server-only.crt');
+  const ext = join(dir, 'server-only.ext');
+  writeFileSync(ext, 'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=server-only'], { stdio: 'pipe' });
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', '77', '-out', crt, '-days', '5', '-extfile', ext], { stdio: 'pipe' });
+  assert.equal(DeviceTrust.read(ca.certFile, undefined, keys).check(x509(readFileSync(crt, 'utf8')), Date.now() + 1000), 'not-for-client-auth');
+});
+
 test('DeviceTrust: a CRL signed by no CA of the bundle, a bundle without certificates and a missing file are refused, naming the key', () => {
   const otherCrl = makeCrl(dir, other, []);
   assert.throws(() => DeviceTrust.read(ca.certFile, otherCrl, keys), /tls\.clientCrl: revocation list 1: signed by no certificate of tls\.clientCa/);
   const empty = join(dir, 'empty.pem');
   writeFileSync(empty, 'nothing here');
   assert.throws(() => DeviceTrust.read(empty, undefined, keys), /tls\.clientCa: no PEM certificate/);
-  assert.throws(() => DeviceTrust.read(join(dir, 'missing.pem'), undefined, keys), /tls\.clientCa: cannot read .*ENOENT/);
+  assert.throws(() => DeviceTrust.read(join(dir, 'missing.pem'), undefined, keys), /tls\.clientCa \(.*missing\.pem\) cannot be read: no such file/);
 });
 
 test('DeviceTrust: a DER CRL reads like a PEM one', () => {

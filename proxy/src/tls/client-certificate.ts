@@ -37,7 +37,9 @@ function readText(file: string, key: string, encoding: BufferEncoding = 'utf8'):
   try {
     return readFileSync(file, encoding);
   } catch (e) {
-    throw configError(`${key}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw configError(`${key} (${file}) cannot be read: ${why}`);
   }
 }
 
@@ -259,13 +261,15 @@ export class DeviceTrust {
   }
 
   /**
-   * Checks a certificate: valid now, meant for client authentication (when it lists extended key usages), chained
+   * Checks a certificate: valid now, no CA, meant for client authentication (when it lists extended key usages), chained
    * through CAs of the bundle up to a self-signed one of it (each valid now), and (with a CRL) not revoked by its
    * issuer's list, which must be there and current. Undefined when it passes, else why not.
    */
   check(cert: X509Certificate, now: number): DeviceRefusal | undefined {
     if (now < Date.parse(cert.validFrom)) return 'not-yet-valid';
     if (now > Date.parse(cert.validTo)) return 'expired';
+    // A CA certificate is never a device, even one of the bundle itself.
+    if (cert.ca) return 'not-for-client-auth';
     const eku = cert.keyUsage;
     if (eku !== undefined && eku.length > 0 && !eku.includes(CLIENT_AUTH_EKU)) return 'not-for-client-auth';
     let current = cert;
