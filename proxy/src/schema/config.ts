@@ -264,7 +264,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       header: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name').default('X-Forwarded-Client-Cert').describe('The header a trusted proxy writes (Envoy\'s format: `Hash=…;Cert="<URL-encoded PEM>";…`; the rightmost element counts). Never forwarded upstream.'),
       caFile: z.string().min(1).optional().describe('PEM bundle of the device CAs the header\'s certificate must chain to; default tls.clientCa.'),
-      crlFile: z.string().min(1).optional().describe('Revocation lists of those CAs (PEM or DER); default tls.clientCrl.'),
+      crlFile: z.string().min(1).optional().describe('Revocation lists of those CAs (PEM or DER); default tls.clientCrl when caFile is absent or tls.clientCa\'s own file.'),
     })
     .optional()
     .describe('Device certificates behind a TLS-terminating proxy: from a peer in trustedProxies only (the trusted-hop rule of X-Forwarded-For), the certificate in this header is the request\'s device, verified again here against caFile and crlFile. From any other peer the header is ignored and removed (docs/device-trust.md).'),
