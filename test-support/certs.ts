@@ -59,3 +59,33 @@ export function makeCert(dir: string, ca: TestCa, name: string, names: readonly 
   writeFileSync(certFile, chainPem);
   return { certFile, keyFile, pem, chainPem, keyPem: readFileSync(keyFile, 'utf8') };
 }
+
+/**
+ * A device (client) certificate signed by `ca`: `subject` as openssl writes it (`/CN=laptop-42/O=Example`), the
+ * SAN entries (`URI:urn:device:42`), extended key usage clientAuth only.
+ */
+export function makeDeviceCert(dir: string, ca: TestCa, name: string, options: { subject?: string; san?: readonly string[]; days?: number } = {}): TestCert {
+  const base = join(dir, `${name}-${++serial}`);
+  const keyFile = `${base}.key`;
+  const csr = `${base}.csr`;
+  const certFile = `${base}.crt`;
+  const ext = `${base}.ext`;
+  writeFileSync(ext, [...(options.san?.length ? [`subjectAltName=${options.san.join(',')}`] : []), 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth'].join('\n'));
+  execFileSync('openssl', ['req', ...newKey('ec'), '-nodes', '-keyout', keyFile, '-out', csr, '-subj', options.subject ?? `/CN=${name}`], { stdio: 'pipe' });
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', String(Date.now() * 1000 + serial), '-out', certFile, '-days', String(options.days ?? 30), '-extfile', ext], { stdio: 'pipe' });
+  const pem = readFileSync(certFile, 'utf8');
+  return { certFile, keyFile, pem, chainPem: pem + ca.pem, keyPem: readFileSync(keyFile, 'utf8') };
+}
+
+/** A CRL of `ca` (PEM, `openssl ca -gencrl`) revoking `revoked`, written to `file` (returned). */
+export function makeCrl(dir: string, ca: TestCa, revoked: readonly TestCert[], file = join(dir, `${++serial}.crl`)): string {
+  const db = join(dir, `crl-db-${serial}`);
+  writeFileSync(`${db}.index`, '');
+  writeFileSync(`${db}.number`, '01\n');
+  const config = `${db}.cnf`;
+  writeFileSync(config, ['[ca]', 'default_ca = d', '[d]', `database = ${db}.index`, `crlnumber = ${db}.number`, 'default_md = sha256', 'default_crl_days = 30', ''].join('\n'));
+  const common = ['-config', config, '-keyfile', ca.keyFile, '-cert', ca.certFile];
+  for (const c of revoked) execFileSync('openssl', ['ca', ...common, '-revoke', c.certFile], { stdio: 'pipe' });
+  execFileSync('openssl', ['ca', ...common, '-gencrl', '-out', file], { stdio: 'pipe' });
+  return file;
+}

@@ -68,14 +68,14 @@ export interface AdmitRequest {
   readonly sessionId?: string | undefined;
   /** The bearer token of a `bearer` route, when the request carried one (it wins over a cookie). */
   readonly bearer?: string | undefined;
+  /** The request's verified device certificate (runtime/device.ts), when there is one. */
+  readonly device?: DeviceCertificate | undefined;
   /** explain/test: the principal itself (no session, no token). */
   readonly principal?: Principal | undefined;
   /** Evaluate every rule (explain/test): the decision carries its trace. */
   readonly trace?: boolean;
   /** The User-Agent header: its family is compared with the session's (the `context` rule). */
   readonly userAgent?: string | undefined;
-  /** The verified client (device) certificate of this request, when there is one. */
-  readonly device?: DeviceCertificate | undefined;
   /** explain/test: the session side given outright (the `context` and `risk` rules). */
   readonly session?: SessionContext | undefined;
 }
@@ -182,7 +182,7 @@ function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | u
   const mfaAcrValues = req.compiled.config.idp.mfaAcrValues;
   switch (decision.outcome) {
     case 'allow': {
-      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid }) : undefined;
+      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid, ...(req.device ? { deviceFingerprint: req.device.fingerprint256 } : {}) }) : undefined;
       return { kind: 'allow', route, decision, principal, assertion };
     }
     case 'deny':

@@ -169,3 +169,26 @@ test('setRequestHeaders placeholders and upstreamAuth.basic: unknown placeholder
   assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "corp:{user}", passwordFile: f } }')), /cannot contain ":" \(RFC 7617/);
   assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "{nope}", passwordFile: f } }')), /upstreamAuth.basic.user: unknown placeholder/);
 });
+
+test('device certificates: a CRL or clientCert: required without tls.clientCa, and forwardedClientCert without CAs or trusted proxies, are errors', () => {
+  const device = (top: string, tls: string) => {
+    const r = loadConfigText(
+      `publicUrl: https://auth.example.com
+${top}
+tls: { certFile: c.pem, keyFile: k.pem${tls ? `, ${tls}` : ''} }
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - { name: a, from: "https://a.example.com", to: "http://10.0.0.1", public: true }
+`,
+      'f.yaml',
+    );
+    return r.ok ? [] : r.errors.map(formatIssue);
+  };
+  assert.deepEqual(device('', 'clientCa: ca.pem, clientCrl: ca.crl, clientCert: required'), []);
+  assert.match(device('', 'clientCrl: ca.crl').join('\n'), /f\.yaml:3:\d+: tls\.clientCrl needs tls\.clientCa/);
+  assert.match(device('', 'clientCert: required').join('\n'), /tls\.clientCert: required needs tls\.clientCa/);
+  assert.match(device('trustedProxies: [10.0.0.0/8]\nforwardedClientCert: {}', '').join('\n'), /f\.yaml:3:1: forwardedClientCert needs caFile \(or tls\.clientCa\)/);
+  assert.match(device('forwardedClientCert: { caFile: ca.pem }', '').join('\n'), /forwardedClientCert is read only from trustedProxies/);
+  assert.deepEqual(device('trustedProxies: [10.0.0.0/8]\nforwardedClientCert: {}', 'clientCa: ca.pem'), []);
+});

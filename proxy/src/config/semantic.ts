@@ -51,6 +51,17 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
       });
     }
   }
+  // Device certificates: a revocation list or `required` means nothing without the CAs; a header needs CAs to check it against.
+  const tls = config.tls;
+  if (tls && !str(tls.clientCa)) {
+    if (str(tls.clientCrl)) issues.push({ path: ['tls', 'clientCrl'], message: 'tls.clientCrl needs tls.clientCa (the CAs whose revocation lists these are)' });
+    if (tls.clientCert === 'required') issues.push({ path: ['tls', 'clientCert'], message: 'tls.clientCert: required needs tls.clientCa (the CAs that issue device certificates)' });
+  }
+  const xfcc = config.forwardedClientCert;
+  if (xfcc && typeof xfcc === 'object') {
+    if (!str(xfcc.caFile) && !str(tls?.clientCa)) issues.push({ path: ['forwardedClientCert'], message: 'forwardedClientCert needs caFile (or tls.clientCa): the device CAs the header\'s certificate is verified against', key: true });
+    if (!Array.isArray(config.trustedProxies) || config.trustedProxies.length === 0) issues.push({ path: ['forwardedClientCert'], message: 'forwardedClientCert is read only from trustedProxies: list the TLS-terminating proxy there', key: true });
+  }
   if (str(idp.issuer) && !/^https:\/\//i.test(idp.issuer) && !insecureOk) {
     issues.push({ path: ['idp', 'issuer'], message: 'idp.issuer must be https:// (set idp.allowInsecureHttp: true only for a local development IdP)' });
   }

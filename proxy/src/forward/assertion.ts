@@ -33,6 +33,8 @@ export interface AssertionSubject {
   readonly identity: Identity;
   /** `sid`: a hash of the session id, never the id itself. */
   readonly sidHash: string;
+  /** The request's verified device certificate's SHA-256 (hex): sent as `cnf: { "x5t#S256": … }` (RFC 8705 §3.1). */
+  readonly deviceFingerprint?: string;
 }
 
 interface CachedToken {
@@ -157,7 +159,8 @@ export class AssertionSigner {
    */
   sign(subject: AssertionSubject): string {
     const { route } = subject;
-    const cacheKey = `${route.name}\n${subject.sessionKey}`;
+    // The device is part of the key: the same session from two devices gets two tokens, each with its own `cnf`.
+    const cacheKey = `${route.name}\n${subject.sessionKey}\n${subject.deviceFingerprint ?? ''}`;
     const now = this.now();
     const hit = this.cache.get(cacheKey);
     // `aud` is compared so that a reload that moves a route to another origin never reuses the old audience.
@@ -181,6 +184,7 @@ export class AssertionSigner {
       iat,
       exp: iat + this.ttlSec,
       route: route.name,
+      cnf: subject.deviceFingerprint === undefined ? undefined : { 'x5t#S256': Buffer.from(subject.deviceFingerprint, 'hex').toString('base64url') },
     };
     const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
     // IEEE P1363 (r || s) is the JWS encoding of an ECDSA signature; DER is the node default.

@@ -368,6 +368,27 @@ export function problemPage(options: { code: ErrorCode; requestId: string; statu
   });
 }
 
+/**
+ * 403 before anything else (tls.clientCert: required): this site needs a device certificate the browser did not
+ * present, or presented one that is not accepted. A page rather than a refused handshake: browsers show a refused
+ * handshake as an opaque connection error that names neither the cause nor who can fix it.
+ */
+export function deviceRequiredPage(options: { presented: boolean; requestId: string }): string {
+  return layout({
+    title: ERROR_CODES.DRB_DEVICE_REQUIRED.title,
+    status: 403,
+    tone: 'warn',
+    heading: 'This site needs your device certificate',
+    lead: options.presented
+      ? 'Your browser presented a certificate, but it is not one of this organization’s device certificates, or it has expired or been revoked.'
+      : 'This site only answers devices that present one of this organization’s device certificates, and your browser presented none.',
+    requestId: options.requestId,
+    body: html`<h2>What to do</h2>
+<p>Open this page on a device your organization has enrolled, or ask your administrator to install a device certificate on this one. If your browser asked you to choose a certificate, choose your organization’s; close every window of the browser and try again to be asked once more.</p>
+<p>If your device certificate was lost or stolen, tell your administrator so it is revoked, and include the request ID below.</p>`,
+  });
+}
+
 /** 400: the request was malformed and refused before it reached any application. */
 export function badRequestPage(options: { reason: string; requestId: string }): string {
   return layout({

@@ -10,6 +10,7 @@ import { claimRule } from './rules/claim.js';
 import { methodRule } from './rules/method.js';
 import { pathRule } from './rules/path.js';
 import { ipRule } from './rules/ip.js';
+import { deviceRule } from './rules/device.js';
 import { timeRule } from './rules/time.js';
 import { beforeRule } from './rules/before.js';
 import { afterRule } from './rules/after.js';
@@ -32,6 +33,7 @@ export const RULES: readonly RuleDefinition[] = [
   methodRule,
   pathRule,
   ipRule,
+  deviceRule,
   timeRule,
   beforeRule,
   afterRule,

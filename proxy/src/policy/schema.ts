@@ -13,6 +13,7 @@ import { claimRule } from './rules/claim.js';
 import { methodRule } from './rules/method.js';
 import { pathRule } from './rules/path.js';
 import { ipRule } from './rules/ip.js';
+import { deviceRule } from './rules/device.js';
 import { timeRule } from './rules/time.js';
 import { beforeRule } from './rules/before.js';
 import { afterRule } from './rules/after.js';
@@ -35,6 +36,7 @@ export interface RuleConfig {
   method?: z.infer<typeof methodRule.schema>;
   path?: z.infer<typeof pathRule.schema>;
   ip?: z.infer<typeof ipRule.schema>;
+  device?: z.infer<typeof deviceRule.schema>;
   time?: z.infer<typeof timeRule.schema>;
   before?: z.infer<typeof beforeRule.schema>;
   after?: z.infer<typeof afterRule.schema>;
@@ -80,6 +82,7 @@ export const ruleShape = {
   method: leaf(methodRule),
   path: leaf(pathRule),
   ip: leaf(ipRule),
+  device: leaf(deviceRule),
   time: leaf(timeRule),
   before: leaf(beforeRule),
   after: leaf(afterRule),

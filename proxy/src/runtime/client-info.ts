@@ -3,6 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { cidrContains, parseIp, type Cidr } from '../policy/cidr.js';
+import type { DeviceCertificate } from '../policy/input.js';
+import { requestDevice, type DeviceSettings } from './device.js';
 
 /** At most this many characters of an unreadable client hop go to the log. */
 const MAX_UNKNOWN_HOP = 64;
@@ -23,6 +25,10 @@ export interface ClientInfo {
   rawHost: string | undefined;
   /** The trusted X-Forwarded-For chain to extend, when the peer is trusted. */
   forwardedFor?: string;
+  /** The verified device certificate (runtime/device.ts): the handshake's, or a trusted proxy's header's. */
+  device?: DeviceCertificate;
+  /** Why a certificate presented was not taken as the device (for the log and the device-required page). */
+  deviceRefusal?: string;
 }
 
 /** True when `ip` lies in one of the trusted ranges. */
@@ -85,7 +91,17 @@ function last(value: string | string[] | undefined): string | undefined {
  * `X-Forwarded-Host` and `-Proto` count only by their rightmost value: the one written by the trusted proxy
  * nearest Drawbridge (a proxy that appends leaves what the client sent on the left). `Forwarded` is never read.
  */
-export function clientInfo(req: IncomingMessage, trusted: readonly Cidr[]): ClientInfo {
+export function clientInfo(req: IncomingMessage, trusted: readonly Cidr[], devices?: { settings: DeviceSettings | undefined; now: number }): ClientInfo {
+  const info = forwardedInfo(req, trusted);
+  if (devices?.settings) {
+    const d = requestDevice(req, info.trustedPeer, devices.settings, devices.now);
+    if (d.device) info.device = d.device;
+    if (d.refusal !== undefined) info.deviceRefusal = d.refusal;
+  }
+  return info;
+}
+
+function forwardedInfo(req: IncomingMessage, trusted: readonly Cidr[]): ClientInfo {
   const peer = req.socket.remoteAddress ?? '';
   const tls = (req.socket as TLSSocket).encrypted === true;
   if (!isTrusted(peer, trusted)) return { ip: peer, trustedPeer: false, scheme: tls ? 'https' : 'http', rawHost: req.headers.host };

@@ -17,6 +17,7 @@ import type { Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
+import type { DeviceSettings } from './device.js';
 import type { WebSockets } from './websockets.js';
 
 /**
@@ -39,6 +40,8 @@ export interface Snapshot {
   readonly trusted: readonly Cidr[];
   /** The Strict-Transport-Security value sent over HTTPS (server/hsts.ts from `tls.hsts`); undefined: none. */
   readonly hsts: string | undefined;
+  /** Device certificates (tls.clientCa, forwardedClientCert; runtime/device.ts); undefined: none configured. */
+  readonly device?: DeviceSettings | undefined;
 
   /** Each route's run-time state, by `route.index` (the snapshot's own routes only). */
   readonly routes: readonly RouteState[];

@@ -6,7 +6,7 @@ import type { WebSocketHandle } from '../forward/forwarder.js';
 import { CLOSE_CODES } from '../forward/ws-frames.js';
 import { bearerBinding } from '../oidc/bearer.js';
 import { decide } from '../policy/evaluate.js';
-import type { Identity } from '../policy/input.js';
+import type { DeviceCertificate, Identity } from '../policy/input.js';
 import type { Sessions } from '../session/sessions.js';
 import { sessionDeadline, type SessionRecord } from '../session/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -38,6 +38,8 @@ export interface Admission {
   readonly method: string;
   /** The client address the policy saw. */
   readonly ip: string | undefined;
+  /** The device certificate the policy saw (the upgrade's). */
+  readonly device?: DeviceCertificate;
   /** Who it acts as; undefined when anonymous (a public route). */
   readonly identity?: Identity;
   /** The session that admitted it. */
@@ -191,7 +193,7 @@ export class WebSockets {
         identity = loaded.record.identity;
       }
     }
-    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now });
+    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now, ...(a.device ? { device: a.device } : {}) });
     return decision.outcome === 'allow' ? undefined : 'policy-denied';
   }
 

@@ -114,6 +114,20 @@ const tlsFiles = z.strictObject({
     .optional()
     .describe('OpenSSL cipher list (TLS 1.2 suites and TLS 1.3 suite names, colon-separated). Default: the AEAD forward-secret suites only (docs/tls.md).'),
   curves: z.string().min(1).optional().describe('Key-exchange groups, colon-separated (node\'s ecdhCurve). Default: X25519:P-256:P-384.'),
+  clientCa: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM bundle of the CAs that issue device certificates (mutual TLS): the listener asks every client for a certificate, and one that chains to these (every CA between the device and its root in the bundle) becomes the request\'s device, matched by the `device` rule. Re-read on SIGHUP and when it changes (docs/device-trust.md).'),
+  clientCrl: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Certificate revocation lists (PEM or DER) of the clientCa CAs: a revoked device certificate is no device. Each CA that issues device certificates needs its current list here (a missing or expired one refuses its certificates). Re-read on SIGHUP and when it changes; a revocation applies to open connections at their next request.'),
+  clientCert: z
+    .enum(['optional', 'required'])
+    .default('optional')
+    .describe('With clientCa: `optional` lets requests without a device certificate on to the policy (only `device` rules see the difference); `required` answers every request without a verified one (none, a foreign or revoked one) with a page saying this site needs the device certificate (403 DRB_DEVICE_REQUIRED), before sign-in.'),
   ticketKeyRotation: durationSchema.default('12h').describe('How often the session-ticket key is replaced by a fresh random one (tickets under an older key make a full handshake).'),
   hsts: z
     .union([z.literal(false), hstsSchema])
@@ -246,6 +260,14 @@ export const configSchema = z.strictObject({
   listen: listenAddress.default(':8080').describe('Proxy listener address.'),
   publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
   tls: tlsFiles.optional().describe('Serve HTTPS: certificates from files, by name (SNI) or obtained by ACME; versions, suites (docs/tls.md). The files are re-read on SIGHUP and when they change; adding or removing `tls` needs a restart.'),
+  forwardedClientCert: z
+    .strictObject({
+      header: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name').default('X-Forwarded-Client-Cert').describe('The header a trusted proxy writes (Envoy\'s format: `Hash=…;Cert="<URL-encoded PEM>";…`; the rightmost element counts). Never forwarded upstream.'),
+      caFile: z.string().min(1).optional().describe('PEM bundle of the device CAs the header\'s certificate must chain to; default tls.clientCa.'),
+      crlFile: z.string().min(1).optional().describe('Revocation lists of those CAs (PEM or DER); default tls.clientCrl when caFile is absent or tls.clientCa\'s own file.'),
+    })
+    .optional()
+    .describe('Device certificates behind a TLS-terminating proxy: from a peer in trustedProxies only (the trusted-hop rule of X-Forwarded-For), the certificate in this header is the request\'s device, verified again here against caFile and crlFile. From any other peer the header is ignored and removed (docs/device-trust.md).'),
   trustedProxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For/-Proto/-Host are believed: X-Forwarded-For is read from the right up to the first hop that is not one of them (a hop that is no address makes the client address unknown, matched by no `ip` rule); -Proto and -Host by their rightmost value. `Forwarded` is never read. See docs/security.md.'),
   admin: z
     .strictObject({ listen: listenAddress.default('127.0.0.1:9090').describe('Admin listener: /metrics /healthz /readyz.') })

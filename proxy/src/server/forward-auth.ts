@@ -4,7 +4,6 @@
 // original origin (so the route host's cookie verifies), and answered 2xx with the identity headers and the assertion
 // to copy upstream, 401 with the sign-in location, or 403. Only a trusted proxy (`trustedProxies`) may ask.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { requestDevice } from '../runtime/device.js';
 import { admit, type Admission, type AdmitContext } from '../admission/admit.js';
 import { absoluteUrlInput, classify, type ClassifyInput } from '../admission/classify.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
@@ -152,7 +151,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       sessionId,
       bearer,
       userAgent: req.headers['user-agent'],
-      device: requestDevice(req, x),
+      device: x.client.device,
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`

@@ -14,12 +14,11 @@ import { upstreamPath } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
 import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
-import { badRequestPage, contextChangedPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
+import { badRequestPage, contextChangedPage, deviceRequiredPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
 import { pageUser } from '../pages/page-user.js';
 import { bearerToken } from '../oidc/bearer.js';
 import { admit, type Admission, type AdmitContext, type Principal } from '../admission/admit.js';
 import { SessionContexts } from '../admission/session-context.js';
-import { requestDevice } from '../runtime/device.js';
 import { classify, type Classification } from '../admission/classify.js';
 import { Refresher } from './refresh.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
@@ -58,7 +57,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** The exchange of a new request (and the log hook of its response). */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange {
     const snap = rt.snapshot();
-    const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted) };
+    const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted, snap.device && { settings: snap.device, now: rt.now() }) };
     setExchange(req, x);
     if (res) res.on('close', onResponseClose);
     return x;
@@ -110,7 +109,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       sessionId,
       bearer,
       userAgent: req.headers['user-agent'],
-      device: requestDevice(req, x),
+      device: x.client.device,
     });
   }
 
@@ -119,6 +118,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const x = begin(req, res);
     if (isForwardAuthTarget(req.url ?? '') && !refusedSockets.has(req.socket)) return forwardAuth(req, res, x);
+    if (x.snap.device?.required && !x.client.device) return deviceRequired(req, res, x);
     const c = classifyRequest(req, x);
     if (c.kind === 'bad-request') {
       x.decision = 'bad-request';
@@ -248,6 +248,14 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     );
   }
 
+  /** tls.clientCert: required, and no verified device certificate: a page that says so, before anything else. */
+  function deviceRequired(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+    x.decision = 'device-required';
+    if (x.client.deviceRefusal !== undefined) x.refusal = `device certificate refused: ${x.client.deviceRefusal}`;
+    const presented = x.client.deviceRefusal !== undefined;
+    answerProblem(req, res, 'DRB_DEVICE_REQUIRED', { page: (requestId) => deviceRequiredPage({ presented, requestId }), json: { reason: presented ? 'device-certificate-refused' : 'device-certificate-missing' } });
+  }
+
   function storeUnavailable(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
     x.decision = 'store-unavailable';
     answerProblem(req, res, 'DRB_STORE_UNAVAILABLE');
@@ -268,6 +276,10 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-request-id: ${x.id}\r\n${hsts !== undefined ? `strict-transport-security: ${hsts}\r\n` : ''}\r\n${text}`);
       logUpgrade(rt, req, x, status);
     };
+    if (x.snap.device?.required && !x.client.device) {
+      x.decision = 'device-required';
+      return fail('DRB_DEVICE_REQUIRED');
+    }
     if (c.kind === 'bad-request') return fail('DRB_BAD_REQUEST');
     if (c.kind === 'reserved' || c.kind === 'no-route') return fail('DRB_NO_ROUTE');
     if (c.kind === 'method-not-allowed') return fail('DRB_METHOD_NOT_ALLOWED');
@@ -302,6 +314,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       path: x.path!,
       method: req.method ?? 'GET',
       ip: x.client.ip,
+      ...(x.client.device ? { device: x.client.device } : {}),
       ...(principal ? { identity: principal.identity } : {}),
       ...(principal && bearer !== undefined ? { bearer } : {}),
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),

@@ -45,6 +45,7 @@ import { DirectoryStorage, type CertificateStorage } from '../tls/acme-storage.j
 import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
 import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from '../runtime/websockets.js';
+import { loadDeviceSettings } from '../runtime/device.js';
 
 export interface StartOptions {
   /** The validated configuration. */
@@ -180,7 +181,10 @@ function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
     if (!parsed.ok) throw new Error(parsed.error);
     return parsed.cidr;
   }) as Cidr[];
-  return Object.freeze({ compiled, stripper: compileStripper(compiled.identityHeaderNames), trusted, hsts: hstsValue(config.tls) });
+  // The device CA and CRL files are read here: a bad one refuses the start or the reload.
+  const device = loadDeviceSettings(config);
+  const stripped = device?.header ? [...compiled.identityHeaderNames, device.header.header] : compiled.identityHeaderNames;
+  return Object.freeze({ compiled, stripper: compileStripper(stripped), trusted, hsts: hstsValue(config.tls), device });
 }
 
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys); `tls` files and policy reload, adding or removing `tls` does not. */

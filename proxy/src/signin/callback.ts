@@ -1,7 +1,6 @@
 // signin/callback.ts — GET /.drawbridge/callback, the OIDC redirect URI: one login attempt, bound to this browser,
 // used once; the IdP's answer verified, the identity built, a new session made and the browser sent on.
 import { bindingOf } from '../policy/context.js';
-import { requestDevice } from '../runtime/device.js';
 import type { SessionRecord } from '../session/store.js';
 import { isIdpMisconfiguration, isMisconfigurationError, oauthErrorHint, clean } from '../oidc/diagnose.js';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
@@ -137,7 +136,7 @@ export function callback(cx: SignInContext): SignInHandler {
       if (attempt.stepUp && attempt.stepUpOf && attempt.stepUpOf.sub !== identity.sub) {
         return await askUserSwitch(cx, req, res, x, { previous: attempt.stepUpOf, identity, tokens: tokenFields(tokens), ...(idpSid ? { idpSid } : {}), rd: attempt.rd, ...(attempt.handoff ? { handoff: attempt.handoff } : {}) });
       }
-      session = await rt.sessions.create(identity, tokenFields(tokens), idpSid, now, bindingOf(x.client.ip, req.headers['user-agent'], requestDevice(req, x)));
+      session = await rt.sessions.create(identity, tokenFields(tokens), idpSid, now, bindingOf(x.client.ip, req.headers['user-agent'], x.client.device));
       if (previousId) {
         // Every sign-in gets a new id and the old session ends. Another tab of the same user may still be on its way
         // through a hand-off for the old one: for a minute, that hand-off is given the new session instead.

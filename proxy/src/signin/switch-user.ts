@@ -2,7 +2,6 @@
 // silently: the callback asks (askUserSwitch, a page naming both users), and only the browser that got that page —
 // its switch cookie and the page's one-time code, in a POST — may continue as the new user (POST /.drawbridge/switch_user).
 import { bindingOf } from '../policy/context.js';
-import { requestDevice } from '../runtime/device.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseCookieHeader, serializeCookie, switchCookieName } from '../session/cookie.js';
@@ -74,7 +73,7 @@ export function switchUser(cx: SignInContext): SignInHandler {
     if (!given || !safeEqual(cx.bindingMac(given), pending.binding)) return refuse(403, 'switch cookie missing or wrong');
     let session: SessionRecord;
     try {
-      session = await rt.sessions.create(pending.identity, pending.tokens, pending.idpSid, rt.now(), bindingOf(x.client.ip, req.headers['user-agent'], requestDevice(req, x)));
+      session = await rt.sessions.create(pending.identity, pending.tokens, pending.idpSid, rt.now(), bindingOf(x.client.ip, req.headers['user-agent'], x.client.device));
       await rt.sessions.store.delete(pending.previous.sid);
     } catch (e) {
       return cx.storeUnavailable(req, res, x, e);

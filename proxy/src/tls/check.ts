@@ -8,6 +8,7 @@ import { acmeHosts } from '../config/acme-hosts.js';
 import { parseFrom } from '../routes/from.js';
 import { CertificateError, certifiedKey, chainProblem, nameCovers, parseCertificates, parsePrivateKey, readPem, type CertifiedKey, type FileLabel } from './certificate.js';
 import { policyOptions } from './policy.js';
+import { DeviceTrust } from './client-certificate.js';
 
 /** A problem found in a file, located by its configuration path; a warning does not refuse the configuration. */
 export interface FileIssue {
@@ -35,7 +36,25 @@ export function checkTlsFiles(config: Config, now: number = Date.now(), options:
   return found.map((i) => (/cannot be read: no such file$/.test(i.message) ? { ...i, message: `warning: ${i.message} (serve refuses to start without it)`, warning: true } : i));
 }
 
+/** The device CA bundles and revocation lists (tls.clientCa/clientCrl, forwardedClientCert): readable, certificates, CRLs signed by them. */
+function checkDeviceFiles(config: Config, issues: FileIssue[]): void {
+  const sets: { path: string[]; ca: string; crl: string | undefined }[] = [];
+  if (config.tls?.clientCa) sets.push({ path: ['tls', 'clientCa', 'clientCrl'], ca: config.tls.clientCa, crl: config.tls.clientCrl });
+  const x = config.forwardedClientCert;
+  if (x?.caFile) sets.push({ path: ['forwardedClientCert', 'caFile', 'crlFile'], ca: x.caFile, crl: x.crlFile });
+  for (const { path: [section, caKey, crlKey], ca, crl } of sets) {
+    const keys = { ca: `${section}.${caKey}`, crl: `${section}.${crlKey}` };
+    try {
+      DeviceTrust.read(ca, crl, keys);
+    } catch (e) {
+      const message = (e as Error).message;
+      issues.push({ path: [section!, message.startsWith(keys.crl) ? crlKey! : caKey!], message });
+    }
+  }
+}
+
 function checkAll(config: Config, now: number, issues: FileIssue[]): void {
+  checkDeviceFiles(config, issues);
   const tls = config.tls;
   if (tls) {
     const served: CertifiedKey[] = [];

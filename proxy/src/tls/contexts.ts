@@ -9,6 +9,7 @@ import { parseDuration } from '../policy/duration.js';
 import { certifiedKey, nameCovers, readCertifiedKey, type CertifiedKey, type FileLabel } from './certificate.js';
 import { OcspStapler } from './ocsp.js';
 import { policyOptions } from './policy.js';
+import { clientAuthOptions } from './client-certificate.js';
 
 type TlsConfig = NonNullable<Config['tls']>;
 type Listener = TlsServer | HttpsServer;
@@ -55,10 +56,13 @@ export class TlsContexts {
   private timer: NodeJS.Timeout | undefined;
   private readonly ocsp: OcspStapler;
   private ocspReport: ((e: { error: string; url: string; names: string }) => void) | undefined;
+  /** tls.clientCa and tls.clientCrl: watched like the certificates. */
+  private clientFiles: string[];
 
   constructor(tls: TlsConfig, options: TlsContextsOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.policy = policyOptions(tls);
+    this.policy = listenerPolicy(tls);
+    this.clientFiles = [tls.clientCa, tls.clientCrl].filter((f): f is string => f !== undefined);
     this.rotationMs = parseDuration(tls.ticketKeyRotation ?? '12h');
     this.ticketKeyAt = this.now();
     this.ocsp = new OcspStapler({ now: this.now, onError: (error, url, names) => this.ocspReport?.({ error, url, names }) });
@@ -113,7 +117,7 @@ export class TlsContexts {
 
   /** The files to watch for changes. */
   files(): string[] {
-    return this.fromFiles.flatMap((c) => (c.files ?? []).map((f) => f.file));
+    return [...this.fromFiles.flatMap((c) => (c.files ?? []).map((f) => f.file)), ...this.clientFiles];
   }
 
   /**
@@ -121,7 +125,7 @@ export class TlsContexts {
    * expired) throws and nothing changes. On success new connections get the new certificates and policy.
    */
   reload(tls: TlsConfig): void {
-    const policy = policyOptions(tls);
+    const policy = listenerPolicy(tls);
     const previous = this.policy;
     this.policy = policy;
     try {
@@ -134,6 +138,7 @@ export class TlsContexts {
     // Installed certificates get the new policy too.
     for (const [name, c] of this.installed) this.installed.set(name, { ...c, context: this.context(c.certified) });
     this.rotationMs = parseDuration(tls.ticketKeyRotation ?? '12h');
+    this.clientFiles = [tls.clientCa, tls.clientCrl].filter((f): f is string => f !== undefined);
     this.applyDefault();
   }
 
@@ -209,10 +214,25 @@ export class TlsContexts {
   /** Gives the listeners the current default certificate and policy (for new connections). */
   private applyDefault(): void {
     const first = this.defaultCertificate();
+    // Whether to ask for a client certificate is the listener's, read at each new connection (setSecureContext
+    // leaves it): tls.clientCa added or removed by a reload applies to the next connection.
+    const requestCert = (this.policy as { requestCert?: boolean }).requestCert === true;
     for (const server of this.servers) {
+      const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+      s.requestCert = requestCert;
+      if (requestCert) s.rejectUnauthorized = false;
       server.setSecureContext({ ...this.policy, ...(first ? { cert: first.certified.certPem, key: first.certified.keyPem } : {}), ticketKeys: this.ticketKey });
     }
   }
+}
+
+/**
+ * The options every secure context of the listener is made with: the TLS policy, and with `tls.clientCa` the
+ * request for a client certificate with its CAs and revocation lists (in every SNI context, so the name a client
+ * asks for never changes what is checked).
+ */
+function listenerPolicy(tls: TlsConfig): SecureContextOptions {
+  return { ...policyOptions(tls), ...clientAuthOptions(tls) };
 }
 
 function setTicketKey(context: SecureContext, key: Buffer): void {
