@@ -98,6 +98,8 @@ export interface SentinelSet {
   replicaPort: number;
   /** kill -9 the current primary (no shutdown, no final sync). */
   killPrimary(): Promise<void>;
+  /** Freezes the current primary (SIGSTOP): connections stay open, nothing is answered — a hung host. */
+  pausePrimary(): void;
   /** Freezes (SIGSTOP) or thaws (SIGCONT) the replica: a replica that acknowledges nothing. */
   pauseReplica(paused: boolean): void;
   /** Resolves with the new primary's port once a sentinel reports `+switch-master` away from `oldPort`. */
@@ -164,6 +166,9 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       async killPrimary() {
         const proc = procs.find((p) => p.port === set.primaryPort);
         if (proc) await kill(proc, 'SIGKILL');
+      },
+      pausePrimary() {
+        procs.find((p) => p.port === set.primaryPort)?.child?.kill('SIGSTOP');
       },
       pauseReplica(paused) {
         procs.find((p) => p.port === set.replicaPort)?.child?.kill(paused ? 'SIGSTOP' : 'SIGCONT');

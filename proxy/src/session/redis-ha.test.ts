@@ -134,18 +134,61 @@ describe('redis store over Sentinel', () => {
   });
 });
 
+describe('redis store over Sentinel, a hung primary', () => {
+  let set: SentinelSet;
+  before(async () => {
+    set = await startSentinelSet();
+  });
+  after(async () => {
+    await set?.close();
+  });
+
+  test('redis sentinel: a primary that hangs (no answer, no RST): reads time out (503) until the sentinels promote the replica, then the store moves to it by itself', { timeout: 60_000 }, async (t) => {
+    const store = new RedisStore({ sentinel: { name: set.name, nodes: set.sentinels.map(parseRedisNode) }, keys, prefix: `h${++prefixes}:` });
+    await store.start();
+    try {
+      const record = sampleRecord(Date.now());
+      await store.set(record);
+      assert.deepEqual(await store.get(record.id), record);
+      const oldPort = set.primaryPort;
+      const frozenAt = performance.now();
+      set.pausePrimary();
+      let failures = 0;
+      await until('the store answering from the new primary', async () => {
+        try {
+          assert.deepEqual(await store.get(record.id), record);
+          return true;
+        } catch (err) {
+          if (!isStoreDown(err)) throw err;
+          failures++;
+          return false;
+        }
+      }, 40_000, 20);
+      const windowMs = performance.now() - frozenAt;
+      t.diagnostic(`hung-primary window ${Math.round(windowMs)} ms, ${failures} failed reads`);
+      assert.ok(failures > 0, 'reads failed while the primary hung');
+      assert.notEqual(await set.waitForSwitch(oldPort), oldPort);
+      // down-after-milliseconds, the election and promotion, plus one command timeout (1 s) to notice.
+      assert.ok(windowMs < DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 3000, `window ${Math.round(windowMs)} ms`);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+function nodeClient(port: number) {
+  const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
+  c.on('error', () => {});
+  return c;
+}
+
 describe('redis store over Cluster', () => {
   let cluster: TestCluster;
-  let raw: ReturnType<typeof createClient>[];
+  let raw: ReturnType<typeof nodeClient>[];
   before(async () => {
     cluster = await startCluster();
-    raw = [];
-    for (const port of cluster.ports) {
-      const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
-      c.on('error', () => {});
-      await c.connect();
-      raw.push(c);
-    }
+    raw = cluster.ports.map(nodeClient);
+    await Promise.all(raw.map((c) => c.connect()));
   });
   after(async () => {
     for (const c of raw ?? []) c.destroy();

@@ -294,6 +294,9 @@ return 1`;
 const RECOVER_EVERY_MS = 200;
 // One sentinel may take this long to answer before the next one is asked.
 const SENTINEL_ASK_TIMEOUT_MS = 500;
+// Connecting to the primary the sentinels named: on a LAN it answers well within this. Longer would delay the
+// recovery when the sentinels still name a primary that is gone without a trace (no RST), until they fail over.
+const PRIMARY_CONNECT_TIMEOUT_MS = 1000;
 
 type NodeOptions = Parameters<typeof createClient>[0] & object;
 type Closable = { isOpen: boolean; isReady: boolean; close(): Promise<unknown>; destroy(): void };
@@ -319,6 +322,9 @@ export class RedisStore implements SessionStore {
   // Bumped when the connections are replaced: a late 'error' of an old connection changes nothing.
   #generation = 0;
   #recovering: Promise<void> | undefined;
+  // Sentinel: `host:port` of the primary in use, and whether the sentinels are being asked if it is still the one.
+  #primary: string | undefined;
+  #verifying = false;
   #wake: (() => void) | undefined;
   // Redis key → decoded record, as the reader connection last read it; entries leave on invalidation.
   readonly #cache = new LRUCache<string, SessionRecord>({ max: READ_CACHE_MAX, ttl: READ_CACHE_TTL_MS, ttlAutopurge: false });
@@ -468,8 +474,8 @@ export class RedisStore implements SessionStore {
     const socket = { host: address.host, port: address.port };
     const auth = { ...(sentinel.username !== undefined ? { username: sentinel.username } : {}), ...(sentinel.password !== undefined ? { password: sentinel.password } : {}) };
     // No reconnecting to this address: after a failover it is no longer the primary; the sentinels say which is.
-    const client = this.#createClient(this.#clientOptions({ socket, ...auth }, false));
-    const reader = this.#createReader(this.#clientOptions({ socket, ...auth }, false));
+    const client = this.#createClient(this.#clientOptions({ socket, ...auth }, false, PRIMARY_CONNECT_TIMEOUT_MS));
+    const reader = this.#createReader(this.#clientOptions({ socket, ...auth }, false, PRIMARY_CONNECT_TIMEOUT_MS));
     try {
       await Promise.all([client.connect(), reader.connect()]);
       const role = (await client.sendCommand(['ROLE'])) as unknown[];
@@ -485,6 +491,7 @@ export class RedisStore implements SessionStore {
       return;
     }
     this.#useNodes(client, reader);
+    this.#primary = `${address.host}:${address.port}`;
     const generation = this.#generation;
     for (const c of [client, reader]) {
       c.on('error', () => {
@@ -536,6 +543,20 @@ export class RedisStore implements SessionStore {
     void this.#recover().catch(() => {});
   }
 
+  /** Drops the connections when the sentinels name another primary than the one in use (one check at a time). */
+  #verifyPrimary(sentinel: RedisSentinelOptions, generation: number): void {
+    if (this.#verifying || generation !== this.#generation) return;
+    this.#verifying = true;
+    void this.#askSentinels(sentinel)
+      .then(
+        (address) => {
+          if (`${address.host}:${address.port}` !== this.#primary) this.#lost(generation);
+        },
+        () => {},
+      )
+      .finally(() => (this.#verifying = false));
+  }
+
   async #openCluster(options: RedisClusterOptions): Promise<void> {
     const cluster = newCluster(options, this.#connectTimeoutMs);
     cluster.on('error', (err: unknown) => this.#reportError(err));
@@ -566,7 +587,7 @@ export class RedisStore implements SessionStore {
     this.#connections = [cluster];
   }
 
-  #clientOptions(target: { url: string } | { socket: { host: string; port: number }; username?: string; password?: string }, reconnect = true): NodeOptions {
+  #clientOptions(target: { url: string } | { socket: { host: string; port: number }; username?: string; password?: string }, reconnect = true, connectTimeoutMs = this.#connectTimeoutMs): NodeOptions {
     const { socket, ...rest } = 'socket' in target ? target : { ...target, socket: {} };
     return {
       ...rest,
@@ -575,7 +596,7 @@ export class RedisStore implements SessionStore {
       commandOptions: { timeout: this.#commandTimeoutMs },
       socket: {
         ...socket,
-        connectTimeout: this.#connectTimeoutMs,
+        connectTimeout: Math.min(connectTimeoutMs, this.#connectTimeoutMs),
         reconnectStrategy: reconnect
           ? (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
           : (false as const),
@@ -916,8 +937,10 @@ export class RedisStore implements SessionStore {
     try {
       return await Promise.race([op(ops, reader), late]);
     } catch (err) {
-      // A primary demoted under a connection that stayed up: look for the new one.
+      // A primary demoted under a connection that stayed up: look for the new one. A hung one (no answer, no RST):
+      // ask the sentinels whether they have promoted another.
       if (this.#sentinel && /\bREADONLY\b/.test((err as Error)?.message ?? '')) this.#lost(generation);
+      else if (this.#sentinel) this.#verifyPrimary(this.#sentinel, generation);
       throw wrap(`redis session store: ${step}`, err, 'DRB_STORE_UNAVAILABLE');
     } finally {
       clearTimeout(timer);
