@@ -269,10 +269,6 @@ function checkTls(config: Loose<Config>, issues: SemanticIssue[]): void {
   if (!hasCert && !hasKey && !tls.acme && !more) issues.push({ path: ['tls'], message: 'tls needs certFile and keyFile, or acme (certificates obtained automatically), or tls.certificates (chosen by name)', key: true });
   if (!tls.acme || typeof tls.acme !== 'object') return;
   if (str(config.publicUrl) && !/^https:\/\//i.test(config.publicUrl)) issues.push({ path: ['tls', 'acme'], message: 'tls.acme serves HTTPS: publicUrl must be https://', key: true });
-  const store = config.session?.store as { type?: unknown; sentinel?: unknown; cluster?: unknown } | undefined;
-  if (store?.type === 'redis' && (store.sentinel !== undefined || store.cluster !== undefined)) {
-    issues.push({ path: ['tls', 'acme'], message: `tls.acme keeps certificates in the session store's Redis, which works with session.store.url only, not yet with session.store.${store.sentinel !== undefined ? 'sentinel' : 'cluster'}`, key: true });
-  }
   const acme = tls.acme;
   if (acme.httpListen === false && Array.isArray(acme.challenges) && !acme.challenges.includes('tls-alpn-01')) {
     issues.push({ path: ['tls', 'acme', 'httpListen'], message: 'tls.acme.httpListen is false and tls-alpn-01 is not among tls.acme.challenges: no challenge could be answered' });

@@ -311,8 +311,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const sessionStore = config.session.store;
   const acmeStorage: CertificateStorage | undefined = !acmeConfig
     ? undefined
-    : sessionStore.type === 'redis' && sessionStore.url !== undefined
-      ? new RedisCertificateStorage({ url: sessionStore.url, prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
+    : sessionStore.type === 'redis'
+      ? new RedisCertificateStorage({ ...(sessionStore.url !== undefined || !(store instanceof RedisStore) ? { url: sessionStore.url } : { commands: store.acmeCommands() }), prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
       : new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
   if (acmeConfig && acmeEdge && acmeStorage) {
     const lookup = acmeStorage.loadChallenge?.bind(acmeStorage);

@@ -7,12 +7,35 @@ import { createClient } from 'redis';
 import { command, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, startCluster, startSentinelSet, until, type SentinelSet, type TestCluster } from '../../../test-support/redis-ha.js';
 import { sha256Hex } from '../digest.js';
 import { DrawbridgeError } from '../errors.js';
+import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
 import { deriveKeys } from './keys.js';
 import { parseRedisNode, RedisStore } from './redis-store.js';
 import { sampleRecord, storeConformance } from './store.case.js';
 
 const keys = deriveKeys('a test session secret of at least 32 bytes!');
 let prefixes = 0;
+
+/** tls.acme's certificate storage over the store's own connection: every operation, one key each. */
+async function acmeRoundTrip(store: RedisStore, prefix: string): Promise<void> {
+  const storage = new RedisCertificateStorage({ commands: store.acmeCommands(), prefix, directoryUrl: 'https://acme.example/dir', secret: 'a test session secret of at least 32 bytes!' });
+  await storage.start();
+  assert.equal(await storage.loadAccountKey(), undefined);
+  await storage.saveAccountKey('ACCOUNT-KEY-1');
+  await storage.saveAccountKey('ACCOUNT-KEY-2');
+  assert.equal(await storage.loadAccountKey(), 'ACCOUNT-KEY-1', 'the first account key stays');
+  await storage.save('a.example.com', { certPem: 'CERT', keyPem: 'KEY' });
+  assert.deepEqual(await storage.load('a.example.com'), { certPem: 'CERT', keyPem: 'KEY' });
+  const release = await storage.lock('a.example.com', 10_000);
+  assert.ok(release, 'the lock is taken');
+  assert.equal(await storage.lock('a.example.com', 10_000), undefined, 'and held');
+  await release();
+  assert.ok(await storage.lock('a.example.com', 10_000), 'released by its holder');
+  await storage.saveChallenge('token-1', 'a.example.com', 'token-1.thumbprint', 60_000);
+  assert.deepEqual(await storage.loadChallenge('token-1'), { host: 'a.example.com', keyAuthorization: 'token-1.thumbprint' });
+  await storage.deleteChallenge('token-1');
+  assert.equal(await storage.loadChallenge('token-1'), undefined);
+  await storage.close();
+}
 
 function isStoreDown(err: unknown): boolean {
   return err instanceof DrawbridgeError && err.code === 'DRB_STORE_UNAVAILABLE';
@@ -59,6 +82,16 @@ describe('redis store over Sentinel', () => {
       }
     } finally {
       await Promise.all([store.close(), lax.close()]);
+    }
+  });
+
+  test('redis sentinel: tls.acme\'s certificate storage works over the store\'s connection', { timeout: 30_000 }, async () => {
+    const store = new RedisStore({ sentinel: sentinel(), keys, prefix: `a${++prefixes}:` });
+    await store.start();
+    try {
+      await acmeRoundTrip(store, `a${prefixes}:`);
+    } finally {
+      await store.close();
     }
   });
 
@@ -233,6 +266,16 @@ describe('redis store over Cluster', () => {
       assert.equal(await store.deleteWhere({ user: 'spread' }), 12);
       for (const r of records) assert.equal(await store.get(r.id), undefined);
       assert.equal(store.topology, `cluster via ${cluster.nodes.join(', ')}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('redis cluster: tls.acme\'s certificate storage works over the store\'s connection (its keys in several slots)', { timeout: 30_000 }, async () => {
+    const store = new RedisStore({ cluster: { nodes: cluster.nodes.map(parseRedisNode) }, keys, prefix: `a${++prefixes}:` });
+    await store.start();
+    try {
+      await acmeRoundTrip(store, `a${prefixes}:`);
     } finally {
       await store.close();
     }

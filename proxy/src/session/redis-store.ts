@@ -8,6 +8,7 @@ import { sha256Hex } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { DrawbridgeError, wrap } from '../errors.js';
+import type { AcmeRedisCommands } from '../tls/acme-redis-storage.js';
 import type { SessionKeys } from './keys.js';
 import { matchesFilter, sessionDeadline, type SessionFilter, type SessionRecord, type SessionStore } from './store.js';
 
@@ -173,12 +174,17 @@ interface Ops {
   eval(script: string, keys: string[], args: (string | Buffer)[]): Promise<unknown>;
   sMembers(key: string): Promise<string[]>;
   sRem(key: string, members: string[]): Promise<number>;
-  setNx(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
+  /** SET, only if absent (`nx`), expiring after `px` ms; whether it was set. */
+  set(key: string, value: Buffer | string, options: { nx?: boolean | undefined; px?: number | undefined }): Promise<boolean>;
   getDel(key: string): Promise<Buffer | null>;
   scan(match: string): AsyncGenerator<string[]>;
   ping(): Promise<void>;
   /** WAIT on the connection `key`'s writes went over: how many replicas acknowledged them within `ms`. */
   wait(key: string, replicas: number, ms: number): Promise<number>;
+}
+
+function setOptions(o: { nx?: boolean | undefined; px?: number | undefined }) {
+  return { ...(o.nx ? { condition: 'NX' as const } : {}), ...(o.px !== undefined ? { expiration: { type: 'PX' as const, value: o.px } } : {}) };
 }
 
 async function* scanNode(client: Client, match: string): AsyncGenerator<string[]> {
@@ -200,7 +206,7 @@ function nodeOps(client: Client): Ops {
     eval: (script, keys, args) => client.eval(script, { keys, arguments: args as string[] }),
     sMembers: async (key) => (await client.sMembers(key)).map(String),
     sRem: (key, members) => client.sRem(key, members),
-    setNx: async (key, value, ttlMs) => (await client.set(key, value, { condition: 'NX', expiration: { type: 'PX', value: ttlMs } })) === 'OK',
+    set: async (key, value, options) => (await client.set(key, value, setOptions(options))) === 'OK',
     getDel: (key) => bin.getDel(key),
     scan: (match) => scanNode(client, match),
     ping: async () => void (await client.ping()),
@@ -221,7 +227,7 @@ function clusterOps(cluster: Cluster): Ops {
     },
     sMembers: async (key) => (await cluster.sMembers(key)).map(String),
     sRem: (key, members) => cluster.sRem(key, members),
-    setNx: async (key, value, ttlMs) => (await cluster.set(key, value, { condition: 'NX', expiration: { type: 'PX', value: ttlMs } })) === 'OK',
+    set: async (key, value, options) => (await cluster.set(key, value, setOptions(options))) === 'OK',
     getDel: (key) => bin.getDel(key),
     async *scan(match) {
       for (const master of cluster.masters) yield* scanNode((await cluster.nodeClient(master)) as Client, match);
@@ -289,6 +295,9 @@ const INDEX_SCRIPT = `
 redis.call('SADD', KEYS[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1`;
+
+// Deletes KEYS[1] only while it holds ARGV[1] (an ACME lock released only by its holder).
+const DELETE_IF_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 // How often a store that lost its primary (or never reached Redis) tries again: asks the sentinels, reconnects.
 const RECOVER_EVERY_MS = 200;
@@ -863,7 +872,7 @@ export class RedisStore implements SessionStore {
     const redisKey = this.#onceKey(key);
     const payload: OneTimePayload = { v: value, e: this.#now() + ttl };
     const blob = this.#seal(Buffer.from(JSON.stringify(payload), 'utf8'), redisKey);
-    return this.#run('storing a one-time value', (ops) => ops.setNx(redisKey, blob, ttl));
+    return this.#run('storing a one-time value', (ops) => ops.set(redisKey, blob, { nx: true, px: ttl }));
   }
 
   async takeOnce(key: string): Promise<string | undefined> {
@@ -879,6 +888,19 @@ export class RedisStore implements SessionStore {
     if (plain === undefined) return undefined;
     const payload = JSON.parse(plain.toString('utf8')) as OneTimePayload;
     return this.#now() < payload.e ? payload.v : undefined;
+  }
+
+  /**
+   * The commands `tls.acme`'s certificate storage needs, over this store's connection: with Sentinel it follows the
+   * failovers, on a Cluster each names one key. Each fails (DRB_STORE_UNAVAILABLE) while Redis is unreachable.
+   */
+  acmeCommands(): AcmeRedisCommands {
+    return {
+      get: (key) => this.#run('reading ACME storage', async (ops) => (await ops.get(key))?.toString('utf8') ?? null),
+      set: (key, value, options = {}) => this.#run('writing ACME storage', (ops) => ops.set(key, value, options)),
+      del: (key) => this.#run('writing ACME storage', async (ops) => void (await ops.del([key]))),
+      delIf: (key, value) => this.#run('writing ACME storage', async (ops) => void (await ops.eval(DELETE_IF_SCRIPT, [key], [value]))),
+    };
   }
 
   /** Every connection answers (the one for writes and the one session reads go through; every Cluster master). */
