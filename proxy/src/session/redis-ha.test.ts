@@ -271,6 +271,19 @@ describe('redis store over Cluster', () => {
     }
   });
 
+  test('redis cluster: waitReplicas 1 on masters without a replica: a session written or revoked fails (503) instead of claiming it is replicated', { timeout: 30_000 }, async () => {
+    const store = new RedisStore({ cluster: { nodes: cluster.nodes.map(parseRedisNode) }, keys, prefix: `r${++prefixes}:`, waitReplicas: 1, commandTimeoutMs: 400 });
+    await store.start();
+    try {
+      const record = sampleRecord(Date.now());
+      // "0 of 1 replica(s) acknowledged", or the command timeout when two WAITs queue on one master.
+      await assert.rejects(store.set(record), isStoreDown);
+      await assert.rejects(store.delete(record.id), isStoreDown);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('redis cluster: tls.acme\'s certificate storage works over the store\'s connection (its keys in several slots)', { timeout: 30_000 }, async () => {
     const store = new RedisStore({ cluster: { nodes: cluster.nodes.map(parseRedisNode) }, keys, prefix: `a${++prefixes}:` });
     await store.start();

@@ -569,6 +569,7 @@ export class RedisStore implements SessionStore {
   async #openCluster(options: RedisClusterOptions): Promise<void> {
     const cluster = newCluster(options, this.#connectTimeoutMs);
     cluster.on('error', (err: unknown) => this.#reportError(err));
+    cluster.on('node-error', (err: unknown) => this.#reportError(err));
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
