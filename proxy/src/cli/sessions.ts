@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { deriveKeys } from '../session/keys.js';
-import { RedisStore } from '../session/redis-store.js';
+import { RedisStore, redisTopology } from '../session/redis-store.js';
 import { sessionSummary } from '../server/server.js';
 import type { Command } from './io.js';
 
@@ -36,7 +36,7 @@ export const sessions: Command = async (args, io) => {
   let rows: Record<string, unknown>[] = [];
   let revoked = 0;
   if (config.session.store.type === 'redis') {
-    const store = new RedisStore({ url: config.session.store.url, prefix: config.session.store.prefix, keys: deriveKeys(config.session.secret) });
+    const store = new RedisStore({ ...redisTopology(config.session.store), keys: deriveKeys(config.session.secret) });
     try {
       await store.start();
       if (action === 'list') rows = (await store.list(filter)).map(sessionSummary);

@@ -138,11 +138,34 @@ const memoryStore = z.strictObject({
   type: z.literal('memory'),
   maxSessions: z.number().int().positive().default(100000).describe('Upper bound on sessions held; the least recently used is evicted beyond it. Each session is kept packed (about 1 KB with its tokens), and the 5,000 most recently read also unpacked (about 2 KB more each): 100,000 sessions take about 100–140 MB.'),
 });
-const redisStore = z.strictObject({
-  type: z.literal('redis'),
-  url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').describe('Redis URL; records are encrypted with a key derived from session.secret.'),
-  prefix: z.string().default('drawbridge:').describe('Prefix of every key Drawbridge writes.'),
+const redisNode = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'expected host:port');
+const redisPasswordFile = z.string().min(1).describe('File holding the password (one trailing newline is ignored); read at start.');
+const redisSentinel = z.strictObject({
+  name: z.string().min(1).describe('The name the sentinels monitor the primary under (`sentinel monitor NAME ...`).'),
+  nodes: z.array(redisNode).min(1).describe('Sentinels to ask for the primary, `host:port` (list at least two of them: any one that answers will do).'),
+  username: z.string().min(1).optional().describe('ACL user of the Redis servers (not of the sentinels).'),
+  passwordFile: redisPasswordFile.optional().describe('File holding the password of the Redis servers (one trailing newline is ignored); read at start.'),
+  sentinelPasswordFile: redisPasswordFile.optional().describe('File holding the password of the sentinels (`requirepass` in sentinel.conf), when they have one.'),
 });
+const redisCluster = z.strictObject({
+  nodes: z.array(redisNode).min(1).describe('Some nodes of the cluster, `host:port`; the others are discovered from them.'),
+  username: z.string().min(1).optional().describe('ACL user of the cluster nodes.'),
+  passwordFile: redisPasswordFile.optional().describe('File holding the password of the cluster nodes (one trailing newline is ignored); read at start.'),
+});
+const redisStore = z
+  .strictObject({
+    type: z.literal('redis'),
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional().describe('Redis URL of one server; records are encrypted with a key derived from session.secret. Exactly one of url, sentinel and cluster.'),
+    sentinel: redisSentinel.optional().describe('A primary and its replicas watched by Redis Sentinel: the store asks the sentinels for the primary, and again after a failover (docs/deploy.md "Redis Sentinel").'),
+    cluster: redisCluster.optional().describe('A Redis Cluster (docs/deploy.md "Redis Cluster"). The session read cache is off on a cluster.'),
+    waitReplicas: z.number().int().min(0).optional().describe('Replicas that must acknowledge a sign-in, a sign-out or a revocation (Redis WAIT) before it counts as done; a write they do not acknowledge in time fails (503). Default 1 with sentinel, else 0.'),
+    prefix: z.string().default('drawbridge:').describe('Prefix of every key Drawbridge writes.'),
+  })
+  .superRefine((store, ctx) => {
+    const given = (['url', 'sentinel', 'cluster'] as const).filter((k) => store[k] !== undefined);
+    if (given.length === 1) return;
+    ctx.addIssue({ code: 'custom', path: given.length === 0 ? [] : [given[1]!], message: given.length === 0 ? 'a redis store needs url, sentinel or cluster' : `give only one of url, sentinel and cluster (${given.join(' and ')} are set)` });
+  });
 
 const sessionTimeouts = z.strictObject({
   idleTimeout: durationSchema.optional().describe('Per-route idle timeout; must be shorter than the global one.'),

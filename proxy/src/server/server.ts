@@ -24,7 +24,7 @@ import { parseDuration } from '../policy/duration.js';
 import { compileConfig } from '../routes/compile.js';
 import { deriveKeys } from '../session/keys.js';
 import { MemoryStore } from '../session/memory-store.js';
-import { RedisStore } from '../session/redis-store.js';
+import { RedisStore, redisTopology } from '../session/redis-store.js';
 import { Sessions } from '../session/sessions.js';
 import type { SessionStore } from '../session/store.js';
 import { isOwnCookie } from '../session/cookie.js';
@@ -208,7 +208,7 @@ function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () 
     lastLogged = t;
     suppressed = 0;
   };
-  return new RedisStore({ url: s.url, prefix: s.prefix, keys, now, onError });
+  return new RedisStore({ ...redisTopology(s), keys, now, onError });
 }
 
 /** Starts Drawbridge. Network work (discovery, Redis) starts here; `close()` is safe to call twice. */
@@ -316,7 +316,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const acmeStorage: CertificateStorage | undefined = !acmeConfig
     ? undefined
     : sessionStore.type === 'redis'
-      ? new RedisCertificateStorage({ url: sessionStore.url, prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
+      ? new RedisCertificateStorage({ ...(sessionStore.url !== undefined || !(store instanceof RedisStore) ? { url: sessionStore.url } : { commands: store.acmeCommands() }), prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
       : new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
   if (acmeConfig && acmeEdge && acmeStorage) {
     const lookup = acmeStorage.loadChallenge?.bind(acmeStorage);

@@ -1,13 +1,27 @@
 // tls/acme-redis-storage.ts — ACME storage in the session store's Redis, so replicas share one account, one
 // certificate per host and the pending HTTP-01 answers (the CA may reach any replica). Values are AES-256-GCM
 // encrypted with a key derived from session.secret (the Redis key as AAD); a lock per host keeps replicas from
-// ordering the same certificate at once.
+// ordering the same certificate at once. Over its own connection to `session.store.url`, or over the session store's
+// (Sentinel, Cluster: the store follows failovers; every command names one key, so one hash slot).
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { directoryKey, storageName, type CertificateStorage, type StoredCertificate } from './acme-storage.js';
 
+/** The commands the storage sends, each on one key; the Redis session store provides them over its connection. */
+export interface AcmeRedisCommands {
+  get(key: string): Promise<string | null>;
+  /** SET, only if absent (`nx`), expiring after `px` ms; whether it was set. */
+  set(key: string, value: string, options?: { nx?: boolean; px?: number }): Promise<boolean>;
+  del(key: string): Promise<void>;
+  /** Deletes `key` only while it holds `value` (atomically). */
+  delIf(key: string, value: string): Promise<void>;
+}
+
 export interface RedisCertificateStorageOptions {
-  url: string;
+  /** Its own connection to this Redis; or `commands`. */
+  url?: string;
+  /** Another connection's commands (the session store's, with Sentinel or Cluster); start/close then do nothing. */
+  commands?: AcmeRedisCommands;
   /** session.store.prefix */
   prefix: string;
   directoryUrl: string;
@@ -24,7 +38,9 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 export class RedisCertificateStorage implements CertificateStorage {
   readonly description: string;
-  private readonly client: ReturnType<typeof createClient>;
+  // Its own connection (with `url`), to connect and close.
+  private readonly client: { isReady: boolean; isOpen: boolean; connect(): Promise<unknown>; close(): Promise<unknown>; destroy(): void } | undefined;
+  private readonly commands: AcmeRedisCommands;
   private readonly base: string;
   private readonly key: Buffer;
   private readonly connectTimeoutMs: number;
@@ -34,16 +50,31 @@ export class RedisCertificateStorage implements CertificateStorage {
     this.description = `redis ${this.base}*`;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 3000;
     this.key = Buffer.from(hkdfSync('sha256', Buffer.from(options.secret, 'utf8'), 'drawbridge/acme-storage/v1', 'drawbridge acme-storage v1', 32));
-    this.client = createClient({
+    if (options.commands) {
+      this.client = undefined;
+      this.commands = options.commands;
+      return;
+    }
+    if (options.url === undefined) throw new Error('RedisCertificateStorage: url or commands');
+    const client = createClient({
       url: options.url,
       disableOfflineQueue: true,
       socket: { connectTimeout: this.connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), 5000) },
     });
-    this.client.on('error', (err: Error) => options.onError?.(err));
+    client.on('error', (err: Error) => options.onError?.(err));
+    this.client = client;
+    this.commands = {
+      get: (key) => client.get(key),
+      set: async (key, value, o = {}) =>
+        (await client.set(key, value, { ...(o.nx ? { condition: 'NX' as const } : {}), ...(o.px !== undefined ? { expiration: { type: 'PX' as const, value: o.px } } : {}) })) === 'OK',
+      del: async (key) => void (await client.del(key)),
+      delIf: async (key, value) => void (await client.eval(RELEASE, { keys: [key], arguments: [value] })),
+    };
   }
 
   /** Connects; rejects when Redis does not answer within the connect timeout (the client keeps trying meanwhile). */
   async start(): Promise<void> {
+    if (this.client === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     const connecting = this.client.connect();
     connecting.catch(() => {});
@@ -55,8 +86,10 @@ export class RedisCertificateStorage implements CertificateStorage {
   }
 
   async close(): Promise<void> {
-    if (this.client.isReady) await this.client.close().catch(() => this.client.destroy());
-    else if (this.client.isOpen) this.client.destroy();
+    const client = this.client;
+    if (client === undefined) return;
+    if (client.isReady) await client.close().catch(() => client.destroy());
+    else if (client.isOpen) client.destroy();
   }
 
   async loadAccountKey(): Promise<string | undefined> {
@@ -66,7 +99,7 @@ export class RedisCertificateStorage implements CertificateStorage {
   async saveAccountKey(keyPem: string): Promise<void> {
     // A replica that lost the race keeps the key stored first: one account for all.
     const key = `${this.base}account`;
-    await this.client.set(key, this.seal(keyPem, key), { condition: 'NX' });
+    await this.commands.set(key, this.seal(keyPem, key), { nx: true });
   }
 
   async load(host: string): Promise<StoredCertificate | undefined> {
@@ -78,26 +111,25 @@ export class RedisCertificateStorage implements CertificateStorage {
 
   async save(host: string, certificate: StoredCertificate): Promise<void> {
     const key = `${this.base}cert:${storageName(host)}`;
-    await this.client.set(key, this.seal(JSON.stringify({ certPem: certificate.certPem, keyPem: certificate.keyPem }), key));
+    await this.commands.set(key, this.seal(JSON.stringify({ certPem: certificate.certPem, keyPem: certificate.keyPem }), key));
   }
 
   async lock(host: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
     const key = `${this.base}lock:${storageName(host)}`;
     const token = randomBytes(16).toString('hex');
-    const ok = await this.client.set(key, token, { expiration: { type: 'PX', value: ttlMs }, condition: 'NX' });
-    if (ok !== 'OK') return undefined;
+    if (!(await this.commands.set(key, token, { nx: true, px: ttlMs }))) return undefined;
     return async () => {
-      await this.client.eval(RELEASE, { keys: [key], arguments: [token] }).catch(() => undefined);
+      await this.commands.delIf(key, token).catch(() => undefined);
     };
   }
 
   async saveChallenge(token: string, host: string, keyAuthorization: string, ttlMs: number): Promise<void> {
     const key = `${this.base}http-01:${token}`;
-    await this.client.set(key, this.seal(JSON.stringify({ host, keyAuthorization }), key), { expiration: { type: 'PX', value: ttlMs } });
+    await this.commands.set(key, this.seal(JSON.stringify({ host, keyAuthorization }), key), { px: ttlMs });
   }
 
   async deleteChallenge(token: string): Promise<void> {
-    await this.client.del(`${this.base}http-01:${token}`);
+    await this.commands.del(`${this.base}http-01:${token}`);
   }
 
   async loadChallenge(token: string): Promise<{ host: string; keyAuthorization: string } | undefined> {
@@ -107,7 +139,7 @@ export class RedisCertificateStorage implements CertificateStorage {
 
   private async get(suffix: string): Promise<string | undefined> {
     const key = `${this.base}${suffix}`;
-    const blob = await this.client.get(key);
+    const blob = await this.commands.get(key);
     return blob === null ? undefined : this.open(blob, key);
   }
 
