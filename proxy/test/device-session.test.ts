@@ -44,7 +44,8 @@ test('a session signed in with a device certificate is refused without it or wit
   assert.equal(ok.status, 200, ok.body.slice(0, 200));
 
   const seenBefore = s.app.requests.length;
-  for (const [what, headers] of Object.entries({ 'no certificate': {}, 'another device': { 'x-forwarded-client-cert': xfcc(phone) } })) {
+  const replays: Record<string, Record<string, string>> = { 'no certificate': {}, 'another device': { 'x-forwarded-client-cert': xfcc(phone) } };
+  for (const [what, headers] of Object.entries(replays)) {
     const res = await b.get(url, { headers: { accept: 'application/json', ...headers } });
     assert.equal(res.status, 403, what);
     assert.match(res.body, /session-device-required/, what);

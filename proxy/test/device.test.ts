@@ -4,7 +4,7 @@
 // required`, and X-Forwarded-Client-Cert from a trusted proxy only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { writeFileSync, copyFileSync } from 'node:fs';
 import http from 'node:http';
@@ -41,6 +41,11 @@ const seen: http.IncomingHttpHeaders[] = [];
 const upstream = http.createServer((req, res) => {
   seen.push(req.headers);
   res.end('upstream');
+});
+// WebSocket upgrades: a bare 101 handshake, then the socket stays open.
+upstream.on('upgrade', (req, socket) => {
+  const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
 });
 
 interface Instance {
@@ -323,5 +328,48 @@ test('X-Forwarded-Client-Cert: believed from a trusted proxy only, its certifica
     assert.equal((await get(direct.db, 'app.localhost', '/', { cookie, cert: laptop })).status, 200, 'its own handshake still counts');
   } finally {
     await direct.db.close();
+  }
+});
+
+/** A WebSocket upgrade presenting `cert`; resolves with the open socket once the 101 arrived. */
+function openWebSocket(db: Drawbridge, host: string, cookie: string, cert: TestCert): Promise<import('node:net').Socket> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1',
+      port: db.port,
+      path: '/ws',
+      servername: host,
+      ca: serverCa.pem,
+      cert: cert.pem,
+      key: cert.keyPem,
+      agent: false,
+      headers: { host: `${host}:${db.port}`, cookie, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('upgrade', (_res, socket) => resolve(socket as import('node:net').Socket));
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a WebSocket admitted with a device certificate is closed by the next sweep once a reloaded CRL revokes it (device rule and device-bound session)', T, async () => {
+  const bound = await inst.db.runtime.sessions.create(ALICE, {}, undefined, Date.now(), { device: hex(laptop.pem), agent: 'other' });
+  const boundCookie = `__Host-drawbridge=${sealSessionId(bound.id, inst.db.runtime.sessions.keys.cookieMac, `https://open.localhost:${inst.db.port}`)}`;
+  const sockets = [await openWebSocket(inst.db, 'app.localhost', await aliceCookie(inst.db, 'app.localhost'), laptop), await openWebSocket(inst.db, 'open.localhost', boundCookie, laptop)];
+  const closed = sockets.map((socket) => new Promise<void>((resolve) => socket.on('close', () => resolve())));
+  for (const socket of sockets) socket.on('error', () => undefined).resume(); // read the close frame, so the end arrives
+  try {
+    await inst.db.websockets.sweep();
+    assert.deepEqual(sockets.map((socket) => socket.destroyed), [false, false], 'still admitted before the revocation');
+    copyFileSync(makeCrl(dir, ca, [stolen, laptop]), crlFile);
+    assert.deepEqual(await inst.db.reload(), { ok: true });
+    await inst.db.websockets.sweep();
+    await Promise.all(closed);
+    const lines = inst.logs.filter((l) => l.event === 'websocket-closed');
+    assert.deepEqual(lines.slice(-2).map((l) => [l.route, l.reason]).sort(), [['app', 'policy-denied'], ['open', 'policy-denied']]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    copyFileSync(makeCrl(dir, ca, [stolen]), crlFile);
+    assert.deepEqual(await inst.db.reload(), { ok: true });
   }
 });

@@ -1,6 +1,7 @@
 // runtime/websockets.ts — the WebSockets open through this instance, each bound to what admitted it (session or
 // bearer token, route, request): a sweep re-admits every one against the store and the configuration in force, and
 // closes those that would now be refused. Sign-out and back-channel logout close at once; a reload sweeps at once.
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketHandle } from '../forward/forwarder.js';
 import { CLOSE_CODES } from '../forward/ws-frames.js';
@@ -12,6 +13,7 @@ import { sessionDeadline, type SessionRecord } from '../session/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Snapshot } from './runtime.js';
+import { requestDevice } from './device.js';
 
 /**
  * Why Drawbridge closed a WebSocket: `session-ended` (signed out, back-channel logout), `revoked` (the session is no
@@ -40,6 +42,11 @@ export interface Admission {
   readonly ip: string | undefined;
   /** The device certificate the policy saw (the upgrade's). */
   readonly device?: DeviceCertificate;
+  /**
+   * The upgrade request and whether its peer is a trusted proxy: every sweep verifies its device certificate again
+   * against the device CAs and revocation lists in force (a certificate revoked by a reload closes the WebSocket).
+   */
+  readonly upgrade?: { readonly request: IncomingMessage; readonly trustedPeer: boolean };
   /** Who it acts as; undefined when anonymous (a public route). */
   readonly identity?: Identity;
   /** The session that admitted it. */
@@ -170,6 +177,7 @@ export class WebSockets {
     if ('status' in match || !match.websockets) return 'reload';
     const route = match;
     let identity: Identity | undefined;
+    let boundDevice: string | undefined;
     if (!route.public) {
       if (entry.token !== undefined) {
         // The route must still take this token (a reload may have turned bearer off or changed its audiences).
@@ -191,9 +199,13 @@ export class WebSockets {
         }
         entry.sessionDeadline = sessionDeadline(loaded.record);
         identity = loaded.record.identity;
+        boundDevice = loaded.record.binding?.device;
       }
     }
-    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now, ...(a.device ? { device: a.device } : {}) });
+    const device = a.upgrade !== undefined ? requestDevice(a.upgrade.request, a.upgrade.trustedPeer, snap.device, now).device : a.device;
+    // A session started with a device certificate never works without that certificate (admission/admit.ts).
+    if (boundDevice !== undefined && device?.fingerprint256 !== boundDevice) return 'policy-denied';
+    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now, ...(device ? { device } : {}) });
     return decision.outcome === 'allow' ? undefined : 'policy-denied';
   }
 

@@ -315,6 +315,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       method: req.method ?? 'GET',
       ip: x.client.ip,
       ...(x.client.device ? { device: x.client.device } : {}),
+      ...(x.snap.device ? { upgrade: { request: req, trustedPeer: x.client.trustedPeer } } : {}),
       ...(principal ? { identity: principal.identity } : {}),
       ...(principal && bearer !== undefined ? { bearer } : {}),
       ...(principal && bearer === undefined && sessionId !== undefined ? { sessionId } : {}),
