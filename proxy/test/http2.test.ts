@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +20,7 @@ import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { certDir, makeCa, makeCert } from '../../test-support/certs.js';
 import { dataFrame, frame, FRAME, get, H2_ERROR, headerBlock, headersFrame, rstFrame, sendH2 } from '../../test-support/h2-raw.js';
 import { marker } from '../../test-support/raw.js';
-import { startStack, type Stack } from '../../test-support/stack.js';
+import { startStack, waitFor, type Stack } from '../../test-support/stack.js';
 
 interface H2Response {
   status: number;
@@ -447,6 +448,8 @@ describe('h2 attack counterparts (refused before the upstream)', () => {
     assert.notEqual(r.goaway, undefined, 'the connection is refused further streams');
     assert.notEqual(r.goaway, H2_ERROR.NO_ERROR);
     // Only a stream whose RST_STREAM came in a later read than its HEADERS can get through (one per TLS read at most).
+    const admitted = s.logs.filter((l) => l.event === 'request' && String(l.path).startsWith(`/${m}/`)).length;
+    assert.ok(admitted <= 50, `${admitted} requests admitted (logged) for ${n} cancelled streams`);
     assert.ok(upstreamSaw(m).length <= 50, `${upstreamSaw(m).length} upstream requests for ${n} cancelled streams`);
   });
 
@@ -470,6 +473,28 @@ describe('h2 attack counterparts (refused before the upstream)', () => {
   });
 });
 
+describe('shutdown', () => {
+  test('a graceful close sends GOAWAY to h2 connections and lets their streams in flight finish', { timeout: 30_000 }, async () => {
+    const st = await startStack({ routes: ROUTES.replace('{{HOP}}', String(hopPort)), tls: `{ certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile} }` });
+    try {
+      const session = http2.connect(`https://127.0.0.1:${st.port}`, { rejectUnauthorized: false, servername: 'localhost' });
+      session.on('error', () => {});
+      const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
+      const m = marker('drain');
+      const inFlight = h2On(session, { ':authority': `public.localhost:${st.port}`, ':path': `/slow?ms=400&${m}`, accept: 'application/json' });
+      await waitFor(() => st.app.requests.some((r) => r.url.includes(m)), 5000);
+      const closing = st.db.close({ drainMs: 5000 });
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      const res = await inFlight;
+      assert.equal(res.status, 200);
+      assert.equal(JSON.parse(res.body).waitedMs, 400);
+      await closing;
+    } finally {
+      await st.close();
+    }
+  });
+});
+
 describe('tls.http2: false', () => {
   let only: Stack;
   before(async () => {
@@ -483,5 +508,19 @@ describe('tls.http2: false', () => {
     assert.equal(await alpnOf(only.port, ['h2', 'http/1.1']), 'http/1.1');
     const res = await h1(only.port, `public.localhost:${only.port}`, `/${marker('only')}`);
     assert.equal(res.status, 200);
+  });
+
+  test('turning tls.http2 on is a restart: a reload keeps the listener as it is and says so', async () => {
+    const text = readFileSync(only.configFile, 'utf8');
+    writeFileSync(only.configFile, text.replace('http2: false', 'http2: true'));
+    try {
+      const result = await only.db.reload();
+      assert.equal(result.ok, true);
+      const line = only.logs.findLast((l) => l.event === 'reload');
+      assert.ok(line?.needsRestart?.includes('tls.http2'), JSON.stringify(line));
+      assert.equal(await alpnOf(only.port, ['h2', 'http/1.1']), 'http/1.1');
+    } finally {
+      writeFileSync(only.configFile, text);
+    }
   });
 });
