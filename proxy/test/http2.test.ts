@@ -143,6 +143,11 @@ const ROUTES = `routes:
     public: true
 `;
 
+/** Not node's defaults (16 KiB, 60 s on an HTTP/2 listener): the HTTP/1.1 side of the listener must get these. */
+const MAX_HEADER = 8192;
+const HEADERS_TIMEOUT_S = 2;
+const REQUEST_TIMEOUT_S = 3;
+
 let s: Stack;
 let hop: http.Server;
 let hopPort = 0;
@@ -158,7 +163,7 @@ before(async () => {
   });
   await new Promise<void>((r) => hop.listen(0, '127.0.0.1', () => r()));
   hopPort = (hop.address() as AddressInfo).port;
-  s = await startStack({ routes: ROUTES.replace('{{HOP}}', String(hopPort)), tls: `{ certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile} }` });
+  s = await startStack({ routes: ROUTES.replace('{{HOP}}', String(hopPort)), tls: `{ certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile} }`, extra: `limits: { maxHeaderSize: ${MAX_HEADER}, headersTimeout: ${HEADERS_TIMEOUT_S}s, requestTimeout: ${REQUEST_TIMEOUT_S}s }` });
 });
 
 after(async () => {
@@ -183,6 +188,26 @@ describe('one listener, both protocols', () => {
       https.get({ host: '127.0.0.1', port: s.port, path: `/${m}`, rejectUnauthorized: false, agent: false, headers: { host: authority('public.localhost') } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on('error', reject);
     });
     assert.equal(plain, 200);
+  });
+
+  test('HTTP/1.1 on the h2 listener keeps the configured limits: maxHeaderSize (431) and headersTimeout (slowloris)', { timeout: 30_000 }, async () => {
+    const big = 'v'.repeat(MAX_HEADER);
+    const one = await h1(s.port, authority('public.localhost'), `/${marker('big1')}`, { 'x-big': big });
+    assert.equal(one.status, 431);
+    const small = await h1(s.port, authority('public.localhost'), `/${marker('ok1')}`, { 'x-big': 'v'.repeat(MAX_HEADER / 2) });
+    assert.equal(small.status, 200);
+    // A head that never ends: closed once headersTimeout has passed (408), not after node's 60 s.
+    const t0 = performance.now();
+    const answer = await new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: s.port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => socket.write(`GET / HTTP/1.1\r\nHost: ${authority('public.localhost')}\r\nX-Slow: 1`));
+      let text = '';
+      socket.on('data', (c) => (text += c));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(text));
+    });
+    const ms = performance.now() - t0;
+    assert.ok(ms >= HEADERS_TIMEOUT_S * 1000 - 100 && ms < 15_000, `closed after ${Math.round(ms)} ms`);
+    assert.match(answer, /^HTTP\/1\.1 408/);
   });
 
   test('the same proxied request over h1 and h2: same decision, same headers to the upstream, a verified assertion', async () => {
@@ -412,6 +437,16 @@ describe('h2 attack counterparts (refused before the upstream)', () => {
       assert.equal(r.reset, H2_ERROR.PROTOCOL_ERROR, `${declared} vs ${sent.length}: ${r.status}/${r.reset}`);
       assert.notEqual(r.status, 200);
     }
+  });
+
+  test('a body that never finishes (slow POST): 408 once limits.requestTimeout has passed, as on HTTP/1.1', { timeout: 30_000 }, async () => {
+    const m = marker('slowbody');
+    const t0 = performance.now();
+    const fields: [string, string][] = [[':method', 'POST'], [':scheme', 'https'], [':authority', authority('public.localhost')], [':path', `/echo?${m}`], ['content-length', '100'], ['content-type', 'text/plain']];
+    const r = await sendH2(s.port, [headersFrame(1, fields, { endStream: false }), dataFrame(1, 'only ten b', false)], { streams: [1], timeoutMs: 20_000 });
+    const ms = performance.now() - t0;
+    assert.equal(r.statuses.get(1), 408, `${r.statuses.get(1)}/${r.resets.get(1)}`);
+    assert.ok(ms >= REQUEST_TIMEOUT_S * 1000 - 100 && ms < 15_000, `answered after ${Math.round(ms)} ms`);
   });
 
   test('CONNECT: 405 from node, nothing upstream (no tunnel through Drawbridge)', async () => {

@@ -92,18 +92,42 @@ export function streamGone(req: IncomingMessage): boolean {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+export interface Http2EdgeOptions {
+  /** limits.maxHeaderSize: the header list size beyond which `tooLarge` answers. */
+  maxHeaderSize: number;
+  /** limits.requestTimeout (ms, 0 for none): the whole request, body included, as node bounds an HTTP/1.1 one. */
+  requestTimeoutMs: number;
+  tooLarge: Handler;
+}
+
 /**
  * The listener's `request` (and `checkContinue`) handler for both protocols: HTTP/1.1 requests go to `handle` as
  * they come; an HTTP/2 request goes after the frames read with it (`streamGone`), reshaped (`fromH2`), and to
- * `tooLarge` instead when its header list is over `maxHeaderSize`.
+ * `tooLarge` instead when its header list is over `maxHeaderSize`. A stream whose body has not all arrived within
+ * `requestTimeoutMs` is answered 408 (or cut, once its answer has started): node's HTTP/1.1 requestTimeout, per
+ * stream.
  */
-export function http2Edge(handle: Handler, maxHeaderSize: number, tooLarge: Handler): Handler {
+export function http2Edge(handle: Handler, options: Http2EdgeOptions): Handler {
   return (req, res) => {
     if (req.httpVersionMajor !== 2) return handle(req, res);
     setImmediate(() => {
       if (streamGone(req)) return;
-      if (fromH2(req, res, maxHeaderSize) === 'too-large') return tooLarge(req, res);
+      if (fromH2(req, res, options.maxHeaderSize) === 'too-large') return options.tooLarge(req, res);
+      if (options.requestTimeoutMs > 0 && !req.complete) bound(req, res, options.requestTimeoutMs);
       handle(req, res);
     });
   };
+}
+
+/** Ends a stream whose request is not complete after `ms`. */
+function bound(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    if (!res.headersSent) res.writeHead(408, { 'content-length': '0' }).end();
+    else res.destroy();
+  }, ms);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  req.once('end', clear);
+  res.once('close', clear);
 }

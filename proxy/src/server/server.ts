@@ -309,10 +309,14 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       h2Sessions.add(session);
       session.once('close', () => h2Sessions.delete(session));
     });
-    handle = http2Edge(pipeline.handle, config.limits.maxHeaderSize, (req, res) => {
-      logger.warn({ event: 'client-error', status: 431, errorCode: 'DRB_HEADERS_TOO_LARGE', cause: 'h2-header-list', error: 'HTTP/2 header list larger than limits.maxHeaderSize', ip: req.socket.remoteAddress ?? '' });
-      const hsts = snapshot.hsts;
-      res.writeHead(431, { 'content-length': '0', ...(hsts !== undefined ? { 'strict-transport-security': hsts } : {}) }).end();
+    handle = http2Edge(pipeline.handle, {
+      maxHeaderSize: config.limits.maxHeaderSize,
+      requestTimeoutMs: parseDuration(config.limits.requestTimeout),
+      tooLarge(req, res) {
+        logger.warn({ event: 'client-error', status: 431, errorCode: 'DRB_HEADERS_TOO_LARGE', cause: 'h2-header-list', error: 'HTTP/2 header list larger than limits.maxHeaderSize', ip: req.socket.remoteAddress ?? '' });
+        const hsts = snapshot.hsts;
+        res.writeHead(431, { 'content-length': '0', ...(hsts !== undefined ? { 'strict-transport-security': hsts } : {}) }).end();
+      },
     });
   }
   server.on('request', handle);
