@@ -282,6 +282,38 @@ describe('one listener, both protocols', () => {
     }
   });
 
+  test('Expect: 100-continue over h2: the 100 only for a request that is let through; a refused one is answered before its body', async () => {
+    const ask = (host: string, path: string) =>
+      new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
+        const session = http2.connect(`https://127.0.0.1:${s.port}`, { rejectUnauthorized: false, servername: 'localhost' });
+        session.on('error', reject);
+        const stream = session.request({ ':method': 'POST', ':authority': authority(host), ':path': path, expect: '100-continue', 'content-type': 'text/plain', accept: 'application/json' }, { endStream: false });
+        let continued = false;
+        let status = 0;
+        let body = '';
+        stream.on('continue', () => {
+          continued = true;
+          stream.end('the body');
+        });
+        stream.on('response', (h) => {
+          status = Number(h[':status']);
+          if (!continued) stream.close();
+        });
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('close', () => {
+          session.close();
+          resolve({ continued, status, body });
+        });
+      });
+    const m = marker('expect');
+    const allowed = await ask('public.localhost', `/echo?${m}`);
+    assert.deepEqual([allowed.continued, allowed.status, JSON.parse(allowed.body).body], [true, 200, 'the body']);
+    const refused = await ask('app.localhost', `/echo?${m}x`);
+    assert.deepEqual([refused.continued, refused.status], [false, 401]);
+    assert.equal(upstreamSaw(`${m}x`).length, 0);
+  });
+
   test('an upstream answer with HTTP/1.1 connection headers reaches an h2 client without them (and unchanged over h1)', async () => {
     const two = await h2(s.port, { ':authority': authority('hop.localhost'), ':path': '/x' });
     assert.equal(two.status, 200);
