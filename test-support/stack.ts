@@ -30,6 +30,8 @@ export interface StackOptions {
   routes?: string;
   /** Extra top-level YAML (e.g. `trustedProxies: [...]`), placed before `routes:`. */
   extra?: string;
+  /** The `tls:` block (flow YAML, e.g. `{ certFile: a, keyFile: b }`): the listener speaks TLS and publicUrl is https. */
+  tls?: string;
   /** Replaces the session block's store line (default memory). */
   store?: string;
   /** Extra lines inside `session:` (e.g. `idleTimeout: 2s`). */
@@ -120,8 +122,8 @@ export interface Stack {
 function configText(port: number, issuer: string, app: string, o: StackOptions, client = { id: CLIENT_ID, secret: CLIENT_SECRET }): string {
   const routes = (o.routes ?? DEFAULT_ROUTES).replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app);
   return `listen: "127.0.0.1:${port}"
-publicUrl: http://auth.localhost:${port}
-admin: { listen: "127.0.0.1:0" }
+publicUrl: ${o.tls ? 'https' : 'http'}://auth.localhost:${port}
+${o.tls ? `tls: ${o.tls}\n` : ''}admin: { listen: "127.0.0.1:0" }
 idp:
   issuer: ${issuer}
   clientId: ${client.id}
@@ -147,7 +149,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const balancer = o.balancer ? await startBalancer() : undefined;
   const port = balancer?.port ?? (server.address() as AddressInfo).port;
-  const publicUrl = `http://auth.localhost:${port}`;
+  const publicUrl = `${o.tls ? 'https' : 'http'}://auth.localhost:${port}`;
   let idp: DevIdp | undefined;
   let issuer = 'http://127.0.0.1:9';
   const idpAdapter = o.idpOptions?.adapter ?? createMemoryAdapter();

@@ -102,6 +102,12 @@ export function relayedHeader(lower: string, value: string, reservedCookie: ((na
   return !(lower === 'set-cookie' && reservedCookie !== undefined && reservedCookie(cookieName(value)));
 }
 
+/**
+ * Upstream response headers never relayed to an HTTP/2 client beside relayedHeader's: connection-specific in
+ * HTTP/2 (RFC 9113 §8.2.2), which node's http2 refuses to send (it would fail the whole answer).
+ */
+const H2_FORBIDDEN_RESPONSE: ReadonlySet<string> = new Set(['upgrade', 'proxy-connection', 'http2-settings', 'te']);
+
 // Shared listener (`this` is the upstream request).
 function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessage): void {
   const flight = this[FLIGHT];
@@ -125,17 +131,20 @@ function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessa
   const raw = proxyRes.rawHeaders;
   const list: string[] = [];
   let hsts = flight.hsts;
+  const h2 = flight.req.httpVersionMajor === 2;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const n = name.length;
     // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
     if ((n === 10 || n === 17) && !relayedHeader(name.toLowerCase(), raw[i + 1]!, flight.reservedCookie)) continue;
+    // To an HTTP/2 client, the connection-specific headers HTTP/2 forbids too (node would refuse the whole answer).
+    if (h2 && H2_FORBIDDEN_RESPONSE.has(name.toLowerCase())) continue;
     // The upstream's own Strict-Transport-Security passes unchanged, and Drawbridge's is not added beside it.
     if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
     list.push(name, raw[i + 1]!);
   }
   if (hsts !== undefined) list.push('strict-transport-security', hsts);
-  list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
+  if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
   // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
   (proxyRes as InFlight)[FLIGHT] = flight;
   proxyRes.on('close', onUpstreamResponseClose);

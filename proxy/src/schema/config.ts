@@ -129,6 +129,15 @@ const tlsFiles = z.strictObject({
     .default('optional')
     .describe('With clientCa: `optional` lets requests without a device certificate on to the policy (only `device` rules see the difference); `required` answers every request without a verified one (none, a foreign or revoked one) with a page saying this site needs the device certificate (403 DRB_DEVICE_REQUIRED), before sign-in.'),
   ticketKeyRotation: durationSchema.default('12h').describe('How often the session-ticket key is replaced by a fresh random one (tickets under an older key make a full handshake).'),
+  http2: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        maxConcurrentStreams: z.number().int().min(1).max(1000).default(100).describe('Streams (requests) a client may have open at once on one HTTP/2 connection; more are refused (REFUSED_STREAM).'),
+      }),
+    ])
+    .default(true)
+    .describe('Offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 on the TLS listener: `true` (default, 100 concurrent streams per connection), `false` for HTTP/1.1 only, or `{ maxConcurrentStreams }`. Requests over HTTP/2 meet the same normalization, header rules and limits (limits.maxHeaderSize is the header list size); WebSockets stay on HTTP/1.1 (docs/tls.md "HTTP/2"). Needs a restart to change.'),
   hsts: z
     .union([z.literal(false), hstsSchema])
     .optional()

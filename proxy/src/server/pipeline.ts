@@ -27,6 +27,7 @@ import { answerProblem, type ProblemDetails } from '../runtime/problem.js';
 import { hstsFor, isBrowser } from '../runtime/respond.js';
 import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
 import { createForwardAuth } from './forward-auth.js';
+import { h2Refusal } from './h2.js';
 import type { RequestLogFields } from '../telemetry/logger.js';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -66,6 +67,9 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** Steps 1–2: what the request is (admission/classify.ts), its normalized parts kept on the exchange. */
   function classifyRequest(req: IncomingMessage, x: Exchange): Classification {
     if (refusedSockets.has(req.socket)) return { kind: 'bad-request', reason: 'request pipelined behind a refused request' };
+    // HTTP/2: what server/h2.ts found malformed when it reshaped the request (:authority and Host disagree...).
+    const h2 = req.httpVersionMajor === 2 ? h2Refusal(req) : undefined;
+    if (h2 !== undefined) return { kind: 'bad-request', reason: h2 };
     // Node accepts any coding list ending in chunked ("identity, chunked"); an upstream may frame such a body
     // differently (request smuggling), so only plain chunked is forwarded.
     const te = req.headers['transfer-encoding'];
@@ -117,15 +121,16 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const x = begin(req, res);
-    if (isForwardAuthTarget(req.url ?? '') && !refusedSockets.has(req.socket)) return forwardAuth(req, res, x);
+    if (isForwardAuthTarget(req.url ?? '') && !refusedSockets.has(req.socket) && (req.httpVersionMajor !== 2 || h2Refusal(req) === undefined)) return forwardAuth(req, res, x);
     if (x.snap.device?.required && !x.client.device) return deviceRequired(req, res, x);
     const c = classifyRequest(req, x);
     if (c.kind === 'bad-request') {
       x.decision = 'bad-request';
       x.refusal = c.reason;
-      // A client that sent a malformed request may be out of step with us: nothing more is read from it.
+      // A client that sent a malformed request may be out of step with us: nothing more is read from it. (HTTP/2
+      // frames its requests: only this stream is refused, and HTTP/2 has no Connection header.)
       refusedSockets.add(req.socket);
-      return answerProblem(req, res, 'DRB_BAD_REQUEST', { format: 'html', page: (requestId) => badRequestPage({ reason: c.reason, requestId }), headers: { connection: 'close' } });
+      return answerProblem(req, res, 'DRB_BAD_REQUEST', { format: 'html', page: (requestId) => badRequestPage({ reason: c.reason, requestId }), headers: req.httpVersionMajor === 2 ? {} : { connection: 'close' } });
     }
     if (c.kind === 'reserved') {
       if (isForwardAuthPath(c.path)) return forwardAuth(req, res, x);

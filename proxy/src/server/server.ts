@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { sha256Hex } from '../digest.js';
@@ -46,6 +47,7 @@ import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
 import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from '../runtime/websockets.js';
 import { loadDeviceSettings } from '../runtime/device.js';
+import { H2_PROTOCOLS, http2Edge, http2ServerOptions, http2Settings } from './h2.js';
 
 export interface StartOptions {
   /** The validated configuration. */
@@ -131,9 +133,24 @@ export function createListener(config: Config, listenerOptions: { now?: () => nu
   // tls.acme: TLS-ALPN-01 answered in front of the store's SNI selection; obtained certificates go into the store.
   const acmeEdge = contexts && config.tls?.acme ? createAcmeEdge(contexts) : undefined;
   let server: http.Server | https.Server;
-  if (contexts) {
+  const h2 = http2Settings(config);
+  if (contexts && h2) {
+    // tls.http2: one listener for both (node's http2 compatibility API; HTTP/1.1 connections take node's HTTP/1.1
+    // path with the limits below), server/h2.ts. ALPNCallback and ALPNProtocols cannot both be set: with ACME the
+    // callback chooses h2/http/1.1 as well as acme-tls/1.
     const tlsOptions = contexts.serverOptions();
-    const secure = https.createServer({ ...options, connectionsCheckingInterval: sweep, ...tlsOptions, ...(acmeEdge ? acmeListenerOptions(acmeEdge, tlsOptions.SNICallback) : {}) });
+    const alpn = acmeEdge ? acmeListenerOptions(acmeEdge, tlsOptions.SNICallback, H2_PROTOCOLS) : { ALPNProtocols: [...H2_PROTOCOLS] };
+    const secure = http2.createSecureServer({ ...tlsOptions, ...alpn, ...http2ServerOptions(h2, options.maxHeaderSize) });
+    // Read by node's HTTP/1.1 connection listener from the server (createSecureServer takes none of them).
+    Object.assign(secure, { maxHeaderSize: options.maxHeaderSize, requireHostHeader: false, connectionsCheckingInterval: sweep });
+    bindContexts(secure as unknown as https.Server, contexts);
+    if (acmeEdge) attachAcmeEdge(secure as unknown as https.Server, acmeEdge);
+    H2_LISTENERS.add(secure);
+    server = secure as unknown as https.Server;
+  } else if (contexts) {
+    const tlsOptions = contexts.serverOptions();
+    // tls.http2: false — ALPN offers http/1.1 alone: a client that speaks only h2 is refused in the handshake.
+    const secure = https.createServer({ ...options, connectionsCheckingInterval: sweep, ...tlsOptions, ...(acmeEdge ? acmeListenerOptions(acmeEdge, tlsOptions.SNICallback) : { ALPNProtocols: ['http/1.1'] }) });
     bindContexts(secure, contexts);
     if (acmeEdge) attachAcmeEdge(secure, acmeEdge);
     server = secure;
@@ -146,6 +163,25 @@ export function createListener(config: Config, listenerOptions: { now?: () => nu
   // Slowloris on idle sockets: a connection that sends nothing at all is closed too.
   server.timeout = Math.max(options.requestTimeout, options.headersTimeout) + 1000;
   return server;
+}
+
+/** Listeners made by createListener that speak HTTP/2 as well (http2.createSecureServer with allowHTTP1). */
+const H2_LISTENERS = new WeakSet<object>();
+
+/** Whether `server` is a listener made by createListener that offers HTTP/2 (tls.http2). */
+export function offersHttp2(server: object): boolean {
+  return H2_LISTENERS.has(server);
+}
+
+/**
+ * Closes every connection of a listener now: node's closeAllConnections for HTTP/1.1, and each open HTTP/2 session
+ * (which node's http2 server does not track) destroyed.
+ */
+function closeAllConnections(server: http.Server | https.Server, sessions: ReadonlySet<http2.ServerHttp2Session>): void {
+  if (H2_LISTENERS.has(server)) {
+    http.Server.prototype.closeAllConnections.call(server);
+    for (const session of sessions) session.destroy();
+  } else server.closeAllConnections?.();
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -269,10 +305,28 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   tls?.start();
   tls?.reportOcspTo((e) => logger.warn({ event: 'tls-ocsp', result: 'failure', ...e, message: 'no OCSP response to staple: clients that ask for one get none' }));
   registerTlsMetrics(metrics.registry, { certificates: () => tls?.certificates() ?? [], insecureRoutes: () => insecureRoutes(snapshot) });
-  server.on('request', pipeline.handle);
+  // tls.http2: HTTP/2 requests reshaped to HTTP/1.1's (server/h2.ts); the open sessions, for close().
+  const h2Sessions = new Set<http2.ServerHttp2Session>();
+  let handle = pipeline.handle;
+  if (offersHttp2(server)) {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      h2Sessions.add(session);
+      session.once('close', () => h2Sessions.delete(session));
+    });
+    handle = http2Edge(pipeline.handle, {
+      maxHeaderSize: config.limits.maxHeaderSize,
+      requestTimeoutMs: parseDuration(config.limits.requestTimeout),
+      tooLarge(req, res) {
+        logger.warn({ event: 'client-error', status: 431, errorCode: 'DRB_HEADERS_TOO_LARGE', cause: 'h2-header-list', error: 'HTTP/2 header list larger than limits.maxHeaderSize', ip: req.socket.remoteAddress ?? '' });
+        const hsts = snapshot.hsts;
+        res.writeHead(431, { 'content-length': '0', ...(hsts !== undefined ? { 'strict-transport-security': hsts } : {}) }).end();
+      },
+    });
+  }
+  server.on('request', handle);
   // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only
   // to requests it lets through, so a refused client is answered before it uploads its body.
-  server.on('checkContinue', pipeline.handle);
+  server.on('checkContinue', handle);
   server.on('upgrade', pipeline.upgrade);
   // Requests in flight, for a graceful shutdown: it waits for them and says how many it waited for.
   let inFlight = 0;
@@ -344,7 +398,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   } catch (e) {
     logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
     websockets.close();
-    server.closeAllConnections?.();
+    closeAllConnections(server, h2Sessions);
     await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
     forwarder.close();
     await store.close().catch(() => {});
@@ -469,6 +523,10 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       if ((next.tls === undefined) !== (config.tls === undefined)) {
         kept.push('tls');
         next.tls = config.tls;
+      } else if (next.tls && config.tls && JSON.stringify(next.tls.http2) !== JSON.stringify(config.tls.http2)) {
+        // The listener was made with or without HTTP/2.
+        kept.push('tls.http2');
+        next.tls = { ...next.tls, http2: config.tls.http2 };
       }
       try {
         const candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
@@ -506,6 +564,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       acmeManager?.close();
       // No new connections from here; idle keep-alive connections are closed at once (node does it in close()).
       const stopped = Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
+      // HTTP/2 clients are told (GOAWAY) to open no new streams; the ones in flight finish within the drain.
+      for (const session of h2Sessions) session.close();
       const drainMs = closeOptions.drainMs ?? 0;
       if (drainMs > 0 && inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -517,7 +577,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         });
       }
       const abandoned = inFlight;
-      server.closeAllConnections?.();
+      closeAllConnections(server, h2Sessions);
       adminServer?.closeAllConnections();
       acmeHttpServer?.closeAllConnections();
       await stopped;

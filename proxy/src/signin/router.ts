@@ -16,6 +16,7 @@ import { me } from './me.js';
 import { signOut, signOutPage } from './signout.js';
 import { signInStart } from './start.js';
 import { switchUser } from './switch-user.js';
+import { http2Pages } from './express-h2.js';
 
 /** Builds the pages handler. Express routes see the normalized path (set by the pipeline). */
 export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerResponse) => void {
@@ -65,10 +66,12 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
     answerProblem(req, res, 'DRB_INTERNAL', { format: 'json' });
   });
 
+  const h2 = http2Pages(app);
   return (req, res) => {
     const x = getExchange(req);
     // Express routes on the normalized path, never on the raw one.
     req.url = `${x.path}${x.query ? `?${x.query}` : ''}`;
-    app(req as Request, res as Response);
+    if (req.httpVersionMajor === 2) h2(req, res);
+    else app(req as Request, res as Response);
   };
 }
