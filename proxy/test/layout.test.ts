@@ -23,6 +23,7 @@ const LAYERS = [
   ['telemetry'],
   ['tls'],
   ['session'],
+  ['access'],
   ['oidc'],
   ['forward'],
   ['pages'],

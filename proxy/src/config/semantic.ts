@@ -175,6 +175,17 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
         issues.push({ path: at('policy'), message: `route "${route.name}" has no allow rule, so nobody could ever pass: add policy.allow` });
       }
     }
+    if (route.requests && typeof route.requests === 'object') {
+      const r = route.requests;
+      if (route.public === true) issues.push({ path: at('requests'), message: 'a public route lets everyone in: access requests apply to routes with a policy only' });
+      const max = durationOr(r.maxDuration, '8h');
+      const dflt = durationOr(r.defaultDuration, '1h');
+      if (dflt > max) issues.push({ path: at('requests', 'defaultDuration'), message: `requests.defaultDuration (${r.defaultDuration ?? '1h'}) is longer than requests.maxDuration (${r.maxDuration ?? '8h'})` });
+      for (const key of ['approvers', 'autoApprove'] as const) {
+        const p = typeof r[key] === 'string' ? config.policies?.[r[key] as string] : r[key];
+        if (p && typeof p === 'object' && (!Array.isArray(p.allow) || p.allow.length === 0)) issues.push({ path: at('requests', key), message: `requests.${key} has no allow rule, so nobody could ever ${key === 'approvers' ? 'approve' : 'be approved automatically'}: add allow` });
+      }
+    }
     if (route.session && typeof route.session === 'object') {
       for (const key of ['idleTimeout', 'maxLifetime'] as const) {
         const value = route.session[key];
@@ -192,6 +203,14 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   if (schemaValid) {
     const valid = input as Config;
     for (const p of checkPolicies(valid.policies, valid.routes)) issues.push({ path: p.path, message: p.message });
+    // An approver or auto-approve policy is checked like a route's (its references, by name or inside it).
+    const extra = valid.routes.flatMap((r, i) =>
+      (['approvers', 'autoApprove'] as const).flatMap((key) => (r.requests?.[key] !== undefined ? [{ at: ['routes', i, 'requests', key], policy: r.requests[key] }] : [])),
+    );
+    for (const e of extra) {
+      // Only the issues inside this policy: the named policies' own were reported above.
+      for (const p of checkPolicies(valid.policies, [{ policy: e.policy }])) if (p.path[0] === 'routes') issues.push({ path: [...e.at, ...p.path.slice(3)], message: p.message });
+    }
   }
   return issues;
 }

@@ -39,4 +39,9 @@ export interface PolicyInput {
   ip: string | undefined;
   /** Request time, milliseconds since the epoch. */
   now: number;
+  /**
+   * An active access grant of this user for this route (access/), found by admission: the decision allows unless a
+   * deny rule matches (or cannot be decided). Only the route's own decision reads it, never a named policy's.
+   */
+  grant?: { readonly id: string };
 }

@@ -11,6 +11,7 @@ export const REASONS = {
   'deny-undecided': 'A rule that refuses access to this route could not be checked for your request, so access is refused.',
   'no-allow-matched': 'None of the rules that grant access to this route apply to you.',
   'step-up-required': 'This page needs a stronger or more recent sign-in than your current one.',
+  grant: 'An approved access request gives you temporary access to this route.',
 
   // One pair (or more) per rule, in the order of the registry.
   'authenticated-ok': 'You are signed in.',

@@ -3,6 +3,7 @@
 import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
+import type { PolicyConfig } from '../policy/schema.js';
 import type { MfaMethods } from '../policy/rule.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { parseFrom } from './from.js';
@@ -74,6 +75,19 @@ export interface Route {
   readonly wildcardHandoff: boolean;
   /** The source configuration of this route (for explain and docs). */
   readonly config: RouteConfig;
+  /** `requests:` compiled (access/): who approves temporary access to this route, and for how long; undefined: none. */
+  readonly requests?: RouteRequests | undefined;
+}
+
+/** A route's `requests:` (schema/config.ts accessRequestsSchema), compiled. */
+export interface RouteRequests {
+  /** Checked against the approver when they approve (never the requester: nobody approves their own request). */
+  readonly approvers: CompiledPolicy;
+  /** A requester it allows is granted at once. */
+  readonly autoApprove: CompiledPolicy | undefined;
+  readonly maxDurationMs: number;
+  readonly defaultDurationMs: number;
+  readonly reasonRequired: boolean;
 }
 
 /** Sentinels returned by match() when no route serves the request. */
@@ -273,6 +287,17 @@ function template(value: string, where: string): HeaderTemplate {
   return t;
 }
 
+function compileRequests(rc: NonNullable<RouteConfig['requests']>, policies: ReturnType<typeof compilePolicies>): RouteRequests {
+  const policy = (p: string | PolicyConfig) => (typeof p === 'string' ? policies.named.get(p)! : policies.compile(p));
+  return Object.freeze({
+    approvers: policy(rc.approvers),
+    autoApprove: rc.autoApprove === undefined ? undefined : policy(rc.autoApprove),
+    maxDurationMs: parseDuration(rc.maxDuration),
+    defaultDurationMs: Math.min(parseDuration(rc.defaultDuration), parseDuration(rc.maxDuration)),
+    reasonRequired: rc.reason === 'required',
+  });
+}
+
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
 export function compileConfig(config: Config): CompiledConfig {
   const mfa = mfaMethods(config.idp);
@@ -336,6 +361,7 @@ export function compileConfig(config: Config): CompiledConfig {
       sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
       wildcardHandoff: from.wildcard && rc.wildcardHandoff === true,
       config: rc,
+      requests: rc.requests && !rc.public ? compileRequests(rc.requests, policies) : undefined,
     };
     return Object.freeze(route);
   });

@@ -18,6 +18,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
 import type { WebSockets } from './websockets.js';
+import type { AccessRecords } from '../access/access.js';
 
 /**
  * A route's run-time state, built when its snapshot is made (server/provision.ts `provisionSnapshot`) and released
@@ -58,6 +59,8 @@ export interface Runtime {
   readonly websockets: WebSockets;
   /** ms since epoch; injectable so tests can move time. */
   now(): number;
+  /** Access requests and grants (access/), in the session store. */
+  readonly access: AccessRecords;
 }
 
 /** One request's story, filled step by step and written as one log line when it ends (SPEC §8). */
@@ -91,6 +94,8 @@ export interface Exchange {
   method?: string;
   /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
   forwarded?: boolean;
+  /** The session id the cookie carried, on a route that takes access requests: the 403 page's form gets its CSRF token. */
+  sessionId?: string;
 }
 
 const EXCHANGE = Symbol('drawbridge.exchange');

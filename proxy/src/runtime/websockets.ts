@@ -6,6 +6,7 @@ import type { WebSocketHandle } from '../forward/forwarder.js';
 import { CLOSE_CODES } from '../forward/ws-frames.js';
 import { bearerBinding } from '../oidc/bearer.js';
 import { decide } from '../policy/evaluate.js';
+import { decideWithGrant, type GrantLookup } from '../access/access.js';
 import type { Identity } from '../policy/input.js';
 import type { Sessions } from '../session/sessions.js';
 import { sessionDeadline, type SessionRecord } from '../session/store.js';
@@ -71,6 +72,8 @@ export interface WebSocketsOptions {
   readonly metrics: Metrics;
   /** Time between two sweeps (default `SWEEP_INTERVAL_MS`); tests set a short one. */
   readonly intervalMs?: number;
+  /** Access grants: a WebSocket a grant admitted stays open while the grant lasts (access/). */
+  readonly grants?: GrantLookup;
 }
 
 /** The registry of one Drawbridge instance. `start()` begins the periodic sweep, `close()` ends it. */
@@ -191,7 +194,16 @@ export class WebSockets {
         identity = loaded.record.identity;
       }
     }
-    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now });
+    const input = { identity, method: a.method, path: a.path, ip: a.ip, now };
+    let decision = decide(route, input);
+    if (this.options.grants !== undefined) {
+      try {
+        decision = await decideWithGrant(this.options.grants, route, input, decision);
+      } catch (e) {
+        failures.push(e as Error);
+        return 'store-unavailable';
+      }
+    }
     return decision.outcome === 'allow' ? undefined : 'policy-denied';
   }
 
