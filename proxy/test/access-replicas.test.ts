@@ -1,6 +1,6 @@
 // proxy/test/access-replicas.test.ts — access requests and grants live in the shared Redis store (docs/access-requests.md):
 // two replicas behind one load balancer; bob asks through A, carol approves through B, and both replicas let bob in
-// at once; a revocation through B's admin listener ends it on A at once; the records are never stored readable.
+// at once; `drawbridge grants` lists and revokes it in Redis (A refuses at once); the records are never stored readable.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
+import { runCli } from '../src/cli/index.js';
 import { startRedis, type TestRedis } from '../../test-support/redis.js';
 import { startReplica, startStack, type Replica, type Stack } from '../../test-support/stack.js';
 
@@ -61,10 +62,17 @@ function field(body: string, name: string): string {
   return m[1]!;
 }
 
+async function cli(args: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: { write: (c: string) => (out += c) }, stderr: { write: (c: string) => (err += c) }, env: {} });
+  return { code, out, err };
+}
+
 const wiki = (path = '/') => s.url('wiki.localhost', path);
 const served = (logs: Record<string, any>[], path: string) => logs.find((l) => l.event === 'request' && l.path === path);
 
-test('bob asks through A, carol approves through B: both replicas let bob in at once; a revocation through B ends it on A', T, async () => {
+test('bob asks through A, carol approves through B: both replicas let bob in at once; `drawbridge grants` lists it and its revocation ends it on A at once', T, async () => {
   via('A');
   const bob: CookieJarClient = s.browser();
   const denied = (await s.signIn(bob, wiki('/'), 'bob')).response;
@@ -106,8 +114,15 @@ test('bob asks through A, carol approves through B: both replicas let bob in at 
     await c.close();
   }
 
-  const revoked = await fetch(`${b2.db.adminUrl}/grants/revoke?user=bob`, { method: 'POST', headers: { 'x-drawbridge-admin': 'revoke' } });
-  assert.equal(((await revoked.json()) as { revoked: number }).revoked, 1);
+  // `drawbridge grants` reaches Redis directly: it lists the grant B made, and its revocation ends it on A at once.
+  const listed = await cli(['grants', 'list', '--json', '--config', s.configFile]);
+  assert.equal(listed.code, 0, listed.err);
+  assert.deepEqual((JSON.parse(listed.out) as Array<{ id: string; user: string }>).map((g) => [g.id, g.user]), [[granted.id, 'bob']]);
+  const revoked = await cli(['grants', 'revoke', '--user', 'bob', '--config', s.configFile]);
+  assert.equal(revoked.code, 0, revoked.err);
+  assert.equal(revoked.out, '1 grant revoked\n');
+  assert.equal(JSON.parse(revoked.err.trim().split('\n').at(-1)!).action, 'revoked', 'the revocation is an audit line');
+  assert.equal((await cli(['grants', 'revoke', '--config', s.configFile])).code, 2, 'revoke says which grants');
   via('A');
   assert.equal((await bob.get(wiki(`/after-revoke-${Date.now()}`))).status, 403, 'A refuses bob at once');
 });

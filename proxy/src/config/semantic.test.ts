@@ -169,3 +169,23 @@ test('setRequestHeaders placeholders and upstreamAuth.basic: unknown placeholder
   assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "corp:{user}", passwordFile: f } }')), /cannot contain ":" \(RFC 7617/);
   assert.match(at(route('a', 'https://a.example.com', 'upstreamAuth: { basic: { user: "{nope}", passwordFile: f } }')), /upstreamAuth.basic.user: unknown placeholder/);
 });
+
+test('requests: validate refuses defaultDuration beyond maxDuration, an unknown approvers policy, approvers that allow nobody, and a public route', () => {
+  const withRequests = (requests: string, extra = 'policy: { allow: [ { groups: [a] } ] }') => `  - name: wiki
+    from: https://wiki.example.com
+    to: http://10.0.0.1
+    ${extra}
+    requests: ${requests}
+`;
+  assert.deepEqual(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] } }')), []);
+  const ok = loadConfigText(text(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, maxDuration: 2h, defaultDuration: 30m, reason: optional }')), 'f.yaml');
+  assert.ok(ok.ok);
+  const r = compileConfig(ok.config).table.routes[0]!.requests!;
+  assert.deepEqual([r.maxDurationMs, r.defaultDurationMs, r.reasonRequired], [7_200_000, 1_800_000, false]);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, maxDuration: 1h, defaultDuration: 2h }')).join('\n'), /defaultDuration \(2h\) is longer than requests.maxDuration \(1h\)/);
+  assert.match(errors(withRequests('{ approvers: nobody }')).join('\n'), /f\.yaml:\d+:\d+: unknown policy "nobody"/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { policy: nobody } ] } }')).join('\n'), /unknown policy "nobody"/);
+  assert.match(errors(withRequests('{ approvers: { deny: [ { groups: [x] } ] } }')).join('\n'), /requests.approvers has no allow rule/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] } }', 'public: true')).join('\n'), /a public route lets everyone in/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, reason: maybe }')).join('\n'), /reason/);
+});
