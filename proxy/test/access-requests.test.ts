@@ -9,7 +9,18 @@ import WebSocket from 'ws';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import { movableClock, received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
-const ROUTES = `routes:
+const ROUTES = `policies:
+  tools:
+    allow: [ { groups: [wiki-admins] } ]
+    requests:
+      approvers: { allow: [ { groups: [wiki-admins] } ] }
+      reason: optional
+      autoApprove: { allow: [ { groups: [sales] } ] }
+routes:
+  - name: tools
+    from: http://tools.localhost:{{PORT}}
+    to: {{APP}}
+    policy: tools
   - name: app
     from: http://app.localhost:{{PORT}}
     to: {{APP}}
@@ -208,6 +219,22 @@ describe('access requests, memory store, injected clock', () => {
     // The request is decided: nobody can decide it again.
     const again = await carol.post(s.url('app.localhost', '/.drawbridge/requests/decide'), { form: { csrf, id, decision: 'deny' } });
     assert.equal(again.status, 409);
+  });
+
+  test('a route whose named policy declares requests with autoApprove: bob is granted at once, approver auto', T, async () => {
+    clock.advance(11_000); // past the per-user rate limit
+    const denied = await bob.get(s.url('tools.localhost', '/'));
+    assert.equal(denied.status, 403);
+    assert.match(denied.body, /Why do you need access\? \(optional\)/);
+    const mark = s.logs.length;
+    const r = await bob.post(s.url('tools.localhost', '/.drawbridge/requests'), { form: { csrf: field(denied.body, 'csrf'), route: 'tools', reason: '', duration: '600' } });
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.match(r.body, /Access granted/);
+    const granted = s.logs.slice(mark).find((l) => l.event === 'access-grant' && l.action === 'created');
+    assert.equal(granted?.actor, 'auto');
+    assert.equal((await bob.get(s.url('tools.localhost', '/'))).status, 200);
+    assert.equal((await s.db.access.records.pending()).length, 0, 'nothing waits for an approver');
+    await s.db.access.records.revoke({ route: 'tools' }, 'test');
   });
 
   test('a reload keeps the grant', T, async () => {

@@ -114,7 +114,7 @@ export const explain: Command = async (args, io) => {
         const r = route.requests;
         out.push(
           grantMayApply(route, { sub: '', user: '', groups: [], amr: [], claims: {} }, decision)
-            ? `access request: possible from the 403 page (up to ${durationText(r.maxDurationMs / 1000)}, reason ${r.reasonRequired ? 'required' : 'optional'}); approvers: ${describePolicy(route.config.requests!.approvers)}${route.config.requests!.autoApprove !== undefined ? `; approved at once for: ${describePolicy(route.config.requests!.autoApprove)}` : ''}`
+            ? `access request: possible from the 403 page (up to ${durationText(r.maxDurationMs / 1000)}, reason ${r.reasonRequired ? 'required' : 'optional'}); approvers: ${describePolicy(r.source.approvers)}${r.source.autoApprove !== undefined ? `; approved at once for: ${describePolicy(r.source.autoApprove)}` : ''}`
             : 'access request: not possible (a deny rule refuses this request; no approval changes that)',
         );
       }

@@ -88,6 +88,8 @@ export interface RouteRequests {
   readonly maxDurationMs: number;
   readonly defaultDurationMs: number;
   readonly reasonRequired: boolean;
+  /** The block as written (the route's own, or its named policy's), for explain. */
+  readonly source: NonNullable<RouteConfig['requests']>;
 }
 
 /** Sentinels returned by match() when no route serves the request. */
@@ -287,6 +289,12 @@ function template(value: string, where: string): HeaderTemplate {
   return t;
 }
 
+/** A route's `requests:`: its own, else its named policy's (`policy: NAME` with `requests:` under `policies.NAME`). */
+function requestsOf(rc: RouteConfig, config: Config, policies: ReturnType<typeof compilePolicies>): RouteRequests | undefined {
+  const own = rc.requests ?? (typeof rc.policy === 'string' ? config.policies[rc.policy]?.requests : undefined);
+  return own === undefined ? undefined : compileRequests(own, policies);
+}
+
 function compileRequests(rc: NonNullable<RouteConfig['requests']>, policies: ReturnType<typeof compilePolicies>): RouteRequests {
   const policy = (p: string | PolicyConfig) => (typeof p === 'string' ? policies.named.get(p)! : policies.compile(p));
   return Object.freeze({
@@ -295,6 +303,7 @@ function compileRequests(rc: NonNullable<RouteConfig['requests']>, policies: Ret
     maxDurationMs: parseDuration(rc.maxDuration),
     defaultDurationMs: Math.min(parseDuration(rc.defaultDuration), parseDuration(rc.maxDuration)),
     reasonRequired: rc.reason === 'required',
+    source: rc,
   });
 }
 
@@ -361,7 +370,7 @@ export function compileConfig(config: Config): CompiledConfig {
       sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
       wildcardHandoff: from.wildcard && rc.wildcardHandoff === true,
       config: rc,
-      requests: rc.requests && !rc.public ? compileRequests(rc.requests, policies) : undefined,
+      requests: rc.public ? undefined : requestsOf(rc, config, policies),
     };
     return Object.freeze(route);
   });

@@ -359,7 +359,16 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe('Settings shared by every route\'s `requests:` (one notification receiver for the deployment). Read at start.'),
-  policies: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'policy name: letters, digits, ".", "_" and "-"'), policySchema).default({}),
+  policies: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'policy name: letters, digits, ".", "_" and "-"'),
+      policySchema.extend({
+        requests: accessRequestsSchema
+          .optional()
+          .describe('Just-in-time access for every route whose `policy` is this policy\'s name (a route\'s own `requests` wins); see routes[].requests.'),
+      }),
+    )
+    .default({}),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 
