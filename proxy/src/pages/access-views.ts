@@ -19,14 +19,8 @@ export function requestAccessForm(options: {
   defaultSeconds: number;
   /** Where the page after asking leads back to (the refused address). */
   rd: string;
-  /** A request of this user for this route is already waiting. */
-  pendingSince?: number;
 }): SafeHtml {
-  const { action, csrfToken, route, reasonRequired, durations, defaultSeconds, rd, pendingSince } = options;
-  if (pendingSince !== undefined) {
-    return html`<h2>Request access</h2>
-<p>You asked for access on ${time(pendingSince)}; an approver has not answered yet.</p>`;
-  }
+  const { action, csrfToken, route, reasonRequired, durations, defaultSeconds, rd } = options;
   return html`<h2>Request access</h2>
 <form method="post" action="${safeHref(action)}" id="request-access">
 <input type="hidden" name="csrf" value="${csrfToken}">
