@@ -348,6 +348,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   } catch (e) {
     logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
     websockets.close();
+    await access.close();
     server.closeAllConnections?.();
     await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
     forwarder.close();
