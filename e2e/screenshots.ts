@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
+  ME_PAGE_CSP,
   PAGE_CSP,
   badRequestPage,
   forbiddenPage,
@@ -22,6 +23,7 @@ import {
   upstreamErrorPage,
   userSwitchPage,
 } from '../proxy/src/pages/views.js';
+import { accessRequestedPage, grantsSection, requestAccessForm, requestsPage } from '../proxy/src/pages/access-views.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -79,6 +81,48 @@ const PAGES: Record<string, string> = {
     code: 'demo-one-time-code',
     backUrl: 'https://wiki.example.com/admin',
   }),
+  'access-request': forbiddenPage({
+    user: { user: 'bob', email: 'bob@example.com', name: 'Bob Example', groups: ['sales'] },
+    route: 'wiki-admin',
+    reasons: [
+      { code: 'no-allow-matched', text: 'None of the rules that grant access to this route apply to you.' },
+      { code: 'groups-unauthorized', text: 'You are not in any of the groups this route requires.', detail: 'Allowed groups: wiki-admins.' },
+    ],
+    requestId,
+    signOutUrl,
+    requestAccess: requestAccessForm({
+      action: '/.drawbridge/requests',
+      csrfToken: 'demo-csrf-token',
+      route: 'wiki-admin',
+      reasonRequired: true,
+      durations: [
+        { seconds: 900, label: '15 minutes' },
+        { seconds: 1800, label: '30 minutes' },
+        { seconds: 3600, label: '1 hour' },
+        { seconds: 7200, label: '2 hours' },
+        { seconds: 14400, label: '4 hours' },
+        { seconds: 28800, label: '8 hours' },
+      ],
+      defaultSeconds: 3600,
+      rd: 'https://wiki.example.com/admin',
+    }),
+  }),
+  'access-requested': accessRequestedPage({ route: 'wiki-admin', outcome: 'pending', duration: '1 hour', backUrl: 'https://wiki.example.com/admin', requestId }),
+  'access-requests': requestsPage({
+    user: { user: 'carol', email: 'carol@example.com', name: 'Carol Example' },
+    items: [
+      { id: '7f8c0e1a-3b2d-4c5e-9f60-1a2b3c4d5e6f', route: 'wiki-admin', user: { user: 'bob', email: 'bob@example.com', name: 'Bob Example' }, reason: 'Fix the broken onboarding page before the 10:00 training.', duration: '1 hour', createdAt: at, can: 'approve' },
+      { id: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', route: 'billing', user: { user: 'dave', name: 'Dave Example' }, reason: 'Quarter-end export.', duration: '4 hours', createdAt: at + 5 * 60_000, can: 'step-up', stepUpUrl: '/.drawbridge/sign_in?rd=%2F.drawbridge%2Frequests&step_up=1&mfa=1' },
+    ],
+    action: '/.drawbridge/requests/decide',
+    csrfToken: 'demo-csrf-token',
+  }),
+  'me-grants': mePage({
+    identity: { user: 'bob', email: 'bob@example.com', name: 'Bob Example', groups: ['sales'], amr: ['pwd'], authTime: at / 1000 },
+    session: { createdAt: at, lastSeenAt: at + 12 * 60_000, expiresAt: at + 12 * 3_600_000, idleExpiresAt: at + 42 * 60_000 },
+    signOutUrl,
+    grants: grantsSection([{ route: 'wiki-admin', expiresAt: at + 72 * 60_000, approver: 'carol', left: '1 hour' }]),
+  }),
   me: mePage({
     identity: { ...alice, groups: ['engineering', 'staff', 'on-call'], amr: ['pwd', 'otp'], acr: 'urn:example:loa:2', authTime: at / 1000 },
     session: { createdAt: at, lastSeenAt: at + 42 * 60_000, expiresAt: at + 12 * 3_600_000, idleExpiresAt: at + 72 * 60_000 },
@@ -105,9 +149,11 @@ const SHOTS: Shot[] = [
 export async function screenshotPages(outDir: string): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const server = http.createServer((req, res) => {
-    const body = PAGES[(req.url ?? '/').slice(1)];
+    const name = (req.url ?? '/').slice(1);
+    const body = PAGES[name];
     if (body === undefined) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP }).end(body);
+    // /me's pages run their one local-time script: served with /me's CSP, as Drawbridge serves them.
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': name.startsWith('me') ? ME_PAGE_CSP : PAGE_CSP }).end(body);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -21,7 +21,7 @@ import { createMetrics } from '../src/telemetry/metrics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const DOCS = ['getting-started', 'configuration', 'policy', 'policy-tests', 'assertion', 'operations', 'security', 'errors', 'deploy', 'forward-auth', 'tls'].map((d) => `docs/${d}.md`);
+const DOCS = ['getting-started', 'configuration', 'policy', 'policy-tests', 'assertion', 'operations', 'security', 'errors', 'deploy', 'forward-auth', 'tls', 'access-requests'].map((d) => `docs/${d}.md`);
 const LIMIT = { timeout: 30_000 };
 
 /** Fenced code blocks of a Markdown text with the given info string. */

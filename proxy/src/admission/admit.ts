@@ -18,6 +18,7 @@ import type { SessionRecord } from '../session/store.js';
 import { Sessions } from '../session/sessions.js';
 import type { Config } from '../schema/config.js';
 import { acrValuesFor, signInNeedQuery, stepUpQuery } from '../signin/step-up.js';
+import { decideWithGrant, grantMayApply, type GrantLookup } from '../access/access.js';
 
 /** Who a request acts as: a session, a verified bearer token, or (explain/test) an identity given outright. */
 export interface Principal {
@@ -132,6 +133,8 @@ export interface AdmitContext {
   readonly logger: { warn(fields: Record<string, unknown>): void; error(fields: Record<string, unknown>): void };
   /** Sessions' contexts and risk signals (absent in explain/test: the request's `session` is used as given). */
   readonly contexts?: SessionContexts;
+  /** Access grants (access/): read only when the route takes requests and its rules refused a signed-in user. */
+  readonly grants?: GrantLookup;
 }
 
 /** What a session read gives: a principal, undefined (anonymous or expired), or 'unavailable' (store down). */
@@ -159,14 +162,14 @@ export function admit(ctx: AdmitContext, req: AdmitRequest): Admission | Promise
   return concludeAuth(ctx, req, auth, scratch);
 }
 
-function concludeAuth(ctx: AdmitContext, req: AdmitRequest, auth: Authenticated, scratch: Scratch): Admission {
+function concludeAuth(ctx: AdmitContext, req: AdmitRequest, auth: Authenticated, scratch: Scratch): Admission | Promise<Admission> {
   if (auth === 'unavailable') return { kind: 'problem', route: req.route, code: 'store-unavailable' };
   if (auth === 'idp-unavailable') return { kind: 'problem', route: req.route, code: 'idp-unavailable' };
   if (auth !== undefined && 'invalid' in auth) return { kind: 'problem', route: req.route, code: 'invalid-token', detail: auth.invalid };
   return conclude(ctx, req, auth, scratch.freshSignIn);
 }
 
-function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | undefined, freshSignIn: boolean): Admission {
+function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | undefined, freshSignIn: boolean): Admission | Promise<Admission> {
   const route = req.route;
   const record = principal?.record;
   // A session started with a device certificate never works without that same certificate, whatever the route's policy.
@@ -178,7 +181,24 @@ function conclude(ctx: AdmitContext, req: AdmitRequest, principal: Principal | u
   const input: PolicyInput = { identity: principal?.identity, method: req.method, path: req.path, ip: req.ip, now: req.now };
   if (req.device !== undefined) input.device = req.device;
   if (session !== undefined) input.session = session;
-  const decision = decide(route, input, req.trace ? { trace: true } : undefined);
+  const options = req.trace ? { trace: true } : undefined;
+  const decision = decide(route, input, options);
+  // An access grant may turn this refusal into an allow: one store read, only then (the hot path never reads it).
+  if (ctx.grants !== undefined && grantMayApply(route, principal?.identity, decision)) {
+    return decideWithGrant(ctx.grants, route, input, decision, options).then(
+      (d) => answer(ctx, req, principal, freshSignIn, d),
+      (e: Error): Admission => {
+        storeFailed(ctx, req, e);
+        return { kind: 'problem', route, code: 'store-unavailable' };
+      },
+    );
+  }
+  return answer(ctx, req, principal, freshSignIn, decision);
+}
+
+function answer(ctx: AdmitContext, req: AdmitRequest, principal: Principal | undefined, freshSignIn: boolean, decision: Decision): Admission {
+  const route = req.route;
+  const record = principal?.record;
   const mfaAcrValues = req.compiled.config.idp.mfaAcrValues;
   switch (decision.outcome) {
     case 'allow': {

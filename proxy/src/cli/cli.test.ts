@@ -313,3 +313,33 @@ routes:
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--signal "phase-of-moon" is not KIND/);
 });
+
+test('explain: a refused user of a route with requests: could ask, and who approves; a deny rule: could not', async () => {
+  const file = join(dir, 'requests.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+policies:
+  wiki-approvers: { allow: [ { and: [ { groups: [wiki-admins] }, { mfa: true } ] } ] }
+routes:
+  - name: wiki-admin
+    from: https://wiki.example.com
+    to: http://10.0.0.5:8080
+    policy:
+      allow: [ { groups: [wiki-admins] } ]
+      deny: [ { path: [/locked] } ]
+    requests: { approvers: wiki-approvers, maxDuration: 4h, autoApprove: { allow: [ { groups: [on-call] } ] } }
+`,
+  );
+  const asked = await run('explain', file, '--url', 'https://wiki.example.com/', '--user', 'bob', '--groups', 'sales');
+  assert.equal(asked.code, 1);
+  assert.match(asked.out, /^access request: possible from the 403 page \(up to 4 hours, reason required\); approvers: policy wiki-approvers; approved at once for: groups: \[on-call\]$/m);
+  const locked = await run('explain', file, '--url', 'https://wiki.example.com/locked', '--user', 'bob', '--groups', 'sales');
+  assert.match(locked.out, /^access request: not possible \(a deny rule refuses this request; no approval changes that\)$/m);
+  const allowed = await run('explain', file, '--url', 'https://wiki.example.com/', '--user', 'carol', '--groups', 'wiki-admins');
+  assert.equal(allowed.code, 0);
+  assert.doesNotMatch(allowed.out, /access request/);
+});

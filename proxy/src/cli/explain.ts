@@ -6,6 +6,9 @@ import { formatIssue } from '../config/locate.js';
 import { REASONS } from '../policy/reasons.js';
 import type { Reason, StepUpNeed } from '../policy/rule.js';
 import { upstreamTarget } from '../routes/rewrite.js';
+import { describeRule } from '../policy/describe.js';
+import type { PolicyConfig } from '../policy/schema.js';
+import { durationText, grantMayApply } from '../access/access.js';
 import { checkClientIp, DEFAULT_CLIENT_IP, parseClaimValue, parseSignals, Simulator, type IdentitySpec } from './simulate.js';
 import type { RiskSignal } from '../policy/context.js';
 import type { Command } from './io.js';
@@ -128,6 +131,14 @@ export const explain: Command = async (args, io) => {
       const needs = decision.stepUp ? ` (needs ${describeStepUp(decision.stepUp)})` : decision.signInNeed ? ` (asks the IdP at once for ${describeStepUp(decision.signInNeed)})` : '';
       out.push(`decision: ${decision.outcome}${needs}`);
       out.push(`reasons:  ${decision.reasons.map(reasonText).join('; ')}`);
+      if (route.requests !== undefined && decision.outcome !== 'allow' && decision.outcome !== 'sign-in') {
+        const r = route.requests;
+        out.push(
+          grantMayApply(route, { sub: '', user: '', groups: [], amr: [], claims: {} }, decision)
+            ? `access request: possible from the 403 page (up to ${durationText(r.maxDurationMs / 1000)}, reason ${r.reasonRequired ? 'required' : 'optional'}); approvers: ${describePolicy(r.source.approvers)}${r.source.autoApprove !== undefined ? `; approved at once for: ${describePolicy(r.source.autoApprove)}` : ''}`
+            : 'access request: not possible (a deny rule refuses this request; no approval changes that)',
+        );
+      }
       if (decision.trace && decision.trace.length > 0) {
         out.push('rules:');
         for (const t of decision.trace) {
@@ -143,6 +154,14 @@ export const explain: Command = async (args, io) => {
   // so a broken command line or file never reads as a deny).
   return result.kind === 'decided' && result.decision.outcome === 'allow' ? 0 : 1;
 };
+
+/** A policy in one line: `policy NAME`, or its allow rules joined by "or" (and its deny rules). */
+function describePolicy(p: string | PolicyConfig): string {
+  if (typeof p === 'string') return `policy ${p}`;
+  const allow = (p.allow ?? []).map((r) => describeRule(r)).join(' or ');
+  const deny = (p.deny ?? []).map((r) => describeRule(r)).join(' or ');
+  return `${allow}${deny ? `, unless ${deny}` : ''}`;
+}
 
 /** "code: plain words (detail)" for one reason. */
 export function reasonText(r: Reason): string {

@@ -14,6 +14,8 @@ Commands:
   keygen                         print a new ES256 signing key (PEM) and a random session secret
   sessions list|revoke [--user U|--all] --config FILE
                                  list or end sessions in the configured store
+  grants list|revoke [--id ID|--user U|--all] --config FILE
+                                 list or end just-in-time access grants
   help COMMAND                   explain one command (same as: drawbridge COMMAND --help)
 
 Options:
@@ -148,6 +150,25 @@ Options:
   --config FILE, -c FILE   the configuration (required)
   --user U                 only this user's sessions
   --all                    revoke every session
+  --json                   list as JSON
+
+Exit codes:
+  0  listed or revoked
+  1  the store or the admin listener did not answer, or FILE is invalid
+  2  the command line is wrong
+`,
+  grants: `Usage: drawbridge grants list [--user U] [--json] --config FILE
+       drawbridge grants revoke (--id ID | --user U | --all) --config FILE
+
+Lists or ends the active just-in-time access grants (docs/access-requests.md) in the store FILE configures. A
+Redis store is reached directly; a memory store lives in the running Drawbridge, reached through its admin
+listener (admin.listen: GET /grants, POST /grants/revoke). A revoked grant's WebSockets are closed.
+
+Options:
+  --config FILE, -c FILE   the configuration (required)
+  --id ID                  only this grant
+  --user U                 only this user's grants
+  --all                    revoke every grant
   --json                   list as JSON
 
 Exit codes:

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./schema.js')).schema,
   keygen: async () => (await import('./keygen.js')).keygen,
   sessions: async () => (await import('./sessions.js')).sessions,
+  grants: async () => (await import('./grants.js')).grants,
 };
 
 /** The commands `drawbridge` knows (each has a hand-written help in help.ts; a test keeps the two in step). */

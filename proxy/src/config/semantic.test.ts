@@ -192,3 +192,46 @@ routes:
   assert.match(device('forwardedClientCert: { caFile: ca.pem }', '').join('\n'), /forwardedClientCert is read only from trustedProxies/);
   assert.deepEqual(device('trustedProxies: [10.0.0.0/8]\nforwardedClientCert: {}', 'clientCa: ca.pem'), []);
 });
+
+test('requests: validate refuses defaultDuration beyond maxDuration, an unknown approvers policy, approvers that allow nobody, and a public route', () => {
+  const withRequests = (requests: string, extra = 'policy: { allow: [ { groups: [a] } ] }') => `  - name: wiki
+    from: https://wiki.example.com
+    to: http://10.0.0.1
+    ${extra}
+    requests: ${requests}
+`;
+  assert.deepEqual(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] } }')), []);
+  const ok = loadConfigText(text(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, maxDuration: 2h, defaultDuration: 30m, reason: optional }')), 'f.yaml');
+  assert.ok(ok.ok);
+  const r = compileConfig(ok.config).table.routes[0]!.requests!;
+  assert.deepEqual([r.maxDurationMs, r.defaultDurationMs, r.reasonRequired], [7_200_000, 1_800_000, false]);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, maxDuration: 1h, defaultDuration: 2h }')).join('\n'), /defaultDuration \(2h\) is longer than requests.maxDuration \(1h\)/);
+  assert.match(errors(withRequests('{ approvers: nobody }')).join('\n'), /f\.yaml:\d+:\d+: unknown policy "nobody"/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { policy: nobody } ] } }')).join('\n'), /unknown policy "nobody"/);
+  assert.match(errors(withRequests('{ approvers: { deny: [ { groups: [x] } ] } }')).join('\n'), /requests.approvers has no allow rule/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] } }', 'public: true')).join('\n'), /a public route lets everyone in/);
+  assert.match(errors(withRequests('{ approvers: { allow: [ { groups: [admins] } ] }, reason: maybe }')).join('\n'), /reason/);
+});
+
+test('requests: a named policy may declare them; routes using it by name inherit them; its block is validated too', () => {
+  const cfg = (requests: string) => `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+policies:
+  tools: { allow: [ { groups: [a] } ], requests: ${requests} }
+routes:
+  - { name: tools, from: "https://tools.example.com", to: "http://10.0.0.1", policy: tools }
+  - { name: inline, from: "https://inline.example.com", to: "http://10.0.0.1", policy: { allow: [ { groups: [a] } ] } }
+`;
+  const ok = loadConfigText(cfg('{ approvers: { allow: [ { groups: [admins] } ] }, maxDuration: 2h }'), 'f.yaml');
+  assert.ok(ok.ok, ok.ok ? '' : ok.errors.map(formatIssue).join('\n'));
+  const routes = compileConfig(ok.config).table.routes;
+  assert.equal(routes[0]!.requests?.maxDurationMs, 7_200_000, 'inherited from the named policy');
+  assert.equal(routes[1]!.requests, undefined);
+  const bad = loadConfigText(cfg('{ approvers: missing, maxDuration: 1h, defaultDuration: 2h }'), 'f.yaml');
+  assert.ok(!bad.ok);
+  const text = bad.errors.map(formatIssue).join('\n');
+  assert.match(text, /requests.defaultDuration \(2h\) is longer/);
+  assert.match(text, /unknown policy "missing"/);
+});

@@ -186,6 +186,12 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
         issues.push({ path: at('policy'), message: `route "${route.name}" has no allow rule, so nobody could ever pass: add policy.allow` });
       }
     }
+    const inherited = typeof route.policy === 'string' && route.requests === undefined ? config.policies?.[route.policy]?.requests : undefined;
+    if (inherited && route.public === true) issues.push({ path: at('policy'), message: 'a public route lets everyone in: access requests apply to routes with a policy only' });
+    if (route.requests && typeof route.requests === 'object') {
+      if (route.public === true) issues.push({ path: at('requests'), message: 'a public route lets everyone in: access requests apply to routes with a policy only' });
+      checkRequests(route.requests, (...rest) => at('requests', ...rest), config, issues);
+    }
     if (route.session && typeof route.session === 'object') {
       for (const key of ['idleTimeout', 'maxLifetime'] as const) {
         const value = route.session[key];
@@ -199,12 +205,37 @@ export function checkSemantics(input: Config | Loose<Config>, schemaValid = true
   // A route no request can reach would silently drop what it was written for (often a stricter policy).
   for (const u of findUnreachable(shapes)) issues.push({ path: ['routes', u.index, 'regex'], message: u.message });
 
+  for (const [name, policy] of Object.entries(config.policies ?? {})) {
+    if (policy?.requests && typeof policy.requests === 'object') checkRequests(policy.requests, (...rest) => ['policies', name, 'requests', ...rest], config, issues);
+  }
+
   // Policy references and cycles need well-formed policies: only on a schema-valid file.
   if (schemaValid) {
     const valid = input as Config;
     for (const p of checkPolicies(valid.policies, valid.routes)) issues.push({ path: p.path, message: p.message });
+    // An approver or auto-approve policy is checked like a route's (its references, by name or inside it).
+    const places: Array<{ at: (string | number)[]; requests: RouteConfig['requests'] }> = [
+      ...valid.routes.map((r, i) => ({ at: ['routes', i, 'requests'], requests: r.requests })),
+      ...Object.entries(valid.policies).map(([name, p]) => ({ at: ['policies', name, 'requests'], requests: p.requests })),
+    ];
+    const extra = places.flatMap(({ at, requests }) => (['approvers', 'autoApprove'] as const).flatMap((key) => (requests?.[key] !== undefined ? [{ at: [...at, key], policy: requests[key] }] : [])));
+    for (const e of extra) {
+      // Only the issues inside this policy: the named policies' own were reported above.
+      for (const p of checkPolicies(valid.policies, [{ policy: e.policy }])) if (p.path[0] === 'routes') issues.push({ path: [...e.at, ...p.path.slice(3)], message: p.message });
+    }
   }
   return issues;
+}
+
+/** A `requests:` block (a route's or a named policy's): durations in order, approvers that allow someone. */
+function checkRequests(r: NonNullable<LooseRoute['requests']>, at: At, config: Loose<Config>, issues: SemanticIssue[]): void {
+  const max = durationOr(r.maxDuration, '8h');
+  const dflt = durationOr(r.defaultDuration, '1h');
+  if (dflt > max) issues.push({ path: at('defaultDuration'), message: `requests.defaultDuration (${r.defaultDuration ?? '1h'}) is longer than requests.maxDuration (${r.maxDuration ?? '8h'})` });
+  for (const key of ['approvers', 'autoApprove'] as const) {
+    const p = typeof r[key] === 'string' ? config.policies?.[r[key] as string] : r[key];
+    if (p && typeof p === 'object' && (!Array.isArray(p.allow) || p.allow.length === 0)) issues.push({ path: at(key), message: `requests.${key} has no allow rule, so nobody could ever ${key === 'approvers' ? 'approve' : 'be approved automatically'}: add allow` });
+  }
 }
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses

@@ -13,6 +13,10 @@ export const PATHS = Object.freeze({
   me: '/.drawbridge/me',
   jwks: '/.drawbridge/jwks.json',
   backchannelLogout: '/.drawbridge/backchannel_logout',
+  /** GET: the pending access requests the signed-in user may approve; POST: ask for access (the 403 page's form). */
+  requests: '/.drawbridge/requests',
+  /** POST (CSRF-protected): approve or deny one pending access request (docs/access-requests.md). */
+  requestsDecide: '/.drawbridge/requests/decide',
   /** Forward-auth (docs/forward-auth.md): a front proxy asks whether to let a request through, and as whom. */
   auth: '/.drawbridge/auth',
 });

@@ -61,6 +61,11 @@ dd{margin:0;overflow-wrap:anywhere}
 .primary{background:var(--accent);border-color:var(--accent);color:var(--on-accent)}
 .primary:hover{background:var(--accent-hover);border-color:var(--accent-hover);color:var(--on-accent)}
 form{margin:0}
+label{display:block;font-weight:600;margin:14px 0 6px}
+textarea,select{width:100%;font:inherit;color:var(--text);background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 12px}
+textarea{min-height:80px;resize:vertical}
+.request{border:1px solid var(--line);border-radius:12px;padding:14px 16px;margin:0 0 12px}
+.request p{margin:0 0 6px}
 .rid{margin:28px 0 0;padding-top:16px;border-top:1px solid var(--line);font-size:.875rem;color:var(--muted)}
 .rid code{color:var(--text);user-select:all;-webkit-user-select:all}
 @media (max-width:480px){
@@ -240,12 +245,12 @@ export interface PageUser {
 
 // Links on these pages come from Drawbridge itself, but none may ever be a javascript:/data: URL or a
 // protocol-relative one (browsers drop tabs and newlines from URLs, so any control character is refused).
-function safeHref(url: string): string {
+export function safeHref(url: string): string {
   if (/[^\u0021-\u007e\u00a0-\uffff]|\\/.test(url)) return '/';
   return /^(?:https?:\/\/|\/(?!\/)|[?#])/i.test(url) ? url : '/';
 }
 
-function identityCard(who: PageUser, groups?: readonly string[]): SafeHtml {
+export function identityCard(who: PageUser, groups?: readonly string[]): SafeHtml {
   const initial = Array.from((who.name || who.user).trim())[0] ?? '?';
   const secondary = [who.name ? who.user : undefined, who.email].filter((s): s is string => !!s);
   const shown = groups?.slice(0, 12) ?? [];
@@ -257,11 +262,11 @@ ${shown.length > 0 && html`<p class="sub">Groups: ${shown.join(', ')}${hidden > 
 </div></div>`;
 }
 
-function actions(...links: Array<SafeHtml | false | undefined>): SafeHtml {
+export function actions(...links: Array<SafeHtml | false | undefined>): SafeHtml {
   return html`<div class="actions">${links}</div>`;
 }
 
-function button(href: string, label: string, primary = false): SafeHtml {
+export function button(href: string, label: string, primary = false): SafeHtml {
   return html`<a class="btn${primary ? ' primary' : ''}" href="${safeHref(href)}">${label}</a>`;
 }
 
@@ -274,7 +279,7 @@ function afterSeconds(sec: number): string {
   return `${min} minute${min === 1 ? '' : 's'}`;
 }
 
-function time(ms: number | undefined): SafeHtml {
+export function time(ms: number | undefined): SafeHtml {
   // Date's range is ±8.64e15 ms; outside it toISOString throws.
   if (ms === undefined || !(Math.abs(ms) <= 8.64e15)) return html`<span class="muted">unknown</span>`;
   const iso = new Date(ms).toISOString();
@@ -291,7 +296,7 @@ export interface PageRoute {
 }
 
 /** The words a page calls a route by, and the name for the support line (only when the words are not the name). */
-function routeWords(route: string | PageRoute): { words: string; routeName?: string } {
+export function routeWords(route: string | PageRoute): { words: string; routeName?: string } {
   if (typeof route === 'string') return { words: route };
   return route.title === undefined || route.title === route.name ? { words: route.name } : { words: route.title, routeName: route.name };
 }
@@ -306,6 +311,8 @@ export interface ForbiddenPageOptions {
   requestId: string;
   signOutUrl: string;
   homeUrl?: string;
+  /** The route takes access requests (access/): the "Request access" form (pages/access-views.ts). */
+  requestAccess?: SafeHtml;
 }
 
 /** 403: who you are signed in as, which rule refused you in plain words, and what to do about it. */
@@ -326,7 +333,7 @@ export function forbiddenPage(options: ForbiddenPageOptions): string {
     body: html`${user && html`<h2>Signed in as</h2>${identityCard(user, user.groups)}`}
 <h2>Why</h2>
 <ul class="reasons">${reasons.map((r) => html`<li>${r.text}${r.detail && html`<span class="detail">${r.detail}</span>`}</li>`)}</ul>
-<h2>What you can do</h2>
+${options.requestAccess ?? ''}<h2>What you can do</h2>
 <ul class="steps">
 <li>If you need access, ask your administrator. Give them the request ID below so they can see exactly what happened.</li>
 <li>If you meant to use another account, <a href="${safeHref(signOutUrl)}">sign out</a> and sign in as someone else.</li>
@@ -644,6 +651,8 @@ export interface MePageOptions {
   };
   session: { createdAt: number; lastSeenAt: number; expiresAt: number; idleExpiresAt: number };
   signOutUrl: string;
+  /** The user's active access grants (pages/access-views.ts `grantsSection`). */
+  grants?: SafeHtml;
 }
 
 // RFC 8176 authentication method references, in plain words.
@@ -704,7 +713,7 @@ ${acr && html`<dt>Assurance</dt><dd><code>${acr}</code></dd>`}
 <dt>Ends if idle</dt><dd>${time(idleExpiresAt)}</dd>
 <dt>Ends at the latest</dt><dd>${time(expiresAt)}</dd>
 </dl>
-<p class="muted" id="tz">Times are in UTC.</p>
+${options.grants ?? ''}<p class="muted" id="tz">Times are in UTC.</p>
 ${actions(button(options.signOutUrl, 'Sign out', true))}
 <script>${raw(LOCAL_TIME_JS)}</script>`,
   });

@@ -109,7 +109,7 @@ export function decide(target: { public?: boolean; policy?: CompiledPolicy }, in
     return trace ? { ...anonymous, trace: [] } : anonymous;
   }
   if (!policy) return trace ? { ...NOTHING_ALLOWED, trace: [] } : NOTHING_ALLOWED;
-  if (!trace) return judge(policy, input);
+  if (!trace) return granted(judge(policy, input), input);
 
   const recorded = new Map<CompiledRule, Verdict>();
   const entries: TraceEntry[] = [];
@@ -118,5 +118,16 @@ export function decide(target: { public?: boolean; policy?: CompiledPolicy }, in
     recorded.set(rule, v);
     entries.push({ list: rule.list, index: rule.index, rule: rule.text, ok: v.ok, ...(v.unknown ? { unknown: true as const } : {}), reasons: v.reasons });
   }
-  return { ...judge(policy, input, recorded), trace: entries };
+  return { ...granted(judge(policy, input, recorded), input), trace: entries };
+}
+
+/**
+ * An active access grant turns what the allow rules refused (deny, step-up) into an allow logged as `grant:<id>`;
+ * a deny rule that matched, or could not be decided, still denies.
+ */
+function granted(decision: Decision, input: PolicyInput): Decision {
+  if (input.grant === undefined || decision.outcome === 'allow') return decision;
+  const first = decision.reasons[0]?.code;
+  if (first === 'deny-matched' || first === 'deny-undecided') return decision;
+  return { outcome: 'allow', reasons: [reason('grant', input.grant.id)] };
 }

@@ -473,3 +473,28 @@ test('property: an unknown client address is let in only where every known addre
     { numRuns: 3000 },
   );
 });
+
+test('an access grant allows what the allow rules refused (deny, step-up), named as grant:<id>; anonymous stays sign-in', () => {
+  const grant = { id: 'g-1' };
+  const denied = decide(route({ allow: [{ groups: ['sre'] }] }), input({ grant }));
+  assert.equal(denied.outcome, 'allow');
+  assert.deepEqual(denied.reasons, [{ code: 'grant', detail: 'g-1' }]);
+  assert.equal(decide(wikiAdmin, input({ grant }, { groups: ['wiki-admins'], ...stale })).outcome, 'allow', 'a step-up too');
+  assert.equal(decide(route({ allow: [{ groups: ['sre'] }] }), input({ grant }, null)).outcome, 'sign-in');
+  const traced = decide(route({ allow: [{ groups: ['sre'] }] }), input({ grant }), { trace: true });
+  assert.equal(traced.outcome, 'allow');
+  assert.equal(traced.trace?.length, 1, 'the trace still shows every rule');
+});
+
+test('an access grant never beats a deny rule, an undecidable deny rule, nor changes a named policy a rule refers to', () => {
+  const grant = { id: 'g-1' };
+  const d = decide(route({ allow: [{ groups: ['sre'] }], deny: [{ path: ['/locked'] }] }), input({ grant, path: '/locked/x' }));
+  assert.equal(d.outcome, 'deny');
+  assert.equal(codesOf(d)[0], 'deny-matched');
+  const unknownIp = decide(route({ allow: [{ groups: ['sre'] }], deny: [{ not: { ip: ['10.0.0.0/8'] } }] }), input({ grant, ip: undefined }));
+  assert.equal(unknownIp.outcome, 'deny');
+  // `deny: not: policy: office` must stay a deny for a user outside the office, grant or not.
+  const named = { office: { allow: [{ ip: ['192.168.0.0/16'] }] } };
+  const viaNamed = decide(route({ allow: [{ groups: ['sre'] }], deny: [{ not: { policy: 'office' } }] }, named), input({ grant }));
+  assert.equal(viaNamed.outcome, 'deny');
+});

@@ -42,6 +42,11 @@ export interface PolicyInput {
   ip: string | undefined;
   /** Request time, milliseconds since the epoch. */
   now: number;
+  /**
+   * An active access grant of this user for this route (access/), found by admission: the decision allows unless a
+   * deny rule matches (or cannot be decided). Only the route's own decision reads it, never a named policy's.
+   */
+  grant?: { readonly id: string };
   /** The verified client (device) certificate of this request, when there is one. */
   device?: DeviceCertificate;
 }

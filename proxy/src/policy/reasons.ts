@@ -12,6 +12,7 @@ export const REASONS = {
   'no-allow-matched': 'None of the rules that grant access to this route apply to you.',
   'step-up-required': 'This page needs a stronger or more recent sign-in than your current one.',
   'session-device-required': 'This session was started with a device certificate, and this request did not present it.',
+  grant: 'An approved access request gives you temporary access to this route.',
 
   // One pair (or more) per rule, in the order of the registry.
   'authenticated-ok': 'You are signed in.',

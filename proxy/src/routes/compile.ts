@@ -3,6 +3,7 @@
 import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
+import type { PolicyConfig } from '../policy/schema.js';
 import type { MfaMethods } from '../policy/rule.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { parseFrom } from './from.js';
@@ -74,6 +75,21 @@ export interface Route {
   readonly wildcardHandoff: boolean;
   /** The source configuration of this route (for explain and docs). */
   readonly config: RouteConfig;
+  /** `requests:` compiled (access/): who approves temporary access to this route, and for how long; undefined: none. */
+  readonly requests?: RouteRequests | undefined;
+}
+
+/** A route's `requests:` (schema/config.ts accessRequestsSchema), compiled. */
+export interface RouteRequests {
+  /** Checked against the approver when they approve (never the requester: nobody approves their own request). */
+  readonly approvers: CompiledPolicy;
+  /** A requester it allows is granted at once. */
+  readonly autoApprove: CompiledPolicy | undefined;
+  readonly maxDurationMs: number;
+  readonly defaultDurationMs: number;
+  readonly reasonRequired: boolean;
+  /** The block as written (the route's own, or its named policy's), for explain. */
+  readonly source: NonNullable<RouteConfig['requests']>;
 }
 
 /** Sentinels returned by match() when no route serves the request. */
@@ -273,6 +289,24 @@ function template(value: string, where: string): HeaderTemplate {
   return t;
 }
 
+/** A route's `requests:`: its own, else its named policy's (`policy: NAME` with `requests:` under `policies.NAME`). */
+function requestsOf(rc: RouteConfig, config: Config, policies: ReturnType<typeof compilePolicies>): RouteRequests | undefined {
+  const own = rc.requests ?? (typeof rc.policy === 'string' ? config.policies[rc.policy]?.requests : undefined);
+  return own === undefined ? undefined : compileRequests(own, policies);
+}
+
+function compileRequests(rc: NonNullable<RouteConfig['requests']>, policies: ReturnType<typeof compilePolicies>): RouteRequests {
+  const policy = (p: string | PolicyConfig) => (typeof p === 'string' ? policies.named.get(p)! : policies.compile(p));
+  return Object.freeze({
+    approvers: policy(rc.approvers),
+    autoApprove: rc.autoApprove === undefined ? undefined : policy(rc.autoApprove),
+    maxDurationMs: parseDuration(rc.maxDuration),
+    defaultDurationMs: Math.min(parseDuration(rc.defaultDuration), parseDuration(rc.maxDuration)),
+    reasonRequired: rc.reason === 'required',
+    source: rc,
+  });
+}
+
 /** Compiles a validated configuration. Synchronous and without I/O (files named in it are read at start). */
 export function compileConfig(config: Config): CompiledConfig {
   const mfa = mfaMethods(config.idp);
@@ -336,6 +370,7 @@ export function compileConfig(config: Config): CompiledConfig {
       sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
       wildcardHandoff: from.wildcard && rc.wildcardHandoff === true,
       config: rc,
+      requests: rc.public ? undefined : requestsOf(rc, config, policies),
     };
     return Object.freeze(route);
   });

@@ -19,6 +19,7 @@ import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
 import type { DeviceSettings } from './device.js';
 import type { WebSockets } from './websockets.js';
+import type { AccessRecords } from '../access/access.js';
 
 /**
  * A route's run-time state, built when its snapshot is made (server/provision.ts `provisionSnapshot`) and released
@@ -61,6 +62,8 @@ export interface Runtime {
   readonly websockets: WebSockets;
   /** ms since epoch; injectable so tests can move time. */
   now(): number;
+  /** Access requests and grants (access/), in the session store. */
+  readonly access: AccessRecords;
 }
 
 /** One request's story, filled step by step and written as one log line when it ends (SPEC §8). */
@@ -94,6 +97,8 @@ export interface Exchange {
   method?: string;
   /** Handed to the forwarder, whose completion callback writes the request log line (not the close listener). */
   forwarded?: boolean;
+  /** The session id the cookie carried, on a route that takes access requests: the 403 page's form gets its CSRF token. */
+  sessionId?: string;
 }
 
 const EXCHANGE = Symbol('drawbridge.exchange');

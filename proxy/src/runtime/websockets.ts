@@ -7,6 +7,7 @@ import type { WebSocketHandle } from '../forward/forwarder.js';
 import { CLOSE_CODES } from '../forward/ws-frames.js';
 import { bearerBinding } from '../oidc/bearer.js';
 import { decide } from '../policy/evaluate.js';
+import { decideWithGrant, type GrantLookup } from '../access/access.js';
 import type { DeviceCertificate, Identity } from '../policy/input.js';
 import type { Sessions } from '../session/sessions.js';
 import { sessionDeadline, type SessionRecord } from '../session/store.js';
@@ -80,6 +81,8 @@ export interface WebSocketsOptions {
   readonly metrics: Metrics;
   /** Time between two sweeps (default `SWEEP_INTERVAL_MS`); tests set a short one. */
   readonly intervalMs?: number;
+  /** Access grants: a WebSocket a grant admitted stays open while the grant lasts (access/). */
+  readonly grants?: GrantLookup;
 }
 
 /** The registry of one Drawbridge instance. `start()` begins the periodic sweep, `close()` ends it. */
@@ -205,7 +208,16 @@ export class WebSockets {
     const device = a.upgrade !== undefined ? requestDevice(a.upgrade.request, a.upgrade.trustedPeer, snap.device, now).device : a.device;
     // A session started with a device certificate never works without that certificate (admission/admit.ts).
     if (boundDevice !== undefined && device?.fingerprint256 !== boundDevice) return 'policy-denied';
-    const decision = decide(route, { identity, method: a.method, path: a.path, ip: a.ip, now, ...(device ? { device } : {}) });
+    const input = { identity, method: a.method, path: a.path, ip: a.ip, now, ...(device ? { device } : {}) };
+    let decision = decide(route, input);
+    if (this.options.grants !== undefined) {
+      try {
+        decision = await decideWithGrant(this.options.grants, route, input, decision);
+      } catch (e) {
+        failures.push(e as Error);
+        return 'store-unavailable';
+      }
+    }
     return decision.outcome === 'allow' ? undefined : 'policy-denied';
   }
 

@@ -188,6 +188,20 @@ export const identityHeadersSchema = z.strictObject({
   name: headerName.optional().describe(`Header carrying the display name (default ${DEFAULT_IDENTITY_HEADERS.name}).`),
 });
 
+/** `requests:` on a route — who may ask for temporary access to it, who approves, for how long (docs/access-requests.md). */
+export const accessRequestsSchema = z.strictObject({
+  approvers: z
+    .union([z.string().min(1), policySchema])
+    .describe('Who may approve a request: a full policy (inline, or the name of one under `policies`), checked against the approver when they approve; e.g. `{ allow: [ { and: [ { groups: [wiki-admins] }, { mfa: true }, { authAge: 10m } ] } ] }`. Nobody approves their own request.'),
+  maxDuration: durationSchema.default('8h').describe('The longest access a request may ask for.'),
+  defaultDuration: durationSchema.default('1h').describe('The duration the request form offers first; at most maxDuration.'),
+  reason: z.enum(['required', 'optional']).default('required').describe('Whether the requester must say why.'),
+  autoApprove: z
+    .union([z.string().min(1), policySchema])
+    .optional()
+    .describe('A policy (inline or named): a requester it allows gets the grant at once, without an approver (logged with approver `auto`).'),
+});
+
 export const routeSchema = z.strictObject({
   name: z
     .string()
@@ -285,6 +299,9 @@ export const routeSchema = z.strictObject({
     .optional()
     .describe('TLS to an https:// upstream. The files are re-read on SIGHUP and when they change.'),
   session: sessionTimeouts.optional().describe('Shorter session timeouts for this route.'),
+  requests: accessRequestsSchema
+    .optional()
+    .describe('Just-in-time access: a user this route denies may ask for temporary access from the 403 page; an approver grants it at /.drawbridge/requests (docs/access-requests.md).'),
 });
 
 export const configSchema = z.strictObject({
@@ -384,7 +401,28 @@ export const configSchema = z.strictObject({
       keepAliveTimeout: durationSchema.default('5s').describe('Idle keep-alive connection.'),
     })
     .default({ maxHeaderSize: 16384, requestTimeout: '60s', headersTimeout: '10s', keepAliveTimeout: '5s' }),
-  policies: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'policy name: letters, digits, ".", "_" and "-"'), policySchema).default({}),
+  accessRequests: z
+    .strictObject({
+      webhook: z
+        .strictObject({
+          url: z.string().url('expected the webhook URL').describe('Where every access request, approval, denial, revocation and expiry is POSTed (JSON, signed with HMAC-SHA256).'),
+          secretFile: z.string().min(1).describe('File holding the HMAC secret the receiver verifies the signature with.'),
+        })
+        .optional()
+        .describe('Notify a chat tool or ticket system of access requests; never blocks a request (retried with backoff in the background).'),
+    })
+    .optional()
+    .describe('Settings shared by every route\'s `requests:` (one notification receiver for the deployment). Read at start.'),
+  policies: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'policy name: letters, digits, ".", "_" and "-"'),
+      policySchema.extend({
+        requests: accessRequestsSchema
+          .optional()
+          .describe('Just-in-time access for every route whose `policy` is this policy\'s name (a route\'s own `requests` wins); see routes[].requests.'),
+      }),
+    )
+    .default({}),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 

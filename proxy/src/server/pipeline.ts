@@ -15,6 +15,8 @@ import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
 import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
 import { badRequestPage, contextChangedPage, deviceRequiredPage, forbiddenPage, methodNotAllowedPage, notFoundPage } from '../pages/views.js';
+import { requestAccessForm } from '../pages/access-views.js';
+import { durationChoices } from '../access/access.js';
 import { pageUser } from '../pages/page-user.js';
 import { bearerToken } from '../oidc/bearer.js';
 import { admit, type Admission, type AdmitContext, type Principal } from '../admission/admit.js';
@@ -45,7 +47,7 @@ function recordAdmission(x: Exchange, a: Admission): void {
 export function createPipeline(rt: Runtime, pages: PageHandler) {
   const refresher = new Refresher(rt);
   const contexts = new SessionContexts(rt.sessions.store, rt.logger, () => rt.sessions.maxLifetimeMs);
-  const ctx: AdmitContext = { sessions: rt.sessions, refresher, oidc: rt.oidc, identities: rt.identities, signer: rt.signer, logger: rt.logger, contexts };
+  const ctx: AdmitContext = { sessions: rt.sessions, refresher, oidc: rt.oidc, identities: rt.identities, signer: rt.signer, logger: rt.logger, contexts, grants: rt.access };
   // Connections answered 400 and being closed: node still emits the requests pipelined behind the bad one.
   const refusedSockets = new WeakSet<object>();
 
@@ -149,6 +151,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     const route = c.route;
     x.route = route;
     const { bearer, sessionId } = credentials(req, x, route);
+    if (sessionId !== undefined && route.requests !== undefined) x.sessionId = sessionId;
     const a = admitRequest(req, x, route, bearer, sessionId);
     if (a instanceof Promise) {
       a.then((admitted) => answerAdmission(req, res, x, admitted)).catch((e: Error) => internalError(rt, req, res, e));
@@ -170,7 +173,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
         return answerProblem(req, res, a.kind === 'step-up' ? 'DRB_STEP_UP' : 'DRB_UNAUTHENTICATED', { signIn: a.signIn, headers: { 'www-authenticate': a.challenge } });
       }
       case 'deny':
-        return answerProblem(req, res, 'DRB_FORBIDDEN', forbidden(x, a.route, a.decision));
+        return answerProblem(req, res, 'DRB_FORBIDDEN', forbidden(x, a.route, a.decision, x.sessionId !== undefined ? rt.sessions.csrfToken(x.sessionId) : undefined));
       case 'problem':
         switch (a.code) {
           case 'store-unavailable':
@@ -378,12 +381,21 @@ function contextChanged(req: IncomingMessage, res: ServerResponse, route: Route,
   });
 }
 
-export function forbidden(x: Exchange, route: Route, decision: Decision): ProblemDetails {
+export function forbidden(x: Exchange, route: Route, decision: Decision, csrfToken?: string): ProblemDetails {
   const reasons = decision.reasons.map((r) => ({ code: r.code, text: REASONS[r.code], ...(r.detail ? { detail: r.detail } : {}) }));
   const id = x.identity;
+  // A route that takes access requests offers one to a signed-in user its allow rules refused (a deny rule: no
+  // approval could change it). API clients get where to ask.
+  const first = decision.reasons[0]?.code;
+  const r = route.requests;
+  const askable = r !== undefined && id !== undefined && first !== 'deny-matched' && first !== 'deny-undecided';
+  const form =
+    askable && csrfToken !== undefined
+      ? requestAccessForm({ action: PATHS.requests, csrfToken, route: route.name, reasonRequired: r.reasonRequired, durations: durationChoices(r.maxDurationMs, r.defaultDurationMs), defaultSeconds: Math.floor(r.defaultDurationMs / 1000), rd: `${requestOrigin(x)}${x.path ?? '/'}${x.query ? `?${x.query}` : ''}` })
+      : undefined;
   return {
-    page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl: PATHS.signOut }),
-    json: { route: route.name, reasons },
+    page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl: PATHS.signOut, ...(form ? { requestAccess: form } : {}) }),
+    json: { route: route.name, reasons, ...(askable ? { requestAccess: `${requestOrigin(x)}${PATHS.requests}` } : {}) },
   };
 }
 
@@ -400,8 +412,9 @@ function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e
   else res.destroy();
 }
 
-function reasonCode(r: { readonly code: string }): string {
-  return r.code;
+function reasonCode(r: { readonly code: string; readonly detail?: string }): string {
+  // An access grant is logged with its id (`grant:<id>`), so that the request line names the approval behind it.
+  return r.code === 'grant' ? `grant:${r.detail ?? ''}` : r.code;
 }
 
 /** The one log line of a request (SPEC §8), and its metrics. */

@@ -48,6 +48,7 @@ import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-cha
 import { WebSockets } from '../runtime/websockets.js';
 import { loadDeviceSettings } from '../runtime/device.js';
 import { H2_PROTOCOLS, http2Edge, http2ServerOptions, http2Settings } from './h2.js';
+import { createAccessRuntime, type AccessRuntime } from './access.js';
 
 export interface StartOptions {
   /** The validated configuration. */
@@ -68,6 +69,8 @@ export interface StartOptions {
   now?: () => number;
   /** Time between two sweeps of the open WebSockets (default 30 s, runtime/websockets.ts); tests set a short one. */
   websocketSweepMs?: number;
+  /** Time between two sweeps of expired access grants (default 5 s, server/access.ts); tests drive `access.sweep()`. */
+  accessSweepMs?: number;
   /** How often the IdP is probed for /readyz (default 30 s); tests shorten it. */
   idpProbeIntervalMs?: number;
   /** tls.acme: the port-80 listener, already listening (tests use port 0); default: listen on tls.acme.httpListen. */
@@ -88,6 +91,8 @@ export interface Drawbridge {
   readonly store: SessionStore;
   /** The open WebSockets; `websockets.sweep()` re-admits them now (tests drive it instead of waiting for the timer). */
   readonly websockets: WebSockets;
+  /** Access requests and grants (access/); `access.sweep()` ends the expired grants now. */
+  readonly access: AccessRuntime;
   /** The TLS files (listener certificates, upstream certificates and CAs) whose change should reload, like the configuration's. */
   watchedFiles(): string[];
   /** tls.acme: the certificate manager (`check()` orders what is due now) and the port-80 listener. */
@@ -224,7 +229,7 @@ function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
 }
 
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys); `tls` files and policy reload, adding or removing `tls` does not. */
-const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'assertion', 'limits'] as const;
+const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'assertion', 'limits', 'accessRequests'] as const;
 
 /** While Redis stays unreachable its client reports every reconnect attempt: one log line per this many ms. */
 const STORE_ERROR_LOG_EVERY_MS = 10_000;
@@ -288,9 +293,11 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   // fails the start, not a request.
   let snapshot = provisionSnapshot(compiled, { forwarder, metrics });
   const now = options.now ?? Date.now;
-  const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
+  const access = createAccessRuntime({ config, store, logger, metrics, now, sweepWebSockets: () => void websockets.sweep(), sweepMs: options.accessSweepMs });
+  const grants = access.records;
+  const websockets = new WebSockets({ snapshot: () => snapshot, sessions, now, logger, metrics, grants, ...(options.websocketSweepMs !== undefined ? { intervalMs: options.websocketSweepMs } : {}) });
   const identities = new IdentitySource(oidc, logger);
-  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, identities, signer, forwarder, websockets, now };
+  const runtime: Runtime = { snapshot: () => snapshot, logger, metrics, sessions, oidc, identities, signer, forwarder, websockets, now, access: access.records };
   metrics.sessionsFrom(() => store.count());
 
   try {
@@ -344,6 +351,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   server.on('request', track);
   server.on('checkContinue', track);
   websockets.start();
+  access.start();
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -398,6 +406,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   } catch (e) {
     logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
     websockets.close();
+    await access.close();
     closeAllConnections(server, h2Sessions);
     await Promise.all([closeServer(server), adminServer ? closeServer(adminServer) : undefined, acmeHttpServer ? closeServer(acmeHttpServer) : undefined]);
     forwarder.close();
@@ -464,6 +473,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
 
   function adminHandle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '').split('?')[0];
+    if (path !== undefined && access.admin(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (path === '/readyz') {
@@ -500,6 +510,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     metrics,
     store,
     websockets,
+    access,
     ...(acmeManager ? { acme: acmeManager } : {}),
     ...(acmeHttpServer ? { acmeHttpServer } : {}),
     ready,
@@ -559,6 +570,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       const began = performance.now();
       const pending = inFlight;
       websockets.close();
+      await access.close();
       oidc.close();
       tls?.close();
       acmeManager?.close();

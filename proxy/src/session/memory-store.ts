@@ -191,6 +191,20 @@ export class MemoryStore implements SessionStore {
     return this.#now() < entry.expiresAt ? entry.value : undefined;
   }
 
+  async peekOnce(key: string): Promise<string | undefined> {
+    this.#open();
+    const entry = this.#once.peek(key);
+    return entry !== undefined && this.#now() < entry.expiresAt ? entry.value : undefined;
+  }
+
+  async listOnce(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    this.#open();
+    const now = this.#now();
+    const out: Array<{ key: string; value: string }> = [];
+    for (const [key, entry] of this.#once.entries()) if (key.startsWith(prefix) && now < entry.expiresAt) out.push({ key, value: entry.value });
+    return out;
+  }
+
   async ping(): Promise<void> {
     this.#open();
   }

@@ -1,5 +1,5 @@
 // session/one-time.ts — the short-lived records the sign-in flow keeps in the session store, each taken at most
-// once: login attempts, hand-off codes, replaced sessions, logout-token jtis and pending user switches. Each kind owns its key prefix, how
+// once: login attempts, hand-off codes, replaced sessions, logout-token jtis, pending user switches and access requests and grants. Each kind owns its key prefix, how
 // its id becomes a key (hashed where the id is a secret), its lifetime and its codec; nothing else names a prefix.
 import { sha256Base64url as sha256 } from '../digest.js';
 import type { Identity } from '../policy/input.js';
@@ -89,13 +89,61 @@ export const LOGOUT_JTI: OneTimeKind<true> = { prefix: 'jti:', ttlMs: 10 * 60_00
 /** Pending user switches: `switch:<sha256(code)>`, five minutes (the code is in the page's form: the store never holds it). */
 export const USER_SWITCH: OneTimeKind<UserSwitch> = { prefix: 'switch:', ttlMs: 5 * 60_000, keyOf: sha256, ...json<UserSwitch>() };
 
+/** A pending access request (access/): who asks for which route, why and for how long. */
+export interface AccessRequestRecord {
+  id: string;
+  route: string;
+  sub: string;
+  user: string;
+  email?: string;
+  name?: string;
+  reason: string;
+  durationSeconds: number;
+  /** ms since epoch. */
+  createdAt: number;
+  /** The request id of the denied request the 403 page offered it on, and the reasons it was denied. */
+  requestId: string;
+  deniedBy: string[];
+}
+
+/** An active access grant (access/): an allow for one route and one user until `expiresAt`. */
+export interface AccessGrantRecord {
+  id: string;
+  route: string;
+  sub: string;
+  user: string;
+  /** Who approved it (`auto` for autoApprove). */
+  approver: string;
+  reason: string;
+  /** The access request it came from. */
+  requestOf: string;
+  /** ms since epoch. */
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
+ * Pending access requests: `access-request:<sha256(route NUL sub)>`, one per user and route (putOnce refuses a
+ * second), a day; approving or denying takes it.
+ */
+export const ACCESS_REQUEST: OneTimeKind<AccessRequestRecord> = { prefix: 'access-request:', ttlMs: 24 * 3_600_000, keyOf: sha256, ...json<AccessRequestRecord>() };
+
+/**
+ * Access grants: `access-grant:<sha256(route NUL sub)>`, kept for the grant's duration plus an hour (the record
+ * outlives its expiry so that one replica's sweep takes it and logs the expiry; the decision reads `expiresAt`).
+ */
+export const ACCESS_GRANT: OneTimeKind<AccessGrantRecord> = { prefix: 'access-grant:', ttlMs: 3_600_000, keyOf: sha256, ...json<AccessGrantRecord>() };
+
+/** Access-request rate limit: `access-rate:<sha256(sub)>`, one new request per user per ten seconds. */
+export const ACCESS_RATE: OneTimeKind<true> = { prefix: 'access-rate:', ttlMs: 10_000, keyOf: sha256, encode: () => '1', decode: () => true };
+
 /** Every kind, for tests that hold the prefixes distinct. */
-export const ONE_TIME_KINDS: readonly OneTimeKind<unknown>[] = [LOGIN_ATTEMPT, HANDOFF, REPLACED_SESSION, LOGOUT_JTI, USER_SWITCH] as readonly OneTimeKind<unknown>[];
+export const ONE_TIME_KINDS: readonly OneTimeKind<unknown>[] = [LOGIN_ATTEMPT, HANDOFF, REPLACED_SESSION, LOGOUT_JTI, USER_SWITCH, ACCESS_REQUEST, ACCESS_GRANT, ACCESS_RATE] as readonly OneTimeKind<unknown>[];
 
 /** One kind's records in one store. */
 export class OneTimeRecords<T> {
   constructor(
-    private readonly store: Pick<SessionStore, 'putOnce' | 'takeOnce'>,
+    private readonly store: Pick<SessionStore, 'putOnce' | 'takeOnce' | 'peekOnce' | 'listOnce'>,
     readonly kind: OneTimeKind<T>,
   ) {}
 
@@ -104,9 +152,20 @@ export class OneTimeRecords<T> {
     return `${this.kind.prefix}${this.kind.keyOf(id)}`;
   }
 
-  /** Writes the record unless one is already there (atomically); false when it was. */
-  put(id: string, value: T): Promise<boolean> {
-    return this.store.putOnce(this.key(id), this.kind.encode(value), this.kind.ttlMs);
+  /** Writes the record unless one is already there (atomically); false when it was. `ttlMs`: the kind's by default. */
+  put(id: string, value: T, ttlMs = this.kind.ttlMs): Promise<boolean> {
+    return this.store.putOnce(this.key(id), this.kind.encode(value), ttlMs);
+  }
+
+  /** Reads the record without taking it; undefined when absent or expired. */
+  async peek(id: string): Promise<T | undefined> {
+    const raw = await this.store.peekOnce(this.key(id));
+    return raw === undefined ? undefined : this.kind.decode(raw);
+  }
+
+  /** Every live record of this kind. */
+  async list(): Promise<T[]> {
+    return (await this.store.listOnce(this.kind.prefix)).map((e) => this.kind.decode(e.value));
   }
 
   /** Reads and deletes the record (atomically); undefined when absent, expired or already taken. */
@@ -117,13 +176,16 @@ export class OneTimeRecords<T> {
 }
 
 /** The sign-in flow's one-time records in `store`. */
-export function oneTimeRecords(store: Pick<SessionStore, 'putOnce' | 'takeOnce'>) {
+export function oneTimeRecords(store: Pick<SessionStore, 'putOnce' | 'takeOnce' | 'peekOnce' | 'listOnce'>) {
   return {
     loginAttempts: new OneTimeRecords(store, LOGIN_ATTEMPT),
     handoffs: new OneTimeRecords(store, HANDOFF),
     replacedSessions: new OneTimeRecords(store, REPLACED_SESSION),
     logoutJtis: new OneTimeRecords(store, LOGOUT_JTI),
     userSwitches: new OneTimeRecords(store, USER_SWITCH),
+    accessRequests: new OneTimeRecords(store, ACCESS_REQUEST),
+    accessGrants: new OneTimeRecords(store, ACCESS_GRANT),
+    accessRate: new OneTimeRecords(store, ACCESS_RATE),
   };
 }
 

@@ -66,6 +66,8 @@ export interface RedisStoreOptions {
 interface OneTimePayload {
   v: string;
   e: number;
+  /** The key itself (the Redis key is its keyed hash), for listOnce. */
+  k?: string;
 }
 
 const FORMAT_V1 = 1;
@@ -871,7 +873,7 @@ export class RedisStore implements SessionStore {
     const ttl = Math.ceil(ttlMs);
     if (!(ttl > 0)) throw new RangeError('putOnce: ttlMs must be positive');
     const redisKey = this.#onceKey(key);
-    const payload: OneTimePayload = { v: value, e: this.#now() + ttl };
+    const payload: OneTimePayload = { v: value, e: this.#now() + ttl, k: key };
     const blob = this.#seal(Buffer.from(JSON.stringify(payload), 'utf8'), redisKey);
     return this.#run('storing a one-time value', (ops) => ops.set(redisKey, blob, { nx: true, px: ttl }));
   }
@@ -890,6 +892,42 @@ export class RedisStore implements SessionStore {
     const payload = JSON.parse(plain.toString('utf8')) as OneTimePayload;
     return this.#now() < payload.e ? payload.v : undefined;
   }
+
+  async peekOnce(key: string): Promise<string | undefined> {
+    const redisKey = this.#onceKey(key);
+    const blob = await this.#run('reading a one-time value', (ops) => ops.get(redisKey));
+    if (!blob) return undefined;
+    const payload = this.#openOnce(blob, redisKey);
+    return payload !== undefined && this.#now() < payload.e ? payload.v : undefined;
+  }
+
+  // The keys are keyed hashes: a scan of every one-time value (login attempts, codes, access records), each opened
+  // to read its key. They are few (minutes-long) and only `drawbridge grants`, /.drawbridge/requests and /me list them.
+  async listOnce(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    return this.#run('listing one-time values', async (ops) => {
+      const out: Array<{ key: string; value: string }> = [];
+      const now = this.#now();
+      for await (const keys of ops.scan(`${escapeGlob(this.#prefix)}o:*`)) {
+        const blobs = await ops.mGet(keys);
+        keys.forEach((redisKey, i) => {
+          const payload = blobs[i] ? this.#openOnce(blobs[i]!, redisKey) : undefined;
+          if (payload?.k !== undefined && payload.k.startsWith(prefix) && now < payload.e) out.push({ key: payload.k, value: payload.v });
+        });
+      }
+      return out;
+    }, BULK_TIMEOUT_MS);
+  }
+
+  #openOnce(blob: Buffer, redisKey: string): OneTimePayload | undefined {
+    const plain = this.#open(blob, redisKey);
+    if (plain === undefined) return undefined;
+    try {
+      return JSON.parse(plain.toString('utf8')) as OneTimePayload;
+    } catch {
+      return undefined;
+    }
+  }
+
 
   /**
    * The commands `tls.acme`'s certificate storage needs, over this store's connection: with Sentinel it follows the

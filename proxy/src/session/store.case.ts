@@ -343,6 +343,24 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
     assert.equal(await store.takeOnce('once:y'), 'w');
   });
 
+  conformance('peekOnce reads without taking; listOnce lists the live values under a prefix', async ({ store }, clock) => {
+    assert.equal(await store.putOnce('grant:a', 'A', 60_000), true);
+    assert.equal(await store.putOnce('grant:b', 'B', 200), true);
+    assert.equal(await store.putOnce('other:c', 'C', 60_000), true);
+    assert.equal(await store.peekOnce('grant:a'), 'A');
+    assert.equal(await store.peekOnce('grant:a'), 'A');
+    assert.equal(await store.peekOnce('never-put'), undefined);
+    const sorted = (list: Array<{ key: string; value: string }>) => [...list].sort((x, y) => x.key.localeCompare(y.key));
+    assert.deepEqual(sorted(await store.listOnce('grant:')), [{ key: 'grant:a', value: 'A' }, { key: 'grant:b', value: 'B' }]);
+    clock.t += 250;
+    await sleep(300);
+    assert.equal(await store.peekOnce('grant:b'), undefined);
+    assert.deepEqual(await store.listOnce('grant:'), [{ key: 'grant:a', value: 'A' }]);
+    assert.equal(await store.takeOnce('grant:a'), 'A');
+    assert.deepEqual(await store.listOnce('grant:'), []);
+    assert.equal(await store.peekOnce('other:c'), 'C');
+  });
+
   conformance('putOnce refuses a TTL that is not positive', async ({ store }) => {
     await assert.rejects(store.putOnce('k', 'v', 0));
     await assert.rejects(store.putOnce('k', 'v', -5));

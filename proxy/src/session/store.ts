@@ -76,6 +76,10 @@ export interface SessionStore {
   putOnce(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Atomically reads and deletes a one-time value; undefined when absent or expired. */
   takeOnce(key: string): Promise<string | undefined>;
+  /** Reads a one-time value without taking it (access grants are read on every request they admit); undefined when absent or expired. */
+  peekOnce(key: string): Promise<string | undefined>;
+  /** Every live one-time value whose key starts with `prefix` (pending access requests, grants: few, listed rarely). */
+  listOnce(prefix: string): Promise<Array<{ key: string; value: string }>>;
   /** Resolves when the backend answers; rejects otherwise (readiness). */
   ping(): Promise<void>;
   /** Idempotent. */

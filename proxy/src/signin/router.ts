@@ -1,5 +1,5 @@
 // signin/router.ts — the Express 5 app behind every reserved path /.drawbridge/*: wires the sign-in
-// flow's steps (start, callback, hand-off, sign-out, back-channel logout, me, JWKS). Never on the proxied path.
+// flow's steps (start, callback, hand-off, sign-out, back-channel logout, me, JWKS, access requests). Never on the proxied path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import { answerProblem } from '../runtime/problem.js';
@@ -13,6 +13,7 @@ import { signInContext } from './context.js';
 import { handoff } from './handoff.js';
 import { jwks } from './jwks.js';
 import { me } from './me.js';
+import { askAccess, decideRequest, listRequests } from './requests.js';
 import { signOut, signOutPage } from './signout.js';
 import { signInStart } from './start.js';
 import { switchUser } from './switch-user.js';
@@ -45,6 +46,9 @@ export function createPagesApp(rt: Runtime): (req: IncomingMessage, res: ServerR
   app.post(PATHS.signOut, express.urlencoded({ extended: false, limit: '8kb' }), signOut(cx));
   app.post(PATHS.switchUser, express.urlencoded({ extended: false, limit: '8kb' }), switchUser(cx));
   app.get(PATHS.me, me(cx));
+  app.get(PATHS.requests, listRequests(cx));
+  app.post(PATHS.requests, express.urlencoded({ extended: false, limit: '8kb' }), askAccess(cx));
+  app.post(PATHS.requestsDecide, express.urlencoded({ extended: false, limit: '8kb' }), decideRequest(cx));
   app.get(PATHS.jwks, jwks(cx));
   app.post(PATHS.backchannelLogout, express.urlencoded({ extended: false, limit: '16kb' }), backchannelLogout(cx));
 

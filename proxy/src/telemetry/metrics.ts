@@ -22,6 +22,8 @@ export interface Metrics {
   websocketClosed(route: string, reason: string): void;
   /** Sets how open WebSockets are counted when /metrics is scraped. */
   websocketsFrom(count: () => number): void;
+  /** Counts an access-request or access-grant event (access/): `event` and `action` as logged. */
+  access(event: 'access-request' | 'access-grant', action: string, route: string): void;
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -104,6 +106,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     },
   });
   const websocketsClosed = new Counter({ name: 'drawbridge_websockets_closed_total', help: 'WebSockets Drawbridge closed because their session ended or the policy no longer admits them, by route and reason.', labelNames: ['route', 'reason'], registers: [registry] });
+  const accessEvents = new Counter({ name: 'drawbridge_access_events_total', help: 'Access requests and grants by event (access-request, access-grant), action (created, approved, denied, expired, revoked) and route.', labelNames: ['event', 'action', 'route'], registers: [registry] });
   let countWebSockets: (() => number) | undefined;
   new Gauge({
     name: 'drawbridge_websockets_open',
@@ -177,6 +180,9 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     },
     websocketsFrom(count) {
       countWebSockets = count;
+    },
+    access(event, action, route) {
+      accessEvents.inc({ event, action, route });
     },
   };
 }
