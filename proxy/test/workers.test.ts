@@ -20,11 +20,6 @@ import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
 import { CLIENT_ID, CLIENT_SECRET, received, reservePort, SESSION_SECRET, waitFor } from '../../test-support/stack.js';
 
 const T = { timeout: 120_000 };
-let idp: DevIdp;
-let app: SampleApp;
-let port: number;
-let file: string;
-let db: DrawbridgeProcess;
 let admin: string;
 const publicUrl = () => `http://auth.localhost:${port}`;
 
@@ -53,9 +48,9 @@ ${routes.replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app.url)}`;
 }
 
 // Started at the top level (not in a hook): the process runner's own clean-up then belongs to the whole file.
-app = await startSampleApp({});
-port = await reservePort();
-idp = await startDevIdp({
+const app: SampleApp = await startSampleApp({});
+const port: number = await reservePort();
+const idp: DevIdp = await startDevIdp({
   clients: [
     {
       clientId: CLIENT_ID,
@@ -66,9 +61,9 @@ idp = await startDevIdp({
     },
   ],
 });
-file = join(mkdtempSync(join(tmpdir(), 'drawbridge-workers-')), 'drawbridge.yaml');
+const file = join(mkdtempSync(join(tmpdir(), 'drawbridge-workers-')), 'drawbridge.yaml');
 writeFileSync(file, configText());
-db = drawbridgeProcess('serve', '--config', file);
+const db: DrawbridgeProcess = drawbridgeProcess('serve', '--config', file);
 
 before(async () => {
   const start = await db.line((l) => l.event === 'start' && l.workers === 2);
