@@ -117,9 +117,9 @@ test('cluster store: a read answered across another worker\'s write is not cache
 test('cluster store: a one-time code is redeemed once across workers', { timeout: 10_000 }, async () => {
   const b = await bench(3);
   try {
-    assert.equal(await b.workers[0]!.putOnce('handoff:x', 'session', 60_000), true);
-    assert.equal(await b.workers[1]!.putOnce('handoff:x', 'other', 60_000), false);
-    const taken = await Promise.all(b.workers.map((w) => w.takeOnce('handoff:x')));
+    assert.equal(await b.workers[0]!.putOnce('code:x', 'session', 60_000), true);
+    assert.equal(await b.workers[1]!.putOnce('code:x', 'other', 60_000), false);
+    const taken = await Promise.all(b.workers.map((w) => w.takeOnce('code:x')));
     assert.deepEqual(taken.filter((v) => v !== undefined), ['session']);
   } finally {
     await b.cleanup();
@@ -160,7 +160,7 @@ test('cluster store: with the primary gone every call fails (503), nothing cache
     assert.ok(await w.get(record.id));
     w.disconnected();
     await assert.rejects(w.get(record.id), (e: Error & { code?: string }) => e.code === 'DRB_STORE_UNAVAILABLE');
-    await assert.rejects(w.takeOnce('login:x'), (e: Error & { code?: string }) => e.code === 'DRB_STORE_UNAVAILABLE');
+    await assert.rejects(w.takeOnce('code:y'), (e: Error & { code?: string }) => e.code === 'DRB_STORE_UNAVAILABLE');
   } finally {
     await b.cleanup();
   }
