@@ -10,6 +10,7 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { startDevIdp, type DevIdp } from '../../e2e/idp/dev-idp.js';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
@@ -176,6 +177,36 @@ test('workers: 2 — sign-out through one worker is refused by the other on the 
   // other one is among them.
   const [ra, rb] = await Promise.all([request(a.agent, 'app.localhost', '/echo', { cookie }), request(b.agent, 'app.localhost', '/echo', { cookie })]);
   assert.deepEqual([ra.status, rb.status], [401, 401]);
+});
+
+/** Opens a WebSocket over a pinned connection (so on its worker); resolves once open, with its close code to come. */
+async function openSocket(pin: Pin, cookie: string): Promise<{ ws: WebSocket; closed: Promise<string> }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { agent: pin.agent, headers: { host: `app.localhost:${port}`, cookie } });
+  const closed = new Promise<string>((resolve) => ws.once('close', (code, reason) => resolve(`${code} ${String(reason)}`)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, closed };
+}
+
+test('workers: 2 — sign-out through one worker closes the session\'s WebSockets on every worker', T, async () => {
+  const [a, b] = await pinBoth();
+  const { client, cookie } = await signIn();
+  const from = db.logs.length;
+  // Each pinned connection becomes a WebSocket of its worker.
+  const sockets = [await openSocket(a, cookie), await openSocket(b, cookie)];
+  const confirm = await client.get(`http://app.localhost:${port}/.drawbridge/sign_out?rd=/`);
+  const csrf = parseForms(confirm.body, confirm.url).find((f) => 'csrf' in f.fields)?.fields.csrf;
+  assert.ok(csrf);
+  assert.equal((await client.post(`http://app.localhost:${port}/.drawbridge/sign_out`, { form: { csrf, rd: '/' }, redirect: 'manual' })).status, 302);
+  // Closed by the worker that signed out and by the other one (told by the store): `session-ended`, not the
+  // `revoked` of a periodic sweep (every 30 s).
+  assert.deepEqual(await Promise.all(sockets.map((s) => s.closed)), ['1008 session-ended', '1008 session-ended']);
+  // Both were admitted by the workers they were pinned to (a WebSocket's request line is written when it ends).
+  const first = await db.line((l) => l.event === 'request' && l.path === '/ws' && l.user === 'alice', from);
+  const second = await db.line((l) => l.event === 'request' && l.path === '/ws' && l.user === 'alice' && l !== first, from);
+  assert.deepEqual(new Set([first.worker, second.worker]), new Set([a.worker, b.worker]));
 });
 
 test('workers: 2 — back-channel logout received by one worker ends the session on the other at once', T, async () => {
