@@ -162,6 +162,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         answers.delete(key);
+        worker.off('exit', onExit);
         reject(new Error(`no answer to ${m.drb} within ${ASK_TIMEOUT_MS} ms`));
       }, ASK_TIMEOUT_MS);
       const onExit = () => {
@@ -190,11 +191,13 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
     const entry: Slot = { slot, worker, started: false };
     slots[slot] = entry;
-    owner?.attach(worker.id, (m) => post(worker, m));
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
         if (isStoreMessage(m)) return owner?.receive(worker.id, m);
         if (m.drb === 'hello') {
+          // From now on it listens: it gets (and must confirm) every invalidation. Before, it had nothing cached,
+          // and a worker still loading its code is not to be ended for not confirming.
+          owner?.attach(worker.id, (msg) => post(worker, msg));
           return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}) });
         }
         if (m.drb === 'started') {
@@ -428,7 +431,12 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
     void (instance?.close() ?? Promise.resolve()).finally(() => process.exit(1));
   });
   process.on('message', (m: ToWorker) => {
-    if (isStoreMessage(m)) return store?.receive(m);
+    if (isStoreMessage(m)) {
+      if (store) return store.receive(m);
+      // Nothing cached yet (starting, or the Redis store): an invalidation is confirmed at once.
+      if (m.drb === 'store-invalidate') send({ drb: 'store-invalidated', seq: m.seq });
+      return;
+    }
     switch (m.drb) {
       case 'start':
         return void start(m).catch((e: Error) => {
