@@ -139,6 +139,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
 
+  // Messages are structured clones (as between the MessageChannels of session/cluster-store.test.ts), not JSON.
+  cluster.setupPrimary({ serialization: 'advanced' });
   const slots: (Slot | undefined)[] = new Array<Slot | undefined>(options.workers + 1).fill(undefined);
   const slotOf = (workerId: number) => slots.find((x) => x?.worker.id === workerId)?.slot ?? 0;
   let askSeq = 0;
