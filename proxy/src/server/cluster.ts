@@ -424,9 +424,11 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
     if (process.connected) process.send!(m);
   };
   const answer = (seq: number, ok: boolean, extra: { value?: unknown; errors?: string[] } = {}) => send({ drb: 'answer', seq, ok, ...extra });
-  // The primary decides when a worker stops (a terminal's Ctrl-C reaches every process of the group).
+  // The primary decides when a worker stops and reloads (a terminal's Ctrl-C or hang-up reaches every process of
+  // the group; SIGHUP would end a process that does not handle it).
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {});
   process.on('disconnect', () => {
     // The primary is gone: nothing cached can be trusted, no reload or invalidation can arrive. Stop at once.
     store?.disconnected();
