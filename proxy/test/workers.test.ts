@@ -246,7 +246,7 @@ test('workers: 2 — a login state and a hand-off code redeemed by one worker ar
   assert.doesNotMatch(String(again.headers['set-cookie'] ?? ''), /(^|,\s*)drawbridge=[^;]/, 'no second session from a replayed code');
 });
 
-test('workers: 2 — a reload switches both workers; an invalid file changes neither', T, async () => {
+test('workers: 2 — a reload switches both workers; an invalid file, or one no worker can build, changes neither', T, async () => {
   const [a, b] = await pinBoth();
   for (const pin of [a, b]) assert.equal((await on(pin, 'added.localhost', '/')).status, 404);
   const from = db.logs.length;
@@ -262,6 +262,24 @@ test('workers: 2 — a reload switches both workers; an invalid file changes nei
   const refused = await db.line((l) => l.event === 'reload' && l.worker === undefined, bad);
   assert.equal(refused.result, 'failure');
   for (const pin of [a, b]) assert.equal((await on(pin, 'added.localhost', '/')).status, 200, `worker ${pin.worker} keeps the running configuration`);
+  // Valid, but no worker can build it (a password file that is not there, read when the routes are provisioned):
+  // every worker drops what it prepared, none switches.
+  const unbuildable = db.logs.length;
+  writeFileSync(
+    file,
+    configText(
+      `  - name: other\n    from: http://other.localhost:{{PORT}}\n    to: {{APP}}\n    public: true\n` +
+        `  - name: basic\n    from: http://basic.localhost:{{PORT}}\n    to: {{APP}}\n    public: true\n    upstreamAuth: { basic: { user: u, passwordFile: ${join(tmpdir(), `${marker('absent')}.txt`)} } }\n`,
+    ),
+  );
+  db.child.kill('SIGHUP');
+  const aborted = await db.line((l) => l.event === 'reload' && l.worker === undefined, unbuildable);
+  assert.equal(aborted.result, 'failure', JSON.stringify(aborted));
+  assert.match(JSON.stringify(aborted.errors), /worker \d: .*passwordFile/);
+  for (const pin of [a, b]) {
+    assert.equal((await on(pin, 'other.localhost', '/')).status, 404, `worker ${pin.worker} did not switch`);
+    assert.equal((await on(pin, 'added.localhost', '/')).status, 200, `worker ${pin.worker} keeps the running configuration`);
+  }
   writeFileSync(file, configText(`  - name: added\n    from: http://added.localhost:{{PORT}}\n    to: {{APP}}\n    public: true\n`));
 });
 
