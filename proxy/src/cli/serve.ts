@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
-import { fileChecksum, startDrawbridge, type Drawbridge } from '../server/server.js';
+import { isClusterWorker, runWorker, startCluster, workerCount, type Served } from '../server/cluster.js';
+import { fileChecksum, startDrawbridge } from '../server/server.js';
 import { checkTlsFiles } from '../tls/check.js';
 import type { Command } from './io.js';
 
@@ -28,6 +29,11 @@ export function missingConfigHelp(file: string, isDefault: boolean): string {
 }
 
 export const serve: Command = async (args, io) => {
+  // A worker of `workers: N` (server/cluster.ts) takes its configuration from the primary, never from the file.
+  if (isClusterWorker()) {
+    runWorker(io.env);
+    return undefined;
+  }
   const { values } = parseArgs({ args, allowPositionals: false, options: { config: { type: 'string', short: 'c' } } });
   const file = values.config ?? io.env.DRAWBRIDGE_CONFIG ?? 'config/drawbridge.yaml';
   if (!existsSync(file)) {
@@ -42,7 +48,8 @@ export const serve: Command = async (args, io) => {
     return 1;
   }
   for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
-  const instance: Drawbridge = await startDrawbridge({ config: loaded.config, configFile: file, env: io.env });
+  const workers = workerCount(loaded.config);
+  const instance: Served = workers > 1 ? await startCluster({ config: loaded.config, configFile: file, env: io.env, workers }) : await startDrawbridge({ config: loaded.config, configFile: file, env: io.env });
   // The configuration and the TLS files it names (certificates, keys, CAs): a change to any of them reloads.
   const checksums = () => [file, ...instance.watchedFiles()].map(fileChecksum).join(':');
   let last = checksums();

@@ -77,7 +77,14 @@ export interface StartOptions {
   acmeHttpServer?: http.Server;
   /** tls.acme: timer and polling settings of the certificate manager (tests drive check() on the injected clock). */
   acme?: Pick<import('../tls/acme.js').AcmeManagerOptions, 'schedule' | 'poll' | 'retry'>;
+  /** The session store to use instead of the configured one (a worker's, server/cluster.ts). */
+  store?: SessionStore;
+  /** The assertion signing key when `assertion.keyFile` is absent (a worker's: the primary's, the same in every worker). */
+  assertionKeyPem?: string;
 }
+
+/** A reload checked and built but not in force yet (`Drawbridge.prepareReload`): commit it, or abort it. */
+export type PreparedReload = { ok: true; commit(): void; abort(): void } | { ok: false; errors: string[] };
 
 export interface Drawbridge {
   readonly server: http.Server | https.Server;
@@ -100,6 +107,11 @@ export interface Drawbridge {
   readonly acmeHttpServer?: http.Server;
   /** Reads the configuration file again; the running configuration stays when the new one is invalid. */
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  /**
+   * Builds the snapshot of a validated configuration without putting it in force (the first phase of a reload of
+   * every worker, server/cluster.ts); nothing is counted or logged. `commit()` swaps it in, `abort()` releases it.
+   */
+  prepareReload(config: Config): PreparedReload;
   /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
   ready(): Promise<{ ready: boolean; checks: Record<string, boolean>; idp?: { error: string; hint: string; url?: string; status?: number } }>;
   /**
@@ -231,6 +243,30 @@ function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
 /** Sections a reload cannot change without a restart (listeners, IdP, store, keys); `tls` files and policy reload, adding or removing `tls` does not. */
 const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'assertion', 'limits', 'accessRequests'] as const;
 
+/**
+ * What a reload of `running` to `loaded` puts in force: `loaded` with the sections that need a restart kept as they
+ * run (`kept` names those that changed).
+ */
+export function reloadable(running: Config, loaded: Config): { next: Config; kept: string[] } {
+  const next = { ...loaded };
+  const kept: string[] = [];
+  for (const key of [...RESTART_ONLY, 'workers'] as const) {
+    if (JSON.stringify(next[key]) !== JSON.stringify(running[key])) kept.push(key);
+    (next as Record<string, unknown>)[key] = running[key];
+  }
+  // The listener speaks TLS or not from its start: `tls` added or removed waits for a restart, its files and
+  // policy apply now.
+  if ((next.tls === undefined) !== (running.tls === undefined)) {
+    kept.push('tls');
+    next.tls = running.tls;
+  } else if (next.tls && running.tls && JSON.stringify(next.tls.http2) !== JSON.stringify(running.tls.http2)) {
+    // The listener was made with or without HTTP/2.
+    kept.push('tls.http2');
+    next.tls = { ...next.tls, http2: running.tls.http2 };
+  }
+  return { next, kept };
+}
+
 /** While Redis stays unreachable its client reports every reconnect attempt: one log line per this many ms. */
 const STORE_ERROR_LOG_EVERY_MS = 10_000;
 
@@ -261,7 +297,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const metrics = createMetrics();
   const compiled = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
-  const store = makeStore(config, keys, options.now ?? Date.now, logger);
+  const store = options.store ?? makeStore(config, keys, options.now ?? Date.now, logger);
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = compiled.compiled.publicOrigin;
   let clientKey: ClientKey | undefined;
@@ -278,7 +314,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     ...(options.idpProbeIntervalMs !== undefined ? { probeIntervalMs: options.idpProbeIntervalMs } : {}),
   });
   const signer = await AssertionSigner.create({
-    ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : {}),
+    ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : options.assertionKeyPem ? { privateKeyPem: options.assertionKeyPem } : {}),
     previousPublicKeysPem: config.assertion.previousKeys.map((f) => readFileSync(f, 'utf8')),
     issuer: publicOrigin,
     ttlMs: parseDuration(config.assertion.ttl),
@@ -500,6 +536,43 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   if (tls) logCertificates(logger, tls, now());
   logger.info({ event: 'start', version: drawbridgeVersion(), listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', idp: config.idp.issuer, routes: config.routes.length, store: store.kind });
 
+  /** Builds `next`'s snapshot; `commit()` puts it (and its TLS files) in force. Throws nothing: errors are returned. */
+  function prepare(next: Config): PreparedReload {
+    let candidate: Snapshot;
+    try {
+      candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
+    } catch (e) {
+      return { ok: false, errors: [(e as Error).message] };
+    }
+    let settled = false;
+    return {
+      ok: true,
+      commit() {
+        if (settled) return;
+        settled = true;
+        // A bad certificate pair throws here, before anything is in force; the candidate is released.
+        try {
+          if (tls && next.tls) tls.reload(next.tls);
+        } catch (e) {
+          releaseSnapshot(candidate, snapshot);
+          throw e;
+        }
+        const replaced = snapshot;
+        snapshot = candidate;
+        releaseSnapshot(replaced, candidate);
+        logInsecureUpstreams(logger, snapshot);
+        if (tls) logCertificates(logger, tls, now());
+        // Open WebSockets meet the new routes and policies now, not at the next periodic sweep.
+        void websockets.sweep();
+      },
+      abort() {
+        if (settled) return;
+        settled = true;
+        releaseSnapshot(candidate, snapshot);
+      },
+    };
+  }
+
   let closed = false;
   return {
     server,
@@ -523,46 +596,26 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         logger.error({ event: 'reload', result: 'failure', errors, message: 'invalid configuration refused; the running configuration stays' });
         return { ok: false, errors };
       }
-      const next = { ...result.config };
-      const kept: string[] = [];
-      for (const key of RESTART_ONLY) {
-        if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) kept.push(key);
-        (next as Record<string, unknown>)[key] = config[key];
-      }
-      // The listener speaks TLS or not from its start: `tls` added or removed waits for a restart, its files and
-      // policy apply now.
-      if ((next.tls === undefined) !== (config.tls === undefined)) {
-        kept.push('tls');
-        next.tls = config.tls;
-      } else if (next.tls && config.tls && JSON.stringify(next.tls.http2) !== JSON.stringify(config.tls.http2)) {
-        // The listener was made with or without HTTP/2.
-        kept.push('tls.http2');
-        next.tls = { ...next.tls, http2: config.tls.http2 };
+      const { next, kept } = reloadable(config, result.config);
+      const prepared = prepare(next);
+      if (!prepared.ok) {
+        metrics.reload('failure');
+        logger.error({ event: 'reload', result: 'failure', errors: prepared.errors });
+        return prepared;
       }
       try {
-        const candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
-        try {
-          // A bad certificate pair throws here, before anything is in force; the candidate is released.
-          if (tls && next.tls) tls.reload(next.tls);
-        } catch (e) {
-          releaseSnapshot(candidate, snapshot);
-          throw e;
-        }
-        const replaced = snapshot;
-        snapshot = candidate;
-        releaseSnapshot(replaced, candidate);
+        prepared.commit();
       } catch (e) {
         metrics.reload('failure');
         logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
         return { ok: false, errors: [(e as Error).message] };
       }
       metrics.reload('success');
-      logInsecureUpstreams(logger, snapshot);
-      if (tls) logCertificates(logger, tls, now());
       logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
-      // Open WebSockets meet the new routes and policies now, not at the next periodic sweep.
-      void websockets.sweep();
       return { ok: true };
+    },
+    prepareReload(loaded: Config) {
+      return prepare(reloadable(config, loaded).next);
     },
     async close(closeOptions: { drainMs?: number; signal?: string } = {}) {
       if (closed) return;

@@ -1,0 +1,521 @@
+// server/cluster.ts — `workers: N`: N event loops serving one proxy listener (node cluster: worker processes that share
+// the listening socket). The primary serves no proxied request: it forks the workers and replaces one that dies, owns
+// the memory session store (session/cluster-store.ts: every worker reads it through a cache it invalidates before a
+// write is acknowledged), runs the admin listener (/metrics summed over the workers, /readyz of them all, sessions),
+// generates the assertion key when none is configured (the same in every worker), and reloads: it validates the
+// file once, then every worker prepares the new configuration and all commit, or none does.
+import cluster, { type Worker } from 'node:cluster';
+import { generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { Writable } from 'node:stream';
+import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { loadConfigFile } from '../config/load.js';
+import { formatIssue } from '../config/locate.js';
+import { DrawbridgeError } from '../errors.js';
+import type { Config } from '../schema/config.js';
+import { ClusterStore, isStoreMessage, StoreOwner, type StoreMessage } from '../session/cluster-store.js';
+import { deriveKeys } from '../session/keys.js';
+import { MemoryStore } from '../session/memory-store.js';
+import { RedisStore } from '../session/redis-store.js';
+import type { SessionFilter, SessionRecord, SessionStore } from '../session/store.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { checkTlsFiles } from '../tls/check.js';
+import { drawbridgeVersion } from '../version.js';
+import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
+
+/** How many event loops `workers` asks for: `auto` is one per core. */
+export function workerCount(config: Pick<Config, 'workers'>): number {
+  return config.workers === 'auto' ? Math.max(1, availableParallelism()) : config.workers;
+}
+
+/** What `serve` runs: one Drawbridge, or the primary of several workers. */
+export interface Served {
+  reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  close(options?: { drainMs?: number; signal?: string }): Promise<void>;
+  watchedFiles(): string[];
+}
+
+/** Primary → worker. */
+type ToWorker =
+  | StoreMessage
+  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string }
+  | { drb: 'prepare'; seq: number; config: Config }
+  | { drb: 'commit'; seq: number }
+  | { drb: 'abort'; seq: number }
+  | { drb: 'metrics'; seq: number }
+  | { drb: 'ready'; seq: number }
+  | { drb: 'sweep' }
+  | { drb: 'shutdown'; drainMs: number; signal: string };
+
+/** Worker → primary. */
+type FromWorker =
+  | StoreMessage
+  | { drb: 'hello' }
+  | { drb: 'started'; port: number; url: string }
+  | { drb: 'start-failed'; error: string }
+  | { drb: 'answer'; seq: number; ok: boolean; value?: unknown; errors?: string[] };
+
+const ASK_TIMEOUT_MS = 10_000;
+/** A worker that dies before serving is forked again after this long (a crash loop does not spin the CPU). */
+const RESPAWN_DELAY_MS = 1000;
+/** What the primary counts itself: the workers' own series of these are dropped from the sum. */
+const PRIMARY_SERIES = new Set(['drawbridge_config_reloads_total', 'drawbridge_config_last_reload_success_timestamp_seconds', 'drawbridge_active_sessions']);
+
+interface Slot {
+  slot: number;
+  worker: Worker;
+  started: boolean;
+}
+
+export interface ClusterOptions {
+  config: Config;
+  configFile: string;
+  env: Readonly<Record<string, string | undefined>>;
+  workers: number;
+}
+
+/** The files whose change reloads (as Drawbridge.watchedFiles, read from the configuration). */
+function configuredFiles(config: Config): string[] {
+  const tls = config.tls;
+  const files = [tls?.certFile, tls?.keyFile, ...(tls?.certificates ?? []).flatMap((c) => [c.certFile, c.keyFile]), ...config.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile])];
+  return [...new Set(files.filter((f): f is string => typeof f === 'string'))];
+}
+
+/** Starts the primary: forks `workers` workers and resolves once every one serves (rejects when one cannot start). */
+export async function startCluster(options: ClusterOptions): Promise<Served> {
+  const startConfig = options.config;
+  const logger = createLogger({ level: startConfig.log.level, format: startConfig.log.format, batch: false });
+  // The running configuration (restart-only sections as started); a replacement worker starts on it.
+  let current: Config = startConfig;
+  // `listen` on port 0 (tests): the primary keeps one listening socket per address, so every worker (a replacement
+  // too, while another still serves) gets the port the first one got.
+  let listenPort: number | undefined;
+  let assertionKeyPem: string | undefined;
+  if (!startConfig.assertion.keyFile) {
+    assertionKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key shared by this process\'s workers only; with several replicas, set assertion.keyFile' });
+  }
+  const s = startConfig.session.store;
+  let owner: StoreOwner | undefined;
+  let adminStore: SessionStore;
+  if (s.type === 'memory') {
+    owner = new StoreOwner(new MemoryStore({ maxSessions: s.maxSessions }), {
+      onUnresponsive: (peer) => {
+        logger.error({ event: 'worker', result: 'unresponsive', worker: slotOf(peer), message: 'did not confirm a session-store invalidation in time: ended' });
+        cluster.workers?.[peer]?.process.kill('SIGKILL');
+      },
+    });
+    adminStore = owner.store;
+  } else {
+    // Workers use Redis themselves; the primary's own connection serves the admin listener (sessions, the gauge).
+    adminStore = new RedisStore({ url: s.url, prefix: s.prefix, keys: deriveKeys(startConfig.session.secret), onError: (err) => logger.warn({ event: 'session-store-connection', error: err.message }) });
+  }
+  await adminStore.start().catch((e: Error) => logger.error({ event: 'session-store', error: e.message }));
+
+  // Metrics the primary counts itself; the rest is the sum of the workers'.
+  const registry = new Registry();
+  const reloads = new Counter({ name: 'drawbridge_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers: [registry] });
+  const lastReload = new Gauge({ name: 'drawbridge_config_last_reload_success_timestamp_seconds', help: 'When the configuration in force was loaded.', registers: [registry] });
+  new Gauge({
+    name: 'drawbridge_active_sessions',
+    help: 'Live sessions in the session store.',
+    registers: [registry],
+    async collect() {
+      this.set(await adminStore.count().catch(() => NaN));
+    },
+  });
+  new Gauge({
+    name: 'drawbridge_workers',
+    help: 'Workers serving the proxy listener now (workers: N).',
+    registers: [registry],
+    collect() {
+      this.set(slots.filter((x) => x?.started).length);
+    },
+  });
+  const restarts = new Counter({ name: 'drawbridge_worker_restarts_total', help: 'Workers that exited unexpectedly and were replaced.', registers: [registry] });
+  lastReload.setToCurrentTime();
+  reloads.inc({ result: 'success' }, 0);
+  reloads.inc({ result: 'failure' }, 0);
+
+  // Messages are structured clones (as between the MessageChannels of session/cluster-store.test.ts), not JSON.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  const slots: (Slot | undefined)[] = new Array<Slot | undefined>(options.workers + 1).fill(undefined);
+  const slotOf = (workerId: number) => slots.find((x) => x?.worker.id === workerId)?.slot ?? 0;
+  let askSeq = 0;
+  const answers = new Map<string, { resolve(a: { ok: boolean; value?: unknown; errors?: string[] }): void; reject(e: Error): void }>();
+  let closing = false;
+  // Forks (until the worker serves) and reloads run one at a time: a worker never starts on a configuration
+  // that a reload is replacing.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+
+  function post(worker: Worker, m: ToWorker): void {
+    if (worker.isConnected()) worker.send(m);
+  }
+
+  function ask(worker: Worker, m: ToWorker & { seq: number }): Promise<{ ok: boolean; value?: unknown; errors?: string[] }> {
+    const key = `${worker.id}:${m.seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        answers.delete(key);
+        worker.off('exit', onExit);
+        reject(new Error(`no answer to ${m.drb} within ${ASK_TIMEOUT_MS} ms`));
+      }, ASK_TIMEOUT_MS);
+      const onExit = () => {
+        answers.delete(key);
+        clearTimeout(timer);
+        reject(new Error('the worker exited'));
+      };
+      worker.once('exit', onExit);
+      answers.set(key, {
+        resolve: (a) => {
+          answers.delete(key);
+          clearTimeout(timer);
+          worker.off('exit', onExit);
+          resolve(a);
+        },
+        reject,
+      });
+      post(worker, m);
+    });
+  }
+
+  const live = (): Slot[] => slots.filter((x): x is Slot => x !== undefined && x.started);
+
+  /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
+  function fork(slot: number): Promise<void> {
+    const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
+    const entry: Slot = { slot, worker, started: false };
+    slots[slot] = entry;
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (isStoreMessage(m)) return owner?.receive(worker.id, m);
+        if (m.drb === 'hello') {
+          // From now on it listens: it gets (and must confirm) every invalidation. Before, it had nothing cached,
+          // and a worker still loading its code is not to be ended for not confirming.
+          owner?.attach(worker.id, (msg) => post(worker, msg));
+          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}) });
+        }
+        if (m.drb === 'started') {
+          entry.started = true;
+          listenPort ??= m.port;
+          logger.info({ event: 'worker', result: 'started', worker: slot, pid: worker.process.pid ?? 0 });
+          return resolve();
+        }
+        if (m.drb === 'start-failed') return reject(new DrawbridgeError('DRB_LISTEN_FAILED', `worker ${slot}: ${m.error}`));
+        if (m.drb === 'answer') answers.get(`${worker.id}:${m.seq}`)?.resolve(m);
+      });
+      worker.once('exit', (code, signal) => {
+        owner?.detach(worker.id);
+        const wasStarted = entry.started;
+        entry.started = false;
+        if (slots[slot] === entry) slots[slot] = undefined;
+        if (!wasStarted) reject(new DrawbridgeError('DRB_LISTEN_FAILED', `worker ${slot} exited (${signal ?? code}) before serving`));
+        if (closing) return;
+        // Its connections died with it (their clients see a failed request, never a forward it did not check);
+        // another worker takes its place.
+        logger.error({ event: 'worker', result: 'exited', worker: slot, pid: worker.process.pid ?? 0, code: code ?? null, signal: signal ?? null, message: 'replaced' });
+        restarts.inc();
+        const respawn = (delay: number) =>
+          void serial(() => fork(slot)).catch((e: Error) => {
+            logger.error({ event: 'worker', result: 'failure', worker: slot, error: e.message });
+            if (!closing) setTimeout(() => respawn(RESPAWN_DELAY_MS), delay).unref();
+          });
+        if (wasStarted) respawn(0);
+      });
+    });
+  }
+
+  // Every worker serves, or the start fails (as one process whose listener cannot bind does).
+  try {
+    await serial(async () => {
+      // Forked together: `listen` on port 0 gives every worker the same port (cluster shares a listener per address).
+      await Promise.all(Array.from({ length: options.workers }, (_, i) => fork(i + 1)));
+    });
+  } catch (e) {
+    closing = true;
+    for (const x of slots) x?.worker.process.kill('SIGKILL');
+    await adminStore.close().catch(() => {});
+    logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
+    logger.close();
+    throw e;
+  }
+
+  async function reload(): Promise<{ ok: true } | { ok: false; errors: string[] }> {
+    return serial(async () => {
+      const result = loadConfigFile(options.configFile, options.env, { fileChecks: (c) => checkTlsFiles(c) });
+      if (!result.ok) {
+        const errors = result.errors.map(formatIssue);
+        reloads.inc({ result: 'failure' });
+        logger.error({ event: 'reload', result: 'failure', errors, message: 'invalid configuration refused; the running configuration stays' });
+        return { ok: false as const, errors };
+      }
+      const { next, kept } = reloadable(startConfig, result.config);
+      const workers = live();
+      const seq = ++askSeq;
+      // Phase one: every worker builds the new configuration; any failure (or silence) and none takes it.
+      const prepared = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'prepare', seq, config: next }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+      const errors = prepared.flatMap((a, i) => (a.ok ? [] : (a.errors ?? ['failed']).map((e) => `worker ${workers[i]!.slot}: ${e}`)));
+      if (errors.length > 0) {
+        for (const w of workers) post(w.worker, { drb: 'abort', seq });
+        reloads.inc({ result: 'failure' });
+        logger.error({ event: 'reload', result: 'failure', errors, message: 'no worker changed its configuration' });
+        return { ok: false as const, errors };
+      }
+      // Phase two: every worker commits. One that cannot is ended (it must not serve the old configuration) and
+      // replaced on the new one.
+      current = next;
+      const committed = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'commit', seq }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+      committed.forEach((a, i) => {
+        if (a.ok) return;
+        logger.error({ event: 'reload', result: 'failure', worker: workers[i]!.slot, errors: a.errors ?? [], message: 'this worker could not commit: ended and replaced' });
+        workers[i]!.worker.process.kill('SIGKILL');
+      });
+      reloads.inc({ result: 'success' });
+      lastReload.setToCurrentTime();
+      logger.info({ event: 'reload', result: 'success', workers: workers.length, routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
+      return { ok: true as const };
+    });
+  }
+
+  async function metricsText(): Promise<string> {
+    const parts = await Promise.all(
+      live().map(async (w) => {
+        const a = await ask(w.worker, { drb: 'metrics', seq: ++askSeq });
+        if (!a.ok) throw new Error((a.errors ?? ['metrics failed']).join('; '));
+        return (a.value as MetricObjectWithValues<MetricValue<string>>[]).filter((m) => !PRIMARY_SERIES.has(m.name));
+      }),
+    );
+    const summed = AggregatorRegistry.aggregate(parts);
+    return `${await summed.metrics()}\n${await registry.metrics()}`;
+  }
+
+  async function ready(): Promise<{ ready: boolean; checks: Record<string, boolean>; idp?: unknown }> {
+    const workers = live();
+    const answersOf = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'ready', seq: ++askSeq }).catch(() => ({ ok: false }) as { ok: boolean; value?: unknown })));
+    const states = answersOf.map((a) => (a.ok ? (a.value as { ready: boolean; checks: Record<string, boolean>; idp?: unknown }) : undefined));
+    const every = (k: string) => states.length > 0 && states.every((st) => st?.checks[k] === true);
+    const checks = { config: every('config'), idp: every('idp'), store: await adminStore.ping().then(() => every('store'), () => false), workers: workers.length === options.workers };
+    const idp = states.find((st) => st?.idp !== undefined)?.idp;
+    return { ready: Object.values(checks).every(Boolean), checks, ...(idp !== undefined ? { idp } : {}) };
+  }
+
+  const revoke = async (filter: SessionFilter): Promise<number> => {
+    if (owner) return (await owner.call('deleteWhere', [filter])) as number;
+    const n = await adminStore.deleteWhere(filter);
+    for (const w of live()) post(w.worker, { drb: 'sweep' });
+    return n;
+  };
+
+  const admin = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    const q = new URL(req.url ?? '/', 'http://admin').searchParams;
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && path === '/sessions/revoke')) return void res.writeHead(405).end();
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/readyz') {
+      const idpOptional = q.get('idp') === 'optional';
+      return void ready().then((r) => {
+        const ok = idpOptional ? r.checks.config! && r.checks.store! && r.checks.workers! : r.ready;
+        json(ok ? 200 : 503, { ...r, ready: ok });
+      });
+    }
+    if (path === '/metrics') {
+      return void metricsText().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (e: Error) => json(503, { error: e.message }),
+      );
+    }
+    const filter: SessionFilter = q.get('user') ? { user: q.get('user')! } : {};
+    if (path === '/sessions') {
+      const list = owner ? (owner.call('list', [filter]) as Promise<SessionRecord[]>) : adminStore.list(filter);
+      return void list.then((l) => json(200, l.map(sessionSummary)), (e: Error) => json(503, { error: e.message }));
+    }
+    if (path === '/sessions/revoke') {
+      if (req.headers['x-drawbridge-admin'] !== 'revoke') return void json(403, { error: 'revoke needs the header x-drawbridge-admin: revoke' });
+      if (!q.get('user') && q.get('all') !== '1') return void json(400, { error: 'revoke needs user=U or all=1' });
+      return void revoke(filter).then(
+        (n) => {
+          logger.info({ event: 'sessions-revoke', result: 'success', user: q.get('user') ?? '', all: q.get('all') === '1', revoked: n });
+          json(200, { revoked: n });
+        },
+        (e: Error) => json(503, { error: e.message }),
+      );
+    }
+    res.writeHead(404).end();
+  });
+  const adminListen = startConfig.admin.listen;
+  const i = adminListen.lastIndexOf(':');
+  const host = adminListen.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen(Number(adminListen.slice(i + 1)), host, () => resolve());
+    });
+  } catch (e) {
+    closing = true;
+    for (const x of slots) x?.worker.process.kill('SIGKILL');
+    const err = new DrawbridgeError('DRB_LISTEN_FAILED', `the admin listener cannot listen on ${adminListen}: ${(e as Error).message}`);
+    logger.error({ event: 'listen', result: 'failure', error: err.message });
+    logger.close();
+    throw err;
+  }
+  const adminPort = (admin.address() as AddressInfo).port;
+  const listen = startConfig.listen.replace(/:0$/, `:${listenPort ?? 0}`);
+  const scheme = startConfig.tls ? 'https' : 'http';
+  logger.info({ event: 'start', version: drawbridgeVersion(), workers: options.workers, pid: process.pid, listen: `${scheme}://${listen.startsWith(':') ? `0.0.0.0${listen}` : listen}`, admin: `http://${host}:${adminPort}`, idp: startConfig.idp.issuer, routes: startConfig.routes.length, store: adminStore.kind });
+
+  return {
+    reload,
+    watchedFiles: () => configuredFiles(current),
+    async close(closeOptions = {}) {
+      if (closing) return;
+      closing = true;
+      const exits = live().map((w) => new Promise<void>((r) => (w.worker.isDead() ? r() : w.worker.once('exit', () => r()))));
+      for (const w of live()) post(w.worker, { drb: 'shutdown', drainMs: closeOptions.drainMs ?? 0, signal: closeOptions.signal ?? '' });
+      await Promise.all(exits);
+      admin.closeAllConnections();
+      await new Promise<void>((r) => admin.close(() => r()));
+      await adminStore.close().catch(() => {});
+      if (closeOptions.signal !== undefined) logger.info({ event: 'shutdown', signal: closeOptions.signal, workers: exits.length });
+      logger.close();
+    },
+  };
+}
+
+/**
+ * Log lines of a worker: each JSON line gets `"worker":N` (the pretty format ` worker=N`), and every write to the
+ * shared stdout carries whole lines of at most PIPE_BUF bytes, so that the workers' lines never interleave.
+ */
+function workerLogStream(slot: number, format: 'json' | 'pretty'): Writable {
+  const PIPE_BUF = 4096;
+  const tag = (line: string) => (format === 'json' && line.startsWith('{') ? `{"worker":${slot},${line.slice(1)}` : `${line} worker=${slot}`);
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _enc, cb) {
+      const lines = String(chunk).split('\n').filter((l) => l.length > 0).map(tag);
+      let batch = '';
+      for (const line of lines) {
+        if (batch.length > 0 && Buffer.byteLength(batch) + Buffer.byteLength(line) + 1 > PIPE_BUF) {
+          process.stdout.write(batch);
+          batch = '';
+        }
+        batch += `${line}\n`;
+      }
+      if (batch.length > 0) process.stdout.write(batch);
+      cb();
+    },
+  });
+}
+
+/** The worker side: waits for its configuration from the primary, serves until told to stop or the primary is gone. */
+export function runWorker(env: Readonly<Record<string, string | undefined>>): void {
+  let instance: Drawbridge | undefined;
+  let store: ClusterStore | undefined;
+  let logger: Logger | undefined;
+  const prepared = new Map<number, PreparedReload>();
+  const send = (m: FromWorker) => {
+    if (process.connected) process.send!(m);
+  };
+  const answer = (seq: number, ok: boolean, extra: { value?: unknown; errors?: string[] } = {}) => send({ drb: 'answer', seq, ok, ...extra });
+  // The primary decides when a worker stops and reloads (a terminal's Ctrl-C or hang-up reaches every process of
+  // the group; SIGHUP would end a process that does not handle it).
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {});
+  process.on('disconnect', () => {
+    // The primary is gone: nothing cached can be trusted, no reload or invalidation can arrive. Stop at once.
+    store?.disconnected();
+    void (instance?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+  });
+  process.on('message', (m: ToWorker) => {
+    if (isStoreMessage(m)) {
+      if (store) return store.receive(m);
+      // Nothing cached yet (starting, or the Redis store): an invalidation is confirmed at once.
+      if (m.drb === 'store-invalidate') send({ drb: 'store-invalidated', seq: m.seq });
+      return;
+    }
+    switch (m.drb) {
+      case 'start':
+        return void start(m).catch((e: Error) => {
+          send({ drb: 'start-failed', error: e.message });
+          process.exitCode = 1;
+          process.disconnect();
+        });
+      case 'prepare': {
+        if (!instance) return answer(m.seq, false, { errors: ['not started'] });
+        const p = instance.prepareReload(m.config);
+        if (!p.ok) return answer(m.seq, false, { errors: p.errors });
+        prepared.set(m.seq, p);
+        return answer(m.seq, true);
+      }
+      case 'commit': {
+        const p = prepared.get(m.seq);
+        prepared.delete(m.seq);
+        if (!p?.ok) return answer(m.seq, false, { errors: ['nothing prepared'] });
+        try {
+          p.commit();
+          return answer(m.seq, true);
+        } catch (e) {
+          return answer(m.seq, false, { errors: [(e as Error).message] });
+        }
+      }
+      case 'abort': {
+        const p = prepared.get(m.seq);
+        prepared.delete(m.seq);
+        if (p?.ok) p.abort();
+        return;
+      }
+      case 'metrics':
+        if (!instance) return answer(m.seq, false, { errors: ['not started'] });
+        return void instance.metrics.registry.getMetricsAsJSON().then(
+          (value) => answer(m.seq, true, { value }),
+          (e: Error) => answer(m.seq, false, { errors: [e.message] }),
+        );
+      case 'ready':
+        if (!instance) return answer(m.seq, false, { errors: ['not started'] });
+        return void instance.ready().then((value) => answer(m.seq, true, { value }));
+      case 'sweep':
+        return void instance?.websockets.sweep('revoked');
+      case 'shutdown':
+        return void (instance?.close({ drainMs: m.drainMs, ...(m.signal ? { signal: m.signal } : {}) }) ?? Promise.resolve()).finally(() => {
+          // The last lines (shutdown) leave the log's batch on the next turn: exit after it.
+          setImmediate(() => setImmediate(() => process.exit(0)));
+        });
+      default:
+        return;
+    }
+  });
+
+  async function start(m: Extract<ToWorker, { drb: 'start' }>): Promise<void> {
+    const config = m.config;
+    logger = createLogger({ level: config.log.level, format: config.log.format, stream: workerLogStream(m.slot, config.log.format), batch: true });
+    if (config.session.store.type === 'memory') {
+      store = new ClusterStore({
+        send: (msg) => {
+          if (!process.connected) return false;
+          process.send!(msg);
+          return true;
+        },
+      });
+    }
+    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}) });
+    const ws = instance.websockets;
+    // Sessions another worker ended (sign-out, back-channel logout, revoke): their WebSockets here close now.
+    if (store) store.onSessionsEnded = (ids) => (ids === null ? void ws.sweep('revoked') : ids.forEach((id) => ws.endSession(id)));
+    send({ drb: 'started', port: instance.port, url: instance.url });
+  }
+
+  send({ drb: 'hello' });
+}
+
+/** True in a worker process of `startCluster`. */
+export function isClusterWorker(): boolean {
+  return cluster.isWorker && process.env.DRAWBRIDGE_WORKER !== undefined;
+}
