@@ -21,7 +21,7 @@ import type { DbReady } from './drawbridge-rows.js';
 /** Who signs in (dev IdP account alice: groups engineering, which both proxies' policies require). */
 export const BENCH_LOGIN = 'alice';
 const APACHE_CLIENT = { clientId: 'apache-bench', clientSecret: 'apache-bench-client-secret-0123456789' };
-const DRAWBRIDGE_CLIENT = { clientId: 'drawbridge', clientSecret: 'drawbridge-bench-client-secret-0123456789' };
+export const DRAWBRIDGE_CLIENT = { clientId: 'drawbridge', clientSecret: 'drawbridge-bench-client-secret-0123456789' };
 /** The workers row's `workers` (the top-level key of the cluster mode): one per core, as SPEC §10 measures it. */
 export const BENCH_WORKERS = 'auto';
 /** mpm_event threads per process: more than the bench's connections per process, few enough for one core. */
@@ -36,7 +36,7 @@ export interface PeerRows {
 }
 
 /** Starts the dev IdP, both Apache instances, the unpinned rows' upstream and Drawbridge rows; their plans are appended. */
-export async function startPeerRows({ o, pin, cleanups }: BenchRun, plans: RowPlan[]): Promise<PeerRows> {
+export async function startPeerRows({ pin, cleanups }: BenchRun, plans: RowPlan[]): Promise<PeerRows> {
   const found = findApache();
   if ('reason' in found) throw new Error(`the apache-mod-auth-openidc rows cannot run: ${found.reason}`);
 
@@ -90,14 +90,13 @@ export async function startPeerRows({ o, pin, cleanups }: BenchRun, plans: RowPl
   cleanups.push(() => memoryUnpinned.stop());
   plans.push({ name: 'drawbridge-auth-memory-unpinned', port: memoryUnpinned.ready.port, host: 'app.localhost', headers: { cookie: memoryUnpinned.ready.cookie }, upstream, expectUser: memoryUnpinned.ready.user, drawbridge: memoryUnpinned, pids: [memoryUnpinned.process.pid!], mode: 'unpinned' });
 
-  plans.push(await startWorkersRow({ o, pin, cleanups }, { idp, port: workersPort, publicUrl, upstream }));
+  plans.push(await startWorkersRow({ pin, cleanups }, { idp, port: workersPort, publicUrl, upstream, workers: BENCH_WORKERS }));
   return { idp, apache, apacheUnpinned, memoryUnpinned };
 }
 
 /** The workers row's configuration: `drawbridge serve` with `workers: N`, the memory store, the dev IdP, one route. */
-export function workersConfigText(o: { port: number; adminPort: number; publicUrl: string; issuer: string; upstream: string; workers: number | 'auto' }): string {
-  return `workers: ${o.workers}
-listen: "127.0.0.1:${o.port}"
+export function workersConfigText(o: { port: number; adminPort: number; publicUrl: string; issuer: string; upstream: string; workers: number | 'auto' | undefined }): string {
+  return `${o.workers === undefined ? '' : `workers: ${o.workers}\n`}listen: "127.0.0.1:${o.port}"
 publicUrl: ${o.publicUrl}
 admin: { listen: "127.0.0.1:${o.adminPort}" }
 idp:
@@ -127,12 +126,12 @@ routes:
  * signed in once through the dev IdP. Until the `workers` key exists (cluster mode), the configuration is refused
  * and the row is reported **invalid** with Drawbridge's own error: a failure, never a silent skip.
  */
-async function startWorkersRow({ pin, cleanups }: BenchRun, w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }> }): Promise<RowPlan> {
+export async function startWorkersRow({ pin, cleanups }: Pick<BenchRun, 'pin' | 'cleanups'>, w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }>; workers: number | 'auto' | undefined }): Promise<RowPlan> {
   const name = 'drawbridge-auth-workers' as const;
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-bench-workers-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'drawbridge.yaml');
-  writeFileSync(configFile, workersConfigText({ port: w.port, adminPort: await reservePort(), publicUrl: w.publicUrl, issuer: w.idp.issuer, upstream: `http://127.0.0.1:${w.upstream.ready.port}`, workers: BENCH_WORKERS }));
+  writeFileSync(configFile, workersConfigText({ port: w.port, adminPort: await reservePort(), publicUrl: w.publicUrl, issuer: w.idp.issuer, upstream: `http://127.0.0.1:${w.upstream.ready.port}`, workers: w.workers }));
   // Unpinned: taskset over every CPU undoes the orchestrator's own pinning, which children inherit.
   const [cmd, args] = pinnedCommand(pin.all, process.execPath, [join(ROOT, 'bin/drawbridge.js'), 'serve', '--config', configFile]);
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
@@ -151,7 +150,7 @@ async function startWorkersRow({ pin, cleanups }: BenchRun, w: { idp: DevIdp; po
   while (!(await accepts(w.port))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'did not listen within 60 s';
-      const invalid = `drawbridge serve with workers: ${BENCH_WORKERS} ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`;
+      const invalid = `drawbridge serve with workers: ${w.workers ?? '(none)'} ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`;
       log(`${name}: FAILED: ${invalid}`);
       return { ...base, invalid };
     }
@@ -167,7 +166,7 @@ async function startWorkersRow({ pin, cleanups }: BenchRun, w: { idp: DevIdp; po
     if (value === undefined) throw new Error('sign-in set no drawbridge cookie on the route host');
     return { ...base, headers: { cookie: `drawbridge=${value}` }, pids: processes(), pidsNow: processes };
   } catch (e) {
-    const invalid = `signing in through drawbridge serve with workers: ${BENCH_WORKERS} failed: ${(e as Error).message}`;
+    const invalid = `signing in through drawbridge serve with workers: ${w.workers ?? '(none)'} failed: ${(e as Error).message}`;
     log(`${name}: FAILED: ${invalid}`);
     return { ...base, invalid };
   }
