@@ -13,13 +13,13 @@ import { ROW_NAMES, TARGET_NAMES, validateResults, type Results } from './report
 
 const OUT = join(ROOT, 'bench/out');
 
-test('npm run bench -- --quick writes well-formed results to bench/out/', { timeout: 420_000 }, async () => {
+test('npm run bench -- --quick writes well-formed results to bench/out/', { timeout: 470_000 }, async () => {
   for (const f of ['results.json', 'performance.md', 'bench.svg']) rmSync(join(OUT, f), { force: true });
   const checkedIn = join(ROOT, 'bench/results.json');
   const before = existsSync(checkedIn) ? readFileSync(checkedIn, 'utf8') : undefined;
 
   const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], { cwd: ROOT, timeout: 400_000, maxBuffer: 16 << 20 }, (err, _stdout, stderr) =>
+    const child = execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], { cwd: ROOT, timeout: 450_000, maxBuffer: 16 << 20 }, (err, _stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
     );
     child.stdin?.end();

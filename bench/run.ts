@@ -28,7 +28,7 @@ export type { BenchOptions } from './steps/common.js';
 
 export function benchOptions(quick: boolean): BenchOptions {
   return quick
-    ? { quick, outDir: join(ROOT, 'bench/out'), rounds: 1, seconds: 1, warmupSeconds: 1, rateRounds: 1, rateSeconds: 1, connections: 16, sessions: 20_000, routes: [10, 1_000], limitMs: 300_000 }
+    ? { quick, outDir: join(ROOT, 'bench/out'), rounds: 1, seconds: 1, warmupSeconds: 1, rateRounds: 1, rateSeconds: 1, connections: 16, sessions: 20_000, routes: [10, 1_000], limitMs: 380_000 }
     : { quick, outDir: join(ROOT, 'bench'), rounds: 8, seconds: 3, warmupSeconds: 2, rateRounds: 3, rateSeconds: 4, connections: 32, sessions: 100_000, routes: [10, 10_000], limitMs: 900_000 };
 }
 

@@ -4,7 +4,7 @@
 // row are signed in once through the dev IdP's real code flow. Apache failing to start fails the bench (no skip).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevIdp, type DevIdp } from '../../e2e/idp/dev-idp.js';
@@ -94,6 +94,14 @@ export async function startPeerRows({ pin, cleanups }: BenchRun, plans: RowPlan[
   return { idp, apache, apacheUnpinned, memoryUnpinned };
 }
 
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** The workers row's configuration: `drawbridge serve` with `workers: N`, the memory store, the dev IdP, one route. */
 export function workersConfigText(o: { port: number; adminPort: number; publicUrl: string; issuer: string; upstream: string; workers: number | 'auto' | undefined }): string {
   return `${o.workers === undefined ? '' : `workers: ${o.workers}\n`}listen: "127.0.0.1:${o.port}"
@@ -156,7 +164,8 @@ export async function startWorkersRow({ pin, cleanups }: Pick<BenchRun, 'pin' | 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const processes = () => [child.pid!, ...childPids(child.pid!).flatMap((p) => [p, ...childPids(p)])];
+  // The primary and its workers; not tsx's esbuild helper processes (the built image has none).
+  const processes = () => [child.pid!, ...childPids(child.pid!).flatMap((p) => [p, ...childPids(p)])].filter((p) => commandName(p) === 'node');
   const origin = `http://app.localhost:${w.port}`;
   try {
     const jar = new CookieJarClient({ resolve: { 'app.localhost': '127.0.0.1', 'auth.localhost': '127.0.0.1' }, headers: { accept: 'text/html,application/xhtml+xml' } });
