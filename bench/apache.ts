@@ -49,7 +49,11 @@ export interface ApacheConfigOptions {
   origin: string;
   upstreamPort: number;
   client: ApacheClient;
-  /** mpm_event processes (one per core it may use) with `threadsPerChild` threads each. */
+  /**
+   * mpm_event processes (one per core it may use) with `threadsPerChild` threads each. Give it about twice the
+   * connections it serves: with as many threads as connections, a pinned instance under full load reaches
+   * MaxRequestWorkers (AH00484) and mpm_event closes keep-alive connections (wrk counts read errors).
+   */
   processes: number;
   threadsPerChild: number;
   /** >= 32 characters: mod_auth_openidc encrypts its state and session cookies with it. */
@@ -88,7 +92,7 @@ StartServers ${o.processes}
 ThreadsPerChild ${o.threadsPerChild}
 ThreadLimit ${o.threadsPerChild}
 MaxRequestWorkers ${o.processes * o.threadsPerChild}
-MinSpareThreads ${o.threadsPerChild}
+MinSpareThreads ${Math.min(8, o.threadsPerChild)}
 MaxSpareThreads ${o.processes * o.threadsPerChild}
 MaxConnectionsPerChild 0
 KeepAlive On

@@ -24,8 +24,8 @@ const APACHE_CLIENT = { clientId: 'apache-bench', clientSecret: 'apache-bench-cl
 export const DRAWBRIDGE_CLIENT = { clientId: 'drawbridge', clientSecret: 'drawbridge-bench-client-secret-0123456789' };
 /** The workers row's `workers` (the top-level key of the cluster mode): one per core, as SPEC §10 measures it. */
 export const BENCH_WORKERS = 'auto';
-/** mpm_event threads per process: more than the bench's connections per process, few enough for one core. */
-const APACHE_THREADS = 32;
+/** mpm_event threads per process: twice the bench's connections (see ApacheConfigOptions), few enough for one core. */
+const APACHE_THREADS = 64;
 
 export interface PeerRows {
   idp: DevIdp;
