@@ -297,7 +297,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('');
   lines.push('- `direct`: the upstream itself (a second instance, pinned like the proxies), no proxy in between.');
   lines.push('- `nginx`: Debian nginx, `proxy_pass` to an upstream block with `keepalive 64`, `worker_processes 1`, access log off: the reference ceiling.');
-  lines.push('- `bare-http-proxy`: http-proxy-3 with a keep-alive `http.Agent`, no auth, no logging: the yardstick of the targets.');
+  lines.push('- `bare-http-proxy`: http-proxy-3 with a keep-alive `http.Agent`, no auth, no logging: a reference row (the 0.9 × bare target is retired; the peer is Apache).');
   lines.push('- `drawbridge-public`: a `public: true` route (normalize, match, strip, log, forward; no session).');
   lines.push('- `drawbridge-auth-memory`: a session cookie, memory store, a policy (`groups` or `email` allow, `not ip` deny) that allows: the full hot path including the signed assertion (cached per session and route).');
   lines.push('- `drawbridge-auth-redis`: the same with the redis store (one encrypted record read per request).');

@@ -158,7 +158,7 @@ export async function startWorkersRow({ pin, cleanups }: Pick<BenchRun, 'pin' | 
   while (!(await accepts(w.port))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'did not listen within 60 s';
-      const invalid = `drawbridge serve with workers: ${w.workers ?? '(none)'} ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`;
+      const invalid = `drawbridge serve with workers: ${w.workers ?? '(none)'} ${why}: ${stderr.trim().split('\n').slice(-3).join('; ') || 'no error output'}`;
       log(`${name}: FAILED: ${invalid}`);
       return { ...base, invalid };
     }
