@@ -13,6 +13,11 @@ export interface Pinning {
   proxy?: string;
   /** The load generator, the upstream behind the proxies, redis-server and the orchestrator itself. */
   load?: string;
+  /**
+   * Every CPU (`0-N`): the unpinned rows' processes and their load generator are started with it, which undoes the
+   * orchestrator's own pinning that children inherit. Undefined when nothing is pinned anyway.
+   */
+  all?: string;
   /** Why nothing is pinned, when nothing is. */
   reason?: string;
 }
@@ -22,7 +27,7 @@ export function detectPinning(): Pinning {
   if (cpus().length < 2) return { reason: 'one CPU: nothing to separate' };
   const probe = spawnSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' });
   if (probe.error || probe.status !== 0) return { reason: 'taskset not available' };
-  return { proxy: '1', load: '0' };
+  return { proxy: '1', load: '0', all: `0-${cpus().length - 1}` };
 }
 
 /** Pins this process (every thread, and so every child started later without its own taskset) to `cpu`. */

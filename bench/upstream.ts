@@ -26,7 +26,8 @@ export function startUpstream(): Promise<{ server: http.Server; stats: () => Ups
   const server = http.createServer((req, res) => {
     requests++;
     if (req.url === '/__whoami') {
-      const seen = JSON.stringify({ user: req.headers['x-forwarded-user'] ?? null, assertion: typeof req.headers['x-drawbridge-assertion'] === 'string', cookie: req.headers.cookie ?? null });
+      // Apache + mod_auth_openidc passes the user as a claim header (OIDCPassClaimsAs headers).
+      const seen = JSON.stringify({ user: req.headers['x-forwarded-user'] ?? req.headers['oidc_claim_preferred_username'] ?? null, assertion: typeof req.headers['x-drawbridge-assertion'] === 'string', cookie: req.headers.cookie ?? null });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(seen) }).end(seen);
       return;
     }

@@ -48,6 +48,14 @@ export interface RowPlan {
   expectUser: string | null;
   /** The processes doing the row's proxying (their CPU time is measured per run). */
   pids: number[];
+  /** When the row's processes change (Apache's and the cluster's children): read before each run instead of `pids`. */
+  pidsNow?: () => number[];
+  /** `unpinned`: the row's processes and its load generator may use every CPU (the pinned rows' are split). */
+  mode?: 'unpinned';
+  /** false: the upstream gets no Drawbridge assertion on this row (Apache); checked otherwise when a user is expected. */
+  expectAssertion?: boolean;
+  /** The session cookie that must not reach the upstream (default: Drawbridge's). */
+  cookieName?: string;
   /** The Drawbridge child serving the row (its recent log lines explain a failed sanity check). */
   drawbridge?: Child<unknown>;
   skipped?: string;

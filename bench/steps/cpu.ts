@@ -45,6 +45,16 @@ export function cpuSeconds(pids: number[]): number {
   return ticks / CLK_TCK;
 }
 
+/** A process's resident memory in bytes (VmRSS from /proc; 0 when unreadable). */
+export function readRss(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The pids of a process's children (nginx workers), from /proc. */
 export function childPids(pid: number): number[] {
   try {

@@ -10,8 +10,10 @@ import { busyPct, cpuSeconds, cpuTimes } from './cpu.js';
 /** How the rows are loaded. */
 export interface Loader {
   readonly generator: Child<object>;
+  /** The open-loop generator for a row: pinned with the load, or unpinned for the unpinned rows. */
+  generatorOf(p: Pick<RowPlan, 'mode'>): Child<object>;
   readonly loadTool: string;
-  load(spec: LoadSpec): Promise<LoadResult>;
+  load(spec: LoadSpec, p?: Pick<RowPlan, 'mode'>): Promise<LoadResult>;
   specOf(p: RowPlan, seconds: number): LoadSpec;
 }
 
@@ -20,10 +22,15 @@ export async function startLoader({ o, pin, cleanups }: BenchRun): Promise<Loade
   cleanups.push(() => generator.stop());
   const wrk = o.loadgen !== 'node' && hasWrk();
   const loadTool = wrk ? `wrk ${version('wrk', ['--version'], (s) => s.split('\n')[0]!.replace(/^wrk\s+/, '').split(' ')[0]!) ?? ''} (1 thread)` : `bench/load-gen.ts (closed loop; ${o.loadgen === 'node' ? '--loadgen node' : 'wrk not found'})`;
-  const load = (spec: LoadSpec): Promise<LoadResult> =>
-    wrk ? runWrk(spec, pin.load) : generator.ask<{ result: LoadResult }>({ type: 'run', spec }, 'result', spec.durationMs + 60_000).then((m) => m.result);
+  // The unpinned rows' load: wrk over every CPU, or a second bench/load-gen.ts started unpinned (also the fixed-rate
+  // generator of the unpinned pair).
+  const unpinnedGenerator = await startChild<object>('./load-gen.ts', [], { cpu: pin.all });
+  cleanups.push(() => unpinnedGenerator.stop());
+  const generatorOf = (p: Pick<RowPlan, 'mode'>) => (p.mode === 'unpinned' ? unpinnedGenerator : generator);
+  const load = (spec: LoadSpec, p?: Pick<RowPlan, 'mode'>): Promise<LoadResult> =>
+    wrk ? runWrk(spec, p?.mode === 'unpinned' ? pin.all : pin.load) : generatorOf(p ?? {}).ask<{ result: LoadResult }>({ type: 'run', spec }, 'result', spec.durationMs + 60_000).then((m) => m.result);
   const specOf = (p: RowPlan, seconds: number): LoadSpec => ({ port: p.port, host: p.host, path: '/', headers: p.headers, connections: o.connections, durationMs: seconds * 1000, ...(p.requestsFile ? { requestsFile: p.requestsFile } : {}) });
-  return { generator, loadTool, load, specOf };
+  return { generator, generatorOf, loadTool, load, specOf };
 }
 
 /** Warms every runnable row up, then measures `o.rounds` rounds of them. */
@@ -35,7 +42,7 @@ export async function measureRows({ o, pin }: BenchRun, plans: readonly RowPlan[
     // A routes row warms up through its whole request list at least once: every route's first request signs
     // the route's assertion, which must not land in a measured run.
     let sent = 0;
-    for (let i = 0; i < 10 && (i === 0 || sent < (p.requestCount ?? 0)); i++) sent += (await load(specOf(p, o.warmupSeconds))).requests;
+    for (let i = 0; i < 10 && (i === 0 || sent < (p.requestCount ?? 0)); i++) sent += (await load(specOf(p, o.warmupSeconds), p)).requests;
     if (p.requestCount !== undefined) log(`warm-up ${p.name}: ${sent.toLocaleString('en-US')} requests (list of ${p.requestCount.toLocaleString('en-US')})`);
   }
 
@@ -46,9 +53,10 @@ export async function measureRows({ o, pin }: BenchRun, plans: readonly RowPlan[
     for (const p of rotated) {
       const before = await p.upstream.ask<UpstreamStats>({ type: 'stats' }, 'stats', 10_000);
       const cpuBefore = cpuTimes();
-      const procBefore = cpuSeconds(p.pids);
-      const result = await load(specOf(p, o.seconds));
-      const procAfter = cpuSeconds(p.pids);
+      const pids = p.pidsNow?.() ?? p.pids;
+      const procBefore = cpuSeconds(pids);
+      const result = await load(specOf(p, o.seconds), p);
+      const procAfter = cpuSeconds(pids);
       const cpuAfter = cpuTimes();
       const after = await p.upstream.ask<UpstreamStats>({ type: 'stats' }, 'stats', 10_000);
       runs.push({

@@ -24,8 +24,8 @@ async function sanity(row: RowPlan, cookieName: string): Promise<string | undefi
     if (r.status !== 200) return `sanity request answered ${r.status}: ${r.body.slice(0, 120)}`;
     const seen = JSON.parse(r.body) as { user: string | null; assertion: boolean; cookie: string | null };
     if (seen.user !== row.expectUser) return `upstream saw user ${JSON.stringify(seen.user)}, expected ${JSON.stringify(row.expectUser)}`;
-    if (row.expectUser !== null && !seen.assertion) return 'upstream got no assertion header';
-    if (seen.cookie?.includes(`${cookieName}=`)) return 'the session cookie reached the upstream';
+    if (row.expectUser !== null && row.expectAssertion !== false && !seen.assertion) return 'upstream got no assertion header';
+    if (seen.cookie?.includes(`${row.cookieName ?? cookieName}=`)) return 'the session cookie reached the upstream';
     const plain = await probe(row.port, row.host, row.headers, '/');
     if (plain.status !== 200) return `sanity request answered ${plain.status}`;
     for (const s of row.sample ?? []) {
@@ -41,7 +41,8 @@ async function sanity(row: RowPlan, cookieName: string): Promise<string | undefi
 /** Checks every row not skipped; a failing one gets `invalid` and its Drawbridge's last warnings are logged. */
 export async function checkRows(plans: readonly RowPlan[], cookieName: string): Promise<void> {
   for (const p of plans) {
-    if (p.skipped) continue;
+    // Skipped rows did not run; a row already invalid (it failed to start) keeps the reason it has.
+    if (p.skipped || p.invalid) continue;
     const problem = await sanity(p, cookieName);
     if (problem) {
       p.invalid = problem;

@@ -5,6 +5,7 @@ import { cpus, release, type as osType } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ROOT } from '../child.js';
 import type { LoadResult } from '../load-gen.js';
+import { apacheVersion, findApache } from '../apache.js';
 import { nginxVersion, type findNginx } from '../nginx.js';
 import { renderMarkdown, renderSvg, validateResults, type ReportDetails, type Results, type Row, type Target } from '../report.js';
 import { log, packageVersion, version, type BenchRun, type RoundResult } from './common.js';
@@ -19,7 +20,8 @@ export interface Measured {
   rows: Row[];
   rowDetails: ReportDetails['rowDetails'];
   runs: RoundResult[];
-  fixedRate: ReportDetails['fixedRate'];
+  fixedRates: ReportDetails['fixedRates'];
+  rssAfterLoad: NonNullable<ReportDetails['rssAfterLoad']>;
   ratePairs: Array<{ name: string; results: LoadResult[] }>;
   routesE2e: ReportDetails['routesE2e'];
   micro: MicroResults;
@@ -29,14 +31,15 @@ export interface Measured {
 
 /** Builds the results and details and writes every output; returns the results. */
 export function writeOutputs({ o, pin }: BenchRun, m: Measured): Results {
-  const { startedAt, loadAverage, loadTool, nginxFound, rows, rowDetails, runs, fixedRate, ratePairs, routesE2e, targets, sessionsScale } = m;
+  const { startedAt, loadAverage, loadTool, nginxFound, rows, rowDetails, runs, fixedRates, rssAfterLoad, ratePairs, routesE2e, targets, sessionsScale } = m;
   const { routes, routesSkip, sessions, sessionsSkip } = m.micro;
   const cpu = cpus();
   const pinned: Record<string, string> = pin.reason
     ? { none: pin.reason }
     : {
-        'proxy under test (direct upstream, nginx, bare-http-proxy, drawbridge) and micro rows': `CPU ${pin.proxy}`,
-        'load generator, upstream, redis-server, orchestrator': `CPU ${pin.load}`,
+        'pinned rows: proxy under test (direct upstream, nginx, bare-http-proxy, drawbridge, apache: every process) and micro rows': `CPU ${pin.proxy}`,
+        'pinned rows: load generator, upstream, redis-server, dev IdP, orchestrator': `CPU ${pin.load}`,
+        'unpinned rows (-unpinned, drawbridge-auth-workers): proxy, its upstream, load generator': `CPUs ${pin.all ?? 'all'}`,
       };
   const results: Results = {
     machine: { cpus: cpu.length, model: cpu[0]?.model.trim() || 'unknown', node: process.version, os: `${osType()} ${release()} ${process.arch}`, pinned, date: new Date(startedAt).toISOString() },
@@ -48,6 +51,8 @@ export function writeOutputs({ o, pin }: BenchRun, m: Measured): Results {
 
   const versions: Record<string, string> = { 'http-proxy-3': packageVersion('http-proxy-3') };
   if ('binary' in nginxFound) versions.nginx = nginxVersion(nginxFound.binary);
+  const apache = findApache();
+  if ('binary' in apache) versions.apache = apacheVersion(apache.binary);
   const redisV = version('redis-server', ['--version'], (s) => /v=(\S+)/.exec(s)?.[1] ?? s);
   if (redisV) versions['redis-server'] = redisV;
   versions['load generator'] = loadTool;
@@ -62,7 +67,8 @@ export function writeOutputs({ o, pin }: BenchRun, m: Measured): Results {
     loadAverage,
     versions,
     rowDetails,
-    ...(fixedRate ? { fixedRate } : {}),
+    ...(fixedRates ? { fixedRates } : {}),
+    rssAfterLoad,
     ...(routesE2e ? { routesE2e } : {}),
     routes: routes
       ? {

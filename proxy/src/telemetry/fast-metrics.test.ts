@@ -51,3 +51,37 @@ test('FastCounter: one series per label combination; reset clears', async () => 
   assert.doesNotMatch(text, /t_total\{/);
   assert.equal(line(text, 't3_total{route="app",decision="allow",status_class="2xx"}'), 1, 'after a reset, counting starts again from 0 and is reported');
 });
+
+test('FastHistogram: children in one growing slab keep their own counts; a removed child\'s slot is reused from 0 and the stale child no longer counts into it', async () => {
+  const registry = new Registry();
+  const h = new FastHistogram('s_seconds', 'help', 'route', [0.1, 1], registry);
+  // More children than the slab's first size (16): it grows, and the children taken before keep counting.
+  const children = Array.from({ length: 100 }, (_, i) => h.child(`r${i}`));
+  children.forEach((c, i) => {
+    for (let k = 0; k <= i; k++) c.observe(0.5);
+  });
+  children[3]!.observe(5);
+  let text = await registry.metrics();
+  for (const i of [0, 3, 15, 16, 17, 99]) assert.equal(line(text, `s_seconds_count{route="r${i}"}`), i + 1 + (i === 3 ? 1 : 0), `r${i}`);
+  assert.equal(line(text, 's_seconds_bucket{le="1",route="r99"}'), 100);
+  assert.equal(line(text, 's_seconds_bucket{le="+Inf",route="r3"}'), 5);
+  assert.equal(line(text, 's_seconds_sum{route="r3"}'), 7);
+
+  h.remove('r5');
+  const fresh = h.child('new');
+  fresh.observe(0.05);
+  children[5]!.observe(0.05); // a child held across its removal (a request that began before a reload)
+  text = await registry.metrics();
+  assert.doesNotMatch(text, /route="r5"/);
+  assert.equal(line(text, 's_seconds_count{route="new"}'), 1, 'the reused slot starts at 0 and the stale child does not count into it');
+  assert.equal(line(text, 's_seconds_bucket{le="0.1",route="new"}'), 1);
+  assert.equal(line(text, 's_seconds_count{route="r6"}'), 7, 'neighbours untouched');
+
+  registry.resetMetrics();
+  const after = h.child('r0');
+  children[0]!.observe(0.05);
+  after.observe(2);
+  text = await registry.metrics();
+  assert.equal(line(text, 's_seconds_count{route="r0"}'), 1, 'after a reset, a child taken before does not count into the new one');
+  assert.equal(line(text, 's_seconds_bucket{le="1",route="r0"}'), 0);
+});

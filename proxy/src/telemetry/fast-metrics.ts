@@ -1,7 +1,8 @@
 // telemetry/fast-metrics.ts — the per-request series (a labelled counter and histograms) as plain numbers that a
 // prom-client Registry formats on scrape like its own metrics. prom-client's label children validate, convert
 // and hash their labels on every inc/observe; on the proxied path that is measurable, so the hot series keep
-// their children in maps (one lookup per request) and count in typed arrays.
+// their children in maps (one lookup per request) and count in typed arrays (a histogram's children in one shared,
+// contiguous array: see Slab).
 import type { Metric, Registry } from 'prom-client';
 
 type Labels = Record<string, string | number>;
@@ -106,26 +107,67 @@ export interface HistogramChild {
   observe(value: number): void;
 }
 
-class Child implements HistogramChild {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
+/**
+ * Where a histogram's children keep their numbers: one Float64Array for all of them, `stride` numbers per child
+ * (the bucket counts, then sum, then count), grown by doubling. With many label values (10,000 routes) the children
+ * a request touches sit in one contiguous block rather than in a typed array (and its separately allocated backing
+ * store) each, so counting costs about the same whatever the number of routes.
+ */
+class Slab {
+  data: Float64Array;
 
+  constructor(
+    readonly stride: number,
+    slots: number,
+  ) {
+    this.data = new Float64Array(stride * slots);
+  }
+
+  grow(): void {
+    const bigger = new Float64Array(this.data.length * 2);
+    bigger.set(this.data);
+    this.data = bigger;
+  }
+}
+
+class Child implements HistogramChild {
   constructor(
     private readonly bounds: readonly number[],
     readonly labels: Labels,
-  ) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
+    /** Replaced when the child is dropped (`detach`): a child still held somewhere then counts into a slab of its own. */
+    public slab: Slab,
+    public offset: number,
+  ) {}
 
   observe(value: number): void {
     if (!Number.isFinite(value)) return;
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;
-    this.counts[i]!++;
-    this.sum += value;
-    this.count++;
+    const data = this.slab.data;
+    const o = this.offset;
+    data[o + i]!++;
+    data[o + bounds.length + 1]! += value;
+    data[o + bounds.length + 2]!++;
+  }
+
+  /** Bucket i's own count (not cumulative), sum and count. */
+  bucket(i: number): number {
+    return this.slab.data[this.offset + i]!;
+  }
+
+  get sum(): number {
+    return this.slab.data[this.offset + this.bounds.length + 1]!;
+  }
+
+  get count(): number {
+    return this.slab.data[this.offset + this.bounds.length + 2]!;
+  }
+
+  /** Moves the child out of the shared slab (its slot may be reused): what it still counts is no longer reported. */
+  detach(): void {
+    this.slab = new Slab(this.slab.stride, 1);
+    this.offset = 0;
   }
 }
 
@@ -135,6 +177,10 @@ class Child implements HistogramChild {
  */
 export class FastHistogram implements Series {
   readonly #children = new Map<string, Child>();
+  #slab: Slab;
+  /** Slots in use or freed (`free`), in order of first use. */
+  #used = 0;
+  readonly #free: number[] = [];
 
   constructor(
     readonly name: string,
@@ -144,21 +190,32 @@ export class FastHistogram implements Series {
     registry: Registry,
     readonly epoch: Epoch = new Epoch(),
   ) {
+    this.#slab = new Slab(bounds.length + 3, 16);
     register(registry, this);
   }
 
   child(labelValue: string): HistogramChild {
     let child = this.#children.get(labelValue);
     if (!child) {
-      child = new Child(this.bounds, { [this.labelName]: labelValue });
+      const stride = this.#slab.stride;
+      let slot = this.#free.pop();
+      if (slot === undefined) {
+        slot = this.#used++;
+        if ((slot + 1) * stride > this.#slab.data.length) this.#slab.grow();
+      } else this.#slab.data.fill(0, slot * stride, (slot + 1) * stride);
+      child = new Child(this.bounds, { [this.labelName]: labelValue }, this.#slab, slot * stride);
       this.#children.set(labelValue, child);
     }
     return child;
   }
 
-  /** Drops the child of this label value (a route a reload removed). */
+  /** Drops the child of this label value (a route a reload removed); its slot is reused by the next new child. */
   remove(labelValue: string): void {
+    const child = this.#children.get(labelValue);
+    if (!child) return;
     this.#children.delete(labelValue);
+    this.#free.push(child.offset / this.#slab.stride);
+    child.detach();
   }
 
   get(): Promise<Snapshot> {
@@ -166,7 +223,7 @@ export class FastHistogram implements Series {
     for (const child of this.#children.values()) {
       let acc = 0;
       this.bounds.forEach((bound, i) => {
-        acc += child.counts[i]!;
+        acc += child.bucket(i);
         values.push({ labels: { le: bound, ...child.labels }, value: acc, metricName: `${this.name}_bucket` });
       });
       values.push({ labels: { le: '+Inf', ...child.labels }, value: child.count, metricName: `${this.name}_bucket` });
@@ -177,7 +234,11 @@ export class FastHistogram implements Series {
   }
 
   reset(): void {
+    // Children handed out before keep the old slab (no longer reported): they never count into a new child's slot.
     this.#children.clear();
+    this.#slab = new Slab(this.#slab.stride, 16);
+    this.#used = 0;
+    this.#free.length = 0;
     this.epoch.value++;
   }
 }
