@@ -6,6 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyAccessWebhookSignature } from '../src/access/webhook.js';
 import type { CookieJarClient } from '../../e2e/support/http-client.js';
 import { movableClock, received, sessionCookie, startStack, type Stack } from '../../test-support/stack.js';
 
@@ -302,5 +308,67 @@ describe('access requests, memory store, injected clock', () => {
     assert.equal(to.pathname, '/.drawbridge/sign_in');
     assert.equal(to.searchParams.get('step_up'), '1');
     assert.equal((await s.db.access.records.pending()).length, 1, 'still pending');
+  });
+});
+
+describe('access requests tell the webhook, signed', () => {
+  let s: Stack;
+  let receiver: http.Server;
+  const deliveries: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  let arrived: () => void = () => undefined;
+  const SECRET = 'the-webhook-secret-of-this-test';
+
+  /** Resolves once `n` deliveries have arrived. */
+  async function count(n: number): Promise<void> {
+    while (deliveries.length < n) await new Promise<void>((resolve) => (arrived = resolve));
+  }
+
+  before(async () => {
+    receiver = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        deliveries.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+        arrived();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const secretFile = join(mkdtempSync(join(tmpdir(), 'drawbridge-webhook-')), 'secret');
+    writeFileSync(secretFile, `${SECRET}\n`);
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    s = await startStack({ routes: ROUTES, extra: `accessRequests: { webhook: { url: "${url}", secretFile: ${secretFile} } }` });
+  });
+
+  after(async () => {
+    await s?.close();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  test('bob asks and carol approves: the receiver gets both events, signed with the secret file\'s key, with a link to the approvers\' page', T, async () => {
+    const bob = s.browser();
+    assert.equal((await s.signIn(bob, s.url('billing.localhost', '/'), 'bob')).response.status, 403);
+    const page = await bob.get(s.url('billing.localhost', '/'));
+    const asked = await bob.post(s.url('billing.localhost', '/.drawbridge/requests'), { form: { csrf: field(page.body, 'csrf'), route: 'billing', rd: s.url('billing.localhost', '/'), reason: 'month end', duration: '3600' } });
+    assert.equal(asked.status, 202, asked.body.slice(0, 300));
+    await count(1);
+    const carol = s.browser();
+    await s.signIn(carol, s.url('app.localhost', '/'), 'carol');
+    const list = await carol.get(s.url('app.localhost', '/.drawbridge/requests'));
+    const id = /data-request="([0-9a-f-]{36})"/.exec(list.body)![1]!;
+    const approved = await carol.post(s.url('app.localhost', '/.drawbridge/requests/decide'), { form: { csrf: field(list.body, 'csrf'), id, decision: 'approve' } });
+    assert.equal(approved.status, 200, approved.body.slice(0, 300));
+    await count(2);
+    const now = Math.floor(Date.now() / 1000);
+    for (const d of deliveries) {
+      assert.ok(verifyAccessWebhookSignature(SECRET, String(d.headers['x-drawbridge-signature']), d.body, now), 'signed with the key of secretFile (trailing newline trimmed)');
+      assert.equal(verifyAccessWebhookSignature('another-key', String(d.headers['x-drawbridge-signature']), d.body, now), false);
+    }
+    const [created, decided] = deliveries.map((d) => JSON.parse(d.body));
+    assert.deepEqual([created.event, created.route, created.user, created.reason, created.durationSeconds], ['access-request.created', 'billing', 'bob', 'month end', 3600]);
+    assert.deepEqual([decided.event, decided.id, decided.actor], ['access-request.approved', id, 'carol']);
+    assert.equal(created.url, `${s.publicUrl}/.drawbridge/requests`);
+    assert.match(created.text, /bob/);
+    assert.equal(deliveries[0]!.headers['x-drawbridge-event'], 'access-request.created');
   });
 });
