@@ -24,3 +24,31 @@ process.on('message', (m) => {
   delay.reset();
   gc = { count: 0, totalMs: 0, maxMs: 0, byKind: {} };
 });
+
+// Allocation sampling (`heap-start`, then `heap-stop` answers): every sampled allocation, collected or not, by
+// function — bytes allocated per request do not depend on how busy the machine is, unlike times.
+const { Session } = await import('node:inspector');
+const session = new Session();
+session.connect();
+const post = (method, params = {}) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+process.on('message', async (m) => {
+  if (m?.type === 'heap-start') {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    process.send({ type: 'heap-started' });
+  } else if (m?.type === 'heap-stop') {
+    const { profile } = await post('HeapProfiler.stopSampling');
+    const byFunction = new Map();
+    let total = 0;
+    const walk = (node) => {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const key = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|proxy\/src)\//, '$1/')}:${lineNumber + 1}`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+      total += node.selfSize;
+      for (const child of node.children) walk(child);
+    };
+    walk(profile.head);
+    const top = [...byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30);
+    process.send({ type: 'heap', total, top });
+  }
+});

@@ -5,7 +5,8 @@
 // `--base DIR` adds the same row from another checkout (e.g. the previous commit) to the same rounds; `--flags="..."`
 // adds this checkout again with these node options (e.g. `--max-semi-space-size=32`); `--all="..."` gives node options
 // to every row (e.g. a fixed young generation, `--min-semi-space-size=16 --max-semi-space-size=16`, so that GC counts
-// per request compare the bytes each allocates).
+// per request compare the bytes each allocates). `--heap` ends with one more window per row under allocation
+// sampling: bytes allocated per request, and the functions that allocate most.
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ interface Probe {
   newSpaceMB: number;
 }
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '6' }, seconds: { type: 'string', default: '4' }, base: { type: 'string' }, flags: { type: 'string' }, all: { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '6' }, seconds: { type: 'string', default: '4' }, base: { type: 'string' }, flags: { type: 'string' }, all: { type: 'string', default: '' }, heap: { type: 'boolean', default: false } } });
 const rate = Number(values.rate);
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
@@ -61,6 +62,15 @@ for (const r of rows) {
   process.stdout.write(
     `${r.name.padEnd(9)} median of ${f.length}: p50 ${median(f.map((x) => x.result.p50Ms)).toFixed(3)} ms, p99 ${median(f.map((x) => x.result.p99Ms)).toFixed(3)} ms; loop delay p99 ${median(f.map((x) => x.probe.delay.p99Ms)).toFixed(2)} ms, max ${median(f.map((x) => x.probe.delay.maxMs)).toFixed(1)} ms; gc ${(median(f.map((x) => x.probe.gc.count / x.result.requests)) * 1e4).toFixed(1)} per 10,000 requests, max ${median(f.map((x) => x.probe.gc.maxMs)).toFixed(2)} ms\n`,
   );
+}
+if (values.heap) {
+  for (const r of rows) {
+    await r.db.ask({ type: 'heap-start' }, 'heap-started', 10_000);
+    const result = await run(r.db, seconds * 1000, true);
+    const heap = await r.db.ask<{ total: number; top: Array<[string, number]> }>({ type: 'heap-stop' }, 'heap', 60_000);
+    process.stdout.write(`${r.name}: ${(heap.total / result.requests / 1024).toFixed(1)} KiB allocated per request (${result.requests} requests)\n`);
+    for (const [fn, bytes] of heap.top) process.stdout.write(`  ${(bytes / result.requests).toFixed(0).padStart(7)} B/request  ${fn}\n`);
+  }
 }
 for (const r of rows) await r.db.stop();
 await generator.stop();
