@@ -160,8 +160,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error & { code?: string }): void {
     const { flight, res } = this;
-    // Aborted by Drawbridge (timeout, client gone): already answered or nobody to answer.
-    if (flight.error !== undefined || flight.reported || res.destroyed) return;
+    // Aborted by Drawbridge (timeout, client gone), or the client's upload failed because it left: already
+    // answered, or nobody to answer (the response's close reports a 499).
+    if (flight.error !== undefined || flight.reported || res.destroyed || (flight.req.socket.destroyed && err.code === 'ECONNRESET')) return;
     // undici's "other side closed": the upstream closed the connection (a FIN) before the end of its answer, or
     // without one; node's client reported the latter as ECONNRESET, which the logs keep as the cause.
     if (err.code === 'UND_ERR_SOCKET') {
