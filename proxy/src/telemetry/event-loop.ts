@@ -10,12 +10,14 @@ export const EVENT_LOOP_QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
 
 /** Sampling period of the monitor: a stall shorter than this can fall between two samples. */
 const RESOLUTION_MS = 1;
+const PERIOD_NS = RESOLUTION_MS * 1e6;
 
 let monitor: IntervalHistogram | undefined;
 
 /**
  * One monitor per process (the event loop is the process's): several registries in one process (tests) share it,
- * and a scrape of any of them starts a new window. Its timer is native and unreferenced (it keeps no process alive).
+ * and a scrape of any of them starts a new window (the monitor's first interval after a reset is not recorded).
+ * Its timer is native and unreferenced (it keeps no process alive).
  */
 function processMonitor(): IntervalHistogram {
   if (monitor === undefined) {
@@ -48,7 +50,8 @@ export function registerEventLoopMetrics(registry: Registry): void {
     name: 'drawbridge_event_loop_delay_seconds',
     async get(): Promise<Snapshot> {
       const count = histogram.count;
-      const seconds = (ns: number): number => (count === 0 || !Number.isFinite(ns) ? 0 : ns / 1e9);
+      // The monitor records the interval between two runs of its timer: the delay is what exceeds the period.
+      const seconds = (ns: number): number => (count === 0 || !Number.isFinite(ns) ? 0 : Math.max(0, ns - PERIOD_NS) / 1e9);
       const snapshot: Snapshot = {
         name: 'drawbridge_event_loop_delay_seconds',
         help: `Event-loop delay (how late a ${RESOLUTION_MS} ms timer ran) since the previous scrape; quantile 1 is the longest.`,
@@ -57,7 +60,7 @@ export function registerEventLoopMetrics(registry: Registry): void {
         values: [
           ...EVENT_LOOP_QUANTILES.map((q) => ({ labels: { quantile: q }, value: seconds(histogram.percentile(q * 100)) })),
           { labels: { quantile: 1 }, value: seconds(histogram.max) },
-          { metricName: 'drawbridge_event_loop_delay_seconds_sum', labels: {}, value: seconds(histogram.mean * count) },
+          { metricName: 'drawbridge_event_loop_delay_seconds_sum', labels: {}, value: count === 0 ? 0 : Math.max(0, histogram.mean - PERIOD_NS) * count / 1e9 },
           { metricName: 'drawbridge_event_loop_delay_seconds_count', labels: {}, value: count },
         ],
       };

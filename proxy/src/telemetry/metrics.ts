@@ -88,7 +88,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaults !== false) {
     // The defaults' drawbridge_nodejs_eventloop_lag_* gauges stay for the usual Node.js dashboards; the event-loop
-    // delay Drawbridge documents is its own summary (1 ms sampling where theirs is 10 ms, and one family).
+    // delay Drawbridge documents is its own summary (1 ms sampling where theirs is 10 ms, the sampling period not
+    // counted as delay, one family with its maximum).
     collectDefaultMetrics({ register: registry, prefix: 'drawbridge_' });
     registerEventLoopMetrics(registry);
   }
