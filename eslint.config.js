@@ -3,7 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const SHELL_ONLY = ['express', 'helmet', 'http-proxy-3', 'openid-client', 'winston', 'prom-client', 'redis', 'node:http', 'node:https', 'http', 'https', 'node:net', 'net'];
+const SHELL_ONLY = ['express', 'helmet', 'http-proxy-3', 'undici', 'openid-client', 'winston', 'prom-client', 'redis', 'node:http', 'node:https', 'http', 'https', 'node:net', 'net'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/out/**'] },

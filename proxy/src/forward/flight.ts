@@ -64,8 +64,10 @@ export interface Flight {
   readonly start: number;
   readonly done: ForwardDone;
   readonly renderError: RenderError | undefined;
-  /** The upstream request, captured from the agent (web) or the proxyReqWs event (ws). */
+  /** The upstream request of an upgrade, from the proxyReqWs event (ws). */
   proxyReq: http.ClientRequest | undefined;
+  /** The upstream request of a plain request (relay.ts), to abort it when the client leaves or the timeout fires. */
+  abortUpstream: { cancel(): void } | undefined;
   timer: NodeJS.Timeout | undefined;
   upstreamMs: number;
   status: number;
@@ -87,18 +89,17 @@ export interface Flight {
 
 export type InFlight = http.IncomingMessage & { [FLIGHT]?: Flight };
 
-export type InFlightUpstream = http.ClientRequest & { [FLIGHT]?: Flight };
-
 /** setTimeout callback (the flight comes as an argument, so no closure per request). */
 export function onTimeout(flight: Flight): void {
   flight.timer = undefined;
   if (flight.upgraded || flight.error !== undefined) return;
   flight.timedOut = true;
   if (flight.proxyReq && !flight.proxyReq.destroyed) {
-    // The library reports the aborted request through its error event, which answers 504 (timedOut is set).
+    // An upgrade: the library reports the aborted request through its error event, which answers 504 (timedOut is set).
     flight.proxyReq.destroy();
   } else {
     fail(flight, new Error('upstream timeout'));
+    flight.abortUpstream?.cancel();
   }
 }
 
@@ -165,6 +166,7 @@ export function newFlight(
     done,
     renderError,
     proxyReq: undefined,
+    abortUpstream: undefined,
     timer: undefined,
     upstreamMs: -1,
     status: 0,

@@ -201,8 +201,14 @@ test('a DELETE with a chunked body is forwarded framed, never smuggled (http-pro
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(upstream.seen.slice(before).map((s) => `${s.method} ${s.url}`), ['DELETE /item']);
   assert.equal(upstream.seen.at(-1)!.body, inner);
-  // A body-less DELETE still gets Content-Length: 0.
+  // A body-less DELETE arrives framed as having no body: no Transfer-Encoding, and no Content-Length (RFC 9110
+  // §8.6: a client SHOULD NOT send one for a method that does not anticipate content; undici keeps to it, and a
+  // request with neither has no body, RFC 9112 §6.3). A body-less POST still says Content-Length: 0.
   await request(front.port, '/item2', { method: 'DELETE' });
+  assert.equal(upstream.seen.at(-1)!.headers['transfer-encoding'], undefined);
+  assert.equal(upstream.seen.at(-1)!.headers['content-length'], undefined);
+  assert.equal(upstream.seen.at(-1)!.body, '');
+  await request(front.port, '/item3', { method: 'POST' });
   assert.equal(upstream.seen.at(-1)!.headers['content-length'], '0');
 });
 

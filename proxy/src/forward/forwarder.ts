@@ -1,6 +1,6 @@
-// forward/forwarder.ts — sends an authorized request or WebSocket upgrade to its route's upstream through
-// http-proxy-3 (plain requests by Drawbridge's own relay pass in its chain, upgrades by the library's ws passes)
-// and a keep-alive agent per upstream, with the route's timeout; failures become 502/504 pages that never show
+// forward/forwarder.ts — sends an authorized request or WebSocket upgrade to its route's upstream (plain requests
+// by Drawbridge's relay through an undici keep-alive pool, upgrades by http-proxy-3's ws passes), with the route's
+// timeout; failures become 502/504 pages that never show
 // the upstream's address or error. A forwarded WebSocket can be closed by Drawbridge (a policy close, 1008).
 // The relay (relay.ts), the WebSocket path (websocket.ts) and the pools (pools.ts) are its parts; a request's state
 // in flight is flight.ts.
@@ -10,7 +10,7 @@ import { upstreamTarget } from '../routes/rewrite.js';
 import type { Route } from '../routes/compile.js';
 import { fail, FLIGHT, newFlight, onTimeout, report, writeRawStatus, type ForwardDone, type InFlight, type RenderError, type UpstreamErrorListener } from './flight.js';
 import { Pools, type Pool } from './pools.js';
-import { onResponseClose } from './relay.js';
+import { onResponseClose, relay } from './relay.js';
 import { closeWebSocket, type WebSocketHandle } from './websocket.js';
 
 export { upstreamProblem } from './flight.js';
@@ -22,10 +22,8 @@ export type { WebSocketHandle } from './websocket.js';
 export interface ForwarderOptions {
   /** Receives every upstream failure with its details (address, cause) for the log; the client never sees them. */
   onError?: UpstreamErrorListener;
-  /** Concurrent connections per upstream; further requests queue in the agent. Default 1024. */
+  /** Concurrent connections per upstream; further requests queue in its pool. Default 1024. */
   maxSockets?: number;
-  /** Idle keep-alive connections kept per upstream. Default 256. */
-  maxFreeSockets?: number;
   /**
    * True for a name of Drawbridge's own cookies (session/cookie.ts `isOwnCookie`): an upstream's Set-Cookie for
    * one is dropped, so an application (or whoever took it over) cannot plant or overwrite Drawbridge's session or
@@ -33,8 +31,9 @@ export interface ForwarderOptions {
    */
   reservedCookie?: (name: string) => boolean;
   /**
-   * An idle pooled connection is closed after this long. Default 4 s: below node's 5 s server keep-alive timeout,
-   * so Drawbridge closes first rather than reusing a socket the upstream is closing.
+   * An idle pooled connection is closed after this long (or after the upstream's own `Keep-Alive: timeout`, less
+   * 2 s, if that is shorter). Default 4 s: below node's 5 s server keep-alive timeout, so Drawbridge closes first
+   * rather than reusing a socket the upstream is closing.
    */
   freeSocketTimeoutMs?: number;
 }
@@ -55,13 +54,9 @@ export class Forwarder {
   constructor(opts: ForwarderOptions = {}) {
     this.onError = opts.onError;
     this.reservedCookie = opts.reservedCookie;
-    this.pools = new Pools({
-      keepAlive: true,
-      maxSockets: opts.maxSockets ?? 1024,
-      maxFreeSockets: opts.maxFreeSockets ?? 256,
-      timeout: opts.freeSocketTimeoutMs ?? 4000,
-      scheduling: 'lifo',
-    });
+    // undici's pool hands a request the first idle connection in its list, so traffic stays on the same few
+    // connections and the others idle out (what node's agent did with `scheduling: 'lifo'`).
+    this.pools = new Pools({ connections: opts.maxSockets ?? 1024, idleMs: opts.freeSocketTimeoutMs ?? 4000 });
   }
 
   /**
@@ -95,12 +90,7 @@ export class Forwarder {
       delete headers.connection;
     }
     flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
-    try {
-      pool.proxy.web(req, res);
-    } catch (err) {
-      // http.request threw synchronously (e.g. an invalid header value).
-      fail(flight, err as Error);
-    }
+    relay(req, res, pool.target);
   }
 
   /**
@@ -129,7 +119,7 @@ export class Forwarder {
     return handle;
   }
 
-  /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
+  /** Upstream connections held by the keep-alive pools: `active` (serving a request) and `free` (idle). */
   socketCounts(): { active: number; free: number } {
     return this.pools.socketCounts();
   }
@@ -139,7 +129,7 @@ export class Forwarder {
     return this.pools.size;
   }
 
-  /** Destroys every agent (and their pooled connections). Safe to call twice. */
+  /** Closes every pool's connections. Safe to call twice. */
   close(): void {
     this.pools.close();
   }

@@ -1,22 +1,23 @@
-// forward/pools.ts — the upstream connection pools: a keep-alive agent (with the route's upstream TLS options) and
-// the http-proxy-3 instance bound to it, per upstream, provisioned with a configuration snapshot and destroyed once
-// a reload has replaced it and nothing forwarded through them is left.
+// forward/pools.ts — the upstream connection pools: per upstream, an undici keep-alive pool for plain requests and
+// the http-proxy-3 instance (with its agent) for WebSocket upgrades, both with the route's upstream TLS options;
+// provisioned with a configuration snapshot and destroyed once a reload has replaced it and nothing forwarded
+// through them is left.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import { buildConnector, Pool as UndiciPool } from 'undici';
 import type { Route } from '../routes/compile.js';
 import { upstreamTls } from '../tls/upstream.js';
 import { ignore, onProxyError } from './flight.js';
-import { relay, type RelayTarget } from './relay.js';
+import type { RelayTarget } from './relay.js';
 import { onProxyReqWs } from './websocket.js';
 
 /**
- * One upstream's connection pool and the http-proxy-3 instance bound to it. The target and agent are the
- * instance's own options rather than per-call options: http-proxy merges per-call options into a fresh object on
- * every request, and measured end to end that costs ~15% of the CPU of a proxied request; the instance's own
- * options are merged by a plain clone. A pool belongs to the snapshot it was provisioned for (server/provision.ts);
- * once that snapshot is replaced (`release`), its agent is destroyed as soon as no request or WebSocket it
- * carries is left.
+ * One upstream's connections: the undici pool plain requests go through (`target`, for relay.ts), and the
+ * http-proxy-3 instance upgrades go through. The proxy's target and agent are the instance's own options rather
+ * than per-call options (http-proxy merges per-call options into a fresh object on every request). A pool belongs
+ * to the snapshot it was provisioned for (server/provision.ts); once that snapshot is replaced (`release`), its
+ * connections are closed as soon as no request or WebSocket it carries is left.
  */
 export class Pool {
   /** Requests and WebSockets forwarded through this pool that have not ended yet. */
@@ -25,8 +26,10 @@ export class Pool {
   private destroyed = false;
 
   constructor(
-    readonly agent: http.Agent,
+    readonly target: RelayTarget & { readonly dispatcher: UndiciPool },
+    /** WebSocket upgrades only; its agent keeps no connection alive (an upgraded socket never returns to a pool). */
     readonly proxy: ProxyServer,
+    private readonly wsAgent: http.Agent,
     private readonly onDestroy: (pool: Pool) => void,
   ) {}
 
@@ -45,11 +48,13 @@ export class Pool {
     if (this.inFlight === 0) this.destroy();
   }
 
-  /** Destroys the agent and its connections now. Idempotent. */
+  /** Closes its connections now. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.agent.destroy();
+    // Resolves once every socket is closed; it never rejects for a pool destroyed once.
+    this.target.dispatcher.destroy().catch(ignore);
+    this.wsAgent.destroy();
     this.onDestroy(this);
   }
 }
@@ -58,16 +63,24 @@ function upstreamHostname(hostname: string): string {
   return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
 }
 
+/** Options of the upstream connection pools. */
+export interface PoolsOptions {
+  /** Concurrent connections per upstream; further requests queue. */
+  readonly connections: number;
+  /** An idle keep-alive connection is closed after this long (or the upstream's own Keep-Alive timeout, if shorter). */
+  readonly idleMs: number;
+}
+
 /** The pools of one Forwarder. */
 export class Pools {
-  private readonly agentOptions: http.AgentOptions;
+  private readonly options: PoolsOptions;
   /** Every pool not yet destroyed, for socketCounts() and close(). */
   private readonly pools = new Set<Pool>();
   private readonly forget = (pool: Pool): void => void this.pools.delete(pool);
   private closed = false;
 
-  constructor(agentOptions: http.AgentOptions) {
-    this.agentOptions = agentOptions;
+  constructor(options: PoolsOptions) {
+    this.options = options;
   }
 
   /**
@@ -86,13 +99,14 @@ export class Pools {
     }
   }
 
-  /** Upstream sockets held by the keep-alive agents: `active` (serving a request) and `free` (pooled). */
+  /** Upstream connections held by the keep-alive pools: `active` (serving a request) and `free` (idle). */
   socketCounts(): { active: number; free: number } {
     let active = 0;
     let free = 0;
-    for (const { agent } of this.pools) {
-      for (const list of Object.values(agent.sockets)) active += list?.length ?? 0;
-      for (const list of Object.values(agent.freeSockets)) free += list?.length ?? 0;
+    for (const { target } of this.pools) {
+      const stats = target.dispatcher.stats;
+      active += stats.connected - stats.free;
+      free += stats.free;
     }
     return { active, free };
   }
@@ -102,7 +116,7 @@ export class Pools {
     return this.pools.size;
   }
 
-  /** Destroys every agent (and their pooled connections). Safe to call twice. */
+  /** Closes every pool's connections. Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -119,10 +133,32 @@ export class Pools {
     const key = tlsOptions ? `${upstream.origin}|${tlsOptions.fingerprint}` : upstream.origin;
     let pool = byKey.get(key);
     if (pool) return pool;
-    const agent = tlsOptions ? new https.Agent({ ...this.agentOptions, ...tlsOptions.options }) : new http.Agent(this.agentOptions);
+    const hostname = upstreamHostname(upstream.hostname);
+    // No connect timeout of undici's own (10 s by default): the route's timeout covers the connection too, as it did.
+    let connect: UndiciPool.Options['connect'] = { timeout: 0 };
+    let servername = hostname;
+    if (tlsOptions) {
+      // The server name sent (SNI) and verified is the route's, always: undici would otherwise take it from each
+      // request's Host, the client's with preserveHost (an empty name, for an IP address, means none and the
+      // certificate is checked against the IP).
+      const connector = buildConnector({ ...tlsOptions.options, timeout: 0 });
+      const name = tlsOptions.options.servername ?? '';
+      connect = (opts, callback) => connector({ ...opts, servername: name }, callback);
+      servername = name || hostname;
+    }
+    const dispatcher = new UndiciPool(upstream.origin, {
+      connections: this.options.connections,
+      keepAliveTimeout: this.options.idleMs,
+      keepAliveMaxTimeout: this.options.idleMs,
+      // The route's timeout (forwarder.ts) is to the response headers; after them a slow body is not cut.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect,
+    });
+    const wsAgent = tlsOptions ? new https.Agent(tlsOptions.options) : new http.Agent();
     const proxy = createProxyServer({
       target: new URL(upstream.origin),
-      agent,
+      agent: wsAgent,
       // Drawbridge sets Host (in web/ws) and X-Forwarded-* (identity-headers.ts) itself.
       changeOrigin: false,
       xfwd: false,
@@ -131,17 +167,12 @@ export class Pools {
       prependPath: false,
       secure: !(tls?.insecureSkipVerify ?? false),
     });
-    // Plain requests: Drawbridge's relay pass runs first and ends the pass chain (a pass that returns true halts
-    // it), so the library's own deleteLength/timeout/XHeaders/stream passes do not run; WebSocket upgrades go
-    // through the library's ws passes.
-    const target: RelayTarget = { agent, request: secure ? https.request : http.request, hostname: upstreamHostname(upstream.hostname), port: Number(upstream.port) || (secure ? 443 : 80), hostHeader: upstream.hostHeader };
-    proxy.before('web', 'deleteLength', (req: http.IncomingMessage, res: http.ServerResponse) => relay(req, res, target));
     // Per-request state travels on the request, so these shared listeners allocate no closure per request.
     proxy.on('error', onProxyError);
     proxy.on('proxyReqWs', onProxyReqWs);
     // The client went away: the library already destroyed the upstream request; `done` is called on close.
     proxy.on('econnreset', ignore);
-    pool = new Pool(agent, proxy, this.forget);
+    pool = new Pool({ dispatcher, hostHeader: upstream.hostHeader, servername }, proxy, wsAgent, this.forget);
     byKey.set(key, pool);
     made.push(pool);
     this.pools.add(pool);

@@ -1,87 +1,72 @@
-// forward/relay.ts — plain requests: Drawbridge's own `web` pass in http-proxy-3's chain, which sends the request
-// upstream through its pool's agent and relays the answer, and the header rule every upstream answer goes through.
-import * as http from 'node:http';
-import { clearFlightTimer, fail, FLIGHT, report, type Flight, type InFlight, type InFlightUpstream } from './flight.js';
+// forward/relay.ts — plain requests: sent upstream through the pool's undici dispatcher (an HTTP/1.1 keep-alive
+// pool), the answer relayed to the client as it streams, and the header rule every upstream answer goes through.
+import type * as http from 'node:http';
+import type { Dispatcher } from 'undici';
+import { clearFlightTimer, fail, FLIGHT, report, type Flight, type InFlight } from './flight.js';
 
 /** Where a pool's relay sends requests. */
 export interface RelayTarget {
-  readonly agent: http.Agent;
-  readonly request: typeof http.request;
-  /** Without IPv6 brackets (what the resolver wants). */
-  readonly hostname: string;
-  readonly port: number;
+  readonly dispatcher: Dispatcher;
   /** The Host header for a request that has none (an HTTP/1.0 request to a preserveHost route). */
   readonly hostHeader: string;
+  /**
+   * A constant per pool, given with every request (undici reads it though its types do not list it): undici
+   * otherwise derives a TLS server name from each request's Host (the client's, with preserveHost) and reconnects
+   * when it changes. The name actually sent and verified is the pool's connector's (pools.ts), never a request's.
+   */
+  readonly servername: string;
 }
 
 /**
- * Drawbridge's `web` pass, in place of http-proxy-3's deleteLength…stream passes: measured, the library's stream
- * pass (options merge and header copy in setupOutgoing, a closure and listener per event, a pipe of a request
- * that has no body, five response passes) costs about a quarter of a proxied request's CPU. This one sends the
- * request headers as they are (already stripped and set by the pipeline), ends a request without a body at once,
- * pipes a body otherwise, and relays the response (status, headers, streamed body). The flight (forwarder state
- * on the request) gets the upstream request, for timeouts and aborts. Returns true: no further pass runs.
+ * Sends the request to the upstream with the headers as they are (already stripped and set by the pipeline), the
+ * body streamed from the client (none for a request without one) and relays the answer: status, headers through
+ * `relayedHeader`, body streamed with backpressure both ways. undici owns the upstream connection's framing:
+ * Transfer-Encoding and Expect are its to write (it refuses them from the caller; node's server already answered
+ * the client's 100-continue), Content-Length is checked against the body it streams.
+ *
+ * Why undici's dispatcher rather than `http.request`: measured (docs/performance.md), node's ClientRequest, its
+ * agent and its IncomingMessage (an EventEmitter and a stream per request, a listener per event, a headers object
+ * built) were most of a proxied request's CPU; a dispatch is one request object and this handler, headers stay a
+ * flat list both ways. The handler uses undici's raw callbacks (onHeaders/onData/onComplete): its newer
+ * onResponseStart API parses the headers into an object on every answer, which this relay would only undo.
  */
-export function relay(req: http.IncomingMessage, res: http.ServerResponse, target: RelayTarget): true {
-  const flight = (req as InFlight)[FLIGHT];
+export function relay(req: http.IncomingMessage, res: http.ServerResponse, target: RelayTarget): void {
+  const flight = (req as InFlight)[FLIGHT]!;
   const headers = req.headers;
   const length = headers['content-length'];
   const chunked = headers['transfer-encoding'] !== undefined;
   const bodyless = !chunked && (length === undefined || length === '0');
-  // The headers go to node as a flat [name, value, …] list: node writes such a list as it is (validating each
-  // value once), where an object costs a setHeader per name (validation, lower-casing, a map entry) first.
   const list: string[] = [];
   let hasHost = false;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    // Hop-by-hop, as http-proxy drops it too.
-    if (name === 'trailer') continue;
-    if (name === 'host') hasHost = true;
+    switch (name) {
+      // Hop-by-hop, or the framing undici writes itself (it throws on these).
+      case 'trailer':
+      case 'transfer-encoding':
+      case 'expect':
+      case 'connection':
+      case 'keep-alive':
+      case 'upgrade':
+        continue;
+      case 'host':
+        hasHost = true;
+    }
     if (typeof value === 'string') list.push(name, value);
     else for (const v of value) list.push(name, v);
   }
   if (!hasHost) list.push('host', target.hostHeader);
-  // A request without a body says so to an upstream that would otherwise expect one: node's own default for a
-  // headers object (Content-Length: 0 on end()) is not applied to a list. For DELETE/OPTIONS this is also
-  // http-proxy's deleteLength, without its smuggling bug (it gave a chunked DELETE `Content-Length: 0` and still
+  // A POST/PUT/PATCH without a body says so (`Content-Length: 0`) to an upstream that would otherwise expect one.
+  // For other methods undici leaves it out (RFC 9110 §8.6); without it or Transfer-Encoding a request has no body.
+  // Never given to a chunked request (http-proxy's deleteLength gave a chunked DELETE `Content-Length: 0` and still
   // streamed the body, which a keep-alive upstream reads as a second request).
   if (length === undefined && !chunked && req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'TRACE') list.push('content-length', '0');
-  const proxyReq = target.request({ agent: target.agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: list as unknown as http.OutgoingHttpHeaders });
-  (proxyReq as unknown as InFlightUpstream)[FLIGHT] = flight;
-  if (flight) flight.proxyReq = proxyReq;
-  proxyReq.on('error', onUpstreamRequestError);
-  proxyReq.on('response', onUpstreamResponse);
-  if (bodyless) {
-    proxyReq.end();
-  } else {
-    req.on('error', onClientRequestError);
-    req.pipe(proxyReq);
-  }
-  return true;
-}
-
-// Shared listener (`this` is the upstream request).
-function onUpstreamRequestError(this: InFlightUpstream, err: Error): void {
-  const flight = this[FLIGHT];
-  if (flight) upstreamError(flight, err);
-  else this.destroy();
-}
-
-// Shared listener (`this` is the client's request): its body stream failed (the client went away mid-upload).
-function onClientRequestError(this: InFlight, err: Error): void {
-  const flight = this[FLIGHT];
-  if (flight) upstreamError(flight, err);
-}
-
-/** An error on either side of a relayed request (http-proxy's error handler, without its events). */
-function upstreamError(flight: Flight, err: Error & { code?: string }): void {
-  if (flight.req.socket.destroyed && err.code === 'ECONNRESET') {
-    // The client went away: nothing to answer; `done` is called on the response's close.
-    flight.proxyReq?.destroy();
-    return;
-  }
-  fail(flight, err);
+  const exchange = new Exchange(flight, res);
+  flight.abortUpstream = exchange;
+  // A dispatch that throws (an invalid header value) reports it to the handler's onError: a 502.
+  const options: Dispatcher.DispatchOptions & { servername: string } = { method: req.method!, path: req.url!, headers: list, body: bodyless ? null : req, servername: target.servername };
+  target.dispatcher.dispatch(options, exchange);
 }
 
 /** The name of a Set-Cookie value (before the first `=`, trimmed as browsers do). */
@@ -108,59 +93,93 @@ export function relayedHeader(lower: string, value: string, reservedCookie: ((na
  */
 const H2_FORBIDDEN_RESPONSE: ReadonlySet<string> = new Set(['upgrade', 'proxy-connection', 'http2-settings', 'te']);
 
-// Shared listener (`this` is the upstream request).
-function onUpstreamResponse(this: InFlightUpstream, proxyRes: http.IncomingMessage): void {
-  const flight = this[FLIGHT];
-  if (!flight) {
-    proxyRes.destroy();
-    return;
-  }
-  clearFlightTimer(flight);
-  flight.upstreamMs = performance.now() - flight.start;
-  const res = flight.target as http.ServerResponse;
-  if (flight.error !== undefined || res.headersSent || res.destroyed) {
-    // A late answer to a request already answered with 504, or a client already gone.
-    proxyRes.destroy();
-    return;
-  }
-  // The response headers are relayed from the raw list (node then never builds the headers object), in the
-  // upstream's own spelling and order. Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe
-  // its connection to Drawbridge. Left in, an upstream `Connection: close` would close the client's connection;
-  // what the client gets is the state of its own connection, and node frames the body for it (chunked when there
-  // is no length). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
-  const raw = proxyRes.rawHeaders;
-  const list: string[] = [];
-  let hsts = flight.hsts;
-  const h2 = flight.req.httpVersionMajor === 2;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const n = name.length;
-    // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
-    if ((n === 10 || n === 17) && !relayedHeader(name.toLowerCase(), raw[i + 1]!, flight.reservedCookie)) continue;
-    // To an HTTP/2 client, the connection-specific headers HTTP/2 forbids too (node would refuse the whole answer).
-    if (h2 && H2_FORBIDDEN_RESPONSE.has(name.toLowerCase())) continue;
-    // The upstream's own Strict-Transport-Security passes unchanged, and Drawbridge's is not added beside it.
-    if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
-    list.push(name, raw[i + 1]!);
-  }
-  if (hsts !== undefined) list.push('strict-transport-security', hsts);
-  if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
-  // A shared listener finds the flight on the response: an answer cut short must cut the client's connection.
-  (proxyRes as InFlight)[FLIGHT] = flight;
-  proxyRes.on('close', onUpstreamResponseClose);
-  const status = proxyRes.statusCode ?? 502;
-  if (flight.req.httpVersionMajor === 1 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, list);
-  else res.writeHead(status, list);
-  proxyRes.pipe(res);
-}
+/** One relayed request's undici handler (one object per request; every callback reads the flight from it). */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abort: ((err?: Error) => void) | undefined = undefined;
+  private resume: (() => void) | undefined = undefined;
+  /** The answer's headers were written to the client: a failure from now on can only cut its connection. */
+  private started = false;
 
-// Shared listener (`this` is the upstream's response).
-function onUpstreamResponseClose(this: http.IncomingMessage): void {
-  const flight = (this as InFlight)[FLIGHT];
-  // An answer that ends before it is complete (the upstream closed its connection mid-body with a FIN; a RST
-  // comes as an error): http-proxy's pipe just stops, and the client would wait for the rest until an idle
-  // timeout. Cut the client's connection too, and log it. Not when the client left first (that closes it too).
-  if (flight && !this.complete && !flight.reported && !flight.target.destroyed) fail(flight, new Error('the upstream closed the connection before the end of its answer'));
+  constructor(
+    private readonly flight: Flight,
+    private readonly res: http.ServerResponse,
+  ) {}
+
+  /** Aborts the upstream request (the client left, or the route's timeout fired); a no-op once it completed. */
+  cancel(): void {
+    this.abort?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Timed out or left while the request waited for a connection: it is never sent.
+    if (this.flight.error !== undefined || this.flight.reported) abort();
+    else this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    // An interim 1xx answer (103 Early Hints) is not relayed, as node's client did not either.
+    if (statusCode < 200) return true;
+    const { flight, res } = this;
+    clearFlightTimer(flight);
+    flight.upstreamMs = performance.now() - flight.start;
+    if (flight.error !== undefined || res.headersSent || res.destroyed) {
+      // A late answer to a request already answered with 504, or a client already gone.
+      this.abort?.();
+      return false;
+    }
+    // Relayed from the raw list, in the upstream's own spelling and order (latin1 both ways, as node reads and
+    // writes header bytes). Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe its
+    // connection to Drawbridge. Left in, an upstream `Connection: close` would close the client's connection;
+    // what the client gets is the state of its own connection, and node frames the body for it (chunked when
+    // there is no length). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
+    const list: string[] = [];
+    let hsts = flight.hsts;
+    const h2 = flight.req.httpVersionMajor === 2;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i]!.length;
+      // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
+      if ((n === 10 || n === 17) && !relayedHeader(raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!.toString('latin1'), flight.reservedCookie)) continue;
+      const name = raw[i]!.toString('latin1');
+      // To an HTTP/2 client, the connection-specific headers HTTP/2 forbids too (node would refuse the whole answer).
+      if (h2 && H2_FORBIDDEN_RESPONSE.has(name.toLowerCase())) continue;
+      // The upstream's own Strict-Transport-Security passes unchanged, and Drawbridge's is not added beside it.
+      if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
+      list.push(name, raw[i + 1]!.toString('latin1'));
+    }
+    if (hsts !== undefined) list.push('strict-transport-security', hsts);
+    if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
+    this.started = true;
+    this.resume = resume;
+    if (flight.req.httpVersionMajor === 1 && statusText) res.writeHead(statusCode, statusText, list);
+    else res.writeHead(statusCode, list);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    // The client reads slower than the upstream sends: undici stops reading the upstream until it drains.
+    this.res.once('drain', () => this.resume?.());
+    return false;
+  }
+
+  onComplete(): void {
+    // Trailers are not relayed (node's pipe did not relay them either).
+    this.res.end();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    const { flight, res } = this;
+    // Aborted by Drawbridge (timeout, client gone), or the client's upload failed because it left: already
+    // answered, or nobody to answer (the response's close reports a 499).
+    if (flight.error !== undefined || flight.reported || res.destroyed || (flight.req.socket.destroyed && err.code === 'ECONNRESET')) return;
+    // undici's "other side closed": the upstream closed the connection (a FIN) before the end of its answer, or
+    // without one; node's client reported the latter as ECONNRESET, which the logs keep as the cause.
+    if (err.code === 'UND_ERR_SOCKET') {
+      const what = this.started ? 'the upstream closed the connection before the end of its answer' : 'the upstream closed the connection without an answer';
+      err = Object.assign(new Error(what, { cause: err }), { code: 'ECONNRESET' });
+    }
+    fail(flight, err);
+  }
 }
 
 // Shared listener (`this` is the response): no closure per request.
@@ -169,6 +188,6 @@ export function onResponseClose(this: http.ServerResponse): void {
   const flight = req[FLIGHT];
   if (!flight) return;
   // The client left before the whole answer was sent: the upstream request is abandoned too.
-  if (!this.writableFinished && flight.proxyReq && !flight.proxyReq.destroyed) flight.proxyReq.destroy();
+  if (!this.writableFinished) flight.abortUpstream?.cancel();
   report(flight, this);
 }
