@@ -3,13 +3,13 @@
 // as headers), run as its own instance from a temporary directory (its own configuration, pid file, runtime dir and
 // error log; `apache2 -f CONF -DFOREGROUND`, never the system service) on a loopback port, and signed in once
 // through the dev IdP's real code flow (login form, PKCE) as a second registered client.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signInAtIdp } from '../e2e/idp/sign-in.js';
 import { CookieJarClient } from '../e2e/support/http-client.js';
-import { accepts } from '../test-support/net.js';
+import { startDaemon } from '../test-support/daemon.js';
 import { childPids } from './steps/cpu.js';
 
 export const APACHE_MODULES = '/usr/lib/apache2/modules';
@@ -183,52 +183,8 @@ export async function startApache(port: number, config: (dir: string) => string,
   writeFileSync(conf, config(dir));
   const args = ['-d', dir, '-f', conf, '-DFOREGROUND'];
   const [cmd, argv] = options.command ? options.command(binary, args) : [binary, args];
-  const child: ChildProcess = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: apacheEnv(dir) });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const errors = () => {
-    try {
-      return stderr + readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      return stderr;
-    }
-  };
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      const children = childPids(child.pid!);
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        child.kill('SIGKILL');
-        for (const pid of children) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone already
-          }
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) break;
-    if (await accepts(port)) return { port, dir, process: child, pids: () => [child.pid!, ...childPids(child.pid!)], errors, stop };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const log = errors();
-  const how = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : `did not listen on 127.0.0.1:${port} within ${options.timeoutMs ?? 15_000} ms`;
-  await stop();
-  throw new Error(`Apache ${how}: ${log.trim().split('\n').slice(-4).join(' | ') || 'no error output'}`);
+  const daemon = await startDaemon('Apache', cmd, argv, { dir, errorLog: join(dir, 'error.log'), port, env: apacheEnv(dir), timeoutMs: options.timeoutMs ?? 15_000, children: childPids, quoteLines: 4 });
+  return { port, dir, ...daemon, pids: () => [daemon.process.pid!, ...childPids(daemon.process.pid!)] };
 }
 
 /**

@@ -1,10 +1,10 @@
 // test-support/nginx.ts — Debian's nginx for tests and benches: run as the current user in the foreground from a
 // temporary prefix (its own configuration, pid, temp paths and error log) on a loopback port, stopped by its pid.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accepts } from './net.js';
+import { startDaemon } from './daemon.js';
 
 /** The nginx binary, or the reason there is none. */
 export function findNginx(): { binary: string } | { reason: string } {
@@ -68,39 +68,6 @@ export async function startNginx(port: number, config: (prefix: string) => strin
   // -e: the error log before the configuration is read (else nginx tries /var/log/nginx/error.log).
   const args = ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')];
   const [cmd, argv] = options.command ? options.command(binary, args) : [binary, args];
-  const child: ChildProcess = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const errors = () => {
-    try {
-      return stderr + readFileSync(join(prefix, 'error.log'), 'utf8');
-    } catch {
-      return stderr;
-    }
-  };
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(prefix, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) break;
-    if (await accepts(port)) return { port, prefix, process: child, errors, stop };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const log = errors();
-  await stop();
-  throw new Error(`nginx did not start: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+  const daemon = await startDaemon('nginx', cmd, argv, { dir: prefix, errorLog: join(prefix, 'error.log'), port });
+  return { port, prefix, ...daemon };
 }

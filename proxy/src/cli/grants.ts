@@ -7,7 +7,7 @@ import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { deriveKeys } from '../session/keys.js';
 import { RedisStore } from '../session/redis-store.js';
-import type { Command } from './io.js';
+import { askAdmin, type Command } from './io.js';
 
 const USAGE = 'usage: drawbridge grants list [--user U] [--json] --config FILE\n       drawbridge grants revoke (--id ID | --user U | --all) --config FILE\n';
 
@@ -50,24 +50,12 @@ export const grants: Command = async (args, io) => {
       await store.close();
     }
   } else {
-    const admin = config.admin.listen.replace(/^:/, '127.0.0.1:').replace(/^0\.0\.0\.0:/, '127.0.0.1:');
     const q = new URLSearchParams();
     if (values.id) q.set('id', values.id);
     if (values.user) q.set('user', values.user);
     if (action === 'revoke' && values.all) q.set('all', '1');
-    const url = `http://${admin}/grants${action === 'revoke' ? '/revoke' : ''}${q.size > 0 ? `?${q}` : ''}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method: action === 'revoke' ? 'POST' : 'GET', headers: action === 'revoke' ? { 'x-drawbridge-admin': 'revoke' } : {}, signal: AbortSignal.timeout(5000) });
-    } catch (e) {
-      io.stderr.write(`grants: the memory store lives in the running Drawbridge; its admin listener ${url} did not answer (${(e as Error).message})\n`);
-      return 1;
-    }
-    const body = (await res.json()) as unknown;
-    if (!res.ok) {
-      io.stderr.write(`grants: ${JSON.stringify(body)}\n`);
-      return 1;
-    }
+    const body = await askAdmin(io, 'grants', config.admin.listen, 'grants', action === 'revoke', q);
+    if (body === undefined) return 1;
     rows = action === 'list' ? (body as AccessGrantRecord[]) : (body as { grants: AccessGrantRecord[] }).grants;
   }
   if (action === 'revoke') {

@@ -7,7 +7,7 @@ import { formatIssue } from '../config/locate.js';
 import { deriveKeys } from '../session/keys.js';
 import { RedisStore, redisTopology } from '../session/redis-store.js';
 import { sessionSummary } from '../server/server.js';
-import type { Command } from './io.js';
+import { askAdmin, type Command } from './io.js';
 
 const USAGE = 'usage: drawbridge sessions list [--user U] --config FILE\n       drawbridge sessions revoke (--user U | --all) --config FILE\n';
 
@@ -45,21 +45,9 @@ export const sessions: Command = async (args, io) => {
       await store.close();
     }
   } else {
-    const admin = config.admin.listen.replace(/^:/, '127.0.0.1:').replace(/^0\.0\.0\.0:/, '127.0.0.1:');
-    const query = values.user ? `?user=${encodeURIComponent(values.user)}` : action === 'revoke' ? '?all=1' : '';
-    const url = `http://${admin}/sessions${action === 'revoke' ? '/revoke' : ''}${query}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method: action === 'revoke' ? 'POST' : 'GET', headers: action === 'revoke' ? { 'x-drawbridge-admin': 'revoke' } : {}, signal: AbortSignal.timeout(5000) });
-    } catch (e) {
-      io.stderr.write(`sessions: the memory store lives in the running Drawbridge; its admin listener ${url} did not answer (${(e as Error).message})\n`);
-      return 1;
-    }
-    const body = (await res.json()) as unknown;
-    if (!res.ok) {
-      io.stderr.write(`sessions: ${JSON.stringify(body)}\n`);
-      return 1;
-    }
+    const q = new URLSearchParams(values.user ? { user: values.user } : action === 'revoke' ? { all: '1' } : {});
+    const body = await askAdmin(io, 'sessions', config.admin.listen, 'sessions', action === 'revoke', q);
+    if (body === undefined) return 1;
     if (action === 'list') rows = body as Record<string, unknown>[];
     else revoked = (body as { revoked: number }).revoked;
   }
