@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './index.js';
+import { certDir, makeCa, makeDeviceCert } from '../../../test-support/certs.js';
 
 async function run(...argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
   let out = '';
@@ -342,4 +343,35 @@ routes:
   const allowed = await run('explain', file, '--url', 'https://wiki.example.com/', '--user', 'carol', '--groups', 'wiki-admins');
   assert.equal(allowed.code, 0);
   assert.doesNotMatch(allowed.out, /access request/);
+});
+
+test('explain --device-cert: the device rule sees the certificate (taken as verified); without it, device-missing; a bad file is exit 2', async () => {
+  const certs = certDir();
+  const ca = makeCa(certs, 'device-ca');
+  const laptop = makeDeviceCert(certs, ca, 'laptop', { subject: '/CN=laptop-42/O=Example', san: ['URI:urn:device:laptop-42'] });
+  const file = join(dir, 'device.yaml');
+  writeFileSync(
+    file,
+    `publicUrl: https://auth.example.com
+trustedProxies: [10.0.0.0/8]
+idp: { issuer: https://idp.example.com, clientId: c, clientSecret: s }
+session: { secret: a-session-secret-that-is-long-enough-0123456789 }
+routes:
+  - name: pay
+    from: https://pay.example.com
+    to: http://10.0.0.1
+    policy: { allow: [ { and: [ { groups: [finance] }, { device: { san: ["URI:urn:device:laptop-42"] } } ] } ] }
+`,
+  );
+  const base = ['explain', file, '--url', 'https://pay.example.com/', '--user', 'erin', '--groups', 'finance'];
+  const with_ = await run(...base, '--device-cert', laptop.certFile);
+  assert.equal(with_.code, 0, with_.out + with_.err);
+  assert.match(with_.out, /decision: allow/);
+  assert.match(with_.out, /^device: {3}CN=laptop-42, O=Example \(sha256 [0-9a-f]{16}…\), taken as verified$/m);
+  const without = await run(...base);
+  assert.equal(without.code, 1);
+  assert.match(without.out, /device-missing/);
+  const bad = await run(...base, '--device-cert', file);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /explain: --device-cert .*device\.yaml: /);
 });

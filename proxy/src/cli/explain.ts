@@ -12,9 +12,13 @@ import { durationText, grantMayApply } from '../access/access.js';
 import { checkClientIp, DEFAULT_CLIENT_IP, parseClaimValue, parseSignals, Simulator, type IdentitySpec } from './simulate.js';
 import type { RiskSignal } from '../policy/context.js';
 import type { Command } from './io.js';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { deviceOf } from '../tls/client-certificate.js';
+import type { DeviceCertificate } from '../policy/input.js';
 
 const USAGE =
-  'usage: drawbridge explain FILE --url URL [--method M] [--user U] [--email E] [--email-unverified] [--groups a,b] [--claim k=v]... [--ip IP] [--amr a,b] [--acr X] [--auth-age 5m] [--time ISO] [--session-ip IP] [--signal KIND[*N][@AGO]]...\n';
+  'usage: drawbridge explain FILE --url URL [--method M] [--user U] [--email E] [--email-unverified] [--groups a,b] [--claim k=v]... [--ip IP] [--amr a,b] [--acr X] [--auth-age 5m] [--time ISO] [--session-ip IP] [--signal KIND[*N][@AGO]]... [--device-cert PEM]\n';
 
 export const explain: Command = async (args, io) => {
   const { values, positionals } = parseArgs({
@@ -36,6 +40,7 @@ export const explain: Command = async (args, io) => {
       time: { type: 'string' },
       'session-ip': { type: 'string' },
       signal: { type: 'string', multiple: true },
+      'device-cert': { type: 'string' },
     },
   });
   const file = positionals[0];
@@ -67,6 +72,16 @@ export const explain: Command = async (args, io) => {
     }
     signals.push(...parsed);
   }
+  // The device certificate as the `device` rule would see it once verified (explain does not check its chain).
+  let device: DeviceCertificate | undefined;
+  if (values['device-cert'] !== undefined) {
+    try {
+      device = deviceOf(new X509Certificate(readFileSync(values['device-cert'])), 'tls');
+    } catch (e) {
+      io.stderr.write(`explain: --device-cert ${values['device-cert']}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   let claims: Record<string, unknown>;
   try {
     claims = parseClaims(values.claim ?? []);
@@ -95,12 +110,13 @@ export const explain: Command = async (args, io) => {
       : undefined;
 
   const session = { ...(values['session-ip'] !== undefined ? { ip: values['session-ip'] } : {}), signals };
-  const result = new Simulator(loaded.config).run({ url: values.url, method: values.method, ip: values.ip, now, identity, session });
+  const result = new Simulator(loaded.config).run({ url: values.url, method: values.method, ip: values.ip, now, identity, session, ...(device ? { device } : {}) });
   const out: string[] = [];
   out.push(`request:  ${(values.method ?? 'GET').toUpperCase()} ${values.url}`);
   out.push(`time:     ${new Date(now).toISOString()}`);
   out.push(`client:   ${values.ip === undefined ? `${DEFAULT_CLIENT_IP} (the default; --ip sets it)` : values.ip === 'unknown' ? 'unknown (ip rules are undecided)' : values.ip}`);
   out.push(`identity: ${describeIdentity(identity)}`);
+  if (device) out.push(`device:   ${Object.entries(device.subject).map(([k, v]) => `${k}=${v}`).join(', ') || '(no subject)'} (sha256 ${device.fingerprint256.slice(0, 16)}…), taken as verified`);
   if (identity && (values['session-ip'] !== undefined || signals.length > 0)) {
     out.push(`session:  started from ${values['session-ip'] ?? 'the client address'}; signals: ${signals.length === 0 ? 'none' : (values.signal ?? []).join(', ')}`);
   }

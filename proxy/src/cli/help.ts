@@ -88,6 +88,8 @@ Options:
   --session-ip IP          where the user's session was started (default: --ip), for context rules
   --signal KIND[*N][@AGO]  a risk signal of the session, for risk rules; repeatable. KIND is context-change,
                            new-network or denial; *N repeats it, @AGO dates it (default now): denial*6@30s
+  --device-cert PEM        the request's device certificate (taken as verified: its chain is not checked), for
+                           device rules and sessions bound to a device
 
 Exit codes:
   0  allow (the request would be forwarded)

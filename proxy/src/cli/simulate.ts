@@ -4,7 +4,7 @@ import { compileConfig, type CompiledConfig, type Route } from '../routes/compil
 import type { Decision } from '../policy/evaluate.js';
 import { admit, givenPrincipal, type Admission, type AdmitContext } from '../admission/admit.js';
 import { absoluteUrlInput, classify } from '../admission/classify.js';
-import type { Identity } from '../policy/input.js';
+import type { DeviceCertificate, Identity } from '../policy/input.js';
 import type { Config } from '../schema/config.js';
 import { parseDuration } from '../policy/duration.js';
 import { parseIp } from '../policy/cidr.js';
@@ -33,6 +33,8 @@ export interface SimulatedRequest {
   identity?: IdentitySpec;
   /** The signed-in identity's session: where it started (default: `ip`) and its risk signals (`context`, `risk` rules). */
   session?: { ip?: string; signals?: RiskSignal[] };
+  /** The request's device certificate, taken as verified (`explain --device-cert`: the `device` rule). */
+  device?: DeviceCertificate;
 }
 
 /**
@@ -167,6 +169,7 @@ export class Simulator {
       ip: req.ip ?? DEFAULT_CLIENT_IP,
       now: req.now,
       requestId: 'simulated',
+      ...(req.device ? { device: req.device } : {}),
       principal: identity ? givenPrincipal(identity) : undefined,
       trace: true,
       // A session as if started where the request is (or at `session.ip`), in the same browser, with these signals.
