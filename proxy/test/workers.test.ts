@@ -328,7 +328,10 @@ test('workers: 2 — a worker killed mid-request fails that request, never forwa
   for (let i = 0; i < 40 && !served; i++) {
     const m = marker('after');
     const res = await request(false, 'app.localhost', `/echo/${m}`, { cookie });
-    assert.equal(res.status, 200);
+    if (res.status !== 200) {
+      const line = await db.line((l) => l.event === 'request' && String(l.path ?? '').includes(m), 0).catch(() => undefined);
+      assert.fail(`${res.status}: ${JSON.stringify(line)} ${res.body.slice(0, 300)}`);
+    }
     served = (await workerOf(m)) === victim.worker;
   }
   assert.ok(served, 'the replacement serves');

@@ -526,6 +526,39 @@ test('routes to the same upstream share one connection pool', T, async (t) => {
   await until(() => results.length === 6);
 });
 
+test('a request that reaches the upstream leg after its pool was released idle (a reload during its admission) is forwarded, then the pool closes again', T, async (t) => {
+  const own = await startUpstream();
+  t.after(() => own.close());
+  const route = makeRoute(own.url);
+  const results: ForwardResult[] = [];
+  const forwarder = new Forwarder();
+  t.after(() => forwarder.close());
+  const [pool] = forwarder.provision([route]);
+  const server = http.createServer((req, res) => {
+    stripClientHeaders(req, stripper, { trustedPeer: false, cookieBase: '', consumedBearer: false });
+    forwarder.web(req, res, route, pool!, (r) => results.push(r), renderError);
+  });
+  const port = await listen(server);
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  assert.equal((await request(port, '/before')).status, 200);
+  // The snapshot is replaced while nothing is in flight: the pool is destroyed at once.
+  pool!.release();
+  assert.equal(forwarder.poolCount(), 0);
+  // A request that took that snapshot earlier still goes to the upstream it was authorized for.
+  const late = await request(port, '/late');
+  assert.equal(late.status, 200, late.body);
+  assert.equal(own.seen.at(-1)?.url, '/late');
+  await until(() => results.length === 2);
+  assert.deepEqual(results.map((r) => r.status), [200, 200]);
+  assert.equal(forwarder.poolCount(), 0, 'closed again once idle');
+  // After the forwarder's close, nothing is forwarded any more.
+  forwarder.close();
+  assert.equal((await request(port, '/closed')).status, 502);
+});
+
 test('two Forwarders sharing one compiled route each use their own pool', T, async (t) => {
   const own = await startUpstream();
   t.after(() => own.close());

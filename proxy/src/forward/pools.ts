@@ -26,16 +26,33 @@ export class Pool {
   private destroyed = false;
 
   constructor(
-    readonly target: RelayTarget & { readonly dispatcher: UndiciPool },
+    readonly target: RelayTarget & { dispatcher: UndiciPool },
     /** WebSocket upgrades only; its agent keeps no connection alive (an upgraded socket never returns to a pool). */
     readonly proxy: ProxyServer,
     private readonly wsAgent: http.Agent,
     private readonly onDestroy: (pool: Pool) => void,
+    /** A fresh dispatcher with the same settings, or undefined once the forwarder is closed (revive). */
+    private readonly redispatcher: (pool: Pool) => UndiciPool | undefined,
   ) {}
 
   /** A request or upgrade starts through this pool (the forwarder calls `leave` once when it ends). */
   enter(): void {
+    if (this.destroyed) this.revive();
     this.inFlight++;
+  }
+
+  /**
+   * A request that took this pool's snapshot before a reload replaced it can reach the upstream leg after the pool
+   * was closed for being idle (its admission waited on the session store meanwhile). It still goes to the upstream
+   * and TLS settings it was authorized with, on fresh connections; the pool closes again when it is idle. (undici
+   * refuses every request on a destroyed pool: without this, such a request was a 502, UND_ERR_DESTROYED.) After
+   * the forwarder's close the dispatcher stays destroyed and the request fails.
+   */
+  private revive(): void {
+    const dispatcher = this.redispatcher(this);
+    if (dispatcher === undefined) return;
+    this.target.dispatcher = dispatcher;
+    this.destroyed = false;
   }
 
   leave(): void {
@@ -123,6 +140,15 @@ export class Pools {
     for (const pool of [...this.pools]) pool.destroy();
   }
 
+  /** Pool.revive's dispatcher maker: none once closed; a revived pool is counted again until destroyed. */
+  private revived(origin: string, options: UndiciPool.Options): (pool: Pool) => UndiciPool | undefined {
+    return (pool) => {
+      if (this.closed) return undefined;
+      this.pools.add(pool);
+      return new UndiciPool(origin, options);
+    };
+  }
+
   private pool(route: Route, byKey: Map<string, Pool>, made: Pool[]): Pool {
     const { upstream } = route;
     const secure = upstream.protocol === 'https:';
@@ -146,7 +172,7 @@ export class Pools {
       connect = (opts, callback) => connector({ ...opts, servername: name }, callback);
       servername = name || hostname;
     }
-    const dispatcher = new UndiciPool(upstream.origin, {
+    const dispatcherOptions: UndiciPool.Options = {
       connections: this.options.connections,
       keepAliveTimeout: this.options.idleMs,
       keepAliveMaxTimeout: this.options.idleMs,
@@ -154,7 +180,8 @@ export class Pools {
       headersTimeout: 0,
       bodyTimeout: 0,
       connect,
-    });
+    };
+    const dispatcher = new UndiciPool(upstream.origin, dispatcherOptions);
     const wsAgent = tlsOptions ? new https.Agent(tlsOptions.options) : new http.Agent();
     const proxy = createProxyServer({
       target: new URL(upstream.origin),
@@ -172,7 +199,7 @@ export class Pools {
     proxy.on('proxyReqWs', onProxyReqWs);
     // The client went away: the library already destroyed the upstream request; `done` is called on close.
     proxy.on('econnreset', ignore);
-    pool = new Pool({ dispatcher, hostHeader: upstream.hostHeader, servername }, proxy, wsAgent, this.forget);
+    pool = new Pool({ dispatcher, hostHeader: upstream.hostHeader, servername }, proxy, wsAgent, this.forget, this.revived(upstream.origin, dispatcherOptions));
     byKey.set(key, pool);
     made.push(pool);
     this.pools.add(pool);

@@ -156,7 +156,9 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   };
 
   function post(worker: Worker, m: ToWorker): void {
-    if (worker.isConnected()) worker.send(m);
+    // A worker that just died may still look connected: the write then fails (EPIPE) in the callback, never as
+    // an unhandled 'error' that would end the primary. Its exit is handled where it is observed ('exit').
+    if (worker.isConnected()) worker.send(m, (e: Error | null) => void (e && logger.warn({ event: 'worker', result: 'unreachable', worker: slotOf(worker.id), error: e.message })));
   }
 
   function ask(worker: Worker, m: ToWorker & { seq: number }): Promise<{ ok: boolean; value?: unknown; errors?: string[] }> {
@@ -191,6 +193,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
     const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
+    // The IPC channel's own errors (a send racing the worker's death) are logged, never thrown in the primary.
+    worker.on('error', (e: Error) => logger.warn({ event: 'worker', result: 'unreachable', worker: slot, error: e.message }));
     const entry: Slot = { slot, worker, started: false };
     slots[slot] = entry;
     return new Promise<void>((resolve, reject) => {
