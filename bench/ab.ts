@@ -1,6 +1,7 @@
 // bench/ab.ts — `node --import tsx bench/ab.ts [rounds] [seconds]`: not part of `npm run bench`, a quicker A/B for
 // work on the hot path. bare-http-proxy, a lean node:http relay (bench/lean-proxy.ts: the floor of node's HTTP
-// client and server), Drawbridge on a public route and authenticated (memory store), pinned as in the bench,
+// client and server), node:http's server with undici's Pool (bench/node-floor.ts: the floor of Drawbridge's own
+// stack), Drawbridge on a public route and authenticated (memory store), pinned as in the bench,
 // interleaved rounds with wrk; prints each row's proxy CPU µs per request (from /proc, steadier than req/s on a
 // shared machine) and its ratios to bare, as medians of per-round figures. `--base DIR` adds the same two Drawbridge
 // rows from another checkout (e.g. a git worktree of the previous commit) to the same interleaved rounds: a before
@@ -31,6 +32,7 @@ const upstream = await startChild<{ port: number }>('./upstream.ts', [], { cpu: 
 const url = `http://127.0.0.1:${upstream.ready.port}`;
 const bare = await startChild<{ port: number }>('./bare-proxy.ts', [url], { cpu: pin.proxy });
 const lean = await startChild<{ port: number }>('./lean-proxy.ts', [url], { cpu: pin.proxy });
+const floor = await startChild<{ port: number }>('./node-floor.ts', [url], { cpu: pin.proxy });
 const db = await startChild<{ port: number; cookie: string }>('./drawbridge-proxy.ts', ['--upstream', url, '--store', 'memory'], { cpu: pin.proxy });
 db.process.send({ type: 'quiet' });
 const before = baseDir === undefined ? undefined : await startChild<{ port: number; cookie: string }>(pathToFileURL(join(baseDir, 'bench/drawbridge-proxy.ts')).href, ['--upstream', url, '--store', 'memory'], { cpu: pin.proxy });
@@ -38,6 +40,7 @@ before?.process.send({ type: 'quiet' });
 const rows: Array<{ name: string; port: number; host: string; headers: Record<string, string>; pid: number }> = [
   { name: 'bare', port: bare.ready.port, host: 'bench.localhost', headers: {}, pid: bare.process.pid! },
   { name: 'lean', port: lean.ready.port, host: 'bench.localhost', headers: {}, pid: lean.process.pid! },
+  { name: 'node-floor', port: floor.ready.port, host: 'bench.localhost', headers: {}, pid: floor.process.pid! },
   { name: 'public', port: db.ready.port, host: 'public.localhost', headers: {}, pid: db.process.pid! },
   { name: 'auth', port: db.ready.port, host: 'app.localhost', headers: { cookie: db.ready.cookie }, pid: db.process.pid! },
   ...(before
@@ -71,6 +74,7 @@ for (const row of rows) {
 await before?.stop();
 await db.stop();
 await lean.stop();
+await floor.stop();
 await bare.stop();
 await upstream.stop();
 process.exit(0);

@@ -9,6 +9,7 @@ export const ROW_NAMES = [
   'direct',
   'nginx',
   'bare-http-proxy',
+  'node-floor',
   'drawbridge-public',
   'drawbridge-auth-memory',
   'drawbridge-auth-redis',
@@ -23,7 +24,7 @@ export type RowName = (typeof ROW_NAMES)[number];
 
 /**
  * The targets, in the order reported (the performance issue's item 5; the earlier ≥ 0.9 × bare-http-proxy target is
- * retired, its row kept for reference). `auth-memory-share-of-nginx` has no threshold yet: it is reported, and
+ * retired, its row kept for reference). `auth-memory-share-of-nginx` and the two node-floor figures have no threshold: they are reported, and
  * `met` only says it was measured.
  */
 export const TARGET_NAMES = [
@@ -36,6 +37,8 @@ export const TARGET_NAMES = [
   'routes-10k-vs-10',
   'sessions-100k-rss',
   'auth-memory-share-of-nginx',
+  'node-floor-vs-apache-pinned',
+  'auth-memory-share-of-node-floor',
 ] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -152,7 +155,7 @@ export function renderSvg(results: Results): string {
   const top = 56;
   const height = top + rows.length * (barH + gap) + 44;
   const x = (v: number) => left + (v / max) * plot;
-  const color = (name: RowName) => (name.startsWith('drawbridge') ? '#2f6fb0' : name.startsWith('apache') ? '#b06a2f' : name === 'bare-http-proxy' ? '#444' : '#9a9a9a');
+  const color = (name: RowName) => (name.startsWith('drawbridge') ? '#2f6fb0' : name.startsWith('apache') ? '#b06a2f' : name === 'bare-http-proxy' || name === 'node-floor' ? '#444' : '#9a9a9a');
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
@@ -270,7 +273,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   }
   lines.push('');
   lines.push(
-    'How to read them: the peer is Apache + mod_auth_openidc, doing the same job (a session cookie checked against a server-side session, a claim required, the identity passed upstream in headers, keep-alive to the upstream). The two throughput targets are medians of per-round ratios (Drawbridge\'s req/s over Apache\'s in the same round): pinned compares one core with one core; unpinned compares `drawbridge serve` with `workers: auto` with Apache free to use every core (one `mpm_event` process per core). The p99 targets run both at one constant rate, half that Apache row\'s peak, and compare p99 (≤ 1 means Drawbridge\'s tail is no worse). `rss-after-load` is the largest Drawbridge process. `routes-10k-vs-10` is measured once per run here; `node --import tsx bench/routes-only.ts --runs 3` repeats that measurement alone. `auth-memory-share-of-nginx` has no target yet. bare-http-proxy stays as a reference row; its 0.9 × target is retired.',
+    'How to read them: the peer is Apache + mod_auth_openidc, doing the same job (a session cookie checked against a server-side session, a claim required, the identity passed upstream in headers, keep-alive to the upstream). The two throughput targets are medians of per-round ratios (Drawbridge\'s req/s over Apache\'s in the same round): pinned compares one core with one core; unpinned compares `drawbridge serve` with `workers: auto` with Apache free to use every core (one `mpm_event` process per core). The p99 targets run both at one constant rate, half that Apache row\'s peak, and compare p99 (≤ 1 means Drawbridge\'s tail is no worse). `rss-after-load` is the largest Drawbridge process. `routes-10k-vs-10` is measured once per run here; `node --import tsx bench/routes-only.ts --runs 3` repeats that measurement alone. `auth-memory-share-of-nginx` has no target yet. `node-floor-vs-apache-pinned` is what node:http + undici alone reach against Apache (no proxy on this stack can pass it), `auth-memory-share-of-node-floor` how much of that Drawbridge keeps. bare-http-proxy stays as a reference row; its 0.9 × target is retired.',
   );
   lines.push('');
   lines.push('## Load rows');
@@ -298,6 +301,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('- `direct`: the upstream itself (a second instance, pinned like the proxies), no proxy in between.');
   lines.push('- `nginx`: Debian nginx, `proxy_pass` to an upstream block with `keepalive 64`, `worker_processes 1`, access log off: the reference ceiling.');
   lines.push('- `bare-http-proxy`: http-proxy-3 with a keep-alive `http.Agent`, no auth, no logging: a reference row (the 0.9 × bare target is retired; the peer is Apache).');
+  lines.push('- `node-floor`: node:http\'s server and an undici keep-alive `Pool` relaying with nothing else (bench/node-floor.ts): no route, session, policy, identity headers, assertion, log line, metric or timeout. The two libraries every Drawbridge request goes through, before Drawbridge does anything: how much of a request is Drawbridge\'s own work, and how close to the pinned Apache target node itself allows a proxy to come.');
   lines.push('- `drawbridge-public`: a `public: true` route (normalize, match, strip, log, forward; no session).');
   lines.push('- `drawbridge-auth-memory`: a session cookie, memory store, a policy (`groups` or `email` allow, `not ip` deny) that allows: the full hot path including the signed assertion (cached per session and route).');
   lines.push('- `drawbridge-auth-redis`: the same with the redis store (one encrypted record read per request).');
@@ -306,7 +310,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('- `drawbridge-auth-memory-unpinned`: `drawbridge-auth-memory` unpinned (one process; what it gains from a second core is GC and log writes off the main thread).');
   lines.push('- `drawbridge-auth-workers`: `drawbridge serve` (the CLI, as deployed) with `workers: auto` (one worker per core), memory store, unpinned, signed in once through the dev IdP.');
   lines.push('');
-  lines.push('**Modes.** The first seven rows are *pinned*: with two CPUs and `taskset`, the process under test (all of its processes) on CPU 1 and the load generator, the upstream and the rest on CPU 0 — a per-core comparison. The `-unpinned` rows and the workers row are *unpinned*: the proxy, its own upstream and the load generator may all use every CPU (`taskset` over all of them undoes the orchestrator\'s own pinning), as a small machine would run them; the load generator then competes with the proxy for the cores, on both sides of a comparison alike. Compare rows within a mode, and read ratios measured in the same round, not absolute figures across runs.');
+  lines.push('**Modes.** The first eight rows are *pinned*: with two CPUs and `taskset`, the process under test (all of its processes) on CPU 1 and the load generator, the upstream and the rest on CPU 0 — a per-core comparison. The `-unpinned` rows and the workers row are *unpinned*: the proxy, its own upstream and the load generator may all use every CPU (`taskset` over all of them undoes the orchestrator\'s own pinning), as a small machine would run them; the load generator then competes with the proxy for the cores, on both sides of a comparison alike. Compare rows within a mode, and read ratios measured in the same round, not absolute figures across runs.');
   lines.push('');
   lines.push('Two more Drawbridge processes, with 10 and with 10,000 generated routes, run in the same rounds; they are not load rows of `results.json` but the routes target, reported in their own section below.');
   lines.push('');

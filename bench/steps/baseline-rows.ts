@@ -1,5 +1,5 @@
-// bench/steps/baseline-rows.ts — the rows Drawbridge is compared with: the upstream itself (direct), nginx and the
-// bare http-proxy, and the shared upstream every proxy row ends at.
+// bench/steps/baseline-rows.ts — the rows Drawbridge is compared with: the upstream itself (direct), nginx, the
+// bare http-proxy and node's own floor (node:http + undici, nothing else), and the shared upstream every proxy row ends at.
 import { startChild, type Child } from '../child.js';
 import { findNginx, startNginx, type RunningNginx } from '../nginx.js';
 import { log, type BenchRun, type RowPlan } from './common.js';
@@ -34,5 +34,9 @@ export async function startBaselineRows({ pin, cleanups }: BenchRun, plans: RowP
   const bare = await startChild<{ port: number }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy });
   cleanups.push(() => bare.stop());
   plans.push({ name: 'bare-http-proxy', port: bare.ready.port, host: 'bench.localhost', headers: {}, upstream, expectUser: null, pids: [bare.process.pid!] });
+
+  const floor = await startChild<{ port: number }>('./node-floor.ts', [upstreamUrl], { cpu: pin.proxy });
+  cleanups.push(() => floor.stop());
+  plans.push({ name: 'node-floor', port: floor.ready.port, host: 'bench.localhost', headers: {}, upstream, expectUser: null, pids: [floor.process.pid!] });
   return { upstream, upstreamUrl, nginxFound };
 }
