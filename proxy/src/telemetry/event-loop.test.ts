@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { registerEventLoopMetrics } from './event-loop.js';
+import { registerEventLoopMetrics, RESOLUTION_MS } from './event-loop.js';
 import { createMetrics } from './metrics.js';
 
 function series(text: string, quantile: string): number {
@@ -23,8 +23,10 @@ function stall(ms: number): void {
 test('event-loop delay: a stall shows in the window that saw it (quantile 1 is the longest), the next scrape starts a new window', async () => {
   const registry = new Registry();
   registerEventLoopMetrics(registry);
+  // Timers run in order of their due time: each of these is due after the monitor's next one, so two of them let
+  // the monitor take at least two samples (its first after a reset only starts the interval it measures).
   const ticks = async (): Promise<void> => {
-    for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, RESOLUTION_MS * 2));
   };
   await registry.metrics();
   // A reset window measures from the monitor's first sample after it: let one be taken before the stall.
