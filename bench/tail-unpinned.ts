@@ -12,6 +12,7 @@
 // (bench/tail-probe.mjs, preloaded; `--no-probe` leaves it out, it samples the loop every 1 ms) each Drawbridge
 // process's event-loop delay and GC pauses. `--burst`: also 32 fresh connections at once per row and round, the time
 // to each one's first answer. `--flags`: node options for the serve rows' processes (NODE_OPTIONS).
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
