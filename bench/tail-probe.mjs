@@ -16,14 +16,23 @@ new PerformanceObserver((list) => {
     gc.byKind[kind] = (gc.byKind[kind] ?? 0) + 1;
   }
 }).observe({ entryTypes: ['gc'] });
-process.on('message', (m) => {
-  if (m?.type !== 'probe') return;
+const snapshot = () => {
   const ms = (ns) => ns / 1e6;
   const newSpaceMB = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
-  process.send({ type: 'probe', delay: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max), count: delay.count }, gc, newSpaceMB });
+  const out = { type: 'probe', delay: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max), count: delay.count }, gc, newSpaceMB };
   delay.reset();
   gc = { count: 0, totalMs: 0, maxMs: 0, byKind: {} };
+  return out;
+};
+process.on('message', (m) => {
+  if (m?.type === 'probe') process.send(snapshot());
 });
+// Processes whose IPC channel is not the bench's (`drawbridge serve` and its cluster workers, preloaded through
+// NODE_OPTIONS by bench/tail-unpinned.ts): SIGUSR2 writes the same answer to TAIL_PROBE_DIR/<pid>.json.
+if (process.env.TAIL_PROBE_DIR) {
+  const { writeFileSync } = await import('node:fs');
+  process.on('SIGUSR2', () => writeFileSync(`${process.env.TAIL_PROBE_DIR}/${process.pid}.json`, JSON.stringify(snapshot())));
+}
 
 // Allocation sampling (`heap-start`, then `heap-stop` answers): every sampled allocation, collected or not, by
 // function — bytes allocated per request do not depend on how busy the machine is, unlike times.

@@ -22,7 +22,7 @@ import type { DbReady } from './drawbridge-rows.js';
 export const BENCH_LOGIN = 'alice';
 const APACHE_CLIENT = { clientId: 'apache-bench', clientSecret: 'apache-bench-client-secret-0123456789' };
 export const DRAWBRIDGE_CLIENT = { clientId: 'drawbridge', clientSecret: 'drawbridge-bench-client-secret-0123456789' };
-/** The workers row's `workers` (the top-level key of the cluster mode): one per core, as SPEC §10 measures it. */
+/** The workers row's `workers` (the top-level key of the cluster mode): `auto`, one per core but one, as SPEC §10 measures it. */
 export const BENCH_WORKERS = 'auto';
 /** mpm_event threads per process: twice the bench's connections (see ApacheConfigOptions), few enough for one core. */
 const APACHE_THREADS = 64;

@@ -310,7 +310,7 @@ export const configSchema = z.strictObject({
   workers: z
     .union([z.literal('auto'), z.number().int().min(1)])
     .default(1)
-    .describe('Event loops serving the proxy listener in this one Drawbridge (node cluster: worker processes sharing the listener, the primary owning the memory session store, the admin listener and reloads). `auto`: one per core (os.availableParallelism()). Needs a restart to change. docs/deploy.md.'),
+    .describe('Event loops serving the proxy listener in this one Drawbridge (node cluster: worker processes sharing the listener, the primary owning the memory session store, the admin listener and reloads). `auto`: one per core but one, at least one (os.availableParallelism() − 1: the core left serves the primary, the kernel\'s network stack and what shares the host; on 2 cores, one process without the cluster). Needs a restart to change. docs/deploy.md.'),
   publicUrl: z.string().url('expected an absolute URL').describe('Origin of the sign-in endpoints; the callback is publicUrl + /.drawbridge/callback. An https:// publicUrl needs `tls`, or a TLS-terminating proxy in front of Drawbridge listed in `trustedProxies` (validate refuses it on a plain-HTTP listener otherwise).'),
   tls: tlsFiles.optional().describe('Serve HTTPS: certificates from files, by name (SNI) or obtained by ACME; versions, suites (docs/tls.md). The files are re-read on SIGHUP and when they change; adding or removing `tls` needs a restart.'),
   forwardedClientCert: z

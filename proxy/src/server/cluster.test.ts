@@ -22,12 +22,15 @@ routes:
   return r.ok ? { config: r.config, errors: [] } : { errors: r.errors.map(formatIssue) };
 }
 
-test('workers: default 1, a positive integer, or auto (one per core)', () => {
+test('workers: default 1, a positive integer, or auto (one per core but one, at least one)', () => {
   assert.equal(load('').config?.workers, 1);
   assert.equal(workerCount(load('').config!), 1);
   assert.equal(workerCount(load('workers: 3').config!), 3);
   assert.equal(load('workers: auto').config?.workers, 'auto');
-  assert.equal(workerCount(load('workers: auto').config!), availableParallelism());
+  assert.equal(workerCount(load('workers: auto').config!), Math.max(1, availableParallelism() - 1));
+  const auto = load('workers: auto').config!;
+  assert.deepEqual([1, 2, 3, 4, 16].map((cores) => workerCount(auto, cores)), [1, 1, 2, 3, 15], 'a core is left to the primary and the host');
+  assert.equal(workerCount(load('workers: 3').config!, 2), 3, 'a number is taken as it is');
   for (const bad of ['workers: 0', 'workers: -2', 'workers: 1.5', 'workers: two', 'workers: "2"']) {
     const { errors } = load(bad);
     assert.equal(errors.length, 1, `${bad}: ${errors.join('; ')}`);

@@ -25,9 +25,14 @@ import { checkTlsFiles } from '../tls/check.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
 
-/** How many event loops `workers` asks for: `auto` is one per core. */
-export function workerCount(config: Pick<Config, 'workers'>): number {
-  return config.workers === 'auto' ? Math.max(1, availableParallelism()) : config.workers;
+/**
+ * How many event loops `workers` asks for: `auto` is one per core but one (at least one), `cores` defaulting to
+ * os.availableParallelism(). The core left over serves the primary (session store, admin), the kernel's network
+ * stack and what shares the host: on 2 cores, 2 workers used 1.3–1.6× the CPU per request of 1 and had the worse
+ * p99 at a fixed rate in 12 of 17 interleaved rounds, for no more throughput (docs/performance.md, "The tail").
+ */
+export function workerCount(config: Pick<Config, 'workers'>, cores = availableParallelism()): number {
+  return config.workers === 'auto' ? Math.max(1, cores - 1) : config.workers;
 }
 
 /** What `serve` runs: one Drawbridge, or the primary of several workers. */
