@@ -45,6 +45,8 @@ test('npm run bench -- --quick writes well-formed results to bench/out/', { time
   for (const t of results.targets) assert.doesNotMatch(t.skipped ?? '', /answered|sanity|expected/, `${t.name}: ${t.skipped}`);
   const md = readFileSync(join(OUT, 'performance.md'), 'utf8');
   assert.match(md, /!\[[^\]]*\]\(bench\.svg\)/);
+  // Drawbridge ran as deployed: compiled (bench/build.ts), not from its source through tsx.
+  assert.match(md, /\| Drawbridge ran \| the compiled build/);
   assert.match(readFileSync(join(OUT, 'bench.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   // --quick never touches the checked-in figures.
   assert.equal(existsSync(checkedIn) ? readFileSync(checkedIn, 'utf8') : undefined, before);

@@ -2,6 +2,7 @@
 // TypeScript child pinned to a CPU with an IPC channel, and the child side of the ready/stop handshake.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (children run from it so `--import tsx` resolves). */
@@ -50,10 +51,14 @@ export interface Child<T> {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `node [nodeArgs] --import tsx FILE args` from the repository root, pinned, and waits for its ready message. */
-export async function startChild<T>(file: string, args: string[], options: { cpu?: string; nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<Child<T>> {
-  const [cmd, argv] = pinnedCommand(options.cpu, process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url)), ...args]);
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * Starts `node [nodeArgs] --import tsx FILE args` from the repository root, pinned, and waits for its ready message.
+ * With `dist` (bench/build.ts), the compiled FILE of that build instead, without tsx (as production runs).
+ */
+export async function startChild<T>(file: string, args: string[], options: { cpu?: string; nodeArgs?: string[]; readyTimeoutMs?: number; dist?: string; env?: Record<string, string> } = {}): Promise<Child<T>> {
+  const script = options.dist === undefined ? ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))] : [join(options.dist, 'bench', file.replace(/^\.\//, '').replace(/\.ts$/, '.js'))];
+  const [cmd, argv] = pinnedCommand(options.cpu, process.execPath, [...(options.nodeArgs ?? []), ...script, ...args]);
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${file}: no ready message within ${options.readyTimeoutMs ?? 60_000} ms`)), options.readyTimeoutMs ?? 60_000);

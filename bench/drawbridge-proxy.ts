@@ -5,6 +5,8 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
@@ -146,6 +148,19 @@ export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{
   return { db, cookie, user: identity.user, logs: logStream, loadMs };
 }
 
+/**
+ * Where this process's memory is (bench/memory.ts): process.memoryUsage() and V8's heap spaces, in bytes; with `gc`,
+ * after a full garbage collection (what of it was garbage not collected yet).
+ */
+export function memoryReport(gc = false): { usage: NodeJS.MemoryUsage; spaces: Record<string, { size: number; used: number }> } {
+  if (gc) {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  }
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+  return { usage: process.memoryUsage(), spaces };
+}
+
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' }, routes: { type: 'string' }, requests: { type: 'string' }, 'request-count': { type: 'string' } } });
   let started: Awaited<ReturnType<typeof startBenchDrawbridge>> | undefined;
@@ -164,6 +179,7 @@ if (isMain(import.meta.url)) {
       if (m.type === 'logs') process.send!({ type: 'logs', lines: started?.logs.tail() ?? [] });
       else if (m.type === 'quiet') started?.logs.quiet();
       else if (m.type === 'mark') process.send!({ type: 'mark', hrtimeUs: Number(process.hrtime.bigint() / 1000n) });
+      else if (m.type === 'memory') process.send!({ type: 'memory', ...memoryReport(m.gc === true) });
     },
   );
 }

@@ -3,17 +3,19 @@
 // with Drawbridge's `workers`), Drawbridge with 10 and with 10,000 routes (requests spread over every route), the
 // fixed-rate p99 comparisons with Apache, the memory after load, and the in-process micro rows; writes
 // bench/results.json, docs/performance.md and docs/images/bench.svg (`--quick`: short phases, everything under
-// bench/out/ instead).
+// bench/out/ instead). Drawbridge runs compiled, as deployed (bench/build.ts: tsc into bench/out/dist/ first; `--source`:
+// from its TypeScript source through tsx instead).
 // The steps are in bench/steps/, one file per step or row family; this file runs them in order.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildForBench } from './build.js';
 import { detectPinning, isMain, pinSelf, ROOT, type Pinning } from './child.js';
 import type { Results, RowName } from './report.js';
 import { startBaselineRows } from './steps/baseline-rows.js';
 import { log, type BenchOptions, type BenchRun, type RowPlan } from './steps/common.js';
 import { startDrawbridgeRows } from './steps/drawbridge-rows.js';
-import { readRss } from './steps/cpu.js';
+import { readRss, readRssAnon } from './steps/cpu.js';
 import { startPeerRows } from './steps/peer-rows.js';
 import { measureFixedRate } from './steps/fixed-rate.js';
 import { measureRows, startLoader } from './steps/load.js';
@@ -52,7 +54,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     .join(', ');
 
   try {
-    const run: BenchRun = { o, pin, cleanups };
+    const run: BenchRun = { o, pin, cleanups, ...(o.source ? {} : { dist: buildForBench(log) }) };
     const plans: RowPlan[] = [];
     const { upstream, upstreamUrl, nginxFound } = await startBaselineRows(run, plans);
     const { memory, redisDb } = await startDrawbridgeRows(run, plans, upstream, upstreamUrl);
@@ -66,7 +68,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     // Resident memory of every Drawbridge process of the load rows (each worker of the workers row), after the rounds.
     const rssAfterLoad = plans
       .filter((p) => ['drawbridge-auth-memory', 'drawbridge-auth-redis', 'drawbridge-auth-memory-unpinned', 'drawbridge-auth-workers'].includes(p.name) && !p.skipped && !p.invalid)
-      .flatMap((p) => (p.pidsNow?.() ?? p.pids).map((pid) => ({ row: p.name as RowName, pid, rssMB: readRss(pid) / 1e6 })))
+      .flatMap((p) => (p.pidsNow?.() ?? p.pids).map((pid) => ({ row: p.name as RowName, pid, rssMB: readRss(pid) / 1e6, anonMB: readRssAnon(pid) / 1e6 })))
       .filter((r) => r.rssMB > 0);
 
     const { rows, rowDetails } = summarizeRows(plans, runs);
@@ -77,7 +79,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     await cleanup();
     const micro = await runMicro(run);
     const { targets, sessionsScale } = computeTargets(run, rows, runs, fixedRates, rssAfterLoad, routesE2e, micro);
-    return writeOutputs(run, { startedAt, loadAverage, loadTool: loader.loadTool, nginxFound, rows, rowDetails, runs, fixedRates, rssAfterLoad, ratePairs, routesE2e, micro, targets, sessionsScale });
+    return writeOutputs(run, { startedAt, code: run.dist !== undefined ? 'dist' : 'source', loadAverage, loadTool: loader.loadTool, nginxFound, rows, rowDetails, runs, fixedRates, rssAfterLoad, ratePairs, routesE2e, micro, targets, sessionsScale });
   } finally {
     clearTimeout(watchdog);
     await cleanup();
@@ -85,7 +87,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, loadgen: { type: 'string', default: 'wrk' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, loadgen: { type: 'string', default: 'wrk' }, source: { type: 'boolean', default: false } } });
   if (values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen: wrk or node');
   const stop = () => {
     log('interrupted');
@@ -93,7 +95,7 @@ if (isMain(import.meta.url)) {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  runBench({ ...benchOptions(values.quick!), loadgen: values.loadgen }).then(
+  runBench({ ...benchOptions(values.quick!), loadgen: values.loadgen, source: values.source! }).then(
     (results) => {
       for (const r of results.rows) log(`${r.name.padEnd(24)} ${r.rps === null ? (r.skipped ? `skipped: ${r.skipped}` : `INVALID: ${r.invalid}`) : `${r.rps} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ${r.ratioToBare ?? '—'} × bare`}`);
       for (const t of results.targets) log(`target ${t.name}: ${t.measured ?? `not measured (${t.skipped})`} → ${t.met ? 'met' : 'NOT met'}`);

@@ -25,6 +25,8 @@ export interface BenchOptions {
   limitMs: number;
   /** `wrk` when installed (default), or `node`: bench/load-gen.ts in closed loop. */
   loadgen?: 'wrk' | 'node';
+  /** `--source`: run Drawbridge from its TypeScript source through tsx instead of the compiled build (bench/build.ts). */
+  source?: boolean;
 }
 
 /** One bench run: its options, where its processes are pinned, and what to stop at the end (in reverse order). */
@@ -32,6 +34,13 @@ export interface BenchRun {
   readonly o: BenchOptions;
   readonly pin: Pinning;
   readonly cleanups: Array<() => Promise<unknown>>;
+  /** The compiled build the Drawbridge processes run (bench/build.ts); undefined: the TypeScript source through tsx. */
+  readonly dist?: string;
+}
+
+/** How a bench child runs Drawbridge (bench/child.ts startChild's option): the compiled build when there is one. */
+export function drawbridgeChild({ dist }: Pick<BenchRun, 'dist'>): { dist?: string } {
+  return dist !== undefined ? { dist } : {};
 }
 
 /** The end-to-end routes rows (Drawbridge with N generated routes); reported with the routes target, not in `rows`. */

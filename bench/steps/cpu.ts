@@ -55,6 +55,19 @@ export function readRss(pid: number): number {
   }
 }
 
+/**
+ * A process's private resident memory in bytes (RssAnon from /proc: its heaps, not the pages of the node binary and
+ * libraries it maps, which every node process on the machine shares; 0 when unreadable).
+ */
+export function readRssAnon(pid: number): number {
+  try {
+    const m = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The pids of a process's children (nginx workers), from /proc. */
 export function childPids(pid: number): number[] {
   try {

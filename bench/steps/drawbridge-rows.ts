@@ -2,13 +2,13 @@
 // signed-in with Redis (skipped with the reason when redis-server cannot start).
 import { startRedis, type TestRedis } from '../../test-support/redis.js';
 import { startChild, type Child } from '../child.js';
-import type { BenchRun, RowPlan } from './common.js';
+import { drawbridgeChild, type BenchRun, type RowPlan } from './common.js';
 
 export type DbReady = { port: number; cookie: string; user: string };
 
 /** Starts the Drawbridge rows' processes; their plans are appended to `plans`. */
-export async function startDrawbridgeRows({ pin, cleanups }: BenchRun, plans: RowPlan[], upstream: Child<{ port: number }>, upstreamUrl: string): Promise<{ memory: Child<DbReady>; redisDb: Child<DbReady> | undefined }> {
-  const memory = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory'], { cpu: pin.proxy });
+export async function startDrawbridgeRows({ pin, cleanups, dist }: BenchRun, plans: RowPlan[], upstream: Child<{ port: number }>, upstreamUrl: string): Promise<{ memory: Child<DbReady>; redisDb: Child<DbReady> | undefined }> {
+  const memory = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory'], { cpu: pin.proxy, ...drawbridgeChild({ dist }) });
   cleanups.push(() => memory.stop());
   plans.push({ name: 'drawbridge-public', port: memory.ready.port, host: 'public.localhost', headers: {}, upstream, expectUser: null, drawbridge: memory, pids: [memory.process.pid!] });
   plans.push({ name: 'drawbridge-auth-memory', port: memory.ready.port, host: 'app.localhost', headers: { cookie: memory.ready.cookie }, upstream, expectUser: memory.ready.user, drawbridge: memory, pids: [memory.process.pid!] });
@@ -20,7 +20,7 @@ export async function startDrawbridgeRows({ pin, cleanups }: BenchRun, plans: Ro
     redis = await startRedis();
     const r = redis;
     cleanups.push(() => r.stop());
-    redisDb = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', redis.url], { cpu: pin.proxy });
+    redisDb = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', redis.url], { cpu: pin.proxy, ...drawbridgeChild({ dist }) });
     const d = redisDb;
     cleanups.push(() => d.stop());
   } catch (e) {

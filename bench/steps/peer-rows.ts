@@ -14,7 +14,7 @@ import { accepts, reservePort } from '../../test-support/net.js';
 import { APACHE_REDIRECT_PATH, APACHE_SESSION_COOKIE, apacheConfig, findApache, signInThroughApache, startApache, type ApacheClient, type RunningApache } from '../apache.js';
 import { pinnedCommand, ROOT, startChild, type Child } from '../child.js';
 import { BENCH_SESSION_SECRET } from '../drawbridge-proxy.js';
-import { log, type BenchRun, type RowPlan } from './common.js';
+import { drawbridgeChild, log, type BenchRun, type RowPlan } from './common.js';
 import { childPids } from './cpu.js';
 import type { DbReady } from './drawbridge-rows.js';
 
@@ -36,7 +36,7 @@ export interface PeerRows {
 }
 
 /** Starts the dev IdP, both Apache instances, the unpinned rows' upstream and Drawbridge rows; their plans are appended. */
-export async function startPeerRows({ pin, cleanups }: BenchRun, plans: RowPlan[]): Promise<PeerRows> {
+export async function startPeerRows({ pin, cleanups, dist }: BenchRun, plans: RowPlan[]): Promise<PeerRows> {
   const found = findApache();
   if ('reason' in found) throw new Error(`the apache-mod-auth-openidc rows cannot run: ${found.reason}`);
 
@@ -86,11 +86,11 @@ export async function startPeerRows({ pin, cleanups }: BenchRun, plans: RowPlan[
     plans.push({ name, port, host: `apache.localhost:${port}`, headers: { cookie }, upstream: up, expectUser: BENCH_LOGIN, expectAssertion: false, cookieName: APACHE_SESSION_COOKIE, pids: a.pids(), pidsNow: () => a.pids(), ...(mode ? { mode } : {}) });
   }
 
-  const memoryUnpinned = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', `http://127.0.0.1:${upstream.ready.port}`, '--store', 'memory'], { cpu: pin.all });
+  const memoryUnpinned = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', `http://127.0.0.1:${upstream.ready.port}`, '--store', 'memory'], { cpu: pin.all, ...drawbridgeChild({ dist }) });
   cleanups.push(() => memoryUnpinned.stop());
   plans.push({ name: 'drawbridge-auth-memory-unpinned', port: memoryUnpinned.ready.port, host: 'app.localhost', headers: { cookie: memoryUnpinned.ready.cookie }, upstream, expectUser: memoryUnpinned.ready.user, drawbridge: memoryUnpinned, pids: [memoryUnpinned.process.pid!], mode: 'unpinned' });
 
-  plans.push(await startWorkersRow({ pin, cleanups }, { idp, port: workersPort, publicUrl, upstream, workers: BENCH_WORKERS }));
+  plans.push(await startWorkersRow({ pin, cleanups, ...(dist !== undefined ? { dist } : {}) }, { idp, port: workersPort, publicUrl, upstream, workers: BENCH_WORKERS }));
   return { idp, apache, apacheUnpinned, memoryUnpinned };
 }
 
@@ -130,18 +130,21 @@ routes:
 }
 
 /**
- * `drawbridge serve --config FILE` (bin/drawbridge.js from source, logs to /dev/null) with `workers: auto`, unpinned,
+ * `drawbridge serve --config FILE` (the compiled build's main.js as bin/drawbridge.js runs dist/, or bin/drawbridge.js from
+ * source without a build; logs to /dev/null) with `workers: auto`, unpinned,
  * signed in once through the dev IdP. Until the `workers` key exists (cluster mode), the configuration is refused
  * and the row is reported **invalid** with Drawbridge's own error: a failure, never a silent skip.
  */
-export async function startWorkersRow({ pin, cleanups }: Pick<BenchRun, 'pin' | 'cleanups'>, w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }>; workers: number | 'auto' | undefined }): Promise<RowPlan> {
+export async function startWorkersRow({ pin, cleanups, dist }: Pick<BenchRun, 'pin' | 'cleanups' | 'dist'>, w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }>; workers: number | 'auto' | undefined }): Promise<RowPlan> {
   const name = 'drawbridge-auth-workers' as const;
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-bench-workers-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'drawbridge.yaml');
   writeFileSync(configFile, workersConfigText({ port: w.port, adminPort: await reservePort(), publicUrl: w.publicUrl, issuer: w.idp.issuer, upstream: `http://127.0.0.1:${w.upstream.ready.port}`, workers: w.workers }));
   // Unpinned: taskset over every CPU undoes the orchestrator's own pinning, which children inherit.
-  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [join(ROOT, 'bin/drawbridge.js'), 'serve', '--config', configFile]);
+  // The build: what bin/drawbridge.js imports from dist/ (the Docker image); the cluster forks the workers from it too.
+  const entry = dist !== undefined ? join(dist, 'proxy/src/main.js') : join(ROOT, 'bin/drawbridge.js');
+  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [entry, 'serve', '--config', configFile]);
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));

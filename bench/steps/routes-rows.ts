@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChild, type Child } from '../child.js';
 import type { ReportDetails } from '../report.js';
-import { fmtRatio, log, median, statusProblem, type BenchRun, type RoundResult, type RoutesRowName, type RowPlan } from './common.js';
+import { drawbridgeChild, fmtRatio, log, median, statusProblem, type BenchRun, type RoundResult, type RoutesRowName, type RowPlan } from './common.js';
 import type { DbReady } from './drawbridge-rows.js';
 
 export type RoutesReady = DbReady & { loadMs: number };
 
 /** Starts one Drawbridge per route count of `o.routes`; their plans are appended to `plans`. */
-export async function startRoutesRows({ o, pin, cleanups }: BenchRun, plans: RowPlan[], upstream: Child<{ port: number }>, upstreamUrl: string): Promise<Array<Child<RoutesReady> | undefined>> {
+export async function startRoutesRows({ o, pin, cleanups, dist }: BenchRun, plans: RowPlan[], upstream: Child<{ port: number }>, upstreamUrl: string): Promise<Array<Child<RoutesReady> | undefined>> {
   // The routes rows: the same session, memory store and upstream, N generated routes, every request to the
   // next entry of a list that visits every route equally often (its hosts and prefixes as in micro-routes.ts).
   const routesDir = mkdtempSync(join(tmpdir(), 'drawbridge-bench-'));
@@ -24,7 +24,7 @@ export async function startRoutesRows({ o, pin, cleanups }: BenchRun, plans: Row
     const requestsFile = join(routesDir, `${name}.requests`);
     try {
       // The child writes the request list (micro-routes.ts routeRequests), each line with its host's session cookie.
-      const c = await startChild<RoutesReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', '--routes', String(n), '--requests', requestsFile, '--request-count', String(requestCount)], { cpu: pin.proxy, readyTimeoutMs: 180_000 });
+      const c = await startChild<RoutesReady>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', '--routes', String(n), '--requests', requestsFile, '--request-count', String(requestCount)], { cpu: pin.proxy, readyTimeoutMs: 180_000, ...drawbridgeChild({ dist }) });
       cleanups.push(() => c.stop());
       routesChildren.push(c);
       const list = readFileSync(requestsFile, 'utf8')

@@ -14,6 +14,8 @@ import type { MicroResults } from './micro.js';
 /** Everything measured, for the outputs. */
 export interface Measured {
   startedAt: number;
+  /** What the Drawbridge processes ran: the compiled build, or the source through tsx (`--source`). */
+  code: 'dist' | 'source';
   loadAverage: string;
   loadTool: string;
   nginxFound: ReturnType<typeof findNginx>;
@@ -31,7 +33,7 @@ export interface Measured {
 
 /** Builds the results and details and writes every output; returns the results. */
 export function writeOutputs({ o, pin }: BenchRun, m: Measured): Results {
-  const { startedAt, loadAverage, loadTool, nginxFound, rows, rowDetails, runs, fixedRates, rssAfterLoad, ratePairs, routesE2e, targets, sessionsScale } = m;
+  const { startedAt, code, loadAverage, loadTool, nginxFound, rows, rowDetails, runs, fixedRates, rssAfterLoad, ratePairs, routesE2e, targets, sessionsScale } = m;
   const { routes, routesSkip, sessions, sessionsSkip } = m.micro;
   const cpu = cpus();
   const pinned: Record<string, string> = pin.reason
@@ -58,6 +60,7 @@ export function writeOutputs({ o, pin }: BenchRun, m: Measured): Results {
   versions['load generator'] = loadTool;
   const details: ReportDetails = {
     quick: o.quick,
+    code,
     durationSec: (Date.now() - startedAt) / 1000,
     loadTool,
     connections: o.connections,

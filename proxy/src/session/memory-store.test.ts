@@ -142,3 +142,13 @@ test('memory store: count frees the sessions that have expired', { timeout: 5000
     await store.close();
   }
 });
+
+test('memory store: an empty store does not allocate for maxSessions up front', () => {
+  // lru-cache with `max` allocates its key, value and link arrays for every entry at construction (28 bytes each).
+  const before = process.memoryUsage();
+  const store = new MemoryStore({ maxSessions: 10_000_000 });
+  const after = process.memoryUsage();
+  const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  assert.ok(grown < 20e6, `an empty store for 10,000,000 sessions took ${(grown / 1e6).toFixed(1)} MB`);
+  void store.close();
+});

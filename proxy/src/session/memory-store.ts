@@ -60,7 +60,10 @@ export class MemoryStore implements SessionStore {
     // and per-entry TTL arrays would cost 16 bytes a session for nothing. However a session leaves (delete,
     // replacement, eviction), its decoded copy goes with it.
     this.#decoded = new LRUCache<string, SessionRecord>({ max: maxDecoded });
-    this.#sessions = new LRUCache<string, Entry>({ max: options.maxSessions, dispose: (_entry, id) => this.#decoded.delete(id) });
+    // Bounded by count through maxSize (each session sizes 1), not `max`: with `max`, lru-cache allocates its arrays
+    // for maxSessions entries up front (2.8 MB for the default 100,000, in every process, however few sign in);
+    // this way they grow with the sessions held.
+    this.#sessions = new LRUCache<string, Entry>({ maxSize: options.maxSessions, sizeCalculation: () => 1, dispose: (_entry, id) => this.#decoded.delete(id) });
     // lru-cache reads the same clock (perf), with no debouncing timer (ttlResolution 0) and no per-entry
     // timers (ttlAutopurge false); its TTL only frees memory early, correctness is the explicit check on read.
     this.#once = new LRUCache<string, OneTime>({ max: options.maxOneTime ?? 10_000, perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });

@@ -4,13 +4,19 @@
 // process, kept coherent across replicas by Redis's client tracking (see `get`); not on a Cluster.
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { sha256Hex } from '../digest.js';
 import { LRUCache } from 'lru-cache';
-import { createClient, createCluster, RESP_TYPES } from 'redis';
+import type * as Redis from 'redis';
 import { DrawbridgeError, wrap } from '../errors.js';
 import type { AcmeRedisCommands } from '../tls/acme-redis-storage.js';
 import type { SessionKeys } from './keys.js';
 import { matchesFilter, sessionDeadline, type SessionFilter, type SessionRecord, type SessionStore } from './store.js';
+
+// node-redis is loaded when a store first connects, not at start: a Drawbridge with the memory store never needs its
+// ~15 MB of resident memory (docs/performance.md, "Memory after the load rounds"; proxy/test/lazy-packages.test.ts).
+let redisPackage: typeof Redis | undefined;
+const redis = (): typeof Redis => (redisPackage ??= createRequire(import.meta.url)('redis') as typeof Redis);
 
 /** `host:port` of a sentinel or cluster node, parsed. */
 export interface RedisNodeAddress {
@@ -123,10 +129,10 @@ function redactUrl(url: string): string {
 }
 
 
-type Client = ReturnType<typeof createClient>;
+type Client = ReturnType<typeof Redis.createClient>;
 
 function newCluster(options: RedisClusterOptions, connectTimeoutMs: number) {
-  return createCluster({
+  return redis().createCluster({
     rootNodes: options.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
     defaults: {
       ...(options.username !== undefined ? { username: options.username } : {}),
@@ -140,25 +146,25 @@ function newCluster(options: RedisClusterOptions, connectTimeoutMs: number) {
 type Cluster = ReturnType<typeof newCluster>;
 
 function binaryView(client: Client) {
-  return client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  return client.withTypeMapping({ [redis().RESP_TYPES.BLOB_STRING]: Buffer });
 }
 type BinaryClient = ReturnType<typeof binaryView>;
 
 function binaryClusterView(cluster: Cluster) {
-  return cluster.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  return cluster.withTypeMapping({ [redis().RESP_TYPES.BLOB_STRING]: Buffer });
 }
 type BinaryCluster = ReturnType<typeof binaryClusterView>;
 
 // The connection session reads go through: RESP3 with CLIENT TRACKING ON (sent again on every reconnect), so Redis
 // pushes an `invalidate` message on it for every key it read that anyone changes, deletes or expires afterwards.
-function createReader(options: Parameters<typeof createClient>[0] & object) {
-  return createClient({
+function createReader(options: Parameters<typeof Redis.createClient>[0] & object) {
+  return redis().createClient({
     ...options,
     RESP: 3,
     emitInvalidate: true,
     // Redis Enterprise's maintenance hand-over (relaxed timeouts, moving endpoints) would change the fail-closed timing.
     maintNotifications: 'disabled',
-    commandOptions: { ...options.commandOptions, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+    commandOptions: { ...options.commandOptions, typeMapping: { [redis().RESP_TYPES.BLOB_STRING]: Buffer } },
   });
 }
 type Reader = ReturnType<typeof createReader>;
@@ -309,7 +315,7 @@ const SENTINEL_ASK_TIMEOUT_MS = 500;
 // recovery when the sentinels still name a primary that is gone without a trace (no RST), until they fail over.
 const PRIMARY_CONNECT_TIMEOUT_MS = 1000;
 
-type NodeOptions = Parameters<typeof createClient>[0] & object;
+type NodeOptions = Parameters<typeof Redis.createClient>[0] & object;
 type Closable = { isOpen: boolean; isReady: boolean; close(): Promise<unknown>; destroy(): void };
 
 /** Redis-backed session store. `start()` before use; every method rejects (DRB_STORE_UNAVAILABLE) while Redis is down. */
@@ -515,7 +521,7 @@ export class RedisStore implements SessionStore {
   async #askSentinels(sentinel: RedisSentinelOptions): Promise<RedisNodeAddress> {
     const failures: string[] = [];
     for (const node of sentinel.nodes) {
-      const client = createClient({
+      const client = redis().createClient({
         socket: { host: node.host, port: node.port, connectTimeout: SENTINEL_ASK_TIMEOUT_MS, reconnectStrategy: false },
         ...(sentinel.sentinelPassword !== undefined ? { password: sentinel.sentinelPassword } : {}),
         disableOfflineQueue: true,
@@ -617,7 +623,7 @@ export class RedisStore implements SessionStore {
   }
 
   #createClient(options: NodeOptions): Client {
-    const client: Client = createClient(options);
+    const client: Client = redis().createClient(options);
     client.on('error', (err: unknown) => this.#reportError(err));
     return client;
   }

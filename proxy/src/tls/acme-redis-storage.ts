@@ -4,7 +4,8 @@
 // ordering the same certificate at once. Over its own connection to `session.store.url`, or over the session store's
 // (Sentinel, Cluster: the store follows failovers; every command names one key, so one hash slot).
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { createRequire } from 'node:module';
+import type * as Redis from 'redis';
 import { directoryKey, storageName, type CertificateStorage, type StoredCertificate } from './acme-storage.js';
 
 /** The commands the storage sends, each on one key; the Redis session store provides them over its connection. */
@@ -31,6 +32,10 @@ export interface RedisCertificateStorageOptions {
   onError?: (err: Error) => void;
 }
 
+// Loaded on first use (a Redis storage is made), as session/redis-store.ts loads it: not in a Drawbridge without Redis.
+let redisPackage: typeof Redis | undefined;
+const redis = (): typeof Redis => (redisPackage ??= createRequire(import.meta.url)('redis') as typeof Redis);
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 // Unlocks only a lock this replica still holds (its random token), never one taken over after expiry.
@@ -56,7 +61,7 @@ export class RedisCertificateStorage implements CertificateStorage {
       return;
     }
     if (options.url === undefined) throw new Error('RedisCertificateStorage: url or commands');
-    const client = createClient({
+    const client = redis().createClient({
       url: options.url,
       disableOfflineQueue: true,
       socket: { connectTimeout: this.connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), 5000) },

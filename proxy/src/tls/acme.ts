@@ -6,11 +6,17 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
-import acme from 'acme-client';
+import { createRequire } from 'node:module';
+import type Acme from 'acme-client';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
 import type { ChallengeResponder } from './acme-challenges.js';
 import type { CertificateStorage, StoredCertificate } from './acme-storage.js';
+
+// acme-client (and its axios) is loaded when certificates are first ordered, not at start: a Drawbridge without
+// `tls.acme` never needs its ~15 MB of resident memory (docs/performance.md; proxy/test/lazy-packages.test.ts).
+let acmePackage: typeof Acme | undefined;
+const acme = (): typeof Acme => (acmePackage ??= createRequire(import.meta.url)('acme-client') as typeof Acme);
 
 /**
  * Where obtained certificates go: the TLS listener's certificate store (SNI selection). `install` replaces what it
@@ -110,7 +116,7 @@ let interceptorInstalled = false;
 function trustFor(directoryUrl: string, caPem: string): () => void {
   if (!interceptorInstalled) {
     interceptorInstalled = true;
-    acme.axios.interceptors.request.use((config) => {
+    acme().axios.interceptors.request.use((config) => {
       const entry = config.url ? AGENTS.get(originOf(config.url)) : undefined;
       if (entry) config.httpsAgent = entry.agent;
       return config;
@@ -146,7 +152,7 @@ export class AcmeManager {
   private readonly state = new Map<string, HostState>();
   private readonly orders: Counter<'result'>;
   private readonly expiry: Gauge<'host'>;
-  private client: acme.Client | undefined;
+  private client: Acme.Client | undefined;
   private running: Promise<AcmeHostStatus[]> | undefined;
   private cancelTimer: (() => void) | undefined;
   private untrust: (() => void) | undefined;
@@ -255,7 +261,7 @@ export class AcmeManager {
         return;
       }
       const client = await this.account();
-      const [keyBuf, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
+      const [keyBuf, csr] = await acme().crypto.createCsr({ commonName: host, altNames: [host] }, await acme().crypto.createPrivateEcdsaKey());
       const certPem = await client.auto({
         csr,
         email: this.options.email,
@@ -330,7 +336,7 @@ export class AcmeManager {
     this.expiry.set({ host }, Math.floor(notAfter / 1000));
   }
 
-  private async present(authz: acme.Authorization, challenge: { type: string; token: string }, keyAuthorization: string): Promise<void> {
+  private async present(authz: Acme.Authorization, challenge: { type: string; token: string }, keyAuthorization: string): Promise<void> {
     const host = authz.identifier.value;
     if (challenge.type === 'http-01') {
       this.options.challenges.setHttp(host, challenge.token, keyAuthorization);
@@ -338,7 +344,7 @@ export class AcmeManager {
       return;
     }
     if (challenge.type === 'tls-alpn-01') {
-      const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+      const [key, cert] = await acme().crypto.createAlpnCertificate(authz, keyAuthorization);
       return this.options.challenges.setAlpn(host, cert.toString(), key.toString());
     }
     throw new Error(`the CA offers no challenge type Drawbridge answers among ${this.options.challengeTypes.join(', ')} (got ${challenge.type})`);
@@ -353,18 +359,18 @@ export class AcmeManager {
   }
 
   /** The ACME client with the stored account key (one is made and stored the first time). */
-  private async account(): Promise<acme.Client> {
+  private async account(): Promise<Acme.Client> {
     if (this.client) return this.client;
     let accountKey = await this.options.storage.loadAccountKey();
     if (!accountKey) {
-      accountKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
+      accountKey = (await acme().crypto.createPrivateEcdsaKey()).toString();
       await this.options.storage.saveAccountKey(accountKey);
       // Shared storage: a replica that stored its key first wins, so that all use one account.
       accountKey = (await this.options.storage.loadAccountKey()) ?? accountKey;
       this.options.logger.info({ event: 'acme', result: 'account-key', message: `created an ACME account key in ${this.options.storage.description}` });
     }
     const poll = this.options.poll ?? { minMs: 1000, maxMs: 10_000, attempts: 12 };
-    this.client = new acme.Client({ directoryUrl: this.options.directoryUrl, accountKey, backoffMin: poll.minMs, backoffMax: poll.maxMs, backoffAttempts: poll.attempts });
+    this.client = new (acme().Client)({ directoryUrl: this.options.directoryUrl, accountKey, backoffMin: poll.minMs, backoffMax: poll.maxMs, backoffAttempts: poll.attempts });
     return this.client;
   }
 
