@@ -144,7 +144,8 @@ test('many routes each count in their own block (the blocks\' slab grows); a rem
     assert.equal(await value(m, `drawbridge_request_duration_seconds_bucket{le="0.0025",route="r${i}"}`), i + 1);
     assert.equal(await value(m, `drawbridge_request_duration_seconds_bucket{le="0.001",route="r${i}"}`), 0);
     assert.equal(await value(m, `drawbridge_upstream_duration_seconds_bucket{le="0.001",route="r${i}"}`), i + 1);
-    assert.ok(Math.abs(await value(m, `drawbridge_upstream_duration_seconds_sum{route="r${i}"}`)! - (i + 1) * 0.001) < 1e-9);
+    const sum = await value(m, `drawbridge_upstream_duration_seconds_sum{route="r${i}"}`);
+    assert.ok(sum !== undefined && Math.abs(sum - (i + 1) * 0.001) < 1e-9);
   }
   many[5]!.remove();
   const fresh = m.route({ ...appRoute!, name: 'fresh' });
