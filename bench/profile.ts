@@ -7,7 +7,6 @@ import { parseArgs } from 'node:util';
 import { detectPinning, isMain, pinSelf, ROOT, startChild } from './child.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
 import { HOSTS } from './drawbridge-proxy.js';
-import { routeRequests } from './micro-routes.js';
 import type { LoadResult, LoadSpec } from './load-gen.js';
 import { hasWrk, runWrk } from './wrk.js';
 
@@ -55,17 +54,15 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
   const upstreamUrl = `http://127.0.0.1:${upstream.ready.port}`;
   const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '250'];
   const routes = row === 'routes10' ? 10 : row === 'routes10k' ? 10_000 : undefined;
-  let requestsFile: string | undefined;
-  if (routes !== undefined) {
-    // The routes rows of the bench: every route visited equally often, in a shuffled order (bench/wrk-routes.lua).
-    const list = routeRequests(routes, Math.max(2, Math.ceil(2000 / routes)) * routes);
-    requestsFile = join(dir, 'requests');
-    writeFileSync(requestsFile, list.map((r) => `${r.hostname} ${r.path}\n`).join(''));
-  }
+  // The routes rows of the bench: every route visited equally often, in a shuffled order (bench/wrk-routes.lua).
+  // Drawbridge writes the list (bench/drawbridge-proxy.ts): each line carries its host's session cookie, a cookie
+  // being valid only on the origin it was set for.
+  const requestsFile = routes !== undefined ? join(dir, 'requests') : undefined;
+  const requestArgs = routes !== undefined ? ['--routes', String(routes), '--requests', requestsFile!, '--request-count', String(Math.max(2, Math.ceil(2000 / routes)) * routes)] : [];
   const db =
     row === 'bare'
       ? await startChild<{ port: number; cookie?: string }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy, nodeArgs })
-      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', ...(routes !== undefined ? ['--routes', String(routes)] : [])], { cpu: pin.proxy, nodeArgs, readyTimeoutMs: 180_000 });
+      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', ...requestArgs], { cpu: pin.proxy, nodeArgs, readyTimeoutMs: 180_000 });
   const generator = hasWrk() ? undefined : await startChild<object>('./load-gen.ts', [], { cpu: pin.load });
   try {
     db.process.send({ type: 'quiet' });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { AssertionSigner } from './assertion.js';
+import { AssertionSigner, type AssertionSubject } from './assertion.js';
 import { alice } from './harness.case.js';
 
 const ISSUER = 'https://auth.example.com';
@@ -105,6 +105,28 @@ test('assertion: the cache stays within maxCached, drops the oldest first and le
   now += 61_000;
   sign('e');
   assert.equal(signer.cachedCount, 1);
+});
+
+test('assertion: one token per session key, route and device, each read back as signed; a session whose tokens all went stale is dropped', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  const fp = 'ab'.repeat(32);
+  const subject = { sessionKey: 's1:0', route: wiki, identity: alice(), sidHash: 'h' };
+  const tokens = [subject, { ...subject, route: admin }, { ...subject, deviceFingerprint: fp }, { ...subject, route: admin, deviceFingerprint: fp }, { ...subject, sessionKey: 's2:0' }].map((x: AssertionSubject) => [x, signer.sign(x)] as const);
+  assert.equal(new Set(tokens.map(([, t]) => t)).size, 5);
+  assert.equal(signer.cachedCount, 5);
+  assert.equal(signer.cachedSessions, 2);
+  for (const [x, t] of tokens) assert.equal(signer.sign(x), t, 'read back as signed');
+  const jwks = createLocalJWKSet(signer.jwks());
+  for (const [x, t] of tokens) {
+    const { payload } = await jwtVerify(t, jwks, { currentDate: new Date(now) });
+    assert.equal(payload.route, x.route.name);
+    assert.deepEqual(payload.cnf, x.deviceFingerprint === undefined ? undefined : { 'x5t#S256': Buffer.from(fp, 'hex').toString('base64url') });
+  }
+  now += 61_000;
+  signer.sign({ ...subject, sessionKey: 's3:0' });
+  assert.equal(signer.cachedCount, 1);
+  assert.equal(signer.cachedSessions, 1, 'the sessions whose tokens were all dropped are gone too');
 });
 
 test('assertion: a configured key is used; previous keys stay in the JWKS and still verify', async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHeaderTemplate, type HeaderTemplate } from '../routes/header-template.js';
-import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, MAX_TEMPLATE_BYTES, headerPlan, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
+import { encodeHeaderValue, MAX_GROUPS_HEADER_BYTES, MAX_TEMPLATE_BYTES, headerPlan, headerPlans, setIdentityHeaders, type IdentityExtras } from './identity-headers.js';
 
 const extras: IdentityExtras = { requestId: 'req-1', clientIp: '192.0.2.7', proto: 'https', host: 'app.example.com' };
 const HEADER_SAFE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$|^$/;
@@ -223,6 +223,41 @@ test('upstreamAuth.basic: a user with ":" or a control character, none, or over 
     setIdentityHeaders(h, headerPlan(route), id, extras);
     assert.equal(h.authorization, undefined, JSON.stringify(id?.user));
   }
+});
+
+test('headerPlans: routes with the same plan share one (aligned with the routes); different names, edits, passAccessToken or Basic credentials get their own', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drawbridge-plans-'));
+  const passwordFile = join(dir, 'password');
+  writeFileSync(passwordFile, 'pw\n');
+  const plain = makeRoute('http://127.0.0.1:1');
+  const basic = { ...plain, basicAuth: { user: parseHeaderTemplate('svc') as HeaderTemplate, passwordFile } };
+  const routes = [
+    plain,
+    makeRoute('http://127.0.0.1:2'),
+    makeRoute('http://127.0.0.1:1', { passAccessToken: true }),
+    makeRoute('http://127.0.0.1:1', { identityHeaders: { user: 'Remote-User', email: 'Remote-Email', groups: 'Remote-Groups', name: 'Remote-Name' } }),
+    makeRoute('http://127.0.0.1:1', { setRequestHeaders: [['X-App', '1']] }),
+    makeRoute('http://127.0.0.1:1', { setRequestHeaders: [['X-App', '2']] }),
+    makeRoute('http://127.0.0.1:1', { removeRequestHeaders: ['x-legacy'] }),
+    makeRoute('http://127.0.0.1:1', { identityHeaders: false }),
+    basic,
+    basic,
+    makeRoute('http://127.0.0.1:3', { setRequestHeaders: [['X-App', '1']] }),
+  ];
+  const plans = headerPlans(routes);
+  assert.equal(plans.length, routes.length);
+  assert.equal(plans[0], plans[1], 'the default plan is shared');
+  assert.equal(plans[4], plans[10], 'the same edits share a plan');
+  assert.notEqual(plans[8], plans[9], 'a plan with Basic credentials is its route\'s own');
+  assert.equal(new Set(plans.slice(0, 9)).size, 8);
+  // Each shared plan does what its routes' own plans do.
+  routes.forEach((route, i) => {
+    const shared: IncomingHttpHeaders = { 'x-legacy': '1', authorization: 'Basic x' };
+    const own: IncomingHttpHeaders = { 'x-legacy': '1', authorization: 'Basic x' };
+    setIdentityHeaders(shared, plans[i]!, alice(), { ...extras, accessToken: 'at' });
+    setIdentityHeaders(own, headerPlan(route), alice(), { ...extras, accessToken: 'at' });
+    assert.deepEqual(shared, own, `route ${i}`);
+  });
 });
 
 test('upstreamAuth.basic: an unreadable password file fails headerPlan (provisioning: start or reload), naming the route', () => {

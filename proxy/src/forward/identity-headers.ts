@@ -126,8 +126,8 @@ interface SetHeader {
  * Basic password, made when a configuration snapshot is provisioned (server/provision.ts).
  */
 export interface HeaderPlan {
-  /** The route the plan was made for. */
-  readonly route: Route;
+  /** The route's `passAccessToken`. */
+  readonly passAccessToken: boolean;
   readonly user: string | undefined;
   readonly email: string | undefined;
   readonly groups: string | undefined;
@@ -163,7 +163,7 @@ export function headerPlan(route: Route): HeaderPlan {
   const basic = route.basicAuth;
   const password = basic ? readPassword(route, basic.passwordFile) : '';
   return {
-    route,
+    passAccessToken: route.passAccessToken,
     user: names ? names.user.toLowerCase() : undefined,
     email: names ? names.email.toLowerCase() : undefined,
     groups: names ? names.groups.toLowerCase() : undefined,
@@ -180,6 +180,25 @@ export function headerPlan(route: Route): HeaderPlan {
       ? { user: basic.user, password, fixed: basic.user.dynamic ? undefined : basicUser(basic.user, undefined, password) }
       : undefined,
   };
+}
+
+/**
+ * The header plans of a configuration's routes, aligned with `routes`: routes whose plans are the same (the usual
+ * case: the default header names, no edits, no Basic credentials) share one plan object, so that with 10,000 routes
+ * the plan a request reads is one the CPU caches already hold, not one of 10,000. A plan with Basic credentials is
+ * its route's own.
+ */
+export function headerPlans(routes: readonly Route[]): readonly HeaderPlan[] {
+  const shared = new Map<string, HeaderPlan>();
+  return routes.map((route) => {
+    const plan = headerPlan(route);
+    if (plan.basic !== undefined) return plan;
+    const key = JSON.stringify([plan.passAccessToken, plan.user, plan.email, plan.groups, plan.name, plan.remove, plan.set]);
+    const same = shared.get(key);
+    if (same !== undefined) return same;
+    shared.set(key, plan);
+    return plan;
+  });
 }
 
 /** The value of one placeholder, header-safe (`encode`) or raw; undefined when the identity has none. */
@@ -270,7 +289,7 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, plan: HeaderPla
     if (identity.name !== undefined) headers[plan.name!] = encodeHeaderValue(identity.name);
   }
   if (extras.assertion) headers[extras.assertion.name.toLowerCase()] = extras.assertion.value;
-  if (plan.route.passAccessToken && extras.accessToken) headers[HEADERS.accessToken] = encodeHeaderValue(extras.accessToken);
+  if (plan.passAccessToken && extras.accessToken) headers[HEADERS.accessToken] = encodeHeaderValue(extras.accessToken);
   headers[HEADERS.forwardedFor] = extras.forwardedFor ? `${extras.forwardedFor}, ${extras.clientIp}` : extras.clientIp;
   headers[HEADERS.forwardedProto] = extras.proto;
   headers[HEADERS.forwardedHost] = extras.host;

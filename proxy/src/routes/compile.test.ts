@@ -148,3 +148,20 @@ test('the longest prefix wins, as a naive scan of every route finds it (property
   assert.equal(name(table.match('h.example.com', undefined, '/p905806/y', 'GET')), 'r7');
   assert.equal(name(table.match('h.example.com', undefined, '/p58458', 'GET')), 'r6');
 });
+
+test('routes share what they have in common: one upstream object per `to`, one method set, one prefix string', () => {
+  const { routes } = compiled(
+    route('a', 'https://a.example.com/x', ', methods: [GET]') +
+      route('b', 'https://b.example.com/x', ', methods: [GET]') +
+      '  - { name: c, from: "https://c.example.com/x", to: "http://10.0.0.2:80/base/", public: true }\n' +
+      '  - { name: d, from: "https://d.example.com/x", to: "http://10.0.0.2:80/base/", public: true }\n',
+  ).table;
+  const [a, b, c, d] = routes;
+  assert.equal(a!.upstream, b!.upstream);
+  assert.equal(c!.upstream, d!.upstream);
+  assert.notEqual(a!.upstream, c!.upstream);
+  assert.deepEqual({ ...c!.upstream }, { protocol: 'http:', hostname: '10.0.0.2', port: 80, origin: 'http://10.0.0.2', basePath: '/base', hostHeader: '10.0.0.2' });
+  assert.ok(Object.isFrozen(a!.upstream));
+  assert.equal(a!.methods, b!.methods);
+  assert.equal(a!.prefix, b!.prefix);
+});

@@ -315,10 +315,11 @@ export function compileConfig(config: Config): CompiledConfig {
   const globalMax = parseDuration(config.session.maxLifetime);
   const headerNames = new Set<string>([config.assertion.header, ...Object.values(DEFAULT_IDENTITY_HEADERS), ACCESS_TOKEN_HEADER]);
 
-  // Routes share what they have in common (policies, method sets, prefix strings): one copy each, so a request
+  // Routes share what they have in common (policies, method sets, prefix strings, upstreams): one copy each, so a request
   // to any of thousands of routes finds most of what it reads already in the CPU caches.
   const prefixes = new Map<string, string>();
   const methodSets = new Map<string, ReadonlySet<string>>();
+  const upstreams = new Map<string, Upstream>();
   const shared = <T>(cache: Map<string, T>, key: string, make: () => T): T => {
     let value = cache.get(key);
     if (value === undefined) cache.set(key, (value = make()));
@@ -354,7 +355,7 @@ export function compileConfig(config: Config): CompiledConfig {
       port: from.port,
       origin: from.origin,
       bearer: rc.bearer === false ? false : { audiences: Object.freeze(rc.bearer === true ? (config.idp.audiences ?? [config.idp.clientId]) : rc.bearer.audiences) },
-      upstream: Object.freeze({ protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host }),
+      upstream: shared(upstreams, rc.to, () => Object.freeze({ protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host })),
       rewrite: rc.regex === undefined ? compileRewrite(from.prefix, rc.stripPrefix, rc.rewrite) : compileRewrite('/', false, rc.rewrite),
       basicAuth: basic ? Object.freeze({ user: template(basic.user, `routes[${index}].upstreamAuth.basic.user`), passwordFile: basic.passwordFile }) : undefined,
       identityHeaders,

@@ -1,7 +1,7 @@
-// server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan,
-// upstream pool and metric children are built when the snapshot is made, and released when a reload replaces it.
-// A request only reads them (`snapshot.routes[route.index]`).
-import { headerPlan } from '../forward/identity-headers.js';
+// server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan
+// (one shared by routes with the same), upstream pool and metric children are built when the snapshot is made, and
+// released when a reload replaces it. A request only reads them (`snapshot.routes[route.index]`).
+import { headerPlans } from '../forward/identity-headers.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RouteState, Snapshot } from '../runtime/runtime.js';
@@ -19,7 +19,7 @@ export interface ProvisionServices {
  */
 export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: ProvisionServices): Snapshot {
   const routes = base.compiled.table.routes;
-  const headers = routes.map(headerPlan);
+  const headers = headerPlans(routes);
   const pools = services.forwarder.provision(routes);
   const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route) }));
   return Object.freeze({ ...base, routes: Object.freeze(states) });

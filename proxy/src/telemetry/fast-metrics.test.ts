@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics.js';
+import { FastCounter, FastHistogram, histogramSlots, observeAt, Slab } from './fast-metrics.js';
 
 function line(text: string, series: string): number {
   const found = text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -84,4 +84,58 @@ test('FastHistogram: children in one growing slab keep their own counts; a remov
   text = await registry.metrics();
   assert.equal(line(text, 's_seconds_count{route="r0"}'), 1, 'after a reset, a child taken before does not count into the new one');
   assert.equal(line(text, 's_seconds_bucket{le="1",route="r0"}'), 0);
+});
+
+test('childAt: a counter and histograms counting in a slab the caller owns are scraped like other children; a reset or a removal detaches them from their slots', async () => {
+  const registry = new Registry();
+  const bounds = [0.1, 1];
+  const c = new FastCounter('b_total', 'counts', ['route', 'decision', 'status_class'], registry);
+  const h = new FastHistogram('b_seconds', 'help', 'route', bounds, registry);
+  const stride = 1 + histogramSlots(bounds);
+  const slab = new Slab(stride, 1);
+  slab.grow();
+  // Values already counted through a plain child carry over into the slot.
+  c.child3('two', 'allow', '2xx').value += 5;
+  for (const [i, name] of ['one', 'two'].entries()) {
+    c.childAt(name, 'allow', '2xx', slab, i * stride);
+    h.childAt(name, slab, i * stride + 1);
+    h.childAt(name, slab, i * stride + 1);
+  }
+  slab.data[0]!++;
+  slab.data[stride]!++;
+  for (const v of [0.05, 0.5, 3, Number.NaN]) observeAt(slab.data, 1, bounds, v);
+  observeAt(slab.data, stride + 1, bounds, 0.5);
+  let text = await registry.metrics();
+  assert.equal(line(text, 'b_total{route="one",decision="allow",status_class="2xx"}'), 1);
+  assert.equal(line(text, 'b_total{route="two",decision="allow",status_class="2xx"}'), 6);
+  assert.equal(c.child3('one', 'allow', '2xx').value, 1, 'the registered child reads its slot');
+  assert.equal(line(text, 'b_seconds_bucket{le="0.1",route="one"}'), 1);
+  assert.equal(line(text, 'b_seconds_bucket{le="1",route="one"}'), 2);
+  assert.equal(line(text, 'b_seconds_bucket{le="+Inf",route="one"}'), 3);
+  assert.equal(line(text, 'b_seconds_sum{route="one"}'), 3.55);
+  assert.equal(line(text, 'b_seconds_count{route="two"}'), 1);
+
+  c.removeFirst('one');
+  h.remove('one');
+  slab.data[0]!++;
+  observeAt(slab.data, 1, bounds, 0.5);
+  text = await registry.metrics();
+  assert.doesNotMatch(text, /route="one"/);
+  // The slot registered again (a later route of that name, or another name) starts from 0.
+  c.childAt('three', 'allow', '2xx', slab, 0);
+  h.childAt('three', slab, 1);
+  text = await registry.metrics();
+  assert.equal(line(text, 'b_total{route="three",decision="allow",status_class="2xx"}'), 0);
+  assert.equal(line(text, 'b_seconds_count{route="three"}'), 0);
+
+  registry.resetMetrics();
+  slab.data[stride]!++;
+  observeAt(slab.data, stride + 1, bounds, 0.5);
+  text = await registry.metrics();
+  assert.doesNotMatch(text, /route="two"/, 'after a reset the slots are no longer reported');
+  c.childAt('two', 'allow', '2xx', slab, stride);
+  h.childAt('two', slab, stride + 1);
+  text = await registry.metrics();
+  assert.equal(line(text, 'b_total{route="two",decision="allow",status_class="2xx"}'), 0, 'registered again after a reset: from 0');
+  assert.equal(line(text, 'b_seconds_count{route="two"}'), 0);
 });

@@ -2,7 +2,8 @@
 // prom-client Registry formats on scrape like its own metrics. prom-client's label children validate, convert
 // and hash their labels on every inc/observe; on the proxied path that is measurable, so the hot series keep
 // their children in maps (one lookup per request) and count in typed arrays (a histogram's children in one shared,
-// contiguous array: see Slab).
+// contiguous array: see Slab; or, for the per-route series, each route's counter and histograms side by side in one
+// block of a slab the caller owns: `childAt`).
 import type { Metric, Registry } from 'prom-client';
 
 type Labels = Record<string, string | number>;
@@ -79,10 +80,30 @@ export class FastCounter implements Series {
     return child;
   }
 
+  /**
+   * The child of (a, b, c) counting at `slab.data[offset]`, a number the caller increments directly (no child object
+   * read per event). Registered the first time (from 0, or from what an existing child of those values had counted);
+   * valid until that child is removed or the series reset, after which it no longer counts into the slot.
+   */
+  childAt(a: string, b: string, c: string, slab: Slab, offset: number): void {
+    const existing = this.child3(a, b, c);
+    if (existing instanceof SlabCount && existing.slab === slab && existing.offset === offset) return;
+    const labels: Labels = {};
+    [a, b, c].forEach((v, i) => (labels[this.labelNames[i]!] = v));
+    slab.data[offset] = existing.value;
+    const child = new SlabCount(labels, slab, offset);
+    this.#children.set([a, b, c].join('\0'), child);
+    this.#tree.get(a)!.get(b)!.set(c, child);
+  }
+
   /** Drops every child whose first label value is `a` (a route a reload removed). */
   removeFirst(a: string): void {
     this.#tree.delete(a);
-    for (const [key, child] of this.#children) if (child.labels[this.labelNames[0]!] === a) this.#children.delete(key);
+    for (const [key, child] of this.#children) {
+      if (child.labels[this.labelNames[0]!] !== a) continue;
+      this.#children.delete(key);
+      if (child instanceof SlabCount) child.detach();
+    }
   }
 
   get(): Promise<Snapshot> {
@@ -96,9 +117,35 @@ export class FastCounter implements Series {
   }
 
   reset(): void {
+    for (const child of this.#children.values()) if (child instanceof SlabCount) child.detach();
     this.#children.clear();
     this.#tree.clear();
     this.epoch.value++;
+  }
+}
+
+/** A counter child whose value is a slot of a slab (`FastCounter.childAt`). */
+class SlabCount {
+  constructor(
+    readonly labels: Labels,
+    public slab: Slab,
+    public offset: number,
+  ) {}
+
+  get value(): number {
+    return this.slab.data[this.offset]!;
+  }
+
+  set value(v: number) {
+    this.slab.data[this.offset] = v;
+  }
+
+  /** Moves the value out of the slab (its slot may be reused): what is still counted there is no longer reported. */
+  detach(): void {
+    const value = this.value;
+    this.slab = new Slab(1, 1);
+    this.offset = 0;
+    this.value = value;
   }
 }
 
@@ -108,12 +155,14 @@ export interface HistogramChild {
 }
 
 /**
- * Where a histogram's children keep their numbers: one Float64Array for all of them, `stride` numbers per child
- * (the bucket counts, then sum, then count), grown by doubling. With many label values (10,000 routes) the children
- * a request touches sit in one contiguous block rather than in a typed array (and its separately allocated backing
- * store) each, so counting costs about the same whatever the number of routes.
+ * Where children keep their numbers: one Float64Array for all of them, `stride` numbers per slot, grown by doubling
+ * (so `data` is read anew on every event, never kept). A histogram child takes HISTOGRAM_SLOTS(bounds) numbers (sum,
+ * count, then the bucket counts: an event touches the first few, one cache line for the usual short durations).
+ * With many label values (10,000 routes) the numbers a request touches sit in one contiguous block rather than in a
+ * typed array (and its separately allocated backing store) each, so counting costs about the same whatever the
+ * number of routes.
  */
-class Slab {
+export class Slab {
   data: Float64Array;
 
   constructor(
@@ -130,6 +179,21 @@ class Slab {
   }
 }
 
+/** Numbers a histogram child of these bounds takes in a slab. */
+export function histogramSlots(bounds: readonly number[]): number {
+  return bounds.length + 3;
+}
+
+/** Counts `value` into the histogram numbers at data[o]: sum, count, then the bucket counts (bounds.length + 1). */
+export function observeAt(data: Float64Array, o: number, bounds: readonly number[], value: number): void {
+  if (!Number.isFinite(value)) return;
+  let i = 0;
+  while (i < bounds.length && value > bounds[i]!) i++;
+  data[o]! += value;
+  data[o + 1]!++;
+  data[o + 2 + i]!++;
+}
+
 class Child implements HistogramChild {
   constructor(
     private readonly bounds: readonly number[],
@@ -137,36 +201,30 @@ class Child implements HistogramChild {
     /** Replaced when the child is dropped (`detach`): a child still held somewhere then counts into a slab of its own. */
     public slab: Slab,
     public offset: number,
+    /** In a slab the histogram does not own (`FastHistogram.childAt`): its slot is never reused by the histogram. */
+    readonly external = false,
   ) {}
 
   observe(value: number): void {
-    if (!Number.isFinite(value)) return;
-    const bounds = this.bounds;
-    let i = 0;
-    while (i < bounds.length && value > bounds[i]!) i++;
-    const data = this.slab.data;
-    const o = this.offset;
-    data[o + i]!++;
-    data[o + bounds.length + 1]! += value;
-    data[o + bounds.length + 2]!++;
+    observeAt(this.slab.data, this.offset, this.bounds, value);
   }
 
   /** Bucket i's own count (not cumulative), sum and count. */
   bucket(i: number): number {
-    return this.slab.data[this.offset + i]!;
+    return this.slab.data[this.offset + 2 + i]!;
   }
 
   get sum(): number {
-    return this.slab.data[this.offset + this.bounds.length + 1]!;
+    return this.slab.data[this.offset]!;
   }
 
   get count(): number {
-    return this.slab.data[this.offset + this.bounds.length + 2]!;
+    return this.slab.data[this.offset + 1]!;
   }
 
   /** Moves the child out of the shared slab (its slot may be reused): what it still counts is no longer reported. */
   detach(): void {
-    this.slab = new Slab(this.slab.stride, 1);
+    this.slab = new Slab(histogramSlots(this.bounds), 1);
     this.offset = 0;
   }
 }
@@ -190,7 +248,7 @@ export class FastHistogram implements Series {
     registry: Registry,
     readonly epoch: Epoch = new Epoch(),
   ) {
-    this.#slab = new Slab(bounds.length + 3, 16);
+    this.#slab = new Slab(histogramSlots(bounds), 16);
     register(registry, this);
   }
 
@@ -209,12 +267,25 @@ export class FastHistogram implements Series {
     return child;
   }
 
+  /**
+   * The child of this label value counting at `slab.data[offset]` (histogramSlots(bounds) numbers, which the caller
+   * counts into with `observeAt`, no child object read per event). Registered from 0 the first time; valid until it
+   * is removed or the series reset, after which it no longer counts into the slot.
+   */
+  childAt(labelValue: string, slab: Slab, offset: number): void {
+    const existing = this.#children.get(labelValue);
+    if (existing !== undefined && existing.slab === slab && existing.offset === offset) return;
+    if (existing !== undefined) this.remove(labelValue);
+    slab.data.fill(0, offset, offset + histogramSlots(this.bounds));
+    this.#children.set(labelValue, new Child(this.bounds, { [this.labelName]: labelValue }, slab, offset, true));
+  }
+
   /** Drops the child of this label value (a route a reload removed); its slot is reused by the next new child. */
   remove(labelValue: string): void {
     const child = this.#children.get(labelValue);
     if (!child) return;
     this.#children.delete(labelValue);
-    this.#free.push(child.offset / this.#slab.stride);
+    if (!child.external) this.#free.push(child.offset / this.#slab.stride);
     child.detach();
   }
 
@@ -235,6 +306,7 @@ export class FastHistogram implements Series {
 
   reset(): void {
     // Children handed out before keep the old slab (no longer reported): they never count into a new child's slot.
+    for (const child of this.#children.values()) if (child.external) child.detach();
     this.#children.clear();
     this.#slab = new Slab(this.#slab.stride, 16);
     this.#used = 0;

@@ -128,3 +128,33 @@ test('a removed route\'s series are dropped, and what its old children still cou
   m.request(again, 'allow', 200, 0.01);
   assert.equal(await value(m, APP_2XX), 1);
 });
+
+test('many routes each count in their own block (the blocks\' slab grows); a removed route\'s block, reused by a new route, starts from 0', async () => {
+  const [appRoute] = routes();
+  const m = createMetrics({ defaults: false });
+  const many = Array.from({ length: 40 }, (_, i) => m.route({ ...appRoute!, name: `r${i}` }));
+  many.forEach((r, i) => {
+    for (let k = 0; k <= i; k++) {
+      m.request(r, 'allow', 200, 0.002);
+      m.upstream(r, 0.001);
+    }
+  });
+  for (const i of [0, 15, 16, 39]) {
+    assert.equal(await value(m, `drawbridge_requests_total{route="r${i}",decision="allow",status_class="2xx"}`), i + 1, `r${i}`);
+    assert.equal(await value(m, `drawbridge_request_duration_seconds_bucket{le="0.0025",route="r${i}"}`), i + 1);
+    assert.equal(await value(m, `drawbridge_request_duration_seconds_bucket{le="0.001",route="r${i}"}`), 0);
+    assert.equal(await value(m, `drawbridge_upstream_duration_seconds_bucket{le="0.001",route="r${i}"}`), i + 1);
+    const sum = await value(m, `drawbridge_upstream_duration_seconds_sum{route="r${i}"}`);
+    assert.ok(sum !== undefined && Math.abs(sum - (i + 1) * 0.001) < 1e-9);
+  }
+  many[5]!.remove();
+  const fresh = m.route({ ...appRoute!, name: 'fresh' });
+  m.request(many[5], 'allow', 200, 0.002);
+  m.upstream(many[5]!, 0.001);
+  m.request(fresh, 'allow', 200, 0.002);
+  assert.equal(await value(m, 'drawbridge_requests_total{route="fresh",decision="allow",status_class="2xx"}'), 1);
+  assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="fresh"}'), 1);
+  assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="fresh"}'), undefined);
+  assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="r6"}'), 7, 'neighbours untouched');
+  assert.doesNotMatch(await m.registry.metrics(), /route="r5"/);
+});

@@ -3,7 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Route } from '../routes/compile.js';
 import { registerEventLoopMetrics } from './event-loop.js';
-import { Epoch, FastCounter, FastHistogram, type HistogramChild } from './fast-metrics.js';
+import { Epoch, FastCounter, FastHistogram, histogramSlots, observeAt, Slab } from './fast-metrics.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -35,6 +35,17 @@ const OTHER_CLASS = CLASSES.length - 1;
 
 type CounterChild = { value: number };
 
+/**
+ * A route's block in the routes' slab (one per route name): its `allow`/`2xx` request count, then its request and
+ * upstream duration histograms, side by side, so that counting a request touches one small block rather than three
+ * children and their numbers spread over memory (with 10,000 routes, none of them in the CPU caches).
+ */
+const ALLOWED = 0;
+const DURATION = 1;
+const UPSTREAM = DURATION + histogramSlots(BUCKETS);
+/** Numbers per block, rounded up to whole 64-byte lines. */
+const BLOCK = Math.ceil((UPSTREAM + histogramSlots(BUCKETS)) / 8) * 8;
+
 /** One route's children of the per-request series of one Metrics instance (`Metrics.route`). */
 export interface RouteMetrics {
   readonly route: Route;
@@ -48,21 +59,24 @@ export interface RouteMetrics {
 /**
  * `RouteMetrics`: the children are created when first counted, exactly as without this object (so the scrape output
  * is the same), and taken again after any series was reset (`seen`): a reset drops the series' children, and
- * counting into a dropped one would be lost.
+ * counting into a dropped one would be lost. The usual children (`allow`/`2xx`, both durations) count in the route
+ * name's block of `slab` (at `block`), shared by every RouteChildren of that name.
  */
 class RouteChildren implements RouteMetrics {
-  /** drawbridge_requests_total by decision, then by index in CLASSES. */
+  /** drawbridge_requests_total by decision other than the usual `allow`/`2xx`, then by index in CLASSES. */
   readonly requests = new Map<string, (CounterChild | undefined)[]>();
-  /** The same counter's child of the usual case (`allow`, `2xx`), without the map lookup. */
-  allowed: CounterChild | undefined = undefined;
-  duration: HistogramChild | undefined = undefined;
-  upstream: HistogramChild | undefined = undefined;
+  /** The block's children are registered with their series (since the last reset). */
+  allowed = false;
+  duration = false;
+  upstream = false;
   seen: number;
   removed = false;
 
   constructor(
     readonly route: Route,
     readonly epoch: Epoch,
+    readonly slab: Slab,
+    readonly block: number,
     readonly onRemove: (name: string) => void,
   ) {
     this.seen = epoch.value;
@@ -72,7 +86,7 @@ class RouteChildren implements RouteMetrics {
   current(): RouteChildren {
     if (this.seen !== this.epoch.value) {
       this.requests.clear();
-      this.allowed = this.duration = this.upstream = undefined;
+      this.allowed = this.duration = this.upstream = false;
       this.seen = this.epoch.value;
     }
     return this;
@@ -128,16 +142,38 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
 
+  // Route name → its block in `slab` (freed blocks are reused, zeroed by the series as they register there).
+  const slab = new Slab(BLOCK, 16);
+  const blocks = new Map<string, number>();
+  const freeBlocks: number[] = [];
+  let usedBlocks = 0;
+  const blockOf = (name: string): number => {
+    let block = blocks.get(name);
+    if (block === undefined) {
+      let slot = freeBlocks.pop();
+      if (slot === undefined) {
+        slot = usedBlocks++;
+        while ((slot + 1) * BLOCK > slab.data.length) slab.grow();
+      }
+      blocks.set(name, (block = slot * BLOCK));
+    }
+    return block;
+  };
+
   const removeRoute = (name: string): void => {
     requests.removeFirst(name);
     duration.remove(name);
     upstream.remove(name);
+    const block = blocks.get(name);
+    if (block === undefined) return;
+    blocks.delete(name);
+    freeBlocks.push(block / BLOCK);
   };
 
   return {
     registry,
     route(route) {
-      return new RouteChildren(route, epoch, removeRoute);
+      return new RouteChildren(route, epoch, slab, blockOf(route.name), removeRoute);
     },
     request(metrics, decision, status, seconds) {
       const k = Math.floor(status / 100);
@@ -150,10 +186,13 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       const children = (metrics as RouteChildren).current();
       if (children.removed) return;
       const route = children.route;
+      const block = children.block;
       if (cls === 2 && decision === 'allow') {
-        let allowed = children.allowed;
-        if (allowed === undefined) children.allowed = allowed = requests.child3(route.name, decision, CLASSES[cls]!);
-        allowed.value++;
+        if (!children.allowed) {
+          requests.childAt(route.name, decision, CLASSES[cls]!, children.slab, block + ALLOWED);
+          children.allowed = true;
+        }
+        children.slab.data[block + ALLOWED]!++;
       } else {
         let row = children.requests.get(decision);
         if (row === undefined) children.requests.set(decision, (row = CLASSES.map(() => undefined)));
@@ -161,16 +200,20 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
         if (count === undefined) row[cls] = count = requests.child3(route.name, decision, CLASSES[cls]!);
         count.value++;
       }
-      let time = children.duration;
-      if (time === undefined) children.duration = time = duration.child(route.name);
-      time.observe(seconds);
+      if (!children.duration) {
+        duration.childAt(route.name, children.slab, block + DURATION);
+        children.duration = true;
+      }
+      observeAt(children.slab.data, block + DURATION, BUCKETS, seconds);
     },
     upstream(metrics, seconds) {
       const children = (metrics as RouteChildren).current();
       if (children.removed) return;
-      let time = children.upstream;
-      if (time === undefined) children.upstream = time = upstream.child(children.route.name);
-      time.observe(seconds);
+      if (!children.upstream) {
+        upstream.childAt(children.route.name, children.slab, children.block + UPSTREAM);
+        children.upstream = true;
+      }
+      observeAt(children.slab.data, children.block + UPSTREAM, BUCKETS, seconds);
     },
     signIn(result) {
       signIns.inc({ result });

@@ -1,0 +1,40 @@
+// session/sessions.test.ts — Sessions.readId: a cookie value is a session on the origin it was issued for only, and
+// the verified values it remembers are bounded (the oldest dropped), a dropped one verifying again.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deriveKeys } from './keys.js';
+import { MemoryStore } from './memory-store.js';
+import { Sessions } from './sessions.js';
+
+const T0 = Date.UTC(2026, 0, 5, 9);
+
+async function setup() {
+  const store = new MemoryStore({ maxSessions: 100, now: () => T0 });
+  const sessions = new Sessions(store, deriveKeys('a-session-secret-that-is-long-enough-0123456789'), { cookieBase: 'drawbridge', idleTimeoutMs: 600_000, maxLifetimeMs: 3_600_000 });
+  const record = await sessions.create({ sub: 's1', user: 'alice', groups: [], amr: ['pwd'], claims: {} }, {}, undefined, T0);
+  /** The Cookie header of the session's cookie for `origin`. */
+  const cookieFor = (origin: string) => sessions.setCookie(record, false, T0, origin).split(';')[0]!;
+  return { sessions, record, cookieFor };
+}
+
+test('readId: a verified cookie value is a session on its own origin only, remembered or not; a forged value is never remembered', async () => {
+  const { sessions, record, cookieFor } = await setup();
+  const app = cookieFor('http://app.example.com');
+  assert.equal(sessions.readId(app, false, 'http://app.example.com'), record.id);
+  assert.equal(sessions.verifiedCount, 1);
+  assert.equal(sessions.readId(app, false, 'http://app.example.com'), record.id, 'remembered');
+  assert.equal(sessions.readId(app, false, 'http://wiki.example.com'), undefined, 'remembered, but for another origin');
+  assert.equal(sessions.readId(`${app}x`, false, 'http://app.example.com'), undefined, 'forged');
+  assert.equal(sessions.verifiedCount, 1);
+});
+
+test('readId: at most MAX_VERIFIED values are remembered, the oldest dropped first; a dropped value verifies again', async () => {
+  const { sessions, record, cookieFor } = await setup();
+  const origin = (i: number) => `http://h${i}.example.com`;
+  const first = cookieFor(origin(0));
+  for (let i = 0; i <= Sessions.MAX_VERIFIED; i++) assert.equal(sessions.readId(cookieFor(origin(i)), false, origin(i)), record.id);
+  assert.equal(sessions.verifiedCount, Sessions.MAX_VERIFIED);
+  assert.equal(sessions.readId(first, false, origin(0)), record.id, 'dropped, verified again');
+  assert.equal(sessions.readId(first, false, origin(1)), undefined);
+  assert.equal(sessions.verifiedCount, Sessions.MAX_VERIFIED);
+});
