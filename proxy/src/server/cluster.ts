@@ -22,6 +22,9 @@ import { RedisStore } from '../session/redis-store.js';
 import type { SessionFilter, SessionRecord, SessionStore } from '../session/store.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { checkTlsFiles } from '../tls/check.js';
+import { contextsOf } from '../tls/contexts.js';
+import { parseDuration } from '../policy/duration.js';
+import { TicketKeys } from './cluster-tls.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
 
@@ -40,7 +43,8 @@ export interface Served {
 /** Primary → worker. */
 type ToWorker =
   | StoreMessage
-  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string }
+  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string; ticketKey?: Uint8Array }
+  | { drb: 'ticket-key'; seq: number; key: Uint8Array }
   | { drb: 'prepare'; seq: number; config: Config }
   | { drb: 'commit'; seq: number }
   | { drb: 'abort'; seq: number }
@@ -190,6 +194,23 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   const live = (): Slot[] => slots.filter((x): x is Slot => x !== undefined && x.started);
 
+  // tls: one session-ticket key for every worker (a ticket resumes whichever worker accepts the connection), rotated
+  // here for all. A worker still starting is told too (it applies the key once its listener exists).
+  const ticketPeriod = (c: Config) => parseDuration(c.tls?.ticketKeyRotation ?? '12h');
+  const tickets = startConfig.tls
+    ? new TicketKeys({
+        periodMs: ticketPeriod(startConfig),
+        distribute: async (key) => {
+          const workers = slots.filter((x): x is Slot => x !== undefined);
+          const seq = ++askSeq;
+          const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'ticket-key', seq, key }).then((a) => a.ok, () => false)));
+          const missed = workers.filter((_, i) => !answered[i]).map((w) => w.slot);
+          if (missed.length > 0) logger.warn({ event: 'tls-ticket-key', result: 'failure', workers: missed, message: 'these workers did not confirm the new session-ticket key (their tickets do not resume elsewhere)' });
+          logger.info({ event: 'tls-ticket-key', result: 'rotated', workers: workers.length - missed.length });
+        },
+      })
+    : undefined;
+
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
     const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
@@ -204,7 +225,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
           // From now on it listens: it gets (and must confirm) every invalidation. Before, it had nothing cached,
           // and a worker still loading its code is not to be ended for not confirming.
           owner?.attach(worker.id, (msg) => post(worker, msg));
-          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}) });
+          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}), ...(tickets ? { ticketKey: tickets.key } : {}) });
         }
         if (m.drb === 'started') {
           entry.started = true;
@@ -275,6 +296,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
       // Phase two: every worker commits. One that cannot is ended (it must not serve the old configuration) and
       // replaced on the new one.
       current = next;
+      tickets?.setPeriod(ticketPeriod(next));
       const committed = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'commit', seq }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
       committed.forEach((a, i) => {
         if (a.ok) return;
@@ -371,6 +393,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     throw err;
   }
   const adminPort = (admin.address() as AddressInfo).port;
+  tickets?.start();
   const listen = startConfig.listen.replace(/:0$/, `:${listenPort ?? 0}`);
   const scheme = startConfig.tls ? 'https' : 'http';
   logger.info({ event: 'start', version: drawbridgeVersion(), workers: options.workers, pid: process.pid, listen: `${scheme}://${listen.startsWith(':') ? `0.0.0.0${listen}` : listen}`, admin: `http://${host}:${adminPort}`, idp: startConfig.idp.issuer, routes: startConfig.routes.length, store: adminStore.kind });
@@ -381,6 +404,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     async close(closeOptions = {}) {
       if (closing) return;
       closing = true;
+      tickets?.close();
       const exits = live().map((w) => new Promise<void>((r) => (w.worker.isDead() ? r() : w.worker.once('exit', () => r()))));
       for (const w of live()) post(w.worker, { drb: 'shutdown', drainMs: closeOptions.drainMs ?? 0, signal: closeOptions.signal ?? '' });
       await Promise.all(exits);
@@ -424,6 +448,8 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
   let store: ClusterStore | undefined;
   let logger: Logger | undefined;
   const prepared = new Map<number, PreparedReload>();
+  // The primary's session-ticket key (tls): the latest one given, applied to the listener once it exists.
+  let ticketKey: Buffer | undefined;
   const send = (m: FromWorker) => {
     if (process.connected) process.send!(m);
   };
@@ -476,6 +502,10 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         if (p?.ok) p.abort();
         return;
       }
+      case 'ticket-key':
+        ticketKey = Buffer.from(m.key);
+        if (instance) contextsOf(instance.server)?.useTicketKey(ticketKey);
+        return answer(m.seq, true);
       case 'metrics':
         if (!instance) return answer(m.seq, false, { errors: ['not started'] });
         return void instance.metrics.registry.getMetricsAsJSON().then(
@@ -509,7 +539,12 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         },
       });
     }
-    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}) });
+    // The start message carries the key in force when it was sent; a rotation after it arrives as a message.
+    if (m.ticketKey) ticketKey = Buffer.from(m.ticketKey);
+    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}), ...(ticketKey ? { ticketKey } : {}) });
+    // Again once listening: node's cluster gives a listener the ticket key of the first worker that listened on that
+    // address (lib/_tls_wrap.js _setServerData), stale after a rotation; and a rotation may have come while it started.
+    if (ticketKey) contextsOf(instance.server)?.useTicketKey(ticketKey);
     const ws = instance.websockets;
     // Sessions another worker ended (sign-out, back-channel logout, revoke): their WebSockets here close now.
     if (store) store.onSessionsEnded = (ids) => (ids === null ? void ws.sweep('revoked') : ids.forEach((id) => ws.endSession(id)));

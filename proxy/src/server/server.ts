@@ -81,6 +81,8 @@ export interface StartOptions {
   store?: SessionStore;
   /** The assertion signing key when `assertion.keyFile` is absent (a worker's: the primary's, the same in every worker). */
   assertionKeyPem?: string;
+  /** With `tls`: the session-ticket key to start with, rotated from outside (a worker's: the primary's, server/cluster.ts). */
+  ticketKey?: Buffer;
 }
 
 /** A reload checked and built but not in force yet (`Drawbridge.prepareReload`): commit it, or abort it. */
@@ -126,7 +128,7 @@ export interface Drawbridge {
  * and TLS policy (tls/contexts.ts; `contextsOf(server)` finds them). A bad certificate or key throws a
  * DrawbridgeError naming the configuration key and the file.
  */
-export function createListener(config: Config, listenerOptions: { now?: () => number } = {}): http.Server | https.Server {
+export function createListener(config: Config, listenerOptions: { now?: () => number; ticketKey?: Buffer } = {}): http.Server | https.Server {
   const options = {
     maxHeaderSize: config.limits.maxHeaderSize,
     requestTimeout: parseDuration(config.limits.requestTimeout),
@@ -142,7 +144,7 @@ export function createListener(config: Config, listenerOptions: { now?: () => nu
   let contexts: TlsContexts | undefined;
   if (config.tls) {
     try {
-      contexts = new TlsContexts(config.tls, listenerOptions.now ? { now: listenerOptions.now } : {});
+      contexts = new TlsContexts(config.tls, { ...(listenerOptions.now ? { now: listenerOptions.now } : {}), ...(listenerOptions.ticketKey ? { ticketKey: listenerOptions.ticketKey } : {}) });
     } catch (e) {
       throw e instanceof CertificateError ? new DrawbridgeError('DRB_CONFIG_READ', e.message, { cause: e }) : e;
     }
@@ -343,7 +345,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
   }
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
-  const server = options.server ?? createListener(config, { now });
+  const server = options.server ?? createListener(config, { now, ...(options.ticketKey ? { ticketKey: options.ticketKey } : {}) });
   const tls = contextsOf(server);
   tls?.start();
   tls?.reportOcspTo((e) => logger.warn({ event: 'tls-ocsp', result: 'failure', ...e, message: 'no OCSP response to staple: clients that ask for one get none' }));
