@@ -25,6 +25,9 @@ import { checkTlsFiles } from '../tls/check.js';
 import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
+import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
+import { acmeEdgeOf } from '../tls/acme-listener.js';
+import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
 
@@ -43,7 +46,8 @@ export interface Served {
 /** Primary → worker. */
 type ToWorker =
   | StoreMessage
-  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string; ticketKey?: Uint8Array }
+  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string; ticketKey?: Uint8Array; acme?: AcmeUpdate[] }
+  | { drb: 'acme'; seq: number; update: AcmeUpdate }
   | { drb: 'ticket-key'; seq: number; key: Uint8Array }
   | { drb: 'prepare'; seq: number; config: Config }
   | { drb: 'commit'; seq: number }
@@ -71,6 +75,8 @@ interface Slot {
   slot: number;
   worker: Worker;
   started: boolean;
+  /** Sent its start message (from then on it must get every hand-over: tls.acme, ticket keys). */
+  told?: boolean;
 }
 
 export interface ClusterOptions {
@@ -211,6 +217,24 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
       })
     : undefined;
 
+  // tls.acme: the primary orders and renews; every worker serves what it hands over (server/cluster-acme.ts). A worker
+  // that was sent its start message gets each change and must confirm it; one forked later gets the snapshot.
+  const acmeOwner: AcmeOwner | undefined = startConfig.tls?.acme
+    ? createAcmeOwner({
+        config: startConfig,
+        logger,
+        registry,
+        distribute: async (update) => {
+          const workers = slots.filter((x): x is Slot => x?.told === true);
+          const seq = ++askSeq;
+          const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'acme', seq, update }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+          answered.forEach((a, i) => {
+            if (!a.ok) logger.error({ event: 'acme', result: 'failure', step: 'hand-over', worker: workers[i]!.slot, kind: update.kind, error: (a.errors ?? ['failed']).join('; '), message: 'this worker did not take the update: it serves what it had' });
+          });
+        },
+      })
+    : undefined;
+
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
     const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
@@ -225,7 +249,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
           // From now on it listens: it gets (and must confirm) every invalidation. Before, it had nothing cached,
           // and a worker still loading its code is not to be ended for not confirming.
           owner?.attach(worker.id, (msg) => post(worker, msg));
-          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}), ...(tickets ? { ticketKey: tickets.key } : {}) });
+          entry.told = true;
+          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}), ...(tickets ? { ticketKey: tickets.key } : {}), ...(acmeOwner ? { acme: acmeOwner.snapshot() } : {}) });
         }
         if (m.drb === 'started') {
           entry.started = true;
@@ -271,6 +296,9 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     logger.close();
     throw e;
   }
+  // Every worker listens: the stored certificates reach them all, then what is missing or due is ordered (the
+  // TLS-ALPN-01 answers need the listener).
+  await acmeOwner?.start();
 
   async function reload(): Promise<{ ok: true } | { ok: false; errors: string[] }> {
     return serial(async () => {
@@ -405,6 +433,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
       if (closing) return;
       closing = true;
       tickets?.close();
+      await acmeOwner?.close();
       const exits = live().map((w) => new Promise<void>((r) => (w.worker.isDead() ? r() : w.worker.once('exit', () => r()))));
       for (const w of live()) post(w.worker, { drb: 'shutdown', drainMs: closeOptions.drainMs ?? 0, signal: closeOptions.signal ?? '' });
       await Promise.all(exits);
@@ -450,6 +479,18 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
   const prepared = new Map<number, PreparedReload>();
   // The primary's session-ticket key (tls): the latest one given, applied to the listener once it exists.
   let ticketKey: Buffer | undefined;
+  // tls.acme hand-overs that arrived while the listener was being made: applied (and confirmed) once it exists.
+  const acmeQueue: { seq: number; update: AcmeUpdate }[] = [];
+  const applyAcme = (seq: number, update: AcmeUpdate) => {
+    const edge = instance && acmeEdgeOf(instance.server);
+    if (!edge) return answer(seq, false, { errors: ['no ACME listener'] });
+    try {
+      applyAcmeUpdate(edge, update);
+      answer(seq, true);
+    } catch (e) {
+      answer(seq, false, { errors: [(e as Error).message] });
+    }
+  };
   const send = (m: FromWorker) => {
     if (process.connected) process.send!(m);
   };
@@ -502,6 +543,9 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         if (p?.ok) p.abort();
         return;
       }
+      case 'acme':
+        if (!instance) return void acmeQueue.push({ seq: m.seq, update: m.update });
+        return applyAcme(m.seq, m.update);
       case 'ticket-key':
         ticketKey = Buffer.from(m.key);
         if (instance) contextsOf(instance.server)?.useTicketKey(ticketKey);
@@ -541,7 +585,8 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
     }
     // The start message carries the key in force when it was sent; a rotation after it arrives as a message.
     if (m.ticketKey) ticketKey = Buffer.from(m.ticketKey);
-    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}), ...(ticketKey ? { ticketKey } : {}) });
+    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}), ...(ticketKey ? { ticketKey } : {}), ...(m.acme ? { acmeFromPrimary: { updates: m.acme } } : {}) });
+    for (const q of acmeQueue.splice(0)) applyAcme(q.seq, q.update);
     // Again once listening: node's cluster gives a listener the ticket key of the first worker that listened on that
     // address (lib/_tls_wrap.js _setServerData), stale after a rotation; and a rotation may have come while it started.
     if (ticketKey) contextsOf(instance.server)?.useTicketKey(ticketKey);
