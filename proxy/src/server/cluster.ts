@@ -2,8 +2,9 @@
 // the listening socket). The primary serves no proxied request: it forks the workers and replaces one that dies, owns
 // the memory session store (session/cluster-store.ts: every worker reads it through a cache it invalidates before a
 // write is acknowledged), runs the admin listener (/metrics summed over the workers, /readyz of them all, sessions),
-// generates the assertion key when none is configured (the same in every worker), and reloads: it validates the
-// file once, then every worker prepares the new configuration and all commit, or none does.
+// generates the assertion key when none is configured (the same in every worker), owns the TLS session-ticket key
+// (server/cluster-tls.ts) and the ACME client (server/cluster-acme.ts: it orders, every worker serves), and reloads:
+// it validates the file once, then every worker prepares the new configuration and all commit, or none does.
 import cluster, { type Worker } from 'node:cluster';
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
@@ -219,21 +220,30 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   // tls.acme: the primary orders and renews; every worker serves what it hands over (server/cluster-acme.ts). A worker
   // that was sent its start message gets each change and must confirm it; one forked later gets the snapshot.
-  const acmeOwner: AcmeOwner | undefined = startConfig.tls?.acme
-    ? createAcmeOwner({
-        config: startConfig,
-        logger,
-        registry,
-        distribute: async (update) => {
-          const workers = slots.filter((x): x is Slot => x?.told === true);
-          const seq = ++askSeq;
-          const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'acme', seq, update }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
-          answered.forEach((a, i) => {
-            if (!a.ok) logger.error({ event: 'acme', result: 'failure', step: 'hand-over', worker: workers[i]!.slot, kind: update.kind, error: (a.errors ?? ['failed']).join('; '), message: 'this worker did not take the update: it serves what it had' });
-          });
-        },
-      })
-    : undefined;
+  let acmeOwner: AcmeOwner | undefined;
+  try {
+    acmeOwner = startConfig.tls?.acme
+      ? createAcmeOwner({
+          config: startConfig,
+          logger,
+          registry,
+          distribute: async (update) => {
+            const workers = slots.filter((x): x is Slot => x?.told === true);
+            const seq = ++askSeq;
+            const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'acme', seq, update }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+            answered.forEach((a, i) => {
+              if (!a.ok) logger.error({ event: 'acme', result: 'failure', step: 'hand-over', worker: workers[i]!.slot, kind: update.kind, error: (a.errors ?? ['failed']).join('; '), message: 'this worker did not take the update: it serves what it had' });
+            });
+          },
+        })
+      : undefined;
+  } catch (e) {
+    // An unreadable tls.acme.caFile: the start fails, as one process's does.
+    await adminStore.close().catch(() => {});
+    logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
+    logger.close();
+    throw e;
+  }
 
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
