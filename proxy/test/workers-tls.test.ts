@@ -1,7 +1,7 @@
 // proxy/test/workers-tls.test.ts — `workers: 2` with `tls`: the primary gives every worker the same session-ticket key
 // and rotates it for all at once (server/cluster-tls.ts), so a TLS session resumes whichever worker accepts the
 // connection. Each request's log line names its worker; the tests connect until both workers have answered.
-// `ticketKeyRotation` is a few seconds here: every check that a ticket resumes is retried when a rotation (a log line
+// `ticketKeyRotation` is 5 s here: every check that a ticket resumes is retried when a rotation (a log line
 // of the primary's, written once every worker has the new key) fell in the middle of it, never timed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +28,7 @@ writeFileSync(
 workers: 2
 publicUrl: https://auth.localhost:${port}
 admin: { listen: "127.0.0.1:0" }
-tls: { certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile}, ticketKeyRotation: 3s }
+tls: { certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile}, ticketKeyRotation: 5s }
 idp: { issuer: "http://127.0.0.1:9/", clientId: drawbridge, clientSecret: not-used-not-used, allowInsecureHttp: true }
 session: { secret: ${SESSION_SECRET} }
 log: { level: info, format: json }

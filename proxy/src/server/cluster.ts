@@ -202,13 +202,14 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   const live = (): Slot[] => slots.filter((x): x is Slot => x !== undefined && x.started);
 
   // tls: one session-ticket key for every worker (a ticket resumes whichever worker accepts the connection), rotated
-  // here for all. A worker still starting is told too (it applies the key once its listener exists).
+  // here for all. A worker sent its start message is told too (it applies the key once its listener exists); one forked
+  // later gets the key in force in its start message.
   const ticketPeriod = (c: Config) => parseDuration(c.tls?.ticketKeyRotation ?? '12h');
   const tickets = startConfig.tls
     ? new TicketKeys({
         periodMs: ticketPeriod(startConfig),
         distribute: async (key) => {
-          const workers = slots.filter((x): x is Slot => x !== undefined);
+          const workers = slots.filter((x): x is Slot => x?.told === true);
           const seq = ++askSeq;
           const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'ticket-key', seq, key }).then((a) => a.ok, () => false)));
           const missed = workers.filter((_, i) => !answered[i]).map((w) => w.slot);
