@@ -310,8 +310,6 @@ function checkTls(config: Loose<Config>, issues: SemanticIssue[]): void {
   const more = Array.isArray(tls.certificates) && tls.certificates.length > 0;
   if (!hasCert && !hasKey && !tls.acme && !more) issues.push({ path: ['tls'], message: 'tls needs certFile and keyFile, or acme (certificates obtained automatically), or tls.certificates (chosen by name)', key: true });
   if (!tls.acme || typeof tls.acme !== 'object') return;
-  // Only one process may run the ACME client and answer its challenges: not done across workers yet.
-  if (config.workers !== undefined && config.workers !== 1) issues.push({ path: ['workers'], message: 'tls.acme runs in one event loop only: set workers: 1 (or drop tls.acme and give certificate files)' });
   if (str(config.publicUrl) && !/^https:\/\//i.test(config.publicUrl)) issues.push({ path: ['tls', 'acme'], message: 'tls.acme serves HTTPS: publicUrl must be https://', key: true });
   const acme = tls.acme;
   if (acme.httpListen === false && Array.isArray(acme.challenges) && !acme.challenges.includes('tls-alpn-01')) {

@@ -2,8 +2,9 @@
 // the listening socket). The primary serves no proxied request: it forks the workers and replaces one that dies, owns
 // the memory session store (session/cluster-store.ts: every worker reads it through a cache it invalidates before a
 // write is acknowledged), runs the admin listener (/metrics summed over the workers, /readyz of them all, sessions),
-// generates the assertion key when none is configured (the same in every worker), and reloads: it validates the
-// file once, then every worker prepares the new configuration and all commit, or none does.
+// generates the assertion key when none is configured (the same in every worker), owns the TLS session-ticket key
+// (server/cluster-tls.ts) and the ACME client (server/cluster-acme.ts: it orders, every worker serves), and reloads:
+// it validates the file once, then every worker prepares the new configuration and all commit, or none does.
 import cluster, { type Worker } from 'node:cluster';
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
@@ -22,6 +23,12 @@ import { RedisStore } from '../session/redis-store.js';
 import type { SessionFilter, SessionRecord, SessionStore } from '../session/store.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { checkTlsFiles } from '../tls/check.js';
+import { contextsOf } from '../tls/contexts.js';
+import { parseDuration } from '../policy/duration.js';
+import { TicketKeys } from './cluster-tls.js';
+import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
+import { acmeEdgeOf } from '../tls/acme-listener.js';
+import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
 
@@ -45,7 +52,9 @@ export interface Served {
 /** Primary → worker. */
 type ToWorker =
   | StoreMessage
-  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string }
+  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string; ticketKey?: Uint8Array; acme?: AcmeUpdate[] }
+  | { drb: 'acme'; seq: number; update: AcmeUpdate }
+  | { drb: 'ticket-key'; seq: number; key: Uint8Array }
   | { drb: 'prepare'; seq: number; config: Config }
   | { drb: 'commit'; seq: number }
   | { drb: 'abort'; seq: number }
@@ -72,6 +81,8 @@ interface Slot {
   slot: number;
   worker: Worker;
   started: boolean;
+  /** Sent its start message (from then on it must get every hand-over: tls.acme, ticket keys). */
+  told?: boolean;
 }
 
 export interface ClusterOptions {
@@ -195,6 +206,51 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   const live = (): Slot[] => slots.filter((x): x is Slot => x !== undefined && x.started);
 
+  // tls: one session-ticket key for every worker (a ticket resumes whichever worker accepts the connection), rotated
+  // here for all. A worker sent its start message is told too (it applies the key once its listener exists); one forked
+  // later gets the key in force in its start message.
+  const ticketPeriod = (c: Config) => parseDuration(c.tls?.ticketKeyRotation ?? '12h');
+  const tickets = startConfig.tls
+    ? new TicketKeys({
+        periodMs: ticketPeriod(startConfig),
+        distribute: async (key) => {
+          const workers = slots.filter((x): x is Slot => x?.told === true);
+          const seq = ++askSeq;
+          const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'ticket-key', seq, key }).then((a) => a.ok, () => false)));
+          const missed = workers.filter((_, i) => !answered[i]).map((w) => w.slot);
+          if (missed.length > 0) logger.warn({ event: 'tls-ticket-key', result: 'failure', workers: missed, message: 'these workers did not confirm the new session-ticket key (their tickets do not resume elsewhere)' });
+          logger.info({ event: 'tls-ticket-key', result: 'rotated', workers: workers.length - missed.length });
+        },
+      })
+    : undefined;
+
+  // tls.acme: the primary orders and renews; every worker serves what it hands over (server/cluster-acme.ts). A worker
+  // that was sent its start message gets each change and must confirm it; one forked later gets the snapshot.
+  let acmeOwner: AcmeOwner | undefined;
+  try {
+    acmeOwner = startConfig.tls?.acme
+      ? createAcmeOwner({
+          config: startConfig,
+          logger,
+          registry,
+          distribute: async (update) => {
+            const workers = slots.filter((x): x is Slot => x?.told === true);
+            const seq = ++askSeq;
+            const answered = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'acme', seq, update }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+            answered.forEach((a, i) => {
+              if (!a.ok) logger.error({ event: 'acme', result: 'failure', step: 'hand-over', worker: workers[i]!.slot, kind: update.kind, error: (a.errors ?? ['failed']).join('; '), message: 'this worker did not take the update: it serves what it had' });
+            });
+          },
+        })
+      : undefined;
+  } catch (e) {
+    // An unreadable tls.acme.caFile: the start fails, as one process's does.
+    await adminStore.close().catch(() => {});
+    logger.error({ event: 'listen', result: 'failure', error: (e as Error).message });
+    logger.close();
+    throw e;
+  }
+
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
     const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
@@ -209,7 +265,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
           // From now on it listens: it gets (and must confirm) every invalidation. Before, it had nothing cached,
           // and a worker still loading its code is not to be ended for not confirming.
           owner?.attach(worker.id, (msg) => post(worker, msg));
-          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}) });
+          entry.told = true;
+          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}), ...(tickets ? { ticketKey: tickets.key } : {}), ...(acmeOwner ? { acme: acmeOwner.snapshot() } : {}) });
         }
         if (m.drb === 'started') {
           entry.started = true;
@@ -255,6 +312,9 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     logger.close();
     throw e;
   }
+  // Every worker listens: the stored certificates reach them all, then what is missing or due is ordered (the
+  // TLS-ALPN-01 answers need the listener).
+  await acmeOwner?.start();
 
   async function reload(): Promise<{ ok: true } | { ok: false; errors: string[] }> {
     return serial(async () => {
@@ -280,6 +340,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
       // Phase two: every worker commits. One that cannot is ended (it must not serve the old configuration) and
       // replaced on the new one.
       current = next;
+      tickets?.setPeriod(ticketPeriod(next));
       const committed = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'commit', seq }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
       committed.forEach((a, i) => {
         if (a.ok) return;
@@ -376,6 +437,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     throw err;
   }
   const adminPort = (admin.address() as AddressInfo).port;
+  tickets?.start();
   const listen = startConfig.listen.replace(/:0$/, `:${listenPort ?? 0}`);
   const scheme = startConfig.tls ? 'https' : 'http';
   logger.info({ event: 'start', version: drawbridgeVersion(), workers: options.workers, pid: process.pid, listen: `${scheme}://${listen.startsWith(':') ? `0.0.0.0${listen}` : listen}`, admin: `http://${host}:${adminPort}`, idp: startConfig.idp.issuer, routes: startConfig.routes.length, store: adminStore.kind });
@@ -386,6 +448,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     async close(closeOptions = {}) {
       if (closing) return;
       closing = true;
+      tickets?.close();
+      await acmeOwner?.close();
       const exits = live().map((w) => new Promise<void>((r) => (w.worker.isDead() ? r() : w.worker.once('exit', () => r()))));
       for (const w of live()) post(w.worker, { drb: 'shutdown', drainMs: closeOptions.drainMs ?? 0, signal: closeOptions.signal ?? '' });
       await Promise.all(exits);
@@ -429,6 +493,20 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
   let store: ClusterStore | undefined;
   let logger: Logger | undefined;
   const prepared = new Map<number, PreparedReload>();
+  // The primary's session-ticket key (tls): the latest one given, applied to the listener once it exists.
+  let ticketKey: Buffer | undefined;
+  // tls.acme hand-overs that arrived while the listener was being made: applied (and confirmed) once it exists.
+  const acmeQueue: { seq: number; update: AcmeUpdate }[] = [];
+  const applyAcme = (seq: number, update: AcmeUpdate) => {
+    const edge = instance && acmeEdgeOf(instance.server);
+    if (!edge) return answer(seq, false, { errors: ['no ACME listener'] });
+    try {
+      applyAcmeUpdate(edge, update);
+      answer(seq, true);
+    } catch (e) {
+      answer(seq, false, { errors: [(e as Error).message] });
+    }
+  };
   const send = (m: FromWorker) => {
     if (process.connected) process.send!(m);
   };
@@ -481,6 +559,13 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         if (p?.ok) p.abort();
         return;
       }
+      case 'acme':
+        if (!instance) return void acmeQueue.push({ seq: m.seq, update: m.update });
+        return applyAcme(m.seq, m.update);
+      case 'ticket-key':
+        ticketKey = Buffer.from(m.key);
+        if (instance) contextsOf(instance.server)?.useTicketKey(ticketKey);
+        return answer(m.seq, true);
       case 'metrics':
         if (!instance) return answer(m.seq, false, { errors: ['not started'] });
         return void instance.metrics.registry.getMetricsAsJSON().then(
@@ -514,7 +599,13 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         },
       });
     }
-    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}) });
+    // The start message carries the key in force when it was sent; a rotation after it arrives as a message.
+    if (m.ticketKey) ticketKey = Buffer.from(m.ticketKey);
+    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}), ...(ticketKey ? { ticketKey } : {}), ...(m.acme ? { acmeFromPrimary: { updates: m.acme } } : {}) });
+    for (const q of acmeQueue.splice(0)) applyAcme(q.seq, q.update);
+    // Again once listening: node's cluster gives a listener the ticket key of the first worker that listened on that
+    // address (lib/_tls_wrap.js _setServerData), stale after a rotation; and a rotation may have come while it started.
+    if (ticketKey) contextsOf(instance.server)?.useTicketKey(ticketKey);
     const ws = instance.websockets;
     // Sessions another worker ended (sign-out, back-channel logout, revoke): their WebSockets here close now.
     if (store) store.onSessionsEnded = (ids) => (ids === null ? void ws.sweep('revoked') : ids.forEach((id) => ws.endSession(id)));

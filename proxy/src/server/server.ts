@@ -44,6 +44,7 @@ import { AcmeManager } from '../tls/acme.js';
 import { acmeEdgeOf, acmeListenerOptions, attachAcmeEdge, createAcmeEdge } from '../tls/acme-listener.js';
 import { DirectoryStorage, type CertificateStorage } from '../tls/acme-storage.js';
 import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
+import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from '../runtime/websockets.js';
 import { loadDeviceSettings } from '../runtime/device.js';
@@ -81,6 +82,14 @@ export interface StartOptions {
   store?: SessionStore;
   /** The assertion signing key when `assertion.keyFile` is absent (a worker's: the primary's, the same in every worker). */
   assertionKeyPem?: string;
+  /** With `tls`: the session-ticket key to start with, rotated from outside (a worker's: the primary's, server/cluster.ts). */
+  ticketKey?: Buffer;
+  /**
+   * tls.acme ordered by another process (a worker's: the primary's, server/cluster-acme.ts): no certificate manager
+   * here; `updates` (the certificates and challenge answers in force) are installed before the listener listens, and
+   * later ones through `acmeEdgeOf(server)`.
+   */
+  acmeFromPrimary?: { updates: readonly AcmeUpdate[] };
 }
 
 /** A reload checked and built but not in force yet (`Drawbridge.prepareReload`): commit it, or abort it. */
@@ -126,7 +135,7 @@ export interface Drawbridge {
  * and TLS policy (tls/contexts.ts; `contextsOf(server)` finds them). A bad certificate or key throws a
  * DrawbridgeError naming the configuration key and the file.
  */
-export function createListener(config: Config, listenerOptions: { now?: () => number } = {}): http.Server | https.Server {
+export function createListener(config: Config, listenerOptions: { now?: () => number; ticketKey?: Buffer } = {}): http.Server | https.Server {
   const options = {
     maxHeaderSize: config.limits.maxHeaderSize,
     requestTimeout: parseDuration(config.limits.requestTimeout),
@@ -142,7 +151,7 @@ export function createListener(config: Config, listenerOptions: { now?: () => nu
   let contexts: TlsContexts | undefined;
   if (config.tls) {
     try {
-      contexts = new TlsContexts(config.tls, listenerOptions.now ? { now: listenerOptions.now } : {});
+      contexts = new TlsContexts(config.tls, { ...(listenerOptions.now ? { now: listenerOptions.now } : {}), ...(listenerOptions.ticketKey ? { ticketKey: listenerOptions.ticketKey } : {}) });
     } catch (e) {
       throw e instanceof CertificateError ? new DrawbridgeError('DRB_CONFIG_READ', e.message, { cause: e }) : e;
     }
@@ -343,7 +352,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     logger.error({ event: 'session-store', error: wrap('connecting the session store', e).message });
   }
   const pipeline = createPipeline(runtime, createPagesApp(runtime));
-  const server = options.server ?? createListener(config, { now });
+  const server = options.server ?? createListener(config, { now, ...(options.ticketKey ? { ticketKey: options.ticketKey } : {}) });
   const tls = contextsOf(server);
   tls?.start();
   tls?.reportOcspTo((e) => logger.warn({ event: 'tls-ocsp', result: 'failure', ...e, message: 'no OCSP response to staple: clients that ask for one get none' }));
@@ -422,6 +431,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     if (acmeHttpServer) acmeHttpServer.on('request', handler);
     else if (acmeConfig.httpListen !== false) acmeHttpServer = createHttpChallengeServer(handler);
   }
+  if (acmeEdge && options.acmeFromPrimary) for (const update of options.acmeFromPrimary.updates) applyAcmeUpdate(acmeEdge, update);
   let acmeCaPem: string | undefined;
   if (acmeConfig?.caFile) {
     try {
@@ -453,9 +463,12 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   void oidc.start();
   let acmeManager: AcmeManager | undefined;
   if (acmeConfig && acmeEdge && acmeStorage) {
+    // Started with the primary's manager too: pending HTTP-01 answers of other replicas are read from it.
     if (acmeStorage instanceof RedisCertificateStorage) {
       await acmeStorage.start().catch((e: Error) => logger.error({ event: 'acme', result: 'failure', step: 'storage', error: `connecting to Redis for ACME storage: ${e.message}` }));
     }
+  }
+  if (acmeConfig && acmeEdge && acmeStorage && !options.acmeFromPrimary) {
     acmeManager = new AcmeManager({
       hosts: acmeHosts(config).hosts,
       email: acmeConfig.email,

@@ -8,13 +8,16 @@ export const ACME_TLS_ALPN = 'acme-tls/1';
 
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
-/** What tls/acme.ts writes a pending challenge's answer to. */
+/**
+ * What tls/acme.ts writes a pending challenge's answer to: this process's listeners, or with `workers: N` every
+ * worker's (server/cluster-acme.ts: a promise that resolves once they all have it, before the CA is told to look).
+ */
 export interface ChallengeResponder {
-  setHttp(host: string, token: string, keyAuthorization: string): void;
-  deleteHttp(token: string): void;
+  setHttp(host: string, token: string, keyAuthorization: string): void | Promise<void>;
+  deleteHttp(token: string): void | Promise<void>;
   /** The self-signed certificate carrying the acmeIdentifier extension for `host` (acme-client createAlpnCertificate). */
-  setAlpn(host: string, certPem: string, keyPem: string): void;
-  deleteAlpn(host: string): void;
+  setAlpn(host: string, certPem: string, keyPem: string): void | Promise<void>;
+  deleteAlpn(host: string): void | Promise<void>;
 }
 
 /** The pending challenges of one Drawbridge instance, and the hooks its listeners answer them with. */

@@ -19,12 +19,13 @@ let acmePackage: typeof Acme | undefined;
 const acme = (): typeof Acme => (acmePackage ??= createRequire(import.meta.url)('acme-client') as typeof Acme);
 
 /**
- * Where obtained certificates go: the TLS listener's certificate store (SNI selection). `install` replaces what it
- * served for these names; new connections get the new certificate, open ones keep theirs. It throws when the pair
- * is unusable (the manager then keeps the old one).
+ * Where obtained certificates go: the TLS listener's certificate store (SNI selection), or with `workers: N` every
+ * worker's (server/cluster-acme.ts: resolves once they all have it). `install` replaces what it served for these
+ * names; new connections get the new certificate, open ones keep theirs. It throws (rejects) when the pair is
+ * unusable (the manager then keeps the old one).
  */
 export interface CertificateSink {
-  install(hosts: readonly string[], certPem: string, keyPem: string): void;
+  install(hosts: readonly string[], certPem: string, keyPem: string): void | Promise<void>;
 }
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
@@ -191,7 +192,7 @@ export class AcmeManager {
       }
       if (!stored) continue;
       try {
-        this.use(host, stored);
+        await this.use(host, stored);
         this.options.logger.info({ event: 'acme', host, result: 'loaded', notAfter: new Date(this.state.get(host)!.cert!.notAfter).toISOString() });
       } catch (e) {
         this.options.logger.warn({ event: 'acme', host, result: 'failure', step: 'load', error: `the stored certificate is unusable, ordering a new one: ${(e as Error).message}` });
@@ -274,7 +275,7 @@ export class AcmeManager {
       });
       if (this.closed) return;
       const certificate = { certPem, keyPem: keyBuf.toString() };
-      this.use(host, certificate);
+      await this.use(host, certificate);
       // Served already; a storage failure only means the next start orders again.
       await this.options.storage.save(host, certificate).catch((e: Error) => logger.error({ event: 'acme', host, result: 'failure', step: 'store', error: `storing the certificate (${this.options.storage.description}): ${e.message}` }));
       s.failures = 0;
@@ -317,7 +318,7 @@ export class AcmeManager {
     try {
       const { notAfter } = inspectCertificate(host, stored);
       if (s.cert && notAfter <= s.cert.notAfter) return false;
-      this.use(host, stored);
+      await this.use(host, stored);
     } catch {
       return false;
     }
@@ -329,9 +330,9 @@ export class AcmeManager {
   }
 
   /** Validates and installs a certificate for `host`, then records its window. Throws (nothing changed) when unusable. */
-  private use(host: string, certificate: StoredCertificate): void {
+  private async use(host: string, certificate: StoredCertificate): Promise<void> {
     const { notBefore, notAfter } = inspectCertificate(host, certificate);
-    this.options.sink.install([host], certificate.certPem, certificate.keyPem);
+    await this.options.sink.install([host], certificate.certPem, certificate.keyPem);
     this.state.get(host)!.cert = { notBefore, notAfter, renewAt: renewalTime(notBefore, notAfter) };
     this.expiry.set({ host }, Math.floor(notAfter / 1000));
   }
@@ -339,7 +340,7 @@ export class AcmeManager {
   private async present(authz: Acme.Authorization, challenge: { type: string; token: string }, keyAuthorization: string): Promise<void> {
     const host = authz.identifier.value;
     if (challenge.type === 'http-01') {
-      this.options.challenges.setHttp(host, challenge.token, keyAuthorization);
+      await this.options.challenges.setHttp(host, challenge.token, keyAuthorization);
       await this.options.storage.saveChallenge?.(challenge.token, host, keyAuthorization, CHALLENGE_TTL_MS);
       return;
     }
@@ -352,10 +353,10 @@ export class AcmeManager {
 
   private async withdraw(host: string, challenge: { type: string; token: string }): Promise<void> {
     if (challenge.type === 'http-01') {
-      this.options.challenges.deleteHttp(challenge.token);
+      await this.options.challenges.deleteHttp(challenge.token);
       await this.options.storage.deleteChallenge?.(challenge.token);
     }
-    if (challenge.type === 'tls-alpn-01') this.options.challenges.deleteAlpn(host);
+    if (challenge.type === 'tls-alpn-01') await this.options.challenges.deleteAlpn(host);
   }
 
   /** The ACME client with the stored account key (one is made and stored the first time). */

@@ -29,6 +29,11 @@ export interface ServedCertificate {
 export interface TlsContextsOptions {
   /** The clock (ms since epoch): certificate validity and ticket rotation read it. Tests move it. */
   now?: () => number;
+  /**
+   * A session-ticket key given from outside (`workers: N`: the primary's, the same in every worker, server/cluster.ts):
+   * the listener starts with it and never rotates by itself; `useTicketKey` replaces it.
+   */
+  ticketKey?: Buffer;
 }
 
 /** Size of node's session-ticket key: 16 bytes name, 16 bytes HMAC secret, 16 bytes AES key. */
@@ -50,7 +55,9 @@ export class TlsContexts {
   /** Certificates installed by other sources, by name; they win over a file's for the same name. */
   private readonly installed = new Map<string, ServedCertificate>();
   private readonly servers = new Set<Listener>();
-  private ticketKey: Buffer = randomBytes(TICKET_KEY_BYTES);
+  private ticketKey: Buffer;
+  /** The ticket key is given from outside (`useTicketKey`): no rotation timer here. */
+  private readonly sharedTicketKey: boolean;
   private ticketKeyAt: number;
   private rotationMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -61,6 +68,8 @@ export class TlsContexts {
 
   constructor(tls: TlsConfig, options: TlsContextsOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.sharedTicketKey = options.ticketKey !== undefined;
+    this.ticketKey = options.ticketKey ? checkTicketKey(options.ticketKey) : randomBytes(TICKET_KEY_BYTES);
     this.policy = listenerPolicy(tls);
     this.clientFiles = [tls.clientCa, tls.clientCrl].filter((f): f is string => f !== undefined);
     this.rotationMs = parseDuration(tls.ticketKeyRotation ?? '12h');
@@ -166,7 +175,16 @@ export class TlsContexts {
 
   /** Replaces the session-ticket key: tickets issued under the old one no longer resume (a full handshake instead). */
   rotateTicketKeys(): void {
-    this.ticketKey = randomBytes(TICKET_KEY_BYTES);
+    this.useTicketKey(randomBytes(TICKET_KEY_BYTES));
+  }
+
+  /**
+   * Replaces the session-ticket key with a given one (`workers: N`: the key the primary gives every worker, so a
+   * ticket one worker issued resumes on any other). New handshakes use it at once; tickets under the old key make a
+   * full handshake.
+   */
+  useTicketKey(key: Buffer): void {
+    this.ticketKey = checkTicketKey(key);
     this.ticketKeyAt = this.now();
     for (const server of this.servers) server.setTicketKeys(this.ticketKey);
     for (const c of this.certificates()) setTicketKey(c.context, this.ticketKey);
@@ -174,6 +192,7 @@ export class TlsContexts {
 
   /** Rotates the ticket key when it is `ticketKeyRotation` old; the timer calls it, tests call it after moving the clock. */
   tick(): boolean {
+    if (this.sharedTicketKey) return false;
     if (this.now() - this.ticketKeyAt < this.rotationMs) return false;
     this.rotateTicketKeys();
     return true;
@@ -181,6 +200,7 @@ export class TlsContexts {
 
   /** Starts the rotation timer (unref'd). */
   start(): void {
+    if (this.sharedTicketKey) return;
     this.timer ??= setInterval(() => this.tick(), Math.min(this.rotationMs, TICKET_CHECK_MS));
     this.timer.unref();
   }
@@ -233,6 +253,16 @@ export class TlsContexts {
  */
 function listenerPolicy(tls: TlsConfig): SecureContextOptions {
   return { ...policyOptions(tls), ...clientAuthOptions(tls) };
+}
+
+/** A new random session-ticket key of the size node takes. */
+export function newTicketKey(): Buffer {
+  return randomBytes(TICKET_KEY_BYTES);
+}
+
+function checkTicketKey(key: Buffer): Buffer {
+  if (key.length !== TICKET_KEY_BYTES) throw new Error(`a session-ticket key is ${TICKET_KEY_BYTES} bytes, not ${key.length}`);
+  return Buffer.from(key);
 }
 
 function setTicketKey(context: SecureContext, key: Buffer): void {
