@@ -1,7 +1,7 @@
 // bench/bench.test.ts — `npm run bench -- --quick` runs to the end and writes a well-formed
 // bench/out/results.json (every row present, or skipped/invalid with a reason; finite numbers; the Apache +
-// mod_auth_openidc rows measured; no row invalid, so the `drawbridge-auth-workers` row fails this test while
-// `drawbridge serve` refuses `workers: auto`). It never asserts on the figures themselves: a shared CI machine cannot
+// mod_auth_openidc rows measured; no row invalid: a `drawbridge serve` that fails to start or sign in with
+// `workers: auto` makes the `drawbridge-auth-workers` row invalid and fails this test). It never asserts on the figures themselves: a shared CI machine cannot
 // promise any.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
