@@ -3,11 +3,13 @@
 // configuration and request list, bench/steps/routes-rows.ts), from this checkout and from another one (`--base`, e.g.
 // a git worktree or `git archive` of the previous commit), all four in the same interleaved rounds with wrk; prints
 // each row's proxy CPU µs per request and each checkout's 10,000-over-10 ratio, as medians of per-round figures.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { detectPinning, pinSelf, startChild } from './child.js';
+import { median } from './steps/common.js';
+import { cpuSeconds } from './steps/cpu.js';
 import { runWrk } from './wrk.js';
 
 const args = process.argv.slice(2);
@@ -17,13 +19,6 @@ if (baseDir === undefined) throw new Error('--base DIR: the other checkout');
 const rounds = Number(args[0] ?? 6);
 const seconds = Number(args[1] ?? 3);
 
-/** User + system CPU seconds of a process. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const pin = detectPinning();
 pinSelf(pin.load);
@@ -51,9 +46,9 @@ const us = new Map(rows.map((r) => [r.name, [] as number[]]));
 for (const row of rows) await runWrk(spec(row, 4000), pin.load);
 for (let round = 0; round < rounds; round++) {
   for (const row of round % 2 ? [...rows].reverse() : rows) {
-    const cpu0 = cpuSeconds(row.pid);
+    const cpu0 = cpuSeconds([row.pid]);
     const result = await runWrk(spec(row, seconds * 1000), pin.load);
-    const cpu1 = cpuSeconds(row.pid);
+    const cpu1 = cpuSeconds([row.pid]);
     const bad = Object.keys(result.statuses).filter((s) => !s.startsWith('2'));
     if (bad.length > 0) throw new Error(`${row.name}: non-2xx answers ${JSON.stringify(result.statuses)}`);
     us.get(row.name)!.push((1e6 * (cpu1 - cpu0)) / result.requests);

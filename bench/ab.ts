@@ -6,10 +6,11 @@
 // shared machine) and its ratios to bare, as medians of per-round figures. `--base DIR` adds the same two Drawbridge
 // rows from another checkout (e.g. a git worktree of the previous commit) to the same interleaved rounds: a before
 // and after measured in one run.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { detectPinning, pinSelf, startChild } from './child.js';
+import { median } from './steps/common.js';
+import { cpuSeconds } from './steps/cpu.js';
 import { runWrk } from './wrk.js';
 
 const args = process.argv.slice(2);
@@ -18,13 +19,6 @@ const baseDir = baseAt >= 0 ? args.splice(baseAt, 2)[1] : undefined;
 const rounds = Number(args[0] ?? 6);
 const seconds = Number(args[1] ?? 3);
 
-/** User + system CPU seconds of a process. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const pin = detectPinning();
 pinSelf(pin.load);
@@ -55,9 +49,9 @@ const figures = new Map(rows.map((r) => [r.name, { rps: [] as number[], us: [] a
 for (const row of rows) await runWrk(spec(row, 2000), pin.load);
 for (let round = 0; round < rounds; round++) {
   for (const row of rows) {
-    const cpu0 = cpuSeconds(row.pid);
+    const cpu0 = cpuSeconds([row.pid]);
     const result = await runWrk(spec(row, seconds * 1000), pin.load);
-    const cpu1 = cpuSeconds(row.pid);
+    const cpu1 = cpuSeconds([row.pid]);
     const bad = Object.keys(result.statuses).filter((s) => !s.startsWith('2'));
     if (bad.length > 0) throw new Error(`${row.name}: non-2xx answers ${JSON.stringify(result.statuses)}`);
     figures.get(row.name)!.rps.push(result.rps);

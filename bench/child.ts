@@ -1,6 +1,8 @@
 // bench/child.ts — the benchmark's process plumbing: which CPU each process gets (taskset), starting a
 // TypeScript child pinned to a CPU with an IPC channel, and the child side of the ready/stop handshake.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -151,4 +153,19 @@ export async function serveChild<T extends object>(start: () => Promise<T>, stop
     process.send!({ type: 'failed', error: (e as Error).stack ?? String(e) });
     process.exit(1);
   }
+}
+
+/** The child side for a plain HTTP server (the reference proxies): listens on 127.0.0.1:0, reports its port, and on stop closes every connection and then `closeMore` (the proxy's pool or agent). */
+export function serveHttpChild(server: Server, closeMore: () => unknown): Promise<void> {
+  return serveChild(
+    async () => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+      return { port: (server.address() as AddressInfo).port };
+    },
+    async () => {
+      server.closeAllConnections();
+      server.close();
+      await closeMore();
+    },
+  );
 }

@@ -2,8 +2,7 @@
 // library, no auth, no logging), for bench/ab.ts. It shows the floor of node's HTTP client and server: what a proxy
 // costs before http-proxy-3 (the bare row) or Drawbridge adds anything.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serveChild } from './child.js';
+import { serveHttpChild } from './child.js';
 
 const target = new URL(process.argv[2]!);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
@@ -23,14 +22,4 @@ const server = http.createServer((req, res) => {
   } else req.pipe(proxyReq);
 });
 server.keepAliveTimeout = 5000;
-await serveChild(
-  async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    return { port: (server.address() as AddressInfo).port };
-  },
-  async () => {
-    server.closeAllConnections();
-    server.close();
-    agent.destroy();
-  },
-);
+await serveHttpChild(server, () => agent.destroy());

@@ -6,9 +6,8 @@
 // Drawbridge does anything, so the bench can say how much of a request is Drawbridge's own work and how far a
 // target is from what node itself allows.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
-import { serveChild } from './child.js';
+import { serveHttpChild } from './child.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 const pool = new Pool(process.argv[2]!, { connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
@@ -45,14 +44,4 @@ const server = http.createServer((req, res) => {
   if (bodyless) req.resume();
 });
 server.keepAliveTimeout = 5000;
-await serveChild(
-  async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    return { port: (server.address() as AddressInfo).port };
-  },
-  async () => {
-    server.closeAllConnections();
-    server.close();
-    await pool.destroy();
-  },
-);
+await serveHttpChild(server, () => pool.destroy());

@@ -6,7 +6,6 @@
 // killed mid-request fails that request (never forwards it unchecked) and is replaced.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +16,9 @@ import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.
 import { CookieJarClient, parseForms } from '../../e2e/support/http-client.js';
 import { drawbridgeProcess, type DrawbridgeProcess } from '../../test-support/process.js';
 import { marker } from '../../test-support/raw.js';
+import { workerPins, workersTestConfig, type Pin } from '../../test-support/worker-pins.js';
 import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
-import { CLIENT_ID, CLIENT_SECRET, received, reservePort, SESSION_SECRET, waitFor } from '../../test-support/stack.js';
+import { CLIENT_ID, CLIENT_SECRET, received, reservePort, waitFor } from '../../test-support/stack.js';
 
 const T = { timeout: 120_000 };
 let admin: string;
@@ -30,22 +30,7 @@ function configText(extraRoutes = ''): string {
     to: {{APP}}
     public: true
 ${extraRoutes}`;
-  return `listen: "127.0.0.1:${port}"
-workers: 2
-publicUrl: ${publicUrl()}
-admin: { listen: "127.0.0.1:0" }
-idp:
-  issuer: ${idp.issuer}
-  clientId: ${CLIENT_ID}
-  clientSecret: ${CLIENT_SECRET}
-  allowInsecureHttp: true
-session:
-  secret: ${SESSION_SECRET}
-  store: { type: memory, maxSessions: 1000 }
-limits: { keepAliveTimeout: 300s }
-log: { level: info, format: json }
-routes:
-${routes.replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app.url)}`;
+  return workersTestConfig({ port, issuer: idp.issuer, store: '{ type: memory, maxSessions: 1000 }', routes: routes.replaceAll('{{PORT}}', String(port)).replaceAll('{{APP}}', app.url) });
 }
 
 // Started at the top level (not in a hook): the process runner's own clean-up then belongs to the whole file.
@@ -74,7 +59,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of pins) p.agent.destroy();
+  closePins();
   if (db.child.exitCode === null) {
     db.child.kill('SIGTERM');
     await db.exited;
@@ -83,75 +68,7 @@ after(async () => {
   await app?.close();
 });
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request over `agent` (a pinned keep-alive connection) or a new connection. */
-function request(agent: http.Agent | false, host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { host: `${host}:${port}`, accept: 'application/json', ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(60_000, () => req.destroy(new Error(`GET ${host}${path}: no answer`)));
-    req.on('error', reject);
-  });
-}
-
-/** The worker whose request log line has `mark` in its path. */
-async function workerOf(mark: string): Promise<number> {
-  const line = await db.line((l) => l.event === 'request' && String(l.path).includes(mark));
-  assert.equal(typeof line.worker, 'number', 'every request line names its worker');
-  return line.worker as number;
-}
-
-interface Pin {
-  agent: http.Agent;
-  worker: number;
-}
-const pins: Pin[] = [];
-
-/** One keep-alive connection to each worker (new connections are dealt out among them, so a few suffice). */
-async function pinBoth(): Promise<[Pin, Pin]> {
-  for (const p of pins.splice(0)) p.agent.destroy();
-  const found = new Map<number, Pin>();
-  for (let i = 0; i < 40 && found.size < 2; i++) {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const mark = marker('pin');
-    assert.equal((await request(agent, 'public.localhost', `/${mark}`)).status, 200);
-    const worker = await workerOf(mark);
-    if (found.has(worker)) agent.destroy();
-    else found.set(worker, { agent, worker });
-  }
-  assert.equal(found.size, 2, 'both workers serve connections');
-  pins.push(...found.values());
-  return [pins[0]!, pins[1]!];
-}
-
-/** GET on a pinned connection, checking from the log that the pinned worker served it. */
-async function on(pin: Pin, host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const mark = marker('on');
-  const sep = path.includes('?') ? '&' : '?';
-  const answer = await request(pin.agent, host, `${path}${path.endsWith('/') ? '' : '/'}${mark}${sep}x=1`.replace(/\/\//g, '/'), headers);
-  assert.equal(await workerOf(mark), pin.worker, 'served by the pinned worker');
-  return answer;
-}
-
-async function signIn(login = 'alice'): Promise<{ client: CookieJarClient; cookie: string }> {
-  const client = new CookieJarClient({ resolve: new Proxy({}, { get: () => '127.0.0.1' }) as Record<string, string>, headers: { accept: 'text/html' } });
-  const url = `http://app.localhost:${port}/`;
-  const result = await signInAtIdp(client, url, { login, headers: { accept: 'text/html' } });
-  assert.equal(result.response.status, 200, `signed in: ${result.response.url}`);
-  const value = client.cookies(url)['drawbridge'];
-  assert.ok(value, 'a session cookie on the route host');
-  return { client, cookie: `drawbridge=${value}` };
-}
+const { request, workerOf, pinBoth, on, signIn, close: closePins } = workerPins(db, port);
 
 test('workers: 2 — a session made through one worker is valid on connections served by each', T, async () => {
   const [a, b] = await pinBoth();
