@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { signInAtIdp } from '../e2e/idp/sign-in.js';
-import { CookieJarClient } from '../e2e/support/http-client.js';
+import { CookieJarClient, parseForms } from '../e2e/support/http-client.js';
 import type { DrawbridgeProcess } from './process.js';
 import { marker } from './raw.js';
 import { CLIENT_ID, CLIENT_SECRET, SESSION_SECRET } from './stack.js';
@@ -84,12 +84,21 @@ export function workerPins(db: DrawbridgeProcess, port: number) {
     return { client, cookie: `drawbridge=${value}` };
   }
 
+  /** Signs out through the confirm page and its CSRF-checked POST (answered 302). */
+  async function signOut(client: CookieJarClient): Promise<void> {
+    const confirm = await client.get(`http://app.localhost:${port}/.drawbridge/sign_out?rd=/`);
+    const csrf = parseForms(confirm.body, confirm.url).find((f) => 'csrf' in f.fields)?.fields.csrf;
+    assert.ok(csrf, 'the confirm page carries the CSRF token');
+    const posted = await client.post(`http://app.localhost:${port}/.drawbridge/sign_out`, { form: { csrf, rd: '/' }, redirect: 'manual' });
+    assert.equal(posted.status, 302);
+  }
+
   /** Closes the pinned connections. */
   function close(): void {
     for (const p of pins.splice(0)) p.agent.destroy();
   }
 
-  return { request, workerOf, pinBoth, on, signIn, close };
+  return { request, workerOf, pinBoth, on, signIn, signOut, close };
 }
 
 /** The configuration of the workers tests: `workers: 2` on 127.0.0.1:`port`, the dev IdP, `store` (YAML flow), `routes` (YAML, already filled in). */

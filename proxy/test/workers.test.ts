@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 import { startDevIdp, type DevIdp } from '../../e2e/idp/dev-idp.js';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
-import { CookieJarClient, parseForms } from '../../e2e/support/http-client.js';
+import { CookieJarClient } from '../../e2e/support/http-client.js';
 import { drawbridgeProcess, type DrawbridgeProcess } from '../../test-support/process.js';
 import { marker } from '../../test-support/raw.js';
 import { workerPins, workersTestConfig, type Pin } from '../../test-support/worker-pins.js';
@@ -68,7 +68,7 @@ after(async () => {
   await app?.close();
 });
 
-const { request, workerOf, pinBoth, on, signIn, close: closePins } = workerPins(db, port);
+const { request, workerOf, pinBoth, on, signIn, signOut, close: closePins } = workerPins(db, port);
 
 test('workers: 2 — a session made through one worker is valid on connections served by each', T, async () => {
   const [a, b] = await pinBoth();
@@ -85,11 +85,7 @@ test('workers: 2 — sign-out through one worker is refused by the other on the 
   const [a, b] = await pinBoth();
   const { client, cookie } = await signIn();
   for (const pin of [a, b]) assert.equal((await on(pin, 'app.localhost', '/echo', { cookie })).status, 200, 'cached by both workers');
-  const confirm = await client.get(`http://app.localhost:${port}/.drawbridge/sign_out?rd=/`);
-  const csrf = parseForms(confirm.body, confirm.url).find((f) => 'csrf' in f.fields)?.fields.csrf;
-  assert.ok(csrf, 'the confirm page carries the CSRF token');
-  const posted = await client.post(`http://app.localhost:${port}/.drawbridge/sign_out`, { form: { csrf, rd: '/' }, redirect: 'manual' });
-  assert.equal(posted.status, 302);
+  await signOut(client);
   // No wait of any kind: both requests leave as soon as the sign-out is answered; whichever worker signed out, the
   // other one is among them.
   const [ra, rb] = await Promise.all([request(a.agent, 'app.localhost', '/echo', { cookie }), request(b.agent, 'app.localhost', '/echo', { cookie })]);
@@ -113,10 +109,7 @@ test('workers: 2 — sign-out through one worker closes the session\'s WebSocket
   const from = db.logs.length;
   // Each pinned connection becomes a WebSocket of its worker.
   const sockets = [await openSocket(a, cookie), await openSocket(b, cookie)];
-  const confirm = await client.get(`http://app.localhost:${port}/.drawbridge/sign_out?rd=/`);
-  const csrf = parseForms(confirm.body, confirm.url).find((f) => 'csrf' in f.fields)?.fields.csrf;
-  assert.ok(csrf);
-  assert.equal((await client.post(`http://app.localhost:${port}/.drawbridge/sign_out`, { form: { csrf, rd: '/' }, redirect: 'manual' })).status, 302);
+  await signOut(client);
   // Closed by the worker that signed out and by the other one (told by the store): `session-ended`, not the
   // `revoked` of a periodic sweep (every 30 s).
   assert.deepEqual(await Promise.all(sockets.map((s) => s.closed)), ['1008 session-ended', '1008 session-ended']);
