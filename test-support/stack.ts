@@ -193,13 +193,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const loaded = loadConfigText(text, configFile);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
 
-  const logs: Record<string, any>[] = [];
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const { logs, logStream } = jsonLogs();
   const db = await startDrawbridge({
     config: loaded.config,
     configFile,
@@ -252,6 +246,18 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 }
 
 export { reservePort };
+
+/** A log stream for startDrawbridge that parses every JSON line it is given into `logs`, in order. */
+export function jsonLogs(): { logs: Record<string, any>[]; logStream: Writable } {
+  const logs: Record<string, any>[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logs, logStream };
+}
 
 /** Polls `check` until it is true or `ms` pass. */
 export async function waitFor(check: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<void> {
@@ -490,13 +496,7 @@ export async function startReplica(stack: Stack, options: { now?: () => number }
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
   const server = createListener(loaded.config);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const logs: Record<string, any>[] = [];
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const { logs, logStream } = jsonLogs();
   const db = await startDrawbridge({ config: loaded.config, configFile: stack.configFile, logStream, server, adminListen: '127.0.0.1:0', ...(options.now ? { now: options.now } : {}) });
   if (stack.idp) await waitFor(async () => (await db.ready()).checks.idp, 10_000);
   return { db, logs, close: () => db.close() };

@@ -12,13 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import { loadConfigText } from '../../proxy/src/config/load.js';
 import { formatIssue } from '../../proxy/src/config/locate.js';
 import { createListener, startDrawbridge } from '../../proxy/src/server/server.js';
 import { sealSessionId } from '../../proxy/src/session/cookie.js';
 import { certDir, makeCa, makeCert, makeDeviceCert } from '../../test-support/certs.js';
-import { SESSION_SECRET } from '../../test-support/stack.js';
+import { jsonLogs, SESSION_SECRET } from '../../test-support/stack.js';
 
 const CASE = fileURLToPath(new URL('./device-certificate.case.ts', import.meta.url));
 
@@ -55,13 +54,7 @@ test('Chromium presents the device certificate in the TLS handshake; the same co
   const port = (listener.address() as AddressInfo).port;
   const loaded = loadConfigText(config(port, app, dir, files), join(dir, 'drawbridge.yaml'));
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
-  const logs: Record<string, any>[] = [];
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const { logs, logStream } = jsonLogs();
   const db = await startDrawbridge({ config: loaded.config, server: listener, logStream, adminListen: false });
   // What the server's own handshakes received: proof the certificate reached TLS, not a header.
   const presented: string[] = [];

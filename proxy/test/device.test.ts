@@ -11,7 +11,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfigFile } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { checkTlsFiles } from '../src/tls/check.js';
@@ -19,7 +18,7 @@ import { startDrawbridge, type Drawbridge } from '../src/server/server.js';
 import { sealSessionId } from '../src/session/cookie.js';
 import type { Identity } from '../src/policy/input.js';
 import { certDir, makeCa, makeCert, makeCrl, makeDeviceCert, type TestCert } from '../../test-support/certs.js';
-import { SESSION_SECRET } from '../../test-support/stack.js';
+import { jsonLogs, SESSION_SECRET } from '../../test-support/stack.js';
 
 const T = { timeout: 60_000 };
 const dir = certDir();
@@ -81,13 +80,7 @@ async function start(text: string): Promise<Instance> {
   writeFileSync(configFile, text);
   const loaded = loadConfigFile(configFile, {});
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
-  const logs: Record<string, any>[] = [];
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const { logs, logStream } = jsonLogs();
   const db = await startDrawbridge({ config: loaded.config, configFile, logStream, adminListen: false });
   return { db, configFile, logs };
 }

@@ -11,7 +11,6 @@ import type net from 'node:net';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { loadConfigFile } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { startDrawbridge, type Drawbridge } from '../src/server/server.js';
@@ -19,7 +18,7 @@ import { checkTlsFiles } from '../src/tls/check.js';
 import { contextsOf } from '../src/tls/contexts.js';
 import { readOcspResponse } from '../src/tls/ocsp.js';
 import { certDir, makeCa, makeCert, type TestCa } from '../../test-support/certs.js';
-import { movableClock, reservePort, SESSION_SECRET } from '../../test-support/stack.js';
+import { jsonLogs, movableClock, reservePort, SESSION_SECRET } from '../../test-support/stack.js';
 
 interface TlsInstance {
   db: Drawbridge;
@@ -46,13 +45,7 @@ ${options.routes ?? '  - { name: app, from: https://app.localhost, to: "http://1
   );
   const loaded = loadConfigFile(configFile, {});
   if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('\n'));
-  const logs: Record<string, any>[] = [];
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const { logs, logStream } = jsonLogs();
   const db = await startDrawbridge({ config: loaded.config, configFile, logStream, adminListen: '127.0.0.1:0', ...(options.now ? { now: options.now } : {}) });
   return { db, dir, configFile, logs, close: () => db.close() };
 }
