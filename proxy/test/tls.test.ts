@@ -329,6 +329,19 @@ test('validate reads the TLS files: mismatch, missing, passphrase, expiry, names
   write(`certFile: ${good.certFile}\nkeyFile: ${good.keyFile}`, `  - { name: b, from: https://app.localhost/b, to: "https://10.0.0.1", public: true, upstreamTls: { certFile: ${client.certFile} } }`);
   r = check();
   assert.match(r.text, /v\.yaml:8:\d+: upstreamTls\.certFile without upstreamTls\.keyFile/);
+
+  // The ACME server's CA bundle: missing, or not a certificate, is refused at its key (not at the first order).
+  write(`acme: { email: ops@example.com, caFile: ${join(dir, 'missing-acme-ca.pem')} }`);
+  r = check();
+  assert.equal(r.ok, false);
+  assert.match(r.text, /v\.yaml:5:\d+: tls\.acme\.caFile \(.*missing-acme-ca\.pem\) cannot be read: no such file/);
+  write(`acme: { email: ops@example.com, caFile: ${client.keyFile} }`);
+  r = check();
+  assert.equal(r.ok, false);
+  assert.match(r.text, /v\.yaml:5:\d+: tls\.acme\.caFile \(.*\) holds no PEM certificate/);
+  write(`acme: { email: ops@example.com, caFile: ${ca.certFile} }`);
+  r = check();
+  assert.equal(r.ok, true, r.text);
 });
 
 test('upstreamTls.insecureSkipVerify: refused without acknowledge; with it, a warning at start naming the route, a metric and explain', async () => {

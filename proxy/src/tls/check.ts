@@ -1,6 +1,7 @@
 // tls/check.ts — what `validate`, `serve` and reload find in the TLS files a configuration names: unreadable or
 // passphrase-protected files, a key that is not the certificate's, expiry (an error, or a warning within 14 days),
-// names that do not cover publicUrl's host or a route's, a chain that does not reach a root; upstream pairs and CAs.
+// names that do not cover publicUrl's host or a route's, a chain that does not reach a root; upstream pairs and CAs;
+// the ACME server's CA bundle.
 import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Config } from '../schema/config.js';
@@ -95,19 +96,24 @@ function checkAll(config: Config, now: number, issues: FileIssue[]): void {
       });
     }
   }
+  // The CA bundle trusted for the ACME server's HTTPS: an unreadable one would otherwise fail only at the first order.
+  if (tls?.acme?.caFile) checkCaFile(['tls', 'acme', 'caFile'], { key: 'tls.acme.caFile', file: tls.acme.caFile }, issues);
   config.routes.forEach((route, i) => {
     const up = route.upstreamTls;
     if (!up) return;
     const at = (field: string): FileLabel => ({ key: `routes[${i}].upstreamTls.${field}`, file: String(up[field as 'caFile'] ?? '') });
-    if (up.caFile) {
-      try {
-        parseCertificates(readPem(at('caFile'), 'cert'), at('caFile'));
-      } catch (e) {
-        issues.push({ path: ['routes', i, 'upstreamTls', 'caFile'], message: (e as Error).message });
-      }
-    }
+    if (up.caFile) checkCaFile(['routes', i, 'upstreamTls', 'caFile'], at('caFile'), issues);
     if (up.certFile && up.keyFile) checkPair(['routes', i, 'upstreamTls'], at('certFile'), at('keyFile'), now, issues);
   });
+}
+
+/** A CA bundle: readable, and at least one PEM certificate that parses. */
+function checkCaFile(path: (string | number)[], file: FileLabel, issues: FileIssue[]): void {
+  try {
+    parseCertificates(readPem(file, 'cert'), file);
+  } catch (e) {
+    issues.push({ path, message: (e as Error).message });
+  }
 }
 
 /** Reads and checks one pair; its problems are added at the key of the file at fault. */
