@@ -37,10 +37,14 @@ export function upstreamProblem(err: Error, timedOut: boolean): UpstreamProblem 
   return typeof cause === 'string' && cause !== '' ? { code, cause } : { code };
 }
 
-export type ForwardDone = (result: ForwardResult) => void;
+/**
+ * Called once when a forwarded request ends, with the request and the client's response (web) or socket (ws) it
+ * was forwarded for: a caller can pass one function for every request rather than a closure per request.
+ */
+export type ForwardDone = (result: ForwardResult, req: http.IncomingMessage, target: http.ServerResponse | Duplex) => void;
 
 /** Answers an upstream failure with Drawbridge's own 502/504 (runtime/problem.ts); must not include upstream details. */
-export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem) => void;
+export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem, req: http.IncomingMessage) => void;
 
 /** Receives every upstream failure with its details (address, cause) for the log; the client never sees them. */
 export type UpstreamErrorListener = (err: Error, req: http.IncomingMessage, problem: UpstreamProblem) => void;
@@ -129,7 +133,7 @@ export function fail(flight: Flight, err: Error): void {
       return;
     }
     try {
-      flight.renderError(target, problem);
+      flight.renderError(target, problem, req);
     } catch {
       target.destroy();
     }
@@ -194,7 +198,7 @@ export function report(flight: Flight, res?: http.ServerResponse): void {
   const result: ForwardResult = { status, upstreamMs: flight.upstreamMs };
   if (flight.error !== undefined) result.error = flight.error;
   if (flight.problem !== undefined) result.problem = flight.problem;
-  flight.done(result);
+  flight.done(result, flight.req, flight.target);
 }
 
 export function clearFlightTimer(flight: Flight): void {

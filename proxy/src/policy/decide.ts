@@ -55,6 +55,20 @@ export const SIGN_IN = decision('sign-in', [reason('user-unauthenticated')]);
 const NO_ALLOW = reason('no-allow-matched');
 const NOTHING_ALLOWED = decision('deny', [NO_ALLOW]);
 
+// The allow decision of a rule's verdict built once (`frozen`): the same frozen decision for every request.
+const ALLOWED = new WeakMap<Verdict, Decision>();
+
+/** The allow decision of `rule` passing with `v` (made once per rule and frozen verdict). */
+function allowed(rule: CompiledRule, v: Verdict): Decision {
+  if (!Object.isFrozen(v)) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
+  const cached = ALLOWED.get(v);
+  // Keyed by the verdict; a verdict two rules share is remade when the other rule passes with it.
+  if (cached !== undefined && cached.reasons[0] === rule.matched) return cached;
+  const made = decision('allow', [rule.matched, ...v.reasons]);
+  ALLOWED.set(v, made);
+  return made;
+}
+
 /**
  * The policy's verdict on a signed-in (or anonymous, for named policies) request. `recorded`
  * replays verdicts already computed for a trace, so both paths decide identically.
@@ -75,7 +89,7 @@ export function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: Rea
   let unknown = false;
   for (const rule of policy.allow) {
     const v = recorded ? recorded.get(rule)! : rule.check(input);
-    if (v.ok) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
+    if (v.ok) return allowed(rule, v);
     const least = leastStepUp(need, v.stepUp);
     if (least !== need) [need, needy] = [least, failed.length];
     if (v.unknown) unknown = true;
