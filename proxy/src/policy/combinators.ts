@@ -196,14 +196,17 @@ export const notRule = defineRule({
       if (v.reasons.some((r) => r.code === 'user-unauthenticated')) return { ok: false, reasons: [UNKNOWN_USER] };
       return { ok: true, reasons: [NOT_MATCHED, ...v.reasons] };
     };
-    // A child's verdict built once (`frozen`, as most rules return) always has the same negation: made once too.
-    const negations = new WeakMap<Verdict, Verdict>();
+    // A child's verdict built once (`frozen`, as most rules return) always has the same negation: the last one made
+    // is kept (one comparison per request; a hash lookup cost more than the allocation it saved).
+    let lastIn: Verdict | undefined;
+    let lastOut: Verdict | undefined;
     return function not(input) {
       const v = check(input);
+      if (v === lastIn) return lastOut!;
       if (!Object.isFrozen(v)) return negate(v);
-      let n = negations.get(v);
-      if (n === undefined) negations.set(v, (n = frozen(negate(v))));
-      return n;
+      lastIn = v;
+      lastOut = frozen(negate(v));
+      return lastOut;
     };
   },
 });

@@ -55,17 +55,18 @@ export const SIGN_IN = decision('sign-in', [reason('user-unauthenticated')]);
 const NO_ALLOW = reason('no-allow-matched');
 const NOTHING_ALLOWED = decision('deny', [NO_ALLOW]);
 
-// The allow decision of a rule's verdict built once (`frozen`): the same frozen decision for every request.
-const ALLOWED = new WeakMap<Verdict, Decision>();
-
-/** The allow decision of `rule` passing with `v` (made once per rule and frozen verdict). */
+/**
+ * The allow decision of `rule` passing with `v`. A verdict its check built once (`frozen`) always makes the same
+ * decision: the rule keeps the last one made (one comparison per request; a hash lookup cost more than the
+ * allocation it saved), frozen as decisions may be.
+ */
 function allowed(rule: CompiledRule, v: Verdict): Decision {
+  const last = rule.lastAllow;
+  if (last.verdict === v) return last.decision!;
   if (!Object.isFrozen(v)) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
-  const cached = ALLOWED.get(v);
-  // Keyed by the verdict; a verdict two rules share is remade when the other rule passes with it.
-  if (cached !== undefined && cached.reasons[0] === rule.matched) return cached;
   const made = decision('allow', [rule.matched, ...v.reasons]);
-  ALLOWED.set(v, made);
+  last.verdict = v;
+  last.decision = made;
   return made;
 }
 
