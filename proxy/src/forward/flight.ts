@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DrawbridgeError } from '../errors.js';
 import type { Route } from '../routes/compile.js';
+import { Deadlines, type Deadlined } from './deadlines.js';
 import type { Pool } from './pools.js';
 import type { FrameBoundary } from './ws-frames.js';
 
@@ -37,10 +38,14 @@ export function upstreamProblem(err: Error, timedOut: boolean): UpstreamProblem 
   return typeof cause === 'string' && cause !== '' ? { code, cause } : { code };
 }
 
-export type ForwardDone = (result: ForwardResult) => void;
+/**
+ * Called once when a forwarded request ends, with the request and the client's response (web) or socket (ws) it
+ * was forwarded for: a caller can pass one function for every request rather than a closure per request.
+ */
+export type ForwardDone = (result: ForwardResult, req: http.IncomingMessage, target: http.ServerResponse | Duplex) => void;
 
 /** Answers an upstream failure with Drawbridge's own 502/504 (runtime/problem.ts); must not include upstream details. */
-export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem) => void;
+export type RenderError = (res: http.ServerResponse, problem: UpstreamProblem, req: http.IncomingMessage) => void;
 
 /** Receives every upstream failure with its details (address, cause) for the log; the client never sees them. */
 export type UpstreamErrorListener = (err: Error, req: http.IncomingMessage, problem: UpstreamProblem) => void;
@@ -68,7 +73,11 @@ export interface Flight {
   proxyReq: http.ClientRequest | undefined;
   /** The upstream request of a plain request (relay.ts), to abort it when the client leaves or the timeout fires. */
   abortUpstream: { cancel(): void } | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** The route's timeout (`startFlightTimer`): the flight's place in FLIGHT_DEADLINES (forward/deadlines.ts). */
+  dueAt: number;
+  dueList: object | undefined;
+  duePrev: Deadlined | undefined;
+  dueNext: Deadlined | undefined;
   upstreamMs: number;
   status: number;
   error: 'unavailable' | 'timeout' | undefined;
@@ -89,9 +98,8 @@ export interface Flight {
 
 export type InFlight = http.IncomingMessage & { [FLIGHT]?: Flight };
 
-/** setTimeout callback (the flight comes as an argument, so no closure per request). */
+/** A flight's route timeout expired (FLIGHT_DEADLINES has already taken it out of its list). */
 export function onTimeout(flight: Flight): void {
-  flight.timer = undefined;
   if (flight.upgraded || flight.error !== undefined) return;
   flight.timedOut = true;
   if (flight.proxyReq && !flight.proxyReq.destroyed) {
@@ -129,7 +137,7 @@ export function fail(flight: Flight, err: Error): void {
       return;
     }
     try {
-      flight.renderError(target, problem);
+      flight.renderError(target, problem, req);
     } catch {
       target.destroy();
     }
@@ -167,7 +175,10 @@ export function newFlight(
     renderError,
     proxyReq: undefined,
     abortUpstream: undefined,
-    timer: undefined,
+    dueAt: 0,
+    dueList: undefined,
+    duePrev: undefined,
+    dueNext: undefined,
     upstreamMs: -1,
     status: 0,
     error: undefined,
@@ -194,14 +205,19 @@ export function report(flight: Flight, res?: http.ServerResponse): void {
   const result: ForwardResult = { status, upstreamMs: flight.upstreamMs };
   if (flight.error !== undefined) result.error = flight.error;
   if (flight.problem !== undefined) result.problem = flight.problem;
-  flight.done(result);
+  flight.done(result, flight.req, flight.target);
+}
+
+// Every flight's route timeout: one timer per distinct timeout length, not one per request.
+const FLIGHT_DEADLINES = new Deadlines<Flight>(onTimeout);
+
+/** Starts the flight's route timeout: `onTimeout` in `ms` unless `clearFlightTimer` comes first. */
+export function startFlightTimer(flight: Flight, ms: number): void {
+  FLIGHT_DEADLINES.add(flight, ms);
 }
 
 export function clearFlightTimer(flight: Flight): void {
-  if (flight.timer !== undefined) {
-    clearTimeout(flight.timer);
-    flight.timer = undefined;
-  }
+  if (flight.dueList !== undefined) FLIGHT_DEADLINES.remove(flight);
 }
 
 export function writeRawStatus(socket: Duplex, status: number, reason: string, hsts: string | undefined): void {

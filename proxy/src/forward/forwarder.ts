@@ -8,7 +8,7 @@ import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upstreamTarget } from '../routes/rewrite.js';
 import type { Route } from '../routes/compile.js';
-import { fail, FLIGHT, newFlight, onTimeout, report, writeRawStatus, type ForwardDone, type InFlight, type RenderError, type UpstreamErrorListener } from './flight.js';
+import { fail, FLIGHT, newFlight, report, startFlightTimer, writeRawStatus, type ForwardDone, type InFlight, type RenderError, type UpstreamErrorListener } from './flight.js';
 import { Pools, type Pool } from './pools.js';
 import { onResponseClose, relay } from './relay.js';
 import { closeWebSocket, type WebSocketHandle } from './websocket.js';
@@ -89,7 +89,7 @@ export class Forwarder {
       delete headers.upgrade;
       delete headers.connection;
     }
-    flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
+    startFlightTimer(flight, route.timeoutMs);
     relay(req, res, pool.target);
   }
 
@@ -110,7 +110,7 @@ export class Forwarder {
       return handle;
     }
     if (!route.preserveHost) req.headers.host = route.upstream.hostHeader;
-    flight.timer = setTimeout(onTimeout, route.timeoutMs, flight);
+    startFlightTimer(flight, route.timeoutMs);
     try {
       pool.proxy.ws(req, socket, head);
     } catch (err) {

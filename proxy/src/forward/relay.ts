@@ -137,14 +137,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     const h2 = flight.req.httpVersionMajor === 2;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!.length;
-      // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing.
-      if ((n === 10 || n === 17) && !relayedHeader(raw[i]!.toString('latin1').toLowerCase(), raw[i + 1]!.toString('latin1'), flight.reservedCookie)) continue;
       const name = raw[i]!.toString('latin1');
+      let value: string | undefined;
+      // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing. Only a
+      // Set-Cookie's value is read by it: a dropped hop-by-hop header's is never converted.
+      if (n === 10 || n === 17) {
+        const lower = name.toLowerCase();
+        if (lower === 'set-cookie') value = raw[i + 1]!.toString('latin1');
+        if (!relayedHeader(lower, value ?? '', flight.reservedCookie)) continue;
+      }
       // To an HTTP/2 client, the connection-specific headers HTTP/2 forbids too (node would refuse the whole answer).
       if (h2 && H2_FORBIDDEN_RESPONSE.has(name.toLowerCase())) continue;
       // The upstream's own Strict-Transport-Security passes unchanged, and Drawbridge's is not added beside it.
       if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
-      list.push(name, raw[i + 1]!.toString('latin1'));
+      list.push(name, value ?? raw[i + 1]!.toString('latin1'));
     }
     if (hsts !== undefined) list.push('strict-transport-security', hsts);
     if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');

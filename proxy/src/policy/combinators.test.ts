@@ -100,3 +100,19 @@ test('mergeStepUp and leastStepUp', () => {
   assert.equal(leastStepUp(undefined, first), first);
   assert.equal(leastStepUp(undefined, undefined), undefined);
 });
+
+test('not: the negation of a verdict its rule built once is made once (frozen, the same object each time)', () => {
+  const check = rule({ not: { ip: ['10.0.0.0/8'] } });
+  // 10.x passes ip with its frozen `ip-ok` verdict: not fails, with one shared verdict.
+  const first = check(input());
+  const second = check(input());
+  assert.equal(first, second);
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.reasons));
+  assert.deepEqual(codes(first), ['not-unmatched', 'ip-ok']);
+  assert.equal(first.ok, false);
+  // A verdict made per request (ip-outside names the address) is negated afresh, with its own detail.
+  const outside = check(input({ ip: '192.0.2.1' }));
+  assert.deepEqual(outside.reasons.map((r) => r.detail), [undefined, '192.0.2.1']);
+  assert.notEqual(check(input({ ip: '192.0.2.2' })), outside);
+  assert.equal(check(input({ ip: '192.0.2.2' })).reasons[1]!.detail, '192.0.2.2');
+});

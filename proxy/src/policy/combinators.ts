@@ -1,7 +1,7 @@
 // policy/combinators.ts — `and`, `or`, `not`: rules made of rules, and how their step-up needs
 // combine (a failure is step-up-fixable only when a stronger or fresher sign-in would fix it).
 import { z } from 'zod';
-import { defineRule, type Reason, type StepUpNeed, type Verdict } from './rule.js';
+import { defineRule, frozen, type Reason, type StepUpNeed, type Verdict } from './rule.js';
 
 const AND_OK: Reason = Object.freeze({ code: 'and-ok' });
 const AND_FAILED: Reason = Object.freeze({ code: 'and-unauthorized' });
@@ -190,12 +190,23 @@ export const notRule = defineRule({
   schema: z.unknown(),
   compile(child, ctx) {
     const check = ctx.compileRule(child);
-    return function not(input) {
-      const v = check(input);
+    const negate = (v: Verdict): Verdict => {
       if (v.ok) return { ok: false, reasons: [NOT_UNMATCHED, ...v.reasons] };
       if (v.unknown) return { ok: false, unknown: true, reasons: [NOT_UNDECIDED, ...v.reasons] };
       if (v.reasons.some((r) => r.code === 'user-unauthenticated')) return { ok: false, reasons: [UNKNOWN_USER] };
       return { ok: true, reasons: [NOT_MATCHED, ...v.reasons] };
+    };
+    // A child's verdict built once (`frozen`, as most rules return) always has the same negation: the last one made
+    // is kept (one comparison per request; a hash lookup cost more than the allocation it saved).
+    let lastIn: Verdict | undefined;
+    let lastOut: Verdict | undefined;
+    return function not(input) {
+      const v = check(input);
+      if (v === lastIn) return lastOut!;
+      if (!Object.isFrozen(v)) return negate(v);
+      lastIn = v;
+      lastOut = frozen(negate(v));
+      return lastOut;
     };
   },
 });

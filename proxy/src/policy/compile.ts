@@ -23,6 +23,11 @@ export interface CompiledRule {
   readonly stepUpReason: Reason;
   /** What every sign-in this rule passes for has brought (see RuleDefinition.demands). */
   readonly demands?: StepUpNeed;
+  /**
+   * The allow decision made last from a verdict its check built once (decide.ts `allowed`): a rule passes with
+   * the same frozen verdict request after request, and its decision is then the same frozen object.
+   */
+  readonly lastAllow: { verdict: Verdict | undefined; decision: Decision | undefined };
 }
 
 /** A policy ready to decide: every rule compiled, every CIDR and time zone parsed. */
@@ -73,6 +78,7 @@ function compilePolicy(config: PolicyConfig, ctx: CompileContext, place: string)
         matched: reason(which === 'allow' ? 'allow-matched' : 'deny-matched', at),
         undecidedReason: reason('deny-undecided', at),
         stepUpReason: reason('step-up-required', at),
+        lastAllow: { verdict: undefined, decision: undefined },
       });
     });
   const allow = Object.freeze(list('allow', config.allow));

@@ -56,6 +56,21 @@ const NO_ALLOW = reason('no-allow-matched');
 const NOTHING_ALLOWED = decision('deny', [NO_ALLOW]);
 
 /**
+ * The allow decision of `rule` passing with `v`. A verdict its check built once (`frozen`) always makes the same
+ * decision: the rule keeps the last one made (one comparison per request; a hash lookup cost more than the
+ * allocation it saved), frozen as decisions may be.
+ */
+function allowed(rule: CompiledRule, v: Verdict): Decision {
+  const last = rule.lastAllow;
+  if (last.verdict === v) return last.decision!;
+  if (!Object.isFrozen(v)) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
+  const made = decision('allow', [rule.matched, ...v.reasons]);
+  last.verdict = v;
+  last.decision = made;
+  return made;
+}
+
+/**
  * The policy's verdict on a signed-in (or anonymous, for named policies) request. `recorded`
  * replays verdicts already computed for a trace, so both paths decide identically.
  */
@@ -75,7 +90,7 @@ export function judge(policy: CompiledPolicy, input: PolicyInput, recorded?: Rea
   let unknown = false;
   for (const rule of policy.allow) {
     const v = recorded ? recorded.get(rule)! : rule.check(input);
-    if (v.ok) return { outcome: 'allow', reasons: [rule.matched, ...v.reasons] };
+    if (v.ok) return allowed(rule, v);
     const least = leastStepUp(need, v.stepUp);
     if (least !== need) [need, needy] = [least, failed.length];
     if (v.unknown) unknown = true;

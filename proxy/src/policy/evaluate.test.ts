@@ -498,3 +498,19 @@ test('an access grant never beats a deny rule, an undecidable deny rule, nor cha
   const viaNamed = decide(route({ allow: [{ groups: ['sre'] }], deny: [{ not: { policy: 'office' } }] }, named), input({ grant }));
   assert.equal(viaNamed.outcome, 'deny');
 });
+
+test('decide: an allow by a rule whose verdict is built once is one frozen decision, the same as a traced one', () => {
+  const r = route({ allow: [{ groups: ['sales'] }, { groups: ['engineering'] }] });
+  const other = route({ allow: [{ groups: ['engineering'] }] });
+  const a = decide(r, input());
+  assert.equal(decide(r, input()), a);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.reasons));
+  assert.deepEqual(codesOf(a), ['allow-matched', 'groups-ok']);
+  assert.equal(a.reasons[0]!.detail, 'allow[1]');
+  const traced = decide(r, input(), { trace: true });
+  assert.deepEqual({ outcome: traced.outcome, reasons: traced.reasons }, { outcome: a.outcome, reasons: a.reasons });
+  // Another route's rule returning an equal verdict gets its own decision (its own `allow[0]`).
+  const b = decide(other, input());
+  assert.equal(b.reasons[0]!.detail, 'allow[0]');
+  assert.equal(decide(r, input()).reasons[0]!.detail, 'allow[1]');
+});

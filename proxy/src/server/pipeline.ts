@@ -1,7 +1,6 @@
 // server/pipeline.ts — the lean proxied path (SPEC §3): classify (normalize → reserved path → match once,
 // admission/classify.ts) → strip → admit (authenticate → authorize → assertion, admission/admit.ts) → forward, and one
 // log line per request; the same for WebSocket upgrades, and /.drawbridge/auth handed to forward-auth. No Express here.
-import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Decision } from '../policy/evaluate.js';
@@ -10,7 +9,7 @@ import type { Reason } from '../policy/rule.js';
 import type { Route } from '../routes/compile.js';
 import { setIdentityHeaders } from '../forward/identity-headers.js';
 import { stripClientHeaders } from '../forward/strip.js';
-import { upstreamPath } from '../forward/forwarder.js';
+import { upstreamPath, type ForwardResult, type UpstreamProblem } from '../forward/forwarder.js';
 import { plainTarget } from '../routes/rewrite.js';
 import { pageRoute } from '../routes/route-at.js';
 import { isForwardAuthPath, isForwardAuthTarget, PATHS } from '../pages/paths.js';
@@ -25,6 +24,7 @@ import { classify, type Classification } from '../admission/classify.js';
 import { Refresher } from './refresh.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { clientInfo, hasDuplicateHost } from '../runtime/client-info.js';
+import { requestId } from '../runtime/request-id.js';
 import { answerProblem, type ProblemDetails } from '../runtime/problem.js';
 import { hstsFor, isBrowser } from '../runtime/respond.js';
 import { getExchange, requestOrigin, setExchange, type Exchange, type Runtime } from '../runtime/runtime.js';
@@ -60,7 +60,32 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** The exchange of a new request (and the log hook of its response). */
   function begin(req: IncomingMessage, res: ServerResponse | undefined): Exchange {
     const snap = rt.snapshot();
-    const x: Exchange = { id: randomUUID(), t0: performance.now(), snap, client: clientInfo(req, snap.trusted, snap.device && { settings: snap.device, now: rt.now() }) };
+    // Every field from the start (undefined until a step fills it): one object of one shape, not one grown per step.
+    const x: Exchange = {
+      id: requestId(),
+      t0: performance.now(),
+      snap,
+      client: clientInfo(req, snap.trusted, snap.device && { settings: snap.device, now: rt.now() }),
+      host: undefined,
+      hostname: undefined,
+      port: undefined,
+      path: undefined,
+      query: undefined,
+      route: undefined,
+      identity: undefined,
+      decision: undefined,
+      reasons: undefined,
+      refusal: undefined,
+      upstreamMs: undefined,
+      freshSignIn: undefined,
+      page: undefined,
+      errorCode: undefined,
+      errorCause: undefined,
+      frontDoor: undefined,
+      method: undefined,
+      forwarded: undefined,
+      sessionId: undefined,
+    };
     setExchange(req, x);
     if (res) res.on('close', onResponseClose);
     return x;
@@ -234,26 +259,21 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (req.headers.expect !== undefined) res.writeContinue();
     // From here the forwarder's completion (on the response's close) writes the log line, with the upstream's time.
     x.forwarded = true;
-    const state = x.snap.routes[route.index]!;
-    rt.forwarder.web(
-      req,
-      res,
-      route,
-      state.pool,
-      (r) => {
-        x.upstreamMs = r.upstreamMs;
-        if (r.error) x.decision = `allow:upstream-${r.error}`;
-        // Also when the answer had started and was cut: the log says what failed.
-        if (r.problem) {
-          x.errorCode = r.problem.code;
-          if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
-        }
-        rt.metrics.upstream(state.metrics, r.upstreamMs / 1000);
-        logRequest(rt, req, res, x);
-      },
-      (resp, problem) => answerProblem(req, resp, problem.code, problem.cause !== undefined ? { cause: problem.cause } : {}),
-      hstsFor(req),
-    );
+    rt.forwarder.web(req, res, route, x.snap.routes[route.index]!.pool, forwarded, upstreamFailed, hstsFor(req));
+  }
+
+  /** The end of a forwarded request: its upstream time and failure, then its log line (one function, no closure per request). */
+  function forwarded(r: ForwardResult, req: IncomingMessage, res: ServerResponse | Duplex): void {
+    const x = getExchange(req);
+    x.upstreamMs = r.upstreamMs;
+    if (r.error) x.decision = `allow:upstream-${r.error}`;
+    // Also when the answer had started and was cut: the log says what failed.
+    if (r.problem) {
+      x.errorCode = r.problem.code;
+      if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
+    }
+    rt.metrics.upstream(x.snap.routes[x.route!.index]!.metrics, r.upstreamMs / 1000);
+    logRequest(rt, req, res as ServerResponse, x);
   }
 
   /** tls.clientCert: required, and no verified device certificate: a page that says so, before anything else. */
@@ -397,6 +417,11 @@ export function forbidden(x: Exchange, route: Route, decision: Decision, csrfTok
     page: (requestId) => forbiddenPage({ ...(id ? { user: pageUser(id) } : {}), route: pageRoute(route), reasons, requestId, signOutUrl: PATHS.signOut, ...(form ? { requestAccess: form } : {}) }),
     json: { route: route.name, reasons, ...(askable ? { requestAccess: `${requestOrigin(x)}${PATHS.requests}` } : {}) },
   };
+}
+
+/** A forwarded request's upstream failure, answered before its response started: Drawbridge's 502/504. */
+function upstreamFailed(res: ServerResponse, problem: UpstreamProblem, req: IncomingMessage): void {
+  answerProblem(req, res, problem.code, problem.cause !== undefined ? { cause: problem.cause } : {});
 }
 
 function internalError(rt: Runtime, req: IncomingMessage, res: ServerResponse, e: Error): void {

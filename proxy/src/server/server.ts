@@ -375,26 +375,29 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       },
     });
   }
-  server.on('request', handle);
-  // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only
-  // to requests it lets through, so a refused client is answered before it uploads its body.
-  server.on('checkContinue', handle);
-  server.on('upgrade', pipeline.upgrade);
   // Requests in flight, for a graceful shutdown: it waits for them and says how many it waited for.
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
-  const track = (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (!onIdle) return;
-      // A keep-alive connection whose request just ended is idle now: closed, so that server.close() can finish.
-      setImmediate(() => server.closeIdleConnections?.());
-      if (inFlight === 0) onIdle();
-    });
+  // One listener for every response (`on`: close is emitted once; once() would wrap it anew per request).
+  const untrack = () => {
+    inFlight--;
+    if (!onIdle) return;
+    // A keep-alive connection whose request just ended is idle now: closed, so that server.close() can finish.
+    setImmediate(() => server.closeIdleConnections?.());
+    if (inFlight === 0) onIdle();
   };
-  server.on('request', track);
-  server.on('checkContinue', track);
+  // The pipeline, then the count: one request listener (node copies its listener list on each emit when there are more).
+  const serve = handle;
+  const tracked = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    serve(req, res);
+    inFlight++;
+    res.on('close', untrack);
+  };
+  server.on('request', tracked);
+  // With this listener node no longer answers `Expect: 100-continue` by itself: the pipeline sends the 100 only
+  // to requests it lets through, so a refused client is answered before it uploads its body.
+  server.on('checkContinue', tracked);
+  server.on('upgrade', pipeline.upgrade);
   websockets.start();
   access.start();
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -82,6 +82,14 @@ function jsonString(s: string): string {
   return JSON_ESCAPED.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
+/**
+ * The inside of `jsonString(s)` (without its quotes): `s` itself unless it holds something JSON escapes. The line
+ * is built with the quotes in its constant parts, so that a field costs one concatenation, not three strings.
+ */
+function jsonInner(s: string): string {
+  return JSON_ESCAPED.test(s) ? JSON.stringify(s).slice(1, -1) : s;
+}
+
 /** ".001" … ".999" without trailing zeros (index = thousandths); "" for 0. */
 const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
 
@@ -109,14 +117,14 @@ function jsonNumber(n: number): string {
  * object (property enumeration, type dispatch per value). Only the fields of RequestLogFields are written.
  */
 function requestJson(f: RequestLogFields): string {
-  let line = `{"time":"${isoNow()}","level":"info","event":"request","requestId":${jsonString(f.requestId)},"route":${jsonString(f.route)}`;
-  if (f.method !== undefined) line += `,"method":${jsonString(f.method)}`;
+  let line = `{"time":"${isoNow()}","level":"info","event":"request","requestId":"${jsonInner(f.requestId)}","route":"${jsonInner(f.route)}`;
+  if (f.method !== undefined) line += `","method":"${jsonInner(f.method)}`;
   line +=
-    `,"host":${jsonString(f.host)},"path":${jsonString(f.path)},"status":${jsonNumber(f.status)},"durationMs":${jsonNumber(f.durationMs)}` +
-    `,"upstreamMs":${f.upstreamMs === null ? 'null' : jsonNumber(f.upstreamMs)},"ip":${jsonString(f.ip)},"user":${jsonString(f.user)}` +
-    `,"email":${jsonString(f.email)},"decision":${jsonString(f.decision)},"reasons":[`;
+    `","host":"${jsonInner(f.host)}","path":"${jsonInner(f.path)}","status":${jsonNumber(f.status)},"durationMs":${jsonNumber(f.durationMs)}` +
+    `,"upstreamMs":${f.upstreamMs === null ? 'null' : jsonNumber(f.upstreamMs)},"ip":"${jsonInner(f.ip)}","user":"${jsonInner(f.user)}` +
+    `","email":"${jsonInner(f.email)}","decision":"${jsonInner(f.decision)}","reasons":[`;
   const reasons = f.reasons;
-  for (let i = 0; i < reasons.length; i++) line += i === 0 ? jsonString(reasons[i]) : `,${jsonString(reasons[i])}`;
+  for (let i = 0; i < reasons.length; i++) line += i === 0 ? `"${jsonInner(reasons[i])}"` : `,"${jsonInner(reasons[i])}"`;
   line += ']';
   if (f.reason !== undefined) line += `,"reason":${jsonString(f.reason)}`;
   if (f.ipUnknown !== undefined) line += `,"ipUnknown":${jsonString(f.ipUnknown)}`;
