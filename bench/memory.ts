@@ -3,6 +3,8 @@
 // several variants side by side (the compiled build or the TypeScript source, node flags), loaded in interleaved
 // rounds with the bench's load generator; prints per variant the CPU µs per request (median of rounds), the resident
 // memory after the rounds and where it is (process.memoryUsage, V8 heap spaces). The A/B tool of the rss-after-load target.
+// A variant runs with exactly the node flags it names: as deployed (the bench's rows, bench/steps/common.ts) is with
+// Drawbridge's own, proxy/src/server/node-flags.ts (`dist:--max-semi-space-size=8`).
 import { parseArgs } from 'node:util';
 import { buildForBench } from './build.js';
 import { detectPinning, isMain, pinSelf, startChild, type Child } from './child.js';

@@ -142,9 +142,10 @@ export async function startWorkersRow({ pin, cleanups, dist }: Pick<BenchRun, 'p
   const configFile = join(dir, 'drawbridge.yaml');
   writeFileSync(configFile, workersConfigText({ port: w.port, adminPort: await reservePort(), publicUrl: w.publicUrl, issuer: w.idp.issuer, upstream: `http://127.0.0.1:${w.upstream.ready.port}`, workers: w.workers }));
   // Unpinned: taskset over every CPU undoes the orchestrator's own pinning, which children inherit.
-  // The build: what bin/drawbridge.js imports from dist/ (the Docker image); the cluster forks the workers from it too.
+  // The build: what bin/drawbridge.js imports from dist/ (the Docker image), with its node flags; the cluster forks the
+  // workers from it too.
   const entry = dist !== undefined ? join(dist, 'proxy/src/main.js') : join(ROOT, 'bin/drawbridge.js');
-  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [entry, 'serve', '--config', configFile]);
+  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [...drawbridgeChild({ dist }).nodeArgs, entry, 'serve', '--config', configFile]);
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));

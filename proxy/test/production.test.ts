@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
 import { SESSION_SECRET, waitFor } from '../../test-support/stack.js';
+import { NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,6 +44,9 @@ const STAGES = stages(DOCKERFILE);
 const FINAL = STAGES.at(-1) ?? [];
 const find = (stage: Instruction[], op: string) => stage.filter((i) => i.op === op);
 const execForm = (args: string): string[] => JSON.parse(args) as string[];
+/** The final stage's ENV (NAME=VALUE words; no value here has a space). */
+const imageEnv = (): Record<string, string> =>
+  Object.fromEntries(find(FINAL, 'ENV').flatMap((e) => e.args.split(/\s+/)).filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
 
 let dir: string;
 let app: SampleApp;
@@ -131,6 +135,10 @@ test('the Dockerfile: multi-stage, npm ci + build, production dependencies only,
   assert.match(DOCKERFILE, /DRAWBRIDGE_HEALTH_URL=http:\/\/127\.0\.0\.1:9090\/healthz/);
   assert.deepEqual(find(FINAL, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)).sort(), ['8080', '8443', '9090']);
   assert.deepEqual(execForm(find(FINAL, 'ENTRYPOINT').at(-1)!.args), ['node', 'bin/drawbridge.js']);
+  // Drawbridge's node flags (server/node-flags.ts: the young generation's cap, docs/deploy.md "Memory").
+  assert.equal(imageEnv().NODE_OPTIONS, NODE_FLAGS.join(' '), 'the image runs node with Drawbridge\'s flags');
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(scripts.start, ['node', ...NODE_FLAGS, 'bin/drawbridge.js', 'serve'].join(' '), '`npm start` runs with the same node flags');
   assert.deepEqual(execForm(find(FINAL, 'CMD').at(-1)!.args), ['serve', '--config', CONFIG_PATH]);
   assert.ok(find(FINAL, 'COPY').every((c) => !/proxy\/src|node_modules|\.ts\b/.test(c.args)), 'no sources or host node_modules in the image');
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
@@ -172,7 +180,7 @@ routes:
         - authenticated: true
 `,
   );
-  const env = { ...process.env, NODE_ENV: 'production', CLIENT_SECRET: 'production-test-client-secret', SESSION_SECRET };
+  const env = { ...process.env, NODE_ENV: 'production', NODE_OPTIONS: imageEnv().NODE_OPTIONS, CLIENT_SECRET: 'production-test-client-secret', SESSION_SECRET };
   const entry = [...execForm(find(FINAL, 'ENTRYPOINT').at(-1)!.args), ...execForm(find(FINAL, 'CMD').at(-1)!.args).map((a) => (a === CONFIG_PATH ? config : a))];
   assert.equal(entry[0], 'node');
 

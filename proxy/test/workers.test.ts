@@ -3,10 +3,10 @@
 // test pins keep-alive connections to each worker and checks what the other one sees: a session made through one is
 // valid on the other; sign-out and back-channel logout are refused by the other on the very next request; one-time
 // codes are redeemed once across them; a reload switches both (an invalid file neither); /metrics sums both; a worker
-// killed mid-request fails that request (never forwards it unchecked) and is replaced.
+// killed mid-request fails that request (never forwards it unchecked) and is replaced; the workers run with Drawbridge's node flags.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -18,6 +18,7 @@ import { drawbridgeProcess, type DrawbridgeProcess } from '../../test-support/pr
 import { marker } from '../../test-support/raw.js';
 import { workerPins, workersTestConfig, type Pin } from '../../test-support/worker-pins.js';
 import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
+import { NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
 import { CLIENT_ID, CLIENT_SECRET, received, reservePort, waitFor } from '../../test-support/stack.js';
 
 const T = { timeout: 120_000 };
@@ -191,6 +192,15 @@ test('workers: 2 — a reload switches both workers; an invalid file, or one no 
     assert.equal((await on(pin, 'added.localhost', '/')).status, 200, `worker ${pin.worker} keeps the running configuration`);
   }
   writeFileSync(file, configText(`  - name: added\n    from: http://added.localhost:{{PORT}}\n    to: {{APP}}\n    public: true\n`));
+});
+
+test('workers: 2 — each worker runs with Drawbridge\'s node flags (server/node-flags.ts), though the primary was started without them', T, async () => {
+  const argv = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const primary = db.child.pid!;
+  for (const flag of NODE_FLAGS) assert.ok(!argv(primary).includes(flag), `the primary was started with ${flag}`);
+  const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  assert.equal(workers.length, 2);
+  for (const pid of workers) for (const flag of NODE_FLAGS) assert.ok(argv(pid).includes(flag), `worker ${pid} runs without ${flag}: ${argv(pid).join(' ')}`);
 });
 
 test('workers: 2 — /metrics on the admin listener sums both workers', T, async () => {

@@ -4,13 +4,21 @@
 // through them is left.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { createRequire } from 'node:module';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import { buildConnector, Pool as UndiciPool } from 'undici';
+import type { buildConnector as BuildConnector, Pool as UndiciPool } from 'undici';
 import type { Route } from '../routes/compile.js';
 import { upstreamTls } from '../tls/upstream.js';
 import { ignore, onProxyError } from './flight.js';
 import type { RelayTarget } from './relay.js';
 import { onProxyReqWs } from './websocket.js';
+
+// Only undici's pool and connector, the same classes the package's index exports (proxy/test/lazy-packages.test.ts
+// holds them equal): the index also loads fetch, web streams, WebSocket, caches and mocks, about 4 MB of live heap
+// and 10 MB resident per process that forwarding never uses (docs/deploy.md, "Memory").
+const require = createRequire(import.meta.url);
+const UndiciPoolClass = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+const buildConnector = require('undici/lib/core/connect.js') as typeof BuildConnector;
 
 /**
  * One upstream's connections: the undici pool plain requests go through (`target`, for relay.ts), and the
@@ -145,7 +153,7 @@ export class Pools {
     return (pool) => {
       if (this.closed) return undefined;
       this.pools.add(pool);
-      return new UndiciPool(origin, options);
+      return new UndiciPoolClass(origin, options);
     };
   }
 
@@ -181,7 +189,7 @@ export class Pools {
       bodyTimeout: 0,
       connect,
     };
-    const dispatcher = new UndiciPool(upstream.origin, dispatcherOptions);
+    const dispatcher = new UndiciPoolClass(upstream.origin, dispatcherOptions);
     const wsAgent = tlsOptions ? new https.Agent(tlsOptions.options) : new http.Agent();
     const proxy = createProxyServer({
       target: new URL(upstream.origin),

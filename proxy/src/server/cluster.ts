@@ -27,6 +27,7 @@ import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
 import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
+import { withNodeFlags } from './node-flags.js';
 import { acmeEdgeOf } from '../tls/acme-listener.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
@@ -156,7 +157,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   reloads.inc({ result: 'failure' }, 0);
 
   // Messages are structured clones (as between the MessageChannels of session/cluster-store.test.ts), not JSON.
-  cluster.setupPrimary({ serialization: 'advanced' });
+  // Workers serve the traffic: they run with Drawbridge's node flags even when the primary was started without them.
+  cluster.setupPrimary({ serialization: 'advanced', execArgv: withNodeFlags(process.execArgv, process.env.NODE_OPTIONS) });
   const slots: (Slot | undefined)[] = new Array<Slot | undefined>(options.workers + 1).fill(undefined);
   const slotOf = (workerId: number) => slots.find((x) => x?.worker.id === workerId)?.slot ?? 0;
   let askSeq = 0;
