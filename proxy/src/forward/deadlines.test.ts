@@ -125,3 +125,21 @@ test('Deadlines: a timer that fires before its item is due (a lagging loop clock
   armed.shift()!.fire();
   assert.deepEqual(expired, [100]);
 });
+
+test('Deadlines: an expiry that throws does not strand the items after it: they expire on time, with no new add', () => {
+  const c = fakeClock();
+  const expired: string[] = [];
+  const d = new Deadlines<Item>((i) => {
+    expired.push(`${i.name}@${c.clock.now()}`);
+    if (i.name === 'bad') throw new Error('expiry failed');
+  }, c.clock);
+  d.add(item('bad'), 100);
+  c.advance(10);
+  d.add(item('next'), 100);
+  assert.throws(() => c.advance(90), /expiry failed/);
+  assert.deepEqual(expired, ['bad@100']);
+  c.advance(10);
+  assert.deepEqual(expired, ['bad@100', 'next@110']);
+  assert.equal(d.size, 0);
+  assert.equal(c.timers.size, 0);
+});

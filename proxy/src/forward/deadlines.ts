@@ -100,12 +100,16 @@ export class Deadlines<T extends Deadlined> {
   /** The list's timer fired: expires every item due, then arms for the oldest left. */
   expireDue(list: DueList<T>): void {
     const now = this.clock.now();
-    for (let item = list.head; item !== undefined && item.dueAt <= now; item = list.head) {
-      this.remove(item);
-      this.expire(item);
+    try {
+      for (let item = list.head; item !== undefined && item.dueAt <= now; item = list.head) {
+        this.remove(item);
+        this.expire(item);
+      }
+    } finally {
+      // Even when an expiry threw: the items left still expire (not only once another item is added).
+      if (list.head !== undefined && list.timer === undefined) this.arm(list, list.head.dueAt - now);
+      else if (list.head === undefined) this.lists.delete(list.ms);
     }
-    if (list.head !== undefined && list.timer === undefined) this.arm(list, list.head.dueAt - now);
-    else if (list.head === undefined) this.lists.delete(list.ms);
   }
 
   private arm(list: DueList<T>, ms: number): void {
