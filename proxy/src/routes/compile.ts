@@ -9,6 +9,7 @@ import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { parseFrom } from './from.js';
 import { parseHeaderTemplate, type HeaderTemplate } from './header-template.js';
 import { compileRewrite, type PathRewrite } from './rewrite.js';
+import { EXACT, HostIndex, WILD, type IndexedHost } from './host-index.js';
 // A constants file without imports: the header names Drawbridge reads and sets.
 import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../header-names.js';
 
@@ -97,68 +98,10 @@ export const NO_ROUTE = Object.freeze({ status: 404 as const });
 export const METHOD_NOT_ALLOWED = Object.freeze({ status: 405 as const });
 export type MatchResult = Route | typeof NO_ROUTE | typeof METHOD_NOT_ALLOWED;
 
-/** FNV-1a over UTF-16 code units, kept within a small integer so Map keys stay unboxed. */
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
-const HASH_MASK = 0x3fffffff;
-
-function prefixHash(prefix: string): number {
-  let h = FNV_OFFSET;
-  for (let i = 0; i < prefix.length; i++) h = Math.imul(h ^ prefix.charCodeAt(i), FNV_PRIME);
-  return h & HASH_MASK;
-}
-
-/**
- * One host's routes. Prefix routes are also indexed by a hash of the prefix, so the walk over the request
- * path's own prefixes reads characters instead of cutting out (and hashing) a string per candidate.
- */
+/** One host's routes (the prefix routes already with those it inherits from its host on any port). */
 class HostEntry {
   readonly prefixes = new Map<string, Route>();
   readonly regexRoutes: Route[] = [];
-  /** The `/` route. */
-  root: Route | undefined = undefined;
-  /** Every other prefix route by prefixHash; null where several prefixes share a hash (then `prefixes` decides). */
-  readonly byHash = new Map<number, Route | null>();
-  /** The length of the longest prefix: a candidate longer than this cannot match. */
-  maxLength = 0;
-
-  /** Builds the lookup index once `prefixes` is final. */
-  index(): void {
-    this.root = this.prefixes.get('/');
-    for (const [prefix, route] of this.prefixes) {
-      if (prefix === '/') continue;
-      const h = prefixHash(prefix);
-      this.byHash.set(h, this.byHash.has(h) ? null : route);
-      if (prefix.length > this.maxLength) this.maxLength = prefix.length;
-    }
-  }
-
-  /**
-   * The route of the longest segment-aware prefix of `path`. The candidates are path[0, j) for every `/` at
-   * j > 0 and the whole path (without a trailing `/`), then `/`; scanning forward, the last one found is the
-   * longest.
-   */
-  longestPrefix(path: string): Route | undefined {
-    const end = path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.length - 1 : path.length;
-    const limit = end < this.maxLength ? end : this.maxLength;
-    let best = this.root;
-    let h = FNV_OFFSET;
-    for (let i = 0; i < limit; i++) {
-      const c = path.charCodeAt(i);
-      if (c === 47 && i > 0) best = this.candidate(path, i, h & HASH_MASK) ?? best;
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    if (limit > 0 && (limit === end || path.charCodeAt(limit) === 47)) best = this.candidate(path, limit, h & HASH_MASK) ?? best;
-    return best;
-  }
-
-  /** The route whose prefix is exactly path[0, length) (`hash` is its prefixHash), if any. */
-  private candidate(path: string, length: number, hash: number): Route | undefined {
-    const r = this.byHash.get(hash);
-    if (r === undefined) return undefined;
-    if (r === null) return this.prefixes.get(path.slice(0, length));
-    return r.prefix.length === length && path.startsWith(r.prefix) ? r : undefined;
-  }
 }
 
 /** The compiled, frozen route table. */
@@ -168,16 +111,14 @@ export class RouteTable {
   private readonly exact = new Map<string, HostEntry>();
   /** Wildcard hosts by their suffix with its dot (`.example.com`, `.example.com:8443`). */
   private readonly wild = new Map<string, HostEntry>();
-  /** Exact hosts and wildcard suffixes that some route names with a port: only those need a port lookup. */
-  private readonly portedExact = new Set<string>();
-  private readonly portedWild = new Set<string>();
+  /** The lookup of `match` (routes/host-index.ts), and each of its hosts' entry by host id (for the regex routes). */
+  private readonly index: HostIndex;
+  private readonly entries: HostEntry[] = [];
 
   constructor(routes: Route[]) {
     this.routes = Object.freeze(routes);
     const hosts = new Map<string, HostEntry>();
     for (const route of routes) {
-      if (route.port !== undefined && route.wildcard) this.portedWild.add(`.${route.hostname}`);
-      else if (route.port !== undefined) this.portedExact.add(route.hostname);
       const key = hostKey(route.wildcard ? `*.${route.hostname}` : route.hostname, route.port);
       let entry = hosts.get(key);
       if (!entry) hosts.set(key, (entry = new HostEntry()));
@@ -195,11 +136,23 @@ export class RouteTable {
       entry.regexRoutes.push(...anyPort.regexRoutes.filter((r) => !entry.regexRoutes.includes(r)));
       entry.regexRoutes.sort((a, b) => a.index - b.index);
     }
+    const indexed: IndexedHost[] = [];
     for (const [key, entry] of hosts) {
-      entry.index();
-      if (key.startsWith('*.')) this.wild.set(key.slice(1), entry);
+      const wild = key.startsWith('*.');
+      if (wild) this.wild.set(key.slice(1), entry);
       else this.exact.set(key, entry);
+      const colon = key.endsWith(']') ? -1 : key.lastIndexOf(':');
+      const name = colon < 0 ? key : key.slice(0, colon);
+      indexed.push({
+        kind: wild ? WILD : EXACT,
+        name: wild ? name.slice(1) : name,
+        port: colon < 0 ? undefined : Number(key.slice(colon + 1)),
+        prefixes: new Map([...entry.prefixes].map(([prefix, route]) => [prefix, route.index])),
+        hasRegex: entry.regexRoutes.length > 0,
+      });
+      this.entries.push(entry);
     }
+    this.index = new HostIndex(indexed);
   }
 
   /**
@@ -210,9 +163,10 @@ export class RouteTable {
    * the signed assertion included (cross-site tracing).
    */
   match(hostname: string, port: number | undefined, path: string, method: string): MatchResult {
-    const entry = this.hostEntry(hostname, port);
-    if (!entry) return NO_ROUTE;
-    const route = entry.longestPrefix(path) ?? (entry.regexRoutes.length ? entry.regexRoutes.find((r) => r.regex!.test(path)) : undefined);
+    const host = this.index.host(hostname, port);
+    if (host < 0) return NO_ROUTE;
+    const prefixRoute = this.index.longestPrefix(host, path);
+    const route = prefixRoute >= 0 ? this.routes[prefixRoute] : this.index.hasRegex(host) ? this.entries[host]!.regexRoutes.find((r) => r.regex!.test(path)) : undefined;
     if (!route) return NO_ROUTE;
     if (route.methods ? !route.methods.has(method) : method === 'TRACE') return METHOD_NOT_ALLOWED;
     return route;
@@ -240,16 +194,6 @@ export class RouteTable {
     if (dot <= 0 || this.exact.has(hostname) || this.exact.has(hostKey(hostname, port))) return false;
     const suffix = hostname.slice(dot);
     return any(this.wild.get(hostKey(suffix, port)), true) || any(this.wild.get(suffix), true);
-  }
-
-  /** Exact host with port, exact host, wildcard with port, wildcard; a string is built only for a host named with a port. */
-  private hostEntry(hostname: string, port: number | undefined): HostEntry | undefined {
-    const e = (port !== undefined && this.portedExact.has(hostname) ? this.exact.get(hostKey(hostname, port)) : undefined) ?? this.exact.get(hostname);
-    if (e !== undefined || this.wild.size === 0) return e;
-    const dot = hostname.indexOf('.');
-    if (dot <= 0) return undefined;
-    const suffix = hostname.slice(dot);
-    return (port !== undefined && this.portedWild.has(suffix) ? this.wild.get(hostKey(suffix, port)) : undefined) ?? this.wild.get(suffix);
   }
 }
 
@@ -338,40 +282,41 @@ export function compileConfig(config: Config): CompiledConfig {
     for (const [n, v] of Object.entries(rc.setRequestHeaders)) if (template(v, `routes[${index}].setRequestHeaders.${n}`).dynamic) headerNames.add(n);
     const basic = rc.upstreamAuth?.basic;
     const policy = rc.public ? undefined : typeof rc.policy === 'string' ? policies.named.get(rc.policy) : rc.policy ? policies.compile(rc.policy) : undefined;
-    // Every route has every field, in one order (absent ones undefined): one hidden class, so match and
-    // decide read routes monomorphically; the fields they read come first, on the object's first cache line.
+    // Every route has every field, in one order (absent ones undefined): one hidden class, so the request path reads
+    // routes monomorphically. The fields a proxied request reads (match, credentials, admission, assertion, forwarding)
+    // come first, on the object's first three cache lines of five: with thousands of routes none of them is cached.
     const route: Route = {
-      prefix: shared(prefixes, from.prefix, () => from.prefix),
       methods: rc.methods ? shared(methodSets, rc.methods.join(' '), () => new Set(rc.methods)) : undefined,
-      regex: rc.regex !== undefined ? new RegExp(rc.regex) : undefined,
       public: rc.public,
       policy,
+      bearer: rc.bearer === false ? false : { audiences: Object.freeze(rc.bearer === true ? (config.idp.audiences ?? [config.idp.clientId]) : rc.bearer.audiences) },
+      keepRequestHeaders: keepSet(rc.keepRequestHeaders),
+      sessionIdleMs: rc.session?.idleTimeout ? Math.min(parseDuration(rc.session.idleTimeout), globalIdle) : globalIdle,
+      sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
+      requests: rc.public ? undefined : requestsOf(rc, config, policies),
       index,
       name: rc.name,
+      origin: from.origin,
+      rewrite: rc.regex === undefined ? compileRewrite(from.prefix, rc.stripPrefix, rc.rewrite) : compileRewrite('/', false, rc.rewrite),
+      upstream: shared(upstreams, rc.to, () => Object.freeze({ protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host })),
+      preserveHost: rc.preserveHost,
+      timeoutMs: parseDuration(rc.timeout),
+      prefix: shared(prefixes, from.prefix, () => from.prefix),
+      regex: rc.regex !== undefined ? new RegExp(rc.regex) : undefined,
       from: rc.from,
       scheme: from.scheme,
       hostname: from.hostname,
       wildcard: from.wildcard,
       port: from.port,
-      origin: from.origin,
-      bearer: rc.bearer === false ? false : { audiences: Object.freeze(rc.bearer === true ? (config.idp.audiences ?? [config.idp.clientId]) : rc.bearer.audiences) },
-      upstream: shared(upstreams, rc.to, () => Object.freeze({ protocol: to.protocol, hostname: to.hostname, port, origin: to.origin, basePath, hostHeader: to.host })),
-      rewrite: rc.regex === undefined ? compileRewrite(from.prefix, rc.stripPrefix, rc.rewrite) : compileRewrite('/', false, rc.rewrite),
       basicAuth: basic ? Object.freeze({ user: template(basic.user, `routes[${index}].upstreamAuth.basic.user`), passwordFile: basic.passwordFile }) : undefined,
       identityHeaders,
       passAccessToken: rc.passAccessToken,
       setRequestHeaders: Object.freeze(Object.entries(rc.setRequestHeaders).map(([k, v]) => Object.freeze([k, v] as const))),
       removeRequestHeaders: Object.freeze(rc.removeRequestHeaders.map((h) => h.toLowerCase())),
-      keepRequestHeaders: keepSet(rc.keepRequestHeaders),
-      preserveHost: rc.preserveHost,
       websockets: rc.websockets,
-      timeoutMs: parseDuration(rc.timeout),
       upstreamTls: rc.upstreamTls,
-      sessionIdleMs: rc.session?.idleTimeout ? Math.min(parseDuration(rc.session.idleTimeout), globalIdle) : globalIdle,
-      sessionMaxMs: rc.session?.maxLifetime ? Math.min(parseDuration(rc.session.maxLifetime), globalMax) : globalMax,
       wildcardHandoff: from.wildcard && rc.wildcardHandoff === true,
       config: rc,
-      requests: rc.public ? undefined : requestsOf(rc, config, policies),
     };
     return Object.freeze(route);
   });

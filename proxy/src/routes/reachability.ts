@@ -225,7 +225,7 @@ interface Context {
   wideRegexes(entry: Entry): RouteShape[];
 }
 
-/** The route of the longest segment-aware prefix of `path` on the entry, as HostEntry.longestPrefix finds it. */
+/** The route of the longest segment-aware prefix of `path` on the entry, as the route table's lookup finds it (routes/host-index.ts). */
 function longestPrefix(entry: Entry, path: string): RouteShape | undefined {
   const end = path.length > 1 && path.endsWith('/') ? path.length - 1 : path.length;
   let best = entry.prefixes.get('/');

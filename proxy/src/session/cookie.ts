@@ -15,6 +15,8 @@ export interface CookieOptions {
   sameSite?: 'Lax' | 'Strict';
 }
 
+/** A session id: 32 random bytes in lower-case hex, always this long. */
+export const SESSION_ID_LENGTH = 64;
 const ID_RE = /^[0-9a-f]{64}$/;
 // 32 bytes in unpadded base64url are 43 characters; the id and the MAC are both 32 bytes.
 const B64_32 = 43;

@@ -38,3 +38,14 @@ test('readId: at most MAX_VERIFIED values are remembered, the oldest dropped fir
   assert.equal(sessions.readId(first, false, origin(1)), undefined);
   assert.equal(sessions.verifiedCount, Sessions.MAX_VERIFIED);
 });
+
+test('readId: a remembered value is a session on exactly its origin: never on one of the same length, one it ends with, or one that ends with it', async () => {
+  const { sessions, record, cookieFor } = await setup();
+  const app = cookieFor('http://app.example.com');
+  assert.equal(sessions.readId(app, false, 'http://app.example.com'), record.id);
+  for (const other of ['http://apq.example.com', 'p://app.example.com', 'app.example.com', 'https://app.example.com', 'http://app.example.co', 'xhttp://app.example.com', `${record.id}http://app.example.com`, '']) {
+    assert.equal(sessions.readId(app, false, other), undefined, other);
+  }
+  assert.equal(sessions.readId(app, false, 'http://app.example.com'), record.id, 'still remembered for its own');
+  assert.equal(sessions.verifiedCount, 1);
+});

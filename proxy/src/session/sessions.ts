@@ -5,7 +5,7 @@ import { sha256Base64url } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
 import { networkOf, type SessionBinding } from '../policy/context.js';
-import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie } from './cookie.js';
+import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie, SESSION_ID_LENGTH } from './cookie.js';
 import type { SessionKeys } from './keys.js';
 import type { SessionRecord, SessionStore, SessionTokens } from './store.js';
 
@@ -37,9 +37,12 @@ function checkLimits(id: string, record: SessionRecord | undefined, now: number,
   return { state: 'valid', id, record };
 }
 
-interface VerifiedCookie {
-  readonly id: string;
-  readonly origin: string;
+/**
+ * A string of its own, flat: not a slice of a longer one (a cookie value cut from its header) nor a concatenation,
+ * whose characters sit in other objects. Lossless for any string (JSON escapes lone surrogates and reads them back).
+ */
+function flat(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** The session layer of one Drawbridge instance. */
@@ -69,8 +72,11 @@ export class Sessions {
   // cookies cannot grow it. The origin is compared on every hit: a value is a session on its own host only.
   // A plain map in insertion order, the oldest value dropped when full, not an LRU: a hit only reads (an LRU moves
   // the entry on every read; with a cookie per route host, hundreds of hosts, that bookkeeping is no longer in the
-  // CPU caches). A value dropped while still in use costs one HMAC to verify again.
-  private readonly verified = new Map<string, VerifiedCookie>();
+  // CPU caches). A value dropped while still in use costs one HMAC to verify again. The value remembered is the session
+  // id (always SESSION_ID_LENGTH long) followed by the origin, one flat string, and so is the key: a hit reads two
+  // strings rather than a record, its origin and the cookie header the key was cut from (with a cookie per route
+  // host, hundreds of hosts, none of them in the CPU caches).
+  private readonly verified = new Map<string, string>();
 
   /**
    * The session id the request's cookie carries, when its MAC verifies for `origin` (the scheme://host[:port] the
@@ -83,11 +89,11 @@ export class Sessions {
     const value = cookieValue(cookieHeader, name);
     if (value === undefined) return undefined;
     const known = this.verified.get(value);
-    if (known !== undefined) return known.origin === origin ? known.id : undefined;
+    if (known !== undefined) return known.length === SESSION_ID_LENGTH + origin.length && known.endsWith(origin) ? known.slice(0, SESSION_ID_LENGTH) : undefined;
     const id = openSessionCookie(value, this.keys.cookieMac, origin);
     if (id !== undefined) {
       if (this.verified.size >= Sessions.MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(value, { id, origin });
+      this.verified.set(flat(value), flat(id + origin));
     }
     return id;
   }

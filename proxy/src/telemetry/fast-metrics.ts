@@ -21,6 +21,8 @@ interface Series {
   readonly name: string;
   get(): Promise<Snapshot>;
   reset(): void;
+  /** Called first by get() and reset(): whoever counts into the series later than the event brings it up to date. */
+  beforeRead: (() => void) | undefined;
 }
 
 /**
@@ -41,6 +43,7 @@ function register(registry: Registry, metric: Series): void {
  * valid until the next reset, which increments `epoch.value`.
  */
 export class FastCounter implements Series {
+  beforeRead: (() => void) | undefined = undefined;
   readonly #children = new Map<string, { labels: Labels; value: number }>();
 
   constructor(
@@ -107,6 +110,7 @@ export class FastCounter implements Series {
   }
 
   get(): Promise<Snapshot> {
+    this.beforeRead?.();
     return Promise.resolve({
       name: this.name,
       help: this.help,
@@ -117,6 +121,7 @@ export class FastCounter implements Series {
   }
 
   reset(): void {
+    this.beforeRead?.();
     for (const child of this.#children.values()) if (child instanceof SlabCount) child.detach();
     this.#children.clear();
     this.#tree.clear();
@@ -234,6 +239,7 @@ class Child implements HistogramChild {
  * until the next reset, which increments `epoch.value`.
  */
 export class FastHistogram implements Series {
+  beforeRead: (() => void) | undefined = undefined;
   readonly #children = new Map<string, Child>();
   #slab: Slab;
   /** Slots in use or freed (`free`), in order of first use. */
@@ -290,6 +296,7 @@ export class FastHistogram implements Series {
   }
 
   get(): Promise<Snapshot> {
+    this.beforeRead?.();
     const values: Snapshot['values'] = [];
     for (const child of this.#children.values()) {
       let acc = 0;
@@ -305,6 +312,7 @@ export class FastHistogram implements Series {
   }
 
   reset(): void {
+    this.beforeRead?.();
     // Children handed out before keep the old slab (no longer reported): they never count into a new child's slot.
     for (const child of this.#children.values()) if (child.external) child.detach();
     this.#children.clear();

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { loadConfigText } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
 import { compileConfig, type Route } from '../routes/compile.js';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { createMetrics, type Metrics, type RouteMetrics } from './metrics.js';
 
 function routes(): readonly Route[] {
@@ -157,4 +158,47 @@ test('many routes each count in their own block (the blocks\' slab grows); a rem
   assert.equal(await value(m, 'drawbridge_upstream_duration_seconds_count{route="fresh"}'), undefined);
   assert.equal(await value(m, 'drawbridge_request_duration_seconds_count{route="r6"}'), 7, 'neighbours untouched');
   assert.doesNotMatch(await m.registry.metrics(), /route="r5"/);
+});
+
+test('the per-request series scrape exactly as prom-client\'s own Counter and Histogram given the same events: many routes, every kind of event, scrapes and resets between them', async () => {
+  const [appRoute] = routes();
+  const m = createMetrics({ defaults: false });
+  const ref = new Registry();
+  const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  const requests = new Counter({ name: 'drawbridge_requests_total', help: 'h', labelNames: ['route', 'decision', 'status_class'], registers: [ref] });
+  const duration = new Histogram({ name: 'drawbridge_request_duration_seconds', help: 'h', labelNames: ['route'], buckets, registers: [ref] });
+  const upstream = new Histogram({ name: 'drawbridge_upstream_duration_seconds', help: 'h', labelNames: ['route'], buckets, registers: [ref] });
+  const classOf = (status: number) => ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'][Math.floor(status / 100)] ?? 'other';
+  const samples = async (registry: Registry) => (await registry.metrics()).split('\n').filter((l) => /^drawbridge_(requests_total|request_duration|upstream_duration)/.test(l));
+  const many = Array.from({ length: 300 }, (_, i) => ({ name: `r${i}`, children: m.route({ ...appRoute!, name: `r${i}` }) }));
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let k = 0; k < 5000; k++) {
+    const r = many[Math.floor(next() * many.length)]!;
+    const seconds = next() * next() * 0.2;
+    const kind = next();
+    if (kind < 0.05) {
+      m.request(undefined, 'no-route', 404, seconds);
+      requests.inc({ route: '', decision: 'no-route', status_class: '4xx' });
+      duration.observe({ route: '' }, seconds);
+    } else if (kind < 0.5) {
+      m.upstream(r.children, seconds);
+      upstream.observe({ route: r.name }, seconds);
+    } else {
+      const [decision, status] = kind < 0.9 ? ['allow', 200] : kind < 0.95 ? ['deny', 403] : ['allow:upstream-timeout', 504];
+      m.request(r.children, decision!, status as number, seconds);
+      requests.inc({ route: r.name, decision: decision!, status_class: classOf(status as number) });
+      duration.observe({ route: r.name }, seconds);
+    }
+    if (k === 1234 || k === 3500) assert.deepEqual(await samples(m.registry), await samples(ref), `scrape at ${k}`);
+    if (k === 2000) {
+      m.registry.getSingleMetric('drawbridge_upstream_duration_seconds')!.reset();
+      upstream.reset();
+    }
+    if (k === 4000) {
+      m.registry.resetMetrics();
+      ref.resetMetrics();
+    }
+  }
+  assert.deepEqual(await samples(m.registry), await samples(ref));
 });
