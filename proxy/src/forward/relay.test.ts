@@ -1,6 +1,7 @@
 // forward/relay.test.ts — the undici leg of plain requests over real sockets, beyond forwarder.test.ts: an upload the
 // client abandons is abandoned upstream, an interim 1xx answer is not relayed, and with preserveHost the TLS server
-// name stays the route's whatever Host the clients send (one connection, the certificate checked for the upstream).
+// name stays the route's whatever Host the clients send (one connection, the certificate checked for the upstream);
+// the headers an upstream's Connection names are hop-by-hop and not relayed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,6 +89,25 @@ test('an interim 103 answer is not relayed: the client gets the final answer onl
   assert.equal(res.status, 200);
   assert.equal(res.body, 'final');
   assert.equal(res.headers.link, undefined);
+});
+
+test('hop-by-hop: the headers the upstream\'s Connection names are not relayed (RFC 9110 §7.6.1); the others are, Drawbridge\'s own Connection is', T, async (t) => {
+  const upstream = net.createServer((socket) => {
+    socket.once('data', () =>
+      socket.write('HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Upstream-Hop , upgrade\r\nX-Upstream-Hop: internal\r\nUpgrade: h2,h2c\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok'),
+    );
+  });
+  const upstreamPort = await listen(upstream);
+  t.after(() => upstream.close());
+  const front = await startFront(makeRoute(`http://127.0.0.1:${upstreamPort}`));
+  t.after(() => front.close());
+  const res = await request(front.port, '/hop', { agent: false });
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ok');
+  assert.equal(res.headers['x-upstream-hop'], undefined);
+  assert.equal(res.headers.upgrade, undefined);
+  assert.equal(res.headers['x-kept'], 'yes');
+  assert.match(String(res.headers.connection), /^(keep-alive|close)$/);
 });
 
 test('preserveHost over TLS: the server name is the route\'s for every client Host (one connection, the certificate checked for the upstream)', T, async (t) => {

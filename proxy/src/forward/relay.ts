@@ -88,6 +88,27 @@ export function relayedHeader(lower: string, value: string, reservedCookie: ((na
 }
 
 /**
+ * The header names a Connection header's value lists besides `keep-alive` and `close` (lower-cased, added to
+ * `into`), or `into` unchanged when there are none: RFC 9110 §7.6.1, a proxy removes the headers the Connection header
+ * names before it forwards the message (they describe the upstream's connection to Drawbridge, not the client's).
+ */
+export function connectionOptions(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  for (const raw of value.split(',')) {
+    const option = raw.trim().toLowerCase();
+    if (option === '' || option === 'keep-alive' || option === 'close') continue;
+    (into ??= new Set()).add(option);
+  }
+  return into;
+}
+
+/** A flat [name, value, …] header list without the headers whose lower-cased name is in `named`. */
+function withoutNamed(list: string[], named: ReadonlySet<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < list.length; i += 2) if (!named.has(list[i]!.toLowerCase())) kept.push(list[i]!, list[i + 1]!);
+  return kept;
+}
+
+/**
  * Upstream response headers never relayed to an HTTP/2 client beside relayedHeader's: connection-specific in
  * HTTP/2 (RFC 9113 §8.2.2), which node's http2 refuses to send (it would fail the whole answer).
  */
@@ -131,19 +152,23 @@ class Exchange implements Dispatcher.DispatchHandler {
     // writes header bytes). Hop-by-hop: the upstream's Connection/Keep-Alive/Transfer-Encoding describe its
     // connection to Drawbridge. Left in, an upstream `Connection: close` would close the client's connection;
     // what the client gets is the state of its own connection, and node frames the body for it (chunked when
-    // there is no length). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
-    const list: string[] = [];
+    // there is no length). So are the headers the upstream's Connection names (RFC 9110 §7.6.1: `Connection:
+    // X-Upstream-Hop` or an `Upgrade` offer). An upstream's Set-Cookie for one of Drawbridge's own cookie names is dropped.
+    let list: string[] = [];
     let hsts = flight.hsts;
     const h2 = flight.req.httpVersionMajor === 2;
+    // Header names the upstream's Connection header lists besides keep-alive/close (rare): hop-by-hop too.
+    let named: Set<string> | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!.length;
       const name = raw[i]!.toString('latin1');
       let value: string | undefined;
       // Every name `relayedHeader` may refuse is 10 or 17 characters long: other names skip the lower-casing. Only a
-      // Set-Cookie's value is read by it: a dropped hop-by-hop header's is never converted.
+      // Set-Cookie's value is read by it: a dropped hop-by-hop header's is never converted, but Connection's options.
       if (n === 10 || n === 17) {
         const lower = name.toLowerCase();
         if (lower === 'set-cookie') value = raw[i + 1]!.toString('latin1');
+        else if (lower === 'connection') named = connectionOptions(raw[i + 1]!.toString('latin1'), named);
         if (!relayedHeader(lower, value ?? '', flight.reservedCookie)) continue;
       }
       // To an HTTP/2 client, the connection-specific headers HTTP/2 forbids too (node would refuse the whole answer).
@@ -152,6 +177,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
       list.push(name, value ?? raw[i + 1]!.toString('latin1'));
     }
+    if (named !== undefined) list = withoutNamed(list, named);
     if (hsts !== undefined) list.push('strict-transport-security', hsts);
     if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
     this.started = true;
