@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import { test } from 'node:test';
 import type { Route } from '../routes/compile.js';
 import { Forwarder, type ForwardResult, type RenderError } from './forwarder.js';
+import { connectionOptions } from './relay.js';
 import { listen, makeRoute, request } from './harness.case.js';
 
 const T = { timeout: 15_000 };
@@ -108,6 +109,14 @@ test('hop-by-hop: the headers the upstream\'s Connection names are not relayed (
   assert.equal(res.headers.upgrade, undefined);
   assert.equal(res.headers['x-kept'], 'yes');
   assert.match(String(res.headers.connection), /^(keep-alive|close)$/);
+});
+
+test('connectionOptions: the names a Connection value lists besides keep-alive and close, lower-cased; none for the usual values', () => {
+  for (const usual of ['keep-alive', 'close', 'Keep-Alive', 'Close', ' keep-alive ', 'KEEP-ALIVE, close', '']) assert.equal(connectionOptions(usual, undefined), undefined, usual);
+  assert.deepEqual([...connectionOptions(' Keep-Alive , X-A,upgrade,', undefined)!], ['x-a', 'upgrade']);
+  const into = new Set(['x-b']);
+  assert.equal(connectionOptions('X-C', into), into);
+  assert.deepEqual([...into], ['x-b', 'x-c']);
 });
 
 test('preserveHost over TLS: the server name is the route\'s for every client Host (one connection, the certificate checked for the upstream)', T, async (t) => {

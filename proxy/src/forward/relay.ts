@@ -93,6 +93,8 @@ export function relayedHeader(lower: string, value: string, reservedCookie: ((na
  * names before it forwards the message (they describe the upstream's connection to Drawbridge, not the client's).
  */
 export function connectionOptions(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  // Nearly every answer: nothing named, nothing to split.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return into;
   for (const raw of value.split(',')) {
     const option = raw.trim().toLowerCase();
     if (option === '' || option === 'keep-alive' || option === 'close') continue;
