@@ -111,6 +111,28 @@ test('hop-by-hop: the headers the upstream\'s Connection names are not relayed (
   assert.match(String(res.headers.connection), /^(keep-alive|close)$/);
 });
 
+test('hop-by-hop: an upstream that names Strict-Transport-Security in Connection does not remove Drawbridge\'s', T, async (t) => {
+  const upstream = net.createServer((socket) => {
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nConnection: Strict-Transport-Security\r\nStrict-Transport-Security: max-age=0\r\nContent-Length: 2\r\n\r\nok'));
+  });
+  const upstreamPort = await listen(upstream);
+  t.after(() => upstream.close());
+  const route = makeRoute(`http://127.0.0.1:${upstreamPort}`);
+  const forwarder = new Forwarder({ onError: () => {} });
+  const [pool] = forwarder.provision([route]);
+  const hsts = 'max-age=31536000; includeSubDomains';
+  const server = http.createServer((req, res) => forwarder.web(req, res, route, pool!, () => {}, renderError, hsts));
+  const port = await listen(server);
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    forwarder.close();
+  });
+  const res = await request(port, '/sts', { agent: false });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['strict-transport-security'], hsts);
+});
+
 test('connectionOptions: the names a Connection value lists besides keep-alive and close, lower-cased; none for the usual values', () => {
   for (const usual of ['keep-alive', 'close', 'Keep-Alive', 'Close', ' keep-alive ', 'KEEP-ALIVE, close', '']) assert.equal(connectionOptions(usual, undefined), undefined, usual);
   assert.deepEqual([...connectionOptions(' Keep-Alive , X-A,upgrade,', undefined)!], ['x-a', 'upgrade']);

@@ -179,7 +179,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (hsts !== undefined && n === 25 && name.toLowerCase() === 'strict-transport-security') hsts = undefined;
       list.push(name, value ?? raw[i + 1]!.toString('latin1'));
     }
-    if (named !== undefined) list = withoutNamed(list, named);
+    if (named !== undefined) {
+      list = withoutNamed(list, named);
+      // An upstream HSTS removed as hop-by-hop does not take Drawbridge's with it.
+      if (named.has('strict-transport-security')) hsts = flight.hsts;
+    }
     if (hsts !== undefined) list.push('strict-transport-security', hsts);
     if (!h2) list.push('connection', res.shouldKeepAlive ? 'keep-alive' : 'close');
     this.started = true;
