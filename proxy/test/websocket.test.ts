@@ -31,11 +31,11 @@ async function startTiny(): Promise<http.Server> {
     socket.on('close', () => tinySockets.delete(socket));
     socket.on('error', () => undefined);
     if (req.url?.startsWith('/refuse')) {
-      socket.end(['HTTP/1.1 403 Forbidden', ...PLANTED, 'Connection: keep-alive', 'Keep-Alive: timeout=5', 'Content-Type: text/plain', 'Content-Length: 5', '', 'nope\n'].join('\r\n'));
+      socket.end(['HTTP/1.1 403 Forbidden', ...PLANTED, 'Connection: keep-alive, X-Upstream-Hop', 'X-Upstream-Hop: internal', 'Keep-Alive: timeout=5', 'Content-Type: text/plain', 'Content-Length: 5', '', 'nope\n'].join('\r\n'));
       return;
     }
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade, Keep-Alive', 'Keep-Alive: timeout=5', `Sec-WebSocket-Accept: ${accept}`, ...PLANTED, '', ''].join('\r\n'));
+    socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade, Keep-Alive, X-Upstream-Hop', 'X-Upstream-Hop: internal', 'Keep-Alive: timeout=5', `Sec-WebSocket-Accept: ${accept}`, ...PLANTED, '', ''].join('\r\n'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return server;
@@ -218,6 +218,7 @@ test("an upstream's 101 cannot set Drawbridge's cookies, and its hop-by-hop head
   assert.deepEqual(named('connection'), ['Upgrade'], 'Connection is the handshake\u2019s, not the upstream connection\u2019s');
   assert.deepEqual(named('upgrade'), ['websocket']);
   assert.deepEqual(named('keep-alive'), []);
+  assert.deepEqual(named('x-upstream-hop'), [], 'a header the upstream\u2019s Connection names is hop-by-hop');
   assert.equal(named('sec-websocket-accept').length, 1);
 });
 
@@ -228,4 +229,5 @@ test("an upstream's refused handshake (403) cannot set Drawbridge's cookies eith
   assert.deepEqual(res.headers['set-cookie']?.toLowerCase().split('\n'), ['app=ok; path=/']);
   assert.equal(res.headers.connection, 'close');
   assert.equal(res.headers['keep-alive'], undefined);
+  assert.equal(res.headers['x-upstream-hop'], undefined);
 });

@@ -3,7 +3,7 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clearFlightTimer, FLIGHT, ignore, type Flight, type InFlight } from './flight.js';
-import { relayedHeader } from './relay.js';
+import { connectionOptions, relayedHeader } from './relay.js';
 import { closeFrame, FrameBoundary } from './ws-frames.js';
 
 /** A forwarded WebSocket, for Drawbridge to close it when it may no longer be open (runtime/websockets.ts). */
@@ -21,11 +21,16 @@ export interface WebSocketHandle {
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * `relayedHeader` applied in place to the headers of an upstream's answer to a WebSocket upgrade, which http-proxy-3
+ * `relayedHeader` (and the removal of what the answer's Connection names) applied in place to the headers of an
+ * upstream's answer to a WebSocket upgrade, which http-proxy-3
  * then writes to the client: its 101 (whose `Connection: Upgrade` is Drawbridge's own: the handshake needs it), or a
  * refused handshake (`Connection: close`: Drawbridge closes the client's socket after it).
  */
 function filterHandshakeHeaders(headers: http.IncomingHttpHeaders, reservedCookie: ((name: string) => boolean) | undefined, upgraded: boolean): void {
+  // The headers the upstream's Connection names are hop-by-hop (RFC 9110 §7.6.1), but a 101's Upgrade: the client's
+  // connection switches protocols too.
+  const named = typeof headers.connection === 'string' ? connectionOptions(headers.connection, undefined) : undefined;
+  if (named !== undefined) for (const name of named) if (!(upgraded && name === 'upgrade')) delete headers[name];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined) continue;
