@@ -14,6 +14,8 @@ export interface DrawbridgeProcess {
   logs: Record<string, any>[];
   stderr(): string;
   exited: Promise<number | null>;
+  /** Stops it as an operator would (SIGTERM) and waits for it to exit; nothing when it has already exited. */
+  stop(): Promise<void>;
   /** The first log line matching from the `from`-th on (default 0), or a rejection when the process exits first. */
   line(match: (l: Record<string, any>) => boolean, from?: number): Promise<Record<string, any>>;
 }
@@ -51,6 +53,11 @@ export function drawbridgeProcess(...args: string[]): DrawbridgeProcess {
     logs,
     stderr: () => stderr,
     exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
     line(match, from = 0) {
       const seen = logs.slice(from).find(match);
       if (seen) return Promise.resolve(seen);

@@ -27,16 +27,11 @@ const root = await pebble.root();
 const running: DrawbridgeProcess[] = [];
 
 after(async () => {
-  for (const db of running) await stop(db);
+  for (const db of running) await db.stop();
   await pebble.close();
   await new Promise<void>((r) => app.close(() => r()));
 });
 
-async function stop(db: DrawbridgeProcess): Promise<void> {
-  if (db.child.exitCode !== null || db.child.signalCode !== null) return;
-  db.child.kill('SIGTERM');
-  await db.exited;
-}
 
 /** `drawbridge serve` with workers: 2 and tls.acme for `hosts` (the first is publicUrl's), ordering from pebble. */
 function serve(hosts: string[], challenge: 'tls-alpn-01' | 'http-01'): DrawbridgeProcess {
@@ -145,7 +140,7 @@ test('workers: 2, tls.acme over TLS-ALPN-01 — the primary orders, both workers
   assert.notEqual(replaced.pid, started.pid);
   const visits = await visitUntil(db, 'a.test', (w) => w.has(1));
   assert.ok(visits.every((v) => v.authorized && v.status === 200), 'every connection, the replacement\'s first one too, gets the certificate');
-  await stop(db);
+  await db.stop();
 });
 
 test('workers: 2, tls.acme over HTTP-01 — the answers reach the port-80 listener of both workers; both serve the certificates', T, async () => {
@@ -157,5 +152,5 @@ test('workers: 2, tls.acme over HTTP-01 — the answers reach the port-80 listen
     const visits = await visitUntil(db, host, (w) => w.size === 2);
     assert.ok(visits.every((v) => v.authorized && v.cert.subjectaltname === `DNS:${host}` && v.status === 200), JSON.stringify(visits.map((v) => [v.worker, v.authorized])));
   }
-  await stop(db);
+  await db.stop();
 });

@@ -45,10 +45,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (db.child.exitCode === null) {
-    db.child.kill('SIGTERM');
-    await db.exited;
-  }
+  await db.stop();
   await app?.close();
 });
 

@@ -61,10 +61,7 @@ before(async () => {
 
 after(async () => {
   closePins();
-  if (db.child.exitCode === null) {
-    db.child.kill('SIGTERM');
-    await db.exited;
-  }
+  await db.stop();
   await idp?.close();
   await app?.close();
 });

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Route } from '../routes/compile.js';
 import { Forwarder, type ForwardResult, type RenderError } from './forwarder.js';
 import { connectionOptions } from './relay.js';
@@ -24,12 +24,12 @@ const renderError: RenderError = (res, problem) => {
   res.end('unavailable');
 };
 
-async function startFront(route: Route): Promise<{ port: number; results: ForwardResult[]; errors: Error[]; close(): Promise<void> }> {
+async function startFront(route: Route, hsts?: string): Promise<{ port: number; results: ForwardResult[]; errors: Error[]; close(): Promise<void> }> {
   const results: ForwardResult[] = [];
   const errors: Error[] = [];
   const forwarder = new Forwarder({ onError: (err) => errors.push(err) });
   const [pool] = forwarder.provision([route]);
-  const server = http.createServer((req, res) => forwarder.web(req, res, route, pool!, (r) => results.push(r), renderError));
+  const server = http.createServer((req, res) => forwarder.web(req, res, route, pool!, (r) => results.push(r), renderError, hsts));
   const port = await listen(server);
   return {
     port,
@@ -41,6 +41,18 @@ async function startFront(route: Route): Promise<{ port: number; results: Forwar
       forwarder.close();
     },
   };
+}
+
+/** A front relaying to a raw upstream that writes `answer` to the first bytes of each connection; closed with the test. */
+async function frontOverRaw(t: TestContext, answer: string, hsts?: string): Promise<{ port: number }> {
+  const upstream = net.createServer((socket) => {
+    socket.once('data', () => socket.write(answer));
+  });
+  const upstreamPort = await listen(upstream);
+  t.after(() => upstream.close());
+  const front = await startFront(makeRoute(`http://127.0.0.1:${upstreamPort}`), hsts);
+  t.after(() => front.close());
+  return front;
 }
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
@@ -79,13 +91,7 @@ test('a client that leaves mid-upload: the upstream request is aborted (its body
 });
 
 test('an interim 103 answer is not relayed: the client gets the final answer only', T, async (t) => {
-  const upstream = net.createServer((socket) => {
-    socket.once('data', () => socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal'));
-  });
-  const upstreamPort = await listen(upstream);
-  t.after(() => upstream.close());
-  const front = await startFront(makeRoute(`http://127.0.0.1:${upstreamPort}`));
-  t.after(() => front.close());
+  const front = await frontOverRaw(t, 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal');
   const res = await request(front.port, '/hints', { agent: false });
   assert.equal(res.status, 200);
   assert.equal(res.body, 'final');
@@ -93,15 +99,7 @@ test('an interim 103 answer is not relayed: the client gets the final answer onl
 });
 
 test('hop-by-hop: the headers the upstream\'s Connection names are not relayed (RFC 9110 §7.6.1); the others are, Drawbridge\'s own Connection is', T, async (t) => {
-  const upstream = net.createServer((socket) => {
-    socket.once('data', () =>
-      socket.write('HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Upstream-Hop , upgrade\r\nX-Upstream-Hop: internal\r\nUpgrade: h2,h2c\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok'),
-    );
-  });
-  const upstreamPort = await listen(upstream);
-  t.after(() => upstream.close());
-  const front = await startFront(makeRoute(`http://127.0.0.1:${upstreamPort}`));
-  t.after(() => front.close());
+  const front = await frontOverRaw(t, 'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Upstream-Hop , upgrade\r\nX-Upstream-Hop: internal\r\nUpgrade: h2,h2c\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok');
   const res = await request(front.port, '/hop', { agent: false });
   assert.equal(res.status, 200);
   assert.equal(res.body, 'ok');
@@ -112,23 +110,9 @@ test('hop-by-hop: the headers the upstream\'s Connection names are not relayed (
 });
 
 test('hop-by-hop: an upstream that names Strict-Transport-Security in Connection does not remove Drawbridge\'s', T, async (t) => {
-  const upstream = net.createServer((socket) => {
-    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nConnection: Strict-Transport-Security\r\nStrict-Transport-Security: max-age=0\r\nContent-Length: 2\r\n\r\nok'));
-  });
-  const upstreamPort = await listen(upstream);
-  t.after(() => upstream.close());
-  const route = makeRoute(`http://127.0.0.1:${upstreamPort}`);
-  const forwarder = new Forwarder({ onError: () => {} });
-  const [pool] = forwarder.provision([route]);
   const hsts = 'max-age=31536000; includeSubDomains';
-  const server = http.createServer((req, res) => forwarder.web(req, res, route, pool!, () => {}, renderError, hsts));
-  const port = await listen(server);
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    forwarder.close();
-  });
-  const res = await request(port, '/sts', { agent: false });
+  const front = await frontOverRaw(t, 'HTTP/1.1 200 OK\r\nConnection: Strict-Transport-Security\r\nStrict-Transport-Security: max-age=0\r\nContent-Length: 2\r\n\r\nok', hsts);
+  const res = await request(front.port, '/sts', { agent: false });
   assert.equal(res.status, 200);
   assert.equal(res.headers['strict-transport-security'], hsts);
 });
