@@ -74,6 +74,10 @@ const ACCOUNTS = [
     claims: { name: 'Mal\r\nX-Forwarded-User: admin', email: 'crlf@example.com', email_verified: true, groups: ['x\r\nX-Injected: 1', 'sales'], preferred_username: 'crlf\r\nX-Injected: 2' },
   },
   { login: 'unicode', claims: { name: 'Zoë 日本 \u{1F600}', email: 'zoe@example.com', email_verified: true, groups: ['ingénierie', '100%'] } },
+  // Beyond the limits of oidc/claims.ts: a name the user may edit at the IdP, an email and a user name too long to carry.
+  { login: 'longname', claims: { name: `${'\u{1F600}'.repeat(10_000)}`, email: 'long@example.com', email_verified: true, groups: [] } },
+  { login: 'longemail', claims: { email: `${'e'.repeat(400)}@example.com`, email_verified: true, groups: [] } },
+  { login: 'longuser', claims: { preferred_username: 'u'.repeat(321), email: 'lu@example.com', email_verified: true, groups: [] } },
 ];
 
 let s: Stack;
@@ -243,6 +247,28 @@ describe('claims that are not header-safe', () => {
     assert.deepEqual(headerValues(req.rawHeaders, 'x-forwarded-groups'), ['x%0D%0AX-Injected: 1,sales']);
     const claims = await assertionOf(req, 'any.localhost');
     assert.equal(claims.user, 'crlf\r\nX-Injected: 2', 'the assertion carries the exact value');
+  });
+
+  test('a 20,000-character name is cut to 256 characters (whole code points) in the header, the assertion and /me', { timeout: 30_000 }, async () => {
+    const req = await assertAllowed('longname', 'any.localhost');
+    const cut = '\u{1F600}'.repeat(128);
+    const [name] = headerValues(req.rawHeaders, 'x-forwarded-name');
+    assert.equal(decodeURIComponent(name!), cut);
+    assert.equal((await assertionOf(req, 'any.localhost')).name, cut);
+    const me = await sendRaw(s.port, head('GET /.drawbridge/me HTTP/1.1', `Host: any.localhost:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${await cookieOf('longname')}`, 'Connection: close'));
+    assert.equal(JSON.parse(Buffer.from(me.first.body, 'latin1').toString('utf8')).name, cut);
+  });
+
+  test('a user or email longer than 320 characters: the sign-in is refused naming the claim, and no session is made', { timeout: 30_000 }, async () => {
+    for (const [login, claim] of [['longemail', 'email'], ['longuser', 'preferred_username']] as const) {
+      const b = s.browser();
+      const r = await s.signIn(b, s.url('any.localhost', '/'), login);
+      assert.equal(r.response.status, 502, `${login}: ${r.response.body.slice(0, 200)}`);
+      assert.match(r.response.body, new RegExp(`value of ${claim} longer than 320 characters`));
+      assert.equal(sessionCookie(b, s.url('any.localhost')), undefined, `${login}: no session cookie`);
+      const log = s.logs.findLast((l) => l.event === 'sign-in' && l.result === 'failure');
+      assert.equal(log?.detail, `the ${claim} claim is longer than 320 characters`);
+    }
   });
 
   test('non-ASCII and % are percent-encoded (UTF-8), reversibly', { timeout: 30_000 }, async () => {

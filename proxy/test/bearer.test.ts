@@ -161,6 +161,23 @@ test('refused with 401 JSON saying why: wrong aud, wrong iss, expired, nbf ahead
   await refused('api.localhost', await token({ iat: nowSec() - 600, exp: nowSec() - 120 }), /expired/, true);
 });
 
+test('refused: a token whose user, email or sub is beyond Drawbridge\u2019s limits; a long name is cut, not refused', { timeout: 30_000 }, async () => {
+  await refused('api.localhost', await token({ preferred_username: 'u'.repeat(321) }), /preferred_username claim is longer than 320 characters/);
+  await refused('api.localhost', await token({ email: `${'e'.repeat(309)}@example.com` }), /email claim is longer than 320 characters/);
+  await refused('api.localhost', await token({ sub: 's'.repeat(256), preferred_username: 'alice' }), /sub claim is longer than 255 characters/);
+  const log = s.logs.findLast((l) => l.event === 'bearer' && l.result === 'invalid');
+  assert.match(String(log?.reason), /longer than/);
+  // The name only labels the user: cut to 256 characters in the header and the assertion.
+  const marker = `longname${Date.now()}`;
+  const r = await call('api.localhost', await token({ name: 'N'.repeat(5_000) }), { path: `/data?${marker}` });
+  assert.equal(r.status, 200, r.body.slice(0, 200));
+  const req = received(s.app, marker)[0]!;
+  assert.equal(req.headers['x-forwarded-name'], 'N'.repeat(256));
+  const jwks = createRemoteJWKSet(new URL(`http://127.0.0.1:${s.port}/.drawbridge/jwks.json`));
+  const { payload } = await jwtVerify(String(req.headers['x-drawbridge-assertion']), jwks, { issuer: s.publicUrl, audience: `http://api.localhost:${s.port}`, algorithms: ['ES256'] });
+  assert.equal(payload.name, 'N'.repeat(256));
+});
+
 test('refused: alg none, HS256 keyed with the IdP\u2019s public key, unknown kid, a foreign key under a known kid, garbage', { timeout: 30_000 }, async () => {
   const rsa = s.idp!.jwks.keys.find((k) => k.alg === 'RS256')!;
   await refused('api.localhost', await token({}, { alg: 'none' }), /algorithm not allowed|malformed/);

@@ -178,6 +178,27 @@ test('a refresh the IdP refuses because the account is gone ends the session', {
   assert.equal(refused?.idpError, 'invalid_grant');
 });
 
+test('a refresh whose email grew beyond 320 characters ends the session; a grown name is cut and the session goes on', { timeout: 30_000 }, async () => {
+  const login = account('wanda');
+  const b = await signedIn(s, login);
+  const url = s.url('app.localhost', '/');
+  // The name, only shown, is cut (oidc/claims.ts MAX_NAME_CHARS).
+  s.idp!.updateAccount(login, { name: 'W'.repeat(1000) });
+  await untilRefreshDue(s, login);
+  assert.equal((await b.get(url, { headers: HTML, redirect: 'manual' })).status, 200);
+  assert.equal((await record(s, login)).identity.name, 'W'.repeat(256));
+  // An email that names the user cannot be cut: the refreshed identity is refused and the session ends.
+  s.idp!.updateAccount(login, { email: `${'w'.repeat(400)}@example.com` });
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
+  assert.equal(next.status, 302, 'sent to sign in again');
+  const [refused] = refreshLogs(s, login, mark);
+  assert.equal(refused?.result, 'refused');
+  assert.equal(refused?.error, 'the email claim is longer than 320 characters');
+  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
+});
+
 test('a refresh keeps how the user signed in: carol\u2019s multi-factor session still passes an mfa + acr route', { timeout: 30_000 }, async () => {
   const b = s.browser();
   const url = s.url('admin.localhost', '/');

@@ -11,6 +11,7 @@ import type { RequestContext, SessionContexts } from './session-context.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
 import { signInStartUrl } from '../pages/paths.js';
 import { verifyBearer } from '../oidc/bearer.js';
+import { IdentityClaimTooLongError } from '../oidc/claims.js';
 import type { JwksCache } from '../oidc/jwks.js';
 import type { AssertionSubject } from '../forward/assertion.js';
 import type { LoadResult, SessionLimits } from '../session/sessions.js';
@@ -295,7 +296,14 @@ async function authenticateBearer(ctx: AdmitContext, req: AdmitRequest, token: s
     ctx.logger.warn({ event: 'bearer', result: 'invalid', requestId: req.requestId, route: route.name, reason: result.reason });
     return { invalid: result.reason };
   }
-  const identity = ctx.identities.bearer(result.claims, req.compiled.config.idp, req.now, req.requestId);
+  let identity;
+  try {
+    identity = ctx.identities.bearer(result.claims, req.compiled.config.idp, req.now, req.requestId);
+  } catch (e) {
+    if (!(e instanceof IdentityClaimTooLongError)) throw e;
+    ctx.logger.warn({ event: 'bearer', result: 'invalid', requestId: req.requestId, route: route.name, reason: e.message });
+    return { invalid: e.message };
+  }
   const digest = sha256Base64url(token);
   return { identity, cacheKey: `bearer:${digest}`, sid: digest.slice(0, 22), ...(route.passAccessToken ? { accessToken: token } : {}) };
 }

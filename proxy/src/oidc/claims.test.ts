@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Identity } from '../policy/input.js';
-import { absentClaims, identityFromClaims, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
+import { absentClaims, IdentityClaimTooLongError, identityFromClaims, MAX_NAME_CHARS, MAX_SUB_CHARS, MAX_USER_CHARS, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
 import { keepEmailVerification } from './identity.js';
 
 const NOW = Date.UTC(2025, 5, 2, 10, 30);
@@ -100,4 +100,31 @@ test('keepEmailVerification: a refresh never upgrades; an unstated verification 
   assert.equal(run(who('a@x', false), who('a@x', true), false), false, 'stated false: false');
   assert.equal(run(who('b@x', false), who('a@x', true), undefined), false, 'a new address not stated: unverified');
   assert.equal(run(who('b@x', true), who('a@x', false), true), true, 'a new address stated verified');
+});
+
+test('length limits: a sub, user or email beyond its limit is refused by its claim name, never cut or dropped', () => {
+  const tooLong = (claim: string, limit: number) => (e: unknown) => e instanceof IdentityClaimTooLongError && e.claim === claim && e.limit === limit;
+  // At the limit: kept whole.
+  assert.equal(identityFromClaims({ sub: 's'.repeat(MAX_SUB_CHARS) }, NAMES, { now: NOW }).sub.length, MAX_SUB_CHARS);
+  assert.equal(build({ preferred_username: 'u'.repeat(MAX_USER_CHARS) }).user.length, MAX_USER_CHARS);
+  assert.equal(build({ email: `${'e'.repeat(MAX_USER_CHARS - 12)}@example.com` }).email?.length, MAX_USER_CHARS);
+  // One more: refused, naming the configured claim.
+  assert.throws(() => identityFromClaims({ sub: 's'.repeat(MAX_SUB_CHARS + 1) }, NAMES, { now: NOW }), tooLong('sub', MAX_SUB_CHARS));
+  assert.throws(() => build({ preferred_username: 'u'.repeat(MAX_USER_CHARS + 1) }), tooLong('preferred_username', MAX_USER_CHARS));
+  assert.throws(() => build({ email: `${'e'.repeat(MAX_USER_CHARS - 11)}@example.com` }), tooLong('email', MAX_USER_CHARS));
+  assert.throws(() => build({ upn: 'x'.repeat(MAX_USER_CHARS + 1) }, { ...NAMES, email: 'upn' }), tooLong('upn', MAX_USER_CHARS));
+  assert.throws(() => build({ profile: { login: 'x'.repeat(MAX_USER_CHARS + 1) } }, { ...NAMES, user: 'profile.login' }), tooLong('profile.login', MAX_USER_CHARS));
+  // A long value of a claim that is not mapped changes nothing.
+  assert.equal(build({ preferred_username: 'alice', nickname: 'n'.repeat(10_000) }).user, 'alice');
+});
+
+test('length limits: a long name is cut to MAX_NAME_CHARS at a code point boundary', () => {
+  assert.equal(build({ name: 'n'.repeat(MAX_NAME_CHARS) }).name, 'n'.repeat(MAX_NAME_CHARS));
+  assert.equal(build({ name: 'n'.repeat(100_000) }).name, 'n'.repeat(MAX_NAME_CHARS));
+  // A surrogate pair across the limit is dropped whole, never split into a lone surrogate.
+  const emoji = '\u{1F600}';
+  const cut = build({ name: `${'n'.repeat(MAX_NAME_CHARS - 1)}${emoji}tail` }).name!;
+  assert.equal(cut, 'n'.repeat(MAX_NAME_CHARS - 1));
+  assert.equal(build({ name: `${'n'.repeat(MAX_NAME_CHARS - 2)}${emoji}tail` }).name, `${'n'.repeat(MAX_NAME_CHARS - 2)}${emoji}`);
+  assert.equal(build({ name: emoji.repeat(MAX_NAME_CHARS) }).name, emoji.repeat(MAX_NAME_CHARS / 2), 'whole pairs only');
 });

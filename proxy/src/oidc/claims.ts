@@ -24,6 +24,36 @@ export interface IdentityOptions {
 }
 
 const MAX_GROUPS = 5000;
+
+/**
+ * Longest `sub` accepted: OpenID Connect Core §2 says it "MUST NOT exceed 255 ASCII characters". The user falls back
+ * to it, and every request's headers and assertion carry it.
+ */
+export const MAX_SUB_CHARS = 255;
+/**
+ * Longest user and email accepted (UTF-16 code units): 320 is the longest address RFC 3696 allows (64 + 1 + 255).
+ * These two name the user to the policy and the upstream: one longer is refused, never cut (a cut value could be
+ * someone else's) nor dropped (a rule like `not: { email: … }` would then pass).
+ */
+export const MAX_USER_CHARS = 320;
+/**
+ * Longest display name kept (UTF-16 code units); a longer one is cut at a code point boundary. A name is often the
+ * user's to edit at the IdP and is only shown: uncapped, one user could make every request's headers and every cached
+ * assertion as large as they like.
+ */
+export const MAX_NAME_CHARS = 256;
+
+/** A claim that names the user is longer than Drawbridge accepts: the sign-in, refresh or bearer token is refused. */
+export class IdentityClaimTooLongError extends Error {
+  constructor(
+    /** The claim's configured name (`sub`, `idp.claims.user`, `idp.claims.email`). */
+    readonly claim: string,
+    readonly limit: number,
+  ) {
+    super(`the ${claim} claim is longer than ${limit} characters`);
+    this.name = 'IdentityClaimTooLongError';
+  }
+}
 /**
  * An `auth_time` before this (2001-09-09, 1e9 s) is a placeholder (`0`, `1`), never a sign-in: unknown. And one more
  * than the skew ahead of Drawbridge's clock is no sign-in that happened yet.
@@ -42,11 +72,15 @@ export const SIGN_IN_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iss', 'aud',
  * `groupsDelimiter` (parts trimmed, empty ones dropped); anything else means no groups. The email is verified only
  * when `email_verified` says so for the `email` claim (`true` or `"true"`), or the claim is absent and
  * `assumeEmailVerified` is set; an explicit false always stands. The user is the configured claim, else `sub`.
- * `auth_time` counts only when it is a plausible time ({@link usableAuthTime}).
+ * `auth_time` counts only when it is a plausible time ({@link usableAuthTime}). Throws
+ * {@link IdentityClaimTooLongError} for a `sub`, user or email beyond its limit; a long name is cut
+ * ({@link MAX_NAME_CHARS}).
  */
 export function identityFromClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames, options: IdentityOptions): Identity {
   const sub = typeof claims.sub === 'string' ? claims.sub : '';
+  if (sub.length > MAX_SUB_CHARS) throw new IdentityClaimTooLongError('sub', MAX_SUB_CHARS);
   const user = nonEmptyString(claimAt(claims, names.user));
+  if (user !== undefined && user.length > MAX_USER_CHARS) throw new IdentityClaimTooLongError(names.user, MAX_USER_CHARS);
   const identity: Identity = {
     sub,
     user: user ?? sub,
@@ -56,11 +90,12 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, na
   };
   const email = nonEmptyString(claimAt(claims, names.email ?? 'email'));
   if (email !== undefined) {
+    if (email.length > MAX_USER_CHARS) throw new IdentityClaimTooLongError(names.email ?? 'email', MAX_USER_CHARS);
     identity.email = email;
     identity.emailVerified = statedEmailVerified(claims, names) ?? options.assumeEmailVerified === true;
   }
   const name = nonEmptyString(claimAt(claims, names.name ?? 'name'));
-  if (name !== undefined) identity.name = name;
+  if (name !== undefined) identity.name = cutName(name);
   if (typeof claims.acr === 'string') identity.acr = claims.acr;
   const authTime = usableAuthTime(claims.auth_time, options.now);
   if (authTime !== undefined) identity.authTime = authTime;
@@ -119,6 +154,13 @@ export function mergeUserinfo(idToken: Readonly<Record<string, unknown>>, userin
     if (!SIGN_IN_CLAIMS.has(key)) Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return merged;
+}
+
+/** The name, cut to MAX_NAME_CHARS without splitting a surrogate pair. */
+function cutName(name: string): string {
+  if (name.length <= MAX_NAME_CHARS) return name;
+  const last = name.charCodeAt(MAX_NAME_CHARS - 1);
+  return name.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_NAME_CHARS - 1 : MAX_NAME_CHARS);
 }
 
 function nonEmptyString(value: unknown): string | undefined {

@@ -4,6 +4,7 @@
 // (retried after a pause) — existing sessions outlive IdP outages.
 import { idpErrorDetail, isIdpRefusal } from '../oidc/client.js';
 import { SubjectMismatchError } from '../oidc/identity.js';
+import { IdentityClaimTooLongError } from '../oidc/claims.js';
 import { isIdTokenRejected } from '../oidc/id-token.js';
 import { tokenFields } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
@@ -117,7 +118,8 @@ export class Refresher {
       // `invalid_grant` comes as a 400 JSON error (ResponseBodyError): a refusal by its status like any other.
       // A refreshed ID token whose signature does not verify (oidc/id-token.ts) ends the session too: fail closed.
       const forged = isIdTokenRejected(e);
-      const refused = isIdpRefusal(e) || subjectChanged || forged;
+      // So does an identity Drawbridge refuses to carry (a user or email grown beyond its limit, oidc/claims.ts).
+      const refused = isIdpRefusal(e) || subjectChanged || forged || e instanceof IdentityClaimTooLongError;
       if (refused) {
         this.idpAnswered();
         // The IdP refused the refresh token: the session ends here and now.

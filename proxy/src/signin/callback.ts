@@ -5,6 +5,7 @@ import type { SessionRecord } from '../session/store.js';
 import { isIdpMisconfiguration, isMisconfigurationError, oauthErrorHint, clean } from '../oidc/diagnose.js';
 import { idpErrorStatus, isIdpOutage } from '../oidc/client.js';
 import { SubjectMismatchError } from '../oidc/identity.js';
+import { IdentityClaimTooLongError } from '../oidc/claims.js';
 import { isIdTokenRejected } from '../oidc/id-token.js';
 import { pageRoute, routeAt } from '../routes/route-at.js';
 import { parseCookieHeader, serializeCookie } from '../session/cookie.js';
@@ -110,6 +111,9 @@ export function callback(cx: SignInContext): SignInHandler {
         const status = idpErrorStatus(e);
         rt.logger.error({ event: 'sign-in', result: 'idp-unavailable', step: 'userinfo', requestId: x.id, error: (e as Error).message, ...(status !== undefined ? { idpStatus: status } : {}) });
         return cx.idpUnavailable(req, res, x);
+      }
+      if (e instanceof IdentityClaimTooLongError) {
+        return failSignIn(502, `The identity provider sent a value of ${e.claim} longer than ${e.limit} characters, which Drawbridge does not accept. Ask your administrator.`, e.message);
       }
       return failSignIn(e instanceof SubjectMismatchError ? 403 : 502, 'The identity provider did not confirm who you are (its userinfo answer was refused).', (e as Error).message);
     }
