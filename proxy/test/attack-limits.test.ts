@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { loadConfigText } from '../src/config/load.js';
 import { formatIssue } from '../src/config/locate.js';
 import { MemoryStore } from '../src/session/memory-store.js';
+import { oneTimeRecords, type AccessGrantRecord, type LoginAttempt } from '../src/session/one-time.js';
 import { head, headerValues, marker, sendRaw } from '../../test-support/raw.js';
 import { CLIENT_SECRET, mapLimit, SESSION_SECRET, startStack, waitFor, type Stack } from '../../test-support/stack.js';
 import { DEFAULT_ROUTES } from '../../test-support/routes.js';
@@ -180,15 +181,16 @@ describe('a flood of sign-in attempts', () => {
   test('2,000 sign-in starts from one client: every one answered, the one-time store bounded, sign-in still works', { timeout: 120_000 }, async () => {
     const store = s.db.store as MemoryStore;
     assert.equal(store.kind, 'memory');
-    const before = store.oneTimeUsage();
+    const before = store.oneTimeUsage('login:');
     const heapBefore = process.memoryUsage().heapUsed;
     const statuses = await mapLimit(Array.from({ length: 2000 }, (_, i) => i), 50, async (i) => {
       const ex = await sendRaw(s.port, head(`GET /.drawbridge/sign_in?rd=%2Fpage${i} HTTP/1.1`, `Host: auth.localhost:${s.port}`, 'Accept: text/html', 'Connection: close'));
       return ex.first.status;
     });
     assert.deepEqual([...new Set(statuses)], [302], 'every attempt was answered with a redirect to the IdP');
-    const after = store.oneTimeUsage();
+    const after = store.oneTimeUsage('login:');
     assert.equal(after.size - before.size, 2000, 'one login attempt per start, nothing more');
+    assert.equal(store.oneTimeUsage().size - store.oneTimeUsage('login:').size, 0, 'and nothing of another kind');
     assert.ok(after.size <= after.max, `bounded: ${after.size} of ${after.max}`);
     assert.ok(after.max <= 100_000, `the bound is finite and small (${after.max})`);
     const grown = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
@@ -206,6 +208,29 @@ describe('a flood of sign-in attempts', () => {
     assert.deepEqual(store.oneTimeUsage(), { size: 100, max: 100 });
     assert.equal(await store.takeOnce('login:0'), undefined, 'the oldest were evicted');
     assert.equal(await store.takeOnce('login:1999'), 'x'.repeat(200), 'the newest kept');
+    await store.close();
+  });
+
+  test('a flood of sign-in starts evicts only login attempts: access grants, pending requests, seen logout jtis and hand-offs stay', async () => {
+    const store = new MemoryStore({ maxSessions: 10, maxOneTime: 100 });
+    const once = oneTimeRecords(store);
+    const now = Date.now();
+    const grant: AccessGrantRecord = { id: 'g1', route: 'admin', sub: 's', user: 'alice', approver: 'bob', reason: 'incident', requestOf: 'r1', createdAt: now, expiresAt: now + 3_600_000 };
+    assert.equal(await once.accessGrants.put('g1', grant), true);
+    assert.equal(await once.logoutJtis.put('https://idp\0jti-1', true), true);
+    const handoff = once.handoffs.key('handoff-code');
+    assert.equal(await store.putOnce(handoff, '{}', 60_000), true);
+    const pending: LoginAttempt = { verifier: 'v', nonce: 'n', rd: 'http://app.localhost/', binding: 'b' };
+    assert.equal(await once.loginAttempts.put('victim-state', pending), true);
+    // The attacker: far more anonymous sign-in starts than the bound.
+    for (let i = 0; i < 1000; i++) await once.loginAttempts.put(`flood-${i}`, pending);
+    assert.deepEqual(store.oneTimeUsage('login:'), { size: 100, max: 100 });
+    assert.deepEqual(await once.accessGrants.peek('g1'), grant, 'the grant survives');
+    assert.equal(await once.logoutJtis.put('https://idp\0jti-1', true), false, 'the logout token is still known: a replay is refused');
+    assert.equal(await store.peekOnce(handoff), '{}', 'the hand-off code survives');
+    assert.deepEqual((await once.accessGrants.list()).map((g) => g.id), ['g1']);
+    // Login attempts only ever evict login attempts (a flood can delay sign-ins started before it, nothing else).
+    assert.equal(await once.loginAttempts.take('victim-state'), undefined);
     await store.close();
   });
 });

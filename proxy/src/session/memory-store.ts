@@ -14,7 +14,10 @@ export interface MemoryStoreOptions {
    * request; reading any other costs some tens of microseconds. Default 5,000 (about 10 MB), at most maxSessions.
    */
   maxDecoded?: number;
-  /** Most one-time values kept (login attempts, hand-off codes, logout `jti`s). Default 10,000. */
+  /**
+   * Most one-time values kept of each kind (login attempts, hand-off codes, logout `jti`s, access grants, …: the key's
+   * prefix up to its first `:`), the least recently used of that kind evicted beyond it. Default 10,000.
+   */
   maxOneTime?: number;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
@@ -48,7 +51,13 @@ export class MemoryStore implements SessionStore {
   readonly #now: () => number;
   readonly #sessions: LRUCache<string, Entry>;
   readonly #decoded: LRUCache<string, SessionRecord>;
-  readonly #once: LRUCache<string, OneTime>;
+  /**
+   * One bounded LRU per kind of one-time value (the key's prefix up to its first `:`): a flood of one kind evicts
+   * only that kind. Anyone can start sign-ins, so login attempts must never push out an access grant, a pending
+   * access request or a seen logout `jti` (whose loss would let the token be replayed).
+   */
+  readonly #once = new Map<string, LRUCache<string, OneTime>>();
+  readonly #maxOneTime: number;
   #closed = false;
 
   constructor(options: MemoryStoreOptions) {
@@ -64,9 +73,23 @@ export class MemoryStore implements SessionStore {
     // for maxSessions entries up front (2.8 MB for the default 100,000, in every process, however few sign in);
     // this way they grow with the sessions held.
     this.#sessions = new LRUCache<string, Entry>({ maxSize: options.maxSessions, sizeCalculation: () => 1, dispose: (_entry, id) => this.#decoded.delete(id) });
-    // lru-cache reads the same clock (perf), with no debouncing timer (ttlResolution 0) and no per-entry
-    // timers (ttlAutopurge false); its TTL only frees memory early, correctness is the explicit check on read.
-    this.#once = new LRUCache<string, OneTime>({ max: options.maxOneTime ?? 10_000, perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });
+    this.#maxOneTime = options.maxOneTime ?? 10_000;
+    if (!Number.isInteger(this.#maxOneTime) || this.#maxOneTime < 1) throw new RangeError('MemoryStore: maxOneTime must be a positive integer');
+  }
+
+  /** The LRU of `key`'s kind; `create`: made when absent (else undefined). */
+  #kindOf(key: string, create: true): LRUCache<string, OneTime>;
+  #kindOf(key: string, create: false): LRUCache<string, OneTime> | undefined;
+  #kindOf(key: string, create: boolean): LRUCache<string, OneTime> | undefined {
+    const kind = key.slice(0, key.indexOf(':') + 1);
+    let lru = this.#once.get(kind);
+    if (lru === undefined && create) {
+      // lru-cache reads the same clock (perf), with no debouncing timer (ttlResolution 0) and no per-entry
+      // timers (ttlAutopurge false); its TTL only frees memory early, correctness is the explicit check on read.
+      lru = new LRUCache<string, OneTime>({ max: this.#maxOneTime, perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });
+      this.#once.set(kind, lru);
+    }
+    return lru;
   }
 
   async start(): Promise<void> {
@@ -180,23 +203,25 @@ export class MemoryStore implements SessionStore {
     const ttl = Math.ceil(ttlMs);
     if (!(ttl > 0)) throw new RangeError('putOnce: ttlMs must be positive');
     const now = this.#now();
-    const existing = this.#once.peek(key);
+    const lru = this.#kindOf(key, true);
+    const existing = lru.peek(key);
     if (existing !== undefined && now < existing.expiresAt) return false;
-    this.#once.set(key, { value, expiresAt: now + ttl }, { ttl });
+    lru.set(key, { value, expiresAt: now + ttl }, { ttl });
     return true;
   }
 
   async takeOnce(key: string): Promise<string | undefined> {
     this.#open();
-    const entry = this.#once.peek(key);
+    const lru = this.#kindOf(key, false);
+    const entry = lru?.peek(key);
     if (entry === undefined) return undefined;
-    this.#once.delete(key);
+    lru!.delete(key);
     return this.#now() < entry.expiresAt ? entry.value : undefined;
   }
 
   async peekOnce(key: string): Promise<string | undefined> {
     this.#open();
-    const entry = this.#once.peek(key);
+    const entry = this.#kindOf(key, false)?.peek(key);
     return entry !== undefined && this.#now() < entry.expiresAt ? entry.value : undefined;
   }
 
@@ -204,7 +229,9 @@ export class MemoryStore implements SessionStore {
     this.#open();
     const now = this.#now();
     const out: Array<{ key: string; value: string }> = [];
-    for (const [key, entry] of this.#once.entries()) if (key.startsWith(prefix) && now < entry.expiresAt) out.push({ key, value: entry.value });
+    for (const lru of this.#once.values()) {
+      for (const [key, entry] of lru.entries()) if (key.startsWith(prefix) && now < entry.expiresAt) out.push({ key, value: entry.value });
+    }
     return out;
   }
 
@@ -219,9 +246,15 @@ export class MemoryStore implements SessionStore {
     this.#once.clear();
   }
 
-  /** How many one-time values are held now, and the most ever held (the LRU's bound). Diagnostics and tests. */
-  oneTimeUsage(): { size: number; max: number } {
-    return { size: this.#once.size, max: this.#once.max };
+  /**
+   * How many one-time values are held now, and the most that can be: of one kind (`kind`, a key prefix such as
+   * `login:`), or in all (each kind held so far has its own bound). Diagnostics and tests.
+   */
+  oneTimeUsage(kind?: string): { size: number; max: number } {
+    if (kind !== undefined) return { size: this.#once.get(kind)?.size ?? 0, max: this.#maxOneTime };
+    let size = 0;
+    for (const lru of this.#once.values()) size += lru.size;
+    return { size, max: this.#maxOneTime * Math.max(1, this.#once.size) };
   }
 
   /** How long the store still keeps the session (until its idle or absolute end), undefined when absent. Diagnostics and tests. */
