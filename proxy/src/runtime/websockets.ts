@@ -15,6 +15,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Snapshot } from './runtime.js';
 import { requestDevice } from './device.js';
+import { keptRequestId } from './request-id.js';
 
 /**
  * Why Drawbridge closed a WebSocket: `session-ended` (signed out, back-channel logout), `revoked` (the session is no
@@ -119,7 +120,8 @@ export class WebSockets {
   add(admission: Admission): OpenWebSocket | undefined {
     if (admission.socket.destroyed) return undefined;
     const entry: Entry = {
-      admission,
+      // Kept as long as the WebSocket is open: its own copy of the request id, not a slice of the id batch.
+      admission: { ...admission, requestId: keptRequestId(admission.requestId) },
       token: admission.bearer !== undefined ? (bearerBinding(admission.bearer) ?? { until: 0, audiences: [] }) : undefined,
       sessionDeadline: undefined,
       handle: undefined,
