@@ -26,7 +26,7 @@ import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
 import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
-import { withNodeFlags } from './node-flags.js';
+import { withMallocEnv, withNodeFlags } from './node-flags.js';
 import { acmeEdgeOf } from '../tls/acme-listener.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
@@ -246,7 +246,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
-    const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
+    // With Drawbridge's malloc settings too, unless the operator chose their own (server/node-flags.ts).
+    const worker = cluster.fork({ ...withMallocEnv(process.env), DRAWBRIDGE_WORKER: String(slot) });
     // The IPC channel's own errors (a send racing the worker's death) are logged, never thrown in the primary.
     worker.on('error', (e: Error) => logger.warn({ event: 'worker', result: 'unreachable', worker: slot, error: e.message }));
     const entry: Slot = { slot, worker, started: false };
