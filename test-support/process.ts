@@ -22,13 +22,18 @@ export interface DrawbridgeProcess {
 
 /** Starts `bin/drawbridge.js ...args` from the source tree and collects its JSON log lines and stderr. */
 export function drawbridgeProcess(...args: string[]): DrawbridgeProcess {
+  return drawbridgeProcessWith({}, ...args);
+}
+
+/** As drawbridgeProcess, with node flags before bin/drawbridge.js (`--import` of a test's own module hooks). */
+export function drawbridgeProcessWith(options: { nodeArgs?: string[] }, ...args: string[]): DrawbridgeProcess {
   if (!cleanup) {
     cleanup = true;
     after(() => {
       for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     });
   }
-  const child = spawn(process.execPath, [join(ROOT, 'bin/drawbridge.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(ROOT, 'bin/drawbridge.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
   children.add(child);
   const logs: Record<string, any>[] = [];
   const waiters: { match: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
+import { MALLOC_ENV, NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
 import { ROOT, type Child, type Pinning } from '../child.js';
 import type { LoadResult } from '../load-gen.js';
 import type { RowName } from '../report.js';
@@ -41,10 +41,10 @@ export interface BenchRun {
 
 /**
  * How a bench child runs Drawbridge (bench/child.ts startChild's options), as deployed: the compiled build when there
- * is one, with Drawbridge's node flags (proxy/src/server/node-flags.ts, as the Dockerfile's ENTRYPOINT gives them).
+ * is one, with Drawbridge's node flags and malloc settings (proxy/src/server/node-flags.ts, as the Dockerfile gives them).
  */
-export function drawbridgeChild({ dist }: Pick<BenchRun, 'dist'>): { dist?: string; nodeArgs: string[] } {
-  return { ...(dist !== undefined ? { dist } : {}), nodeArgs: [...NODE_FLAGS] };
+export function drawbridgeChild({ dist }: Pick<BenchRun, 'dist'>): { dist?: string; nodeArgs: string[]; env: Record<string, string> } {
+  return { ...(dist !== undefined ? { dist } : {}), nodeArgs: [...NODE_FLAGS], env: { ...MALLOC_ENV } };
 }
 
 /** The end-to-end routes rows (Drawbridge with N generated routes); reported with the routes target, not in `rows`. */

@@ -135,7 +135,10 @@ routes:
  * signed in once through the dev IdP. Until the `workers` key exists (cluster mode), the configuration is refused
  * and the row is reported **invalid** with Drawbridge's own error: a failure, never a silent skip.
  */
-export async function startWorkersRow({ pin, cleanups, dist }: Pick<BenchRun, 'pin' | 'cleanups' | 'dist'>, w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }>; workers: number | 'auto' | undefined }): Promise<RowPlan> {
+export async function startWorkersRow(
+  { pin, cleanups, dist }: Pick<BenchRun, 'pin' | 'cleanups' | 'dist'>,
+  w: { idp: DevIdp; port: number; publicUrl: string; upstream: Child<{ port: number }>; workers: number | 'auto' | undefined; nodeArgs?: string[]; env?: Record<string, string> },
+): Promise<RowPlan> {
   const name = 'drawbridge-auth-workers' as const;
   const dir = mkdtempSync(join(tmpdir(), 'drawbridge-bench-workers-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
@@ -145,8 +148,8 @@ export async function startWorkersRow({ pin, cleanups, dist }: Pick<BenchRun, 'p
   // The build: what bin/drawbridge.js imports from dist/ (the Docker image), with its node flags; the cluster forks the
   // workers from it too.
   const entry = dist !== undefined ? join(dist, 'proxy/src/main.js') : join(ROOT, 'bin/drawbridge.js');
-  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [...drawbridgeChild({ dist }).nodeArgs, entry, 'serve', '--config', configFile]);
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1' } });
+  const [cmd, args] = pinnedCommand(pin.all, process.execPath, [...(w.nodeArgs ?? drawbridgeChild({ dist }).nodeArgs), entry, 'serve', '--config', configFile]);
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRAWBRIDGE_FROM_SOURCE: '1', ...(w.env ?? drawbridgeChild({ dist }).env) } });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

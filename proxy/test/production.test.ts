@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSampleApp, type SampleApp } from '../../e2e/sample-app/sample-app.js';
 import { SESSION_SECRET, waitFor } from '../../test-support/stack.js';
-import { NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
+import { MALLOC_ENV, NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -137,8 +137,11 @@ test('the Dockerfile: multi-stage, npm ci + build, production dependencies only,
   assert.deepEqual(execForm(find(FINAL, 'ENTRYPOINT').at(-1)!.args), ['node', 'bin/drawbridge.js']);
   // Drawbridge's node flags (server/node-flags.ts: the young generation's cap, docs/deploy.md "Memory").
   assert.equal(imageEnv().NODE_OPTIONS, NODE_FLAGS.join(' '), 'the image runs node with Drawbridge\'s flags');
+  // And its malloc settings (glibc reads them when node starts, so only the environment it starts in can give them).
+  for (const [name, value] of Object.entries(MALLOC_ENV)) assert.equal(imageEnv()[name], value, `the image sets ${name}`);
   const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.equal(scripts.start, ['node', ...NODE_FLAGS, 'bin/drawbridge.js', 'serve'].join(' '), '`npm start` runs with the same node flags');
+  const mallocEnv = Object.entries(MALLOC_ENV).map(([name, value]) => `${name}=${value}`);
+  assert.equal(scripts.start, [...mallocEnv, 'node', ...NODE_FLAGS, 'bin/drawbridge.js', 'serve'].join(' '), '`npm start` runs with the same node flags and malloc settings');
   assert.deepEqual(execForm(find(FINAL, 'CMD').at(-1)!.args), ['serve', '--config', CONFIG_PATH]);
   assert.ok(find(FINAL, 'COPY').every((c) => !/proxy\/src|node_modules|\.ts\b/.test(c.args)), 'no sources or host node_modules in the image');
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');

@@ -7,8 +7,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { drawbridgeProcess } from '../../test-support/process.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { drawbridgeProcess, drawbridgeProcessWith } from '../../test-support/process.js';
 import { reservePort, SESSION_SECRET, waitFor } from '../../test-support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -139,3 +139,22 @@ function connects(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+test('serve of one process loads only what serving needs: never the cluster primary\'s modules nor the help texts', { timeout: 120_000 }, async () => {
+  // Module hooks (node:module register) that write down every module the process resolves, tsx's .ts files included.
+  const seen = join(dir, 'modules.txt');
+  writeFileSync(seen, '');
+  const hooks = join(dir, 'record-hooks.mjs');
+  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(seen)}, r.url + '\\n'); return r; }\n`);
+  const register = join(dir, 'record.mjs');
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  const s = drawbridgeProcessWith({ nodeArgs: ['--import', pathToFileURL(register).href] }, 'serve', '--config', configFile(await reservePort(), await reservePort()));
+  try {
+    await s.line((l) => l.event === 'start');
+  } finally {
+    await s.stop();
+  }
+  const modules = readFileSync(seen, 'utf8').split('\n').filter((u) => u.includes('/proxy/src/')).map((u) => u.slice(u.indexOf('/proxy/src/') + '/proxy/src/'.length));
+  for (const m of ['cli/serve.ts', 'server/server.ts', 'server/workers.ts']) assert.ok(modules.includes(m), `${m} was not loaded: the recording missed it (${modules.length} modules seen)`);
+  for (const m of ['server/cluster.ts', 'session/cluster-store.ts', 'server/cluster-acme.ts', 'server/cluster-tls.ts', 'cli/help.ts', 'cli/validate.ts', 'cli/doctor.ts']) assert.ok(!modules.includes(m), `serve loaded ${m}`);
+});

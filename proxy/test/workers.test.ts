@@ -18,7 +18,7 @@ import { drawbridgeProcess, type DrawbridgeProcess } from '../../test-support/pr
 import { marker } from '../../test-support/raw.js';
 import { workerPins, workersTestConfig, type Pin } from '../../test-support/worker-pins.js';
 import { APP_ROUTE, PUBLIC_ROUTE } from '../../test-support/routes.js';
-import { NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
+import { MALLOC_ENV, NODE_FLAGS } from '../../proxy/src/server/node-flags.js';
 import { CLIENT_ID, CLIENT_SECRET, received, reservePort, waitFor } from '../../test-support/stack.js';
 
 const T = { timeout: 120_000 };
@@ -198,6 +198,15 @@ test('workers: 2 — each worker runs with Drawbridge\'s node flags (server/node
   const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   assert.equal(workers.length, 2);
   for (const pid of workers) for (const flag of NODE_FLAGS) assert.ok(argv(pid).includes(flag), `worker ${pid} runs without ${flag}: ${argv(pid).join(' ')}`);
+});
+
+test('workers: 2 — each worker runs with Drawbridge\'s malloc settings (server/node-flags.ts), though the primary was started without them', T, async () => {
+  const environ = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const primary = db.child.pid!;
+  for (const name of Object.keys(MALLOC_ENV)) assert.equal(environ(primary)[name], undefined, `the primary was started with ${name}`);
+  const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  assert.equal(workers.length, 2);
+  for (const pid of workers) for (const [name, value] of Object.entries(MALLOC_ENV)) assert.equal(environ(pid)[name], value, `worker ${pid} runs without ${name}=${value}`);
 });
 
 test('workers: 2 — /metrics on the admin listener sums both workers', T, async () => {

@@ -1,7 +1,9 @@
 // cli/index.ts — dispatches `drawbridge <command>` to one file per subcommand.
 import { drawbridgeVersion } from '../version.js';
-import { HELP, USAGE } from './help.js';
 import type { CliIo, Command } from './io.js';
+
+// The help texts are loaded only to be printed: `serve` never holds them.
+const help = () => import('./help.js');
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serve,
@@ -28,7 +30,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
     return 0;
   }
   if (first === '--help' || first === '-h' || (first === 'help' && rest.length === 0)) {
-    io.stdout.write(USAGE);
+    io.stdout.write((await help()).USAGE);
     return 0;
   }
   if (first === 'help') return printHelp(rest[0]!, io);
@@ -36,7 +38,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
   const args = name === first ? rest : argv;
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr.write(`drawbridge: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr.write(`drawbridge: unknown command "${name}"\n\n${(await help()).USAGE}`);
     return 2;
   }
   // Help is answered before the command is even loaded: `keygen --help` makes no key, `serve --help` binds nothing.
@@ -50,7 +52,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
   }
 }
 
-function printHelp(name: string, io: CliIo): number {
+async function printHelp(name: string, io: CliIo): Promise<number> {
+  const { HELP, USAGE } = await help();
   const text = HELP[name];
   if (text === undefined) {
     io.stderr.write(`drawbridge help: unknown command "${name}"\n\n${USAGE}`);

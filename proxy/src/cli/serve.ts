@@ -5,9 +5,10 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
-import { isClusterWorker, runWorker, startCluster, workerCount, type Served } from '../server/cluster.js';
+import type { Served } from '../server/cluster.js';
 import { fileChecksum, startDrawbridge } from '../server/server.js';
 import { checkTlsFiles } from '../tls/check.js';
+import { isClusterWorker, workerCount } from '../server/workers.js';
 import type { Command } from './io.js';
 
 const POLL_MS = 2000;
@@ -31,7 +32,7 @@ export function missingConfigHelp(file: string, isDefault: boolean): string {
 export const serve: Command = async (args, io) => {
   // A worker of `workers: N` (server/cluster.ts) takes its configuration from the primary, never from the file.
   if (isClusterWorker()) {
-    runWorker(io.env);
+    (await import('../server/cluster.js')).runWorker(io.env);
     return undefined;
   }
   const { values } = parseArgs({ args, allowPositionals: false, options: { config: { type: 'string', short: 'c' } } });
@@ -49,7 +50,9 @@ export const serve: Command = async (args, io) => {
   }
   for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
   const workers = workerCount(loaded.config);
-  const instance: Served = workers > 1 ? await startCluster({ config: loaded.config, configFile: file, env: io.env, workers }) : await startDrawbridge({ config: loaded.config, configFile: file, env: io.env });
+  // server/cluster.ts only with several workers: a single process never loads the primary's machinery.
+  const instance: Served =
+    workers > 1 ? await (await import('../server/cluster.js')).startCluster({ config: loaded.config, configFile: file, env: io.env, workers }) : await startDrawbridge({ config: loaded.config, configFile: file, env: io.env });
   // The configuration and the TLS files it names (certificates, keys, CAs): a change to any of them reloads.
   const checksums = () => [file, ...instance.watchedFiles()].map(fileChecksum).join(':');
   let last = checksums();

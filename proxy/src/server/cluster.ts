@@ -9,7 +9,6 @@ import cluster, { type Worker } from 'node:cluster';
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { loadConfigFile } from '../config/load.js';
@@ -27,21 +26,13 @@ import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
 import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
-import { withNodeFlags } from './node-flags.js';
+import { withMallocEnv, withNodeFlags } from './node-flags.js';
 import { acmeEdgeOf } from '../tls/acme-listener.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
 
-/**
- * How many event loops `workers` asks for: `auto` is one per core but one (at least one), `cores` defaulting to
- * os.availableParallelism(). The core left over serves the primary (session store, admin), the kernel's network
- * stack and what shares the host: on 2 cores, 2 workers used 1.3–1.6× the CPU per request of 1 and had the worse
- * p99 at a fixed rate in 12 of 17 interleaved rounds, for no more throughput (docs/performance.md, "The tail").
- */
-export function workerCount(config: Pick<Config, 'workers'>, cores = availableParallelism()): number {
-  return config.workers === 'auto' ? Math.max(1, cores - 1) : config.workers;
-}
+export { isClusterWorker, workerCount } from './workers.js';
 
 /** What `serve` runs: one Drawbridge, or the primary of several workers. */
 export interface Served {
@@ -255,7 +246,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   /** Forks the worker of `slot` and resolves when it serves; rejects when it exits or fails first. */
   function fork(slot: number): Promise<void> {
-    const worker = cluster.fork({ DRAWBRIDGE_WORKER: String(slot) });
+    // With Drawbridge's malloc settings too, unless the operator chose their own (server/node-flags.ts).
+    const worker = cluster.fork({ ...withMallocEnv(process.env), DRAWBRIDGE_WORKER: String(slot) });
     // The IPC channel's own errors (a send racing the worker's death) are logged, never thrown in the primary.
     worker.on('error', (e: Error) => logger.warn({ event: 'worker', result: 'unreachable', worker: slot, error: e.message }));
     const entry: Slot = { slot, worker, started: false };
@@ -615,9 +607,4 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
   }
 
   send({ drb: 'hello' });
-}
-
-/** True in a worker process of `startCluster`. */
-export function isClusterWorker(): boolean {
-  return cluster.isWorker && process.env.DRAWBRIDGE_WORKER !== undefined;
 }

@@ -1,5 +1,6 @@
-// server/node-flags.ts — the node flags a serving Drawbridge runs with (docs/deploy.md, "Memory"): the Docker image's
-// NODE_OPTIONS and `npm start` pass them, the cluster primary adds them to every worker it forks, the bench's rows use them.
+// server/node-flags.ts — the node flags and the malloc settings a serving Drawbridge runs with (docs/deploy.md, "Memory"):
+// the Docker image's NODE_OPTIONS and ENV and `npm start` pass them, the cluster primary adds them to every worker it
+// forks, the bench's rows use them.
 
 /**
  * `--max-semi-space-size=8`: V8's young generation is capped at two 8 MB semi-spaces instead of two of 16 MB. Under
@@ -19,4 +20,24 @@ const flagName = (arg: string): string => arg.split('=')[0]!.replaceAll('_', '-'
 export function withNodeFlags(execArgv: readonly string[], nodeOptions = ''): string[] {
   const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].filter((a) => a.startsWith('--')).map(flagName));
   return [...NODE_FLAGS.filter((f) => !given.has(flagName(f))), ...execArgv];
+}
+
+/**
+ * `MALLOC_TRIM_THRESHOLD_=131072` (glibc): malloc's trim and mmap thresholds stay at their documented 128 KiB. By
+ * default glibc raises both each time a large block is freed (up to 32 and 64 MiB), and V8's compiler and GC threads
+ * free such blocks: from then on memory freed in those threads' arenas stays resident instead of going back to the
+ * system. Fixed, a Drawbridge process holds 10–15 MB less after load (the thread arenas: about 8–16 MB → 1–2 MB), for
+ * a CPU cost per request within the noise of interleaved rounds (docs/performance.md, "Memory after the load rounds").
+ * glibc reads it when the process starts: it must be in the environment node is started with. Other C libraries
+ * (musl) ignore it. Fewer arenas (`MALLOC_ARENA_MAX`) cost memory instead: the main arena then fragments.
+ */
+export const MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '131072' };
+
+/**
+ * What a worker's environment adds to the primary's (which it inherits): each of MALLOC_ENV that the operator did not
+ * set, nor any malloc tunable through GLIBC_TUNABLES. An operator's own value always wins.
+ */
+export function withMallocEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  if (/(^|:)glibc\.malloc\./.test(env.GLIBC_TUNABLES ?? '')) return {};
+  return Object.fromEntries(Object.entries(MALLOC_ENV).filter(([k]) => env[k] === undefined));
 }
