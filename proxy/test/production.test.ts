@@ -140,7 +140,8 @@ test('the Dockerfile: multi-stage, npm ci + build, production dependencies only,
   // And its malloc settings (glibc reads them when node starts, so only the environment it starts in can give them).
   for (const [name, value] of Object.entries(MALLOC_ENV)) assert.equal(imageEnv()[name], value, `the image sets ${name}`);
   const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const mallocEnv = Object.entries(MALLOC_ENV).map(([name, value]) => `${name}=${value}`);
+  // An operator's own value wins (`${NAME:-default}`), as for the workers (server/node-flags.ts withMallocEnv).
+  const mallocEnv = Object.entries(MALLOC_ENV).map(([name, value]) => `${name}=\${${name}:-${value}}`);
   assert.equal(scripts.start, [...mallocEnv, 'node', ...NODE_FLAGS, 'bin/drawbridge.js', 'serve'].join(' '), '`npm start` runs with the same node flags and malloc settings');
   assert.deepEqual(execForm(find(FINAL, 'CMD').at(-1)!.args), ['serve', '--config', CONFIG_PATH]);
   assert.ok(find(FINAL, 'COPY').every((c) => !/proxy\/src|node_modules|\.ts\b/.test(c.args)), 'no sources or host node_modules in the image');
