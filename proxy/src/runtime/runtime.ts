@@ -6,7 +6,7 @@ import type { Cidr } from '../policy/cidr.js';
 import type { Identity } from '../policy/input.js';
 import type { Reason } from '../policy/rule.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
-import type { AssertionSigner } from '../forward/assertion.js';
+import type { AssertionSigner, RouteTokens } from '../forward/assertion.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { HeaderPlan } from '../forward/identity-headers.js';
 import type { Pool } from '../forward/pools.js';
@@ -32,6 +32,8 @@ export interface RouteState {
   readonly pool: Pool;
   /** The route's children of the per-request series. */
   readonly metrics: RouteMetrics;
+  /** The route's cached signed assertions (forward/assertion.ts), empty at first: a reload starts them afresh. */
+  readonly assertions: RouteTokens;
 }
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */

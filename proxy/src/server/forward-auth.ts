@@ -152,6 +152,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
+      assertions: x.snap.routes[route.index]!.assertions,
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`

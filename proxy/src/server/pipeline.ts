@@ -141,6 +141,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
+      assertions: x.snap.routes[route.index]!.assertions,
     });
   }
 
