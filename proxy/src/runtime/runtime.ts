@@ -13,7 +13,7 @@ import type { Pool } from '../forward/pools.js';
 import type { Stripper } from '../forward/strip.js';
 import type { OidcClient } from '../oidc/client.js';
 import type { IdentitySource } from '../oidc/identity.js';
-import type { Sessions } from '../session/sessions.js';
+import type { RouteCookie, Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
@@ -34,6 +34,8 @@ export interface RouteState {
   readonly metrics: RouteMetrics;
   /** The route's cached signed assertions (forward/assertion.ts), empty at first: a reload starts them afresh. */
   readonly assertions: RouteTokens;
+  /** The route's last verified session cookie (session/sessions.ts `readId`), empty at first. */
+  readonly cookie: RouteCookie;
 }
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */

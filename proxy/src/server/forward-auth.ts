@@ -137,7 +137,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
     // The cookie is read for the ORIGINAL origin: a session cookie is bound to the route host it was issued on.
     const origin = `${input.scheme}://${c.host}`;
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin);
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin, x.snap.routes[route.index]!.cookie);
     const a = admit(ctx, {
       compiled: x.snap.compiled,
       route,

@@ -1,7 +1,8 @@
-// proxy/test/assertion-cache.test.ts — the cached assertions from the attacker's side (SPEC §6, §11), over real
-// sockets: two users on two routes in every order get their own token each time (user, `sid`, `route`, `aud`), a
-// signed-out or revoked session's tokens are never served again (nor to its user's next session), and a reload that
-// moves or renames a route signs for the route as it now is.
+// proxy/test/route-caches.test.ts — what a route remembers between requests (its assertion and cookie slots, built with
+// the snapshot), from the attacker's side (SPEC §4, §6, §11), over real sockets: two users on two routes in every order
+// get their own token each time (user, `sid`, `route`, `aud`), a signed-out or revoked session's tokens are never
+// served again (nor to its user's next session), a reload that moves or renames a route signs for the route as it now
+// is, and a cookie a wildcard route remembers is a session on its own host only.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,10 @@ const ROUTES = `routes:
     policy: { allow: [ { authenticated: true } ] }
   - name: two
     from: http://two.localhost:{{PORT}}
+    to: {{APP}}
+    policy: { allow: [ { authenticated: true } ] }
+  - name: wild
+    from: http://*.wild.localhost:{{PORT}}
     to: {{APP}}
     policy: { allow: [ { authenticated: true } ] }
 `;
@@ -44,10 +49,10 @@ async function signIn(login: string) {
   return { b, cookie };
 }
 
-/** GET on `host` with `cookie` (bound to that host): the status and the assertion the upstream received, if it was reached. */
-async function probe(host: string, cookie: string): Promise<{ status: number; token?: string }> {
+/** GET on `host` with `cookie` (bound to `cookieHost`, by default that host): the status and the assertion the upstream received, if it was reached. */
+async function probe(host: string, cookie: string, cookieHost = host): Promise<{ status: number; token?: string }> {
   const m = marker('ac');
-  const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(s.port, cookie, host)}`, 'Connection: close'));
+  const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${host}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${cookieOn(s.port, cookie, cookieHost)}`, 'Connection: close'));
   const seen = s.app.requests.filter((r) => r.url.includes(m));
   assert.ok(seen.length <= 1);
   if (seen.length === 0) return { status: ex.first.status };
@@ -58,7 +63,9 @@ async function probe(host: string, cookie: string): Promise<{ status: number; to
 
 /** The verified claims of a forwarded request's assertion for `host`, checked to be `login`'s on `route`. */
 async function claimsOf(token: string, host: string, route: string, login: string): Promise<Record<string, unknown>> {
-  const { payload } = await jwtVerify(token, jwks, { issuer: s.publicUrl, audience: `http://${host}:${s.port}`, algorithms: ['ES256'] });
+  // A wildcard route's audience is its origin as configured.
+  const audience = route === 'wild' ? `http://*.wild.localhost:${s.port}` : `http://${host}:${s.port}`;
+  const { payload } = await jwtVerify(token, jwks, { issuer: s.publicUrl, audience, algorithms: ['ES256'] });
   assert.equal(payload.user, login, `${host}: ${login}'s own assertion`);
   assert.equal(payload.route, route);
   return payload;
@@ -136,4 +143,28 @@ test('a reload that moves a route to another host or renames it: the assertion n
   assert.deepEqual(await s.db.reload(), { ok: true });
   await assertionAs('one.localhost', 'one', 'carol', cookie);
   await assertionAs('two.localhost', 'two', 'carol', cookie);
+});
+
+test('a wildcard route remembers a verified cookie for its own host only: replayed on a sibling host it is no session; users alternating get their own', { timeout: 90_000 }, async () => {
+  const alice = await signIn('alice');
+  const bob = await signIn('bob');
+  const [a, b] = ['a.wild.localhost', 'b.wild.localhost'];
+  await assertionAs(a, 'wild', 'alice', alice.cookie);
+  // Alice's value for host a, now the route's remembered cookie, sent to host b of the same route.
+  assert.deepEqual(await probe(b, alice.cookie, a), { status: 401 }, 'a cookie of a sibling host is no session, and nothing is forwarded');
+  await assertionAs(b, 'wild', 'alice', alice.cookie);
+  assert.deepEqual(await probe(a, alice.cookie, b), { status: 401 });
+  for (let i = 0; i < 3; i++) {
+    await assertionAs(a, 'wild', 'bob', bob.cookie);
+    await assertionAs(a, 'wild', 'alice', alice.cookie);
+    await assertionAs(b, 'wild', 'alice', alice.cookie);
+    await assertionAs(b, 'wild', 'bob', bob.cookie);
+  }
+  // A forged value (the remembered one with its last character changed) is no session.
+  const value = cookieOn(s.port, alice.cookie, a);
+  const forged = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+  const m = marker('forged');
+  const ex = await sendRaw(s.port, head(`GET /echo?${m} HTTP/1.1`, `Host: ${a}:${s.port}`, 'Accept: application/json', `Cookie: drawbridge=${forged}`, 'Connection: close'));
+  assert.equal(ex.first.status, 401);
+  assert.equal(s.app.requests.filter((r) => r.url.includes(m)).length, 0);
 });
