@@ -13,7 +13,7 @@ import { signInStartUrl } from '../pages/paths.js';
 import { verifyBearer } from '../oidc/bearer.js';
 import { IdentityClaimTooLongError } from '../oidc/claims.js';
 import type { JwksCache } from '../oidc/jwks.js';
-import type { AssertionSubject } from '../forward/assertion.js';
+import type { AssertionSubject, RouteTokens } from '../forward/assertion.js';
 import type { LoadResult, SessionLimits } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { Sessions } from '../session/sessions.js';
@@ -80,6 +80,8 @@ export interface AdmitRequest {
   readonly userAgent?: string | undefined;
   /** explain/test: the session side given outright (the `context` and `risk` rules). */
   readonly session?: SessionContext | undefined;
+  /** The route's assertion cache slot in the snapshot (`RouteState.assertions`); absent: the signer finds one. */
+  readonly assertions?: RouteTokens | undefined;
 }
 
 /** Why no decision could be made, or a bearer token's failure (answered with its own status). */
@@ -203,7 +205,7 @@ function answer(ctx: AdmitContext, req: AdmitRequest, principal: Principal | und
   const mfaAcrValues = req.compiled.config.idp.mfaAcrValues;
   switch (decision.outcome) {
     case 'allow': {
-      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, identity: principal.identity, sidHash: principal.sid, ...(req.device ? { deviceFingerprint: req.device.fingerprint256 } : {}) }) : undefined;
+      const assertion = principal && ctx.signer ? ctx.signer.sign({ sessionKey: principal.cacheKey, route, tokens: req.assertions, identity: principal.identity, sidHash: principal.sid, ...(req.device ? { deviceFingerprint: req.device.fingerprint256 } : {}) }) : undefined;
       return { kind: 'allow', route, decision, principal, assertion };
     }
     case 'deny':

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { AssertionSigner, type AssertionSubject } from './assertion.js';
+import { AssertionSigner, RouteTokens, type AssertionSubject } from './assertion.js';
 import { alice } from './harness.case.js';
 
 const ISSUER = 'https://auth.example.com';
@@ -149,4 +149,111 @@ test('assertion: a key that is not P-256 is refused', async () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   await assert.rejects(AssertionSigner.create({ privateKeyPem: rsa, issuer: ISSUER, ttlMs: 60_000 }), { code: 'DRB_CONFIG_INVALID' });
   await assert.rejects(AssertionSigner.create({ privateKeyPem: 'nope', issuer: ISSUER, ttlMs: 60_000 }), { code: 'DRB_CONFIG_INVALID' });
+});
+
+// The route slots the snapshot builds (RouteTokens): the hot path's cache, read from the attacker's side.
+const decode = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+test('assertion: route slots give every session its own token on every route, never another session’s or route’s', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  const slots = [new RouteTokens(wiki), new RouteTokens({ name: 'crm', origin: 'https://crm.example.com' })];
+  const fp = 'cd'.repeat(32);
+  // Keys that share prefixes, the same key with and without a device: each its own token.
+  const who = [
+    { sessionKey: 's1:0', identity: alice(), sidHash: 'h1' },
+    { sessionKey: 's2:0', identity: alice({ sub: 'sub-mallory', user: 'mallory' }), sidHash: 'h2' },
+    { sessionKey: 's1:00', identity: alice({ sub: 'sub-trent', user: 'trent' }), sidHash: 'h3' },
+    { sessionKey: 's1:0', identity: alice(), sidHash: 'h1', deviceFingerprint: fp },
+  ];
+  const signed = new Map<string, string>();
+  // Two visiting orders, twice: the first pass signs, the second reads back (the slot's first session inline, the others in its map).
+  for (let pass = 0; pass < 2; pass++) {
+    for (const order of [[0, 1, 2, 3], [3, 2, 1, 0]]) {
+      for (const r of [0, 1, 0]) {
+        for (const i of order) {
+          const x = who[i]!;
+          const slot = slots[r]!;
+          const token = signer.sign({ ...x, route: slot, tokens: slot });
+          const c = decode(token);
+          assert.equal(c.user, x.identity.user);
+          assert.equal(c.sid, x.sidHash);
+          assert.equal(c.aud, slot.origin);
+          assert.equal(c.route, slot.name);
+          assert.deepEqual(c.cnf, x.deviceFingerprint === undefined ? undefined : { 'x5t#S256': Buffer.from(fp, 'hex').toString('base64url') });
+          const key = `${i}/${r}`;
+          if (signed.has(key)) assert.equal(token, signed.get(key), `${key} read back`);
+          signed.set(key, token);
+        }
+      }
+    }
+    now += 1000;
+  }
+  assert.equal(new Set(signed.values()).size, 8);
+  assert.equal(signer.cachedCount, 8);
+  assert.equal(signer.cachedSessions, 3);
+  assert.deepEqual(slots.map((s) => s.size), [4, 4]);
+});
+
+test('assertion: a route slot re-signs after half the ttl, for its first session and the others alike', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  const slot = new RouteTokens(wiki);
+  const a = { sessionKey: 'a:0', route: wiki, tokens: slot, identity: alice(), sidHash: 'ha' };
+  const b = { sessionKey: 'b:0', route: wiki, tokens: slot, identity: alice({ user: 'bob' }), sidHash: 'hb' };
+  const [a1, b1] = [signer.sign(a), signer.sign(b)];
+  now += 59_999;
+  assert.deepEqual([signer.sign(a), signer.sign(b)], [a1, b1]);
+  now += 1;
+  const [a2, b2] = [signer.sign(a), signer.sign(b)];
+  assert.notEqual(a2, a1);
+  assert.notEqual(b2, b1);
+  assert.deepEqual([decode(a2).iat, decode(b2).iat, decode(a2).user, decode(b2).user], [1_750_000_060, 1_750_000_060, 'alice', 'bob']);
+  assert.equal(signer.cachedCount, 2, 're-signing replaces, never adds');
+});
+
+test('assertion: a new snapshot’s slot never serves the old slot’s token, and takes its route and audience from its own route', async () => {
+  const now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });
+  const subject = { sessionKey: 's1:0', identity: alice(), sidHash: 'h' };
+  const before = new RouteTokens(wiki);
+  const old = signer.sign({ ...subject, route: wiki, tokens: before });
+  // The same route after a reload: a new slot, a new token (same claims, a fresh signature).
+  const same = new RouteTokens(wiki);
+  const again = signer.sign({ ...subject, route: wiki, tokens: same });
+  assert.notEqual(again, old);
+  assert.deepEqual(decode(again), decode(old));
+  // The route moved to another origin, or renamed: its own `aud` and `route`.
+  const moved = new RouteTokens({ name: 'wiki', origin: 'https://wiki2.example.com' });
+  assert.equal(decode(signer.sign({ ...subject, route: moved, tokens: moved })).aud, 'https://wiki2.example.com');
+  const renamed = new RouteTokens({ name: 'wiki-new', origin: wiki.origin });
+  assert.equal(decode(signer.sign({ ...subject, route: renamed, tokens: renamed })).route, 'wiki-new');
+  assert.equal(signer.sign({ ...subject, route: wiki, tokens: before }), old, 'the old slot (requests in flight on the old snapshot) keeps its own');
+});
+
+test('assertion: with route slots the cache stays within maxCached, oldest first, and forgets emptied sessions', async () => {
+  let now = 1_750_000_000_000;
+  const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now, maxCached: 3 });
+  const slot = new RouteTokens(wiki);
+  const other = new RouteTokens(admin);
+  const sign = (key: string, tokens = slot) => signer.sign({ sessionKey: key, route: tokens, tokens, identity: alice({ user: key }), sidHash: key });
+  const a = sign('a');
+  now += 1000;
+  const b = sign('b');
+  const c = sign('c', other);
+  assert.equal(signer.cachedCount, 3);
+  assert.equal(sign('a'), a, 'reads do not reorder');
+  sign('d');
+  assert.equal(signer.cachedCount, 3);
+  assert.deepEqual([slot.size, other.size, signer.cachedSessions], [2, 1, 3], "'a' (the slot's first) was dropped with its session");
+  assert.equal(sign('b'), b);
+  assert.equal(sign('c', other), c);
+  now += 1000;
+  const a2 = sign('a');
+  assert.notEqual(a2, a, 'signed again');
+  assert.equal(decode(a2).user, 'a');
+  assert.notEqual(sign('b'), b, "'b' was the oldest: dropped");
+  now += 61_000;
+  sign('e', other);
+  assert.deepEqual([signer.cachedCount, signer.cachedSessions, slot.size, other.size], [1, 1, 0, 1]);
 });

@@ -30,6 +30,11 @@ export interface AssertionSubject {
   readonly sessionKey: string;
   /** The matched route: `name` becomes `route`, `origin` becomes `aud`. */
   readonly route: { readonly name: string; readonly origin: string };
+  /**
+   * The route's own token slot, built with the configuration snapshot from this same route (server/provision.ts):
+   * the hot path's cache. Absent (a caller without a snapshot): the signer's slot for the route's name and origin.
+   */
+  readonly tokens?: RouteTokens | undefined;
   readonly identity: Identity;
   /** `sid`: a hash of the session id, never the id itself. */
   readonly sidHash: string;
@@ -37,14 +42,53 @@ export interface AssertionSubject {
   readonly deviceFingerprint?: string;
 }
 
-interface CachedToken {
-  readonly token: string;
-  readonly aud: string;
-  /** Epoch milliseconds after which a new token is signed (half the ttl). */
-  readonly refreshAt: number;
-  /** Where it is cached: `cache.get(session).get(route)`. */
-  readonly session: string;
-  readonly route: string;
+/** One session key (and device) with cached tokens: the identity that a route's slot compares, by reference. */
+class SessionTokens {
+  /** Tokens cached for it, over every route. */
+  count = 0;
+  constructor(
+    readonly sessionKey: string,
+    readonly device: string | undefined,
+  ) {}
+}
+
+/** One cached token, in the signer's signing order. */
+class CachedToken {
+  constructor(
+    readonly token: string,
+    /** Epoch milliseconds after which a new token is signed (half the ttl). */
+    readonly refreshAt: number,
+    readonly session: SessionTokens,
+    readonly slot: RouteTokens,
+  ) {}
+}
+
+/**
+ * A route's cached assertions: the first session's token inline (a hit reads this one object and the token string,
+ * nothing that grows with the number of routes), the other sessions' in a map of their own. Built with the
+ * configuration snapshot for one route object (server/provision.ts), so its `name` and `origin` are that route's: a
+ * reload gives every route a new, empty slot and never serves a token with an old `route` or `aud`.
+ */
+export class RouteTokens {
+  /** The first session's token: its session (compared by reference), the token, its refresh time, its record. */
+  session: SessionTokens | undefined = undefined;
+  token = '';
+  refreshAt = 0;
+  first: CachedToken | undefined = undefined;
+  /** The other sessions' tokens on this route. */
+  more: Map<SessionTokens, CachedToken> | undefined = undefined;
+  readonly name: string;
+  readonly origin: string;
+
+  constructor(route: { readonly name: string; readonly origin: string }) {
+    this.name = route.name;
+    this.origin = route.origin;
+  }
+
+  /** How many tokens this slot holds (tests). */
+  get size(): number {
+    return (this.first === undefined ? 0 : 1) + (this.more?.size ?? 0);
+  }
 }
 
 const P256 = 'prime256v1';
@@ -96,11 +140,13 @@ export class AssertionSigner {
   private readonly headerB64: string;
   private readonly keySet: { readonly keys: readonly JWK[] };
   /**
-   * Signed tokens by session key, then by route name (and device). Looked up by the route's own name string, whose
-   * hash V8 keeps: no key string is built per request, and a hit compares no long key held in memory the CPU caches
-   * no longer have (with 10,000 routes, one per route).
+   * The sessions with cached tokens, by session key; with a device certificate, by session key then fingerprint.
+   * One lookup per request, in a map as large as the active sessions (hot), whatever the number of routes.
    */
-  private readonly cache = new Map<string, Map<string, CachedToken>>();
+  private readonly sessions = new Map<string, SessionTokens>();
+  private readonly deviceSessions = new Map<string, Map<string, SessionTokens>>();
+  /** Slots for callers that pass none (`AssertionSubject.tokens`), by route name; replaced when the origin differs. */
+  private readonly slots = new Map<string, RouteTokens>();
   /**
    * Every cached token in the order it was signed, not an LRU: a token is re-signed (and re-inserted at the end) when
    * half its ttl has passed, and every token has the same ttl, so this is the order in which tokens go stale. The
@@ -166,20 +212,24 @@ export class AssertionSigner {
    * else a freshly signed one. Synchronous.
    */
   sign(subject: AssertionSubject): string {
-    const { route } = subject;
-    // The device is part of the key: the same session from two devices gets two tokens, each with its own `cnf`.
-    // (A route name holds no newline: config/schema.)
-    const routeKey = subject.deviceFingerprint === undefined ? route.name : `${route.name}\n${subject.deviceFingerprint}`;
+    const slot = subject.tokens ?? this.slotFor(subject.route);
+    const device = subject.deviceFingerprint;
     const now = this.now();
-    const hit = this.cache.get(subject.sessionKey)?.get(routeKey);
-    // `aud` is compared so that a reload that moves a route to another origin never reuses the old audience.
-    if (hit !== undefined && now < hit.refreshAt && hit.aud === route.origin) return hit.token;
+    // The slot's first session: compared by its key and device (the same strings give the same SessionTokens).
+    const first = slot.session;
+    if (first !== undefined && first.sessionKey === subject.sessionKey && first.device === device) {
+      if (now < slot.refreshAt) return slot.token;
+    } else if (slot.more !== undefined) {
+      const session = this.sessionOf(subject.sessionKey, device);
+      const hit = session === undefined ? undefined : slot.more.get(session);
+      if (hit !== undefined && now < hit.refreshAt) return hit.token;
+    }
 
     const { identity } = subject;
     const iat = Math.floor(now / 1000);
     const claims = {
       iss: this.issuer,
-      aud: route.origin,
+      aud: slot.origin,
       sub: identity.sub,
       user: identity.user,
       // Like the email header: an address the IdP did not verify is not identity.
@@ -192,30 +242,90 @@ export class AssertionSigner {
       auth_time: identity.authTime,
       iat,
       exp: iat + this.ttlSec,
-      route: route.name,
-      cnf: subject.deviceFingerprint === undefined ? undefined : { 'x5t#S256': Buffer.from(subject.deviceFingerprint, 'hex').toString('base64url') },
+      route: slot.name,
+      cnf: device === undefined ? undefined : { 'x5t#S256': Buffer.from(device, 'hex').toString('base64url') },
     };
     const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
     // IEEE P1363 (r || s) is the JWS encoding of an ECDSA signature; DER is the node default.
     const signature = sign('sha256', Buffer.from(input, 'utf8'), { key: this.key, dsaEncoding: 'ieee-p1363' });
     const token = `${input}.${signature.toString('base64url')}`;
-    this.remember({ token, aud: route.origin, refreshAt: iat * 1000 + this.ttlMs / 2, session: subject.sessionKey, route: routeKey }, now);
+    this.remember(slot, subject.sessionKey, device, token, iat * 1000 + this.ttlMs / 2, now);
     return token;
   }
 
-  private remember(entry: CachedToken, now: number): void {
-    let tokens = this.cache.get(entry.session);
-    if (tokens === undefined) this.cache.set(entry.session, (tokens = new Map()));
-    const old = tokens.get(entry.route);
-    if (old !== undefined) this.order.delete(old);
-    tokens.set(entry.route, entry);
+  /** The signer's own slot for a route given without one: by name, a new one when the origin (`aud`) differs. */
+  private slotFor(route: { readonly name: string; readonly origin: string }): RouteTokens {
+    const slot = this.slots.get(route.name);
+    if (slot !== undefined && slot.origin === route.origin) return slot;
+    const fresh = new RouteTokens(route);
+    this.slots.set(route.name, fresh);
+    return fresh;
+  }
+
+  private sessionOf(sessionKey: string, device: string | undefined): SessionTokens | undefined {
+    return device === undefined ? this.sessions.get(sessionKey) : this.deviceSessions.get(sessionKey)?.get(device);
+  }
+
+  private remember(slot: RouteTokens, sessionKey: string, device: string | undefined, token: string, refreshAt: number, now: number): void {
+    let session = this.sessionOf(sessionKey, device);
+    if (session === undefined) {
+      session = new SessionTokens(sessionKey, device);
+      if (device === undefined) this.sessions.set(sessionKey, session);
+      else {
+        let devices = this.deviceSessions.get(sessionKey);
+        if (devices === undefined) this.deviceSessions.set(sessionKey, (devices = new Map()));
+        devices.set(device, session);
+      }
+    }
+    const entry = new CachedToken(token, refreshAt, session, slot);
+    if (slot.session === session) {
+      this.order.delete(slot.first!);
+      session.count--;
+    } else {
+      const old = slot.more?.get(session);
+      if (old !== undefined) {
+        this.order.delete(old);
+        session.count--;
+        slot.more!.delete(session);
+      }
+    }
+    if (slot.session === undefined || slot.session === session) {
+      slot.session = session;
+      slot.token = token;
+      slot.refreshAt = refreshAt;
+      slot.first = entry;
+    } else (slot.more ??= new Map()).set(session, entry);
+    session.count++;
     this.order.add(entry);
     for (const t of this.order) {
       if (this.order.size <= this.maxCached && t.refreshAt > now) break;
-      this.order.delete(t);
-      const of = this.cache.get(t.session)!;
-      of.delete(t.route);
-      if (of.size === 0) this.cache.delete(t.session);
+      this.drop(t);
+    }
+  }
+
+  /** Forgets one cached token: from its slot, its session (gone with its last token) and the signing order. */
+  private drop(t: CachedToken): void {
+    this.order.delete(t);
+    const { slot, session } = t;
+    if (slot.first === t) {
+      slot.session = undefined;
+      slot.token = '';
+      slot.refreshAt = 0;
+      slot.first = undefined;
+    } else {
+      slot.more!.delete(session);
+      if (slot.more!.size === 0) slot.more = undefined;
+    }
+    if (slot.size === 0 && this.slots.get(slot.name) === slot) this.slots.delete(slot.name);
+    if (--session.count > 0) return;
+    if (session.device === undefined) {
+      if (this.sessions.get(session.sessionKey) === session) this.sessions.delete(session.sessionKey);
+    } else {
+      const devices = this.deviceSessions.get(session.sessionKey);
+      if (devices?.get(session.device) === session) {
+        devices.delete(session.device);
+        if (devices.size === 0) this.deviceSessions.delete(session.sessionKey);
+      }
     }
   }
 
@@ -224,8 +334,8 @@ export class AssertionSigner {
     return this.order.size;
   }
 
-  /** How many session keys have cached tokens (tests). */
+  /** How many session keys have cached tokens, with or without a device (tests). */
   get cachedSessions(): number {
-    return this.cache.size;
+    return new Set([...this.sessions.keys(), ...this.deviceSessions.keys()]).size;
   }
 }

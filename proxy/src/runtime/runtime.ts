@@ -6,14 +6,14 @@ import type { Cidr } from '../policy/cidr.js';
 import type { Identity } from '../policy/input.js';
 import type { Reason } from '../policy/rule.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
-import type { AssertionSigner } from '../forward/assertion.js';
+import type { AssertionSigner, RouteTokens } from '../forward/assertion.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { HeaderPlan } from '../forward/identity-headers.js';
 import type { Pool } from '../forward/pools.js';
 import type { Stripper } from '../forward/strip.js';
 import type { OidcClient } from '../oidc/client.js';
 import type { IdentitySource } from '../oidc/identity.js';
-import type { Sessions } from '../session/sessions.js';
+import type { RouteCookie, Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
 import type { ClientInfo } from './client-info.js';
@@ -32,6 +32,10 @@ export interface RouteState {
   readonly pool: Pool;
   /** The route's children of the per-request series. */
   readonly metrics: RouteMetrics;
+  /** The route's cached signed assertions (forward/assertion.ts), empty at first: a reload starts them afresh. */
+  readonly assertions: RouteTokens;
+  /** The route's last verified session cookie (session/sessions.ts `readId`), empty at first. */
+  readonly cookie: RouteCookie;
 }
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */

@@ -137,7 +137,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
     // The cookie is read for the ORIGINAL origin: a session cookie is bound to the route host it was issued on.
     const origin = `${input.scheme}://${c.host}`;
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin);
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin, x.snap.routes[route.index]!.cookie);
     const a = admit(ctx, {
       compiled: x.snap.compiled,
       route,
@@ -152,6 +152,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
+      assertions: x.snap.routes[route.index]!.assertions,
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`

@@ -120,7 +120,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** Step 3, and the credentials read first: stripping removes the cookie (and a consumed bearer token). */
   function credentials(req: IncomingMessage, x: Exchange, route: Route): { bearer: string | undefined; sessionId: string | undefined } {
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x));
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x), x.snap.routes[route.index]!.cookie);
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
     return { bearer, sessionId };
   }
@@ -141,6 +141,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
+      assertions: x.snap.routes[route.index]!.assertions,
     });
   }
 

@@ -1,7 +1,9 @@
 // server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan
-// (one shared by routes with the same), upstream pool and metric children are built when the snapshot is made, and
-// released when a reload replaces it. A request only reads them (`snapshot.routes[route.index]`).
+// (one shared by routes with the same), upstream pool, metric children, assertion and cookie slots are built when the
+// snapshot is made, and released when a reload replaces it. A request only reads them (`snapshot.routes[route.index]`).
+import { RouteTokens } from '../forward/assertion.js';
 import { headerPlans } from '../forward/identity-headers.js';
+import { RouteCookie } from '../session/sessions.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RouteState, Snapshot } from '../runtime/runtime.js';
@@ -21,7 +23,7 @@ export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: Prov
   const routes = base.compiled.table.routes;
   const headers = headerPlans(routes);
   const pools = services.forwarder.provision(routes);
-  const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route) }));
+  const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route), assertions: new RouteTokens(route), cookie: new RouteCookie() }));
   return Object.freeze({ ...base, routes: Object.freeze(states) });
 }
 
