@@ -3,7 +3,6 @@
 import winston from 'winston';
 import { writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { LineBuffer } from './line-buffer.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown> & { event: string };
@@ -187,27 +186,22 @@ const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 5 
 
 /**
  * Coalesces log lines written in one turn of the event loop into one write: under load, one write
- * (one syscall) per request costs more than the rest of the logging. Lines still leave within the turn, as one
- * Buffer of their UTF-8 bytes (the same bytes the stream would have written for the lines as strings), encoded
- * line by line as they come (line-buffer.ts): no joined string, no conversion by the stream.
+ * (one syscall) per request costs more than the rest of the logging. Lines still leave within the turn.
  */
 class BatchingStream extends Writable {
-  readonly #lines = new LineBuffer();
+  #pending: string[] = [];
   #scheduled = false;
   readonly #flush = () => {
     this.#scheduled = false;
-    const bytes = this.#lines.take();
-    if (bytes !== undefined) this.target.write(bytes);
+    const lines = this.#pending;
+    this.#pending = [];
+    if (lines.length > 0) this.target.write(lines.join(''));
   };
 
   constructor(private readonly target: Writable) {
     super({ decodeStrings: false });
     // On exit nothing asynchronous runs any more: whatever is pending goes out synchronously to stdout.
-    if (target === process.stdout)
-      process.once('exit', () => {
-        const bytes = this.#lines.take();
-        if (bytes !== undefined) writeSync(1, bytes);
-      });
+    if (target === process.stdout) process.once('exit', () => this.#pending.length > 0 && writeSync(1, this.#pending.splice(0).join('')));
   }
 
   override _write(chunk: string | Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -217,7 +211,7 @@ class BatchingStream extends Writable {
 
   /** Queues a line without the Writable machinery (its per-write callback and tick): the request line's path. */
   line(text: string): void {
-    this.#lines.add(text);
+    this.#pending.push(text);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
