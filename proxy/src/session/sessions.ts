@@ -125,7 +125,8 @@ export class Sessions {
   touchIfDue(record: SessionRecord, now: number): Promise<void> | undefined {
     const every = Math.min(60_000, record.idleTimeoutMs / 10);
     if (now - record.lastSeenAt < every) return undefined;
-    record.lastSeenAt = now;
+    // A frozen record is the store's own (MemoryStore.getNow): the store's touch replaces it for the next reader.
+    if (!Object.isFrozen(record)) record.lastSeenAt = now;
     return this.store.touch(record.id, now);
   }
 
