@@ -111,6 +111,20 @@ test('memory store: getNow shares one frozen record per write; a write replaces 
   }
 });
 
+test('memory store: getNow with the time its caller read checks expiry at that time', { timeout: 5000 }, async () => {
+  const now = Date.now();
+  const store = new MemoryStore({ maxSessions: 10, now: () => now });
+  try {
+    const record = sampleRecord(now, { idleMs: 60_000 });
+    await store.set(record);
+    assert.equal(store.getNow(record.id, now + 59_999)?.id, record.id);
+    assert.equal(store.getNow(record.id, now + 60_000), undefined, 'idle at the time given');
+    assert.equal(store.getNow(record.id), undefined, 'and gone from the store');
+  } finally {
+    await store.close();
+  }
+});
+
 test('memory store: maxSessions must be a positive integer', () => {
   assert.throws(() => new MemoryStore({ maxSessions: 0 }), RangeError);
   assert.throws(() => new MemoryStore({ maxSessions: 1.5 }), RangeError);

@@ -85,13 +85,14 @@ export class MemoryStore implements SessionStore {
   /**
    * The record as the store holds it decoded: frozen and shared by every reader until a write replaces it (set,
    * replace and touch put a new object in its place, so a record once read never changes under its reader); no copy
-   * per request. A caller that needs to change a record uses `get`.
+   * per request. A caller that needs to change a record uses `get`. `now`: the store's clock, when the caller has
+   * just read it (no second read per request).
    */
-  getNow(id: string): SessionRecord | undefined {
+  getNow(id: string, now: number = this.#now()): SessionRecord | undefined {
     this.#open();
     const entry = this.#sessions.get(id);
     if (entry === undefined) return undefined;
-    if (this.#now() >= sessionDeadline(entry)) {
+    if (now >= sessionDeadline(entry)) {
       this.#sessions.delete(id);
       return undefined;
     }

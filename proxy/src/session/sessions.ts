@@ -118,7 +118,8 @@ export class Sessions {
    */
   loadNow(id: string, now: number, limits?: SessionLimits): LoadResult | undefined {
     if (this.store.getNow === undefined) return undefined;
-    return checkLimits(id, this.store.getNow(id), now, limits);
+    // `now` is the store's clock too (one clock per Drawbridge, server.ts): read once per request.
+    return checkLimits(id, this.store.getNow(id, now), now, limits);
   }
 
   /** Moves the idle clock, at most every 1/10 of the idle timeout (or minute) to spare the store. */
