@@ -10,7 +10,7 @@ import type { Identity } from '../policy/input.js';
 import type { LoadResult } from '../session/sessions.js';
 import type { SessionRecord } from '../session/store.js';
 import { absoluteUrlInput, classify } from './classify.js';
-import { admit, givenPrincipal, type Admission, type AdmitContext, type AdmitRequest } from './admit.js';
+import { admit, givenPrincipal, sessionPrincipal, type Admission, type AdmitContext, type AdmitRequest } from './admit.js';
 import { JwksCache } from '../oidc/jwks.js';
 
 function compiled(): CompiledConfig {
@@ -125,4 +125,22 @@ test('admit: a store that fails is a problem (never allow), synchronous or not, 
     assert.deepEqual([a.kind, a.kind === 'problem' ? a.code : ''], ['problem', 'store-unavailable']);
     assert.equal(ctx.errors, 1);
   }
+});
+
+test('sessionPrincipal: one principal per frozen (store-shared) record, a new one for the record a write puts in its place; a copy gets its own', () => {
+  const identity: Identity = { sub: 's1', user: 'alice', groups: ['eng'], amr: ['pwd'], claims: {}, authTime: 1000 };
+  const base: SessionRecord = { id: 'x'.repeat(43), identity, tokens: { refreshAt: 5000, accessToken: 'at' }, createdAt: 0, lastSeenAt: 0, expiresAt: 9e12, idleTimeoutMs: 60_000 };
+  const shared = Object.freeze({ ...base });
+  const p = sessionPrincipal(shared);
+  assert.equal(sessionPrincipal(shared), p, 'read again: the same principal');
+  assert.ok(Object.isFrozen(p));
+  assert.deepEqual([p.cacheKey, p.accessToken, p.record], [`${base.id}:5000:1000`, 'at', shared]);
+  const refreshed = Object.freeze({ ...base, tokens: { refreshAt: 7000, accessToken: 'at2' } });
+  const q = sessionPrincipal(refreshed);
+  assert.notEqual(q, p);
+  assert.deepEqual([q.cacheKey, q.accessToken, q.sid], [`${base.id}:7000:1000`, 'at2', p.sid]);
+  const copy = { ...base };
+  const c1 = sessionPrincipal(copy);
+  assert.notEqual(sessionPrincipal(copy), c1, 'a record its reader may change is never cached');
+  assert.deepEqual(c1, { ...p });
 });

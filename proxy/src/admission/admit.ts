@@ -33,8 +33,20 @@ export interface Principal {
   readonly record?: SessionRecord;
 }
 
-/** The principal of a session record. */
+// The principals of the frozen records a store shares with every reader (MemoryStore.getNow): a record read again
+// gives the same principal, its cache key and sid hash built once rather than per request. Weak: a principal goes
+// with its record, which a write replaces (a new record, a new principal).
+const PRINCIPALS = new WeakMap<SessionRecord, Principal>();
+
+/** The principal of a session record (the same object for the same frozen record). */
 export function sessionPrincipal(record: SessionRecord): Principal {
+  if (!Object.isFrozen(record)) return principalOf(record);
+  let principal = PRINCIPALS.get(record);
+  if (principal === undefined) PRINCIPALS.set(record, (principal = Object.freeze(principalOf(record))));
+  return principal;
+}
+
+function principalOf(record: SessionRecord): Principal {
   return {
     identity: record.identity,
     record,

@@ -183,3 +183,22 @@ test('a session created before binding existed must re-bind on context routes (f
   assert.deepEqual(pay.decision?.reasons.map((r) => r.code), ['step-up-required', 'and-unauthorized', 'context-unbound']);
   assert.equal(h.logs.filter((l) => l.event === 'session-context-changed').length, 0, 'no change to log: nothing was bound');
 });
+
+test('the last context is compared field by field: only the certificate, or only the User-Agent, changing is a change; the same again is none', async () => {
+  const h = harness();
+  await session(h, 's1', { ip: '203.0.113.7', agent: 'firefox/linux' });
+  const changes = () => h.logs.filter((l) => l.event === 'session-context-changed');
+  admit(h.ctx, request('https://wiki.example.com/'));
+  assert.equal(changes().length, 0);
+  admit(h.ctx, request('https://wiki.example.com/', { device: LAPTOP }));
+  assert.equal(changes().length, 1);
+  assert.equal(changes()[0]!.deviceChanged, true);
+  admit(h.ctx, request('https://wiki.example.com/', { device: LAPTOP }));
+  assert.equal(changes().length, 1, 'the same context again');
+  admit(h.ctx, request('https://wiki.example.com/', { device: LAPTOP, userAgent: CHROME }));
+  assert.equal(changes().length, 2);
+  assert.deepEqual([changes()[1]!.oldAgent, changes()[1]!.newAgent], ['firefox/linux', 'chrome/windows']);
+  // The same User-Agent spelled in another string object is the same context.
+  admit(h.ctx, request('https://wiki.example.com/', { device: { ...LAPTOP }, userAgent: [...CHROME].join('') }));
+  assert.equal(changes().length, 2);
+});

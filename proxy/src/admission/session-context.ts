@@ -28,11 +28,20 @@ function keyOf(seen: SeenContext): string {
   return `${seen.network ?? '?'}|${seen.agent}|${seen.device ?? ''}`;
 }
 
+/** The context a session's last request came with, as sent (address, User-Agent, certificate) and as compared. */
+interface LastContext {
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly device: string | undefined;
+  readonly key: string;
+  readonly seen: SeenContext;
+}
+
 /** Sessions' contexts as admission reads and records them. */
 export class SessionContexts {
   // Session id → the context last handled by this process (as sent, and as compared): a change is logged and written
   // once, not once per request.
-  readonly #last = new LRUCache<string, { raw: string; key: string; seen: SeenContext }>({ max: 10_000 });
+  readonly #last = new LRUCache<string, LastContext>({ max: 10_000 });
   // Session id → its last queued store write (only while writes are in flight).
   readonly #writes = new Map<string, Promise<void>>();
   // User-Agent header → its family: the same few strings come again and again.
@@ -59,14 +68,16 @@ export class SessionContexts {
    * with a `new-network` signal when the user had not been seen on that network).
    */
   context(record: SessionRecord, req: RequestContext): SessionContext {
-    // The usual request comes exactly as the last one of its session did: nothing to parse, compare or write.
-    const raw = `${req.ip ?? ''}\n${req.userAgent ?? ''}\n${req.device?.fingerprint256 ?? ''}`;
+    // The usual request comes exactly as the last one of its session did: nothing to parse, compare or write (and no
+    // string built to compare: the three values as they came).
+    const { ip, userAgent } = req;
+    const device = req.device?.fingerprint256;
     const last = this.#last.get(record.id);
-    if (last !== undefined && last.raw === raw) return { bound: record.binding, agent: last.seen.agent, signals: record.signals ?? [] };
+    if (last !== undefined && last.ip === ip && last.userAgent === userAgent && last.device === device) return { bound: record.binding, agent: last.seen.agent, signals: record.signals ?? [] };
     const network = networkOf(req.ip);
     const seen: SeenContext = { ...(network !== undefined ? { network } : {}), agent: this.agent(req.userAgent), ...(req.device ? { device: req.device.fingerprint256 } : {}) };
     const key = keyOf(seen);
-    this.#last.set(record.id, { raw, key, seen });
+    this.#last.set(record.id, { ip, userAgent, device, key, seen });
     let signals: readonly RiskSignal[] = record.signals ?? [];
     if (last?.key !== key) {
       // What this process saw last wins over the record, whose copy may predate a write still in flight.

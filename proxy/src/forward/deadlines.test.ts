@@ -143,3 +143,21 @@ test('Deadlines: an expiry that throws does not strand the items after it: they 
   assert.equal(d.size, 0);
   assert.equal(c.timers.size, 0);
 });
+
+test('add with the time the caller just read: the item is due that long after it, not after a second read of the clock', () => {
+  const c = fakeClock();
+  const expired: string[] = [];
+  const d = new Deadlines<Item>((i) => expired.push(i.name), c.clock);
+  c.advance(100);
+  const a = item('a');
+  // The caller read the clock at 95 (its flight's start), then added the item.
+  d.add(a, 50, 95);
+  assert.equal(a.dueAt, 145);
+  c.advance(44);
+  assert.deepEqual(expired, []);
+  c.advance(6);
+  assert.deepEqual(expired, ['a'], 'expired at 145 or soon after (its timer was armed for 50 from 100)');
+  const b = item('b');
+  d.add(b, 50);
+  assert.equal(b.dueAt, 200, 'without a time: the clock read now');
+});

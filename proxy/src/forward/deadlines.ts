@@ -57,12 +57,15 @@ export class Deadlines<T extends Deadlined> {
     private readonly clock: DeadlineClock = REAL_CLOCK,
   ) {}
 
-  /** Expires `item` in `ms` milliseconds (removing it first from any list it is in). */
-  add(item: T, ms: number): void {
+  /**
+   * Expires `item` in `ms` milliseconds (removing it first from any list it is in). `now`: the clock's time, when the
+   * caller has just read it (no second read of the clock); never earlier than that of an item added before.
+   */
+  add(item: T, ms: number, now: number = this.clock.now()): void {
     if (item.dueList !== undefined) this.remove(item);
     let list = this.lists.get(ms);
     if (list === undefined) this.lists.set(ms, (list = new DueList<T>(ms, this)));
-    item.dueAt = this.clock.now() + ms;
+    item.dueAt = now + ms;
     item.dueList = list;
     item.dueNext = undefined;
     item.duePrev = list.tail;

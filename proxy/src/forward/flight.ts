@@ -211,9 +211,12 @@ export function report(flight: Flight, res?: http.ServerResponse): void {
 // Every flight's route timeout: one timer per distinct timeout length, not one per request.
 const FLIGHT_DEADLINES = new Deadlines<Flight>(onTimeout);
 
-/** Starts the flight's route timeout: `onTimeout` in `ms` unless `clearFlightTimer` comes first. */
+/**
+ * Starts the flight's route timeout: `onTimeout` in `ms` unless `clearFlightTimer` comes first. Counted from the
+ * flight's start (read from the same clock, `performance.now()`, just before): one clock read per request fewer.
+ */
 export function startFlightTimer(flight: Flight, ms: number): void {
-  FLIGHT_DEADLINES.add(flight, ms);
+  FLIGHT_DEADLINES.add(flight, ms, flight.start);
 }
 
 export function clearFlightTimer(flight: Flight): void {

@@ -264,3 +264,13 @@ test('upstreamAuth.basic: an unreadable password file fails headerPlan (provisio
   const route = makeRoute('http://127.0.0.1:1', { name: 'legacy', basicAuth: { user: tpl('{user}'), passwordFile: join(dir, 'missing') } });
   assert.throws(() => headerPlan(route), (e: Error & { code?: string }) => e.code === 'DRB_CONFIG_READ' && /route "legacy" upstreamAuth.basic.passwordFile: .*ENOENT/.test(e.message));
 });
+
+test('setIdentityHeaders: the assertion under its configured name, lower-cased, also when a reload renames it', () => {
+  const plan = headerPlan(makeRoute('http://127.0.0.1:1'));
+  for (const [name, key] of [['X-Drawbridge-Assertion', 'x-drawbridge-assertion'], ['X-Signed-Identity', 'x-signed-identity'], ['X-Signed-Identity', 'x-signed-identity'], ['x-drawbridge-assertion', 'x-drawbridge-assertion']]) {
+    const h: IncomingHttpHeaders = {};
+    setIdentityHeaders(h, plan, alice(), { ...extras, assertion: { name: name!, value: `jwt-${name}` } });
+    assert.equal(h[key!], `jwt-${name}`, name);
+    assert.equal(Object.keys(h).filter((k) => k.startsWith('x-signed') || k.startsWith('x-drawbridge-assertion')).length, 1, name);
+  }
+});

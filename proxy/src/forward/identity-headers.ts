@@ -266,6 +266,11 @@ function basicUser(user: HeaderTemplate, identity: Identity | undefined, passwor
   return basicCredentials(name, password);
 }
 
+// The assertion header's configured name and its lower-cased form: the same configuration string on every request,
+// lower-cased once (a new string per request would also be a new property key to look up).
+let assertionName = '';
+let assertionKey = '';
+
 /**
  * Sets, following the route's header `plan`, in place on the request headers that will be forwarded: the identity under the route's names (none when
  * `route.identityHeaders` is false or there is no identity; a field the identity lacks, or an email the IdP marked
@@ -288,7 +293,11 @@ export function setIdentityHeaders(headers: IncomingHttpHeaders, plan: HeaderPla
     }
     if (identity.name !== undefined) headers[plan.name!] = encodeHeaderValue(identity.name);
   }
-  if (extras.assertion) headers[extras.assertion.name.toLowerCase()] = extras.assertion.value;
+  if (extras.assertion) {
+    const name = extras.assertion.name;
+    if (name !== assertionName) [assertionName, assertionKey] = [name, name.toLowerCase()];
+    headers[assertionKey] = extras.assertion.value;
+  }
   if (plan.passAccessToken && extras.accessToken) headers[HEADERS.accessToken] = encodeHeaderValue(extras.accessToken);
   headers[HEADERS.forwardedFor] = extras.forwardedFor ? `${extras.forwardedFor}, ${extras.clientIp}` : extras.clientIp;
   headers[HEADERS.forwardedProto] = extras.proto;

@@ -127,7 +127,20 @@ export function peekExchange(req: IncomingMessage): Exchange | undefined {
   return (req as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
 }
 
+// The last origin made, by its parts: a host's requests come in runs, and each asks for its origin more than once (the
+// cookie check, admission), so the same flat string serves them rather than a new one per call.
+let originScheme = '';
+let originHost = '';
+let lastOrigin = '';
+
 /** The origin a request was addressed to (scheme://host[:port]), normalized. */
 export function requestOrigin(x: Exchange): string {
-  return `${x.client.scheme}://${x.host ?? ''}`;
+  const scheme = x.client.scheme;
+  const host = x.host ?? '';
+  if (host !== originHost || scheme !== originScheme) {
+    originScheme = scheme;
+    originHost = host;
+    lastOrigin = `${scheme}://${host}`;
+  }
+  return lastOrigin;
 }

@@ -443,6 +443,22 @@ function reasonCode(r: { readonly code: string; readonly detail?: string }): str
   return r.code === 'grant' ? `grant:${r.detail ?? ''}` : r.code;
 }
 
+// The codes of the last frozen reasons list logged: a route's requests mostly decide alike, with one shared decision
+// object (policy/decide.ts), so its codes are mapped once rather than into a new array per request.
+let lastReasons: readonly Reason[] | undefined;
+let lastCodes: string[] = [];
+
+/** The log line's `reasons` (reasonCode of each); the same array again for the same frozen list. */
+export function reasonCodes(reasons: readonly Reason[]): string[] {
+  if (reasons === lastReasons) return lastCodes;
+  const codes = reasons.map(reasonCode);
+  if (Object.isFrozen(reasons)) {
+    lastReasons = reasons;
+    lastCodes = codes;
+  }
+  return codes;
+}
+
 /** The one log line of a request (SPEC §8), and its metrics. */
 export function logRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse, x: Exchange): void {
   logExchange(rt, req, x, res.headersSent ? res.statusCode : 0, res.writableFinished ? undefined : 'aborted');
@@ -471,7 +487,7 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
     user: x.identity?.user ?? '',
     email: x.identity?.email ?? '',
     decision,
-    reasons: x.reasons ? x.reasons.map(reasonCode) : [],
+    reasons: x.reasons ? reasonCodes(x.reasons) : [],
   };
   if (x.refusal !== undefined) fields.reason = x.refusal;
   if (x.client.unknownHop !== undefined) fields.ipUnknown = x.client.unknownHop;

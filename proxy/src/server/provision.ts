@@ -4,6 +4,7 @@
 import { RouteTokens } from '../forward/assertion.js';
 import { headerPlans } from '../forward/identity-headers.js';
 import { RouteCookie } from '../session/sessions.js';
+import { sentHeaderNames, teachUndiciHeaderNames } from '../forward/undici-names.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RouteState, Snapshot } from '../runtime/runtime.js';
@@ -22,6 +23,8 @@ export interface ProvisionServices {
 export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: ProvisionServices): Snapshot {
   const routes = base.compiled.table.routes;
   const headers = headerPlans(routes);
+  // The names Drawbridge adds to every forwarded request: checked once here rather than by undici on every request.
+  teachUndiciHeaderNames(sentHeaderNames(new Set(headers), base.compiled.config.assertion.header));
   const pools = services.forwarder.provision(routes);
   const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route), assertions: new RouteTokens(route), cookie: new RouteCookie() }));
   return Object.freeze({ ...base, routes: Object.freeze(states) });

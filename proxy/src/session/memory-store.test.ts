@@ -74,6 +74,57 @@ test('memory store: records are copied in and out', { timeout: 5000 }, async () 
   }
 });
 
+test('memory store: getNow shares one frozen record per write; a write replaces it, never changes a record already read', { timeout: 5000 }, async () => {
+  let now = Date.now();
+  const store = new MemoryStore({ maxSessions: 10, now: () => now });
+  try {
+    const record = sampleRecord(now);
+    await store.set(record);
+    const first = store.getNow(record.id)!;
+    assert.ok(Object.isFrozen(first), 'the shared record cannot be changed by a reader');
+    assert.equal(store.getNow(record.id), first, 'no copy per read');
+    assert.throws(() => {
+      (first as { expiresAt: number }).expiresAt = 0;
+    }, TypeError);
+    const copy = (await store.get(record.id))!;
+    assert.notEqual(copy, first);
+    assert.equal(Object.isFrozen(copy), false, 'get gives the caller its own copy');
+    copy.expiresAt = 0;
+    assert.equal(store.getNow(record.id)?.expiresAt, record.expiresAt);
+    // A touch: readers holding the record keep what they read; the next read sees the new time.
+    now += 1000;
+    await store.touch(record.id, now);
+    const touched = store.getNow(record.id)!;
+    assert.equal(first.lastSeenAt, record.lastSeenAt);
+    assert.equal(touched.lastSeenAt, now);
+    assert.ok(Object.isFrozen(touched));
+    // A replace: a new record, the old one unchanged.
+    assert.equal(await store.replace({ ...record, lastSeenAt: now, identity: { ...record.identity, groups: ['sales'] } }), true);
+    const replaced = store.getNow(record.id)!;
+    assert.deepEqual(replaced.identity.groups, ['sales']);
+    assert.notDeepEqual(touched.identity.groups, ['sales']);
+    // Revoked: gone at once, whatever a reader still holds.
+    await store.delete(record.id);
+    assert.equal(store.getNow(record.id), undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+test('memory store: getNow with the time its caller read checks expiry at that time', { timeout: 5000 }, async () => {
+  const now = Date.now();
+  const store = new MemoryStore({ maxSessions: 10, now: () => now });
+  try {
+    const record = sampleRecord(now, { idleMs: 60_000 });
+    await store.set(record);
+    assert.equal(store.getNow(record.id, now + 59_999)?.id, record.id);
+    assert.equal(store.getNow(record.id, now + 60_000), undefined, 'idle at the time given');
+    assert.equal(store.getNow(record.id), undefined, 'and gone from the store');
+  } finally {
+    await store.close();
+  }
+});
+
 test('memory store: maxSessions must be a positive integer', () => {
   assert.throws(() => new MemoryStore({ maxSessions: 0 }), RangeError);
   assert.throws(() => new MemoryStore({ maxSessions: 1.5 }), RangeError);

@@ -45,7 +45,10 @@ class Entry {
 const ABSENT = -1;
 const ANY = -2;
 
-/** In-process session store. Records are packed on the way in and shallow-copied on the way out, so callers cannot change what is stored. */
+/**
+ * In-process session store. Records are packed on the way in; on the way out `get` gives a shallow copy and `getNow` the
+ * frozen decoded record itself, so callers cannot change what is stored.
+ */
 export class MemoryStore implements SessionStore {
   readonly kind = 'memory';
   readonly #now: () => number;
@@ -96,15 +99,23 @@ export class MemoryStore implements SessionStore {
     this.#open();
   }
 
+  /** A copy of the record, the caller's to change (the record `getNow` shares is frozen). */
   async get(id: string): Promise<SessionRecord | undefined> {
-    return this.getNow(id);
+    const record = this.getNow(id);
+    return record === undefined ? undefined : { ...record };
   }
 
-  getNow(id: string): SessionRecord | undefined {
+  /**
+   * The record as the store holds it decoded: frozen and shared by every reader until a write replaces it (set,
+   * replace and touch put a new object in its place, so a record once read never changes under its reader); no copy
+   * per request. A caller that needs to change a record uses `get`. `now`: the store's clock, when the caller has
+   * just read it (no second read per request).
+   */
+  getNow(id: string, now: number = this.#now()): SessionRecord | undefined {
     this.#open();
     const entry = this.#sessions.get(id);
     if (entry === undefined) return undefined;
-    if (this.#now() >= sessionDeadline(entry)) {
+    if (now >= sessionDeadline(entry)) {
       this.#sessions.delete(id);
       return undefined;
     }
@@ -113,7 +124,7 @@ export class MemoryStore implements SessionStore {
       record = unpack(id, entry);
       this.#decoded.set(id, record);
     }
-    return { ...record };
+    return record;
   }
 
   async set(record: SessionRecord): Promise<void> {
@@ -144,8 +155,9 @@ export class MemoryStore implements SessionStore {
       return;
     }
     entry.lastSeenAt = lastSeenAt;
+    // Readers may hold the decoded record: it is replaced, never changed.
     const decoded = this.#decoded.peek(id);
-    if (decoded !== undefined) decoded.lastSeenAt = lastSeenAt;
+    if (decoded !== undefined) this.#decoded.set(id, Object.freeze({ ...decoded, lastSeenAt }));
     // A touch is a write: it makes the session the most recently used, as a set would.
     this.#sessions.get(id);
   }
@@ -309,9 +321,10 @@ function hash(s: string | undefined): number {
   return h >>> 2;
 }
 
+/** The entry's record decoded, frozen (getNow shares it with every reader). */
 function unpack(id: string, entry: Entry): SessionRecord {
   const record = unpackRecord(id, entry.packed);
   // touch moves lastSeenAt in the entry only; the packed record keeps the time it was written.
   record.lastSeenAt = entry.lastSeenAt;
-  return record;
+  return Object.freeze(record);
 }

@@ -80,3 +80,17 @@ test('readId with a route slot: its value is a session on exactly the origin it 
   assert.equal(sessions.readId(aliceB, false, b, slot), record.id);
   assert.equal(sessions.readId(aliceB, false, a, slot), undefined, 'now in the slot, still not on a');
 });
+
+test('touchIfDue on the memory store’s shared (frozen) record: the store moves the idle clock, the record read stays as it was', async () => {
+  const { sessions, record } = await setup();
+  const read = sessions.loadNow(record.id, T0)!;
+  assert.ok(read.state === 'valid' && Object.isFrozen(read.record));
+  assert.equal(sessions.touchIfDue(read.record, T0 + 1000), undefined, 'not due yet');
+  const later = T0 + 60_000;
+  await sessions.touchIfDue(read.record, later);
+  assert.equal(read.record.lastSeenAt, T0);
+  const next = sessions.loadNow(record.id, later)!;
+  assert.ok(next.state === 'valid');
+  assert.equal(next.record.lastSeenAt, later);
+  assert.equal(sessions.touchIfDue(next.record, later + 1000), undefined, 'just touched: not due');
+});

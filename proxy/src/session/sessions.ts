@@ -145,14 +145,16 @@ export class Sessions {
    */
   loadNow(id: string, now: number, limits?: SessionLimits): LoadResult | undefined {
     if (this.store.getNow === undefined) return undefined;
-    return checkLimits(id, this.store.getNow(id), now, limits);
+    // `now` is the store's clock too (one clock per Drawbridge, server.ts): read once per request.
+    return checkLimits(id, this.store.getNow(id, now), now, limits);
   }
 
   /** Moves the idle clock, at most every 1/10 of the idle timeout (or minute) to spare the store. */
   touchIfDue(record: SessionRecord, now: number): Promise<void> | undefined {
     const every = Math.min(60_000, record.idleTimeoutMs / 10);
     if (now - record.lastSeenAt < every) return undefined;
-    record.lastSeenAt = now;
+    // A frozen record is the store's own (MemoryStore.getNow): the store's touch replaces it for the next reader.
+    if (!Object.isFrozen(record)) record.lastSeenAt = now;
     return this.store.touch(record.id, now);
   }
 

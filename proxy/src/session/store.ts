@@ -51,8 +51,12 @@ export interface SessionStore {
   start(): Promise<void>;
   /** Returns the record, or undefined when absent or past `expiresAt` / idle. Rejects when the backend fails. */
   get(id: string): Promise<SessionRecord | undefined>;
-  /** `get` without a promise, for a store whose reads are synchronous (memory); absent otherwise. Throws when the store fails. */
-  getNow?(id: string): SessionRecord | undefined;
+  /**
+   * `get` without a promise, for a store whose reads are synchronous (memory); absent otherwise. Throws when the store
+   * fails. The record may be shared with other readers (frozen): use `get` for a copy to change. `now`: the store's
+   * clock read by the caller just before (default: read here).
+   */
+  getNow?(id: string, now?: number): SessionRecord | undefined;
   /** Creates or replaces the record. The backend's own TTL is `min(expiresAt, lastSeenAt + idleTimeoutMs) - now`. */
   set(record: SessionRecord): Promise<void>;
   /**
