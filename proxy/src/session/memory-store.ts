@@ -259,8 +259,8 @@ export class MemoryStore implements SessionStore {
   }
 
   /**
-   * How many one-time values are held now, and the most that can be: of one kind (`kind`, a key prefix such as
-   * `login:`), or in all (each kind held so far has its own bound). Diagnostics and tests.
+   * How many one-time values are held now, and the most that can be: of one kind (`kind`, a kind's key prefix, as
+   * session/one-time.ts names them), or in all (each kind held so far has its own bound). Diagnostics and tests.
    */
   oneTimeUsage(kind?: string): { size: number; max: number } {
     if (kind !== undefined) return { size: this.#once.get(kind)?.size ?? 0, max: this.#maxOneTime };
