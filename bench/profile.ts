@@ -1,4 +1,4 @@
-// bench/profile.ts — `node --import tsx bench/profile.ts [--row auth|public|bare|routes10|routes10k] [--seconds 20]`: a row (default drawbridge-auth-memory) under
+// bench/profile.ts — `node --import tsx bench/profile.ts [--row auth|redis|public|bare|routes10|routes10k] [--seconds 20]`: a row (default drawbridge-auth-memory) under
 // peak load with `node --cpu-prof` on the Drawbridge process, then the top functions by self time during
 // the load window only (start-up excluded). Writes bench/out/profile/<row>/ (gitignored).
 import { readdirSync, rmSync, statSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpupro
 import { HOSTS } from './drawbridge-proxy.js';
 import type { LoadResult, LoadSpec } from './load-gen.js';
 import { hasWrk, runWrk } from './wrk.js';
+import { startRedis } from '../test-support/redis.js';
 
 const log = (msg: string) => process.stderr.write(`profile: ${msg}\n`);
 
@@ -42,7 +43,7 @@ function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: num
 }
 
 /** Profiles one row (default: the authenticated memory-store path); resolves with the summary (also written as markdown and JSON). */
-export type ProfileRow = 'auth' | 'public' | 'bare' | 'routes10' | 'routes10k';
+export type ProfileRow = 'auth' | 'redis' | 'public' | 'bare' | 'routes10' | 'routes10k';
 
 export async function profileRow(row: ProfileRow, seconds: number, connections: number): Promise<ProfileSummary> {
   const pin = detectPinning();
@@ -60,15 +61,18 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
   const requestsFile = routes !== undefined ? join(dir, 'requests') : undefined;
   const requestCount = routes !== undefined ? Math.max(2, Math.ceil(2000 / routes)) * routes : 0;
   const requestArgs = routes !== undefined ? ['--routes', String(routes), '--requests', requestsFile!, '--request-count', String(requestCount)] : [];
+  // The redis row: the authenticated path with the Redis store, a redis-server of its own (as the bench's row).
+  const redis = row === 'redis' ? await startRedis() : undefined;
+  const store = redis?.url ?? 'memory';
   const db =
     row === 'bare'
       ? await startChild<{ port: number; cookie?: string }>('./bare-proxy.ts', [upstreamUrl], { cpu: pin.proxy, nodeArgs })
-      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', 'memory', ...requestArgs], { cpu: pin.proxy, nodeArgs, readyTimeoutMs: 180_000 });
+      : await startChild<{ port: number; cookie?: string }>('./drawbridge-proxy.ts', ['--upstream', upstreamUrl, '--store', store, ...requestArgs], { cpu: pin.proxy, nodeArgs, readyTimeoutMs: 180_000 });
   const generator = hasWrk() ? undefined : await startChild<object>('./load-gen.ts', [], { cpu: pin.load });
   try {
     db.process.send({ type: 'quiet' });
-    const host = row === 'auth' ? HOSTS.auth : row === 'public' ? HOSTS.public : 'bench.localhost';
-    const headers: Record<string, string> = row === 'auth' || routes !== undefined ? { cookie: db.ready.cookie! } : {};
+    const host = row === 'auth' || row === 'redis' ? HOSTS.auth : row === 'public' ? HOSTS.public : 'bench.localhost';
+    const headers: Record<string, string> = row === 'auth' || row === 'redis' || routes !== undefined ? { cookie: db.ready.cookie! } : {};
     const spec = (s: number): LoadSpec => ({ port: db.ready.port, host, path: '/', headers, connections, durationMs: s * 1000, ...(requestsFile ? { requestsFile } : {}) });
     const load = (s: LoadSpec): Promise<LoadResult> => (generator ? generator.ask<{ result: LoadResult }>({ type: 'run', spec: s }, 'result', s.durationMs + 60_000).then((m) => m.result) : runWrk(s, pin.load));
     // The routes rows' warm-up goes through the whole request list (every route's assertion signed before
@@ -99,7 +103,7 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
     const busy = summary.sampledUs - idle;
     const own = summary.functions.filter((f) => f.file.startsWith('proxy/src/')).sort((a, b) => b.totalUs - a.totalUs);
     const md = [
-      `# Profile: ${row === 'bare' ? 'bare-http-proxy' : routes !== undefined ? `drawbridge with ${routes} routes, requests spread over all` : `drawbridge-${row === 'auth' ? 'auth-memory' : 'public'}`} under load`,
+      `# Profile: ${row === 'bare' ? 'bare-http-proxy' : routes !== undefined ? `drawbridge with ${routes} routes, requests spread over all` : `drawbridge-${row === 'auth' ? 'auth-memory' : row === 'redis' ? 'auth-redis' : 'public'}`} under load`,
       '',
       `${Math.round(result.rps)} req/s over ${seconds} s (${result.tool}, ${connections} connections); ${summary.samples} samples in the load window, ${((100 * busy) / summary.sampledUs).toFixed(1)}% busy. Profile: ${file}`,
       '',
@@ -126,12 +130,13 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
     await db.stop();
     await generator?.stop();
     await upstream.stop();
+    await redis?.stop();
   }
 }
 
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '32' }, row: { type: 'string', default: 'auth' } } });
-  if (!['auth', 'public', 'bare', 'routes10', 'routes10k'].includes(values.row!)) throw new Error('--row: auth, public, bare, routes10 or routes10k');
+  if (!['auth', 'redis', 'public', 'bare', 'routes10', 'routes10k'].includes(values.row!)) throw new Error('--row: auth, redis, public, bare, routes10 or routes10k');
   profileRow(values.row as ProfileRow, Number(values.seconds), Number(values.connections)).then(
     () => process.exit(0),
     (e: Error) => {
