@@ -424,7 +424,7 @@ export function renderMarkdown(results: Results, d: ReportDetails, svgPath: stri
   lines.push('- Rounds are interleaved (row order rotated each round) and every figure is a median, because the machine is shared and noisy: compare ratios from one run, not absolute figures across runs.');
   lines.push('- The fixed-rate rows use bench/load-gen.ts rather than autocannon (or wrk2, which Debian does not package): autocannon\'s `overallRate` sends each second\'s quota as fast as it can and then waits for the next second (lib/httpClient.js), so its latencies are those of bursts at full speed, not of a steady 50% load.');
   lines.push('');
-  lines.push('Run it: `npm run bench` (about 15 minutes, rewrites this file, `bench/results.json` and `docs/images/bench.svg`); `npm run bench -- --quick` (CI: short phases, writes to `bench/out/` only). Profile a row: `node --import tsx bench/profile.ts --row auth` (or `public`, `bare`). The tail at a fixed rate, with the process\'s event-loop delay and GC pauses per round: `node --import tsx bench/tail.ts --rate N [--base DIR]`.');
+  lines.push('Run it: `npm run bench` (about 15 minutes, rewrites this file, `bench/results.json` and `docs/images/bench.svg`); `npm run bench -- --quick` (CI: short phases, writes to `bench/out/` only). Profile a row: `node --import tsx bench/profile.ts --row auth` (or `redis`, `public`, `bare`, `routes10`, `routes10k`). The tail at a fixed rate, with the process\'s event-loop delay and GC pauses per round: `node --import tsx bench/tail.ts --rate N [--base DIR]`.');
   lines.push('');
   return lines.join('\n');
 }
