@@ -9,6 +9,7 @@ import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpupro
 import { HOSTS } from './drawbridge-proxy.js';
 import type { LoadResult, LoadSpec } from './load-gen.js';
 import { hasWrk, runWrk } from './wrk.js';
+import { createConnection } from 'node:net';
 import { startRedis } from '../test-support/redis.js';
 
 const log = (msg: string) => process.stderr.write(`profile: ${msg}\n`);
@@ -31,6 +32,27 @@ function sourceLine(file: string, name: string, fallback: number): number {
     // not a readable source file
   }
   return fallback;
+}
+
+/** Redis's `INFO commandstats` as command → calls (the redis row: how many commands each request cost). */
+export function redisCommandCalls(port: number): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let text = '';
+    const timer = setTimeout(() => socket.destroy(new Error('INFO commandstats: no answer in 5 s')), 5000);
+    socket.on('error', (err) => (clearTimeout(timer), reject(err)));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const header = /^\$(\d+)\r\n/.exec(text);
+      if (!header || text.length < header[0].length + Number(header[1])) return;
+      clearTimeout(timer);
+      socket.end();
+      const calls = new Map<string, number>();
+      for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+      resolve(calls);
+    });
+    socket.write('INFO commandstats\r\n');
+  });
 }
 
 function table(s: ProfileSummary, rows: ProfileSummary['functions'], busyUs: number, which: 'self' | 'total', requests: number): string {
@@ -81,10 +103,16 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
     log(`warm-up ${warmup} s`);
     let sent = 0;
     for (let i = 0; i < 10 && (i === 0 || sent < requestCount); i++) sent += (await load(spec(warmup))).requests;
+    const callsBefore = redis ? await redisCommandCalls(redis.port) : undefined;
     const from = await db.ask<{ hrtimeUs: number }>({ type: 'mark' }, 'mark', 5000);
     log(`profiling ${seconds} s under load`);
     const result = await load(spec(seconds));
     const to = await db.ask<{ hrtimeUs: number }>({ type: 'mark' }, 'mark', 5000);
+    const callsAfter = redis ? await redisCommandCalls(redis.port) : undefined;
+    // Redis commands per request in the load window (the fence's PINGs, session GETs, touches).
+    const redisPerRequest = callsAfter
+      ? [...callsAfter].map(([cmd, n]) => ({ cmd, perRequest: (n - (callsBefore?.get(cmd) ?? 0)) / result.requests })).filter((c) => c.perRequest > 0).sort((a, b) => b.perRequest - a.perRequest)
+      : undefined;
     const bad = Object.entries(result.statuses).filter(([s]) => !/^2/.test(s));
     if (bad.length || result.errors) throw new Error(`the profiled run was not all 2xx: ${JSON.stringify(result.statuses)} ${result.errorDetail}`);
     log(`${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms`);
@@ -107,6 +135,7 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
       '',
       `${Math.round(result.rps)} req/s over ${seconds} s (${result.tool}, ${connections} connections); ${summary.samples} samples in the load window, ${((100 * busy) / summary.sampledUs).toFixed(1)}% busy. Profile: ${file}`,
       '',
+      ...(redisPerRequest ? [`Redis commands per request: ${redisPerRequest.map((c) => `${c.cmd} ${c.perRequest.toFixed(3)}`).join(', ') || 'none'}.`, ''] : []),
       '## Top 25 by self time',
       '',
       table(summary, summary.functions.filter((f) => f.name !== '(idle)').slice(0, 25), busy, 'self', result.requests),
@@ -123,7 +152,7 @@ export async function profileRow(row: ProfileRow, seconds: number, connections: 
       '',
     ].join('\n');
     writeFileSync(join(dir, 'summary.md'), md);
-    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ result, summary: { ...summary, functions: summary.functions.slice(0, 200) } }, null, 2));
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ result, ...(redisPerRequest ? { redisPerRequest } : {}), summary: { ...summary, functions: summary.functions.slice(0, 200) } }, null, 2));
     process.stdout.write(md);
     return summary;
   } finally {

@@ -11,6 +11,8 @@ export interface TestRedis {
   /** `redis://127.0.0.1:<port>`. */
   url: string;
   port: number;
+  /** The server's process id while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
   /** Kills the server and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
   /** Starts the server again on the same port (empty unless started with `persist`). */
@@ -163,6 +165,9 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     restart,
     pause: () => void child?.kill('SIGSTOP'),

@@ -68,7 +68,7 @@ function context(sessions: Record<string, SessionRecord>, sync: boolean, failing
     errors: 0,
     sessions: {
       loadNow: (id: string) => (sync ? load(id) : undefined),
-      load: async (id: string | undefined) => load(id!),
+      loadShared: async (id: string) => load(id),
       touchIfDue: () => undefined,
     },
     refresher: { due: () => false, refresh: () => Promise.reject(new Error('no refresh')) },

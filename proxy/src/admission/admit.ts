@@ -134,7 +134,7 @@ export type Admission =
 export interface AdmitContext {
   readonly sessions: {
     loadNow(id: string, now: number, limits?: SessionLimits): LoadResult | undefined;
-    load(id: string | undefined, now: number, limits?: SessionLimits): Promise<LoadResult>;
+    loadShared(id: string, now: number, limits?: SessionLimits): Promise<LoadResult>;
     touchIfDue(record: SessionRecord, now: number): Promise<void> | undefined;
   };
   readonly refresher: {
@@ -271,7 +271,7 @@ function authenticateSession(ctx: AdmitContext, req: AdmitRequest, scratch: Scra
     return storeFailed(ctx, req, e as Error);
   }
   if (loaded !== undefined) return loadedSession(ctx, req, loaded, scratch);
-  return ctx.sessions.load(id, req.now, req.route).then(
+  return ctx.sessions.loadShared(id, req.now, req.route).then(
     (l) => loadedSession(ctx, req, l, scratch),
     (e: Error) => storeFailed(ctx, req, e),
   );

@@ -55,9 +55,9 @@ function harness(): Harness {
         const record = store.getNow(id);
         return record ? { state: 'valid', id, record } : { state: 'none' };
       },
-      load: async (id) => {
-        const record = id === undefined ? undefined : await store.get(id);
-        return record ? { state: 'valid', id: id!, record } : { state: 'none' };
+      loadShared: async (id) => {
+        const record = await store.get(id);
+        return record ? { state: 'valid', id, record } : { state: 'none' };
       },
       touchIfDue: () => undefined,
     },

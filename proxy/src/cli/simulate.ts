@@ -70,7 +70,7 @@ export type Simulation =
 const OFFLINE: AdmitContext = {
   sessions: {
     loadNow: offline,
-    load: offline,
+    loadShared: offline,
     touchIfDue: offline,
   },
   refresher: { due: offline, refresh: offline },

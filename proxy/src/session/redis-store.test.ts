@@ -257,6 +257,57 @@ async function redisGets(): Promise<number> {
   return Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
+async function redisPings(): Promise<number> {
+  const stats = await raw.info('commandstats');
+  return Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+test('redis store: the session reads begun in one turn share one PING; a read begun later waits for a PING of its own', { timeout: 15_000 }, async () => {
+  const store = newStore();
+  await store.start();
+  try {
+    const record = sampleRecord(Date.now());
+    await store.set(record);
+    assert.deepEqual(await store.get(record.id), record);
+    const pings = await redisPings();
+    const reads = await Promise.all(Array.from({ length: 100 }, () => store.getShared(record.id)));
+    assert.equal((await redisPings()) - pings, 1, 'one PING for the 100 reads of one turn');
+    for (const read of reads) assert.equal(read, reads[0], 'the cached record is shared, not copied per read');
+    assert.deepEqual(reads[0], record);
+    assert.ok(Object.isFrozen(reads[0]), 'a shared record cannot be changed by one reader under another');
+    const copy = await store.get(record.id);
+    assert.ok(copy !== reads[0] && !Object.isFrozen(copy), 'get gives a copy the caller may change');
+    // Each read begun after the previous one's PING was sent waits for its own.
+    const before = await redisPings();
+    await store.getShared(record.id);
+    await store.getShared(record.id);
+    assert.equal((await redisPings()) - before, 2, 'a read never rides on a PING sent before it began');
+  } finally {
+    await store.close();
+  }
+});
+
+test('redis store: a read begun just after another was refused is refused too, never left waiting', { timeout: 15_000 }, async () => {
+  // A long command timeout: a read left waiting would show as this test timing out, not as a late refusal.
+  const store = newStore({ commandTimeoutMs: 10_000 });
+  await store.start();
+  try {
+    const record = sampleRecord(Date.now());
+    await store.set(record);
+    assert.deepEqual(await store.get(record.id), record);
+    await redis.stop();
+    // The first refusal may take until the client sees the connection go; the reads after it follow in the same turn.
+    for (let i = 0; i < 3; i++) {
+      const { ms, error } = await elapsed(store.getShared(record.id));
+      assert.ok(error instanceof DrawbridgeError && error.code === 'DRB_STORE_UNAVAILABLE', `read ${i + 1} while Redis is down: ${error === undefined ? 'resolved' : String(error)}`);
+      assert.ok(ms < 5000, `read ${i + 1} took ${ms} ms to be refused`);
+    }
+  } finally {
+    await store.close();
+    await redis.restart();
+  }
+});
+
 test('redis store: a cached session read sees every change made before it through any replica or client', { timeout: 15_000 }, async () => {
   const prefix = `cached${++prefixes}:`;
   const a = new RedisStore({ url: redis.url, keys, prefix });

@@ -174,6 +174,13 @@ function createReader(options: Parameters<typeof Redis.createClient>[0] & object
 }
 type Reader = ReturnType<typeof createReader>;
 
+/** The session reads begun in one turn of the event loop, answered together once their PING is back (see `get`). */
+interface ReadBatch {
+  readonly reader: Reader;
+  readonly generation: number;
+  readonly waiting: Array<{ id: string; key: string; resolve(record: SessionRecord | undefined): void; reject(err: unknown): void }>;
+}
+
 /**
  * The commands the store sends, over one server's connection or a Cluster. On a Cluster every command names keys of
  * one hash slot only: multi-key reads and deletes are split per key, and no script touches more than one key.
@@ -354,7 +361,8 @@ export class RedisStore implements SessionStore {
   // reply that may predate the change is not cached (it can arrive in the same packet, before the read resumes).
   readonly #reading = new Map<string, number>();
   #reads = 0;
-  #fence: Promise<unknown> | undefined;
+  // The reads begun in this turn, waiting for one PING (see `get`).
+  #batch: ReadBatch | undefined;
   // Session id → its Redis key, for the ids read most recently: spares a SHA-256 on every cached read.
   readonly #keys = new LRUCache<string, string>({ max: READ_CACHE_MAX });
   #lastError: Error | undefined;
@@ -666,11 +674,13 @@ export class RedisStore implements SessionStore {
 
   /**
    * Reads through the reader connection and its cache. Every read, cached or not, first waits for a PING on that
-   * connection sent in the same turn of the event loop or later (one PING per turn, shared by all reads begun in
-   * it). Redis queues the invalidations for a change on that connection while it executes the change, so a change
-   * acknowledged before the read began has reached the cache once the PONG is back: a cached answer is as fresh as
-   * a GET would be. And a Redis that is down or hung fails the read (DRB_STORE_UNAVAILABLE) instead of being
-   * answered from the cache. What the cache saves is the GET itself, decryption and JSON parsing.
+   * connection sent in the same turn of the event loop or later: the reads begun in one turn wait together, as one
+   * batch, for one PING (sent at the end of the turn, when node-redis writes what the turn queued). Redis queues the
+   * invalidations for a change on that connection while it executes the change, so a change acknowledged before the
+   * read began has reached the cache once the PONG is back: a cached answer is as fresh as a GET would be. And a Redis
+   * that is down or hung fails the read (DRB_STORE_UNAVAILABLE) instead of being answered from the cache. What the
+   * cache saves is the GET itself, decryption and JSON parsing; the batch saves a timer and a promise race per read
+   * (one timer per batch bounds them all).
    *
    * With Sentinel the reader is a connection to the primary like any other: a failover drops it, and with it the
    * cache (every entry came through it), before the connections to the new primary are used. On a Cluster there is
@@ -678,24 +688,97 @@ export class RedisStore implements SessionStore {
    * from every master over its own connection, which node-redis's cluster client does not hand out; plain GETs.
    */
   async get(id: string): Promise<SessionRecord | undefined> {
+    const record = await this.getShared(id);
+    // A copy, the caller's to change (the shared record is frozen).
+    return record === undefined ? undefined : { ...record };
+  }
+
+  /**
+   * `get` without the copy: the decoded record as the read cache holds it, frozen and shared by every reader until an
+   * invalidation drops it (the next read decodes a new one), so a record once read never changes under its reader.
+   */
+  getShared(id: string): Promise<SessionRecord | undefined> {
     let key = this.#keys.get(id);
     if (key === undefined) this.#keys.set(id, (key = this.#sessionKey(id)));
-    const record = await this.#run('reading a session', (ops, reader) => (reader ? this.#read(reader, key) : this.#readDirect(ops, key)));
-    if (record === undefined || record.id !== id || this.#now() >= sessionDeadline(record)) return undefined;
-    // A copy, so a caller moving `lastSeenAt` does not change the cached record.
-    return { ...record };
+    const reader = this.#reader;
+    if (reader === undefined || this.#ops === undefined) return this.#run('reading a session', (ops) => this.#readDirect(ops, key)).then((r) => this.#live(r, id));
+    let batch = this.#batch;
+    if (batch === undefined || batch.reader !== reader) batch = this.#openBatch(reader);
+    const waiting = batch.waiting;
+    return new Promise((resolve, reject) => waiting.push({ id, key, resolve, reject }));
+  }
+
+  /** The record, unless it is another id's (a hash collision cannot happen; a moved blob fails its AAD) or past its end. */
+  #live(record: SessionRecord | undefined, id: string): SessionRecord | undefined {
+    return record === undefined || record.id !== id || this.#now() >= sessionDeadline(record) ? undefined : record;
   }
 
   async #readDirect(ops: Ops, key: string): Promise<SessionRecord | undefined> {
     const blob = await ops.get(key);
-    return blob ? this.#decodeRecord(blob, key) : undefined;
+    const record = blob ? this.#decodeRecord(blob, key) : undefined;
+    return record === undefined ? undefined : Object.freeze(record);
   }
 
-  async #read(reader: Reader, key: string): Promise<SessionRecord | undefined> {
+  /**
+   * The batch of the reads begun in this turn: one PING for all of them. node-redis writes what was queued in one turn
+   * at its end (a setImmediate queued with the first command); the batch closes in a setImmediate queued after it,
+   * so no read joins a batch whose PING is already written.
+   */
+  #openBatch(reader: Reader): ReadBatch {
+    const batch: ReadBatch = { reader, generation: this.#generation, waiting: [] };
+    this.#batch = batch;
+    setImmediate(() => {
+      if (this.#batch === batch) this.#batch = undefined;
+    });
+    const ms = this.#commandTimeoutMs;
+    let settled = false;
+    // Settled (answered, failed or timed out) before its turn ends, as a PING refused at once by a connection that is
+    // not ready is: closed at once, so no later read of the turn waits on a batch nothing will answer again.
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      if (this.#batch === batch) this.#batch = undefined;
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (settle()) this.#failBatch(batch, new Error(`no answer within ${ms} ms`));
+    }, ms);
+    const ping = reader.isReady ? reader.ping() : Promise.reject(new Error('not connected'));
+    ping.then(
+      () => {
+        if (settle()) this.#fenced(batch);
+      },
+      (err: unknown) => {
+        if (settle()) this.#failBatch(batch, err);
+      },
+    );
+    return batch;
+  }
+
+  /** The batch's PING is back: each read is answered from the cache, or read (a GET on the same connection). */
+  #fenced(batch: ReadBatch): void {
+    // A reader replaced meanwhile (failover): its PONG fences nothing of the new one; each read starts again.
+    const current = batch.reader === this.#reader;
+    for (const w of batch.waiting) {
+      if (!current) {
+        this.getShared(w.id).then(w.resolve, w.reject);
+        continue;
+      }
+      const cached = this.#cache.get(w.key);
+      if (cached !== undefined) w.resolve(this.#live(cached, w.id));
+      else this.#run('reading a session', () => this.#fetch(batch.reader, w.key)).then((r) => w.resolve(this.#live(r, w.id)), w.reject);
+    }
+  }
+
+  #failBatch(batch: ReadBatch, err: unknown): void {
+    const failure = this.#failed('reading a session', err, batch.generation);
+    for (const w of batch.waiting) w.reject(failure);
+  }
+
+  /** A GET on the reader connection (after its fence): the decoded record, frozen, cached unless invalidated meanwhile. */
+  async #fetch(reader: Reader, key: string): Promise<SessionRecord | undefined> {
     if (!reader.isReady) throw new Error('not connected');
-    await this.#awaitFence(reader);
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
     const read = ++this.#reads;
     this.#reading.set(key, read);
     let blob: Buffer | null;
@@ -708,21 +791,11 @@ export class RedisStore implements SessionStore {
     }
     if (!blob) return undefined;
     const record = this.#decodeRecord(blob, key);
+    if (record === undefined) return undefined;
+    Object.freeze(record);
     // A reader replaced meanwhile (failover) is no longer the one whose invalidations reach the cache.
-    if (record !== undefined && cacheable && reader === this.#reader) this.#cache.set(key, record);
+    if (cacheable && reader === this.#reader) this.#cache.set(key, record);
     return record;
-  }
-
-  // node-redis writes what was sent in one turn at its end (setImmediate); the fence closes right after that write.
-  #awaitFence(reader: Reader): Promise<unknown> {
-    let fence = this.#fence;
-    if (fence === undefined) {
-      const current = (fence = this.#fence = reader.ping());
-      setImmediate(() => {
-        if (this.#fence === current) this.#fence = undefined;
-      });
-    }
-    return fence;
   }
 
   /** Writes the record and its index entries: one script on one server; on a Cluster the indexes first, one by one. */
@@ -1009,14 +1082,19 @@ export class RedisStore implements SessionStore {
     try {
       return await Promise.race([op(ops, reader), late]);
     } catch (err) {
-      // A primary demoted under a connection that stayed up: look for the new one. A hung one (no answer, no RST):
-      // ask the sentinels whether they have promoted another.
-      if (this.#sentinel && /\bREADONLY\b/.test((err as Error)?.message ?? '')) this.#lost(generation);
-      else if (this.#sentinel) this.#verifyPrimary(this.#sentinel, generation);
-      throw wrap(`redis session store: ${step}`, err, 'DRB_STORE_UNAVAILABLE');
+      throw this.#failed(step, err, generation);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The error an operation that failed rejects with; with Sentinel, it may also be the sign of a failover. */
+  #failed(step: string, err: unknown, generation: number): DrawbridgeError {
+    // A primary demoted under a connection that stayed up: look for the new one. A hung one (no answer, no RST):
+    // ask the sentinels whether they have promoted another.
+    if (this.#sentinel && /\bREADONLY\b/.test((err as Error)?.message ?? '')) this.#lost(generation);
+    else if (this.#sentinel) this.#verifyPrimary(this.#sentinel, generation);
+    return wrap(`redis session store: ${step}`, err, 'DRB_STORE_UNAVAILABLE');
   }
 
   /** Reads every member of an index set; members whose session is gone are removed from the set. */

@@ -140,6 +140,16 @@ export class Sessions {
   }
 
   /**
+   * `load` for the request path: the record may be the store's own, frozen and shared with other readers (Redis's read
+   * cache: no copy per request, and the same record gives the same principal). Callers must not change it.
+   */
+  loadShared(id: string, now: number, limits?: SessionLimits): Promise<LoadResult> {
+    const store = this.store;
+    const read = store.getShared === undefined ? store.get(id) : store.getShared(id);
+    return read.then((record) => checkLimits(id, record, now, limits));
+  }
+
+  /**
    * `load` without a promise, for a store that reads synchronously (memory): undefined when the store cannot
    * (Redis; the caller then uses `load`). Throws when the store fails.
    */
@@ -153,7 +163,7 @@ export class Sessions {
   touchIfDue(record: SessionRecord, now: number): Promise<void> | undefined {
     const every = Math.min(60_000, record.idleTimeoutMs / 10);
     if (now - record.lastSeenAt < every) return undefined;
-    // A frozen record is the store's own (MemoryStore.getNow): the store's touch replaces it for the next reader.
+    // A frozen record is the store's own (MemoryStore.getNow, RedisStore.getShared): the store's touch replaces it for the next reader.
     if (!Object.isFrozen(record)) record.lastSeenAt = now;
     return this.store.touch(record.id, now);
   }

@@ -88,6 +88,20 @@ export function storeConformance(name: string, make: (now: () => number) => Prom
           return later;
         };
       }
+      if (store.getShared !== undefined) {
+        // A store that also shares its records (redis): every read of the suite checks that both reads agree, and that
+        // what is shared is frozen (no reader can change it under another).
+        const get = store.get.bind(store);
+        const getShared = store.getShared.bind(store);
+        store.get = async (id) => {
+          const shared = await getShared(id);
+          const copy = await get(id);
+          assert.deepEqual(shared, copy, 'getShared and get disagree');
+          if (shared !== undefined) assert.ok(Object.isFrozen(shared), 'getShared gave a record a reader could change');
+          if (copy !== undefined) assert.ok(!Object.isFrozen(copy), 'get gave the shared record, not a copy');
+          return copy;
+        };
+      }
       try {
         await body(sut, clock);
       } finally {

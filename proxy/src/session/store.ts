@@ -57,6 +57,11 @@ export interface SessionStore {
    * clock read by the caller just before (default: read here).
    */
   getNow?(id: string, now?: number): SessionRecord | undefined;
+  /**
+   * `get` without the copy, for a store whose reads are asynchronous but cached (redis): the record may be shared with
+   * other readers (frozen); absent otherwise. Rejects when the backend fails.
+   */
+  getShared?(id: string): Promise<SessionRecord | undefined>;
   /** Creates or replaces the record. The backend's own TTL is `min(expiresAt, lastSeenAt + idleTimeoutMs) - now`. */
   set(record: SessionRecord): Promise<void>;
   /**
