@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * `--max-semi-space-size=4`: V8's young generation is capped at two 4 MB semi-spaces instead of two of 16 MB. Under
- * sustained load V8 grows it to its cap and keeps both resident; at 4 a process holds about 18 MB less than at 16 (5–6
+ * sustained load V8 grows it to its cap and keeps both resident; at 4 a process holds about 18 MB less than at 16 (5–8
  * MB less than at 8), for a CPU cost per request within the noise of interleaved rounds: a scavenge costs what
  * survives it (the requests in flight), not the space's size (docs/performance.md, "Memory after the load rounds").
  */
