@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { loadConfigText } from '../proxy/src/config/load.js';
 import { formatIssue } from '../proxy/src/config/locate.js';
 import { startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
+import { applyV8RuntimeFlags } from '../proxy/src/server/node-flags.js';
 import { isMain, serveChild } from './child.js';
 import { benchSession } from './fixtures.js';
 import { ALLOWING_POLICIES, routeRequests, routesConfig } from './micro-routes.js';
@@ -162,6 +163,8 @@ export function memoryReport(gc = false): { usage: NodeJS.MemoryUsage; spaces: R
 }
 
 if (isMain(import.meta.url)) {
+  // As `drawbridge serve` does (the V8 settings node refuses in NODE_OPTIONS): the bench measures Drawbridge as deployed.
+  applyV8RuntimeFlags();
   const { values } = parseArgs({ options: { upstream: { type: 'string' }, store: { type: 'string', default: 'memory' }, routes: { type: 'string' }, requests: { type: 'string' }, 'request-count': { type: 'string' } } });
   let started: Awaited<ReturnType<typeof startBenchDrawbridge>> | undefined;
   await serveChild(

@@ -9,6 +9,7 @@ import type { Served } from '../server/cluster.js';
 import { fileChecksum, startDrawbridge } from '../server/server.js';
 import { checkTlsFiles } from '../tls/check.js';
 import { isClusterWorker, workerCount } from '../server/workers.js';
+import { applyV8RuntimeFlags } from '../server/node-flags.js';
 import type { Command } from './io.js';
 
 const POLL_MS = 2000;
@@ -30,6 +31,8 @@ export function missingConfigHelp(file: string, isDefault: boolean): string {
 }
 
 export const serve: Command = async (args, io) => {
+  // The V8 settings node refuses in NODE_OPTIONS (docs/deploy.md "Memory"): a worker of `workers: N` too.
+  applyV8RuntimeFlags();
   // A worker of `workers: N` (server/cluster.ts) takes its configuration from the primary, never from the file.
   if (isClusterWorker()) {
     (await import('../server/cluster.js')).runWorker(io.env);
