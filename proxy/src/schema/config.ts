@@ -403,8 +403,16 @@ export const configSchema = z.strictObject({
       requestTimeout: durationSchema.default('60s').describe('Whole request (headers and body) from the client.'),
       headersTimeout: durationSchema.default('10s').describe('Request headers from the client.'),
       keepAliveTimeout: durationSchema.default('5s').describe('Idle keep-alive connection.'),
+      signInsPerNetwork: z
+        .number()
+        .int()
+        .min(0)
+        .default(600)
+        .describe(
+          'Sign-ins one client network (an IPv4 address, an IPv6 /64; behind trustedProxies, the client\'s) may start per ten minutes, refilled evenly (600: one a second); beyond it 429 with Retry-After. Each start holds a login attempt in the session store for up to ten minutes: this bounds what one client can make the store hold, and keeps a flood from pushing out other people\'s sign-ins in progress. Counted per process (each worker and replica on its own). 0: no limit.',
+        ),
     })
-    .default({ maxHeaderSize: 16384, requestTimeout: '60s', headersTimeout: '10s', keepAliveTimeout: '5s' }),
+    .default({ maxHeaderSize: 16384, requestTimeout: '60s', headersTimeout: '10s', keepAliveTimeout: '5s', signInsPerNetwork: 600 }),
   accessRequests: z
     .strictObject({
       webhook: z

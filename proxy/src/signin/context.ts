@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import type { CompiledConfig } from '../routes/compile.js';
 import { loginCookieName } from '../session/cookie.js';
-import { oneTimeRecords } from '../session/one-time.js';
+import { LOGIN_ATTEMPT, oneTimeRecords } from '../session/one-time.js';
+import { StartBudget } from './start-budget.js';
 import type { SessionRecord } from '../session/store.js';
 import { answerProblem } from '../runtime/problem.js';
 import { requestOrigin, type Exchange, type Runtime } from '../runtime/runtime.js';
@@ -21,6 +22,8 @@ export type SignInHandler = (req: Request, res: Response) => void | Promise<void
 export interface SignInContext {
   readonly rt: Runtime;
   readonly once: ReturnType<typeof oneTimeRecords>;
+  /** Sign-ins started per client network (limits.signInsPerNetwork), per process. */
+  readonly starts: StartBudget;
   cfg(): CompiledConfig;
   secure(x: Exchange): boolean;
   attemptCookieName(x: Exchange, state: string): string;
@@ -42,6 +45,7 @@ export function signInContext(rt: Runtime): SignInContext {
   const cx: SignInContext = {
     rt,
     once: oneTimeRecords(rt.sessions.store),
+    starts: new StartBudget(LOGIN_ATTEMPT.ttlMs),
     cfg,
     secure,
     attemptCookieName: (x, state) => loginCookieName(cfg().config.session.cookieName, secure(x), state),

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
+import { networkOf } from '../policy/context.js';
 import { isServedOrigin, safeReturnTarget } from '../routes/return-target.js';
 import { handoffCookieName, serializeCookie } from '../session/cookie.js';
 import { HANDOFF_TICKET_TTL_MS, newHandoffBinding, openHandoffTicket, type HandoffTicket } from '../session/handoff-binding.js';
@@ -52,6 +53,18 @@ export function signInStart(cx: SignInContext): SignInHandler {
       return completeSignIn(cx, res, session, rd, ticket);
     }
     if (!rt.oidc.ready || !(await rt.oidc.reachable())) return cx.idpUnavailable(req, res, x);
+    // Every start stores a login attempt for ten minutes, and anyone may start one: a budget per client network.
+    const network = networkOf(x.client.ip, 32, 64) ?? x.client.ip ?? 'unknown';
+    const budget = cx.starts.take(network, cfg().config.limits.signInsPerNetwork, rt.now());
+    if (!budget.ok) {
+      x.decision = 'sign-in-limited';
+      rt.metrics.signIn('limited');
+      rt.logger.warn({ event: 'sign-in', result: 'limited', requestId: x.id, network, reason: `more than limits.signInsPerNetwork (${cfg().config.limits.signInsPerNetwork}) sign-ins started from this network in ten minutes` });
+      return answerProblem(req, res, 'DRB_SIGN_IN_LIMITED', {
+        headers: { 'retry-after': String(budget.retryAfterSec) },
+        page: (requestId) => signInErrorPage({ message: `Too many sign-ins were started from your network. Please wait ${budget.retryAfterSec === 1 ? 'a second' : `${budget.retryAfterSec} seconds`} and try again.`, requestId, retryUrl: signInStartUrl(rd, cfg().publicOrigin), status: 429 }),
+      });
+    }
 
     const state = oidc.randomState();
     const binding = randomBytes(32).toString('base64url');

@@ -15,7 +15,7 @@ export interface Metrics {
   /** Counts a finished request under its route's name (`route=""` when none matched). */
   request(route: RouteMetrics | undefined, decision: string, status: number, seconds: number): void;
   upstream(route: RouteMetrics, seconds: number): void;
-  signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'idp-misconfigured' | 'step-up-failed'): void;
+  signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'idp-misconfigured' | 'step-up-failed' | 'limited'): void;
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
   sessionsFrom(count: () => Promise<number>): void;
