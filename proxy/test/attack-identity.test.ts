@@ -78,6 +78,8 @@ const ACCOUNTS = [
   { login: 'longname', claims: { name: `${'\u{1F600}'.repeat(10_000)}`, email: 'long@example.com', email_verified: true, groups: [] } },
   { login: 'longemail', claims: { email: `${'e'.repeat(400)}@example.com`, email_verified: true, groups: [] } },
   { login: 'longuser', claims: { preferred_username: 'u'.repeat(321), email: 'lu@example.com', email_verified: true, groups: [] } },
+  // One group more than oidc/claims.ts takes, the last one a group a deny rule could name: cut, it would be missed.
+  { login: 'manygroups', claims: { email: 'mg@example.com', email_verified: true, groups: [...Array.from({ length: 5000 }, (_, i) => `g${i}`), 'blocked'] } },
 ];
 
 let s: Stack;
@@ -269,6 +271,16 @@ describe('claims that are not header-safe', () => {
       const log = s.logs.findLast((l) => l.event === 'sign-in' && l.result === 'failure');
       assert.equal(log?.detail, `the ${claim} claim is longer than 320 characters`);
     }
+  });
+
+  test('more than 5,000 groups: the sign-in is refused naming the claim, never cut (a deny rule must see every group)', { timeout: 30_000 }, async () => {
+    const b = s.browser();
+    const r = await s.signIn(b, s.url('any.localhost', '/'), 'manygroups');
+    assert.equal(r.response.status, 502, r.response.body.slice(0, 200));
+    assert.match(r.response.body, /more than 5000 groups in groups/);
+    assert.equal(sessionCookie(b, s.url('any.localhost')), undefined, 'no session cookie');
+    const log = s.logs.findLast((l) => l.event === 'sign-in' && l.result === 'failure');
+    assert.equal(log?.detail, 'the groups claim holds more than 5000 groups');
   });
 
   test('non-ASCII and % are percent-encoded (UTF-8), reversibly', { timeout: 30_000 }, async () => {

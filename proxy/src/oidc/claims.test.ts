@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Identity } from '../policy/input.js';
-import { absentClaims, IdentityClaimTooLongError, identityFromClaims, MAX_NAME_CHARS, MAX_SUB_CHARS, MAX_USER_CHARS, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
+import { absentClaims, IdentityClaimTooLongError, identityFromClaims, MAX_GROUPS, MAX_NAME_CHARS, MAX_SUB_CHARS, MAX_USER_CHARS, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
 import { keepEmailVerification } from './identity.js';
 
 const NOW = Date.UTC(2025, 5, 2, 10, 30);
@@ -116,6 +116,16 @@ test('length limits: a sub, user or email beyond its limit is refused by its cla
   assert.throws(() => build({ profile: { login: 'x'.repeat(MAX_USER_CHARS + 1) } }, { ...NAMES, user: 'profile.login' }), tooLong('profile.login', MAX_USER_CHARS));
   // A long value of a claim that is not mapped changes nothing.
   assert.equal(build({ preferred_username: 'alice', nickname: 'n'.repeat(10_000) }).user, 'alice');
+});
+
+test('more than MAX_GROUPS groups are refused, never cut: a deny rule must see the group beyond the cut', () => {
+  const groups = (n: number) => Array.from({ length: n }, (_, i) => `g${i}`);
+  assert.equal(build({ groups: groups(MAX_GROUPS) }).groups.length, MAX_GROUPS, 'at the limit: every group kept');
+  const refused = (e: unknown) => e instanceof IdentityClaimTooLongError && e.claim === 'groups' && e.limit === MAX_GROUPS && e.unit === 'groups' && e.message === `the groups claim holds more than ${MAX_GROUPS} groups`;
+  assert.throws(() => build({ groups: [...groups(MAX_GROUPS), 'blocked'] }), refused);
+  // Counted after the shape is read: one delimited string, and non-strings or empty entries, which are no groups.
+  assert.throws(() => build({ groups: [...groups(MAX_GROUPS), 'blocked'].join(',') }, { ...NAMES, groupsDelimiter: ',' }), refused);
+  assert.equal(build({ groups: [...groups(MAX_GROUPS), '', 7, null] }).groups.length, MAX_GROUPS);
 });
 
 test('length limits: a long name is cut to MAX_NAME_CHARS at a code point boundary', () => {

@@ -23,7 +23,11 @@ export interface IdentityOptions {
   assumeEmailVerified?: boolean;
 }
 
-const MAX_GROUPS = 5000;
+/**
+ * Most groups accepted. More are refused, never cut: the policy's `group` rules must see every group, or a `deny`
+ * (or `not`) rule naming one beyond the cut would let the user in.
+ */
+export const MAX_GROUPS = 5000;
 
 /**
  * Longest `sub` accepted: OpenID Connect Core §2 says it "MUST NOT exceed 255 ASCII characters". The user falls back
@@ -43,15 +47,25 @@ export const MAX_USER_CHARS = 320;
  */
 export const MAX_NAME_CHARS = 256;
 
-/** A claim that names the user is longer than Drawbridge accepts: the sign-in, refresh or bearer token is refused. */
+/**
+ * A claim that names the user is longer than Drawbridge accepts, or the groups claim holds more groups: the sign-in,
+ * refresh or bearer token is refused.
+ */
 export class IdentityClaimTooLongError extends Error {
   constructor(
-    /** The claim's configured name (`sub`, `idp.claims.user`, `idp.claims.email`). */
+    /** The claim's configured name (`sub`, `idp.claims.user`, `idp.claims.email`, `idp.claims.groups`). */
     readonly claim: string,
     readonly limit: number,
+    /** What `limit` counts. */
+    readonly unit: 'characters' | 'groups' = 'characters',
   ) {
-    super(`the ${claim} claim is longer than ${limit} characters`);
+    super(unit === 'groups' ? `the ${claim} claim holds more than ${limit} groups` : `the ${claim} claim is longer than ${limit} characters`);
     this.name = 'IdentityClaimTooLongError';
+  }
+
+  /** The sentence a page shows: what the IdP sent. */
+  get sent(): string {
+    return this.unit === 'groups' ? `more than ${this.limit} groups in ${this.claim}` : `a value of ${this.claim} longer than ${this.limit} characters`;
   }
 }
 /**
@@ -73,7 +87,8 @@ export const SIGN_IN_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iss', 'aud',
  * when `email_verified` says so for the `email` claim (`true` or `"true"`), or the claim is absent and
  * `assumeEmailVerified` is set; an explicit false always stands. The user is the configured claim, else `sub`.
  * `auth_time` counts only when it is a plausible time ({@link usableAuthTime}). Throws
- * {@link IdentityClaimTooLongError} for a `sub`, user or email beyond its limit; a long name is cut
+ * {@link IdentityClaimTooLongError} for a `sub`, user or email beyond its limit, or more than {@link MAX_GROUPS}
+ * groups; a long name is cut
  * ({@link MAX_NAME_CHARS}).
  */
 export function identityFromClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames, options: IdentityOptions): Identity {
@@ -81,10 +96,12 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, na
   if (sub.length > MAX_SUB_CHARS) throw new IdentityClaimTooLongError('sub', MAX_SUB_CHARS);
   const user = nonEmptyString(claimAt(claims, names.user));
   if (user !== undefined && user.length > MAX_USER_CHARS) throw new IdentityClaimTooLongError(names.user, MAX_USER_CHARS);
+  const groups = groupList(claimAt(claims, names.groups), names.groupsDelimiter);
+  if (groups.length > MAX_GROUPS) throw new IdentityClaimTooLongError(names.groups, MAX_GROUPS, 'groups');
   const identity: Identity = {
     sub,
     user: user ?? sub,
-    groups: groupList(claimAt(claims, names.groups), names.groupsDelimiter).slice(0, MAX_GROUPS),
+    groups,
     amr: stringList(claims.amr),
     claims: { ...claims },
   };

@@ -350,7 +350,7 @@ export const configSchema = z.strictObject({
     claims: z
       .strictObject({
         user: claimName.default('preferred_username').describe('Claim naming the user; without it the user is `sub` (logged once per user). A user over 320 characters (or a `sub` over 255) is refused: sign-in fails naming the claim. A claim name is an exact top-level key (`https://example.com/user`), else a dot path into nested claims (`realm_access.roles`).'),
-        groups: claimName.default('groups').describe('Claim carrying the groups: an array of strings, or one string (one group, or split with groupsDelimiter). Missing: no groups (logged once per user).'),
+        groups: claimName.default('groups').describe('Claim carrying the groups: an array of strings, or one string (one group, or split with groupsDelimiter). Missing: no groups (logged once per user). More than 5,000 groups are refused like a long user (never cut: a deny rule must see every group).'),
         email: claimName.default('email').describe('Claim carrying the email address. `email_verified` vouches only for the `email` claim: an address taken from another claim counts as unverified unless assumeEmailVerified. An address over 320 characters is refused like a long user.'),
         name: claimName.default('name').describe('Claim carrying the display name; one over 256 characters is cut.'),
         groupsDelimiter: z.string().min(1).optional().describe('Splits a groups claim that is one string (`"engineering,staff"` with ","); each part is trimmed, empty parts dropped. Without it a string is one group.'),

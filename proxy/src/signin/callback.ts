@@ -113,7 +113,7 @@ export function callback(cx: SignInContext): SignInHandler {
         return cx.idpUnavailable(req, res, x);
       }
       if (e instanceof IdentityClaimTooLongError) {
-        return failSignIn(502, `The identity provider sent a value of ${e.claim} longer than ${e.limit} characters, which Drawbridge does not accept. Ask your administrator.`, e.message);
+        return failSignIn(502, `The identity provider sent ${e.sent}, which Drawbridge does not accept. Ask your administrator.`, e.message);
       }
       return failSignIn(e instanceof SubjectMismatchError ? 403 : 502, 'The identity provider did not confirm who you are (its userinfo answer was refused).', (e as Error).message);
     }
