@@ -1,13 +1,13 @@
 // server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan
 // (one shared by routes with the same), upstream pool, metric children, assertion and cookie slots are built when the
-// snapshot is made, and released when a reload replaces it. A request only reads them (`snapshot.routes[route.index]`).
-import { RouteTokens } from '../forward/assertion.js';
+// snapshot is made (one RouteState object per route, runtime/route-state.ts), and released when a reload replaces it. A
+// request only reads them: `snapshot.routes[route.index]`, looked up once and kept on its exchange (`x.state`).
 import { headerPlans } from '../forward/identity-headers.js';
-import { RouteCookie } from '../session/sessions.js';
 import { sentHeaderNames, teachUndiciHeaderNames } from '../forward/undici-names.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { RouteState, Snapshot } from '../runtime/runtime.js';
+import { RouteState } from '../runtime/route-state.js';
+import type { Snapshot } from '../runtime/runtime.js';
 
 /** What provisioning builds from. */
 export interface ProvisionServices {
@@ -26,7 +26,7 @@ export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: Prov
   // The names Drawbridge adds to every forwarded request: checked once here rather than by undici on every request.
   teachUndiciHeaderNames(sentHeaderNames(new Set(headers), base.compiled.config.assertion.header));
   const pools = services.forwarder.provision(routes);
-  const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route), assertions: new RouteTokens(route), cookie: new RouteCookie() }));
+  const states = routes.map((route, i) => new RouteState(route, headers[i]!, pools[i]!, services.metrics.route(route)));
   return Object.freeze({ ...base, routes: Object.freeze(states) });
 }
 
