@@ -6,7 +6,7 @@ import { RouteTokens } from '../forward/assertion.js';
 import type { HeaderPlan } from '../forward/identity-headers.js';
 import type { Pool } from '../forward/pools.js';
 import type { RouteCookie } from '../session/sessions.js';
-import type { RouteMetrics } from '../telemetry/metrics.js';
+import type { RouteMetrics, RouteMetricsAt } from '../telemetry/metrics.js';
 
 /**
  * The route's run-time state. Its own slots are inline: the route's cached signed assertions (it is the route's
@@ -14,8 +14,11 @@ import type { RouteMetrics } from '../telemetry/metrics.js';
  * `readId`), both empty at first, so a reload starts them afresh; the rest is shared with the snapshot's other routes
  * (header plan, pool) or the route's children of the per-request series.
  */
-export class RouteState extends RouteTokens implements RouteCookie {
+export class RouteState extends RouteTokens implements RouteCookie, RouteMetricsAt {
   verifiedCookie = '';
+  /** `metrics.block` and `metrics.stamp`, here so that counting a request does not read the children object. */
+  readonly metricsBlock: number;
+  readonly metricsStamp: number;
 
   constructor(
     route: { readonly name: string; readonly origin: string },
@@ -27,5 +30,7 @@ export class RouteState extends RouteTokens implements RouteCookie {
     readonly metrics: RouteMetrics,
   ) {
     super(route);
+    this.metricsBlock = metrics.block;
+    this.metricsStamp = metrics.stamp;
   }
 }

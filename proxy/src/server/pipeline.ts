@@ -275,7 +275,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       x.errorCode = r.problem.code;
       if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
     }
-    rt.metrics.upstream(x.state!.metrics, r.upstreamMs / 1000);
+    rt.metrics.upstreamAt(x.state!, r.upstreamMs / 1000);
     logRequest(rt, req, res as ServerResponse, x);
   }
 
@@ -474,7 +474,7 @@ function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: numb
 function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, flag: 'aborted' | 'websocket' | undefined): void {
   const durationMs = performance.now() - x.t0;
   const decision = x.decision ?? (x.page ? 'page' : 'unknown');
-  rt.metrics.request(x.state?.metrics, decision, status, durationMs / 1000);
+  rt.metrics.requestAt(x.state, decision, status, durationMs / 1000);
   const fields: RequestLogFields = {
     event: 'request',
     requestId: x.id,
