@@ -478,7 +478,8 @@ function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: num
   const fields: RequestLogFields = {
     event: 'request',
     requestId: x.id,
-    route: x.route?.name ?? '',
+    // The route state's copy of the name (runtime/route-state.ts): the same text, read where the state already is.
+    route: x.state?.name ?? x.route?.name ?? '',
     method: x.method ?? req.method,
     host: x.host ?? '',
     path: x.path ?? '',

@@ -26,7 +26,10 @@ export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: Prov
   // The names Drawbridge adds to every forwarded request: checked once here rather than by undici on every request.
   teachUndiciHeaderNames(sentHeaderNames(new Set(headers), base.compiled.config.assertion.header));
   const pools = services.forwarder.provision(routes);
-  const states = routes.map((route, i) => new RouteState(route, headers[i]!, pools[i]!, services.metrics.route(route)));
+  // Each route's name copied here, one after another: the request log line reads it (RouteState `name`), and so it
+  // sits with the other routes' names, not among what the configuration's parse left around the original.
+  const names = routes.map((route) => JSON.parse(JSON.stringify(route.name)) as string);
+  const states = routes.map((route, i) => new RouteState({ name: names[i]!, origin: route.origin }, headers[i]!, pools[i]!, services.metrics.route(route)));
   return Object.freeze({ ...base, routes: Object.freeze(states) });
 }
 
