@@ -212,6 +212,22 @@ test('assertion: a route slot re-signs after half the ttl, for its first session
   assert.equal(signer.cachedCount, 2, 're-signing replaces, never adds');
 });
 
+test('assertion: a route slot’s refresh time is exact to the millisecond, whatever the clock (before 2025, after 2042, mid-second)', async () => {
+  for (const start of [1_000_000_000_999, 1_735_689_599_500, 2_400_000_000_123, 0]) {
+    let now = start;
+    const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 61_000, now: () => now });
+    const slot = new RouteTokens(wiki);
+    const a = { sessionKey: 'a:0', route: wiki, tokens: slot, identity: alice(), sidHash: 'ha' };
+    const first = signer.sign(a);
+    // Signed at floor(start / 1 s); re-signed from iat + 30.5 s on, never before.
+    const refresh = Math.floor(start / 1000) * 1000 + 30_500;
+    now = refresh - 1;
+    assert.equal(signer.sign(a), first, `${start}: cached until its refresh time`);
+    now = refresh;
+    assert.notEqual(signer.sign(a), first, `${start}: re-signed at its refresh time`);
+  }
+});
+
 test('assertion: a new snapshot’s slot never serves the old slot’s token, and takes its route and audience from its own route', async () => {
   const now = 1_750_000_000_000;
   const signer = await AssertionSigner.create({ issuer: ISSUER, ttlMs: 120_000, now: () => now });

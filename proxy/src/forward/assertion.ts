@@ -70,10 +70,14 @@ class CachedToken {
  * reload gives every route a new, empty slot and never serves a token with an old `route` or `aud`.
  */
 export class RouteTokens {
-  /** The first session's token: its session (compared by reference), the token, its refresh time, its record. */
+  /**
+   * The first session's token: its session (compared by reference), the token, its refresh time (`refreshTick`: a
+   * small integer, kept in the object itself where a time in milliseconds would be a number object of its own, one
+   * more read per request), its record.
+   */
   session: SessionTokens | undefined = undefined;
   token = '';
-  refreshAt = 0;
+  refreshTick = 0;
   first: CachedToken | undefined = undefined;
   /** The other sessions' tokens on this route. */
   more: Map<SessionTokens, CachedToken> | undefined = undefined;
@@ -92,6 +96,20 @@ export class RouteTokens {
 }
 
 const P256 = 'prime256v1';
+
+// A token's refresh time as a count of half-seconds from 2025-01-01: exact (a refresh time is a whole second plus
+// half the ttl, itself whole seconds) and a small integer until 2042 (later ones are still exact, as plain numbers).
+const TICK_EPOCH_MS = Date.UTC(2025, 0, 1);
+const TICK_MS = 500;
+
+/** The tick at or before `ms` (never later: a token is re-signed no later than its refresh time). */
+function tickOf(ms: number): number {
+  return Math.floor((ms - TICK_EPOCH_MS) / TICK_MS);
+}
+
+function tickTime(tick: number): number {
+  return tick * TICK_MS + TICK_EPOCH_MS;
+}
 
 /**
  * Most bytes of JSON the `groups` claim may take. Beyond it the claim holds the first groups that fit and
@@ -218,7 +236,7 @@ export class AssertionSigner {
     // The slot's first session: compared by its key and device (the same strings give the same SessionTokens).
     const first = slot.session;
     if (first !== undefined && first.sessionKey === subject.sessionKey && first.device === device) {
-      if (now < slot.refreshAt) return slot.token;
+      if (now < tickTime(slot.refreshTick)) return slot.token;
     } else if (slot.more !== undefined) {
       const session = this.sessionOf(subject.sessionKey, device);
       const hit = session === undefined ? undefined : slot.more.get(session);
@@ -292,7 +310,7 @@ export class AssertionSigner {
     if (slot.session === undefined || slot.session === session) {
       slot.session = session;
       slot.token = token;
-      slot.refreshAt = refreshAt;
+      slot.refreshTick = tickOf(refreshAt);
       slot.first = entry;
     } else (slot.more ??= new Map()).set(session, entry);
     session.count++;
@@ -310,7 +328,7 @@ export class AssertionSigner {
     if (slot.first === t) {
       slot.session = undefined;
       slot.token = '';
-      slot.refreshAt = 0;
+      slot.refreshTick = 0;
       slot.first = undefined;
     } else {
       slot.more!.delete(session);

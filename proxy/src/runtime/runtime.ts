@@ -6,37 +6,22 @@ import type { Cidr } from '../policy/cidr.js';
 import type { Identity } from '../policy/input.js';
 import type { Reason } from '../policy/rule.js';
 import type { CompiledConfig, Route } from '../routes/compile.js';
-import type { AssertionSigner, RouteTokens } from '../forward/assertion.js';
+import type { AssertionSigner } from '../forward/assertion.js';
 import type { Forwarder } from '../forward/forwarder.js';
-import type { HeaderPlan } from '../forward/identity-headers.js';
-import type { Pool } from '../forward/pools.js';
 import type { Stripper } from '../forward/strip.js';
 import type { OidcClient } from '../oidc/client.js';
 import type { IdentitySource } from '../oidc/identity.js';
-import type { RouteCookie, Sessions } from '../session/sessions.js';
+import type { Sessions } from '../session/sessions.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics, RouteMetrics } from '../telemetry/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { RouteState } from './route-state.js';
 import type { ClientInfo } from './client-info.js';
 import type { DeviceSettings } from './device.js';
 import type { WebSockets } from './websockets.js';
 import type { AccessRecords } from '../access/access.js';
 
-/**
- * A route's run-time state, built when its snapshot is made (server/provision.ts `provisionSnapshot`) and released
- * when a reload replaces it (`releaseSnapshot`); a request only reads it.
- */
-export interface RouteState {
-  /** What `setIdentityHeaders` sets on the route's requests (Basic password read). */
-  readonly headers: HeaderPlan;
-  /** The upstream's connection pool, shared by the snapshot's routes to the same upstream and TLS settings. */
-  readonly pool: Pool;
-  /** The route's children of the per-request series. */
-  readonly metrics: RouteMetrics;
-  /** The route's cached signed assertions (forward/assertion.ts), empty at first: a reload starts them afresh. */
-  readonly assertions: RouteTokens;
-  /** The route's last verified session cookie (session/sessions.ts `readId`), empty at first. */
-  readonly cookie: RouteCookie;
-}
+/** A route's run-time state (runtime/route-state.ts), by `route.index` in its snapshot, and on the exchange once matched. */
+export type { RouteState } from './route-state.js';
 
 /** Everything derived from one configuration file. A request keeps the snapshot it started with. */
 export interface Snapshot {
@@ -82,6 +67,8 @@ export interface Exchange {
   path?: string;
   query?: string;
   route?: Route;
+  /** The matched route's run-time state (`snap.routes[route.index]`), set with `route`: looked up once per request. */
+  state?: RouteState;
   identity?: Identity;
   decision?: string;
   reasons?: readonly Reason[];

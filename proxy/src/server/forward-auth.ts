@@ -134,10 +134,12 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
     if (c.kind === 'method-not-allowed') return refuse('DRB_METHOD_NOT_ALLOWED', 'method-not-allowed', 'the route does not accept this method');
     const route = c.route;
     x.route = route;
+    const state = x.snap.routes[route.index]!;
+    x.state = state;
     // The cookie is read for the ORIGINAL origin: a session cookie is bound to the route host it was issued on.
     const origin = `${input.scheme}://${c.host}`;
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin, x.snap.routes[route.index]!.cookie);
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, input.scheme === 'https', origin, state);
     const a = admit(ctx, {
       compiled: x.snap.compiled,
       route,
@@ -152,7 +154,7 @@ export function createForwardAuth(rt: Runtime, ctx: AdmitContext) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
-      assertions: x.snap.routes[route.index]!.assertions,
+      assertions: state,
     });
     const browser = browserNavigation(req, input.method);
     // `?redirect=1` (Traefik, Caddy: they pass a refusal to the client as it is) or `X-Drawbridge-Auth-Redirect: 1`

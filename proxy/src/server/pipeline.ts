@@ -72,6 +72,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       path: undefined,
       query: undefined,
       route: undefined,
+      state: undefined,
       identity: undefined,
       decision: undefined,
       reasons: undefined,
@@ -120,7 +121,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
   /** Step 3, and the credentials read first: stripping removes the cookie (and a consumed bearer token). */
   function credentials(req: IncomingMessage, x: Exchange, route: Route): { bearer: string | undefined; sessionId: string | undefined } {
     const bearer = route.bearer ? bearerToken(req.headers.authorization) : undefined;
-    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x), x.snap.routes[route.index]!.cookie);
+    const sessionId = route.public || bearer !== undefined ? undefined : rt.sessions.readId(req.headers.cookie, x.client.scheme === 'https', requestOrigin(x), x.state);
     stripClientHeaders(req, x.snap.stripper, { trustedPeer: x.client.trustedPeer, cookieBase: rt.sessions.cookieBase, consumedBearer: bearer !== undefined, keep: route.keepRequestHeaders });
     return { bearer, sessionId };
   }
@@ -141,7 +142,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       bearer,
       userAgent: req.headers['user-agent'],
       device: x.client.device,
-      assertions: x.snap.routes[route.index]!.assertions,
+      assertions: x.state,
     });
   }
 
@@ -176,6 +177,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     }
     const route = c.route;
     x.route = route;
+    x.state = x.snap.routes[route.index];
     const { bearer, sessionId } = credentials(req, x, route);
     if (sessionId !== undefined && route.requests !== undefined) x.sessionId = sessionId;
     const a = admitRequest(req, x, route, bearer, sessionId);
@@ -222,7 +224,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     // The upstream's virtual host is the host that was matched and authorized, never the raw header's spelling
     // ("APP.example.com.:443") or a Host the trusted X-Forwarded-Host overrode.
     if (route.preserveHost) req.headers.host = x.host!;
-    setIdentityHeaders(req.headers, x.snap.routes[route.index]!.headers, principal?.identity, {
+    setIdentityHeaders(req.headers, x.state!.headers, principal?.identity, {
       assertion: assertion !== undefined ? { name: x.snap.compiled.config.assertion.header, value: assertion } : undefined,
       accessToken: principal?.accessToken || undefined,
       requestId: x.id,
@@ -260,7 +262,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (req.headers.expect !== undefined) res.writeContinue();
     // From here the forwarder's completion (on the response's close) writes the log line, with the upstream's time.
     x.forwarded = true;
-    rt.forwarder.web(req, res, route, x.snap.routes[route.index]!.pool, forwarded, upstreamFailed, hstsFor(req));
+    rt.forwarder.web(req, res, route, x.state!.pool, forwarded, upstreamFailed, hstsFor(req));
   }
 
   /** The end of a forwarded request: its upstream time and failure, then its log line (one function, no closure per request). */
@@ -273,7 +275,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       x.errorCode = r.problem.code;
       if (r.problem.cause !== undefined) x.errorCause = r.problem.cause;
     }
-    rt.metrics.upstream(x.snap.routes[x.route!.index]!.metrics, r.upstreamMs / 1000);
+    rt.metrics.upstreamAt(x.state!, r.upstreamMs / 1000);
     logRequest(rt, req, res as ServerResponse, x);
   }
 
@@ -314,6 +316,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
     if (c.kind === 'method-not-allowed') return fail('DRB_METHOD_NOT_ALLOWED');
     const route = c.route;
     x.route = route;
+    x.state = x.snap.routes[route.index];
     if (!route.websockets) return fail('DRB_FORBIDDEN');
     const { bearer, sessionId } = credentials(req, x, route);
     const a = await admitRequest(req, x, route, bearer, sessionId);
@@ -355,7 +358,7 @@ export function createPipeline(rt: Runtime, pages: PageHandler) {
       socket,
       head,
       route,
-      x.snap.routes[route.index]!.pool,
+      x.state!.pool,
       (r) => {
         x.upstreamMs = r.upstreamMs;
         if (r.problem) {
@@ -471,11 +474,12 @@ function logUpgrade(rt: Runtime, req: IncomingMessage, x: Exchange, status: numb
 function logExchange(rt: Runtime, req: IncomingMessage, x: Exchange, status: number, flag: 'aborted' | 'websocket' | undefined): void {
   const durationMs = performance.now() - x.t0;
   const decision = x.decision ?? (x.page ? 'page' : 'unknown');
-  rt.metrics.request(x.route && x.snap.routes[x.route.index]!.metrics, decision, status, durationMs / 1000);
+  rt.metrics.requestAt(x.state, decision, status, durationMs / 1000);
   const fields: RequestLogFields = {
     event: 'request',
     requestId: x.id,
-    route: x.route?.name ?? '',
+    // The route state's copy of the name (runtime/route-state.ts): the same text, read where the state already is.
+    route: x.state?.name ?? x.route?.name ?? '',
     method: x.method ?? req.method,
     host: x.host ?? '',
     path: x.path ?? '',

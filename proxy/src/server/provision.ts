@@ -1,13 +1,13 @@
 // server/provision.ts — Provision and Cleanup of a configuration snapshot (Caddy's model): each route's header plan
 // (one shared by routes with the same), upstream pool, metric children, assertion and cookie slots are built when the
-// snapshot is made, and released when a reload replaces it. A request only reads them (`snapshot.routes[route.index]`).
-import { RouteTokens } from '../forward/assertion.js';
+// snapshot is made (one RouteState object per route, runtime/route-state.ts), and released when a reload replaces it. A
+// request only reads them: `snapshot.routes[route.index]`, looked up once and kept on its exchange (`x.state`).
 import { headerPlans } from '../forward/identity-headers.js';
-import { RouteCookie } from '../session/sessions.js';
 import { sentHeaderNames, teachUndiciHeaderNames } from '../forward/undici-names.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { RouteState, Snapshot } from '../runtime/runtime.js';
+import { RouteState } from '../runtime/route-state.js';
+import type { Snapshot } from '../runtime/runtime.js';
 
 /** What provisioning builds from. */
 export interface ProvisionServices {
@@ -26,7 +26,10 @@ export function provisionSnapshot(base: Omit<Snapshot, 'routes'>, services: Prov
   // The names Drawbridge adds to every forwarded request: checked once here rather than by undici on every request.
   teachUndiciHeaderNames(sentHeaderNames(new Set(headers), base.compiled.config.assertion.header));
   const pools = services.forwarder.provision(routes);
-  const states = routes.map((route, i): RouteState => Object.freeze({ headers: headers[i]!, pool: pools[i]!, metrics: services.metrics.route(route), assertions: new RouteTokens(route), cookie: new RouteCookie() }));
+  // Each route's name copied here, one after another: the request log line reads it (RouteState `name`), and so it
+  // sits with the other routes' names, not among what the configuration's parse left around the original.
+  const names = routes.map((route) => JSON.parse(JSON.stringify(route.name)) as string);
+  const states = routes.map((route, i) => new RouteState({ name: names[i]!, origin: route.origin }, headers[i]!, pools[i]!, services.metrics.route(route)));
   return Object.freeze({ ...base, routes: Object.freeze(states) });
 }
 

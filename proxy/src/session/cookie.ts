@@ -21,6 +21,8 @@ const ID_RE = /^[0-9a-f]{64}$/;
 // 32 bytes in unpadded base64url are 43 characters; the id and the MAC are both 32 bytes.
 const B64_32 = 43;
 const SEALED_RE = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
+/** The length of every sealed cookie value (`sealSessionId`): the id and the MAC, 43 characters each, and a dot. */
+export const SESSION_COOKIE_LENGTH = 2 * B64_32 + 1;
 // v2: the MAC covers the origin too (a value issued for one route host is no session on another).
 const MAC_LABEL = 'drawbridge-session-v2\0';
 // RFC 6265: cookie-name is an HTTP token; cookie-value is cookie-octets (no CTLs, space, DQUOTE, comma, semicolon, backslash).
@@ -51,7 +53,7 @@ export function sealSessionId(id: string, macKey: Uint8Array, origin: string): s
  */
 export function openSessionCookie(value: string | undefined, macKey: Uint8Array, origin: string): string | undefined {
   try {
-    if (typeof value !== 'string' || value.length !== 2 * B64_32 + 1 || !SEALED_RE.test(value)) return undefined;
+    if (typeof value !== 'string' || value.length !== SESSION_COOKIE_LENGTH || !SEALED_RE.test(value)) return undefined;
     const idPart = value.slice(0, B64_32);
     const macPart = value.slice(B64_32 + 1);
     const idBytes = Buffer.from(idPart, 'base64url');

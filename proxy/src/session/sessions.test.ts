@@ -2,9 +2,10 @@
 // the verified values it remembers are bounded (the oldest dropped), a dropped one verifying again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { cookieValue } from './cookie.js';
 import { deriveKeys } from './keys.js';
 import { MemoryStore } from './memory-store.js';
-import { RouteCookie, Sessions } from './sessions.js';
+import { routeCookie, Sessions } from './sessions.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9);
 
@@ -53,26 +54,28 @@ test('readId: a remembered value is a session on exactly its origin: never on on
 test('readId with a route slot: its value is a session on exactly the origin it verified for; other values, users and forgeries get their own answer', async () => {
   const { sessions, record, cookieFor } = await setup();
   const other = await sessions.create({ sub: 's2', user: 'mallory', groups: [], amr: ['pwd'], claims: {} }, {}, undefined, T0);
-  const slot = new RouteCookie();
+  const slot = routeCookie();
+  // The slot's value, session id and origin, as one string holds them back to back.
+  const held = () => [slot.verifiedCookie.slice(0, 87), slot.verifiedCookie.slice(87, 87 + 64), slot.verifiedCookie.slice(87 + 64)];
   const [a, b] = ['http://a.example.com', 'http://b.example.com'];
   const aliceA = cookieFor(a);
   const malloryA = sessions.setCookie(other, false, T0, a).split(';')[0]!;
   // First verified by the MAC (the slot empty), then read from the slot.
   assert.equal(sessions.readId(aliceA, false, a, slot), record.id);
-  assert.deepEqual([slot.id, slot.origin], [record.id, a]);
+  assert.deepEqual(held(), [cookieValue(aliceA, 'drawbridge'), record.id, a]);
   assert.equal(sessions.readId(aliceA, false, a, slot), record.id, 'from the slot');
   // A route that serves several hosts (a wildcard): the slot's value is no session on another origin.
   for (const elsewhere of [b, 'https://a.example.com', 'http://a.example.co', `${a}x`, '']) assert.equal(sessions.readId(aliceA, false, elsewhere, slot), undefined, elsewhere);
   // Another user's value takes the slot (from the remembered map or the MAC); each value always gives its own session.
   assert.equal(sessions.readId(malloryA, false, a, slot), other.id);
-  assert.equal(slot.id, other.id);
+  assert.equal(held()[1], other.id);
   assert.equal(sessions.readId(aliceA, false, a, slot), record.id, 'from the map, not the slot');
   assert.equal(sessions.readId(malloryA, false, a, slot), other.id);
   // A forged value, one character changed or appended, never takes the slot nor reads it.
   const forged = `${aliceA.slice(0, -1)}${aliceA.endsWith('A') ? 'B' : 'A'}`;
   for (const f of [forged, `${aliceA}x`]) {
     assert.equal(sessions.readId(f, false, a, slot), undefined, f);
-    assert.equal(slot.id, other.id);
+    assert.equal(held()[1], other.id);
   }
   // Alice's value for host b, read on a's route slot: a session on b only.
   const aliceB = cookieFor(b);

@@ -5,7 +5,7 @@ import { sha256Base64url } from '../digest.js';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../policy/input.js';
 import { networkOf, type SessionBinding } from '../policy/context.js';
-import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie, SESSION_ID_LENGTH } from './cookie.js';
+import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie, SESSION_ID_LENGTH, SESSION_COOKIE_LENGTH } from './cookie.js';
 import type { SessionKeys } from './keys.js';
 import type { SessionRecord, SessionStore, SessionTokens } from './store.js';
 
@@ -46,22 +46,24 @@ function flat(s: string): string {
 }
 
 /**
- * One route's last verified session cookie value, the session id it carries and the origin its MAC was verified for
- * (`RouteState.cookie`, built with the configuration snapshot, empty at first). With a cookie per route host, a hit
- * reads this object and its strings instead of the map of every host's values (with 10,000 routes, not in the CPU
- * caches); another value on the route goes through the map (or the MAC) and takes the slot.
+ * One route's last verified session cookie (`RouteState`, built with the configuration snapshot, empty at first): the
+ * cookie value, the session id it carries and the origin its MAC was verified for, back to back in one flat string
+ * (`''`: none). With a cookie per route host, a hit reads this one string instead of the map of every host's values
+ * (with 10,000 routes, not in the CPU caches), and the id is cut from it; another value on the route goes through the
+ * map (or the MAC) and takes the slot.
  */
-export class RouteCookie {
-  value: string | undefined = undefined;
-  id = '';
-  origin = '';
+export interface RouteCookie {
+  verifiedCookie: string;
+}
 
-  /** Takes the slot for a value whose MAC verified for `origin` (flat strings: not slices of the request's header). */
-  remember(value: string, id: string, origin: string): void {
-    this.value = flat(value);
-    this.id = flat(id);
-    this.origin = flat(origin);
-  }
+/** An empty slot of its own (a caller without a snapshot, tests). */
+export function routeCookie(): RouteCookie {
+  return { verifiedCookie: '' };
+}
+
+/** Takes a route's slot for a value whose MAC verified for `origin` (one flat string: no slice of the request's header). */
+function remember(route: RouteCookie, value: string, id: string, origin: string): void {
+  if (value.length === SESSION_COOKIE_LENGTH && id.length === SESSION_ID_LENGTH) route.verifiedCookie = flat(`${value}${id}${origin}`);
 }
 
 /** The session layer of one Drawbridge instance. */
@@ -108,19 +110,23 @@ export class Sessions {
     if (!cookieHeader.includes(name)) return undefined;
     const value = cookieValue(cookieHeader, name);
     if (value === undefined) return undefined;
-    if (route !== undefined && route.value === value) return route.origin === origin ? route.id : undefined;
+    // Only a sealed value (of its one length) ever takes the slot, so its value, id and origin split at fixed places.
+    if (route !== undefined && value.length === SESSION_COOKIE_LENGTH) {
+      const slot = route.verifiedCookie;
+      if (slot.length === SESSION_COOKIE_LENGTH + SESSION_ID_LENGTH + origin.length && slot.startsWith(value)) return slot.endsWith(origin) ? slot.slice(SESSION_COOKIE_LENGTH, SESSION_COOKIE_LENGTH + SESSION_ID_LENGTH) : undefined;
+    }
     const known = this.verified.get(value);
     if (known !== undefined) {
       if (known.length !== SESSION_ID_LENGTH + origin.length || !known.endsWith(origin)) return undefined;
       const id = known.slice(0, SESSION_ID_LENGTH);
-      if (route !== undefined) route.remember(value, id, origin);
+      if (route !== undefined) remember(route, value, id, origin);
       return id;
     }
     const id = openSessionCookie(value, this.keys.cookieMac, origin);
     if (id !== undefined) {
       if (this.verified.size >= Sessions.MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(flat(value), flat(id + origin));
-      if (route !== undefined) route.remember(value, id, origin);
+      if (route !== undefined) remember(route, value, id, origin);
     }
     return id;
   }

@@ -202,3 +202,56 @@ test('the per-request series scrape exactly as prom-client\'s own Counter and Hi
   }
   assert.deepEqual(await samples(m.registry), await samples(ref));
 });
+
+test('counting through a route state (requestAt/upstreamAt, the children object not read) scrapes exactly as request/upstream: every decision, resets, a removed route whose block another route took', async () => {
+  const [appRoute] = routes();
+  const direct = createMetrics({ defaults: false });
+  const held = createMetrics({ defaults: false });
+  // What a route's run-time state holds (runtime/route-state.ts): its children, and their block and stamp copied.
+  const holder = (m: Metrics, name: string) => {
+    const metrics = m.route({ ...appRoute!, name });
+    return { metrics, metricsBlock: metrics.block, metricsStamp: metrics.stamp };
+  };
+  const names = ['a', 'b', 'c', 'd'];
+  const d = new Map(names.map((n) => [n, direct.route({ ...appRoute!, name: n })]));
+  const h = new Map(names.map((n) => [n, holder(held, n)]));
+  const both = (name: string | undefined, decision: string, status: number, seconds: number, upstream?: number) => {
+    direct.request(name === undefined ? undefined : d.get(name), decision, status, seconds);
+    held.requestAt(name === undefined ? undefined : h.get(name), decision, status, seconds);
+    if (name !== undefined && upstream !== undefined) {
+      direct.upstream(d.get(name)!, upstream);
+      held.upstreamAt(h.get(name)!, upstream);
+    }
+  };
+  const round = (k: number) => {
+    for (const [i, n] of names.entries()) {
+      both(n, 'allow', 200, 0.001 * (i + k), 0.0005 * (i + 1));
+      if (i % 2 === 0) both(n, 'deny', 403, 0.02);
+      if (i === 3) both(n, 'allow:upstream-timeout', 504, 31, 30);
+    }
+    both(undefined, 'no-route', 404, 0.001);
+  };
+  const same = async (why: string) => assert.equal(await held.registry.metrics(), await direct.registry.metrics(), why);
+  round(1);
+  await same('first counts');
+  for (const m of [direct, held]) m.registry.resetMetrics();
+  round(2);
+  await same('after a reset');
+  for (const m of [direct, held]) m.registry.getSingleMetric('drawbridge_request_duration_seconds')!.reset();
+  round(3);
+  await same('after one series reset');
+  // b is removed by a reload; e takes its block; b's requests still in flight are not counted, into e or anywhere.
+  d.get('b')!.remove();
+  h.get('b')!.metrics.remove();
+  d.set('e', direct.route({ ...appRoute!, name: 'e' }));
+  h.set('e', holder(held, 'e'));
+  assert.equal(h.get('e')!.metricsBlock, h.get('b')!.metricsBlock, 'the freed block is reused');
+  both('b', 'allow', 200, 0.003, 0.001);
+  both('b', 'deny', 403, 0.003);
+  both('e', 'allow', 200, 0.004, 0.002);
+  round(4);
+  await same('after a removal and a reuse');
+  const text = await held.registry.metrics();
+  assert.doesNotMatch(text, /route="b"/);
+  assert.match(text, /drawbridge_requests_total\{route="e",decision="allow",status_class="2xx"\} 1\n/);
+});

@@ -15,6 +15,12 @@ export interface Metrics {
   /** Counts a finished request under its route's name (`route=""` when none matched). */
   request(route: RouteMetrics | undefined, decision: string, status: number, seconds: number): void;
   upstream(route: RouteMetrics, seconds: number): void;
+  /**
+   * `request` and `upstream` through the holder of a route's children and of their block (`RouteMetricsAt`, a route's
+   * run-time state): the same counts, without reading the children object itself on the request's path.
+   */
+  requestAt(at: RouteMetricsAt | undefined, decision: string, status: number, seconds: number): void;
+  upstreamAt(at: RouteMetricsAt, seconds: number): void;
   signIn(result: 'success' | 'failure' | 'idp-unavailable' | 'idp-misconfigured' | 'step-up-failed' | 'limited'): void;
   reload(result: 'success' | 'failure'): void;
   /** Sets how active sessions are counted when /metrics is scraped. */
@@ -43,8 +49,19 @@ type CounterChild = { value: number };
 const ALLOWED = 0;
 const DURATION = 1;
 const UPSTREAM = DURATION + histogramSlots(BUCKETS);
+/**
+ * The block's own bookkeeping, beside its counts: the stamp of the route name's use of the block (a new one each time
+ * the block is given to a name, so that events of a route a reload removed are never counted into a block since given
+ * to another), the epoch its children were registered in, and which of them are (REGISTERED_* bits).
+ */
+const STAMP = UPSTREAM + histogramSlots(BUCKETS);
+const SEEN = STAMP + 1;
+const REGISTERED = SEEN + 1;
+const REGISTERED_ALLOWED = 1;
+const REGISTERED_DURATION = 2;
+const REGISTERED_UPSTREAM = 4;
 /** Numbers per block, rounded up to whole 64-byte lines. */
-const BLOCK = Math.ceil((UPSTREAM + histogramSlots(BUCKETS)) / 8) * 8;
+const BLOCK = Math.ceil((REGISTERED + 1) / 8) * 8;
 /** Route events written down before they are counted (`fold`), and the class of an upstream duration among them. */
 const PENDING = 256;
 const UPSTREAM_EVENT = -1;
@@ -52,6 +69,9 @@ const UPSTREAM_EVENT = -1;
 /** One route's children of the per-request series of one Metrics instance (`Metrics.route`). */
 export interface RouteMetrics {
   readonly route: Route;
+  /** Where the route's usual counts are (`RouteMetricsAt`): its block in the routes' slab, and the block's stamp. */
+  readonly block: number;
+  readonly stamp: number;
   /**
    * Drops the route's series (a reload removed the route): they are no longer scraped, and what is still counted
    * through this object (a request that began before the reload) is not counted.
@@ -59,19 +79,23 @@ export interface RouteMetrics {
   remove(): void;
 }
 
+/** What holds a route's children and, copied from them, their block and stamp (`Metrics.requestAt`). */
+export interface RouteMetricsAt {
+  readonly metrics: RouteMetrics;
+  readonly metricsBlock: number;
+  readonly metricsStamp: number;
+}
+
 /**
  * `RouteMetrics`: the children are created when first counted, exactly as without this object (so the scrape output
- * is the same), and taken again after any series was reset (`seen`): a reset drops the series' children, and
- * counting into a dropped one would be lost. The usual children (`allow`/`2xx`, both durations) count in the route
- * name's block of `slab` (at `block`), shared by every RouteChildren of that name.
+ * is the same), and taken again after any series was reset (`seen`, and the block's own SEEN): a reset drops the
+ * series' children, and counting into a dropped one would be lost. The usual children (`allow`/`2xx`, both durations)
+ * count in the route name's block of `slab` (at `block`, while the block's stamp is still `stamp`), shared by every
+ * RouteChildren of that name.
  */
 class RouteChildren implements RouteMetrics {
   /** drawbridge_requests_total by decision other than the usual `allow`/`2xx`, then by index in CLASSES. */
   readonly requests = new Map<string, (CounterChild | undefined)[]>();
-  /** The block's children are registered with their series (since the last reset). */
-  allowed = false;
-  duration = false;
-  upstream = false;
   seen: number;
   removed = false;
 
@@ -80,6 +104,7 @@ class RouteChildren implements RouteMetrics {
     readonly epoch: Epoch,
     readonly slab: Slab,
     readonly block: number,
+    readonly stamp: number,
     readonly onRemove: (name: string) => void,
   ) {
     this.seen = epoch.value;
@@ -89,7 +114,6 @@ class RouteChildren implements RouteMetrics {
   current(): RouteChildren {
     if (this.seen !== this.epoch.value) {
       this.requests.clear();
-      this.allowed = this.duration = this.upstream = false;
       this.seen = this.epoch.value;
     }
     return this;
@@ -100,6 +124,12 @@ class RouteChildren implements RouteMetrics {
     this.removed = true;
     this.onRemove(this.route.name);
   }
+}
+
+/** The index in CLASSES of a status. */
+function statusClass(status: number): number {
+  const k = Math.floor(status / 100);
+  return k >= 0 && k < OTHER_CLASS ? k : OTHER_CLASS;
 }
 
 /** Creates a registry with every Drawbridge series and the process defaults. */
@@ -145,11 +175,13 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
 
-  // Route name → its block in `slab` (freed blocks are reused, zeroed by the series as they register there).
+  // Route name → its block in `slab` (freed blocks are reused, zeroed by the series as they register there; a block
+  // given to a name gets a new stamp and nothing registered).
   const slab = new Slab(BLOCK, 16);
   const blocks = new Map<string, number>();
   const freeBlocks: number[] = [];
   let usedBlocks = 0;
+  let stamps = 0;
   const blockOf = (name: string): number => {
     let block = blocks.get(name);
     if (block === undefined) {
@@ -159,6 +191,9 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
         while ((slot + 1) * BLOCK > slab.data.length) slab.grow();
       }
       blocks.set(name, (block = slot * BLOCK));
+      slab.data[block + STAMP] = ++stamps;
+      slab.data[block + SEEN] = -1;
+      slab.data[block + REGISTERED] = 0;
     }
     return block;
   };
@@ -171,6 +206,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     const block = blocks.get(name);
     if (block === undefined) return;
     blocks.delete(name);
+    // Events still to come for the removed route (requests that began before the reload) no longer match the block.
+    slab.data[block + STAMP] = 0;
     freeBlocks.push(block / BLOCK);
   };
 
@@ -184,78 +221,103 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   /** The status class's index in CLASSES, or UPSTREAM_EVENT. */
   const pendingClass = new Int8Array(PENDING);
   const pendingSeconds = new Float64Array(PENDING);
+  /** The route's block and its stamp when the event was written down (the children object is not read then). */
+  const pendingBlock = new Int32Array(PENDING);
+  const pendingStamp = new Float64Array(PENDING);
   let pending = 0;
   const fold = (): void => {
     for (let i = 0; i < pending; i++) {
       const children = pendingChildren[i];
       pendingChildren[i] = undefined;
       const cls = pendingClass[i]!;
-      if (cls === UPSTREAM_EVENT) countUpstream(children!, pendingSeconds[i]!);
-      else countRequest(children, pendingDecision[i]!, cls, pendingSeconds[i]!);
+      if (cls === UPSTREAM_EVENT) countUpstream(children!, pendingBlock[i]!, pendingStamp[i]!, pendingSeconds[i]!);
+      else countRequest(children, pendingBlock[i]!, pendingStamp[i]!, pendingDecision[i]!, cls, pendingSeconds[i]!);
     }
     pending = 0;
   };
-  const defer = (children: RouteChildren | undefined, decision: string, cls: number, seconds: number): void => {
+  const defer = (children: RouteChildren | undefined, block: number, stamp: number, decision: string, cls: number, seconds: number): void => {
     pendingChildren[pending] = children;
+    pendingBlock[pending] = block;
+    pendingStamp[pending] = stamp;
     pendingDecision[pending] = decision;
     pendingClass[pending] = cls;
     pendingSeconds[pending] = seconds;
     if (++pending === PENDING) fold();
   };
+  /**
+   * The bits of the block's children registered in this epoch (a reset of any series drops them: registered again),
+   * or -1 when the block is no longer the route's (removed by a reload). Reads only the block.
+   */
+  const registeredIn = (block: number, stamp: number): number => {
+    const data = slab.data;
+    if (data[block + STAMP] !== stamp) return -1;
+    if (data[block + SEEN] !== epoch.value) {
+      data[block + SEEN] = epoch.value;
+      data[block + REGISTERED] = 0;
+    }
+    return data[block + REGISTERED]!;
+  };
   for (const series of [requests, duration, upstream]) series.beforeRead = fold;
 
-  const countRequest = (metrics: RouteChildren | undefined, decision: string, cls: number, seconds: number): void => {
+  // The usual event (`allow`/`2xx`, both durations) reads only the route's block; its children object is read to
+  // register a child (once per block and epoch) and for the other decisions' counts.
+  const countRequest = (metrics: RouteChildren | undefined, block: number, stamp: number, decision: string, cls: number, seconds: number): void => {
     if (metrics === undefined) {
       requests.child3('', decision, CLASSES[cls]!).value++;
       duration.child('').observe(seconds);
       return;
     }
-    const children = metrics.current();
-    if (children.removed) return;
-    const route = children.route;
-    const block = children.block;
+    let registered = registeredIn(block, stamp);
+    if (registered < 0) return;
+    const data = slab.data;
     if (cls === 2 && decision === 'allow') {
-      if (!children.allowed) {
-        requests.childAt(route.name, decision, CLASSES[cls]!, children.slab, block + ALLOWED);
-        children.allowed = true;
+      if ((registered & REGISTERED_ALLOWED) === 0) {
+        requests.childAt(metrics.route.name, decision, CLASSES[cls]!, slab, block + ALLOWED);
+        data[block + REGISTERED] = registered |= REGISTERED_ALLOWED;
       }
-      children.slab.data[block + ALLOWED]!++;
+      data[block + ALLOWED]!++;
     } else {
+      const children = metrics.current();
       let row = children.requests.get(decision);
       if (row === undefined) children.requests.set(decision, (row = CLASSES.map(() => undefined)));
       let count = row[cls];
-      if (count === undefined) row[cls] = count = requests.child3(route.name, decision, CLASSES[cls]!);
+      if (count === undefined) row[cls] = count = requests.child3(children.route.name, decision, CLASSES[cls]!);
       count.value++;
     }
-    if (!children.duration) {
-      duration.childAt(route.name, children.slab, block + DURATION);
-      children.duration = true;
+    if ((registered & REGISTERED_DURATION) === 0) {
+      duration.childAt(metrics.route.name, slab, block + DURATION);
+      data[block + REGISTERED] = registered | REGISTERED_DURATION;
     }
-    observeAt(children.slab.data, block + DURATION, BUCKETS, seconds);
+    observeAt(data, block + DURATION, BUCKETS, seconds);
   };
 
-  const countUpstream = (metrics: RouteChildren, seconds: number): void => {
-    const children = metrics.current();
-    if (children.removed) return;
-    if (!children.upstream) {
-      upstream.childAt(children.route.name, children.slab, children.block + UPSTREAM);
-      children.upstream = true;
+  const countUpstream = (metrics: RouteChildren, block: number, stamp: number, seconds: number): void => {
+    const registered = registeredIn(block, stamp);
+    if (registered < 0) return;
+    if ((registered & REGISTERED_UPSTREAM) === 0) {
+      upstream.childAt(metrics.route.name, slab, block + UPSTREAM);
+      slab.data[block + REGISTERED] = registered | REGISTERED_UPSTREAM;
     }
-    observeAt(children.slab.data, children.block + UPSTREAM, BUCKETS, seconds);
+    observeAt(slab.data, block + UPSTREAM, BUCKETS, seconds);
   };
 
   return {
     registry,
     route(route) {
-      return new RouteChildren(route, epoch, slab, blockOf(route.name), removeRoute);
+      const block = blockOf(route.name);
+      return new RouteChildren(route, epoch, slab, block, slab.data[block + STAMP]!, removeRoute);
     },
     request(metrics, decision, status, seconds) {
-      const k = Math.floor(status / 100);
-      const cls = k >= 0 && k < OTHER_CLASS ? k : OTHER_CLASS;
-      defer(metrics as RouteChildren | undefined, decision, cls, seconds);
+      defer(metrics as RouteChildren | undefined, metrics?.block ?? 0, metrics?.stamp ?? 0, decision, statusClass(status), seconds);
     },
     upstream(metrics, seconds) {
-      defer(metrics as RouteChildren, '', UPSTREAM_EVENT, seconds);
+      defer(metrics as RouteChildren, metrics.block, metrics.stamp, '', UPSTREAM_EVENT, seconds);
+    },
+    requestAt(at, decision, status, seconds) {
+      defer(at?.metrics as RouteChildren | undefined, at?.metricsBlock ?? 0, at?.metricsStamp ?? 0, decision, statusClass(status), seconds);
+    },
+    upstreamAt(at, seconds) {
+      defer(at.metrics as RouteChildren, at.metricsBlock, at.metricsStamp, '', UPSTREAM_EVENT, seconds);
     },
     signIn(result) {
       signIns.inc({ result });
