@@ -2,6 +2,7 @@
 // suite, nothing readable at rest, fail closed while Redis is down, recovery once it is back.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { createClient, RESP_TYPES } from 'redis';
 import { startRedis, type TestRedis } from '../../../test-support/redis.js';
@@ -253,11 +254,14 @@ test('redis store: close while Redis is down does not hang', { timeout: 15_000 }
 
 /** How many GETs Redis has executed so far (all clients): tells a cached read from one that went to Redis. */
 async function redisGets(): Promise<number> {
+  if (!raw.isReady) await once(raw, 'ready');
   const stats = await raw.info('commandstats');
   return Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
 async function redisPings(): Promise<number> {
+  // The inspection client reconnects by itself after a test that restarted Redis: wait for it.
+  if (!raw.isReady) await once(raw, 'ready');
   const stats = await raw.info('commandstats');
   return Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
