@@ -2,7 +2,7 @@
 // session was bound to, this request's, and the session's risk signals; a change of context is logged
 // (`session-context-changed`, network prefixes only) and counted once, refusals are counted, both in the session
 // store so that every replica sees them.
-import { LRUCache } from 'lru-cache';
+import { growingLru } from '../session/lru.js';
 import { agentFamily, networkOf, type RiskSignal, type SeenContext, type SessionBinding, type SessionContext } from '../policy/context.js';
 import type { DeviceCertificate } from '../policy/input.js';
 import { addSignal } from '../policy/rules/risk.js';
@@ -41,11 +41,11 @@ interface LastContext {
 export class SessionContexts {
   // Session id → the context last handled by this process (as sent, and as compared): a change is logged and written
   // once, not once per request.
-  readonly #last = new LRUCache<string, LastContext>({ max: 10_000 });
+  readonly #last = growingLru<string, LastContext>(10_000);
   // Session id → its last queued store write (only while writes are in flight).
   readonly #writes = new Map<string, Promise<void>>();
   // User-Agent header → its family: the same few strings come again and again.
-  readonly #agents = new LRUCache<string, string>({ max: 1_000 });
+  readonly #agents = growingLru<string, string>(1_000);
 
   constructor(
     private readonly store: SessionStore,

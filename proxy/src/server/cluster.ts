@@ -18,14 +18,13 @@ import type { Config } from '../schema/config.js';
 import { ClusterStore, isStoreMessage, StoreOwner, type StoreMessage } from '../session/cluster-store.js';
 import { deriveKeys } from '../session/keys.js';
 import { MemoryStore } from '../session/memory-store.js';
-import { RedisStore } from '../session/redis-store.js';
 import type { SessionFilter, SessionRecord, SessionStore } from '../session/store.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { checkTlsFiles } from '../tls/check.js';
 import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
-import { createAcmeOwner, type AcmeOwner } from './cluster-acme.js';
+import type { AcmeOwner } from './cluster-acme.js';
 import { withMallocEnv, withNodeFlags } from './node-flags.js';
 import { acmeEdgeOf } from '../tls/acme-listener.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
@@ -118,6 +117,8 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
     adminStore = owner.store;
   } else {
     // Workers use Redis themselves; the primary's own connection serves the admin listener (sessions, the gauge).
+    // Its code is loaded only then (at start): a worker, which loads this file too, holds it only with a Redis store.
+    const { RedisStore } = await import('../session/redis-store.js');
     adminStore = new RedisStore({ url: s.url, prefix: s.prefix, keys: deriveKeys(startConfig.session.secret), onError: (err) => logger.warn({ event: 'session-store-connection', error: err.message }) });
   }
   await adminStore.start().catch((e: Error) => logger.error({ event: 'session-store', error: e.message }));
@@ -222,7 +223,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   let acmeOwner: AcmeOwner | undefined;
   try {
     acmeOwner = startConfig.tls?.acme
-      ? createAcmeOwner({
+      ? (await import('./cluster-acme.js')).createAcmeOwner({
           config: startConfig,
           logger,
           registry,

@@ -25,7 +25,6 @@ import { parseDuration } from '../policy/duration.js';
 import { compileConfig } from '../routes/compile.js';
 import { deriveKeys } from '../session/keys.js';
 import { MemoryStore } from '../session/memory-store.js';
-import { RedisStore, redisTopology } from '../session/redis-store.js';
 import { Sessions } from '../session/sessions.js';
 import type { SessionStore } from '../session/store.js';
 import { isOwnCookie } from '../session/cookie.js';
@@ -40,10 +39,10 @@ import { checkTlsFiles, EXPIRY_WARNING_MS } from '../tls/check.js';
 import { bindContexts, contextsOf, TlsContexts } from '../tls/contexts.js';
 import { registerTlsMetrics } from '../tls/metrics.js';
 import { acmeHosts } from '../config/acme-hosts.js';
-import { AcmeManager } from '../tls/acme.js';
+import type { AcmeManager } from '../tls/acme.js';
 import { acmeEdgeOf, acmeListenerOptions, attachAcmeEdge, createAcmeEdge } from '../tls/acme-listener.js';
-import { DirectoryStorage, type CertificateStorage } from '../tls/acme-storage.js';
-import { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
+import type { CertificateStorage } from '../tls/acme-storage.js';
+import type { RedisCertificateStorage } from '../tls/acme-redis-storage.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { createHttpChallengeServer, httpChallengeHandler } from '../tls/http-challenge.js';
 import { WebSockets } from '../runtime/websockets.js';
@@ -279,7 +278,11 @@ export function reloadable(running: Config, loaded: Config): { next: Config; kep
 /** While Redis stays unreachable its client reports every reconnect attempt: one log line per this many ms. */
 const STORE_ERROR_LOG_EVERY_MS = 10_000;
 
-function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () => number, logger: Logger): SessionStore {
+/**
+ * The configured session store. The Redis store's code (session/redis-store.ts) is loaded here, when one is configured
+ * (at start, never on a request): a Drawbridge with the memory store does not hold it (docs/deploy.md, "Memory").
+ */
+async function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () => number, logger: Logger): Promise<SessionStore> {
   const s = config.session.store;
   if (s.type !== 'redis') return new MemoryStore({ maxSessions: s.maxSessions, now });
   let lastLogged = -Infinity;
@@ -294,6 +297,7 @@ function makeStore(config: Config, keys: ReturnType<typeof deriveKeys>, now: () 
     lastLogged = t;
     suppressed = 0;
   };
+  const { RedisStore, redisTopology } = await import('../session/redis-store.js');
   return new RedisStore({ ...redisTopology(s), keys, now, onError });
 }
 
@@ -306,7 +310,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   const metrics = createMetrics();
   const compiled = makeSnapshot(config);
   const keys = deriveKeys(config.session.secret);
-  const store = options.store ?? makeStore(config, keys, options.now ?? Date.now, logger);
+  const store = options.store ?? (await makeStore(config, keys, options.now ?? Date.now, logger));
   const sessions = new Sessions(store, keys, { cookieBase: config.session.cookieName, idleTimeoutMs: parseDuration(config.session.idleTimeout), maxLifetimeMs: parseDuration(config.session.maxLifetime) });
   const publicOrigin = compiled.compiled.publicOrigin;
   let clientKey: ClientKey | undefined;
@@ -423,11 +427,18 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   let acmeHttpServer: http.Server | undefined = options.acmeHttpServer;
   // With the Redis session store, replicas share the ACME account, certificates and pending HTTP-01 answers there.
   const sessionStore = config.session.store;
-  const acmeStorage: CertificateStorage | undefined = !acmeConfig
-    ? undefined
-    : sessionStore.type === 'redis'
-      ? new RedisCertificateStorage({ ...(sessionStore.url !== undefined || !(store instanceof RedisStore) ? { url: sessionStore.url } : { commands: store.acmeCommands() }), prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) })
-      : new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
+  // The ACME code (tls/acme.ts and its storages) is loaded here, only when tls.acme is configured (at start, never on
+  // a request), as the Redis store's is: a Drawbridge without it does not hold it (docs/deploy.md, "Memory").
+  const acme = acmeConfig ? await import('../tls/acme.js') : undefined;
+  let redisAcmeStorage: RedisCertificateStorage | undefined;
+  let acmeStorage: CertificateStorage | undefined;
+  if (acmeConfig && sessionStore.type === 'redis') {
+    const [{ RedisStore }, { RedisCertificateStorage }] = await Promise.all([import('../session/redis-store.js'), import('../tls/acme-redis-storage.js')]);
+    acmeStorage = redisAcmeStorage = new RedisCertificateStorage({ ...(sessionStore.url !== undefined || !(store instanceof RedisStore) ? { url: sessionStore.url } : { commands: store.acmeCommands() }), prefix: sessionStore.prefix, directoryUrl: acmeConfig.directory, secret: config.session.secret, onError: (err) => logger.warn({ event: 'acme', result: 'failure', step: 'storage', error: err.message }) });
+  } else if (acmeConfig) {
+    const { DirectoryStorage } = await import('../tls/acme-storage.js');
+    acmeStorage = new DirectoryStorage(acmeConfig.storage, acmeConfig.directory);
+  }
   if (acmeConfig && acmeEdge && acmeStorage) {
     const lookup = acmeStorage.loadChallenge?.bind(acmeStorage);
     const handler = httpChallengeHandler({ challenges: acmeEdge.challenges, httpsPort: Number(new URL(config.publicUrl).port || 443), serves: (hostname) => servesHost(snapshot, hostname), ...(lookup ? { lookup } : {}) });
@@ -467,12 +478,12 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   let acmeManager: AcmeManager | undefined;
   if (acmeConfig && acmeEdge && acmeStorage) {
     // Started with the primary's manager too: pending HTTP-01 answers of other replicas are read from it.
-    if (acmeStorage instanceof RedisCertificateStorage) {
-      await acmeStorage.start().catch((e: Error) => logger.error({ event: 'acme', result: 'failure', step: 'storage', error: `connecting to Redis for ACME storage: ${e.message}` }));
+    if (redisAcmeStorage) {
+      await redisAcmeStorage.start().catch((e: Error) => logger.error({ event: 'acme', result: 'failure', step: 'storage', error: `connecting to Redis for ACME storage: ${e.message}` }));
     }
   }
-  if (acmeConfig && acmeEdge && acmeStorage && !options.acmeFromPrimary) {
-    acmeManager = new AcmeManager({
+  if (acmeConfig && acmeEdge && acmeStorage && acme && !options.acmeFromPrimary) {
+    acmeManager = new acme.AcmeManager({
       hosts: acmeHosts(config).hosts,
       email: acmeConfig.email,
       directoryUrl: acmeConfig.directory,
@@ -664,7 +675,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       await stopped;
       forwarder.close();
       await store.close();
-      if (acmeStorage instanceof RedisCertificateStorage) await acmeStorage.close();
+      if (redisAcmeStorage) await redisAcmeStorage.close();
       if (closeOptions.signal !== undefined) {
         logger.info({ event: 'shutdown', signal: closeOptions.signal, inFlight: pending, drained: pending - abandoned, abandoned, durationMs: Math.round(performance.now() - began) });
       }

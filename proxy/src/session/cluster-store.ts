@@ -4,7 +4,8 @@
 // other worker to drop what it cached and waits for each to confirm BEFORE it acknowledges the write: a sign-out
 // answered by one worker is seen by the very next request on any other. One-time values (state, nonce, hand-off
 // codes, logout jtis) are never cached: put and take run in the owner alone, so each is redeemed at most once.
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { growingLru } from './lru.js';
 import { DrawbridgeError } from '../errors.js';
 import { sessionDeadline, type SessionFilter, type SessionRecord, type SessionStore } from './store.js';
 
@@ -201,7 +202,7 @@ export class ClusterStore implements SessionStore {
   constructor(options: ClusterStoreOptions) {
     this.#send = options.send;
     this.#now = options.now ?? Date.now;
-    this.#cache = new LRUCache<string, SessionRecord>({ max: options.maxCached ?? 10_000 });
+    this.#cache = growingLru<string, SessionRecord>(options.maxCached ?? 10_000);
     this.#timeoutMs = options.callTimeoutMs ?? 10_000;
   }
 

@@ -2,6 +2,7 @@
 // and for one-time values; expiry is checked against the injected clock on every read. Sessions are held
 // packed (record-codec.ts, about a third of their size as objects); the most recently read are also kept decoded.
 import { LRUCache } from 'lru-cache';
+import { growingLru } from './lru.js';
 import { DrawbridgeError } from '../errors.js';
 import { packRecord, unpackRecord } from './record-codec.js';
 import { matchesFilter, sessionDeadline, type SessionFilter, type SessionRecord, type SessionStore } from './store.js';
@@ -71,7 +72,7 @@ export class MemoryStore implements SessionStore {
     // No lru-cache TTLs for sessions: expiry is the explicit check against the record's own times on every read,
     // and per-entry TTL arrays would cost 16 bytes a session for nothing. However a session leaves (delete,
     // replacement, eviction), its decoded copy goes with it.
-    this.#decoded = new LRUCache<string, SessionRecord>({ max: maxDecoded });
+    this.#decoded = growingLru<string, SessionRecord>(maxDecoded);
     // Bounded by count through maxSize (each session sizes 1), not `max`: with `max`, lru-cache allocates its arrays
     // for maxSessions entries up front (2.8 MB for the default 100,000, in every process, however few sign in);
     // this way they grow with the sessions held.
@@ -89,7 +90,7 @@ export class MemoryStore implements SessionStore {
     if (lru === undefined && create) {
       // lru-cache reads the same clock (perf), with no debouncing timer (ttlResolution 0) and no per-entry
       // timers (ttlAutopurge false); its TTL only frees memory early, correctness is the explicit check on read.
-      lru = new LRUCache<string, OneTime>({ max: this.#maxOneTime, perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });
+      lru = growingLru<string, OneTime>(this.#maxOneTime, { perf: { now: this.#now }, ttlResolution: 0, ttlAutopurge: false });
       this.#once.set(kind, lru);
     }
     return lru;
@@ -277,7 +278,7 @@ export class MemoryStore implements SessionStore {
 
   /** How many sessions are held decoded now, and the most ever held. Diagnostics and tests. */
   decodedUsage(): { size: number; max: number } {
-    return { size: this.#decoded.size, max: this.#decoded.max };
+    return { size: this.#decoded.size, max: this.#decoded.maxSize };
   }
 
   /** True when the session matches the filter: the hashes rule most sessions out, the record decides the rest. */

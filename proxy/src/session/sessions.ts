@@ -2,7 +2,7 @@
 // session against the route's timeouts, create one at sign-in (always a new id), CSRF tokens.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { sha256Base64url } from '../digest.js';
-import { LRUCache } from 'lru-cache';
+import { growingLru } from './lru.js';
 import type { Identity } from '../policy/input.js';
 import { networkOf, type SessionBinding } from '../policy/context.js';
 import { cookieValue, newSessionId, openSessionCookie, sealSessionId, serializeCookie, sessionCookieName, clearCookie, SESSION_ID_LENGTH, SESSION_COOKIE_LENGTH } from './cookie.js';
@@ -226,7 +226,7 @@ export class Sessions {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  private static readonly sidHashes = new LRUCache<string, string>({ max: 10_000 });
+  private static readonly sidHashes = growingLru<string, string>(10_000);
 
   /** A stable, non-reversible handle of the session for the assertion's `sid` and for logs. */
   static sidHash(id: string): string {
