@@ -17,10 +17,10 @@ RUN npm run build
 # ---- run: production dependencies, the compiled code and the launcher -----------------------------------------
 FROM ${NODE_IMAGE}
 # NODE_OPTIONS and MALLOC_TRIM_THRESHOLD_: Drawbridge's node flags and malloc settings (proxy/src/server/node-flags.ts:
-# V8's young generation capped at 2 × 4 MB, glibc's trim threshold fixed at 128 KiB; docs/deploy.md "Memory");
+# V8's young generation capped at 2 × 8 MB, glibc's trim threshold fixed at 128 KiB; docs/deploy.md "Memory");
 # `docker run -e NODE_OPTIONS=...` replaces them.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=4 \
+    NODE_OPTIONS=--max-semi-space-size=8 \
     MALLOC_TRIM_THRESHOLD_=131072 \
     DRAWBRIDGE_CONFIG=/etc/drawbridge/drawbridge.yaml \
     DRAWBRIDGE_HEALTH_URL=http://127.0.0.1:9090/healthz

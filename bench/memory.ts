@@ -7,7 +7,7 @@
 // bench/run.ts reads it (the largest process; each one's file-backed and anonymous share) and where it is
 // (process.memoryUsage, V8 heap spaces). The A/B tool of the rss-after-load target.
 // A variant runs with exactly the node flags it names: as deployed (the bench's rows, bench/steps/common.ts) is with
-// Drawbridge's own, proxy/src/server/node-flags.ts (`dist:--max-semi-space-size=4`); besides, this tree's `serve` and
+// Drawbridge's own, proxy/src/server/node-flags.ts (`dist:--max-semi-space-size=8`); besides, this tree's `serve` and
 // bench child set V8_RUNTIME_FLAGS themselves unless the variant names its own value (`--heap-growing-percent=0`: V8's).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -7,14 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { applyV8RuntimeFlags, MALLOC_ENV, NODE_FLAGS, V8_RUNTIME_FLAGS, withMallocEnv, withNodeFlags } from './node-flags.js';
 
-test('NODE_FLAGS caps the young generation at 4 MB semi-spaces', () => {
-  assert.deepEqual(NODE_FLAGS, ['--max-semi-space-size=4']);
+test('NODE_FLAGS caps the young generation at 8 MB semi-spaces', () => {
+  assert.deepEqual(NODE_FLAGS, ['--max-semi-space-size=8']);
 });
 
 test('withNodeFlags adds the defaults before the primary\'s own flags', () => {
-  assert.deepEqual(withNodeFlags([]), ['--max-semi-space-size=4']);
-  assert.deepEqual(withNodeFlags(['--import', 'tsx', '--enable-source-maps']), ['--max-semi-space-size=4', '--import', 'tsx', '--enable-source-maps']);
-  assert.deepEqual(withNodeFlags(['--max-old-space-size=512'], '--trace-warnings'), ['--max-semi-space-size=4', '--max-old-space-size=512']);
+  assert.deepEqual(withNodeFlags([]), ['--max-semi-space-size=8']);
+  assert.deepEqual(withNodeFlags(['--import', 'tsx', '--enable-source-maps']), ['--max-semi-space-size=8', '--import', 'tsx', '--enable-source-maps']);
+  assert.deepEqual(withNodeFlags(['--max-old-space-size=512'], '--trace-warnings'), ['--max-semi-space-size=8', '--max-old-space-size=512']);
 });
 
 test('withNodeFlags keeps an operator\'s own value, on the command line or in NODE_OPTIONS, in either spelling', () => {

@@ -4,12 +4,13 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * `--max-semi-space-size=4`: V8's young generation is capped at two 4 MB semi-spaces instead of two of 16 MB. Under
- * sustained load V8 grows it to its cap and keeps both resident; at 4 a process holds about 18 MB less than at 16 (5–8
- * MB less than at 8), for a CPU cost per request within the noise of interleaved rounds: a scavenge costs what
- * survives it (the requests in flight), not the space's size (docs/performance.md, "Memory after the load rounds").
+ * `--max-semi-space-size=8`: V8's young generation is capped at two 8 MB semi-spaces instead of two of 16 MB. Under
+ * sustained load V8 grows it to its cap and keeps both resident; at 8 a process holds about 12 MB less than at 16, for a
+ * CPU cost per request within the noise of interleaved rounds. At 4 it would hold 5–8 MB less again, but in the full
+ * bench the pinned row then gave 0.66–0.75 of node-floor's req/s against 0.86 at 8 (twice the young collections, each
+ * waking V8's helper threads on the one core): not worth it (docs/deploy.md, "Memory").
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 /**
  * `--heap-growing-percent=20`: after each full collection V8 lets the old generation grow by 20% (at least 8 MB)
