@@ -79,6 +79,9 @@ const ACCOUNTS = [
   { login: 'longemail', claims: { email: `${'e'.repeat(400)}@example.com`, email_verified: true, groups: [] } },
   { login: 'longuser', claims: { preferred_username: 'u'.repeat(321), email: 'lu@example.com', email_verified: true, groups: [] } },
   // One group more than oidc/claims.ts takes, the last one a group a deny rule could name: cut, it would be missed.
+  // Claims larger than idp.maxClaimsSize (64 KiB by default) through an attribute no mapping names: the session would keep
+  // them for its whole life.
+  { login: 'bigclaims', claims: { email: 'bc@example.com', email_verified: true, groups: [], nickname: 'n'.repeat(70_000) } },
   { login: 'manygroups', claims: { email: 'mg@example.com', email_verified: true, groups: [...Array.from({ length: 5000 }, (_, i) => `g${i}`), 'blocked'] } },
 ];
 
@@ -281,6 +284,18 @@ describe('claims that are not header-safe', () => {
     assert.equal(sessionCookie(b, s.url('any.localhost')), undefined, 'no session cookie');
     const log = s.logs.findLast((l) => l.event === 'sign-in' && l.result === 'failure');
     assert.equal(log?.detail, 'the groups claim holds more than 5000 groups');
+  });
+
+  test('claims larger than idp.maxClaimsSize: the sign-in is refused naming the limit, nothing is stored', { timeout: 30_000 }, async () => {
+    const before = (await s.db.store.list({})).length;
+    const b = s.browser();
+    const r = await s.signIn(b, s.url('any.localhost', '/'), 'bigclaims');
+    assert.equal(r.response.status, 502, r.response.body.slice(0, 200));
+    assert.match(r.response.body, /claims larger than 65536 bytes/);
+    assert.equal(sessionCookie(b, s.url('any.localhost')), undefined, 'no session cookie');
+    assert.equal((await s.db.store.list({})).length, before, 'no session stored');
+    const log = s.logs.findLast((l) => l.event === 'sign-in' && l.result === 'failure');
+    assert.equal(log?.detail, 'the claims take more than 65536 bytes (idp.maxClaimsSize)');
   });
 
   test('non-ASCII and % are percent-encoded (UTF-8), reversibly', { timeout: 30_000 }, async () => {

@@ -199,6 +199,22 @@ test('a refresh whose email grew beyond 320 characters ends the session; a grown
   assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
 });
 
+test('a refresh whose claims grew beyond idp.maxClaimsSize (64 KiB) ends the session: the store never keeps them', { timeout: 30_000 }, async () => {
+  const login = account('xenia');
+  const b = await signedIn(s, login);
+  const url = s.url('app.localhost', '/');
+  // An attribute no mapping names, grown at the IdP past the bound.
+  s.idp!.updateAccount(login, { nickname: 'x'.repeat(70_000) });
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
+  assert.equal(next.status, 302, 'sent to sign in again');
+  const [refused] = refreshLogs(s, login, mark);
+  assert.equal(refused?.result, 'refused');
+  assert.equal(refused?.error, 'the claims take more than 65536 bytes (idp.maxClaimsSize)');
+  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
+});
+
 test('a refresh keeps how the user signed in: carol\u2019s multi-factor session still passes an mfa + acr route', { timeout: 30_000 }, async () => {
   const b = s.browser();
   const url = s.url('admin.localhost', '/');

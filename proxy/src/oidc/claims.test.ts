@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Identity } from '../policy/input.js';
-import { absentClaims, IdentityClaimTooLongError, identityFromClaims, MAX_GROUPS, MAX_NAME_CHARS, MAX_SUB_CHARS, MAX_USER_CHARS, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
+import { absentClaims, claimsBytes, IdentityClaimTooLongError, identityFromClaims, MAX_GROUPS, MAX_NAME_CHARS, MAX_SUB_CHARS, MAX_USER_CHARS, mergeUserinfo, missingIdentityClaims, statedEmailVerified, usableAuthTime } from './claims.js';
 import { keepEmailVerification } from './identity.js';
 
 const NOW = Date.UTC(2025, 5, 2, 10, 30);
@@ -126,6 +126,32 @@ test('more than MAX_GROUPS groups are refused, never cut: a deny rule must see t
   // Counted after the shape is read: one delimited string, and non-strings or empty entries, which are no groups.
   assert.throws(() => build({ groups: [...groups(MAX_GROUPS), 'blocked'].join(',') }, { ...NAMES, groupsDelimiter: ',' }), refused);
   assert.equal(build({ groups: [...groups(MAX_GROUPS), '', 7, null] }).groups.length, MAX_GROUPS);
+});
+
+test('claims larger than maxClaimsBytes (UTF-8 JSON) are refused as a whole, never cut; without the option, no bound', () => {
+  const base = { sub: 's', preferred_username: 'alice' };
+  const sized = (bytes: number, pad = 'x') => {
+    const claims: Record<string, unknown> = { ...base, bio: '' };
+    const room = bytes - claimsBytes(claims);
+    claims.bio = pad.repeat(Math.floor(room / Buffer.byteLength(pad)));
+    return claims;
+  };
+  const limit = 4096;
+  const at = sized(limit);
+  assert.equal(claimsBytes(at), limit);
+  assert.equal(identityFromClaims(at, NAMES, { now: NOW, maxClaimsBytes: limit }).user, 'alice', 'at the limit: accepted');
+  const over = { ...at, bio: `${at.bio as string}x` };
+  const refused = (e: unknown) => e instanceof IdentityClaimTooLongError && e.claim === 'claims' && e.unit === 'bytes' && e.limit === limit && e.message === `the claims take more than ${limit} bytes (idp.maxClaimsSize)` && e.sent === `claims larger than ${limit} bytes`;
+  assert.throws(() => identityFromClaims(over, NAMES, { now: NOW, maxClaimsBytes: limit }), refused);
+  // Bytes, not characters: three-byte characters up to the limit (within 2 bytes), then one more is over it, though
+  // the JSON has far fewer characters than the limit.
+  const wide = sized(limit, '\u20ac');
+  assert.ok(JSON.stringify(wide).length < limit);
+  assert.throws(() => identityFromClaims({ ...wide, bio: `${wide.bio as string}\u20ac` }, NAMES, { now: NOW, maxClaimsBytes: limit }), refused);
+  // Any claim counts, mapped or not, nested or not: the session keeps them all.
+  assert.throws(() => identityFromClaims({ ...base, address: { street: 'x'.repeat(limit) } }, NAMES, { now: NOW, maxClaimsBytes: limit }), refused);
+  // No bound given (a bearer token, bounded by the request's header size and never stored).
+  assert.equal(identityFromClaims(over, NAMES, { now: NOW }).user, 'alice');
 });
 
 test('length limits: a long name is cut to MAX_NAME_CHARS at a code point boundary', () => {

@@ -21,6 +21,13 @@ export interface IdentityOptions {
   now: number;
   /** `idp.assumeEmailVerified`: an email without `email_verified` counts as verified. */
   assumeEmailVerified?: boolean;
+  /**
+   * `idp.maxClaimsSize`: most bytes the claims may take as JSON (UTF-8); larger ones are refused
+   * ({@link IdentityClaimTooLongError}, unit `bytes`). A session keeps its claims for its whole life: without a bound,
+   * one account whose claims are large (an attribute its user can edit at the IdP) makes every session it opens as
+   * large. Unset: no bound (a bearer token's claims, bounded by the request's header size and never stored).
+   */
+  maxClaimsBytes?: number;
 }
 
 /**
@@ -56,15 +63,22 @@ export class IdentityClaimTooLongError extends Error {
     /** The claim's configured name (`sub`, `idp.claims.user`, `idp.claims.email`, `idp.claims.groups`). */
     readonly claim: string,
     readonly limit: number,
-    /** What `limit` counts. */
-    readonly unit: 'characters' | 'groups' = 'characters',
+    /** What `limit` counts; `bytes`: the claims as a whole (`claim` is `claims`), as JSON. */
+    readonly unit: 'characters' | 'groups' | 'bytes' = 'characters',
   ) {
-    super(unit === 'groups' ? `the ${claim} claim holds more than ${limit} groups` : `the ${claim} claim is longer than ${limit} characters`);
+    super(
+      unit === 'groups'
+        ? `the ${claim} claim holds more than ${limit} groups`
+        : unit === 'bytes'
+          ? `the claims take more than ${limit} bytes (idp.maxClaimsSize)`
+          : `the ${claim} claim is longer than ${limit} characters`,
+    );
     this.name = 'IdentityClaimTooLongError';
   }
 
   /** The sentence a page shows: what the IdP sent. */
   get sent(): string {
+    if (this.unit === 'bytes') return `claims larger than ${this.limit} bytes`;
     return this.unit === 'groups' ? `more than ${this.limit} groups in ${this.claim}` : `a value of ${this.claim} longer than ${this.limit} characters`;
   }
 }
@@ -87,11 +101,11 @@ export const SIGN_IN_CLAIMS: ReadonlySet<string> = new Set(['sub', 'iss', 'aud',
  * when `email_verified` says so for the `email` claim (`true` or `"true"`), or the claim is absent and
  * `assumeEmailVerified` is set; an explicit false always stands. The user is the configured claim, else `sub`.
  * `auth_time` counts only when it is a plausible time ({@link usableAuthTime}). Throws
- * {@link IdentityClaimTooLongError} for a `sub`, user or email beyond its limit, or more than {@link MAX_GROUPS}
- * groups; a long name is cut
- * ({@link MAX_NAME_CHARS}).
+ * {@link IdentityClaimTooLongError} for claims larger than `maxClaimsBytes`, a `sub`, user or email beyond its limit,
+ * or more than {@link MAX_GROUPS} groups; a long name is cut ({@link MAX_NAME_CHARS}).
  */
 export function identityFromClaims(claims: Readonly<Record<string, unknown>>, names: ClaimNames, options: IdentityOptions): Identity {
+  if (options.maxClaimsBytes !== undefined && claimsBytes(claims) > options.maxClaimsBytes) throw new IdentityClaimTooLongError('claims', options.maxClaimsBytes, 'bytes');
   const sub = typeof claims.sub === 'string' ? claims.sub : '';
   if (sub.length > MAX_SUB_CHARS) throw new IdentityClaimTooLongError('sub', MAX_SUB_CHARS);
   const user = nonEmptyString(claimAt(claims, names.user));
@@ -117,6 +131,11 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, na
   const authTime = usableAuthTime(claims.auth_time, options.now);
   if (authTime !== undefined) identity.authTime = authTime;
   return identity;
+}
+
+/** The claims' size as a session keeps them: UTF-8 bytes of their JSON. */
+export function claimsBytes(claims: Readonly<Record<string, unknown>>): number {
+  return Buffer.byteLength(JSON.stringify(claims));
 }
 
 /**

@@ -47,7 +47,7 @@ export class IdentitySource {
     let claims: Record<string, unknown> = { ...idClaims };
     const sub = typeof idClaims.sub === 'string' ? idClaims.sub : '';
     if (sub && this.wantsUserinfo(idp, idClaims, tokens)) claims = mergeUserinfo(idClaims, await this.userinfo(tokens.accessToken!, sub));
-    const identity = identityFromClaims(claims, idp.claims, { now, assumeEmailVerified: idp.assumeEmailVerified });
+    const identity = identityFromClaims(claims, idp.claims, { now, assumeEmailVerified: idp.assumeEmailVerified, maxClaimsBytes: idp.maxClaimsSize });
     this.noteMissing(identity, claims, idp.claims, requestId);
     return identity;
   }
@@ -86,7 +86,7 @@ export class IdentitySource {
       if (Object.hasOwn(previous.claims, key)) claims[key] = previous.claims[key];
       else delete claims[key];
     }
-    const identity = identityFromClaims(claims, idp.claims, { now, assumeEmailVerified: idp.assumeEmailVerified });
+    const identity = identityFromClaims(claims, idp.claims, { now, assumeEmailVerified: idp.assumeEmailVerified, maxClaimsBytes: idp.maxClaimsSize });
     identity.amr = previous.amr;
     if (previous.acr !== undefined) identity.acr = previous.acr;
     else delete identity.acr;

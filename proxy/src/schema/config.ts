@@ -350,7 +350,7 @@ export const configSchema = z.strictObject({
     claims: z
       .strictObject({
         user: claimName.default('preferred_username').describe('Claim naming the user; without it the user is `sub` (logged once per user). A user over 320 characters (or a `sub` over 255) is refused: sign-in fails naming the claim. A claim name is an exact top-level key (`https://example.com/user`), else a dot path into nested claims (`realm_access.roles`).'),
-        groups: claimName.default('groups').describe('Claim carrying the groups: an array of strings, or one string (one group, or split with groupsDelimiter). Missing: no groups (logged once per user). More than 5,000 groups are refused like a long user (never cut: a deny rule must see every group).'),
+        groups: claimName.default('groups').describe('Claim carrying the groups: an array of strings, or one string (one group, or split with groupsDelimiter). Missing: no groups (logged once per user). More than 5,000 groups are refused like a long user (never cut: a deny rule must see every group); so are claims larger than maxClaimsSize.'),
         email: claimName.default('email').describe('Claim carrying the email address. `email_verified` vouches only for the `email` claim: an address taken from another claim counts as unverified unless assumeEmailVerified. An address over 320 characters is refused like a long user.'),
         name: claimName.default('name').describe('Claim carrying the display name; one over 256 characters is cut.'),
         groupsDelimiter: z.string().min(1).optional().describe('Splits a groups claim that is one string (`"engineering,staff"` with ","); each part is trimmed, empty parts dropped. Without it a string is one group.'),
@@ -361,6 +361,15 @@ export const configSchema = z.strictObject({
       .enum(['auto', 'always', 'never'])
       .default('auto')
       .describe('When to call the IdP\'s userinfo endpoint (with the access token) for claims: `auto` when the ID token lacks a claim of `claims` and whenever a refresh answer has no ID token; `always` at every sign-in and refresh; `never`. Its `sub` must equal the ID token\'s, or the sign-in is refused (the session ended at a refresh). Its claims win over the ID token\'s, except those describing the token or the sign-in (`sub`, `iss`, `aud`, `auth_time`, `amr`, `acr`, ...).'),
+    maxClaimsSize: z
+      .number()
+      .int()
+      .min(4096)
+      .max(4194304)
+      .default(65536)
+      .describe(
+        'Most bytes the user\'s claims (ID token and userinfo together, as JSON) may take. A session keeps its claims for its whole life, in the store: larger claims are refused like a long user (sign-in fails naming the limit; at a refresh the session ends), never cut (a rule must see every claim). Raise it for IdPs that send very large group lists.',
+      ),
     assumeEmailVerified: z
       .boolean()
       .default(false)
