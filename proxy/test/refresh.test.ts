@@ -68,6 +68,18 @@ function refreshLogs(stack: Stack, login: string, from = 0) {
   return stack.logs.slice(from).filter((l) => l.event === 'refresh' && l.user === login);
 }
 
+/** Once the refresh is due, the next request finds the refreshed identity refused (`error`): sign-in again, no session left. */
+async function assertRefreshEnds(b: CookieJarClient, login: string, error: string): Promise<void> {
+  await untilRefreshDue(s, login);
+  const mark = s.logs.length;
+  const next = await b.get(s.url('app.localhost', '/'), { headers: HTML, redirect: 'manual' });
+  assert.equal(next.status, 302, 'sent to sign in again');
+  const [refused] = refreshLogs(s, login, mark);
+  assert.equal(refused?.result, 'refused');
+  assert.equal(refused?.error, error);
+  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
+}
+
 test('a group removed at the IdP: allowed before the refresh point, denied (403) at the first request after it', { timeout: 30_000 }, async () => {
   const login = account('rita');
   const b = await signedIn(s, login);
@@ -189,30 +201,15 @@ test('a refresh whose email grew beyond 320 characters ends the session; a grown
   assert.equal((await record(s, login)).identity.name, 'W'.repeat(256));
   // An email that names the user cannot be cut: the refreshed identity is refused and the session ends.
   s.idp!.updateAccount(login, { email: `${'w'.repeat(400)}@example.com` });
-  await untilRefreshDue(s, login);
-  const mark = s.logs.length;
-  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
-  assert.equal(next.status, 302, 'sent to sign in again');
-  const [refused] = refreshLogs(s, login, mark);
-  assert.equal(refused?.result, 'refused');
-  assert.equal(refused?.error, 'the email claim is longer than 320 characters');
-  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
+  await assertRefreshEnds(b, login, 'the email claim is longer than 320 characters');
 });
 
 test('a refresh whose claims grew beyond idp.maxClaimsSize (64 KiB) ends the session: the store never keeps them', { timeout: 30_000 }, async () => {
   const login = account('xenia');
   const b = await signedIn(s, login);
-  const url = s.url('app.localhost', '/');
   // An attribute no mapping names, grown at the IdP past the bound.
   s.idp!.updateAccount(login, { nickname: 'x'.repeat(70_000) });
-  await untilRefreshDue(s, login);
-  const mark = s.logs.length;
-  const next = await b.get(url, { headers: HTML, redirect: 'manual' });
-  assert.equal(next.status, 302, 'sent to sign in again');
-  const [refused] = refreshLogs(s, login, mark);
-  assert.equal(refused?.result, 'refused');
-  assert.equal(refused?.error, 'the claims take more than 65536 bytes (idp.maxClaimsSize)');
-  assert.equal((await s.db.store.list({ user: login })).length, 0, 'the session is deleted');
+  await assertRefreshEnds(b, login, 'the claims take more than 65536 bytes (idp.maxClaimsSize)');
 });
 
 test('a refresh keeps how the user signed in: carol\u2019s multi-factor session still passes an mfa + acr route', { timeout: 30_000 }, async () => {
