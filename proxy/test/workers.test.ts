@@ -6,9 +6,11 @@
 // killed mid-request fails that request (never forwards it unchecked) and is replaced; the workers run with Drawbridge's node flags.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeProtectedHeader } from 'jose';
 import { WebSocket } from 'ws';
 import { startDevIdp, type DevIdp } from '../../e2e/idp/dev-idp.js';
 import { signInAtIdp } from '../../e2e/idp/sign-in.js';
@@ -189,6 +191,46 @@ test('workers: 2 — a reload switches both workers; an invalid file, or one no 
     assert.equal((await on(pin, 'added.localhost', '/')).status, 200, `worker ${pin.worker} keeps the running configuration`);
   }
   writeFileSync(file, configText(`  - name: added\n    from: http://added.localhost:{{PORT}}\n    to: {{APP}}\n    public: true\n`));
+});
+
+test('workers: 2 — a reload that rotates the assertion key switches both workers to the one key the primary read', T, async () => {
+  const [a, b] = await pinBoth();
+  const { cookie } = await signIn();
+  const kidOn = async (pin: Pin): Promise<string | undefined> => {
+    const m = marker('kid');
+    assert.equal((await on(pin, 'app.localhost', `/${m}`, { cookie })).status, 200);
+    const token = received(app, m)[0]?.headers['x-drawbridge-assertion'];
+    return typeof token === 'string' ? decodeProtectedHeader(token).kid : undefined;
+  };
+  const jwksOn = async (pin: Pin) => {
+    // Over the pinned connection (the JWKS has no request log line to name its worker).
+    const res = await request(pin.agent, 'auth.localhost', '/.drawbridge/jwks.json');
+    assert.equal(res.status, 200, res.body);
+    return (JSON.parse(res.body) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+  };
+  // At start, no keyFile: the primary generated one key for both.
+  const generated = await kidOn(a);
+  assert.ok(generated);
+  assert.equal(await kidOn(b), generated);
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'drawbridge-workers-key-')), 'assertion.key');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  const from = db.logs.length;
+  writeFileSync(file, configText().replace('\nroutes:\n', `\nassertion: { keyFile: ${keyFile} }\nroutes:\n`));
+  db.child.kill('SIGHUP');
+  const reloaded = await db.line((l) => l.event === 'reload' && l.worker === undefined, from);
+  assert.equal(reloaded.result, 'success', JSON.stringify(reloaded));
+  const rotated = await kidOn(a);
+  assert.ok(rotated && rotated !== generated, 'signed with the new key, the cached token under the old one not served');
+  assert.equal(await kidOn(b), rotated, 'the other worker signs with the same key');
+  for (const pin of [a, b]) assert.deepEqual(await jwksOn(pin), [rotated], `worker ${pin.worker} publishes it`);
+  // The file taken out again: the key in force stays (a new one would be generated only by a restart).
+  const restored = db.logs.length;
+  writeFileSync(file, configText());
+  db.child.kill('SIGHUP');
+  const kept = await db.line((l) => l.event === 'reload' && l.worker === undefined, restored);
+  assert.equal(kept.result, 'success', JSON.stringify(kept));
+  for (const pin of [a, b]) assert.equal(await kidOn(pin), rotated);
 });
 
 test('workers: 2 — each worker runs with Drawbridge\'s node flags (server/node-flags.ts), though the primary was started without them', T, async () => {

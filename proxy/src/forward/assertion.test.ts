@@ -273,3 +273,50 @@ test('assertion: with route slots the cache stays within maxCached, oldest first
   sign('e', other);
   assert.deepEqual([signer.cachedCount, signer.cachedSessions, slot.size, other.size], [1, 1, 0, 1]);
 });
+
+test('assertion: a rotation (keysFor, useKeys) signs with the new key at once, publishes the new set, and serves no token cached under the old key', async () => {
+  const now = 1_750_000_000_000;
+  const a = p256Pem();
+  const b = p256Pem();
+  const signer = await AssertionSigner.create({ issuer: ISSUER, privateKeyPem: a.privatePem, ttlMs: 120_000, now: () => now });
+  const kidA = signer.kid;
+  const slot = new RouteTokens(wiki);
+  const subject = { sessionKey: 's1:0', route: wiki, tokens: slot, identity: alice(), sidHash: 'h' };
+  const before = signer.sign(subject);
+  signer.sign({ ...subject, sessionKey: 's2:0' });
+  signer.sign({ sessionKey: 's1:0', route: admin, identity: alice(), sidHash: 'h' });
+  assert.equal(signer.cachedCount, 3);
+  // The same key and the same published keys: nothing to rotate.
+  assert.equal(signer.keysFor(a.privatePem, []), undefined);
+  assert.equal(signer.keysFor(undefined, []), undefined, 'no keyFile: the key in force');
+  // Bad material throws, naming it; nothing changed.
+  assert.throws(() => signer.keysFor('not a pem', []), /assertion\.keyFile: not a PEM private key/);
+  assert.throws(() => signer.keysFor(b.privatePem, ['junk']), /assertion\.previousKeys\[0\]: not a PEM key/);
+  assert.equal(signer.kid, kidA);
+  assert.equal(signer.sign(subject), before, 'still cached');
+
+  const keys = signer.keysFor(b.privatePem, [a.publicPem]);
+  assert.ok(keys);
+  assert.equal(signer.kid, kidA, 'keysFor alone changes nothing');
+  signer.useKeys(keys);
+  assert.notEqual(signer.kid, kidA);
+  assert.equal(signer.kid, await calculateJwkThumbprint(signer.jwks().keys[0]!));
+  assert.deepEqual(signer.jwks().keys.map((k) => k.kid), [signer.kid, kidA], 'the new key first, the old one still published');
+  assert.equal(signer.cachedCount, 0, 'every cached token forgotten');
+  assert.equal(slot.size, 0, 'the route slot too');
+  const after = signer.sign(subject);
+  assert.notEqual(after, before);
+  assert.equal(decodeProtectedHeader(after).kid, signer.kid);
+  const jwks = createLocalJWKSet(signer.jwks());
+  for (const token of [before, after]) await jwtVerify(token, jwks, { issuer: ISSUER, audience: wiki.origin, currentDate: new Date(now) });
+
+  // The old key taken out of the JWKS (it leaked): a token it signed no longer verifies, and none is served.
+  signer.useKeys(signer.keysFor(b.privatePem, [])!);
+  assert.deepEqual(signer.jwks().keys.map((k) => k.kid), [signer.kid]);
+  await assert.rejects(jwtVerify(before, createLocalJWKSet(signer.jwks()), { currentDate: new Date(now) }));
+  // Previous keys only (the key in force kept, as with no keyFile): the JWKS changes, the signing key does not.
+  const kidB = signer.kid;
+  signer.useKeys(signer.keysFor(undefined, [a.publicPem])!);
+  assert.equal(signer.kid, kidB);
+  assert.deepEqual(signer.jwks().keys.map((k) => k.kid), [kidB, kidA]);
+});

@@ -140,23 +140,71 @@ function b64url(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64url');
 }
 
+/** A signing key and what is made from it once: its id, the JWT header, and the JWKS with the previous keys. */
+export interface SignerKeys {
+  readonly key: KeyObject;
+  /** Generated at start (no keyFile). */
+  readonly generated: boolean;
+  readonly kid: string;
+  readonly headerB64: string;
+  readonly keySet: { readonly keys: readonly JWK[] };
+}
+
+/** The keys from a PEM private key (absent: a new one is generated) and the previous public keys' PEMs. */
+function signerKeys(privateKeyPem: string | undefined, previousPublicKeysPem: readonly string[]): SignerKeys {
+  if (privateKeyPem === undefined) return signerKeysOf(generateKeyPairSync('ec', { namedCurve: P256 }).privateKey, true, previousPublicKeysPem);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(privateKeyPem);
+  } catch (cause) {
+    throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.keyFile: not a PEM private key (${(cause as Error).message})`, { cause });
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== P256) {
+    throw new DrawbridgeError('DRB_CONFIG_INVALID', 'assertion.keyFile: the key must be an EC P-256 key (ES256)');
+  }
+  return signerKeysOf(key, false, previousPublicKeysPem);
+}
+
+function signerKeysOf(key: KeyObject, generated: boolean, previousPublicKeysPem: readonly string[]): SignerKeys {
+  const previous = previousPublicKeysPem.map((pem, i) => {
+    try {
+      return createPublicKey(pem);
+    } catch (cause) {
+      throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.previousKeys[${i}]: not a PEM key (${(cause as Error).message})`, { cause });
+    }
+  });
+  const current = publicJwk(createPublicKey(key));
+  const keys = [current];
+  for (const k of previous) {
+    const jwk = publicJwk(k);
+    if (!keys.some((existing) => existing.kid === jwk.kid)) keys.push(jwk);
+  }
+  return Object.freeze({
+    key,
+    generated,
+    kid: current.kid,
+    headerB64: b64url(JSON.stringify({ alg: 'ES256', kid: current.kid, typ: 'JWT' })),
+    keySet: Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze(k))) }),
+  });
+}
+
+/** The same signing key and the same published key ids, in the same order. */
+function sameKeys(a: SignerKeys, b: SignerKeys): boolean {
+  return a.kid === b.kid && a.keySet.keys.length === b.keySet.keys.length && a.keySet.keys.every((k, i) => k.kid === b.keySet.keys[i]!.kid);
+}
+
 /**
  * Signs the assertion JWTs and publishes their keys. Tokens are cached per session key and route and reused
  * until half their ttl has passed, so the hot path costs a cache lookup, not a signature (an ES256 signature
  * with node:crypto is ~45 µs; jose's SignJWT ~150 µs and async).
  */
 export class AssertionSigner {
-  /** The current key's id: its JWK SHA-256 thumbprint. */
-  readonly kid: string;
-  /** The key was generated at start (no keyFile): tokens verify on this replica only. */
-  readonly generated: boolean;
-  private readonly key: KeyObject;
+  /** The keys in force: replaced as a whole by `useKeys` (a reload that rotates them). */
+  private keys: SignerKeys;
   private readonly issuer: string;
   private readonly ttlMs: number;
   private readonly ttlSec: number;
   private readonly now: () => number;
-  private readonly headerB64: string;
-  private readonly keySet: { readonly keys: readonly JWK[] };
   /**
    * The sessions with cached tokens, by session key; with a device certificate, by session key then fingerprint.
    * One lookup per request, in a map as large as the active sessions (hot), whatever the number of routes.
@@ -174,55 +222,53 @@ export class AssertionSigner {
   private readonly order = new Set<CachedToken>();
   private readonly maxCached: number;
 
-  private constructor(key: KeyObject, generated: boolean, previous: readonly KeyObject[], opts: AssertionSignerOptions) {
-    const current = publicJwk(createPublicKey(key));
-    this.kid = current.kid;
-    this.generated = generated;
-    this.key = key;
+  private constructor(keys: SignerKeys, opts: AssertionSignerOptions) {
+    this.keys = keys;
     this.issuer = opts.issuer;
     this.ttlSec = Math.max(1, Math.floor(opts.ttlMs / 1000));
     this.ttlMs = this.ttlSec * 1000;
     this.now = opts.now ?? Date.now;
-    this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid: this.kid, typ: 'JWT' }));
-    const keys = [current];
-    for (const k of previous) {
-      const jwk = publicJwk(k);
-      if (!keys.some((existing) => existing.kid === jwk.kid)) keys.push(jwk);
-    }
-    this.keySet = Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze(k))) });
     this.maxCached = opts.maxCached ?? 50_000;
   }
 
   /** Loads the configured key (or generates one) and the previous public keys. */
   static async create(opts: AssertionSignerOptions): Promise<AssertionSigner> {
-    let key: KeyObject;
-    let generated = false;
-    if (opts.privateKeyPem !== undefined) {
-      try {
-        key = createPrivateKey(opts.privateKeyPem);
-      } catch (cause) {
-        throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.keyFile: not a PEM private key (${(cause as Error).message})`, { cause });
-      }
-      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== P256) {
-        throw new DrawbridgeError('DRB_CONFIG_INVALID', 'assertion.keyFile: the key must be an EC P-256 key (ES256)');
-      }
-    } else {
-      key = generateKeyPairSync('ec', { namedCurve: P256 }).privateKey;
-      generated = true;
-    }
-    const previous = (opts.previousPublicKeysPem ?? []).map((pem, i) => {
-      try {
-        return createPublicKey(pem);
-      } catch (cause) {
-        throw new DrawbridgeError('DRB_CONFIG_INVALID', `assertion.previousKeys[${i}]: not a PEM key (${(cause as Error).message})`, { cause });
-      }
-    });
-    return new AssertionSigner(key, generated, previous, opts);
+    return new AssertionSigner(signerKeys(opts.privateKeyPem, opts.previousPublicKeysPem ?? []), opts);
+  }
+
+  /** The current key's id: its JWK SHA-256 thumbprint. */
+  get kid(): string {
+    return this.keys.kid;
+  }
+
+  /** The key was generated at start (no keyFile): tokens verify on this replica only. */
+  get generated(): boolean {
+    return this.keys.generated;
+  }
+
+  /**
+   * The keys a reload would put in force (a rotation, server/server.ts): from `privateKeyPem` (absent: the current
+   * private key, e.g. the one generated at start) and the previous public keys; `undefined` when they are the ones in
+   * force (same key, same JWKS). Throws `DRB_CONFIG_INVALID` naming the bad key; nothing changes until `useKeys`.
+   */
+  keysFor(privateKeyPem: string | undefined, previousPublicKeysPem: readonly string[]): SignerKeys | undefined {
+    const next = privateKeyPem === undefined ? signerKeysOf(this.keys.key, this.keys.generated, previousPublicKeysPem) : signerKeys(privateKeyPem, previousPublicKeysPem);
+    return sameKeys(next, this.keys) ? undefined : next;
+  }
+
+  /**
+   * Puts `keys` in force: the next token is signed with the new key and the JWKS publishes the new set. Every cached
+   * token is forgotten, in every route's slot, so none signed with a key just retired is served again (a key taken
+   * out of the JWKS because it leaked must stop verifying at once, not when the cache would have refreshed).
+   */
+  useKeys(keys: SignerKeys): void {
+    this.keys = keys;
+    for (const t of this.order) this.drop(t);
   }
 
   /** The JWKS served at /.drawbridge/jwks.json: the current key first, then every previous key. */
   jwks(): { keys: JWK[] } {
-    return this.keySet as { keys: JWK[] };
+    return this.keys.keySet as { keys: JWK[] };
   }
 
   /**
@@ -263,9 +309,10 @@ export class AssertionSigner {
       route: slot.name,
       cnf: device === undefined ? undefined : { 'x5t#S256': Buffer.from(device, 'hex').toString('base64url') },
     };
-    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+    const keys = this.keys;
+    const input = `${keys.headerB64}.${b64url(JSON.stringify(claims))}`;
     // IEEE P1363 (r || s) is the JWS encoding of an ECDSA signature; DER is the node default.
-    const signature = sign('sha256', Buffer.from(input, 'utf8'), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    const signature = sign('sha256', Buffer.from(input, 'utf8'), { key: keys.key, dsaEncoding: 'ieee-p1363' });
     const token = `${input}.${signature.toString('base64url')}`;
     this.remember(slot, subject.sessionKey, device, token, iat * 1000 + this.ttlMs / 2, now);
     return token;

@@ -395,8 +395,8 @@ export const configSchema = z.strictObject({
   assertion: z
     .strictObject({
       header: headerName.default('X-Drawbridge-Assertion'),
-      keyFile: z.string().optional().describe('ES256 private key (PEM). Absent: generated at start (one replica only).'),
-      previousKeys: z.array(z.string()).default([]).describe('Public keys (PEM) still published in the JWKS during rotation.'),
+      keyFile: z.string().optional().describe('ES256 private key (PEM). Absent: generated at start (one replica only). A reload (or a change to the file) rotates it: the next request is signed with the new key (docs/assertion.md "Rotating the signing key").'),
+      previousKeys: z.array(z.string()).default([]).describe('Public keys (PEM) still published in the JWKS during rotation; taken by a reload.'),
       ttl: durationSchema.default('2m'),
     })
     .default({ header: 'X-Drawbridge-Assertion', previousKeys: [], ttl: '2m' }),

@@ -30,6 +30,7 @@ import { acmeEdgeOf } from '../tls/acme-listener.js';
 import { applyAcmeUpdate, type AcmeUpdate } from '../tls/acme-hand-over.js';
 import { drawbridgeVersion } from '../version.js';
 import { reloadable, sessionSummary, startDrawbridge, type Drawbridge, type PreparedReload } from './server.js';
+import { readAssertionKeys, type AssertionKeyMaterial } from './assertion-keys.js';
 
 export { isClusterWorker, workerCount } from './workers.js';
 
@@ -43,10 +44,10 @@ export interface Served {
 /** Primary → worker. */
 type ToWorker =
   | StoreMessage
-  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeyPem?: string; ticketKey?: Uint8Array; acme?: AcmeUpdate[] }
+  | { drb: 'start'; slot: number; config: Config; configFile: string; assertionKeys: AssertionKeyMaterial; ticketKey?: Uint8Array; acme?: AcmeUpdate[] }
   | { drb: 'acme'; seq: number; update: AcmeUpdate }
   | { drb: 'ticket-key'; seq: number; key: Uint8Array }
-  | { drb: 'prepare'; seq: number; config: Config }
+  | { drb: 'prepare'; seq: number; config: Config; assertionKeys: AssertionKeyMaterial }
   | { drb: 'commit'; seq: number }
   | { drb: 'abort'; seq: number }
   | { drb: 'metrics'; seq: number }
@@ -83,10 +84,10 @@ export interface ClusterOptions {
   workers: number;
 }
 
-/** The files whose change reloads (as Drawbridge.watchedFiles, read from the configuration). */
+/** The files whose change reloads (as Drawbridge.watchedFiles, read from the configuration): TLS and assertion keys. */
 function configuredFiles(config: Config): string[] {
   const tls = config.tls;
-  const files = [tls?.certFile, tls?.keyFile, ...(tls?.certificates ?? []).flatMap((c) => [c.certFile, c.keyFile]), ...config.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile])];
+  const files = [tls?.certFile, tls?.keyFile, ...(tls?.certificates ?? []).flatMap((c) => [c.certFile, c.keyFile]), ...config.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile]), config.assertion.keyFile, ...config.assertion.previousKeys];
   return [...new Set(files.filter((f): f is string => typeof f === 'string'))];
 }
 
@@ -99,11 +100,13 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
   // `listen` on port 0 (tests): the primary keeps one listening socket per address, so every worker (a replacement
   // too, while another still serves) gets the port the first one got.
   let listenPort: number | undefined;
-  let assertionKeyPem: string | undefined;
+  // The assertion's keys, read here (or generated) and handed to every worker: one key and one JWKS for all of them.
+  let generatedPem: string | undefined;
   if (!startConfig.assertion.keyFile) {
-    assertionKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    generatedPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     logger.warn({ event: 'assertion-key', message: 'no assertion.keyFile: generated a signing key shared by this process\'s workers only; with several replicas, set assertion.keyFile' });
   }
+  let assertionKeys: AssertionKeyMaterial = readAssertionKeys(startConfig.assertion, generatedPem);
   const s = startConfig.session.store;
   let owner: StoreOwner | undefined;
   let adminStore: SessionStore;
@@ -261,7 +264,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
           // and a worker still loading its code is not to be ended for not confirming.
           owner?.attach(worker.id, (msg) => post(worker, msg));
           entry.told = true;
-          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, ...(assertionKeyPem ? { assertionKeyPem } : {}), ...(tickets ? { ticketKey: tickets.key } : {}), ...(acmeOwner ? { acme: acmeOwner.snapshot() } : {}) });
+          return post(worker, { drb: 'start', slot, config: current, configFile: options.configFile, assertionKeys, ...(tickets ? { ticketKey: tickets.key } : {}), ...(acmeOwner ? { acme: acmeOwner.snapshot() } : {}) });
         }
         if (m.drb === 'started') {
           entry.started = true;
@@ -321,10 +324,19 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
         return { ok: false as const, errors };
       }
       const { next, kept } = reloadable(startConfig, result.config);
+      // The key files are read once, here: every worker gets the same PEMs (a keyFile taken out keeps the key in force).
+      let keys: AssertionKeyMaterial;
+      try {
+        keys = readAssertionKeys(next.assertion, assertionKeys.privateKeyPem);
+      } catch (e) {
+        reloads.inc({ result: 'failure' });
+        logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message], message: 'no worker changed its configuration' });
+        return { ok: false as const, errors: [(e as Error).message] };
+      }
       const workers = live();
       const seq = ++askSeq;
       // Phase one: every worker builds the new configuration; any failure (or silence) and none takes it.
-      const prepared = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'prepare', seq, config: next }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
+      const prepared = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'prepare', seq, config: next, assertionKeys: keys }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
       const errors = prepared.flatMap((a, i) => (a.ok ? [] : (a.errors ?? ['failed']).map((e) => `worker ${workers[i]!.slot}: ${e}`)));
       if (errors.length > 0) {
         for (const w of workers) post(w.worker, { drb: 'abort', seq });
@@ -335,6 +347,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
       // Phase two: every worker commits. One that cannot is ended (it must not serve the old configuration) and
       // replaced on the new one.
       current = next;
+      assertionKeys = keys;
       tickets?.setPeriod(ticketPeriod(next));
       const committed = await Promise.all(workers.map((w) => ask(w.worker, { drb: 'commit', seq }).catch((e: Error) => ({ ok: false, errors: [e.message] }))));
       committed.forEach((a, i) => {
@@ -532,7 +545,7 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
         });
       case 'prepare': {
         if (!instance) return answer(m.seq, false, { errors: ['not started'] });
-        const p = instance.prepareReload(m.config);
+        const p = instance.prepareReload(m.config, m.assertionKeys);
         if (!p.ok) return answer(m.seq, false, { errors: p.errors });
         prepared.set(m.seq, p);
         return answer(m.seq, true);
@@ -596,7 +609,7 @@ export function runWorker(env: Readonly<Record<string, string | undefined>>): vo
     }
     // The start message carries the key in force when it was sent; a rotation after it arrives as a message.
     if (m.ticketKey) ticketKey = Buffer.from(m.ticketKey);
-    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), ...(m.assertionKeyPem ? { assertionKeyPem: m.assertionKeyPem } : {}), ...(ticketKey ? { ticketKey } : {}), ...(m.acme ? { acmeFromPrimary: { updates: m.acme } } : {}) });
+    instance = await startDrawbridge({ config, configFile: m.configFile, env, logger, adminListen: false, ...(store ? { store } : {}), assertionKeys: m.assertionKeys, ...(ticketKey ? { ticketKey } : {}), ...(m.acme ? { acmeFromPrimary: { updates: m.acme } } : {}) });
     for (const q of acmeQueue.splice(0)) applyAcme(q.seq, q.update);
     // Again once listening: node's cluster gives a listener the ticket key of the first worker that listened on that
     // address (lib/_tls_wrap.js _setServerData), stale after a rotation; and a rotation may have come while it started.

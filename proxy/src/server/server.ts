@@ -12,7 +12,8 @@ import { formatIssue } from '../config/locate.js';
 import type { Config } from '../schema/config.js';
 import { DrawbridgeError, wrap } from '../errors.js';
 import { hstsValue } from './hsts.js';
-import { AssertionSigner } from '../forward/assertion.js';
+import { AssertionSigner, type SignerKeys } from '../forward/assertion.js';
+import { readAssertionKeys, reloadableAssertion, type AssertionKeyMaterial } from './assertion-keys.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { compileStripper } from '../forward/strip.js';
 import { OidcClient } from '../oidc/client.js';
@@ -79,8 +80,11 @@ export interface StartOptions {
   acme?: Pick<import('../tls/acme.js').AcmeManagerOptions, 'schedule' | 'poll' | 'retry'>;
   /** The session store to use instead of the configured one (a worker's, server/cluster.ts). */
   store?: SessionStore;
-  /** The assertion signing key when `assertion.keyFile` is absent (a worker's: the primary's, the same in every worker). */
-  assertionKeyPem?: string;
+  /**
+   * The assertion's key material, read by the primary (a worker's: the same in every worker, server/cluster.ts);
+   * default: read from the files `assertion` names (a key generated when there is no keyFile).
+   */
+  assertionKeys?: AssertionKeyMaterial;
   /** With `tls`: the session-ticket key to start with, rotated from outside (a worker's: the primary's, server/cluster.ts). */
   ticketKey?: Buffer;
   /**
@@ -108,7 +112,7 @@ export interface Drawbridge {
   readonly websockets: WebSockets;
   /** Access requests and grants (access/); `access.sweep()` ends the expired grants now. */
   readonly access: AccessRuntime;
-  /** The TLS files (listener certificates, upstream certificates and CAs) whose change should reload, like the configuration's. */
+  /** The files whose change should reload, like the configuration's: TLS (listener certificates, upstream certificates and CAs) and the assertion's keys. */
   watchedFiles(): string[];
   /** tls.acme: the certificate manager (`check()` orders what is due now) and the port-80 listener. */
   readonly acme?: AcmeManager;
@@ -119,7 +123,7 @@ export interface Drawbridge {
    * Builds the snapshot of a validated configuration without putting it in force (the first phase of a reload of
    * every worker, server/cluster.ts); nothing is counted or logged. `commit()` swaps it in, `abort()` releases it.
    */
-  prepareReload(config: Config): PreparedReload;
+  prepareReload(config: Config, assertionKeys?: AssertionKeyMaterial): PreparedReload;
   /** Whether the instance is ready: configuration loaded, IdP discovered and answering its probe, store reachable. */
   ready(): Promise<{ ready: boolean; checks: Record<string, boolean>; idp?: { error: string; hint: string; url?: string; status?: number } }>;
   /**
@@ -248,8 +252,8 @@ function makeSnapshot(config: Config): Omit<Snapshot, 'routes'> {
   return Object.freeze({ compiled, stripper: compileStripper(stripped), trusted, hsts: hstsValue(config.tls), device });
 }
 
-/** Sections a reload cannot change without a restart (listeners, IdP, store, keys); `tls` files and policy reload, adding or removing `tls` does not. */
-const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'assertion', 'limits', 'accessRequests'] as const;
+/** Sections a reload cannot change without a restart (listeners, IdP, store, session keys); `tls` files, policy and the assertion's key files reload, adding or removing `tls` does not. */
+const RESTART_ONLY = ['listen', 'publicUrl', 'admin', 'idp', 'session', 'limits', 'accessRequests'] as const;
 
 /**
  * What a reload of `running` to `loaded` puts in force: `loaded` with the sections that need a restart kept as they
@@ -262,6 +266,10 @@ export function reloadable(running: Config, loaded: Config): { next: Config; kep
     if (JSON.stringify(next[key]) !== JSON.stringify(running[key])) kept.push(key);
     (next as Record<string, unknown>)[key] = running[key];
   }
+  // `assertion`: its key files reload (a rotation), its header and ttl wait for a restart.
+  const assertion = reloadableAssertion(running.assertion, loaded.assertion);
+  next.assertion = assertion.next;
+  kept.push(...assertion.kept);
   // The listener speaks TLS or not from its start: `tls` added or removed waits for a restart, its files and
   // policy apply now.
   if ((next.tls === undefined) !== (running.tls === undefined)) {
@@ -326,9 +334,10 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     ...(clientKey ? { clientKey } : {}),
     ...(options.idpProbeIntervalMs !== undefined ? { probeIntervalMs: options.idpProbeIntervalMs } : {}),
   });
+  const assertionKeys = options.assertionKeys ?? readAssertionKeys(config.assertion);
   const signer = await AssertionSigner.create({
-    ...(config.assertion.keyFile ? { privateKeyPem: readFileSync(config.assertion.keyFile, 'utf8') } : options.assertionKeyPem ? { privateKeyPem: options.assertionKeyPem } : {}),
-    previousPublicKeysPem: config.assertion.previousKeys.map((f) => readFileSync(f, 'utf8')),
+    ...(assertionKeys.privateKeyPem !== undefined ? { privateKeyPem: assertionKeys.privateKeyPem } : {}),
+    previousPublicKeysPem: assertionKeys.previousPublicKeysPem,
     issuer: publicOrigin,
     ttlMs: parseDuration(config.assertion.ttl),
   });
@@ -564,9 +573,13 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   logger.info({ event: 'start', version: drawbridgeVersion(), listen: `${scheme}://${address.address}:${address.port}`, admin: adminAddress ? `http://${adminAddress.address}:${adminAddress.port}` : 'off', idp: config.idp.issuer, routes: config.routes.length, store: store.kind });
 
   /** Builds `next`'s snapshot; `commit()` puts it (and its TLS files) in force. Throws nothing: errors are returned. */
-  function prepare(next: Config): PreparedReload {
+  function prepare(next: Config, assertionKeys?: AssertionKeyMaterial): PreparedReload {
     let candidate: Snapshot;
+    // A rotation of the assertion keys (keyFile or previousKeys changed, or their files): in force with the snapshot.
+    let keys: SignerKeys | undefined;
     try {
+      const material = assertionKeys ?? readAssertionKeys(next.assertion);
+      keys = signer.keysFor(material.privateKeyPem, material.previousPublicKeysPem);
       candidate = provisionSnapshot(makeSnapshot(next), { forwarder, metrics });
     } catch (e) {
       return { ok: false, errors: [(e as Error).message] };
@@ -583,6 +596,10 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
         } catch (e) {
           releaseSnapshot(candidate, snapshot);
           throw e;
+        }
+        if (keys) {
+          signer.useKeys(keys);
+          logger.info({ event: 'assertion-key', result: 'rotated', kid: keys.kid, published: keys.keySet.keys.map((k) => k.kid) });
         }
         const replaced = snapshot;
         snapshot = candidate;
@@ -641,8 +658,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
       logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
       return { ok: true };
     },
-    prepareReload(loaded: Config) {
-      return prepare(reloadable(config, loaded).next);
+    prepareReload(loaded: Config, assertionKeys?: AssertionKeyMaterial) {
+      return prepare(reloadable(config, loaded).next, assertionKeys);
     },
     async close(closeOptions: { drainMs?: number; signal?: string } = {}) {
       if (closed) return;
@@ -683,7 +700,8 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     },
     watchedFiles() {
       const routes = snapshot.compiled.table.routes.flatMap((r) => [r.upstreamTls?.caFile, r.upstreamTls?.certFile, r.upstreamTls?.keyFile]);
-      return [...new Set([...(tls?.files() ?? []), ...routes.filter((f): f is string => typeof f === 'string')])];
+      const { keyFile, previousKeys } = snapshot.compiled.config.assertion;
+      return [...new Set([...(tls?.files() ?? []), ...routes, keyFile, ...previousKeys].filter((f): f is string => typeof f === 'string'))];
     },
   } as Drawbridge;
 }
