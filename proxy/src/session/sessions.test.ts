@@ -84,6 +84,30 @@ test('readId with a route slot: its value is a session on exactly the origin it 
   assert.equal(sessions.readId(aliceB, false, a, slot), undefined, 'now in the slot, still not on a');
 });
 
+test('readId with a route slot: a slot moving between verified values takes the string remembered for each (nothing new per move), and each value still answers its own session on its own origin', async () => {
+  const { sessions, record, cookieFor } = await setup();
+  const other = await sessions.create({ sub: 's2', user: 'mallory', groups: [], amr: ['pwd'], claims: {} }, {}, undefined, T0);
+  // Two routes of a wildcard host, whose hosts each have their own cookie: the slots move on most requests.
+  const [routeA, routeB] = [routeCookie(), routeCookie()];
+  const [h1, h2] = ['http://x1.w.example.com', 'http://x2.w.example.com'];
+  const values = [
+    { header: cookieFor(h1), origin: h1, id: record.id },
+    { header: cookieFor(h2), origin: h2, id: record.id },
+    { header: sessions.setCookie(other, false, T0, h1).split(';')[0]!, origin: h1, id: other.id },
+  ];
+  for (let i = 0; i < 60; i++) {
+    const v = values[(i * 7) % 3]!;
+    const slot = i % 2 === 0 ? routeA : routeB;
+    assert.equal(sessions.readId(v.header, false, v.origin, slot), v.id, `request ${i}`);
+    const value = cookieValue(v.header, 'drawbridge')!;
+    assert.equal(slot.verifiedCookie, sessions.rememberedFor(value), `request ${i}: the slot holds what the map remembers`);
+    assert.equal(sessions.rememberedFor(value), `${value}${v.id}${v.origin}`);
+    // On the other values' origins it is no session, from the slot or the map.
+    for (const o of [h1, h2].filter((x) => x !== v.origin)) assert.equal(sessions.readId(v.header, false, o, slot), undefined, `request ${i} on ${o}`);
+  }
+  assert.equal(sessions.verifiedCount, 3, 'one remembered string per value, however often the slots moved');
+});
+
 test('touchIfDue on the memory store’s shared (frozen) record: the store moves the idle clock, the record read stays as it was', async () => {
   const { sessions, record } = await setup();
   const read = sessions.loadNow(record.id, T0)!;

@@ -50,7 +50,7 @@ function flat(s: string): string {
  * cookie value, the session id it carries and the origin its MAC was verified for, back to back in one flat string
  * (`''`: none). With a cookie per route host, a hit reads this one string instead of the map of every host's values
  * (with 10,000 routes, not in the CPU caches), and the id is cut from it; another value on the route goes through the
- * map (or the MAC) and takes the slot.
+ * map (or the MAC) and takes the slot: the very string the map remembers for that value, never a new one.
  */
 export interface RouteCookie {
   verifiedCookie: string;
@@ -59,11 +59,6 @@ export interface RouteCookie {
 /** An empty slot of its own (a caller without a snapshot, tests). */
 export function routeCookie(): RouteCookie {
   return { verifiedCookie: '' };
-}
-
-/** Takes a route's slot for a value whose MAC verified for `origin` (one flat string: no slice of the request's header). */
-function remember(route: RouteCookie, value: string, id: string, origin: string): void {
-  if (value.length === SESSION_COOKIE_LENGTH && id.length === SESSION_ID_LENGTH) route.verifiedCookie = flat(`${value}${id}${origin}`);
 }
 
 /** The session layer of one Drawbridge instance. */
@@ -93,10 +88,15 @@ export class Sessions {
   // cookies cannot grow it. The origin is compared on every hit: a value is a session on its own host only.
   // A plain map in insertion order, the oldest value dropped when full, not an LRU: a hit only reads (an LRU moves
   // the entry on every read; with a cookie per route host, hundreds of hosts, that bookkeeping is no longer in the
-  // CPU caches). A value dropped while still in use costs one HMAC to verify again. The value remembered is the session
-  // id (always SESSION_ID_LENGTH long) followed by the origin, one flat string, and so is the key: a hit reads two
-  // strings rather than a record, its origin and the cookie header the key was cut from (with a cookie per route
-  // host, hundreds of hosts, none of them in the CPU caches).
+  // CPU caches). A value dropped while still in use costs one HMAC to verify again. The value remembered is the cookie
+  // value, the session id (always SESSION_ID_LENGTH long) and the origin back to back, one flat string, and the key is
+  // its first part (a slice of it, not a copy): a hit reads two strings rather than a record, its origin and the cookie
+  // header the key was cut from (with a cookie per route host, hundreds of hosts, none of them in the CPU caches). A
+  // route's slot (`RouteCookie`) takes that same string when it moves to another value, so moving allocates nothing: a
+  // new string stored in a slot outlives the young generation (the slot lives as long as its snapshot) and is promoted,
+  // and with thousands of routes, or several users or hosts per route, slots move on most requests that reach the map
+  // (the 10,000-route bench row: one request in ten, its wildcard routes' hosts), which filled the old generation
+  // faster and brought full collections sooner.
   private readonly verified = new Map<string, string>();
 
   /**
@@ -117,16 +117,17 @@ export class Sessions {
     }
     const known = this.verified.get(value);
     if (known !== undefined) {
-      if (known.length !== SESSION_ID_LENGTH + origin.length || !known.endsWith(origin)) return undefined;
-      const id = known.slice(0, SESSION_ID_LENGTH);
-      if (route !== undefined) remember(route, value, id, origin);
-      return id;
+      if (known.length !== value.length + SESSION_ID_LENGTH + origin.length || !known.endsWith(origin)) return undefined;
+      if (route !== undefined && value.length === SESSION_COOKIE_LENGTH) route.verifiedCookie = known;
+      return known.slice(value.length, value.length + SESSION_ID_LENGTH);
     }
     const id = openSessionCookie(value, this.keys.cookieMac, origin);
-    if (id !== undefined) {
+    // Only an id of its one length is remembered: the remembered string is cut at fixed places.
+    if (id !== undefined && id.length === SESSION_ID_LENGTH) {
       if (this.verified.size >= Sessions.MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(flat(value), flat(id + origin));
-      if (route !== undefined) remember(route, value, id, origin);
+      const held = flat(`${value}${id}${origin}`);
+      this.verified.set(held.slice(0, value.length), held);
+      if (route !== undefined && value.length === SESSION_COOKIE_LENGTH) route.verifiedCookie = held;
     }
     return id;
   }
@@ -134,6 +135,11 @@ export class Sessions {
   /** How many verified cookie values are remembered (tests). */
   get verifiedCount(): number {
     return this.verified.size;
+  }
+
+  /** What is remembered for a verified cookie value: the value, its session id and origin back to back (tests). */
+  rememberedFor(value: string): string | undefined {
+    return this.verified.get(value);
   }
 
   /**
