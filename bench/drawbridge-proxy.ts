@@ -2,19 +2,19 @@
 // public route and an authenticated route, a memory or redis store, and one session created directly in the
 // store (no IdP on the hot path). Reports its port and the Cookie header that carries the session. With
 // `--routes N`, the routes row's configuration instead: N generated routes (bench/micro-routes.ts), all allowing.
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { stringify } from 'yaml';
-import { loadConfigText } from '../proxy/src/config/load.js';
-import { formatIssue } from '../proxy/src/config/locate.js';
+import { formatIssue } from '../proxy/src/config/issue.js';
+import { loadConfigIsolated } from '../proxy/src/server/config-isolate.js';
 import { startDrawbridge, type Drawbridge } from '../proxy/src/server/server.js';
 import { applyV8RuntimeFlags } from '../proxy/src/server/node-flags.js';
 import { isMain, serveChild } from './child.js';
 import { benchSession } from './fixtures.js';
-import { ALLOWING_POLICIES, routeRequests, routesConfig } from './micro-routes.js';
 
 export const BENCH_SESSION_SECRET = 'bench-session-secret-0123456789abcdef0123456789';
 
@@ -37,7 +37,7 @@ export interface DrawbridgeBenchOptions {
  * closed port (discovery fails and retries in the background; proxied requests with a session never need it),
  * routes without a port so any listener port matches.
  */
-export function benchConfigText(o: DrawbridgeBenchOptions): string {
+export async function benchConfigText(o: DrawbridgeBenchOptions): Promise<string> {
   if (o.routes !== undefined) return routesBenchConfigText(o, o.routes);
   const store = o.store === 'memory' ? '{ type: memory, maxSessions: 100000 }' : `{ type: redis, url: "${o.store}" }`;
   return `listen: "127.0.0.1:0"
@@ -77,7 +77,11 @@ routes:
  * measured 1.28× instead of ~1.0×), a cost of one user visiting 10,000 routes a minute (real traffic signs per user and route visited),
  * not of the table's size. The warm-up signs every route's once.
  */
-export function routesBenchConfigText(o: DrawbridgeBenchOptions, n: number): string {
+export async function routesBenchConfigText(o: DrawbridgeBenchOptions, n: number): Promise<string> {
+  // Imported here: the memory rows' process, like `drawbridge serve`, never loads the YAML parser or zod (which
+  // bench/micro-routes.ts imports for its own measurements).
+  const { stringify } = await import('yaml');
+  const { ALLOWING_POLICIES, routesConfig } = await import('./micro-routes.js');
   const config = routesConfig(n, { to: o.upstream, policies: ALLOWING_POLICIES });
   config.publicUrl = 'http://auth.localhost:1';
   config.idp = { issuer: 'http://127.0.0.1:9', clientId: 'drawbridge', clientSecret: 'bench-client-secret', allowInsecureHttp: true };
@@ -124,9 +128,12 @@ export class BenchLogStream extends Writable {
 
 /** Starts Drawbridge with the bench configuration and creates one session. */
 export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{ db: Drawbridge; cookie: string; user: string; logs: BenchLogStream; loadMs: number }> {
-  const text = benchConfigText(o);
+  const file = join(mkdtempSync(join(tmpdir(), 'drawbridge-bench-')), 'bench.yaml');
+  writeFileSync(file, await benchConfigText(o));
+  // As `drawbridge serve` loads its file: validated in a worker thread (server/config-isolate.ts), so this process
+  // never loads zod or the YAML parser.
   const t0 = performance.now();
-  const loaded = loadConfigText(text, 'bench.yaml');
+  const loaded = await loadConfigIsolated(file, process.env);
   const loadMs = performance.now() - t0;
   if (!loaded.ok) throw new Error(loaded.errors.slice(0, 5).map(formatIssue).join('\n'));
   const logStream = new BenchLogStream();
@@ -144,6 +151,7 @@ export async function startBenchDrawbridge(o: DrawbridgeBenchOptions): Promise<{
       if (c === undefined) cookies.set(host, (c = db.runtime.sessions.setCookie(record, false, now, `http://${host}`).split(';')[0]!));
       return c;
     };
+    const { routeRequests } = await import('./micro-routes.js');
     writeFileSync(o.requestsFile, routeRequests(o.routes, o.requestCount ?? o.routes).map((r) => `${r.hostname} ${r.path} ${cookieFor(r.hostname)}\n`).join(''));
   }
   return { db, cookie, user: identity.user, logs: logStream, loadMs };

@@ -2,11 +2,19 @@
 // code (session/redis-store.ts) nor the ACME code (tls/acme.ts, its storages, server/cluster-acme.ts): server.ts and
 // cluster.ts load them at start only when they are configured (docs/deploy.md, "Memory"). Drawbridge's modules are
 // ES modules, so this test records what the process resolves through module customization hooks registered before
-// it imports Drawbridge (test-support/module-log-hooks.mjs).
+// it imports Drawbridge (test-support/module-log-hooks.mjs). And `drawbridge serve` never loads zod, the YAML parser or
+// the configuration's schema: it validates its file, at start and on every reload, in a worker thread
+// (server/config-isolate.ts), whose isolate ends with it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
+import { drawbridgeProcessWith } from '../../test-support/process.js';
+import { reservePort } from '../../test-support/net.js';
 
 const resolved: string[] = [];
 const { port1, port2 } = new MessageChannel();
@@ -49,4 +57,60 @@ test('a signed-in request through a memory-store Drawbridge without tls.acme loa
   await import('../../proxy/src/session/redis-store.js');
   await settled();
   assert.ok(resolved.some((u) => NOT_LOADED[0]!.test(u)));
+});
+
+/** A configuration for a `serve` process with `routes` public routes (the IdP is never contacted). */
+function serveConfig(port: number, admin: number, routes: number): string {
+  const lines = [
+    `listen: "127.0.0.1:${port}"`,
+    `publicUrl: http://auth.localhost:${port}`,
+    `admin: { listen: "127.0.0.1:${admin}" }`,
+    'idp: { issuer: "http://127.0.0.1:9", clientId: drawbridge, clientSecret: not-used-in-this-test, allowInsecureHttp: true }',
+    'session: { secret: lazy-modules-test-session-secret-0123456789 }',
+    'log: { level: info, format: json }',
+    'routes:',
+  ];
+  for (let i = 0; i < routes; i++) lines.push(`  - { name: r${i}, from: "http://r${i}.localhost:${port}", to: "http://127.0.0.1:9", public: true }`);
+  return `${lines.join('\n')}\n`;
+}
+
+test('`drawbridge serve` never loads zod, the YAML parser or the configuration schema, at start or on a reload; a bad file is still refused at FILE:LINE:COL', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drawbridge-lazy-modules-'));
+  // Hooks that write down every module the serving process's main thread resolves (node 20 gives its worker threads
+  // none of them: what the validating thread loads is not the serving isolate's).
+  const seen = join(dir, 'modules.txt');
+  writeFileSync(seen, '');
+  const hooks = join(dir, 'record-hooks.mjs');
+  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(seen)}, r.url + '\\n'); return r; }\n`);
+  const registerHooks = join(dir, 'record.mjs');
+  writeFileSync(registerHooks, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  const file = join(dir, 'drawbridge.yaml');
+  const port = await reservePort();
+  const admin = await reservePort();
+  writeFileSync(file, serveConfig(port, admin, 1));
+  const s = drawbridgeProcessWith({ nodeArgs: ['--import', pathToFileURL(registerHooks).href] }, 'serve', '--config', file);
+  try {
+    await s.line((l) => l.event === 'start');
+    // A valid change, reloaded by SIGHUP: validated in the worker, compiled and swapped in here.
+    writeFileSync(file, serveConfig(port, admin, 2));
+    s.child.kill('SIGHUP');
+    assert.equal((await s.line((l) => l.event === 'reload')).result, 'success');
+    // An invalid file: refused with its FILE:LINE:COL (the schema's words, from the worker), the running one kept.
+    const bad = s.logs.length;
+    writeFileSync(file, serveConfig(port, admin, 2).replace('public: true }\n', 'public: true, publik: true }\n'));
+    s.child.kill('SIGHUP');
+    const refused = await s.line((l) => l.event === 'reload', bad);
+    assert.equal(refused.result, 'failure');
+    assert.ok((refused.errors as string[]).some((e) => e.startsWith(`${file}:8:`) && /publik/.test(e)), JSON.stringify(refused.errors));
+    const routes = await fetch(`http://127.0.0.1:${admin}/metrics`).then((r) => r.text());
+    assert.match(routes, /drawbridge_config_reloads_total\{result="success"\} 1/);
+  } finally {
+    await s.stop();
+  }
+  const modules = readFileSync(seen, 'utf8').split('\n').filter(Boolean);
+  assert.ok(modules.some((u) => u.endsWith('/proxy/src/server/config-isolate.ts')), `the recording missed the server's modules (${modules.length} seen)`);
+  assert.ok(modules.some((u) => u.endsWith('/proxy/src/policy/rules/groups.ts')), 'the policy rules were not loaded: the recording missed the compile step');
+  for (const re of [/\/node_modules\/zod\//, /\/node_modules\/yaml\//, /\/proxy\/src\/config\/load\.ts$/, /\/proxy\/src\/config\/locate\.ts$/, /\/proxy\/src\/schema\/config\.ts$/, /\/proxy\/src\/policy\/schema(-kit)?\.ts$/]) {
+    assert.deepEqual(modules.filter((u) => re.test(u)), [], `serve loaded ${re}`);
+  }
 });

@@ -3,12 +3,11 @@
 // file it names, changes.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/load.js';
-import { formatIssue } from '../config/locate.js';
+import { formatIssue } from '../config/issue.js';
 import type { Served } from '../server/cluster.js';
 import { fileChecksum, startDrawbridge } from '../server/server.js';
-import { checkTlsFiles } from '../tls/check.js';
 import { isClusterWorker, workerCount } from '../server/workers.js';
+import { loadConfigIsolated } from '../server/config-isolate.js';
 import { applyV8RuntimeFlags } from '../server/node-flags.js';
 import type { Command } from './io.js';
 
@@ -44,8 +43,9 @@ export const serve: Command = async (args, io) => {
     io.stderr.write(missingConfigHelp(file, values.config === undefined && io.env.DRAWBRIDGE_CONFIG === undefined));
     return 1;
   }
-  // The TLS files are read and checked too: a bad one is reported at its key, never as a bare OpenSSL message.
-  const loaded = loadConfigFile(file, io.env, { fileChecks: (c) => checkTlsFiles(c) });
+  // The TLS files are read and checked too: a bad one is reported at its key, never as a bare OpenSSL message. In a
+  // worker thread: this process never loads zod or the YAML parser (server/config-isolate.ts).
+  const loaded = await loadConfigIsolated(file, io.env);
   if (!loaded.ok) {
     for (const e of loaded.errors) io.stderr.write(`${formatIssue(e)}\n`);
     io.stderr.write(`drawbridge serve: ${file} is invalid; not starting\n`);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadConfigFile, parseYaml } from '../config/load.js';
 import { formatIssue } from '../config/locate.js';
-import { durationSchema } from '../policy/duration.js';
+import { durationSchema } from '../policy/schema-kit.js';
 import { REASONS } from '../policy/reasons.js';
 import { reasonText } from './explain.js';
 import { checkClientIp, DEFAULT_CLIENT_IP, Simulator, type Simulation } from './simulate.js';

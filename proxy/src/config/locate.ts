@@ -1,21 +1,11 @@
 // config/locate.ts — maps a path in the configuration (['routes', 2, 'from']) to the line and
 // column of the YAML node it came from, so every error reads FILE:LINE:COL: message.
 import { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import type { ConfigIssue } from './issue.js';
 
 export type ConfigPath = readonly PropertyKey[];
 
-/** One configuration problem, located in its file. */
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  col: number;
-  message: string;
-}
-
-/** Formats an issue the way `validate`, reload logs and every tool print it. */
-export function formatIssue(issue: ConfigIssue): string {
-  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
-}
+export { formatIssue, type ConfigIssue } from './issue.js';
 
 /** Locates paths in one parsed document. `key: true` points at a map key rather than its value. */
 export class Locator {

@@ -4,7 +4,7 @@
 // `Forwarded`, URL- and method-override headers, and hop-by-hop headers. Replaces `req.headers` before the proxy
 // library sees the request.
 import type { IncomingHttpHeaders } from 'node:http';
-import { OVERRIDE_HEADERS } from '../schema/config.js';
+import { OVERRIDE_HEADERS } from '../schema/constants.js';
 import { isOwnCookie, removeCookies } from '../session/cookie.js';
 import { DEFAULT_IDENTITY_HEADERS, DRAWBRIDGE_PREFIX, HEADERS, X_FORWARDED_PREFIX } from '../header-names.js';
 

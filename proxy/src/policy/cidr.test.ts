@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { cidrContains, cidrSchema, parseCidr, parseIp } from './cidr.js';
+import { cidrContains, parseCidr, parseIp } from './cidr.js';
+import { cidrSchema } from './schema-kit.js';
 
 function range(text: string) {
   const p = parseCidr(text);

@@ -1,6 +1,5 @@
 // policy/cidr.ts — IPv4/IPv6 addresses and CIDR ranges without node:net: parsed once at compile,
 // matched per request. IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`) are compared as IPv4.
-import { z } from 'zod';
 
 /** An address: IPv4 as one unsigned 32-bit number, IPv6 as four (most significant first). */
 export type IpAddress = { family: 4; value: number } | { family: 6; words: readonly [number, number, number, number] };
@@ -172,9 +171,3 @@ export function cidrContains(cidr: Cidr, ip: IpAddress): boolean {
   for (let i = 0; i < 4; i++) if ((ip.words[i]! & cidr.mask[i]!) >>> 0 !== cidr.network[i]) return false;
   return true;
 }
-
-/** A CIDR range (or a single address) as written in YAML; the message says what is wrong. */
-export const cidrSchema = z.string().superRefine((text, ctx) => {
-  const parsed = parseCidr(text);
-  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
-});

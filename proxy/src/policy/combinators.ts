@@ -1,6 +1,5 @@
 // policy/combinators.ts — `and`, `or`, `not`: rules made of rules, and how their step-up needs
 // combine (a failure is step-up-fixable only when a stronger or fresher sign-in would fix it).
-import { z } from 'zod';
 import { defineRule, frozen, type Reason, type StepUpNeed, type Verdict } from './rule.js';
 
 const AND_OK: Reason = Object.freeze({ code: 'and-ok' });
@@ -99,7 +98,7 @@ export const andRule = defineRule({
   description: 'Every rule of the list holds.',
   example: 'and: [ { groups: [wiki-admins] }, { mfa: true } ]',
   // The children are validated by ruleSchema (schema.ts), which nests itself here.
-  schema: z.array(z.unknown()).min(1),
+  schema: ({ z }) => z.array(z.unknown()).min(1),
   compile(children, ctx) {
     const checks = children.map((c) => ctx.compileRule(c));
     return function and(input) {
@@ -147,7 +146,7 @@ export const orRule = defineRule({
   name: 'or',
   description: 'At least one rule of the list holds.',
   example: 'or: [ { groups: [sre] }, { user: [alice] } ]',
-  schema: z.array(z.unknown()).min(1),
+  schema: ({ z }) => z.array(z.unknown()).min(1),
   compile(children, ctx) {
     const checks = children.map((c) => ctx.compileRule(c));
     return function or(input) {
@@ -187,7 +186,7 @@ export const notRule = defineRule({
   name: 'not',
   description: 'The rule does not hold. Never asks for a step-up.',
   example: 'not: { ip: [10.0.0.0/8] }',
-  schema: z.unknown(),
+  schema: ({ z }) => z.unknown(),
   compile(child, ctx) {
     const check = ctx.compileRule(child);
     const negate = (v: Verdict): Verdict => {

@@ -1,7 +1,8 @@
 // policy/duration.test.ts — the duration parser and schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { durationSchema, parseDuration } from './duration.js';
+import { parseDuration } from './duration.js';
+import { durationSchema } from './schema-kit.js';
 
 test('parses every unit, integers and decimals', () => {
   assert.equal(parseDuration('250ms'), 250);

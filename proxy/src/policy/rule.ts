@@ -1,5 +1,5 @@
-// policy/rule.ts — the shape every policy rule has: a zod schema for its YAML value and a
-// compile step that turns that value into a pure, synchronous check returning a Verdict.
+// policy/rule.ts — the shape every policy rule has: a zod schema for its YAML value (built from a SchemaKit, so a
+// rule's module never loads zod) and a compile step that turns that value into a pure, synchronous check.
 import type { z } from 'zod';
 import type { PolicyInput } from './input.js';
 import type { ReasonCode } from './reasons.js';
@@ -55,6 +55,22 @@ export interface CompileContext {
   namedPolicyDemands(name: string): StepUpNeed | undefined;
 }
 
+/**
+ * What a rule's schema is built from: zod itself and the value schemas the configuration shares. Handed in by
+ * policy/schema.ts (policy/schema-kit.ts), never imported by a rule: `drawbridge serve` compiles the policies it
+ * was given already validated (server/config-isolate.ts), so its process never loads zod (docs/deploy.md "Memory").
+ */
+export interface SchemaKit {
+  readonly z: typeof z;
+  /** A positive duration string (`15m`); parse it with policy/duration.ts `parseDuration`. */
+  readonly duration: z.ZodString;
+  /** A CIDR range or a single address; parse it with policy/cidr.ts `parseCidr`. */
+  readonly cidr: z.ZodString;
+}
+
+/** The validated YAML value of a rule. */
+export type RuleValue<R> = R extends RuleDefinition<infer S> ? z.infer<S> : never;
+
 export interface RuleDefinition<S extends z.ZodType = z.ZodType> {
   /** The YAML key of the rule (`email`, `groups`, `and`, ...). */
   name: string;
@@ -62,7 +78,8 @@ export interface RuleDefinition<S extends z.ZodType = z.ZodType> {
   description: string;
   /** A YAML example for the docs. */
   example: string;
-  schema: S;
+  /** The rule's schema, built from the kit (called once, by policy/schema.ts). */
+  schema: (kit: SchemaKit) => S;
   compile(value: z.infer<S>, ctx: CompileContext): Check;
   /**
    * What the sign-in of EVERY identity this rule passes for has brought, whoever the user, wherever the request

@@ -1,7 +1,8 @@
 // policy/schema.ts — the zod schemas of a rule and of a policy (`allow` / `deny`), built from the
 // rule definitions, with each rule's description carried into the generated JSON Schema.
 import { z } from 'zod';
-import type { RuleDefinition } from './rule.js';
+import type { RuleDefinition, RuleValue } from './rule.js';
+import { SCHEMA_KIT } from './schema-kit.js';
 import { RULES } from './registry.js';
 import { closest } from './suggest.js';
 import { authenticatedRule } from './rules/authenticated.js';
@@ -27,25 +28,25 @@ import { andRule, notRule, orRule } from './combinators.js';
 
 /** One rule as written in YAML: an object with exactly one of these keys. */
 export interface RuleConfig {
-  authenticated?: z.infer<typeof authenticatedRule.schema>;
-  user?: z.infer<typeof userRule.schema>;
-  email?: z.infer<typeof emailRule.schema>;
-  domain?: z.infer<typeof domainRule.schema>;
-  groups?: z.infer<typeof groupsRule.schema>;
-  claim?: z.infer<typeof claimRule.schema>;
-  method?: z.infer<typeof methodRule.schema>;
-  path?: z.infer<typeof pathRule.schema>;
-  ip?: z.infer<typeof ipRule.schema>;
-  device?: z.infer<typeof deviceRule.schema>;
-  time?: z.infer<typeof timeRule.schema>;
-  before?: z.infer<typeof beforeRule.schema>;
-  after?: z.infer<typeof afterRule.schema>;
-  mfa?: z.infer<typeof mfaRule.schema>;
-  acr?: z.infer<typeof acrRule.schema>;
-  authAge?: z.infer<typeof authAgeRule.schema>;
-  context?: z.infer<typeof contextRule.schema>;
-  risk?: z.infer<typeof riskRule.schema>;
-  policy?: z.infer<typeof policyRule.schema>;
+  authenticated?: RuleValue<typeof authenticatedRule>;
+  user?: RuleValue<typeof userRule>;
+  email?: RuleValue<typeof emailRule>;
+  domain?: RuleValue<typeof domainRule>;
+  groups?: RuleValue<typeof groupsRule>;
+  claim?: RuleValue<typeof claimRule>;
+  method?: RuleValue<typeof methodRule>;
+  path?: RuleValue<typeof pathRule>;
+  ip?: RuleValue<typeof ipRule>;
+  device?: RuleValue<typeof deviceRule>;
+  time?: RuleValue<typeof timeRule>;
+  before?: RuleValue<typeof beforeRule>;
+  after?: RuleValue<typeof afterRule>;
+  mfa?: RuleValue<typeof mfaRule>;
+  acr?: RuleValue<typeof acrRule>;
+  authAge?: RuleValue<typeof authAgeRule>;
+  context?: RuleValue<typeof contextRule>;
+  risk?: RuleValue<typeof riskRule>;
+  policy?: RuleValue<typeof policyRule>;
   and?: RuleConfig[];
   or?: RuleConfig[];
   not?: RuleConfig;
@@ -56,7 +57,7 @@ function doc(def: RuleDefinition): string {
 }
 
 function leaf<S extends z.ZodType>(def: RuleDefinition<S>) {
-  return def.schema.optional().describe(doc(def));
+  return def.schema(SCHEMA_KIT).optional().describe(doc(def));
 }
 
 const RULE_NAMES = RULES.map((r) => r.name);

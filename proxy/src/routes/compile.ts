@@ -1,6 +1,7 @@
 // routes/compile.ts — validated Config → an immutable route table. All heavy work (parsing `from`,
 // compiling policies and regexes, indexing hosts and prefixes) happens here, once; match() only reads.
-import { OVERRIDE_HEADERS, type Config, type RouteConfig } from '../schema/config.js';
+import type { Config, RouteConfig } from '../schema/config.js';
+import { OVERRIDE_HEADERS } from '../schema/constants.js';
 import { parseDuration } from '../policy/duration.js';
 import { compilePolicies, type CompiledPolicy } from '../policy/evaluate.js';
 import type { PolicyConfig } from '../policy/schema.js';

@@ -1,35 +1,19 @@
 // schema/config.ts — the one zod schema of drawbridge.yaml: it gives the TypeScript types, the
 // validation messages and (via z.toJSONSchema) config/drawbridge.schema.json. Descriptions double as docs.
 import { z } from 'zod';
-import { durationSchema, parseDuration } from '../policy/duration.js';
+import { parseDuration } from '../policy/duration.js';
 import { policySchema } from '../policy/schema.js';
-import { cidrSchema } from '../policy/cidr.js';
+import { cidrSchema, durationSchema } from '../policy/schema-kit.js';
+import { HSTS_DEFAULT_MAX_AGE, OVERRIDE_HEADERS } from './constants.js';
 import { RFC8176_MFA_AMR } from '../policy/rules/mfa.js';
 import { ACCESS_TOKEN_HEADER, DEFAULT_IDENTITY_HEADERS } from '../header-names.js';
+
+export { HSTS_DEFAULT_MAX_AGE, OVERRIDE_HEADERS };
 
 const cidr = cidrSchema;
 const claimName = z.string().min(1);
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^`|~-]+$/, 'invalid HTTP header name');
 
-/**
- * Request headers that make an application serve another URL or run another method than the request line's, which
- * is what Drawbridge matched and authorized: stripped from every request (forward/strip.ts) unless a route lists
- * one in `keepRequestHeaders`. Lower-case. URL: `X-Original-URL` (IIS URL Rewrite; read by Symfony and Zend before
- * their 2018 fixes, WordPress-era and other PHP front controllers, ASP.NET apps through HTTP_X_ORIGINAL_URL),
- * `X-Rewrite-URL` (ISAPI_Rewrite; read by Yii 1 and 2, old Symfony and Zend), `X-Original-URI` (nginx
- * `auth_request` set-ups and the apps and auth services that read it), `X-Override-URL` (the third name of the
- * family probed by scanners). Method: `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` (Express
- * method-override, Symfony and others).
- */
-export const OVERRIDE_HEADERS: readonly string[] = Object.freeze([
-  'x-original-url',
-  'x-rewrite-url',
-  'x-original-uri',
-  'x-override-url',
-  'x-http-method-override',
-  'x-http-method',
-  'x-method-override',
-]);
 const OVERRIDE_NAMES: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
 const overrideHeaderName = z
   .string()
@@ -51,8 +35,6 @@ function atLeastAYear(duration: string): boolean {
   }
 }
 
-/** HSTS (RFC 6797) on every response over HTTPS; server/hsts.ts makes the header value. */
-export const HSTS_DEFAULT_MAX_AGE = '365d';
 const hstsSchema = z
   .strictObject({
     maxAge: durationSchema.default(HSTS_DEFAULT_MAX_AGE).describe('How long browsers keep to HTTPS for this host (`max-age`, whole seconds).'),

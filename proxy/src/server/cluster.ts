@@ -11,8 +11,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { loadConfigFile } from '../config/load.js';
-import { formatIssue } from '../config/locate.js';
+import { formatIssue } from '../config/issue.js';
+import { loadConfigIsolated } from './config-isolate.js';
 import { DrawbridgeError } from '../errors.js';
 import type { Config } from '../schema/config.js';
 import { ClusterStore, isStoreMessage, StoreOwner, type StoreMessage } from '../session/cluster-store.js';
@@ -20,7 +20,6 @@ import { deriveKeys } from '../session/keys.js';
 import { MemoryStore } from '../session/memory-store.js';
 import type { SessionFilter, SessionRecord, SessionStore } from '../session/store.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import { checkTlsFiles } from '../tls/check.js';
 import { contextsOf } from '../tls/contexts.js';
 import { parseDuration } from '../policy/duration.js';
 import { TicketKeys } from './cluster-tls.js';
@@ -316,7 +315,7 @@ export async function startCluster(options: ClusterOptions): Promise<Served> {
 
   async function reload(): Promise<{ ok: true } | { ok: false; errors: string[] }> {
     return serial(async () => {
-      const result = loadConfigFile(options.configFile, options.env, { fileChecks: (c) => checkTlsFiles(c) });
+      const result = await loadConfigIsolated(options.configFile, options.env);
       if (!result.ok) {
         const errors = result.errors.map(formatIssue);
         reloads.inc({ result: 'failure' });

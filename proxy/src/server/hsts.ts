@@ -2,7 +2,7 @@
 // with the snapshot; every response over HTTPS carries it (Drawbridge's own answers, proxied ones unless the
 // upstream sends its own).
 import type { Config } from '../schema/config.js';
-import { HSTS_DEFAULT_MAX_AGE } from '../schema/config.js';
+import { HSTS_DEFAULT_MAX_AGE } from '../schema/constants.js';
 import { parseDuration } from '../policy/duration.js';
 
 /**

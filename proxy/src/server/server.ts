@@ -7,8 +7,8 @@ import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { sha256Hex } from '../digest.js';
-import { loadConfigFile } from '../config/load.js';
-import { formatIssue } from '../config/locate.js';
+import { formatIssue } from '../config/issue.js';
+import { loadConfigIsolated } from './config-isolate.js';
 import type { Config } from '../schema/config.js';
 import { DrawbridgeError, wrap } from '../errors.js';
 import { hstsValue } from './hsts.js';
@@ -36,7 +36,7 @@ import { provisionSnapshot, releaseSnapshot } from './provision.js';
 import type { Runtime, Snapshot } from '../runtime/runtime.js';
 import { drawbridgeVersion } from '../version.js';
 import { CertificateError } from '../tls/certificate.js';
-import { checkTlsFiles, EXPIRY_WARNING_MS } from '../tls/check.js';
+import { EXPIRY_WARNING_MS } from '../tls/check.js';
 import { bindContexts, contextsOf, TlsContexts } from '../tls/contexts.js';
 import { registerTlsMetrics } from '../tls/metrics.js';
 import { acmeHosts } from '../config/acme-hosts.js';
@@ -618,6 +618,7 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
   }
 
   let closed = false;
+  let reloadQueue: Promise<unknown> = Promise.resolve();
   return {
     server,
     ...(adminServer ? { adminServer, adminUrl: `http://127.0.0.1:${adminAddress!.port}` } : {}),
@@ -631,32 +632,41 @@ export async function startDrawbridge(options: StartOptions): Promise<Drawbridge
     ...(acmeManager ? { acme: acmeManager } : {}),
     ...(acmeHttpServer ? { acmeHttpServer } : {}),
     ready,
-    async reload() {
-      if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
-      const result = loadConfigFile(options.configFile, options.env ?? process.env, { fileChecks: (c) => checkTlsFiles(c, now()) });
-      if (!result.ok) {
-        const errors = result.errors.map(formatIssue);
-        metrics.reload('failure');
-        logger.error({ event: 'reload', result: 'failure', errors, message: 'invalid configuration refused; the running configuration stays' });
-        return { ok: false, errors };
-      }
-      const { next, kept } = reloadable(config, result.config);
-      const prepared = prepare(next);
-      if (!prepared.ok) {
-        metrics.reload('failure');
-        logger.error({ event: 'reload', result: 'failure', errors: prepared.errors });
-        return prepared;
-      }
-      try {
-        prepared.commit();
-      } catch (e) {
-        metrics.reload('failure');
-        logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
-        return { ok: false, errors: [(e as Error).message] };
-      }
-      metrics.reload('success');
-      logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
-      return { ok: true };
+    reload() {
+      // One at a time, in the order asked: validating waits for a worker thread, and a file read earlier must never
+      // be committed after one read later.
+      const run = reloadQueue.then(async (): Promise<{ ok: true } | { ok: false; errors: string[] }> => {
+        if (!options.configFile) return { ok: false, errors: ['no configuration file to reload'] };
+        const result = await loadConfigIsolated(options.configFile, options.env ?? process.env, now());
+        if (!result.ok) {
+          const errors = result.errors.map(formatIssue);
+          metrics.reload('failure');
+          logger.error({ event: 'reload', result: 'failure', errors, message: 'invalid configuration refused; the running configuration stays' });
+          return { ok: false, errors };
+        }
+        const { next, kept } = reloadable(config, result.config);
+        const prepared = prepare(next);
+        if (!prepared.ok) {
+          metrics.reload('failure');
+          logger.error({ event: 'reload', result: 'failure', errors: prepared.errors });
+          return prepared;
+        }
+        try {
+          prepared.commit();
+        } catch (e) {
+          metrics.reload('failure');
+          logger.error({ event: 'reload', result: 'failure', errors: [(e as Error).message] });
+          return { ok: false, errors: [(e as Error).message] };
+        }
+        metrics.reload('success');
+        logger.info({ event: 'reload', result: 'success', routes: next.routes.length, ...(kept.length ? { needsRestart: kept, message: `changes to ${kept.join(', ')} take effect after a restart` } : {}) });
+        return { ok: true };
+      });
+      reloadQueue = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
     prepareReload(loaded: Config, assertionKeys?: AssertionKeyMaterial) {
       return prepare(reloadable(config, loaded).next, assertionKeys);

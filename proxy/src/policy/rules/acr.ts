@@ -1,6 +1,5 @@
 // policy/rules/acr.ts — `acr: [urn:example:loa:high]`: the sign-in's authentication context class
 // is listed; failing asks for a step-up sign-in with `acr_values`.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
@@ -17,7 +16,7 @@ export const acrRule = defineRule({
   name: 'acr',
   description: 'The sign-in’s authentication context class (acr) is one of these; failing asks for a step-up with acr_values.',
   example: 'acr: [urn:example:loa:high]',
-  schema: z.array(z.string().min(1)).min(1),
+  schema: ({ z }) => z.array(z.string().min(1)).min(1),
   compile(values) {
     const ok = new Map(values.map((v) => [v, frozen(pass('acr-ok', v))]));
     const unsatisfied = frozen(fail('acr-unsatisfied', undefined, { acr: [...values] }));

@@ -1,7 +1,7 @@
 // policy/rules/auth-age.ts — `authAge: 15m`: the user actively signed in at most this long ago
 // (`auth_time`); failing asks for a step-up sign-in with `max_age`.
 import { defineRule, fail, frozen, pass } from '../rule.js';
-import { durationSchema, parseDuration } from '../duration.js';
+import { parseDuration } from '../duration.js';
 
 const OK = frozen(pass('auth-age-ok'));
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
@@ -18,7 +18,7 @@ export const authAgeRule = defineRule({
   name: 'authAge',
   description: 'The user signed in (auth_time) at most this long ago, e.g. 15m; failing asks for a step-up with max_age.',
   example: 'authAge: 15m',
-  schema: durationSchema,
+  schema: ({ duration }) => duration,
   compile(duration) {
     const maxAgeMs = parseDuration(duration);
     const stepUp = { maxAge: Math.floor(maxAgeMs / 1000) };

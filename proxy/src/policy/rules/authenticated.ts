@@ -1,5 +1,4 @@
 // policy/rules/authenticated.ts — `authenticated: true`: any signed-in user.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const OK = frozen(pass('authenticated-ok'));
@@ -16,7 +15,7 @@ export const authenticatedRule = defineRule({
   name: 'authenticated',
   description: 'Any signed-in user.',
   example: 'authenticated: true',
-  schema: z.literal(true, { error: 'expected true (write authenticated: true)' }),
+  schema: ({ z }) => z.literal(true, { error: 'expected true (write authenticated: true)' }),
   compile() {
     return function authenticated({ identity }) {
       return identity ? OK : ANONYMOUS;

@@ -1,12 +1,10 @@
 // policy/rules/claim.ts — `claim: { department: [eng, ops] }`: a token claim equals (or, for an array
 // claim, contains) one of the listed values.
-import { z } from 'zod';
 import { claimReader } from '../claim-path.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
 
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 /**
  * Claims whose string value is a space-separated list (OAuth `scope`, RFC 8693 §4.2 and RFC 9068 §2.2.3; `scp`,
@@ -29,9 +27,10 @@ export const claimRule = defineRule({
   description:
     'Every listed claim equals one of the values (or, for an array claim, contains one); strings, numbers and booleans compare strictly; a dotted name reaches into nested claims; scope and scp strings are space-separated lists.',
   example: 'claim: { department: [engineering, sre] }',
-  schema: z
-    .record(z.string().min(1), z.union([scalar, z.array(scalar).min(1)]))
-    .refine((claims) => Object.keys(claims).length > 0, 'claim needs at least one NAME: VALUE'),
+  schema: ({ z }) => {
+    const scalar = z.union([z.string(), z.number(), z.boolean()]);
+    return z.record(z.string().min(1), z.union([scalar, z.array(scalar).min(1)])).refine((claims) => Object.keys(claims).length > 0, 'claim needs at least one NAME: VALUE');
+  },
   compile(claims) {
     const wanted = Object.entries(claims).map(([name, values]) => ({
       name,

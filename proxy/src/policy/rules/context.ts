@@ -1,8 +1,7 @@
 // policy/rules/context.ts — `context: { sameNetwork: /24, sameDevice: true, sameAgent: true }`: the request comes from
 // the context its session was bound to at sign-in; a change asks for a fresh sign-in (which rebinds) or denies.
-import { z } from 'zod';
 import { DEFAULT_V4_PREFIX, DEFAULT_V6_PREFIX, networkOf } from '../context.js';
-import { defineRule, fail, frozen, pass, type Reason, type StepUpNeed, type Verdict } from '../rule.js';
+import { defineRule, fail, frozen, pass, type Reason, type StepUpNeed, type SchemaKit, type Verdict } from '../rule.js';
 
 /**
  * How fresh the re-authentication after a context change must be (seconds, `max_age`). The step-up also sends
@@ -16,10 +15,6 @@ const NO_SESSION = frozen(fail('context-no-session'));
 // The address is unknown (a trusted proxy's unreadable hop): whether it is the same network cannot be decided.
 const UNKNOWN: Verdict = frozen({ ok: false, unknown: true, reasons: [{ code: 'context-network-unknown' }] });
 
-const network = z
-  .string()
-  .regex(/^(exact|\/\d{1,3}(\s+\/\d{1,3})?)$/, 'expected exact, a prefix length like /24, or an IPv4 and an IPv6 length like "/24 /48"')
-  .refine((s) => prefixes(s) !== undefined, 'prefix lengths: IPv4 at most /32, IPv6 at most /128 ("/24 /48": IPv4 first)');
 
 /** `exact` → [32, 128]; `/N` → IPv4 /N when N ≤ 32, else IPv6 /N (the other family keeps its default); `/A /B` → both. */
 export function prefixes(text: string): [number, number] | undefined {
@@ -31,14 +26,20 @@ export function prefixes(text: string): [number, number] | undefined {
   return n <= 128 ? [DEFAULT_V4_PREFIX, n] : undefined;
 }
 
-const contextSchema = z
-  .strictObject({
-    sameNetwork: network.optional().describe('The client network must be the one the session started on: exact, /24 (IPv4; IPv6 /48), /48 (IPv6; IPv4 /24) or "/24 /48".'),
-    sameDevice: z.literal(true).optional().describe('The device certificate must be the one the session started with (or none, if it started without).'),
-    sameAgent: z.literal(true).optional().describe('The user-agent family (browser and operating system, not versions) must be the one the session started with.'),
-    onChange: z.enum(['step-up', 'deny']).optional().describe('What a change means: step-up (default) asks for a fresh sign-in, which binds the session anew; deny refuses.'),
-  })
-  .refine((c) => c.sameNetwork !== undefined || c.sameDevice !== undefined || c.sameAgent !== undefined, 'context needs at least one of sameNetwork, sameDevice, sameAgent');
+function contextSchema({ z }: SchemaKit) {
+  const network = z
+    .string()
+    .regex(/^(exact|\/\d{1,3}(\s+\/\d{1,3})?)$/, 'expected exact, a prefix length like /24, or an IPv4 and an IPv6 length like "/24 /48"')
+    .refine((s) => prefixes(s) !== undefined, 'prefix lengths: IPv4 at most /32, IPv6 at most /128 ("/24 /48": IPv4 first)');
+  return z
+    .strictObject({
+      sameNetwork: network.optional().describe('The client network must be the one the session started on: exact, /24 (IPv4; IPv6 /48), /48 (IPv6; IPv4 /24) or "/24 /48".'),
+      sameDevice: z.literal(true).optional().describe('The device certificate must be the one the session started with (or none, if it started without).'),
+      sameAgent: z.literal(true).optional().describe('The user-agent family (browser and operating system, not versions) must be the one the session started with.'),
+      onChange: z.enum(['step-up', 'deny']).optional().describe('What a change means: step-up (default) asks for a fresh sign-in, which binds the session anew; deny refuses.'),
+    })
+    .refine((c) => c.sameNetwork !== undefined || c.sameDevice !== undefined || c.sameAgent !== undefined, 'context needs at least one of sameNetwork, sameDevice, sameAgent');
+}
 
 /**
  * Passes when the request comes from the context its session was bound to at sign-in: the same network (at the

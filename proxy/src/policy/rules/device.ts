@@ -1,24 +1,25 @@
 // policy/rules/device.ts — `device: { san: [URI:urn:device:laptop-42] }`: the request came with a verified device
 // certificate (mutual TLS, or a trusted proxy's header) that has these issuer and subject fields, SAN entries or
 // SHA-256 fingerprints.
-import { z } from 'zod';
-import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
+import { defineRule, fail, frozen, pass, type SchemaKit, type Verdict } from '../rule.js';
 
 const MISSING: Verdict = frozen(fail('device-missing'));
 const ANY: Verdict = frozen(pass('device-ok'));
 
-const fieldValues = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-const nameFields = z.record(z.string().min(1), fieldValues).refine((f) => Object.keys(f).length > 0, 'expected at least one FIELD: VALUE (CN, O, OU, ...)');
-const fingerprint = z.string().refine((s) => /^[0-9a-f]{64}$/i.test(s.replace(/:/g, '')), 'expected a SHA-256 fingerprint: 64 hex digits, colons allowed');
+function criteria({ z }: SchemaKit) {
+  const fieldValues = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+  const nameFields = z.record(z.string().min(1), fieldValues).refine((f) => Object.keys(f).length > 0, 'expected at least one FIELD: VALUE (CN, O, OU, ...)');
+  const fingerprint = z.string().refine((s) => /^[0-9a-f]{64}$/i.test(s.replace(/:/g, '')), 'expected a SHA-256 fingerprint: 64 hex digits, colons allowed');
 
-const criteria = z
-  .strictObject({
-    issuer: nameFields.optional().describe('Issuer fields: every one listed equals (one of) its values.'),
-    subject: nameFields.optional().describe('Subject fields: every one listed equals (one of) its values.'),
-    san: z.array(z.string().regex(/^(URI|DNS|email|IP Address):./, 'expected TYPE:VALUE with TYPE one of URI, DNS, email, IP Address')).min(1).optional().describe('The certificate has one of these subjectAltName entries.'),
-    fingerprints: z.array(fingerprint).min(1).optional().describe('The certificate is one of these (SHA-256 of its DER).'),
-  })
-  .refine((c) => Object.keys(c).length > 0, 'expected at least one of issuer, subject, san, fingerprints (or `device: true`)');
+  return z
+    .strictObject({
+      issuer: nameFields.optional().describe('Issuer fields: every one listed equals (one of) its values.'),
+      subject: nameFields.optional().describe('Subject fields: every one listed equals (one of) its values.'),
+      san: z.array(z.string().regex(/^(URI|DNS|email|IP Address):./, 'expected TYPE:VALUE with TYPE one of URI, DNS, email, IP Address')).min(1).optional().describe('The certificate has one of these subjectAltName entries.'),
+      fingerprints: z.array(fingerprint).min(1).optional().describe('The certificate is one of these (SHA-256 of its DER).'),
+    })
+    .refine((c) => Object.keys(c).length > 0, 'expected at least one of issuer, subject, san, fingerprints (or `device: true`)');
+}
 
 /** Does a certificate name (`{ CN: 'x', OU: 'a\nb' }`, repeated fields joined by a newline) have every wanted field? */
 function nameMatcher(wanted: Record<string, string | string[]> | undefined): ((name: Readonly<Record<string, string>>) => string | undefined) | undefined {
@@ -48,7 +49,7 @@ export const deviceRule = defineRule({
   description:
     'The request came with a verified device certificate (tls.clientCa, or forwardedClientCert from a trusted proxy) whose issuer and subject fields, subjectAltName entries (URI:…, DNS:…, email:…) and SHA-256 fingerprint match every criterion listed; `true`: any verified one.',
   example: 'device: { issuer: { CN: Example Device CA }, san: [URI:urn:device:laptop-42] }',
-  schema: z.union([z.literal(true), criteria]),
+  schema: (kit) => kit.z.union([kit.z.literal(true), criteria(kit)]),
   compile(value) {
     if (value === true) return ({ device }) => (device ? ANY : MISSING);
     const issuer = nameMatcher(value.issuer);

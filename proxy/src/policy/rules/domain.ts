@@ -1,12 +1,10 @@
 // policy/rules/domain.ts — `domain: [example.com]`: the verified email's domain is listed.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const DENIED = frozen(fail('domain-unauthorized'));
 const UNVERIFIED = frozen(fail('email-unverified'));
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
 
-const domainName = z.string().regex(/^[^@\s/]+$/, 'expected a domain name like example.com (no @)');
 
 /**
  * Passes when the part after the only `@` of the user's email is one of these domains
@@ -21,7 +19,7 @@ export const domainRule = defineRule({
   name: 'domain',
   description: 'The part after the only @ of a verified email address is one of these domains (email_verified false or missing never matches, unless idp.assumeEmailVerified).',
   example: 'domain: [example.com]',
-  schema: z.array(domainName).min(1),
+  schema: ({ z }) => z.array(z.string().regex(/^[^@\s/]+$/, 'expected a domain name like example.com (no @)')).min(1),
   compile(domains) {
     const ok = new Map(domains.map((d) => [d.toLowerCase(), frozen(pass('domain-ok', d.toLowerCase()))]));
     return function domain({ identity }) {

@@ -1,13 +1,11 @@
 // policy/rules/email.ts — `email: [alice@example.com]`: the email, case-insensitively, is listed
 // and verified.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const DENIED = frozen(fail('email-unauthorized'));
 const UNVERIFIED = frozen(fail('email-unverified'));
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
 
-const emailAddress = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an email address like alice@example.com');
 
 /**
  * Passes when the user's email is one of these, compared case-insensitively, and is verified: an email
@@ -22,7 +20,7 @@ export const emailRule = defineRule({
   name: 'email',
   description: 'The email address, compared case-insensitively, is one of these and verified: email_verified false or missing never matches (unless idp.assumeEmailVerified).',
   example: 'email: [alice@example.com]',
-  schema: z.array(emailAddress).min(1),
+  schema: ({ z }) => z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an email address like alice@example.com')).min(1),
   compile(emails) {
     const ok = new Map(emails.map((e) => [e.toLowerCase(), frozen(pass('email-ok', e.toLowerCase()))]));
     return function email({ identity }) {

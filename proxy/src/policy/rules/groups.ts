@@ -1,5 +1,4 @@
 // policy/rules/groups.ts — `groups: [engineering]`: the user is in any of the listed groups.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const DENIED = frozen(fail('groups-unauthorized'));
@@ -16,7 +15,7 @@ export const groupsRule = defineRule({
   name: 'groups',
   description: 'The user is in any of these groups (the claim set by idp.claims.groups), compared exactly.',
   example: 'groups: [engineering, sre]',
-  schema: z.array(z.string().min(1)).min(1),
+  schema: ({ z }) => z.array(z.string().min(1)).min(1),
   compile(groups) {
     const ok = new Map(groups.map((g) => [g, frozen(pass('groups-ok', g))]));
     return function groups({ identity }) {

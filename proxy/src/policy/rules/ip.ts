@@ -1,6 +1,5 @@
 // policy/rules/ip.ts — `ip: [10.0.0.0/8, fd00::/8]`: the client address is in one of the listed ranges.
-import { z } from 'zod';
-import { cidrContains, cidrSchema, parseCidr, parseIp, type Cidr } from '../cidr.js';
+import { cidrContains, parseCidr, parseIp, type Cidr } from '../cidr.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
 
 // An unknown client address (a trusted proxy's unreadable X-Forwarded-For hop): undecided, never a match.
@@ -19,7 +18,7 @@ export const ipRule = defineRule({
   name: 'ip',
   description: 'The client address is in one of these CIDR ranges (IPv4 or IPv6; a bare address is a single-address range).',
   example: 'ip: [10.0.0.0/8, 192.168.0.0/16, fd00::/8]',
-  schema: z.array(cidrSchema).min(1),
+  schema: ({ z, cidr }) => z.array(cidr).min(1),
   compile(ranges) {
     const entries: Array<{ cidr: Cidr; ok: Verdict }> = ranges.map((text) => {
       const parsed = parseCidr(text);

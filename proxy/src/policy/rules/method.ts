@@ -1,5 +1,4 @@
 // policy/rules/method.ts — `method: [GET, HEAD]`: the request method is listed.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 /**
@@ -13,7 +12,7 @@ export const methodRule = defineRule({
   name: 'method',
   description: 'The request method is one of these.',
   example: 'method: [GET, HEAD]',
-  schema: z.array(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method like GET')).min(1),
+  schema: ({ z }) => z.array(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method like GET')).min(1),
   compile(methods) {
     const ok = new Map(methods.map((m) => [m.toUpperCase(), frozen(pass('method-ok', m.toUpperCase()))]));
     return function method(input) {

@@ -1,6 +1,5 @@
 // policy/rules/mfa.ts — `mfa: true`: the sign-in used a second factor, by its `amr` values or its `acr` (which
 // values count comes from `idp.mfa`, handed to compile); failing asks for a step-up sign-in with MFA.
-import { z } from 'zod';
 import type { Identity } from '../input.js';
 import { defineRule, fail, frozen, pass, type MfaMethods, type Verdict } from '../rule.js';
 
@@ -46,7 +45,7 @@ export const mfaRule = defineRule({
   name: 'mfa',
   description: 'The sign-in used multi-factor authentication: amr holds a value idp.mfa.amr lists (RFC 8176 second factors by default), or acr is one idp.mfa.acr lists; failing asks for a step-up.',
   example: 'mfa: true',
-  schema: z.literal(true, { error: 'expected true (write mfa: true)' }),
+  schema: ({ z }) => z.literal(true, { error: 'expected true (write mfa: true)' }),
   compile(_value, ctx) {
     const byAmr = new Map<string, Verdict>(ctx.mfa.amr.map((m) => [m, frozen(pass('mfa-ok', `amr ${m}`))]));
     const byAcr = new Map<string, Verdict>(ctx.mfa.acr.map((a) => [a, frozen(pass('mfa-ok', `acr ${a}`))]));

@@ -1,6 +1,5 @@
 // policy/rules/path.ts — `path: [/reports]`: the normalized path is under one of the listed prefixes,
 // segment by segment.
-import { z } from 'zod';
 import { isUnderPrefix, parsePathPrefix } from '../../url/path-prefix.js';
 import { defineRule, fail, frozen, pass, type Verdict } from '../rule.js';
 
@@ -20,7 +19,7 @@ export const pathRule = defineRule({
   name: 'path',
   description: 'The normalized request path is under one of these prefixes, segment-aware (/admin never matches /administrator).',
   example: 'path: [/reports, /exports]',
-  schema: z
+  schema: ({ z }) => z
     .array(
       z
         .string()

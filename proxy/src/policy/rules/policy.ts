@@ -1,5 +1,4 @@
 // policy/rules/policy.ts — `policy: staff`: a named policy (from `policies:`) grants access.
-import { z } from 'zod';
 import { defineRule, type Verdict } from '../rule.js';
 
 /**
@@ -19,7 +18,7 @@ export const policyRule = defineRule({
   name: 'policy',
   description: 'The named policy (a key of policies:) grants access.',
   example: 'policy: staff',
-  schema: z.string().min(1),
+  schema: ({ z }) => z.string().min(1),
   compile(name, ctx) {
     const named = ctx.namedPolicy(name);
     const ok = Object.freeze({ code: 'policy-ok' as const, detail: name });

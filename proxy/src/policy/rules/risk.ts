@@ -1,9 +1,8 @@
 // policy/rules/risk.ts — `risk: { threshold: 5 }`: the session's recent risk signals (context changes, a burst of
 // refusals, a network new for the user), each weighted as configured, add up to at least the threshold.
-import { z } from 'zod';
 import type { RiskSignal } from '../context.js';
-import { durationSchema, parseDuration } from '../duration.js';
-import { defineRule, fail, frozen, type Reason, type Verdict } from '../rule.js';
+import { parseDuration } from '../duration.js';
+import { defineRule, fail, frozen, type Reason, type SchemaKit, type Verdict } from '../rule.js';
 
 const ANONYMOUS = frozen(fail('user-unauthenticated'));
 const NO_SESSION = frozen(fail('risk-low', 'no session: no signals'));
@@ -11,26 +10,28 @@ const NO_SESSION = frozen(fail('risk-low', 'no session: no signals'));
 /** Default weights: what one signal adds to the score. */
 export const DEFAULT_RISK_WEIGHTS = Object.freeze({ contextChange: 2, denialBurst: 3, newNetwork: 2 });
 
-const weight = z.number().int().min(0).max(1000);
-const riskSchema = z.strictObject({
-  threshold: z.number().int().min(1).max(100_000).describe('The rule holds when the score (the weights of the recent signals, added) reaches this.'),
-  within: durationSchema.optional().describe('How far back signals count; default 1h.'),
-  weights: z
-    .strictObject({
-      contextChange: weight.optional().describe(`Each change of network, device or browser family seen in the session (default ${DEFAULT_RISK_WEIGHTS.contextChange}).`),
-      denialBurst: weight.optional().describe(`A burst of refusals for the session (default ${DEFAULT_RISK_WEIGHTS.denialBurst}), counted once.`),
-      newNetwork: weight.optional().describe(`Each network the user had not been seen on before, seen in the session (default ${DEFAULT_RISK_WEIGHTS.newNetwork}).`),
-    })
-    .optional()
-    .describe('What each signal adds to the score.'),
-  burst: z
-    .strictObject({
-      denials: z.number().int().min(2).max(1000).describe('Refusals that make a burst (default 5).'),
-      within: durationSchema.describe('...inside this long (default 1m).'),
-    })
-    .optional()
-    .describe('What counts as a burst of refusals; default 5 within 1m.'),
-});
+function riskSchema({ z, duration }: SchemaKit) {
+  const weight = z.number().int().min(0).max(1000);
+  return z.strictObject({
+    threshold: z.number().int().min(1).max(100_000).describe('The rule holds when the score (the weights of the recent signals, added) reaches this.'),
+    within: duration.optional().describe('How far back signals count; default 1h.'),
+    weights: z
+      .strictObject({
+        contextChange: weight.optional().describe(`Each change of network, device or browser family seen in the session (default ${DEFAULT_RISK_WEIGHTS.contextChange}).`),
+        denialBurst: weight.optional().describe(`A burst of refusals for the session (default ${DEFAULT_RISK_WEIGHTS.denialBurst}), counted once.`),
+        newNetwork: weight.optional().describe(`Each network the user had not been seen on before, seen in the session (default ${DEFAULT_RISK_WEIGHTS.newNetwork}).`),
+      })
+      .optional()
+      .describe('What each signal adds to the score.'),
+    burst: z
+      .strictObject({
+        denials: z.number().int().min(2).max(1000).describe('Refusals that make a burst (default 5).'),
+        within: duration.describe('...inside this long (default 1m).'),
+      })
+      .optional()
+      .describe('What counts as a burst of refusals; default 5 within 1m.'),
+  });
+}
 
 /**
  * Holds when the session's signals of the last `within` (default 1h) add up to at least `threshold`: each context

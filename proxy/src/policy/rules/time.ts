@@ -1,7 +1,6 @@
 // policy/rules/time.ts — `time: { days: [mon, fri], from: "08:00", to: "18:00", tz: Europe/Paris }`:
 // now is inside a weekly window, read in a time zone.
-import { z } from 'zod';
-import { defineRule, frozen, fail, pass, type Verdict } from '../rule.js';
+import { defineRule, frozen, fail, pass, type SchemaKit, type Verdict } from '../rule.js';
 
 /** Indexed like `Date.getUTCDay()`: 0 is Sunday. */
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -20,21 +19,23 @@ function minutesOf(hhmm: string): number {
   return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 }
 
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time of day "HH:MM" (00:00 to 23:59); quote it in YAML');
+function timeWindow({ z }: SchemaKit) {
+  const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time of day "HH:MM" (00:00 to 23:59); quote it in YAML');
 
-const timeWindow = z
-  .strictObject({
-    days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).optional().describe('Days the window opens on.'),
-    from: clock.optional().describe('Start of the window, inclusive; default 00:00.'),
-    to: clock.optional().describe('End of the window, exclusive; default end of day. Earlier than from: the window runs past midnight.'),
-    tz: z
-      .string()
-      .refine(isTimeZone, 'expected an IANA time zone like Europe/Paris or UTC')
-      .optional()
-      .describe('IANA time zone the window is read in; default UTC.'),
-  })
-  .refine((w) => w.days !== undefined || w.from !== undefined || w.to !== undefined, 'time needs at least one of days, from, to')
-  .refine((w) => w.from === undefined || w.from !== w.to, 'from and to are equal: the window would be empty');
+  return z
+    .strictObject({
+      days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).optional().describe('Days the window opens on.'),
+      from: clock.optional().describe('Start of the window, inclusive; default 00:00.'),
+      to: clock.optional().describe('End of the window, exclusive; default end of day. Earlier than from: the window runs past midnight.'),
+      tz: z
+        .string()
+        .refine(isTimeZone, 'expected an IANA time zone like Europe/Paris or UTC')
+        .optional()
+        .describe('IANA time zone the window is read in; default UTC.'),
+    })
+    .refine((w) => w.days !== undefined || w.from !== undefined || w.to !== undefined, 'time needs at least one of days, from, to')
+    .refine((w) => w.from === undefined || w.from !== w.to, 'from and to are equal: the window would be empty');
+}
 
 /**
  * Passes when now, read in `tz` (default UTC), is inside the window: on one of `days` (default

@@ -1,5 +1,4 @@
 // policy/rules/user.ts — `user: [alice, bob]`: the user name (the configured user claim) is listed.
-import { z } from 'zod';
 import { defineRule, fail, frozen, pass } from '../rule.js';
 
 const DENIED = frozen(fail('user-unauthorized'));
@@ -16,7 +15,7 @@ export const userRule = defineRule({
   name: 'user',
   description: 'The user name (the claim set by idp.claims.user) is one of these, compared exactly.',
   example: 'user: [alice, bob]',
-  schema: z.array(z.string().min(1)).min(1),
+  schema: ({ z }) => z.array(z.string().min(1)).min(1),
   compile(users) {
     const ok = new Map(users.map((u) => [u, frozen(pass('user-ok', u))]));
     return function user({ identity }) {
