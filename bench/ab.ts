@@ -5,7 +5,7 @@
 // interleaved rounds with wrk; prints each row's proxy CPU µs per request (from /proc, steadier than req/s on a
 // shared machine) and its ratios to bare, as medians of per-round figures. `--base DIR` adds the same two Drawbridge
 // rows from another checkout (e.g. a git worktree of the previous commit) to the same interleaved rounds: a before
-// and after measured in one run.
+// and after measured in one run, each row's ratio to its base row printed as the median of per-round ratios.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { detectPinning, pinSelf, startChild } from './child.js';
@@ -64,6 +64,16 @@ for (const row of rows) {
   const byRps = median(f.rps.map((x, i) => x / base.rps[i]!));
   const byCpu = median(f.us.map((x, i) => base.us[i]! / x));
   console.log(`${row.name.padEnd(11)} ${median(f.rps).toFixed(0).padStart(6)} req/s  ${median(f.us).toFixed(1).padStart(6)} µs CPU/request  × bare: ${byRps.toFixed(3)} by req/s, ${byCpu.toFixed(3)} by CPU`);
+}
+// With --base: each Drawbridge row against its base row measured next to it in the same round, as the median of the
+// per-round ratios of CPU per request (a before/after pair shares that round's load; their separate medians do not).
+if (before) {
+  for (const name of ['public', 'auth']) {
+    const after = figures.get(name)!.us;
+    const base = figures.get(`${name}-base`)!.us;
+    const ratios = after.map((x, i) => x / base[i]!);
+    console.log(`${name} / ${name}-base  CPU per request: ${median(ratios).toFixed(3)} (median of per-round ratios; per round ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+  }
 }
 await before?.stop();
 await db.stop();
