@@ -1,6 +1,6 @@
 // bench/steps/peer-rows.ts — the real peer and the unpinned mode: the dev IdP with two clients (Apache's and
 // Drawbridge's), Apache + mod_auth_openidc pinned to the proxy CPU (one mpm_event process) and unpinned (one per
-// core), Drawbridge's memory row unpinned, and `drawbridge serve` with `workers: auto` unpinned. Apache and the workers
+// core), Drawbridge's memory row unpinned, node-floor unpinned, and `drawbridge serve` with `workers: auto` unpinned. Apache and the workers
 // row are signed in once through the dev IdP's real code flow. Apache failing to start fails the bench (no skip).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -89,6 +89,11 @@ export async function startPeerRows({ pin, cleanups, dist }: BenchRun, plans: Ro
   const memoryUnpinned = await startChild<DbReady>('./drawbridge-proxy.ts', ['--upstream', `http://127.0.0.1:${upstream.ready.port}`, '--store', 'memory'], { cpu: pin.all, ...drawbridgeChild({ dist }) });
   cleanups.push(() => memoryUnpinned.stop());
   plans.push({ name: 'drawbridge-auth-memory-unpinned', port: memoryUnpinned.ready.port, host: 'app.localhost', headers: { cookie: memoryUnpinned.ready.cookie }, upstream, expectUser: memoryUnpinned.ready.user, drawbridge: memoryUnpinned, pids: [memoryUnpinned.process.pid!], mode: 'unpinned' });
+
+  // node-floor (bench/node-floor.ts) unpinned, on the unpinned rows' upstream: what the stack alone reaches here.
+  const floorUnpinned = await startChild<{ port: number }>('./node-floor.ts', [`http://127.0.0.1:${upstream.ready.port}`], { cpu: pin.all });
+  cleanups.push(() => floorUnpinned.stop());
+  plans.push({ name: 'node-floor-unpinned', port: floorUnpinned.ready.port, host: 'bench.localhost', headers: {}, upstream, expectUser: null, pids: [floorUnpinned.process.pid!], mode: 'unpinned' });
 
   plans.push(await startWorkersRow({ pin, cleanups, ...(dist !== undefined ? { dist } : {}) }, { idp, port: workersPort, publicUrl, upstream, workers: BENCH_WORKERS }));
   return { idp, apache, apacheUnpinned, memoryUnpinned };

@@ -70,6 +70,7 @@ export function computeTargets(
     reported('auth-memory-share-of-nginx', 'no target yet (reported): drawbridge-auth-memory req/s / nginx req/s, pinned; `met` means measured', 'drawbridge-auth-memory', 'nginx'),
     reported('node-floor-vs-apache-pinned', 'no target (reported): node-floor req/s / apache-mod-auth-openidc req/s, pinned: the most any proxy on node:http + undici reaches against Apache on this machine, the ceiling of auth-memory-vs-apache-pinned; `met` means measured', 'node-floor', 'apache-mod-auth-openidc'),
     reported('auth-memory-share-of-node-floor', 'no target (reported): drawbridge-auth-memory req/s / node-floor req/s, pinned: the share of the stack\'s own throughput left after Drawbridge\'s work; `met` means measured', 'drawbridge-auth-memory', 'node-floor'),
+    reported('node-floor-vs-apache-unpinned', 'no target (reported): node-floor-unpinned req/s / apache-mod-auth-openidc-unpinned req/s: node:http + undici alone, one event loop unpinned beside the load generator and the upstream, against Apache on every core; the ceiling of auth-workers-vs-apache-unpinned on this machine; `met` means measured', 'node-floor-unpinned', 'apache-mod-auth-openidc-unpinned'),
   ];
   return { targets, sessionsScale };
 }
